@@ -1,0 +1,347 @@
+/*
+ * proto-methods: the method and notification table.
+ *
+ * Adding a method is one row here (with its parameter and result tables)
+ * plus one handler in the daemon; rpc.discover, the dispatcher's checks
+ * and the documentation tests follow from the row.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "proto-methods.h"
+
+#define MS_MAX		2147483647	/* longest timeout, ms */
+#define ID_MAX		9007199254740991LL
+
+#define P(st, fld, nm, ty, fl, lo, hi, df, sum) \
+	{ .name = nm, .type = ty, .offset = offsetof(st, fld), .flags = fl, \
+	  .min = lo, .max = hi, .def = df, .summary = sum }
+#define R(nm, ty, fl, sum) { .name = nm, .type = ty, .flags = fl, .summary = sum }
+#define END { .name = NULL }
+
+#define REQ PROTO_F_REQUIRED
+#define OPT PROTO_F_OPTIONAL
+
+/* tcp.create, and tcp.connect / tcp.listen which may create. */
+#define OPEN_PARAMS(sockflags) \
+	P(struct proto_tcp_open_args, socket, "socket", PROTO_T_SOCKET, sockflags, 0, ID_MAX, 0, \
+	  "Socket id; without it a new socket is created with the other parameters."), \
+	P(struct proto_tcp_open_args, host, "host", PROTO_T_STRING, OPT, 0, 0, 0, \
+	  "Host name or address (default 127.0.0.1)."), \
+	P(struct proto_tcp_open_args, port, "port", PROTO_T_INT, OPT, 0, 65535, -1, \
+	  "Port to connect to or listen on."), \
+	P(struct proto_tcp_open_args, listen_queue, "listenQueueSize", PROTO_T_INT, OPT, 1, 65535, \
+	  -1, "Listen backlog (default: the system maximum)."), \
+	P(struct proto_tcp_open_args, timeout, "timeout", PROTO_T_INT, OPT, 0, MS_MAX, -1, \
+	  "Connect timeout in ms; 0: no daemon timer."), \
+	P(struct proto_tcp_open_args, no_delay, "noDelay", PROTO_T_BOOL, OPT, 0, 0, -1, \
+	  "TCP_NODELAY on the socket."), \
+	P(struct proto_tcp_open_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1, \
+	  "SO_KEEPALIVE on the socket.")
+
+static const struct proto_field tcp_create_params[] = {
+	P(struct proto_tcp_open_args, host, "host", PROTO_T_STRING, OPT, 0, 0, 0,
+	  "Host name or address used by connect and listen (default 127.0.0.1)."),
+	P(struct proto_tcp_open_args, port, "port", PROTO_T_INT, OPT, 0, 65535, -1,
+	  "Port used by connect and listen."),
+	P(struct proto_tcp_open_args, listen_queue, "listenQueueSize", PROTO_T_INT, OPT, 1, 65535,
+	  -1, "Listen backlog (default: the system maximum)."),
+	P(struct proto_tcp_open_args, timeout, "timeout", PROTO_T_INT, OPT, 0, MS_MAX, -1,
+	  "Connect timeout in ms; 0: no daemon timer."),
+	P(struct proto_tcp_open_args, no_delay, "noDelay", PROTO_T_BOOL, OPT, 0, 0, -1,
+	  "TCP_NODELAY once connected."),
+	P(struct proto_tcp_open_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1,
+	  "SO_KEEPALIVE once connected."),
+	END
+};
+
+static const struct proto_field tcp_connect_params[] = { OPEN_PARAMS(OPT), END };
+static const struct proto_field tcp_listen_params[] = { OPEN_PARAMS(OPT), END };
+
+static const struct proto_field tcp_accept_params[] = {
+	P(struct proto_tcp_accept_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
+	  "Listening socket id."),
+	P(struct proto_tcp_accept_args, timeout, "timeout", PROTO_T_INT, OPT, 0, MS_MAX, -1,
+	  "Give up after this many ms (-32006); 0 or absent: wait without limit."),
+	P(struct proto_tcp_accept_args, no_delay, "noDelay", PROTO_T_BOOL, OPT, 0, 0, -1,
+	  "TCP_NODELAY on the inbound socket."),
+	P(struct proto_tcp_accept_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1,
+	  "SO_KEEPALIVE on the inbound socket."),
+	END
+};
+
+static const struct proto_field tcp_read_params[] = {
+	P(struct proto_tcp_read_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
+	  "Socket id."),
+	P(struct proto_tcp_read_args, length, "length", PROTO_T_INT, OPT, 1, PROTO_CHUNK_MAX,
+	  PROTO_READ_DEFAULT, "Most bytes to return."),
+	P(struct proto_tcp_read_args, timeout, "timeout", PROTO_T_INT, OPT, 0, MS_MAX, -1,
+	  "Give up after this many ms (-32006); 0 or absent: wait without limit."),
+	END
+};
+
+static const struct proto_field tcp_write_params[] = {
+	P(struct proto_tcp_write_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
+	  "Socket id."),
+	P(struct proto_tcp_write_args, data, "data", PROTO_T_BASE64, OPT, 0, 0, 0,
+	  "Bytes to send, base64; exactly one of data and text."),
+	P(struct proto_tcp_write_args, text, "text", PROTO_T_STRING, OPT, 0, 0, 0,
+	  "Text to send as UTF-8; exactly one of data and text."),
+	END
+};
+
+static const struct proto_field tcp_pump_params[] = {
+	P(struct proto_tcp_pump_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
+	  "Socket id."),
+	P(struct proto_tcp_pump_args, enable, "enable", PROTO_T_BOOL, OPT, 0, 0, 1,
+	  "Start (true) or stop (false) tcp.data notifications."),
+	P(struct proto_tcp_pump_args, chunk_size, "chunkSize", PROTO_T_INT, OPT, 1,
+	  PROTO_CHUNK_MAX, PROTO_READ_DEFAULT, "Most bytes per tcp.data."),
+	END
+};
+
+static const struct proto_field socket_params[] = {
+	P(struct proto_socket_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
+	  "Socket id."),
+	END
+};
+
+static const struct proto_field tcp_close_params[] = {
+	P(struct proto_tcp_close_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
+	  "Socket id."),
+	P(struct proto_tcp_close_args, abort, "abort", PROTO_T_BOOL, OPT, 0, 0, 0,
+	  "Reset the connection at once instead of flushing and sending FIN."),
+	END
+};
+
+static const struct proto_field tcp_options_params[] = {
+	P(struct proto_tcp_options_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
+	  "Socket id."),
+	P(struct proto_tcp_options_args, no_delay, "noDelay", PROTO_T_BOOL, OPT, 0, 0, -1,
+	  "TCP_NODELAY."),
+	P(struct proto_tcp_options_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1,
+	  "SO_KEEPALIVE."),
+	P(struct proto_tcp_options_args, keep_alive_idle, "keepAliveIdle", PROTO_T_INT, OPT, 1,
+	  32767, -1, "Idle seconds before keepalive probes (TCP_KEEPIDLE)."),
+	P(struct proto_tcp_options_args, timeout, "timeout", PROTO_T_INT, OPT, 0, MS_MAX, -1,
+	  "Connect timeout in ms for a later tcp.connect."),
+	END
+};
+
+/* Results and notification params: descriptions only. */
+static const struct proto_field res_socket[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."), END
+};
+static const struct proto_field res_state[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("state", PROTO_T_STATE, REQ, "Socket state."), END
+};
+static const struct proto_field res_connect[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("state", PROTO_T_STATE, REQ, "\"connected\"."),
+	R("local", PROTO_T_ENDPOINT, REQ, "Local endpoint."),
+	R("remote", PROTO_T_ENDPOINT, REQ, "Remote endpoint."), END
+};
+static const struct proto_field res_listen[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("state", PROTO_T_STATE, REQ, "\"listening\"."),
+	R("local", PROTO_T_ENDPOINT, REQ, "Bound endpoint (the chosen port for port 0)."), END
+};
+static const struct proto_field res_accept[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Listening socket id."),
+	R("inbound", PROTO_T_SOCKET, REQ, "Id of the new, connected socket."),
+	R("state", PROTO_T_STATE, REQ, "The inbound socket's state, \"connected\"."),
+	R("local", PROTO_T_ENDPOINT, REQ, "Inbound socket's local endpoint."),
+	R("remote", PROTO_T_ENDPOINT, REQ, "Inbound socket's peer."), END
+};
+static const struct proto_field res_read[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("bytes", PROTO_T_INT, REQ, "Bytes returned, or -1 at end of stream."),
+	R("data", PROTO_T_BASE64, OPT, "The bytes, base64; absent at end of stream."), END
+};
+static const struct proto_field res_write[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("bytes", PROTO_T_INT, REQ, "Bytes handed to the kernel."), END
+};
+static const struct proto_field res_pump[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("pumping", PROTO_T_BOOL, REQ, "Whether pump mode is now on."), END
+};
+#define INFO_FIELDS \
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."), \
+	R("state", PROTO_T_STATE, REQ, "State name."), \
+	R("stateCode", PROTO_T_INT, REQ, "Ti.Network.Socket constant, 1-5."), \
+	R("host", PROTO_T_STRING, REQ, "Host as given, or the peer address of an accepted socket."), \
+	R("port", PROTO_T_INT, REQ, "Port as given, or the peer port of an accepted socket."), \
+	R("local", PROTO_T_ENDPOINT, OPT, "Local endpoint, when bound."), \
+	R("remote", PROTO_T_ENDPOINT, OPT, "Remote endpoint, when connected."), \
+	R("listenQueueSize", PROTO_T_INT, REQ, "Listen backlog."), \
+	R("timeout", PROTO_T_INT, REQ, "Connect timeout in force, ms."), \
+	R("bytesRead", PROTO_T_INT, REQ, "Bytes read from the peer."), \
+	R("bytesWritten", PROTO_T_INT, REQ, "Bytes handed to the kernel."), \
+	R("pendingWriteBytes", PROTO_T_INT, REQ, "Bytes accepted by tcp.write, not yet sent."), \
+	R("pumping", PROTO_T_BOOL, REQ, "Pump mode."), \
+	R("channel", PROTO_T_BOOL, REQ, "A data channel is open.")
+static const struct proto_field res_info[] = { INFO_FIELDS, END };
+static const struct proto_field res_list[] = {
+	R("sockets", PROTO_T_ARRAY, REQ, "tcp.info of every socket of this connection."), END
+};
+static const struct proto_field res_daemon_info[] = {
+	R("name", PROTO_T_STRING, REQ, "\"tisockd\"."),
+	R("version", PROTO_T_STRING, REQ, "Daemon version."),
+	R("protocol", PROTO_T_INT, REQ, "Protocol version, 1."),
+	R("pid", PROTO_T_INT, REQ, "Daemon process id."),
+	R("uptime", PROTO_T_INT, REQ, "Milliseconds since start."),
+	R("limits", PROTO_T_OBJECT, REQ, "Limit name to value."),
+	R("counters", PROTO_T_OBJECT, REQ, "Counter name to value."), END
+};
+static const struct proto_field res_discover[] = {
+	R("openrpc", PROTO_T_STRING, REQ, "OpenRPC version."),
+	R("info", PROTO_T_OBJECT, REQ, "Title and version."),
+	R("methods", PROTO_T_ARRAY, REQ, "Every method."), END
+};
+static const struct proto_field note_data[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("bytes", PROTO_T_INT, REQ, "Bytes in this chunk, or -1 at end of stream."),
+	R("data", PROTO_T_BASE64, OPT, "The bytes, base64; absent at end of stream."),
+	R("totalBytes", PROTO_T_INT, REQ, "Bytes delivered by tcp.data so far, this chunk included."),
+	END
+};
+static const struct proto_field note_error[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("code", PROTO_T_INT, REQ, "Error code (-32011 for network errors)."),
+	R("message", PROTO_T_STRING, REQ, "Readable sentence."),
+	R("errno", PROTO_T_INT, OPT, "System errno."),
+	R("errname", PROTO_T_STRING, OPT, "errno name, e.g. ECONNRESET."), END
+};
+static const struct proto_field note_closed[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown, limit or admin."), END
+};
+
+#define S(x) PROTO_S(x)
+
+const struct proto_method proto_methods[_PROTO_M_MAX] = {
+	[PROTO_M_TCP_CREATE] = {
+		.name = "tcp.create", .params = tcp_create_params, .result = res_state,
+		.summary = "Create a TCP socket in state initialized.",
+		.description = "Answers at once with the new socket's id." },
+	[PROTO_M_TCP_CONNECT] = {
+		.name = "tcp.connect", .params = tcp_connect_params, .result = res_connect,
+		.flags = PROTO_M_SOCKET | PROTO_M_SOCKET_OPT,
+		.states = S(INITIALIZED) | S(ERROR),
+		.summary = "Connect to host:port, creating the socket when none is given.",
+		.description = "Answers once the connection is up, or with the error that ended it." },
+	[PROTO_M_TCP_LISTEN] = {
+		.name = "tcp.listen", .params = tcp_listen_params, .result = res_listen,
+		.flags = PROTO_M_SOCKET | PROTO_M_SOCKET_OPT, .states = S(INITIALIZED),
+		.summary = "Bind and listen, creating the socket when none is given.",
+		.description = "Answers once listening, with the bound endpoint." },
+	[PROTO_M_TCP_ACCEPT] = {
+		.name = "tcp.accept", .params = tcp_accept_params, .result = res_accept,
+		.flags = PROTO_M_SOCKET, .states = S(LISTENING),
+		.summary = "Accept the next inbound connection.",
+		.description = "Answers when a connection arrives; accepts queue in order." },
+	[PROTO_M_TCP_READ] = {
+		.name = "tcp.read", .params = tcp_read_params, .result = res_read,
+		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
+		.summary = "Read up to length bytes.",
+		.description = "Answers when at least one byte, or the end of stream, is there." },
+	[PROTO_M_TCP_WRITE] = {
+		.name = "tcp.write", .params = tcp_write_params, .result = res_write,
+		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
+		.summary = "Write bytes (data, base64) or text (UTF-8).",
+		.description = "Answers when every byte has been handed to the kernel." },
+	[PROTO_M_TCP_PUMP] = {
+		.name = "tcp.pump", .params = tcp_pump_params, .result = res_pump,
+		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
+		.summary = "Turn pump mode (tcp.data notifications) on or off.",
+		.description = "Answers at once; data then arrives as tcp.data." },
+	[PROTO_M_TCP_SHUTDOWN] = {
+		.name = "tcp.shutdown", .params = socket_params, .result = res_socket,
+		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
+		.summary = "Half-close: flush queued writes, then send FIN.",
+		.description = "Answers after queued writes are flushed and FIN is sent." },
+	[PROTO_M_TCP_CLOSE] = {
+		.name = "tcp.close", .params = tcp_close_params, .result = res_state,
+		.flags = PROTO_M_SOCKET, .states = PROTO_S_ANY,
+		.summary = "Close gracefully, or reset with abort.",
+		.description = "Answers once closed; a graceful close flushes writes first." },
+	[PROTO_M_TCP_SET_OPTIONS] = {
+		.name = "tcp.setOptions", .params = tcp_options_params, .result = res_socket,
+		.flags = PROTO_M_SOCKET,
+		.states = S(INITIALIZED) | S(CONNECTING) | S(CONNECTED) | S(LISTENING) | S(ERROR),
+		.summary = "Set socket options.",
+		.description = "Answers at once." },
+	[PROTO_M_TCP_INFO] = {
+		.name = "tcp.info", .params = socket_params, .result = res_info,
+		.flags = PROTO_M_SOCKET, .states = PROTO_S_ANY,
+		.summary = "Describe a socket.",
+		.description = "Answers at once." },
+	[PROTO_M_TCP_LIST] = {
+		.name = "tcp.list", .result = res_list,
+		.summary = "Describe every socket of this connection.",
+		.description = "Answers at once." },
+	[PROTO_M_DAEMON_INFO] = {
+		.name = "daemon.info", .result = res_daemon_info,
+		.summary = "Daemon version, uptime, limits and counters.",
+		.description = "Answers at once." },
+	[PROTO_M_RPC_DISCOVER] = {
+		.name = "rpc.discover", .result = res_discover,
+		.summary = "OpenRPC document of the whole protocol.",
+		.description = "Answers at once." },
+	[PROTO_N_TCP_DATA] = {
+		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,
+		.summary = "Pump mode: bytes arrived, or the end of stream (bytes -1)." },
+	[PROTO_N_TCP_ERROR] = {
+		.name = "tcp.error", .params = note_error, .flags = PROTO_M_NOTIFICATION,
+		.summary = "An error with no pending request to report it; state is now error." },
+	[PROTO_N_TCP_CLOSED] = {
+		.name = "tcp.closed", .params = note_closed, .flags = PROTO_M_NOTIFICATION,
+		.summary = "The daemon closed the socket for its own reasons." },
+};
+
+/* Index of the method (not notification) called name, or -ENOENT. */
+int
+proto_method_lookup(const char *name)
+{
+	for (int i = 0; i < _PROTO_M_MAX; i++)
+		if (!(proto_methods[i].flags & PROTO_M_NOTIFICATION) &&
+		    strcmp(proto_methods[i].name, name) == 0)
+			return i;
+	return -ENOENT;
+}
+
+static const char *const state_names[_PROTO_STATE_MAX] = {
+	[PROTO_STATE_INITIALIZED] = "initialized",
+	[PROTO_STATE_CONNECTING] = "connecting",
+	[PROTO_STATE_CONNECTED] = "connected",
+	[PROTO_STATE_LISTENING] = "listening",
+	[PROTO_STATE_CLOSED] = "closed",
+	[PROTO_STATE_ERROR] = "error",
+};
+
+static const int state_codes[_PROTO_STATE_MAX] = {
+	[PROTO_STATE_INITIALIZED] = 1,
+	[PROTO_STATE_CONNECTING] = 1,
+	[PROTO_STATE_CONNECTED] = 2,
+	[PROTO_STATE_LISTENING] = 3,
+	[PROTO_STATE_CLOSED] = 4,
+	[PROTO_STATE_ERROR] = 5,
+};
+
+const char *
+proto_state_name(enum proto_state s)
+{
+	return (unsigned)s < _PROTO_STATE_MAX ? state_names[s] : "invalid";
+}
+
+/* The Ti.Network.Socket constant for s. */
+int
+proto_state_code(enum proto_state s)
+{
+	return (unsigned)s < _PROTO_STATE_MAX ? state_codes[s] : 0;
+}

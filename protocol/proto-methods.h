@@ -1,0 +1,143 @@
+/*
+ * proto-methods: the method table, single source of truth.
+ *
+ * One row per method and per notification: name, parameter table, result
+ * description, flags, the socket states it is allowed in, and a summary.
+ * The daemon's dispatcher, rpc.discover, tisockctl's help and the
+ * conformance suite read this table and nothing else.
+ */
+#ifndef TISOCK_PROTO_METHODS_H
+#define TISOCK_PROTO_METHODS_H
+
+#include <stdint.h>
+
+#include "proto-params.h"
+
+#define PROTO_VERSION		1
+#define PROTO_READ_DEFAULT	65536
+#define PROTO_CHUNK_MAX		16777216
+
+/* Socket states as the protocol names them. */
+enum proto_state {
+	PROTO_STATE_INITIALIZED,
+	PROTO_STATE_CONNECTING,
+	PROTO_STATE_CONNECTED,
+	PROTO_STATE_LISTENING,
+	PROTO_STATE_CLOSED,
+	PROTO_STATE_ERROR,
+	_PROTO_STATE_MAX,
+};
+
+#define PROTO_S(s)		(1u << PROTO_STATE_##s)
+#define PROTO_S_ANY		((1u << _PROTO_STATE_MAX) - 1)
+
+const char	*proto_state_name(enum proto_state s);
+int		 proto_state_code(enum proto_state s);
+
+enum proto_method_id {
+	PROTO_M_TCP_CREATE,
+	PROTO_M_TCP_CONNECT,
+	PROTO_M_TCP_LISTEN,
+	PROTO_M_TCP_ACCEPT,
+	PROTO_M_TCP_READ,
+	PROTO_M_TCP_WRITE,
+	PROTO_M_TCP_PUMP,
+	PROTO_M_TCP_SHUTDOWN,
+	PROTO_M_TCP_CLOSE,
+	PROTO_M_TCP_SET_OPTIONS,
+	PROTO_M_TCP_INFO,
+	PROTO_M_TCP_LIST,
+	PROTO_M_DAEMON_INFO,
+	PROTO_M_RPC_DISCOVER,
+	/* Notifications, daemon to client. */
+	PROTO_N_TCP_DATA,
+	PROTO_N_TCP_ERROR,
+	PROTO_N_TCP_CLOSED,
+	_PROTO_M_MAX,
+};
+
+enum {
+	PROTO_M_SOCKET		= 1 << 0,	/* takes `socket`, resolved first */
+	PROTO_M_SOCKET_OPT	= 1 << 1,	/* `socket` may be absent */
+	PROTO_M_PRIVILEGED	= 1 << 2,	/* root and the daemon's uid */
+	PROTO_M_NOTIFICATION	= 1 << 3,	/* sent by the daemon only */
+};
+
+struct proto_method {
+	const char			*name;
+	const struct proto_field	*params;	/* NULL-name terminated */
+	const struct proto_field	*result;	/* NULL-name terminated */
+	unsigned			 flags;		/* PROTO_M_* */
+	unsigned			 states;	/* PROTO_S() mask */
+	const char			*summary;	/* one line */
+	const char			*description;	/* when it answers */
+};
+
+extern const struct proto_method proto_methods[_PROTO_M_MAX];
+
+int	 proto_method_lookup(const char *name);
+
+/* Parameters of tcp.create, and of tcp.connect / tcp.listen. */
+struct proto_tcp_open_args {
+	int64_t			socket;		/* 0: absent, create one */
+	struct proto_str	host;
+	int64_t			port;		/* -1: absent */
+	int64_t			listen_queue;	/* -1: absent */
+	int64_t			timeout;	/* connect timeout ms, -1: absent */
+	int			no_delay;	/* -1: absent */
+	int			keep_alive;	/* -1: absent */
+};
+
+struct proto_tcp_accept_args {
+	int64_t	socket;
+	int64_t	timeout;		/* ms, -1: none */
+	int	no_delay, keep_alive;	/* for the inbound socket, -1: absent */
+};
+
+struct proto_tcp_read_args {
+	int64_t	socket;
+	int64_t	length;
+	int64_t	timeout;		/* ms, -1: none */
+};
+
+struct proto_tcp_write_args {
+	int64_t			socket;
+	struct proto_str	data;	/* base64 */
+	struct proto_str	text;	/* UTF-8 */
+};
+
+struct proto_tcp_pump_args {
+	int64_t	socket;
+	int	enable;
+	int64_t	chunk_size;
+};
+
+struct proto_tcp_close_args {
+	int64_t	socket;
+	int	abort;
+};
+
+struct proto_tcp_options_args {
+	int64_t	socket;
+	int	no_delay, keep_alive;	/* -1: absent */
+	int64_t	keep_alive_idle;	/* seconds, -1: absent */
+	int64_t	timeout;		/* connect timeout ms, -1: absent */
+};
+
+struct proto_socket_args {
+	int64_t	socket;
+};
+
+union proto_args {
+	int64_t				socket;	/* first member of each */
+	struct proto_tcp_open_args	open;
+	struct proto_tcp_accept_args	accept;
+	struct proto_tcp_read_args	read;
+	struct proto_tcp_write_args	write;
+	struct proto_tcp_pump_args	pump;
+	struct proto_tcp_close_args	close;
+	struct proto_tcp_options_args	options;
+	struct proto_socket_args	sock;
+};
+
+#endif
