@@ -1,0 +1,111 @@
+/*
+ * tisockd: the tisock daemon.  Parses the command line and the config
+ * file, opens the control socket and runs the loop.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: tisockd [OPTION]...\n"
+		"Own TCP sockets on behalf of local programs, which use them through\n"
+		"JSON-RPC 2.0 over a Unix-domain socket.\n"
+		"\n"
+		"  -s, --socket PATH     control socket (default: $TISOCKD_SOCKET,\n"
+		"                        $XDG_RUNTIME_DIR/tisockd.sock, /run/tisockd/tisockd.sock)\n"
+		"  -f, --foreground      stay in the foreground (the only mode; for scripts)\n"
+		"  -c, --config FILE     config file (default %s)\n"
+		"  -l, --log-level L     error, warning, notice, info or debug\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         version\n", CONF_DEFAULT_PATH);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *socket_path = NULL, *level = NULL;
+	struct daemon d = { 0 };
+	char *err = NULL;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "s:fc:l:hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 's': socket_path = optarg; break;
+		case 'f': break;
+		case 'c': config = optarg; break;
+		case 'l': level = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("tisockd %s (protocol 1)\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tisockd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_init("tisockd");
+	conf_defaults(&d.conf);
+	r = conf_load(&d.conf, config ? config : CONF_DEFAULT_PATH, config != NULL, &err);
+	if (r < 0) {
+		log_error("config: %s", err ? err : strerror(-r));
+		free(err);
+		return 1;
+	}
+	if (socket_path) {
+		free(d.conf.socket_path);
+		d.conf.socket_path = strdup(socket_path);
+	}
+	if (level) {
+		r = log_parse_level(level);
+		if (r < 0) {
+			fprintf(stderr, "tisockd: unknown log level: %s\n", level);
+			return 2;
+		}
+		d.conf.log_level = r;
+	}
+	log_set_level(d.conf.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = daemon_init(&d, ev_default_loop(EVFLAG_AUTO));
+	if (r < 0) {
+		log_error("start-up failed: %s", strerror(-r));
+		daemon_done(&d);
+		return 1;
+	}
+	r = daemon_listen(&d);
+	if (r < 0) {
+		daemon_done(&d);
+		return 1;
+	}
+	log_notice("listening on %s", d.socket_path);
+	if (d.socket_owned)
+		log_notice("try: echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\"}' | "
+			   "socat - UNIX-CONNECT:%s", d.socket_path);
+	daemon_run(&d);
+	daemon_done(&d);
+	ev_loop_destroy(ev_default_loop(0));
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,151 @@
+/*
+ * conf: defaults and the INI config file.
+ *
+ * The file has a [daemon] and a [limits] section; every key is optional.
+ * An unknown key or a bad value is an error naming the line, so a typo
+ * never silently keeps a default.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+
+void
+conf_defaults(struct conf *c)
+{
+	*c = (struct conf){
+		.log_level = LOG_INFO,
+		.max_message_bytes = 16777216,
+		.client_budget = 64ull << 20,
+		.client_sockets = 1024,
+		.client_requests = 4096,
+		.clients = 1024,
+		.sockets = 16384,
+		.connect_timeout_ms = 30000,
+		.linger_ms = 5000,
+		.resolver_timeout_ms = 5000,
+		.resolver_lookups = "fb",
+	};
+}
+
+void
+conf_done(struct conf *c)
+{
+	free(c->socket_path);
+	c->socket_path = NULL;
+}
+
+struct conf_key {
+	const char	*section, *name;
+	size_t		 offset;
+	uint64_t	 min, max;
+};
+
+#define K(s, n, f, lo, hi) { s, n, offsetof(struct conf, f), lo, hi }
+static const struct conf_key keys[] = {
+	K("limits", "max-message-bytes", max_message_bytes, 1024, 1ull << 30),
+	K("limits", "client-budget-bytes", client_budget, 65536, 1ull << 40),
+	K("limits", "client-sockets", client_sockets, 1, 1000000),
+	K("limits", "client-requests", client_requests, 1, 1000000),
+	K("limits", "clients", clients, 1, 1000000),
+	K("limits", "sockets", sockets, 1, 10000000),
+	K("daemon", "connect-timeout-ms", connect_timeout_ms, 0, 2147483647),
+	K("daemon", "linger-ms", linger_ms, 0, 3600000),
+	K("daemon", "resolver-timeout-ms", resolver_timeout_ms, 100, 600000),
+};
+
+struct conf_parse {
+	struct conf	*c;
+	char		 err[256];
+};
+
+static int
+on_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_parse *p = user;
+	struct conf *c = p->c;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct conf_key *k = &keys[i];
+		char *end;
+		uint64_t v;
+
+		if (strcmp(section, k->section) != 0 || strcmp(name, k->name) != 0)
+			continue;
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (errno || end == value || *end || value[0] == '-' || v < k->min || v > k->max) {
+			snprintf(p->err, sizeof(p->err), "[%s] %s: expected a number from %" PRIu64
+				 " to %" PRIu64 ", got \"%s\"", section, name, k->min, k->max, value);
+			return 0;
+		}
+		*(uint64_t *)((char *)c + k->offset) = v;
+		return 1;
+	}
+	if (strcmp(section, "daemon") == 0 && strcmp(name, "socket") == 0) {
+		free(c->socket_path);
+		c->socket_path = strdup(value);
+		return c->socket_path != NULL;
+	}
+	if (strcmp(section, "daemon") == 0 && strcmp(name, "log-level") == 0) {
+		int l = log_parse_level(value);
+
+		if (l < 0) {
+			snprintf(p->err, sizeof(p->err), "[daemon] log-level: unknown level \"%s\"",
+				 value);
+			return 0;
+		}
+		c->log_level = l;
+		return 1;
+	}
+	if (strcmp(section, "daemon") == 0 && strcmp(name, "resolver-lookups") == 0) {
+		if (strspn(value, "fb") != strlen(value) || !*value || strlen(value) > 2) {
+			snprintf(p->err, sizeof(p->err),
+				 "[daemon] resolver-lookups: expected \"fb\", \"f\" or \"b\"");
+			return 0;
+		}
+		snprintf(c->resolver_lookups, sizeof(c->resolver_lookups), "%s", value);
+		return 1;
+	}
+	snprintf(p->err, sizeof(p->err), "unknown key [%s] %s", section, name);
+	return 0;
+}
+
+/*
+ * Reads path into c.  A missing file is fine unless must_exist.  Returns 0,
+ * or -errno / -EINVAL with *ret_err (owned by the caller) saying what and
+ * where.
+ */
+int
+conf_load(struct conf *c, const char *path, bool must_exist, char **ret_err)
+{
+	struct conf_parse p = { .c = c };
+	FILE *f = fopen(path, "re");
+	int r;
+
+	*ret_err = NULL;
+	if (!f) {
+		r = -errno;
+		if (r == -ENOENT && !must_exist)
+			return 0;
+		if (asprintf(ret_err, "%s: %s", path, strerror(-r)) < 0)
+			*ret_err = NULL;
+		return r;
+	}
+	r = ini_parse_file(f, on_value, &p);
+	fclose(f);
+	if (r != 0) {
+		if (asprintf(ret_err, "%s:%d: %s", path, r, p.err[0] ? p.err : "syntax error") < 0)
+			*ret_err = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * conf: the daemon's settings, from defaults, the config file (INI, read
+ * with inih) and the command line, in that order.
+ */
+#ifndef TISOCK_CONF_H
+#define TISOCK_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONF_DEFAULT_PATH	SYSCONFDIR "/tisockd/tisockd.conf"
+
+struct conf {
+	char		*socket_path;		/* NULL: resolve the default */
+	int		 log_level;		/* syslog level */
+	uint64_t	 max_message_bytes;	/* longest request line */
+	uint64_t	 client_budget;		/* pending writes + queued output, bytes */
+	uint64_t	 client_sockets;	/* open sockets per client */
+	uint64_t	 client_requests;	/* requests in flight per client */
+	uint64_t	 clients;		/* control connections */
+	uint64_t	 sockets;		/* open TCP sockets, daemon-wide */
+	uint64_t	 connect_timeout_ms;	/* default connect timeout; 0: none */
+	uint64_t	 linger_ms;		/* flush bound at close */
+	uint64_t	 resolver_timeout_ms;	/* per resolver try */
+	char		 resolver_lookups[8];	/* c-ares lookups: "fb", "f", "b" */
+};
+
+void	 conf_defaults(struct conf *c);
+int	 conf_load(struct conf *c, const char *path, bool must_exist, char **ret_err);
+void	 conf_done(struct conf *c);
+
+#endif

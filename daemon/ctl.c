@@ -1,0 +1,341 @@
+/*
+ * ctl: control connections.
+ *
+ * Input: read in CTL_READ_CHUNK pieces straight into the line reader, then
+ * dispatch complete lines.  A client over its budget (queued output plus
+ * accepted-but-unsent write bytes) or at its request cap is not read; it
+ * resumes below half its budget.  Output: answers are queued in ->out and
+ * written once per loop iteration from the daemon's prepare watcher;
+ * EV_WRITE is used only while the kernel refuses more.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "idmap.h"
+#include "proto-reader.h"
+#include "rpc.h"
+#include "tcp.h"
+
+static void ctl_on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void ctl_on_write(struct ev_loop *loop, ev_io *w, int revents);
+
+static size_t
+ctl_budget_used(const struct ctl *c)
+{
+	return proto_buf_used(&c->out) + c->pending_write_bytes + c->batch_bytes;
+}
+
+static bool
+ctl_over_budget(const struct ctl *c)
+{
+	return ctl_budget_used(c) > c->d->conf.client_budget;
+}
+
+/* Schedules c for the next flush (output, and buffered input to process). */
+static void
+ctl_schedule(struct ctl *c)
+{
+	if (!c->in_flush && !(c->flags & CTL_DEAD)) {
+		TAILQ_INSERT_TAIL(&c->d->flush, c, flush_link);
+		c->in_flush = true;
+	}
+}
+
+/*
+ * Takes ownership of the accepted fd and starts reading it.  Returns the
+ * ctl, or NULL on OOM (fd closed).
+ */
+struct ctl *
+ctl_new(struct daemon *d, int fd)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+	socklen_t len = sizeof(c->cred);
+
+	if (!c || !(c->reader = proto_reader_new(d->conf.max_message_bytes))) {
+		free(c);
+		(void) close(fd);
+		return NULL;
+	}
+	c->d = d;
+	c->fd = fd;
+	c->num = ++d->next_client;
+	c->cred = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
+		log_debug("ctl#%llu: SO_PEERCRED failed, ignoring: %m",
+			  (unsigned long long)c->num);
+	snprintf(c->desc, sizeof(c->desc), "ctl#%llu[pid=%d,uid=%d]",
+		 (unsigned long long)c->num, (int)c->cred.pid, (int)c->cred.uid);
+	TAILQ_INIT(&c->sockets);
+	TAILQ_INIT(&c->closed);
+	TAILQ_INIT(&c->stalled);
+	TAILQ_INIT(&c->calls);
+	TAILQ_INIT(&c->batches);
+	ev_io_init(&c->rio, ctl_on_read, fd, EV_READ);
+	ev_io_init(&c->wio, ctl_on_write, fd, EV_WRITE);
+	ev_io_start(d->loop, &c->rio);
+	TAILQ_INSERT_TAIL(&d->ctls, c, link);
+	d->nctls++;
+	d->counters.clients_total++;
+	log_debug("%s: connected", c->desc);
+	return c;
+}
+
+/*
+ * Closes c: stops its watchers, closes its fd, hands its sockets over to
+ * lingering (those with writes to flush) or closes them, detaches its
+ * pending calls so their answers go nowhere, and moves c to the graveyard.
+ */
+void
+ctl_close(struct ctl *c, const char *reason)
+{
+	struct daemon *d = c->d;
+	struct rpc_call *call;
+	struct tcp *t;
+
+	if (c->flags & CTL_DEAD)
+		return;
+	c->flags |= CTL_DEAD;
+	log_debug("%s: closing: %s", c->desc, reason);
+	ev_io_stop(d->loop, &c->rio);
+	ev_io_stop(d->loop, &c->wio);
+	if (c->in_flush) {
+		TAILQ_REMOVE(&d->flush, c, flush_link);
+		c->in_flush = false;
+	}
+	TAILQ_REMOVE(&d->ctls, c, link);
+	TAILQ_INSERT_TAIL(&d->dead_ctls, c, link);
+	d->nctls--;
+	(void) close(c->fd);
+	c->fd = -1;
+
+	while ((call = TAILQ_FIRST(&c->calls))) {
+		TAILQ_REMOVE(&c->calls, call, ctl_link);
+		call->ctl = NULL;
+	}
+	c->ncalls = 0;
+	rpc_batch_detach_all(c);
+	while ((t = TAILQ_FIRST(&c->stalled)))
+		ctl_unstall(c, t);
+	while ((t = TAILQ_FIRST(&c->sockets)))
+		tcp_orphan(t);
+	while ((t = TAILQ_FIRST(&c->closed)))
+		tcp_forget(t);
+	proto_buf_free(&c->out);
+	daemon_fd_freed(d);
+}
+
+/* Frees a dead ctl (from the graveyard).  Returns NULL. */
+struct ctl *
+ctl_free(struct ctl *c)
+{
+	if (!c)
+		return NULL;
+	proto_reader_free(c->reader);
+	proto_buf_free(&c->out);
+	free(c);
+	return NULL;
+}
+
+/* True while c can take more output from its sockets. */
+bool
+ctl_has_room(const struct ctl *c)
+{
+	return proto_buf_used(&c->out) + c->batch_bytes < CTL_OUT_HIGH;
+}
+
+/* t wants to read but c has no room: t waits until c drains. */
+void
+ctl_stall(struct ctl *c, struct tcp *t)
+{
+	if (!t->stalled) {
+		TAILQ_INSERT_TAIL(&c->stalled, t, stall_link);
+		t->stalled = true;
+	}
+}
+
+void
+ctl_unstall(struct ctl *c, struct tcp *t)
+{
+	if (t->stalled) {
+		TAILQ_REMOVE(&c->stalled, t, stall_link);
+		t->stalled = false;
+	}
+}
+
+/* Re-evaluates reading after the budget or the request count changed. */
+void
+ctl_budget_changed(struct ctl *c)
+{
+	if (c->flags & CTL_DEAD)
+		return;
+	if (c->flags & CTL_PAUSED) {
+		if (ctl_budget_used(c) <= c->d->conf.client_budget / 2 &&
+		    c->ncalls < c->d->conf.client_requests) {
+			c->flags &= ~CTL_PAUSED;
+			c->flags |= CTL_PROCESS;
+			ctl_schedule(c);
+			log_debug("%s: resumed", c->desc);
+		}
+	} else if (ctl_over_budget(c) || c->ncalls >= c->d->conf.client_requests) {
+		c->flags |= CTL_PAUSED;
+		ev_io_stop(c->d->loop, &c->rio);
+		log_debug("%s: paused, budget %zu bytes, %zu calls", c->desc,
+			  ctl_budget_used(c), c->ncalls);
+	}
+}
+
+/* Output was queued: flush it this iteration and check the budget. */
+void
+ctl_output_added(struct ctl *c)
+{
+	ctl_schedule(c);
+	if (!(c->flags & CTL_PAUSED) && ctl_over_budget(c))
+		ctl_budget_changed(c);
+}
+
+/* Wakes the sockets that waited for output room. */
+static void
+ctl_unstall_all(struct ctl *c)
+{
+	struct tcp *t;
+
+	while ((t = TAILQ_FIRST(&c->stalled))) {
+		ctl_unstall(c, t);
+		tcp_update_io(t);
+		if (c->flags & CTL_DEAD || !ctl_has_room(c))
+			break;
+	}
+}
+
+/*
+ * Writes queued output.  Called once per loop iteration for scheduled
+ * ctls and from EV_WRITE.  A write error closes c.
+ */
+void
+ctl_flush(struct ctl *c)
+{
+	size_t before = proto_buf_used(&c->out);
+
+	while (proto_buf_used(&c->out) > 0) {
+		ssize_t n = send(c->fd, proto_buf_head(&c->out), proto_buf_used(&c->out),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				ev_io_start(c->d->loop, &c->wio);
+				break;
+			}
+			ctl_close(c, "write error");
+			return;
+		}
+		proto_buf_consume(&c->out, (size_t)n);
+	}
+	if (proto_buf_used(&c->out) == 0) {
+		ev_io_stop(c->d->loop, &c->wio);
+		if (c->flags & CTL_EOF) {
+			ctl_close(c, "client closed");
+			return;
+		}
+	}
+	if (before != proto_buf_used(&c->out)) {
+		if (proto_buf_used(&c->out) < CTL_OUT_LOW && !TAILQ_EMPTY(&c->stalled))
+			ctl_unstall_all(c);
+		if (!(c->flags & CTL_DEAD))
+			ctl_budget_changed(c);
+	}
+}
+
+/*
+ * Dispatches buffered complete lines until none is left or c pauses.
+ * Lines past the request cap are still dispatched (and refused with
+ * -32005), but a budget pause stops here.
+ */
+void
+ctl_process(struct ctl *c)
+{
+	char *line;
+	size_t len;
+
+	c->flags &= ~CTL_PROCESS;
+	while (!(c->flags & CTL_DEAD) && !ctl_over_budget(c)) {
+		int r = proto_reader_next(c->reader, &line, &len);
+
+		if (r == PROTO_READER_NONE)
+			break;
+		if (r == PROTO_READER_TOO_LONG)
+			rpc_too_large(c);
+		else
+			rpc_dispatch_line(c, line, len);
+	}
+	if (!(c->flags & (CTL_DEAD | CTL_PAUSED)) && !ev_is_active(&c->rio) &&
+	    !(c->flags & CTL_EOF))
+		ev_io_start(c->d->loop, &c->rio);
+}
+
+static void
+ctl_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl *c = (struct ctl *)((char *)w - offsetof(struct ctl, rio));
+	void *p;
+	size_t room;
+	ssize_t n;
+
+	if (proto_reader_space(c->reader, CTL_READ_CHUNK, &p, &room) < 0) {
+		ctl_close(c, "out of memory");
+		return;
+	}
+	n = recv(c->fd, p, room < CTL_READ_CHUNK ? room : CTL_READ_CHUNK, MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		ctl_close(c, "read error");
+		return;
+	}
+	if (n == 0) {
+		/*
+		 * The client is gone (or done sending, which a stream socket
+		 * cannot tell apart): answer the lines it sent, flush, close.
+		 */
+		ev_io_stop(loop, w);
+		c->flags |= CTL_EOF;
+		if (proto_reader_buffered(c->reader) > 0)
+			log_debug("%s: %zu bytes of an unfinished line dropped", c->desc,
+				  proto_reader_buffered(c->reader));
+		ctl_process(c);
+		ctl_schedule(c);
+		return;
+	}
+	proto_reader_commit(c->reader, (size_t)n);
+	ctl_process(c);
+}
+
+static void
+ctl_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl *c = (struct ctl *)((char *)w - offsetof(struct ctl, wio));
+
+	ctl_flush(c);
+}
+
+/* The socket id of c, or NULL when unknown to c (or owned by another). */
+struct tcp *
+ctl_find_tcp(struct ctl *c, int64_t id)
+{
+	struct tcp *t;
+
+	if (id <= 0)
+		return NULL;
+	t = idmap_get(c->d->sockets, (uint64_t)id);
+	return t && t->owner == c ? t : NULL;
+}

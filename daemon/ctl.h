@@ -1,0 +1,76 @@
+/*
+ * ctl: one control connection (a client on the Unix socket).
+ *
+ * A ctl owns its input reader, its output queue, its sockets (open and
+ * recently closed), its deferred calls, its batches and its peer
+ * credentials.  ctl_close() marks it dead, detaches everything and puts it
+ * in the daemon's graveyard; it is freed from the prepare watcher, never
+ * from a callback that was called for it.
+ */
+#ifndef TISOCK_CTL_H
+#define TISOCK_CTL_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "proto-buf.h"
+#include "rpc.h"
+
+struct daemon;
+struct tcp;
+struct proto_reader;
+
+#define CTL_READ_CHUNK	(64 * 1024)	/* bytes per read(2) of a control socket */
+#define CTL_OUT_HIGH	(1024 * 1024)	/* sockets stop reading above this output */
+#define CTL_OUT_LOW	(256 * 1024)	/* and resume below this */
+#define CTL_CLOSED_KEEP	256		/* closed sockets remembered per client */
+
+TAILQ_HEAD(tcp_list, tcp);
+
+enum {
+	CTL_DEAD	= 1 << 0,	/* closed, in the graveyard */
+	CTL_PAUSED	= 1 << 1,	/* over budget: input not processed */
+	CTL_EOF		= 1 << 2,	/* the client closed its side */
+	CTL_PROCESS	= 1 << 3,	/* buffered input to process on flush */
+};
+
+struct ctl {
+	TAILQ_ENTRY(ctl)	 link;		/* d->ctls, then d->dead_ctls */
+	TAILQ_ENTRY(ctl)	 flush_link;	/* d->flush while in_flush */
+	bool			 in_flush;
+	struct daemon		*d;		/* parent */
+	uint64_t		 num;		/* client number, for logs */
+	int			 fd;		/* -1 once closed */
+	ev_io			 rio, wio;
+	unsigned		 flags;		/* CTL_* */
+	struct ucred		 cred;		/* SO_PEERCRED */
+	struct proto_reader	*reader;	/* unparsed input */
+	struct proto_buf	 out;		/* queued output lines */
+	size_t			 batch_bytes;	/* answers held in open batches */
+	size_t			 pending_write_bytes;	/* accepted by tcp.write, unsent */
+	struct tcp_list		 sockets;	/* open sockets */
+	struct tcp_list		 closed;	/* closed, kept for info, oldest first */
+	struct tcp_list		 stalled;	/* waiting for output room */
+	size_t			 nsockets, nclosed;
+	struct rpc_call_list	 calls;		/* deferred calls */
+	size_t			 ncalls;
+	TAILQ_HEAD(, rpc_batch)	 batches;	/* batches waiting for answers */
+	char			 desc[64];	/* "ctl#3[pid=1,uid=0]" for logs */
+};
+
+struct ctl	*ctl_new(struct daemon *d, int fd);
+void		 ctl_close(struct ctl *c, const char *reason);
+struct ctl	*ctl_free(struct ctl *c);
+void		 ctl_output_added(struct ctl *c);
+bool		 ctl_has_room(const struct ctl *c);
+void		 ctl_stall(struct ctl *c, struct tcp *t);
+void		 ctl_unstall(struct ctl *c, struct tcp *t);
+void		 ctl_budget_changed(struct ctl *c);
+void		 ctl_flush(struct ctl *c);
+void		 ctl_process(struct ctl *c);
+struct tcp	*ctl_find_tcp(struct ctl *c, int64_t id);
+
+#endif

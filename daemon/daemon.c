@@ -1,0 +1,396 @@
+/*
+ * daemon: the control socket, accepting clients, the per-iteration flush
+ * and graveyard sweep, signals and shutdown.
+ *
+ * Output is written once per loop iteration: every ctl with queued output
+ * is on d->flush, and the prepare watcher (before the loop blocks) and the
+ * check watcher (after it wakes, so callbacks of one iteration share one
+ * flush) write them out and free what died.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "dns.h"
+#include "idmap.h"
+#include "proto-errors.h"
+#include "tcp.h"
+
+#define DAEMON_DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
+#define DAEMON_ACCEPTS_PER_WAKEUP 64
+
+static void
+sweep(struct daemon *d)
+{
+	struct ctl *c;
+	struct tcp *t;
+
+	while ((c = TAILQ_FIRST(&d->flush))) {
+		TAILQ_REMOVE(&d->flush, c, flush_link);
+		c->in_flush = false;
+		if (c->flags & CTL_PROCESS)
+			ctl_process(c);
+		if (!(c->flags & CTL_DEAD))
+			ctl_flush(c);
+	}
+	while ((c = TAILQ_FIRST(&d->dead_ctls))) {
+		TAILQ_REMOVE(&d->dead_ctls, c, link);
+		ctl_free(c);
+	}
+	while ((t = TAILQ_FIRST(&d->dead_tcps))) {
+		TAILQ_REMOVE(&d->dead_tcps, t, link);
+		tcp_free(t);
+	}
+	if (d->stopping && TAILQ_EMPTY(&d->ctls) && TAILQ_EMPTY(&d->orphans))
+		ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void
+on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	sweep(daemon_from_loop(loop));
+}
+
+static void
+on_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+	sweep(daemon_from_loop(loop));
+}
+
+/* Refuses a client over the clients limit with one error line. */
+static void
+refuse_client(struct daemon *d, int fd)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line),
+			 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,"
+			 "\"message\":\"too many clients\",\"data\":{\"limit\":\"clients\","
+			 "\"value\":%llu}}}\n", PROTO_E_LIMIT, (unsigned long long)d->conf.clients);
+
+	(void) send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void) close(fd);
+	d->counters.limit_hits++;
+	if (log_ratelimit_ok(&d->rl_limit, ev_now(d->loop), 10.))
+		log_warning("refusing client: %llu clients connected (limit clients)",
+			    (unsigned long long)d->conf.clients);
+}
+
+static void
+on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct daemon *d = daemon_from_loop(loop);
+
+	for (int i = 0; i < DAEMON_ACCEPTS_PER_WAKEUP; i++) {
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				if (log_ratelimit_ok(&d->rl_accept, ev_now(loop), 10.))
+					log_warning("accept: %m, pausing");
+				d->accept_paused = true;
+				ev_io_stop(loop, &d->accept_io);
+				daemon_accept_pause(d);
+				return;
+			}
+			if (log_ratelimit_ok(&d->rl_accept, ev_now(loop), 10.))
+				log_error("accept: %m, ignoring");
+			return;
+		}
+		if (d->nctls >= d->conf.clients) {
+			refuse_client(d, fd);
+			continue;
+		}
+		if (!ctl_new(d, fd))
+			log_error("accept: out of memory, client dropped");
+	}
+}
+
+/* Retries accepting everywhere after a pause for fds. */
+static void
+resume_accepts(struct daemon *d)
+{
+	struct tcp *t;
+
+	ev_timer_stop(d->loop, &d->accept_retry);
+	if (d->accept_paused && !d->stopping) {
+		d->accept_paused = false;
+		ev_io_start(d->loop, &d->accept_io);
+	}
+	while ((t = TAILQ_FIRST(&d->paused_listeners)))
+		tcp_accept_resume(t);
+}
+
+static void
+on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	resume_accepts(daemon_from_loop(loop));
+}
+
+/* Something could not be accepted for lack of fds: retry in a second. */
+void
+daemon_accept_pause(struct daemon *d)
+{
+	d->counters.accept_pauses++;
+	if (!ev_is_active(&d->accept_retry)) {
+		ev_timer_set(&d->accept_retry, DAEMON_ACCEPT_RETRY, 0.);
+		ev_timer_start(d->loop, &d->accept_retry);
+	}
+}
+
+/* An fd was closed: paused accepts may proceed now. */
+void
+daemon_fd_freed(struct daemon *d)
+{
+	if (d->accept_paused || !TAILQ_EMPTY(&d->paused_listeners))
+		resume_accepts(d);
+}
+
+static void
+on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = daemon_from_loop(loop);
+	struct ctl *c;
+
+	if (d->stopping)
+		return;
+	log_info("signal %d: stopping", w->signum);
+	(void) sd_notify(0, "STOPPING=1");
+	d->stopping = true;
+	ev_io_stop(loop, &d->accept_io);
+	ev_timer_stop(loop, &d->accept_retry);
+	while ((c = TAILQ_FIRST(&d->ctls)))
+		ctl_close(c, "daemon stopping");
+}
+
+/* Sets up d on loop with d->conf already filled in.  Returns 0 or -errno. */
+int
+daemon_init(struct daemon *d, struct ev_loop *loop)
+{
+	d->loop = loop;
+	d->listen_fd = -1;
+	d->uid = getuid();
+	d->started = ev_now(loop);
+	TAILQ_INIT(&d->ctls);
+	TAILQ_INIT(&d->flush);
+	TAILQ_INIT(&d->dead_ctls);
+	TAILQ_INIT(&d->orphans);
+	TAILQ_INIT(&d->dead_tcps);
+	TAILQ_INIT(&d->paused_listeners);
+	ev_set_userdata(loop, d);
+	d->sockets = idmap_new();
+	d->scratch = malloc(DAEMON_SCRATCH);
+	if (!d->sockets || !d->scratch)
+		return -ENOMEM;
+	d->dns = dns_new(loop, d->conf.resolver_lookups, (unsigned)d->conf.resolver_timeout_ms);
+	if (!d->dns)
+		return -EIO;
+	ev_prepare_init(&d->prepare, on_prepare);
+	ev_prepare_start(loop, &d->prepare);
+	ev_check_init(&d->check, on_check);
+	ev_check_start(loop, &d->check);
+	ev_timer_init(&d->accept_retry, on_accept_retry, DAEMON_ACCEPT_RETRY, 0.);
+	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
+	ev_signal_init(&d->sigint, on_stop_signal, SIGINT);
+	ev_signal_start(loop, &d->sigterm);
+	ev_signal_start(loop, &d->sigint);
+	ev_unref(loop);	/* signal watchers do not keep the loop alive */
+	ev_unref(loop);
+	return 0;
+}
+
+/* The control socket path: --socket/config, $TISOCKD_SOCKET, $XDG_RUNTIME_DIR, /run. */
+static char *
+resolve_path(const struct conf *cf)
+{
+	const char *env = getenv("TISOCKD_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+	char *p = NULL;
+
+	if (cf->socket_path)
+		return strdup(cf->socket_path);
+	if (env && *env)
+		return strdup(env);
+	if (xdg && *xdg) {
+		if (asprintf(&p, "%s/tisockd.sock", xdg) < 0)
+			return NULL;
+		return p;
+	}
+	return strdup(DAEMON_DEFAULT_SOCKET);
+}
+
+/*
+ * Removes a socket file left by a daemon that died; refuses (-EADDRINUSE)
+ * when something still accepts on it.
+ */
+static int
+clear_stale(const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	(void) close(fd);
+	if (r == 0)
+		return -EADDRINUSE;
+	if (errno != ECONNREFUSED)
+		return -errno;
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+		return -errno;
+	log_info("removed stale socket %s", sun->sun_path);
+	return 0;
+}
+
+static int
+make_parent(const char *path)
+{
+	char *copy = strdup(path), *dir;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	dir = dirname(copy);
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		r = -errno;
+	free(copy);
+	return r;
+}
+
+/*
+ * Opens the control socket: the one systemd passed, or our own at the
+ * resolved path (mode 0660).  Returns 0 or -errno (logged).
+ */
+int
+daemon_listen(struct daemon *d)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int n, fd, r;
+	mode_t old;
+
+	n = sd_listen_fds(1);
+	if (n > 1) {
+		log_error("socket activation passed %d fds, expected 1", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			log_error("socket activation: fd %d is not a listening AF_UNIX stream socket",
+				  fd);
+			return -EINVAL;
+		}
+		(void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		(void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+		d->socket_path = strdup("(socket activation)");
+		d->socket_owned = false;
+	} else {
+		d->socket_path = resolve_path(&d->conf);
+		if (!d->socket_path)
+			return -ENOMEM;
+		if (strlen(d->socket_path) >= sizeof(sun.sun_path)) {
+			log_error("socket path too long: %s", d->socket_path);
+			return -ENAMETOOLONG;
+		}
+		strcpy(sun.sun_path, d->socket_path);
+		r = make_parent(d->socket_path);
+		if (r < 0) {
+			log_error("cannot create the directory of %s: %s", d->socket_path,
+				  strerror(-r));
+			return r;
+		}
+		r = clear_stale(&sun);
+		if (r < 0) {
+			if (r == -EADDRINUSE)
+				log_error("%s: another daemon is listening there", d->socket_path);
+			else
+				log_error("%s: cannot replace it: %s", d->socket_path, strerror(-r));
+			return r;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		old = umask(0117);
+		r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+		umask(old);
+		if (r < 0 || listen(fd, SOMAXCONN) < 0) {
+			r = -errno;
+			log_error("%s: %s", d->socket_path, strerror(-r));
+			(void) close(fd);
+			return r;
+		}
+		d->socket_owned = true;
+	}
+	d->listen_fd = fd;
+	ev_io_init(&d->accept_io, on_accept, fd, EV_READ);
+	ev_io_start(d->loop, &d->accept_io);
+	return 0;
+}
+
+/* Runs until stopped.  Returns 0. */
+int
+daemon_run(struct daemon *d)
+{
+	(void) sd_notify(0, "READY=1");
+	ev_run(d->loop, 0);
+	return 0;
+}
+
+/* Releases everything d owns. */
+void
+daemon_done(struct daemon *d)
+{
+	struct ctl *c;
+	struct tcp *t;
+
+	while ((c = TAILQ_FIRST(&d->ctls)))
+		ctl_close(c, "exiting");
+	while ((t = TAILQ_FIRST(&d->orphans)))
+		tcp_forget(t);
+	sweep(d);
+	if (d->listen_fd >= 0) {
+		ev_io_stop(d->loop, &d->accept_io);
+		(void) close(d->listen_fd);
+		if (d->socket_owned)
+			(void) unlink(d->socket_path);
+	}
+	ev_timer_stop(d->loop, &d->accept_retry);
+	ev_prepare_stop(d->loop, &d->prepare);
+	ev_check_stop(d->loop, &d->check);
+	ev_ref(d->loop);
+	ev_ref(d->loop);
+	ev_signal_stop(d->loop, &d->sigterm);
+	ev_signal_stop(d->loop, &d->sigint);
+	d->dns = dns_free(d->dns);
+	d->sockets = idmap_free(d->sockets);
+	free(d->scratch);
+	free(d->socket_path);
+	conf_done(&d->conf);
+}
+
+uint64_t
+daemon_uptime_ms(struct daemon *d)
+{
+	ev_now_update(d->loop);
+	return (uint64_t)((ev_now(d->loop) - d->started) * 1000.);
+}

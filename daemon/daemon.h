@@ -1,0 +1,85 @@
+/*
+ * daemon: the process-wide object.  It owns the loop, the control socket,
+ * every control connection, the sockets left lingering by vanished
+ * clients, the socket id map, the resolver, counters, and the graveyard
+ * where closed objects wait to be freed outside their own callbacks.
+ */
+#ifndef TISOCK_DAEMON_H
+#define TISOCK_DAEMON_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "log.h"
+
+struct ctl;
+struct tcp;
+struct dns;
+
+#define DAEMON_SCRATCH		(256 * 1024)	/* bytes per recv into the daemon */
+#define DAEMON_ACCEPT_RETRY	1.0		/* seconds between tries after EMFILE */
+
+struct daemon_counters {
+	uint64_t	clients_total;		/* control connections accepted */
+	uint64_t	sockets_total;		/* TCP sockets created or accepted */
+	uint64_t	requests;		/* requests dispatched */
+	uint64_t	bytes_read;		/* from TCP peers */
+	uint64_t	bytes_written;		/* to TCP peers */
+	uint64_t	protocol_errors;	/* -32700 / -32600 answers */
+	uint64_t	limit_hits;		/* -32005 answers and refused clients */
+	uint64_t	accept_pauses;		/* EMFILE / ENFILE pauses */
+};
+
+struct daemon {
+	struct ev_loop		*loop;
+	struct conf		 conf;
+	char			*socket_path;	/* resolved control socket path */
+	bool			 socket_owned;	/* we created it: unlink at exit */
+	int			 listen_fd;	/* control socket */
+	ev_io			 accept_io;
+	ev_timer		 accept_retry;	/* after EMFILE */
+	bool			 accept_paused;	/* control accept waits for fds */
+	ev_prepare		 prepare;	/* flush output, free the graveyard */
+	ev_check		 check;		/* same, after the poll */
+	ev_signal		 sigterm, sigint;
+	bool			 stopping;
+	double			 started;	/* ev_now at start */
+	uid_t			 uid;		/* the daemon's own uid */
+
+	TAILQ_HEAD(, ctl)	 ctls;		/* live control connections */
+	TAILQ_HEAD(, ctl)	 flush;		/* ctls with output to write */
+	TAILQ_HEAD(, ctl)	 dead_ctls;	/* graveyard */
+	TAILQ_HEAD(, tcp)	 orphans;	/* lingering sockets of vanished clients */
+	TAILQ_HEAD(, tcp)	 dead_tcps;	/* graveyard */
+	TAILQ_HEAD(, tcp)	 paused_listeners;	/* accept waits for fds */
+	size_t			 nctls;		/* live ctls */
+	size_t			 nsockets;	/* open TCP sockets (with an fd) */
+
+	uint64_t		 next_client;	/* client numbers, for logs */
+	uint64_t		 next_socket;	/* socket ids, never reused */
+	struct idmap		*sockets;	/* id -> tcp, all known sockets */
+	struct dns		*dns;
+	char			*scratch;	/* DAEMON_SCRATCH bytes for recv */
+	struct daemon_counters	 counters;
+	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit;
+};
+
+int	 daemon_init(struct daemon *d, struct ev_loop *loop);
+int	 daemon_listen(struct daemon *d);
+int	 daemon_run(struct daemon *d);
+void	 daemon_done(struct daemon *d);
+void	 daemon_fd_freed(struct daemon *d);
+void	 daemon_accept_pause(struct daemon *d);
+uint64_t daemon_uptime_ms(struct daemon *d);
+
+static inline struct daemon *
+daemon_from_loop(struct ev_loop *loop)
+{
+	return ev_userdata(loop);
+}
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * rpc-tcp-admin: handlers of tcp.close, tcp.setOptions, tcp.info and
+ * tcp.list.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "ctl.h"
+#include "rpc.h"
+#include "rpc-handlers.h"
+#include "tcp.h"
+
+int
+rpc_tcp_close(struct rpc_call *call, const union proto_args *args)
+{
+	return tcp_close(call->tcp, call, args->close.abort);
+}
+
+int
+rpc_tcp_set_options(struct rpc_call *call, const union proto_args *args)
+{
+	const struct proto_tcp_options_args *a = &args->options;
+	struct tcp *t = call->tcp;
+
+	if (a->no_delay >= 0)
+		t->no_delay = a->no_delay;
+	if (a->keep_alive >= 0)
+		t->keep_alive = a->keep_alive;
+	if (a->keep_alive_idle >= 0)
+		t->keep_alive_idle = (int)a->keep_alive_idle;
+	if (a->timeout >= 0)
+		t->timeout_ms = a->timeout;
+	tcp_apply_options(t);
+	rpc_reply_socket(call, (int64_t)t->id);
+	return 0;
+}
+
+int
+rpc_tcp_info(struct rpc_call *call, const union proto_args *args)
+{
+	struct proto_jw w;
+
+	if (rpc_result_begin(call, &w))
+		tcp_write_info(&w, call->tcp);
+	rpc_result_end(call, &w);
+	return 0;
+}
+
+static int
+by_id(const void *a, const void *b)
+{
+	const struct tcp *x = *(struct tcp *const *)a, *y = *(struct tcp *const *)b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int
+rpc_tcp_list(struct rpc_call *call, const union proto_args *args)
+{
+	struct ctl *c = call->ctl;
+	size_t n = 0, cap = c->nsockets + c->nclosed;
+	struct tcp **all, *t;
+	struct proto_jw w;
+
+	all = calloc(cap ? cap : 1, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	TAILQ_FOREACH(t, &c->sockets, link)
+		all[n++] = t;
+	TAILQ_FOREACH(t, &c->closed, link)
+		all[n++] = t;
+	qsort(all, n, sizeof(*all), by_id);
+	if (rpc_result_begin(call, &w)) {
+		proto_jw_obj_begin(&w);
+		proto_jw_key(&w, "sockets");
+		proto_jw_arr_begin(&w);
+		for (size_t i = 0; i < n; i++)
+			tcp_write_info(&w, all[i]);
+		proto_jw_arr_end(&w);
+		proto_jw_obj_end(&w);
+	}
+	rpc_result_end(call, &w);
+	free(all);
+	return 0;
+}

@@ -1,0 +1,138 @@
+/*
+ * rpc-tcp-io: handlers of tcp.read, tcp.write, tcp.pump and tcp.shutdown.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "proto-base64.h"
+#include "proto-errors.h"
+#include "rpc.h"
+#include "rpc-handlers.h"
+#include "tcp.h"
+
+static void
+invalid_state(struct rpc_call *call, struct tcp *t, const char *reason)
+{
+	rpc_reply_error(call, &(struct rpc_error){
+		.code = PROTO_E_INVALID_STATE, .socket = (int64_t)t->id,
+		.state = proto_state_name(tcp_proto_state(t)), .reason = reason });
+}
+
+int
+rpc_tcp_read(struct rpc_call *call, const union proto_args *args)
+{
+	const struct proto_tcp_read_args *a = &args->read;
+	struct tcp *t = call->tcp;
+	struct rpc_call *dc;
+	struct proto_jw w;
+
+	if (t->pumping) {
+		invalid_state(call, t, "pumping");
+		return 0;
+	}
+	if (t->eof && TAILQ_EMPTY(&t->reads)) {
+		if (rpc_result_begin(call, &w)) {
+			proto_jw_obj_begin(&w);
+			proto_jw_kint(&w, "socket", (int64_t)t->id);
+			proto_jw_kint(&w, "bytes", -1);
+			proto_jw_obj_end(&w);
+		}
+		rpc_result_end(call, &w);
+		return 0;
+	}
+	dc = rpc_call_defer(call, t);
+	if (!dc)
+		return -ENOMEM;
+	dc->u.read.length = (size_t)a->length;
+	return tcp_read_queue(t, dc, a->timeout);
+}
+
+int
+rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
+{
+	const struct proto_tcp_write_args *a = &args->write;
+	struct tcp *t = call->tcp;
+	struct rpc_call *dc;
+	char *buf;
+	ssize_t n;
+
+	if (!!a->data.s == !!a->text.s) {
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_INVALID_PARAMS, .socket = (int64_t)t->id,
+			.param = a->data.s ? "text" : "data",
+			.reason = a->data.s ? "data-and-text" : "data-or-text",
+			.message = "give exactly one of data and text" });
+		return 0;
+	}
+	if (t->shut_wr || t->shutdown_call) {
+		invalid_state(call, t, "shutdown");
+		return 0;
+	}
+	if (a->data.s) {
+		buf = malloc(proto_base64_decoded_max(a->data.len) + 1);
+		if (!buf)
+			return -ENOMEM;
+		n = proto_base64_decode(buf, a->data.s, a->data.len);
+		if (n < 0) {
+			free(buf);
+			rpc_reply_error(call, &(struct rpc_error){
+				.code = PROTO_E_INVALID_PARAMS, .param = "data", .reason = "base64",
+				.socket = (int64_t)t->id });
+			return 0;
+		}
+	} else {
+		buf = malloc(a->text.len + 1);
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, a->text.s, a->text.len);
+		n = (ssize_t)a->text.len;
+	}
+	dc = rpc_call_defer(call, t);
+	if (!dc) {
+		free(buf);
+		return -ENOMEM;
+	}
+	dc->u.write.data = buf;
+	dc->u.write.len = (size_t)n;
+	dc->u.write.off = 0;
+	return tcp_write_queue(t, dc);
+}
+
+int
+rpc_tcp_pump(struct rpc_call *call, const union proto_args *args)
+{
+	const struct proto_tcp_pump_args *a = &args->pump;
+	struct tcp *t = call->tcp;
+	struct proto_jw w;
+
+	if (a->enable && !TAILQ_EMPTY(&t->reads)) {
+		invalid_state(call, t, "reading");
+		return 0;
+	}
+	if (rpc_result_begin(call, &w)) {
+		proto_jw_obj_begin(&w);
+		proto_jw_kint(&w, "socket", (int64_t)t->id);
+		proto_jw_kbool(&w, "pumping", a->enable);
+		proto_jw_obj_end(&w);
+	}
+	rpc_result_end(call, &w);
+	tcp_pump_set(t, a->enable, (size_t)a->chunk_size);
+	return 0;
+}
+
+int
+rpc_tcp_shutdown(struct rpc_call *call, const union proto_args *args)
+{
+	int r = tcp_shutdown(call->tcp, call);
+
+	if (r == -EALREADY) {
+		invalid_state(call, call->tcp, "shutdown");
+		return 0;
+	}
+	return r;
+}

@@ -1,0 +1,147 @@
+/*
+ * rpc-tcp-setup: handlers of tcp.create, tcp.connect, tcp.listen and
+ * tcp.accept.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "proto-errors.h"
+#include "rpc.h"
+#include "rpc-handlers.h"
+#include "tcp.h"
+
+/* Copies the create-time parameters that were given onto t. */
+static int
+apply_open_args(struct tcp *t, const struct proto_tcp_open_args *a)
+{
+	if (a->host.s) {
+		char *h = strdup(a->host.s);
+
+		if (!h)
+			return -ENOMEM;
+		free(t->host);
+		t->host = h;
+	}
+	if (a->port >= 0)
+		t->port = (int)a->port;
+	if (a->listen_queue >= 0)
+		t->listen_queue = (int)a->listen_queue;
+	if (a->timeout >= 0)
+		t->timeout_ms = a->timeout;
+	if (a->no_delay >= 0)
+		t->no_delay = a->no_delay;
+	if (a->keep_alive >= 0)
+		t->keep_alive = a->keep_alive;
+	return 0;
+}
+
+static bool
+check_limits(struct rpc_call *call, bool needs_fd, int64_t socket)
+{
+	struct ctl *c = call->ctl;
+	struct daemon *d = c->d;
+
+	if (socket == 0 && c->nsockets >= d->conf.client_sockets) {
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .message = "too many sockets for this client",
+			.limit = "clientSockets", .limit_value = (int64_t)d->conf.client_sockets });
+		return false;
+	}
+	if (needs_fd && d->nsockets >= d->conf.sockets) {
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .message = "too many sockets in the daemon",
+			.limit = "sockets", .socket = socket,
+			.limit_value = (int64_t)d->conf.sockets });
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The socket a connect or listen works on: the one named, or a new one
+ * made from the parameters.  Returns it, or NULL after answering.
+ */
+static struct tcp *
+open_target(struct rpc_call *call, const struct proto_tcp_open_args *a, bool needs_fd)
+{
+	struct tcp *t = call->tcp;
+
+	if (!check_limits(call, needs_fd, a->socket))
+		return NULL;
+	if (!t) {
+		t = tcp_new(call->ctl->d, call->ctl);
+		if (!t) {
+			rpc_reply_errno(call, -ENOMEM, 0);
+			return NULL;
+		}
+		call->tcp = t;
+	}
+	if (apply_open_args(t, a) < 0) {
+		rpc_reply_errno(call, -ENOMEM, (int64_t)t->id);
+		return NULL;
+	}
+	return t;
+}
+
+int
+rpc_tcp_create(struct rpc_call *call, const union proto_args *args)
+{
+	struct tcp *t = open_target(call, &args->open, false);
+
+	if (t)
+		rpc_reply_state(call, t);
+	return 0;
+}
+
+int
+rpc_tcp_connect(struct rpc_call *call, const union proto_args *args)
+{
+	struct tcp *t = open_target(call, &args->open, true);
+	int r;
+
+	if (!t)
+		return 0;
+	if (t->port <= 0) {
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_INVALID_PARAMS, .param = "port",
+			.reason = t->port < 0 ? "missing" : "range", .socket = (int64_t)t->id,
+			.message = "connect needs a port from 1 to 65535" });
+		return 0;
+	}
+	r = tcp_connect(t, call);
+	if (r < 0)
+		rpc_reply_errno(call, r, (int64_t)t->id);
+	return r < 0 ? 0 : r;
+}
+
+int
+rpc_tcp_listen(struct rpc_call *call, const union proto_args *args)
+{
+	struct tcp *t = open_target(call, &args->open, true);
+	int r;
+
+	if (!t)
+		return 0;
+	r = tcp_listen(t, call);
+	if (r < 0)
+		rpc_reply_errno(call, r, (int64_t)t->id);
+	return r < 0 ? 0 : r;
+}
+
+int
+rpc_tcp_accept(struct rpc_call *call, const union proto_args *args)
+{
+	const struct proto_tcp_accept_args *a = &args->accept;
+	struct rpc_call *dc = rpc_call_defer(call, call->tcp);
+
+	if (!dc)
+		return -ENOMEM;
+	dc->u.accept.no_delay = a->no_delay;
+	dc->u.accept.keep_alive = a->keep_alive;
+	return tcp_accept_queue(dc->tcp, dc, a->timeout);
+}

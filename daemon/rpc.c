@@ -1,0 +1,237 @@
+/*
+ * rpc: the dispatcher.  One line in, one call per request, generic checks
+ * from the method table, then the handler; see rpc.h.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "proto-errors.h"
+#include "proto-jsonrpc.h"
+#include "rpc.h"
+#include "rpc-handlers.h"
+#include "tcp.h"
+
+static void
+protocol_error(struct ctl *c, struct rpc_batch *b, char *id, size_t id_len,
+	       const struct rpc_error *e)
+{
+	struct rpc_call call = { .ctl = c, .batch = b, .method = -1, .id = id, .id_len = id_len };
+
+	c->d->counters.protocol_errors++;
+	rpc_reply_error(&call, e);
+	rpc_call_free(&call);	/* frees id */
+}
+
+/* Answers a line that was over max-message-bytes. */
+void
+rpc_too_large(struct ctl *c)
+{
+	protocol_error(c, NULL, NULL, 0, &(struct rpc_error){
+		.code = PROTO_E_INVALID_REQUEST, .message = "message too large",
+		.reason = "too-large", .limit = "maxMessageBytes",
+		.limit_value = (int64_t)c->d->conf.max_message_bytes });
+}
+
+/* One answer of b is in: when it was the last, the batch goes out. */
+void
+rpc_batch_answered(struct rpc_batch *b)
+{
+	struct ctl *c = b->ctl;
+
+	assert(b->outstanding > 0);
+	if (--b->outstanding > 0)
+		return;
+	if (c) {
+		TAILQ_REMOVE(&c->batches, b, link);
+		if (b->any) {
+			size_t n = proto_buf_used(&b->buf);
+
+			c->batch_bytes -= n;
+			if (proto_buf_putc(&c->out, '[') == 0 &&
+			    proto_buf_append(&c->out, proto_buf_head(&b->buf), n) == 0)
+				(void) proto_buf_append(&c->out, "]\n", 2);
+			ctl_output_added(c);
+		}
+	}
+	proto_buf_free(&b->buf);
+	free(b);
+}
+
+/*
+ * The client is gone: its open batches stay alive until their calls are
+ * answered (into nothing) but no longer point at it.
+ */
+void
+rpc_batch_detach_all(struct ctl *c)
+{
+	struct rpc_batch *b;
+
+	while ((b = TAILQ_FIRST(&c->batches))) {
+		TAILQ_REMOVE(&c->batches, b, link);
+		b->ctl = NULL;
+		proto_buf_free(&b->buf);
+	}
+	c->batch_bytes = 0;
+}
+
+static bool
+resolve_socket(struct rpc_call *call, const struct proto_method *m, const union proto_args *a,
+	       struct tcp **ret)
+{
+	struct tcp *t;
+
+	*ret = NULL;
+	if (!(m->flags & PROTO_M_SOCKET))
+		return true;
+	if (a->socket == 0 && (m->flags & PROTO_M_SOCKET_OPT))
+		return true;
+	t = ctl_find_tcp(call->ctl, a->socket);
+	if (!t) {
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_NO_SOCKET, .socket = a->socket });
+		return false;
+	}
+	if (!(m->states & (1u << tcp_proto_state(t)))) {
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_INVALID_STATE, .socket = a->socket,
+			.state = proto_state_name(tcp_proto_state(t)) });
+		return false;
+	}
+	*ret = t;
+	return true;
+}
+
+static void
+dispatch_request(struct ctl *c, struct rpc_batch *b, struct proto_request *q)
+{
+	struct rpc_call call = { .ctl = c, .batch = b, .method = -1 };
+	union proto_args args;
+	const struct proto_method *m;
+	const char *param = NULL;
+	enum proto_param_error why;
+	struct tcp *t;
+	int mid, r;
+
+	if (q->error) {
+		protocol_error(c, b, q->id, q->id_len, &(struct rpc_error){
+			.code = q->error, .reason = q->reason });
+		q->id = NULL;
+		return;
+	}
+	/* The call owns the id from here on. */
+	call.id = q->id;
+	call.id_len = q->id_len;
+	call.silent = (q->id == NULL);
+	q->id = NULL;
+	c->d->counters.requests++;
+
+	mid = proto_method_lookup(q->method);
+	if (mid < 0) {
+		rpc_reply_error(&call, &(struct rpc_error){
+			.code = PROTO_E_NO_METHOD, .method = q->method });
+		goto out;
+	}
+	call.method = mid;
+	m = &proto_methods[mid];
+	memset(&args, 0, sizeof(args));
+	if (proto_params_parse(m->params, q->params, &args, &param, &why) < 0) {
+		rpc_reply_error(&call, &(struct rpc_error){
+			.code = PROTO_E_INVALID_PARAMS, .param = param,
+			.reason = proto_param_error_text(why) });
+		goto out;
+	}
+	if (!resolve_socket(&call, m, &args, &t))
+		goto out;
+	if (c->ncalls >= c->d->conf.client_requests) {
+		rpc_reply_error(&call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .message = "too many requests in flight",
+			.limit = "clientRequests", .socket = args.socket,
+			.limit_value = (int64_t)c->d->conf.client_requests });
+		goto out;
+	}
+	call.tcp = t;
+	r = rpc_handlers[mid](&call, &args);
+	if (r == RPC_DEFERRED)
+		return;		/* the call lives on in a FIFO, or is already done */
+	if (r < 0 && !call.answered)
+		rpc_reply_errno(&call, r, args.socket);
+	assert(call.answered);
+out:
+	rpc_call_free(&call);
+}
+
+/* Parses one line and dispatches every request in it. */
+void
+rpc_dispatch_line(struct ctl *c, const char *line, size_t len)
+{
+	struct proto_msg msg;
+	struct rpc_batch *b;
+	int r;
+
+	r = proto_msg_parse(line, len, &msg);
+	if (r == -EBADMSG) {
+		protocol_error(c, NULL, NULL, 0, &(struct rpc_error){
+			.code = PROTO_E_PARSE, .reason = msg.reason });
+		return;
+	}
+	if (r < 0) {
+		protocol_error(c, NULL, NULL, 0, &(struct rpc_error){
+			.code = PROTO_E_INTERNAL, .message = "out of memory" });
+		return;
+	}
+	if (!msg.batch) {
+		dispatch_request(c, NULL, &msg.reqs[0]);
+		proto_msg_free(&msg);
+		return;
+	}
+	if (msg.count == 0) {
+		protocol_error(c, NULL, NULL, 0, &(struct rpc_error){
+			.code = PROTO_E_INVALID_REQUEST, .reason = "empty-batch" });
+		proto_msg_free(&msg);
+		return;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		protocol_error(c, NULL, NULL, 0, &(struct rpc_error){
+			.code = PROTO_E_INTERNAL, .message = "out of memory" });
+		proto_msg_free(&msg);
+		return;
+	}
+	b->ctl = c;
+	b->outstanding = msg.count + 1;	/* +1 until every request has started */
+	TAILQ_INSERT_TAIL(&c->batches, b, link);
+	for (size_t i = 0; i < msg.count && !(c->flags & CTL_DEAD); i++)
+		dispatch_request(c, b->ctl ? b : NULL, &msg.reqs[i]);
+	proto_msg_free(&msg);
+	rpc_batch_answered(b);
+}
+
+/* Bytes held in c's open batches. */
+size_t
+rpc_batch_bytes(const struct ctl *c)
+{
+	return c->batch_bytes;
+}
+
+const rpc_handler rpc_handlers[_PROTO_M_MAX] = {
+	[PROTO_M_TCP_CREATE] = rpc_tcp_create,
+	[PROTO_M_TCP_CONNECT] = rpc_tcp_connect,
+	[PROTO_M_TCP_LISTEN] = rpc_tcp_listen,
+	[PROTO_M_TCP_ACCEPT] = rpc_tcp_accept,
+	[PROTO_M_TCP_READ] = rpc_tcp_read,
+	[PROTO_M_TCP_WRITE] = rpc_tcp_write,
+	[PROTO_M_TCP_PUMP] = rpc_tcp_pump,
+	[PROTO_M_TCP_SHUTDOWN] = rpc_tcp_shutdown,
+	[PROTO_M_TCP_CLOSE] = rpc_tcp_close,
+	[PROTO_M_TCP_SET_OPTIONS] = rpc_tcp_set_options,
+	[PROTO_M_TCP_INFO] = rpc_tcp_info,
+	[PROTO_M_TCP_LIST] = rpc_tcp_list,
+	[PROTO_M_DAEMON_INFO] = rpc_daemon_info,
+	[PROTO_M_RPC_DISCOVER] = rpc_rpc_discover,
+};

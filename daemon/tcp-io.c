@@ -1,0 +1,369 @@
+/*
+ * tcp-io: reading, writing, pump mode and half-close on connected sockets.
+ *
+ * Reading happens only while someone can take the bytes: a pending
+ * tcp.read or pump mode, and only while the owner's output queue is under
+ * CTL_OUT_HIGH; otherwise the socket waits on its owner's stalled list and
+ * TCP flow control holds the peer.  Writes are the socket's write FIFO:
+ * each call holds its payload, sent with one sendmsg() over many calls,
+ * and answered in order once handed to the kernel.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "proto-errors.h"
+#include "rpc.h"
+#include "tcp.h"
+
+#define TCP_READS_PER_WAKEUP	4	/* recv() calls per readiness event */
+#define TCP_IOV_MAX		64	/* write calls per sendmsg() */
+
+/* Delivers the end of stream to every pending read and to pump mode. */
+static void
+tcp_deliver_eof(struct tcp *t)
+{
+	struct rpc_call *call;
+	struct proto_jw w;
+
+	while ((call = TAILQ_FIRST(&t->reads))) {
+		TAILQ_REMOVE(&t->reads, call, q_link);
+		if (rpc_result_begin(call, &w)) {
+			proto_jw_obj_begin(&w);
+			proto_jw_kint(&w, "socket", (int64_t)t->id);
+			proto_jw_kint(&w, "bytes", -1);
+			proto_jw_obj_end(&w);
+		}
+		rpc_result_end(call, &w);
+		rpc_call_free(call);
+	}
+	if (t->pumping && !t->eof_told && rpc_notify_begin(t->owner, &w, PROTO_N_TCP_DATA)) {
+		t->eof_told = true;
+		proto_jw_obj_begin(&w);
+		proto_jw_kint(&w, "socket", (int64_t)t->id);
+		proto_jw_kint(&w, "bytes", -1);
+		proto_jw_kuint(&w, "totalBytes", t->pump_total);
+		proto_jw_obj_end(&w);
+		rpc_notify_end(t->owner, &w);
+	}
+}
+
+static void
+tcp_deliver(struct tcp *t, const char *buf, size_t n)
+{
+	struct proto_jw w;
+
+	if (t->pumping) {
+		t->pump_total += n;
+		if (rpc_notify_begin(t->owner, &w, PROTO_N_TCP_DATA)) {
+			proto_jw_obj_begin(&w);
+			proto_jw_kint(&w, "socket", (int64_t)t->id);
+			proto_jw_kint(&w, "bytes", (int64_t)n);
+			proto_jw_key(&w, "data");
+			proto_jw_base64(&w, buf, n);
+			proto_jw_kuint(&w, "totalBytes", t->pump_total);
+			proto_jw_obj_end(&w);
+			rpc_notify_end(t->owner, &w);
+		}
+		return;
+	}
+	struct rpc_call *call = TAILQ_FIRST(&t->reads);
+
+	TAILQ_REMOVE(&t->reads, call, q_link);
+	if (rpc_result_begin(call, &w)) {
+		proto_jw_obj_begin(&w);
+		proto_jw_kint(&w, "socket", (int64_t)t->id);
+		proto_jw_kint(&w, "bytes", (int64_t)n);
+		proto_jw_key(&w, "data");
+		proto_jw_base64(&w, buf, n);
+		proto_jw_obj_end(&w);
+	}
+	rpc_result_end(call, &w);
+	rpc_call_free(call);
+}
+
+static void
+tcp_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, rio));
+	struct daemon *d = t->d;
+
+	for (int i = 0; i < TCP_READS_PER_WAKEUP; i++) {
+		size_t want;
+		ssize_t n;
+
+		if (!t->owner || !ctl_has_room(t->owner))
+			break;
+		if (t->pumping)
+			want = t->chunk_size;
+		else if (!TAILQ_EMPTY(&t->reads))
+			want = TAILQ_FIRST(&t->reads)->u.read.length;
+		else
+			break;
+		if (want > DAEMON_SCRATCH)
+			want = DAEMON_SCRATCH;
+		n = recv(t->fd, d->scratch, want, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			tcp_fail(t, errno);
+			return;
+		}
+		if (n == 0) {
+			t->eof = true;
+			tcp_deliver_eof(t);
+			break;
+		}
+		t->bytes_read += (uint64_t)n;
+		d->counters.bytes_read += (uint64_t)n;
+		tcp_deliver(t, d->scratch, (size_t)n);
+		if ((size_t)n < want)
+			break;
+	}
+	tcp_update_io(t);
+}
+
+/*
+ * Starts or stops the read watcher as the socket's wants and its owner's
+ * room say; a socket that wants to read without room waits stalled.
+ */
+void
+tcp_update_io(struct tcp *t)
+{
+	struct ev_loop *loop = t->d->loop;
+	bool want = false;
+
+	if (t->fd < 0)
+		return;
+	if (t->state == TCP_STATE_LISTENING) {
+		want = !TAILQ_EMPTY(&t->accepts) && !t->accept_paused;
+	} else if (t->state == TCP_STATE_CONNECTED && t->owner) {
+		want = !t->eof && (t->pumping || !TAILQ_EMPTY(&t->reads));
+		if (want && !ctl_has_room(t->owner)) {
+			ctl_stall(t->owner, t);
+			want = false;
+		}
+	}
+	if (want && !ev_is_active(&t->rio))
+		ev_io_start(loop, &t->rio);
+	else if (!want && ev_is_active(&t->rio))
+		ev_io_stop(loop, &t->rio);
+}
+
+static void
+tcp_on_read_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rpc_call *call = (struct rpc_call *)((char *)w - offsetof(struct rpc_call, timer));
+	struct tcp *t = call->tcp;
+
+	call->timer_on = false;
+	TAILQ_REMOVE(&t->reads, call, q_link);
+	rpc_reply_errno(call, -ETIMEDOUT, (int64_t)t->id);
+	rpc_call_free(call);
+	tcp_update_io(t);
+}
+
+/* Arms the timeout of a deferred call; 0 or less means none. */
+void
+tcp_start_call_timer(struct rpc_call *call, int64_t timeout_ms,
+		     void (*cb)(struct ev_loop *, ev_timer *, int))
+{
+	if (timeout_ms <= 0)
+		return;
+	ev_timer_init(&call->timer, cb, (double)timeout_ms / 1000., 0.);
+	ev_timer_start(call->tcp->d->loop, &call->timer);
+	call->timer_on = true;
+}
+
+/* Queues a deferred read on t.  Returns RPC_DEFERRED. */
+int
+tcp_read_queue(struct tcp *t, struct rpc_call *call, int64_t timeout_ms)
+{
+	TAILQ_INSERT_TAIL(&t->reads, call, q_link);
+	tcp_start_call_timer(call, timeout_ms, tcp_on_read_timeout);
+	tcp_update_io(t);
+	return RPC_DEFERRED;
+}
+
+static void
+write_done(struct tcp *t, struct rpc_call *call)
+{
+	struct proto_jw w;
+
+	TAILQ_REMOVE(&t->writes, call, q_link);
+	if (rpc_result_begin(call, &w)) {
+		proto_jw_obj_begin(&w);
+		proto_jw_kint(&w, "socket", (int64_t)t->id);
+		proto_jw_kuint(&w, "bytes", call->u.write.len);
+		proto_jw_obj_end(&w);
+	}
+	rpc_result_end(call, &w);
+	rpc_call_free(call);
+}
+
+static void
+writes_empty(struct tcp *t)
+{
+	struct rpc_call *call = t->shutdown_call;
+
+	ev_io_stop(t->d->loop, &t->wio);
+	if (call) {
+		t->shutdown_call = NULL;
+		if (shutdown(t->fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+			int err = errno;
+
+			rpc_reply_errno(call, -err, (int64_t)t->id);
+			rpc_call_free(call);
+			tcp_fail(t, err);
+			return;
+		}
+		t->shut_wr = true;
+		rpc_reply_socket(call, (int64_t)t->id);
+		rpc_call_free(call);
+	}
+	tcp_writes_drained(t);
+}
+
+/*
+ * Sends as much of the write FIFO as the kernel takes, answering each
+ * write once its last byte is handed over.
+ */
+void
+tcp_flush_writes(struct tcp *t)
+{
+	for (;;) {
+		struct iovec iov[TCP_IOV_MAX];
+		struct msghdr mh = { .msg_iov = iov };
+		struct rpc_call *call;
+		size_t total = 0;
+		ssize_t n;
+
+		/* Zero-length writes at the head complete in order. */
+		while ((call = TAILQ_FIRST(&t->writes)) && call->u.write.off == call->u.write.len)
+			write_done(t, call);
+		if (TAILQ_EMPTY(&t->writes)) {
+			writes_empty(t);
+			return;
+		}
+		TAILQ_FOREACH(call, &t->writes, q_link) {
+			if (mh.msg_iovlen == TCP_IOV_MAX)
+				break;
+			if (call->u.write.off == call->u.write.len)
+				continue;
+			iov[mh.msg_iovlen].iov_base = call->u.write.data + call->u.write.off;
+			iov[mh.msg_iovlen].iov_len = call->u.write.len - call->u.write.off;
+			total += iov[mh.msg_iovlen].iov_len;
+			mh.msg_iovlen++;
+		}
+		n = sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				ev_io_start(t->d->loop, &t->wio);
+				return;
+			}
+			tcp_fail(t, errno);
+			return;
+		}
+		t->bytes_written += (uint64_t)n;
+		t->d->counters.bytes_written += (uint64_t)n;
+		for (size_t left = (size_t)n; left > 0;) {
+			size_t take;
+
+			call = TAILQ_FIRST(&t->writes);
+			take = call->u.write.len - call->u.write.off;
+			if (take > left)
+				take = left;
+			call->u.write.off += take;
+			left -= take;
+			t->pending_write_bytes -= take;
+			if (t->owner)
+				t->owner->pending_write_bytes -= take;
+			if (call->u.write.off == call->u.write.len)
+				write_done(t, call);
+		}
+		if (t->owner)
+			ctl_budget_changed(t->owner);
+		if ((size_t)n < total) {
+			ev_io_start(t->d->loop, &t->wio);
+			return;
+		}
+	}
+}
+
+static void
+tcp_on_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, wio));
+
+	tcp_flush_writes(t);
+}
+
+/*
+ * Queues the deferred write call (its payload already in call->u.write)
+ * and sends what the kernel takes now.  Returns RPC_DEFERRED.
+ */
+int
+tcp_write_queue(struct tcp *t, struct rpc_call *call)
+{
+	ev_set_cb(&t->wio, tcp_on_writable);
+	TAILQ_INSERT_TAIL(&t->writes, call, q_link);
+	t->pending_write_bytes += call->u.write.len;
+	if (t->owner) {
+		t->owner->pending_write_bytes += call->u.write.len;
+		ctl_budget_changed(t->owner);
+	}
+	if (!ev_is_active(&t->wio))
+		tcp_flush_writes(t);
+	return RPC_DEFERRED;
+}
+
+/* tcp.shutdown: FIN once the queued writes are out.  Returns 0 or RPC_DEFERRED. */
+int
+tcp_shutdown(struct tcp *t, struct rpc_call *call)
+{
+	struct rpc_call *dc;
+
+	if (t->shut_wr) {
+		rpc_reply_socket(call, (int64_t)t->id);
+		return 0;
+	}
+	if (t->shutdown_call)
+		return -EALREADY;
+	dc = rpc_call_defer(call, t);
+	if (!dc)
+		return -ENOMEM;
+	t->shutdown_call = dc;
+	if (TAILQ_EMPTY(&t->writes))
+		writes_empty(t);
+	return RPC_DEFERRED;
+}
+
+/* Turns pump mode on or off; an end of stream already seen is told now. */
+void
+tcp_pump_set(struct tcp *t, bool on, size_t chunk)
+{
+	t->pumping = on;
+	t->chunk_size = chunk;
+	if (on && t->eof)
+		tcp_deliver_eof(t);
+	tcp_update_io(t);
+}
+
+/* Sets the read callback of a socket that has just become connected. */
+void
+tcp_io_connected(struct tcp *t)
+{
+	ev_set_cb(&t->rio, tcp_on_read);
+	ev_set_cb(&t->wio, tcp_on_writable);
+}
