@@ -42,6 +42,7 @@ rpc_call_defer(struct rpc_call *stack_call, struct tcp *t)
 	if (call->ctl) {
 		TAILQ_INSERT_TAIL(&call->ctl->calls, call, ctl_link);
 		call->ctl->ncalls++;
+		ctl_budget_changed(call->ctl);
 	}
 	return call;
 }

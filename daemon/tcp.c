@@ -25,6 +25,7 @@
 #include "tcp.h"
 
 static void tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents);
+static void tcp_finish_close(struct tcp *t, bool reset);
 
 static const char *const state_names[_TCP_STATE_MAX] = {
 	[TCP_STATE_INITIALIZED] = "initialized",
@@ -216,6 +217,12 @@ tcp_fail(struct tcp *t, int err)
 	struct proto_jw w;
 
 	log_debug("tcp#%llu: %s", (unsigned long long)t->id, strerror(err));
+	if (t->state == TCP_STATE_CLOSING) {
+		/* Closed for the client already: the close just ends early. */
+		tcp_cancel_list(&t->writes, &e);
+		tcp_finish_close(t, true);
+		return;
+	}
 	tcp_cancel_list(&t->reads, &e);
 	tcp_cancel_list(&t->writes, &e);
 	cancel_one(&t->shutdown_call, &e);
