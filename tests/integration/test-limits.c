@@ -1,0 +1,324 @@
+/*
+ * test-limits: the daemon's resource limits, with a real tisockd.
+ *
+ * Starts tisockd on a temporary socket (readiness through a NOTIFY_SOCKET
+ * datagram socket of our own) with a small clients limit and a lowered
+ * RLIMIT_NOFILE, then checks: the client over the limit gets one -32005
+ * line naming "clients"; running out of fds makes connects answer -32005
+ * "fds" and pauses accepting on the control socket without spinning; and
+ * everything recovers once fds are freed.  Every wait has a deadline.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+
+#define DEADLINE_MS	10000
+#define NOFILE		40
+
+static char dir[64], sock_path[96];
+static pid_t daemon_pid = -1;
+static int failures, passes;
+
+static void
+check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("%s ", ok ? "ok" : "FAIL");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	if (ok)
+		passes++;
+	else
+		failures++;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int
+unix_connect(const char path[96])
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads one line into buf within timeout_ms.  Returns its length, 0 at EOF, -1 on timeout. */
+static int
+read_line(int fd, char *buf, size_t size, int timeout_ms)
+{
+	size_t n = 0;
+	long long end = now_ms() + timeout_ms;
+
+	while (n + 1 < size) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int left = (int)(end - now_ms());
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return -1;
+		r = read(fd, buf + n, 1);
+		if (r <= 0)
+			return n ? (int)n : 0;
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static int
+call(int fd, const char *line, char *out, size_t size)
+{
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		return -1;
+	return read_line(fd, out, size, DEADLINE_MS);
+}
+
+/* A control connection the daemon serves (it may still be closing others). */
+static int
+connect_served(void)
+{
+	char line[512];
+
+	for (long long end = now_ms() + DEADLINE_MS; now_ms() < end;) {
+		int fd = unix_connect(sock_path);
+
+		if (fd >= 0 && call(fd, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"tcp.list\"}\n",
+				    line, sizeof(line)) > 0 && strstr(line, "\"result\""))
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		poll(NULL, 0, 20);
+	}
+	return -1;
+}
+
+static double
+daemon_cpu_seconds(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int
+start_daemon(const char *bin)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char conf[96], notify[96], buf[256];
+	int nfd;
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/tisockd.conf", dir);
+	snprintf(notify, sizeof(notify), "%s/notify", dir);
+	snprintf(sock_path, sizeof(sock_path), "%s/sock", dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[limits]\nclients = 8\n[daemon]\nresolver-lookups = f\nlinger-ms = 1000\n");
+	fclose(f);
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", notify);
+	if (nfd < 0 || bind(nfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return -1;
+	daemon_pid = fork();
+	if (daemon_pid == 0) {
+		struct rlimit rl = { NOFILE, NOFILE };
+		const char *wrap = getenv("TISOCK_DAEMON_WRAPPER");
+		char cmd[1024];
+
+		setenv("NOTIFY_SOCKET", notify, 1);
+		if (wrap && *wrap) {
+			/* valgrind needs its own fds: leave the limit alone. */
+			snprintf(cmd, sizeof(cmd), "exec %s %s --foreground --socket %s --config %s "
+				 "--log-level warning", wrap, bin, sock_path, conf);
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		setrlimit(RLIMIT_NOFILE, &rl);
+		execl(bin, bin, "--foreground", "--socket", sock_path, "--config", conf,
+		      "--log-level", "warning", (char *)NULL);
+		_exit(127);
+	}
+	for (long long end = now_ms() + 30000; now_ms() < end;) {
+		struct pollfd p = { .fd = nfd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		n = recv(nfd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strstr(buf, "READY=1")) {
+				close(nfd);
+				return 0;
+			}
+		}
+	}
+	close(nfd);
+	return -1;
+}
+
+static void
+test_clients_limit(void)
+{
+	int fds[8], extra;
+	char line[512];
+
+	for (int i = 0; i < 8; i++)
+		fds[i] = unix_connect(sock_path);
+	/* Make sure all eight are accepted before the ninth. */
+	for (int i = 0; i < 8; i++)
+		call(fds[i], "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tcp.list\"}\n", line,
+		     sizeof(line));
+	extra = unix_connect(sock_path);
+	check(extra >= 0 && read_line(extra, line, sizeof(line), DEADLINE_MS) > 0 &&
+	      strstr(line, "-32005") && strstr(line, "\"limit\":\"clients\""),
+	      "ninth client refused with -32005 limit clients: %s", line);
+	check(read_line(extra, line, sizeof(line), DEADLINE_MS) == 0,
+	      "refused client sees EOF after the error line");
+	close(extra);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+}
+
+static void
+test_fd_exhaustion(void)
+{
+	int ctl = connect_served(), lfd, port, fds_left = 0, extra[8], n = 0;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	char line[1024], req[256];
+	bool got_fds = false;
+	double cpu0;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, 128);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	port = ntohs(sin.sin_port);
+	/* Connect until the daemon runs out of fds. */
+	for (int i = 0; i < NOFILE + 10 && !got_fds; i++) {
+		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.connect\","
+			 "\"params\":{\"port\":%d}}\n", i + 10, port);
+		if (call(ctl, req, line, sizeof(line)) <= 0)
+			break;
+		if (strstr(line, "-32005"))
+			got_fds = strstr(line, "\"limit\":\"fds\"") != NULL;
+		else
+			fds_left++;
+	}
+	check(got_fds, "connect answers -32005 limit fds when the daemon has no fd left "
+	      "(after %d connects)", fds_left);
+
+	/* New control clients now wait in the backlog; the daemon must not spin. */
+	for (n = 0; n < 8; n++)
+		extra[n] = unix_connect(sock_path);
+	cpu0 = daemon_cpu_seconds();
+	check(write(extra[7], "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\"}\n", 48) == 48 &&
+	      read_line(extra[7], line, sizeof(line), 1000) < 0,
+	      "a client that cannot be accepted waits (no answer while out of fds)");
+	check(daemon_cpu_seconds() - cpu0 < 0.5,
+	      "the daemon does not spin while out of fds (%.2f s CPU in 1 s)",
+	      daemon_cpu_seconds() - cpu0);
+
+	/* Free fds: close the first client's sockets by closing the client. */
+	close(ctl);
+	check(read_line(extra[7], line, sizeof(line), DEADLINE_MS) > 0 &&
+	      strstr(line, "\"acceptPauses\":") && !strstr(line, "\"acceptPauses\":0"),
+	      "once fds are freed the waiting client is served, and acceptPauses counts: %.120s",
+	      line);
+	for (int i = 0; i < n; i++)
+		close(extra[i]);
+	close(lfd);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	int status;
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(dir, sizeof(dir), "/tmp/tisock-limits-XXXXXX");
+	if (!mkdtemp(dir) || start_daemon(bin) < 0) {
+		fprintf(stderr, "cannot start %s\n", bin);
+		return 99;
+	}
+	test_clients_limit();
+	if (getenv("TISOCK_DAEMON_WRAPPER") && *getenv("TISOCK_DAEMON_WRAPPER"))
+		printf("skip fd exhaustion: the daemon runs under a wrapper\n");
+	else
+		test_fd_exhaustion();
+	kill(daemon_pid, SIGTERM);
+	for (long long end = now_ms() + DEADLINE_MS; now_ms() < end;) {
+		pid_t r = waitpid(daemon_pid, &status, WNOHANG);
+
+		if (r == daemon_pid) {
+			check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "daemon exits 0 on SIGTERM (status %d)", status);
+			daemon_pid = -1;
+			break;
+		}
+		poll(NULL, 0, 20);
+	}
+	if (daemon_pid > 0) {
+		check(false, "daemon exits within the deadline after SIGTERM");
+		kill(daemon_pid, SIGKILL);
+	}
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	printf("%d passed, %d failed\n", passes, failures);
+	return failures ? 1 : 0;
+}
