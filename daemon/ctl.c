@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,8 @@ ctl_budget_changed(struct ctl *c)
 {
 	if (c->flags & CTL_DEAD)
 		return;
+	if (c->flags & CTL_EOF && c->ncalls == 0)
+		ctl_schedule(c);	/* maybe the last answer: close after the flush */
 	if (c->flags & CTL_PAUSED) {
 		if (ctl_budget_used(c) <= c->d->conf.client_budget / 2 &&
 		    c->ncalls < c->d->conf.client_requests) {
@@ -243,7 +246,8 @@ ctl_flush(struct ctl *c)
 	}
 	if (proto_buf_used(&c->out) == 0) {
 		ev_io_stop(c->d->loop, &c->wio);
-		if (c->flags & CTL_EOF) {
+		if (c->flags & CTL_HUP ||
+		    (c->flags & CTL_EOF && c->ncalls == 0 && TAILQ_EMPTY(&c->batches))) {
 			ctl_close(c, "client closed");
 			return;
 		}
@@ -303,12 +307,19 @@ ctl_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (n == 0) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+
 		/*
-		 * The client is gone (or done sending, which a stream socket
-		 * cannot tell apart): answer the lines it sent, flush, close.
+		 * A client that only shut down its sending side still gets the
+		 * answers to what it sent, deferred ones included, and is
+		 * closed after the last.  One that is gone (POLLHUP: both
+		 * directions closed) is closed once the output queue is
+		 * flushed, and its pending answers are dropped.
 		 */
 		ev_io_stop(loop, w);
 		c->flags |= CTL_EOF;
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))
+			c->flags |= CTL_HUP;
 		if (proto_reader_buffered(c->reader) > 0)
 			log_debug("%s: %zu bytes of an unfinished line dropped", c->desc,
 				  proto_reader_buffered(c->reader));

@@ -35,6 +35,7 @@ enum {
 	CTL_PAUSED	= 1 << 1,	/* over budget: input not processed */
 	CTL_EOF		= 1 << 2,	/* the client closed its side */
 	CTL_PROCESS	= 1 << 3,	/* buffered input to process on flush */
+	CTL_HUP		= 1 << 4,	/* the client is gone entirely */
 };
 
 struct ctl {
