@@ -1,0 +1,126 @@
+/*
+ * test-proto-methods: the method table and the error tables are complete
+ * and consistent.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "proto-errors.h"
+#include "proto-methods.h"
+
+static void
+every_row_complete(void **state)
+{
+	(void)state;
+	for (int i = 0; i < _PROTO_M_MAX; i++) {
+		const struct proto_method *m = &proto_methods[i];
+
+		assert_non_null(m->name);
+		assert_non_null(m->summary);
+		assert_true(strlen(m->summary) > 0);
+		if (!(m->flags & PROTO_M_NOTIFICATION)) {
+			assert_non_null(m->result);
+			assert_int_equal(proto_method_lookup(m->name), i);
+		} else {
+			assert_non_null(m->params);
+			assert_int_equal(proto_method_lookup(m->name), -ENOENT);
+		}
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(m->name, proto_methods[j].name);
+		if (m->flags & PROTO_M_SOCKET) {
+			assert_non_null(m->params);
+			assert_string_equal(m->params[0].name, "socket");
+			assert_true(m->states != 0);
+		}
+		for (const struct proto_field *f = m->params; f && f->name; f++) {
+			assert_non_null(f->summary);
+			if (f->type == PROTO_T_INT && !(f->flags & PROTO_F_REQUIRED))
+				assert_true(f->def == -1 || (f->def >= f->min && f->def <= f->max));
+			if (f->type == PROTO_T_INT)
+				assert_true(f->min <= f->max);
+		}
+	}
+	assert_int_equal(proto_method_lookup("nope"), -ENOENT);
+	assert_int_equal(proto_method_lookup("tcp.info"), PROTO_M_TCP_INFO);
+}
+
+static void
+the_contract_names(void **state)
+{
+	static const char *const names[] = {
+		"tcp.create", "tcp.connect", "tcp.listen", "tcp.accept", "tcp.read", "tcp.write",
+		"tcp.pump", "tcp.shutdown", "tcp.close", "tcp.setOptions", "tcp.info", "tcp.list",
+		"daemon.info", "rpc.discover",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_true(proto_method_lookup(names[i]) >= 0);
+}
+
+static void
+error_tables(void **state)
+{
+	static const int codes[] = { -32700, -32600, -32601, -32602, -32603, -32001, -32002,
+				     -32003, -32004, -32005, -32006, -32010, -32011 };
+
+	(void)state;
+	assert_int_equal(proto_errors_count, sizeof(codes) / sizeof(codes[0]));
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		const struct proto_error_info *e = proto_error_lookup(codes[i]);
+
+		assert_non_null(e);
+		assert_non_null(e->name);
+		assert_non_null(e->message);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(e->name, proto_error_lookup(codes[j])->name);
+	}
+	assert_null(proto_error_lookup(-1));
+	assert_string_equal(proto_errno_name(ECONNREFUSED), "ECONNREFUSED");
+	assert_string_equal(proto_errno_name(-ECONNRESET), "ECONNRESET");
+	for (int e = 1; e < 134; e++) {
+		const char *n = proto_errno_name(e);
+
+		if (n)
+			assert_int_equal(proto_errno_from_name(n), e);
+	}
+	assert_non_null(proto_errno_name(EPIPE));
+	assert_non_null(proto_errno_name(ETIMEDOUT));
+	assert_null(proto_errno_name(100000));
+}
+
+static void
+states(void **state)
+{
+	(void)state;
+	assert_string_equal(proto_state_name(PROTO_STATE_INITIALIZED), "initialized");
+	assert_int_equal(proto_state_code(PROTO_STATE_INITIALIZED), 1);
+	assert_string_equal(proto_state_name(PROTO_STATE_CONNECTING), "connecting");
+	assert_int_equal(proto_state_code(PROTO_STATE_CONNECTING), 1);
+	assert_int_equal(proto_state_code(PROTO_STATE_CONNECTED), 2);
+	assert_int_equal(proto_state_code(PROTO_STATE_LISTENING), 3);
+	assert_int_equal(proto_state_code(PROTO_STATE_CLOSED), 4);
+	assert_int_equal(proto_state_code(PROTO_STATE_ERROR), 5);
+	assert_string_equal(proto_state_name(_PROTO_STATE_MAX), "invalid");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_row_complete),
+		cmocka_unit_test(the_contract_names),
+		cmocka_unit_test(error_tables),
+		cmocka_unit_test(states),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
