@@ -79,6 +79,8 @@ proto_reader_feed(struct proto_reader *r, const void *buf, size_t len)
 	size_t room;
 	int k;
 
+	if (len == 0)
+		return 0;
 	k = proto_reader_space(r, len, &p, &room);
 	if (k < 0)
 		return k;
