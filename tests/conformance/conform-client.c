@@ -103,6 +103,9 @@ cc_send_line(struct cc *c, const char *line)
 	return r < 0 ? r : cc_send_raw(c, "\n", 1);
 }
 
+static long long vrequest(struct cc *c, const char *method, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static long long
 vrequest(struct cc *c, const char *method, const char *fmt, va_list ap)
 {

@@ -35,6 +35,8 @@ static char dir[64], sock_path[96];
 static pid_t daemon_pid = -1;
 static int failures, passes;
 
+static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void
 check(bool ok, const char *fmt, ...)
 {
