@@ -29,20 +29,13 @@ rpc_tcp_read(struct rpc_call *call, const union proto_args *args)
 	const struct proto_tcp_read_args *a = &args->read;
 	struct tcp *t = call->tcp;
 	struct rpc_call *dc;
-	struct proto_jw w;
 
 	if (t->pumping) {
 		invalid_state(call, t, "pumping");
 		return 0;
 	}
 	if (t->eof && TAILQ_EMPTY(&t->reads)) {
-		if (rpc_result_begin(call, &w)) {
-			proto_jw_obj_begin(&w);
-			proto_jw_kint(&w, "socket", (int64_t)t->id);
-			proto_jw_kint(&w, "bytes", -1);
-			proto_jw_obj_end(&w);
-		}
-		rpc_result_end(call, &w);
+		tcp_reply_eof(call, t);
 		return 0;
 	}
 	dc = rpc_call_defer(call, t);

@@ -155,25 +155,12 @@ tcp_accept_init(struct tcp *t)
 	ev_set_cb(&t->rio, tcp_on_accept);
 }
 
-static void
-on_accept_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct rpc_call *call = (struct rpc_call *)((char *)w - offsetof(struct rpc_call, timer));
-	struct tcp *t = call->tcp;
-
-	call->timer_on = false;
-	TAILQ_REMOVE(&t->accepts, call, q_link);
-	rpc_reply_errno(call, -ETIMEDOUT, (int64_t)t->id);
-	rpc_call_free(call);
-	tcp_update_io(t);
-}
-
 /* Queues a deferred accept on the listener t.  Returns RPC_DEFERRED. */
 int
 tcp_accept_queue(struct tcp *t, struct rpc_call *call, int64_t timeout_ms)
 {
 	TAILQ_INSERT_TAIL(&t->accepts, call, q_link);
-	tcp_start_call_timer(call, timeout_ms, on_accept_timeout);
+	tcp_start_call_timer(call, timeout_ms);
 	tcp_update_io(t);
 	return RPC_DEFERRED;
 }

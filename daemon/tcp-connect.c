@@ -85,6 +85,14 @@ open_failed(struct tcp *t, const struct rpc_error *e, int r)
 }
 
 static void
+resolve_failed(struct tcp *t, const char *errname)
+{
+	open_failed(t, &(struct rpc_error){
+		.code = PROTO_E_RESOLVE, .socket = (int64_t)t->id,
+		.message = "name resolution failed", .resolver = errname }, 0);
+}
+
+static void
 record_endpoints(struct tcp *t)
 {
 	socklen_t len = sizeof(t->local);
@@ -189,9 +197,7 @@ on_resolved_connect(void *userdata, int status, const char *errname,
 
 	t->dns_q = NULL;
 	if (status != 0) {
-		open_failed(t, &(struct rpc_error){
-			.code = PROTO_E_RESOLVE, .socket = (int64_t)t->id,
-			.message = "name resolution failed", .resolver = errname }, 0);
+		resolve_failed(t, errname);
 		return;
 	}
 	t->addrs = malloc(sizeof(*t->addrs));
@@ -294,9 +300,7 @@ on_resolved_listen(void *userdata, int status, const char *errname,
 
 	t->dns_q = NULL;
 	if (status != 0) {
-		open_failed(t, &(struct rpc_error){
-			.code = PROTO_E_RESOLVE, .socket = (int64_t)t->id,
-			.message = "name resolution failed", .resolver = errname }, 0);
+		resolve_failed(t, errname);
 		return;
 	}
 	listen_on(t, &res->addrs[0]);

@@ -26,6 +26,21 @@
 #define TCP_READS_PER_WAKEUP	4	/* recv() calls per readiness event */
 #define TCP_IOV_MAX		64	/* write calls per sendmsg() */
 
+/* Answers a read at the end of stream: {socket, bytes: -1}. */
+void
+tcp_reply_eof(struct rpc_call *call, const struct tcp *t)
+{
+	struct proto_jw w;
+
+	if (rpc_result_begin(call, &w)) {
+		proto_jw_obj_begin(&w);
+		proto_jw_kint(&w, "socket", (int64_t)t->id);
+		proto_jw_kint(&w, "bytes", -1);
+		proto_jw_obj_end(&w);
+	}
+	rpc_result_end(call, &w);
+}
+
 /* Delivers the end of stream to every pending read and to pump mode. */
 static void
 tcp_deliver_eof(struct tcp *t)
@@ -35,13 +50,7 @@ tcp_deliver_eof(struct tcp *t)
 
 	while ((call = TAILQ_FIRST(&t->reads))) {
 		TAILQ_REMOVE(&t->reads, call, q_link);
-		if (rpc_result_begin(call, &w)) {
-			proto_jw_obj_begin(&w);
-			proto_jw_kint(&w, "socket", (int64_t)t->id);
-			proto_jw_kint(&w, "bytes", -1);
-			proto_jw_obj_end(&w);
-		}
-		rpc_result_end(call, &w);
+		tcp_reply_eof(call, t);
 		rpc_call_free(call);
 	}
 	if (t->pumping && !t->eof_told && rpc_notify_begin(t->owner, &w, PROTO_N_TCP_DATA)) {
@@ -159,27 +168,30 @@ tcp_update_io(struct tcp *t)
 		ev_io_stop(loop, &t->rio);
 }
 
+/* A read or accept waited too long: -32006, the socket stays as it was. */
 static void
-tcp_on_read_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+tcp_on_call_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct rpc_call *call = (struct rpc_call *)((char *)w - offsetof(struct rpc_call, timer));
 	struct tcp *t = call->tcp;
 
 	call->timer_on = false;
-	TAILQ_REMOVE(&t->reads, call, q_link);
+	if (call->method == PROTO_M_TCP_ACCEPT)
+		TAILQ_REMOVE(&t->accepts, call, q_link);
+	else
+		TAILQ_REMOVE(&t->reads, call, q_link);
 	rpc_reply_errno(call, -ETIMEDOUT, (int64_t)t->id);
 	rpc_call_free(call);
 	tcp_update_io(t);
 }
 
-/* Arms the timeout of a deferred call; 0 or less means none. */
+/* Arms the timeout of a deferred read or accept; 0 or less means none. */
 void
-tcp_start_call_timer(struct rpc_call *call, int64_t timeout_ms,
-		     void (*cb)(struct ev_loop *, ev_timer *, int))
+tcp_start_call_timer(struct rpc_call *call, int64_t timeout_ms)
 {
 	if (timeout_ms <= 0)
 		return;
-	ev_timer_init(&call->timer, cb, (double)timeout_ms / 1000., 0.);
+	ev_timer_init(&call->timer, tcp_on_call_timeout, (double)timeout_ms / 1000., 0.);
 	ev_timer_start(call->tcp->d->loop, &call->timer);
 	call->timer_on = true;
 }
@@ -189,7 +201,7 @@ int
 tcp_read_queue(struct tcp *t, struct rpc_call *call, int64_t timeout_ms)
 {
 	TAILQ_INSERT_TAIL(&t->reads, call, q_link);
-	tcp_start_call_timer(call, timeout_ms, tcp_on_read_timeout);
+	tcp_start_call_timer(call, timeout_ms);
 	tcp_update_io(t);
 	return RPC_DEFERRED;
 }

@@ -204,6 +204,22 @@ tcp_stop_connect(struct tcp *t)
 }
 
 /*
+ * Answers with e everything pending on t but its writes and closes: the
+ * connect (resolution stopped), reads, accepts and a shutdown.  Pump
+ * mode ends.
+ */
+static void
+tcp_cancel_pending(struct tcp *t, const struct rpc_error *e)
+{
+	tcp_stop_connect(t);
+	cancel_one(&t->connect_call, e);
+	tcp_cancel_list(&t->reads, e);
+	tcp_cancel_list(&t->accepts, e);
+	cancel_one(&t->shutdown_call, e);
+	t->pumping = false;
+}
+
+/*
  * A network error on an open socket: every pending read, write and
  * shutdown gets it; with none pending, one tcp.error notification does.
  * The socket is closed and left in state error.
@@ -321,12 +337,7 @@ tcp_close(struct tcp *t, struct rpc_call *call, bool abort)
 		rpc_reply_state(call, t);
 		return 0;
 	}
-	tcp_stop_connect(t);
-	cancel_one(&t->connect_call, &e);
-	tcp_cancel_list(&t->reads, &e);
-	tcp_cancel_list(&t->accepts, &e);
-	cancel_one(&t->shutdown_call, &e);
-	t->pumping = false;
+	tcp_cancel_pending(t, &e);
 	if (!abort && t->state == TCP_STATE_CONNECTED && !TAILQ_EMPTY(&t->writes) &&
 	    (dc = rpc_call_defer(call, t))) {
 		tcp_set_state(t, TCP_STATE_CLOSING);
@@ -358,12 +369,7 @@ tcp_orphan(struct tcp *t)
 	struct ctl *c = t->owner;
 	struct daemon *d = t->d;
 
-	tcp_stop_connect(t);
-	cancel_one(&t->connect_call, &e);
-	tcp_cancel_list(&t->reads, &e);
-	tcp_cancel_list(&t->accepts, &e);
-	cancel_one(&t->shutdown_call, &e);
-	t->pumping = false;
+	tcp_cancel_pending(t, &e);
 	if ((t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING) && !TAILQ_EMPTY(&t->writes)) {
 		ctl_unstall(c, t);
 		c->pending_write_bytes -= t->pending_write_bytes;
@@ -394,13 +400,9 @@ tcp_forget(struct tcp *t)
 	struct daemon *d = t->d;
 	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
 
-	tcp_stop_connect(t);
-	cancel_one(&t->connect_call, &e);
-	tcp_cancel_list(&t->reads, &e);
+	tcp_cancel_pending(t, &e);
 	tcp_cancel_list(&t->writes, &e);
-	tcp_cancel_list(&t->accepts, &e);
 	tcp_cancel_list(&t->closes, &e);
-	cancel_one(&t->shutdown_call, &e);
 	ev_timer_stop(d->loop, &t->linger_timer);
 	tcp_close_fd(t, false);
 	switch (t->where) {

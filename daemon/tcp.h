@@ -114,8 +114,8 @@ int		 tcp_shutdown(struct tcp *t, struct rpc_call *call);
 void		 tcp_pump_set(struct tcp *t, bool on, size_t chunk);
 void		 tcp_flush_writes(struct tcp *t);
 void		 tcp_io_connected(struct tcp *t);
-void		 tcp_start_call_timer(struct rpc_call *call, int64_t timeout_ms,
-		     void (*cb)(struct ev_loop *, ev_timer *, int));
+void		 tcp_start_call_timer(struct rpc_call *call, int64_t timeout_ms);
+void		 tcp_reply_eof(struct rpc_call *call, const struct tcp *t);
 
 /* tcp-connect.c */
 int		 tcp_connect(struct tcp *t, struct rpc_call *call);

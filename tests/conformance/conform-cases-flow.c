@@ -19,31 +19,6 @@
 #define SLOW_READER_PAUSE_MS	2000
 #define KERNEL_SLACK		(32u << 20)	/* socket buffers on both sides, generous */
 
-static bool
-str_is(const cJSON *o, const char *path, const char *want)
-{
-	const char *s = j_str(o, path);
-
-	return s && strcmp(s, want) == 0;
-}
-
-static long long
-pair(struct cc *c, int *ret_peer)
-{
-	int port, lfd = peer_listen(AF_INET, 4, &port);
-	long long id, s = -1;
-	cJSON *a;
-
-	id = cc_request(c, "tcp.connect", "{\"port\":%d}", port);
-	*ret_peer = peer_accept(lfd, CONFORM_DEADLINE_MS);
-	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
-	if (a && *ret_peer >= 0 && str_is(a, "result.state", "connected"))
-		s = j_int(a, "result.socket");
-	cJSON_Delete(a);
-	close(lfd);
-	return s;
-}
-
 /*
  * A client pumps a socket whose peer sends without pause, then stops
  * reading its control socket: the peer must block (TCP flow control), and
@@ -55,7 +30,7 @@ case_slow_reader(void)
 	const size_t total = 256u << 20;	/* more than budget plus every buffer */
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer), end;
+	long long s = cc_pair(c, &peer), end;
 	struct source *src;
 	struct hash sent, got;
 	char *buf = malloc(1u << 24);
@@ -168,7 +143,7 @@ case_vanished_client(void)
 	const size_t chunk = 96u << 10, count = 6;
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer);
+	long long s = cc_pair(c, &peer);
 	char *raw = malloc(chunk), *b64 = malloc(proto_base64_encoded_len(chunk) + 1);
 	struct hash sent, got;
 	struct sink *sk;
@@ -236,7 +211,7 @@ case_limit_client_sockets(void)
 		cJSON_Delete(a);
 	}
 	a = cc_call(c, "tcp.create", NULL);
-	CHECK(a && err_code(a) == PROTO_E_LIMIT && str_is(a, "error.data.limit", "clientSockets"),
+	CHECK(a && err_code(a) == PROTO_E_LIMIT && j_is(a, "error.data.limit", "clientSockets"),
 	      "socket %lld is not -32005 clientSockets", max + 1);
 	cJSON_Delete(a);
 	/* A closed socket no longer counts. */
@@ -258,7 +233,7 @@ case_limit_client_requests(void)
 	cJSON *a;
 
 	CHECK(c && max > 0 && max <= 4096, "setup");
-	s = pair(c, &peer);
+	s = cc_pair(c, &peer);
 	CHECK(s > 0, "setup");
 	/* max + 5 reads that cannot complete, in one batch line. */
 	size_t cap = (size_t)(max + 5) * 96 + 16, n = 0;
@@ -284,7 +259,7 @@ case_limit_client_requests(void)
 	cJSON *e;
 
 	cJSON_ArrayForEach(e, a) {
-		if (err_code(e) == PROTO_E_LIMIT && str_is(e, "error.data.limit", "clientRequests"))
+		if (err_code(e) == PROTO_E_LIMIT && j_is(e, "error.data.limit", "clientRequests"))
 			limited++;
 		else if (j_int(e, "result.bytes") == 1)
 			answered++;

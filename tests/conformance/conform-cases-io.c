@@ -20,34 +20,6 @@
 #define BULK_WRITE	(16u << 20)
 #define WRITE_CHUNK	(192u << 10)	/* decoded bytes per tcp.write */
 
-static bool
-str_is(const cJSON *o, const char *path, const char *want)
-{
-	const char *s = j_str(o, path);
-
-	return s && strcmp(s, want) == 0;
-}
-
-/* A daemon socket connected to a peer of ours.  Returns its id, or -1. */
-static long long
-pair(struct cc *c, int *ret_peer)
-{
-	int port, lfd = peer_listen(AF_INET, 4, &port);
-	long long id, s = -1;
-	cJSON *a;
-
-	if (lfd < 0)
-		return -1;
-	id = cc_request(c, "tcp.connect", "{\"port\":%d,\"noDelay\":true}", port);
-	*ret_peer = peer_accept(lfd, CONFORM_DEADLINE_MS);
-	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
-	if (a && *ret_peer >= 0 && str_is(a, "result.state", "connected"))
-		s = j_int(a, "result.socket");
-	cJSON_Delete(a);
-	close(lfd);
-	return s;
-}
-
 /* Decodes the data of a read answer or tcp.data into buf.  Returns bytes or -1. */
 static ssize_t
 decode(const cJSON *o, const char *path, void *buf, size_t size)
@@ -71,7 +43,7 @@ case_write_forms(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer);
+	long long s = cc_pair(c, &peer);
 	char buf[16];
 	cJSON *a;
 
@@ -88,16 +60,16 @@ case_write_forms(void)
 	CHECK(a && j_int(a, "result.bytes") == 0, "empty data is not bytes 0");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.write", "{\"socket\":%lld,\"data\":\"AA==\",\"text\":\"x\"}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_PARAMS && str_is(a, "error.data.reason",
+	CHECK(a && err_code(a) == PROTO_E_INVALID_PARAMS && j_is(a, "error.data.reason",
 	      "data-and-text"), "both data and text");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.write", "{\"socket\":%lld}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_PARAMS && str_is(a, "error.data.reason",
+	CHECK(a && err_code(a) == PROTO_E_INVALID_PARAMS && j_is(a, "error.data.reason",
 	      "data-or-text"), "neither data nor text");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.write", "{\"socket\":%lld,\"data\":\"A===\"}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_PARAMS && str_is(a, "error.data.param", "data")
-	      && str_is(a, "error.data.reason", "base64"), "invalid base64");
+	CHECK(a && err_code(a) == PROTO_E_INVALID_PARAMS && j_is(a, "error.data.param", "data")
+	      && j_is(a, "error.data.reason", "base64"), "invalid base64");
 	cJSON_Delete(a);
 	close(peer);
 	cc_close(c);
@@ -108,14 +80,14 @@ case_read(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer), id;
+	long long s = cc_pair(c, &peer), id;
 	unsigned char all[256], got[256];
 	size_t have = 0;
 	cJSON *a;
 
 	CHECK(s > 0, "setup");
 	a = cc_call(c, "tcp.read", "{\"socket\":%lld,\"length\":0}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_PARAMS && str_is(a, "error.data.reason", "range"),
+	CHECK(a && err_code(a) == PROTO_E_INVALID_PARAMS && j_is(a, "error.data.reason", "range"),
 	      "length 0 accepted");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.read", "{\"socket\":%lld,\"length\":16777217}", s);
@@ -153,7 +125,7 @@ case_read(void)
 		cJSON_Delete(a);
 	}
 	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
-	CHECK(a && str_is(a, "result.state", "connected") && j_int(a, "result.bytesRead") == 256,
+	CHECK(a && j_is(a, "result.state", "connected") && j_int(a, "result.bytesRead") == 256,
 	      "after EOF: state connected, bytesRead 256");
 	cJSON_Delete(a);
 	close(peer);
@@ -165,7 +137,7 @@ case_echo_all_bytes(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer);
+	long long s = cc_pair(c, &peer);
 	unsigned char all[256], echo[256];
 	char b64[400];
 	size_t have = 0;
@@ -200,7 +172,7 @@ case_pump(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer), total = 0;
+	long long s = cc_pair(c, &peer), total = 0;
 	char buf[64];
 	cJSON *a;
 
@@ -209,7 +181,7 @@ case_pump(void)
 	CHECK(a && j_true(a, "result.pumping"), "pump on");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.read", "{\"socket\":%lld}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && str_is(a, "error.data.reason",
+	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.reason",
 	      "pumping"), "read while pumping is not -32002 pumping");
 	cJSON_Delete(a);
 	CHECK(peer_send_all(peer, "0123456789", 10, CONFORM_DEADLINE_MS) == 0, "send");
@@ -239,7 +211,7 @@ case_pump_bulk(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer), end = conform_now_ms() + 60000;
+	long long s = cc_pair(c, &peer), end = conform_now_ms() + 60000;
 	struct source *src;
 	struct hash sent, got;
 	char *buf = malloc((1u << 24));
@@ -281,7 +253,7 @@ case_write_bulk(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer), first = 0, last = 0;
+	long long s = cc_pair(c, &peer), first = 0, last = 0;
 	char *raw = malloc(WRITE_CHUNK), *b64 = malloc(proto_base64_encoded_len(WRITE_CHUNK) + 1);
 	struct hash sent, got;
 	struct sink *sk;
@@ -316,7 +288,7 @@ case_write_bulk(void)
 		cJSON_Delete(a);
 	}
 	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", s);
-	CHECK(a && str_is(a, "result.state", "closed"), "close after writes");
+	CHECK(a && j_is(a, "result.state", "closed"), "close after writes");
 	cJSON_Delete(a);
 	CHECK(sink_join(sk, &got, 30000) == 0, "the sink did not see EOF");
 	CHECK(got.len == sent.len && got.h == sent.h, "16 MiB write: got %llu bytes, sent %llu",
@@ -332,7 +304,7 @@ case_shutdown(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer);
+	long long s = cc_pair(c, &peer);
 	char buf[8];
 	cJSON *a;
 
@@ -360,7 +332,7 @@ case_close_pending_read(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer), r, k;
+	long long s = cc_pair(c, &peer), r, k;
 	cJSON *a;
 
 	CHECK(s > 0, "setup");
@@ -371,11 +343,11 @@ case_close_pending_read(void)
 	      "pending read is not answered -32004");
 	cJSON_Delete(a);
 	a = cc_wait(c, k, CONFORM_DEADLINE_MS);
-	CHECK(a && str_is(a, "result.state", "closed"), "close answer");
+	CHECK(a && j_is(a, "result.state", "closed"), "close answer");
 	cJSON_Delete(a);
 	CHECK(peer_wait_eof(peer, CONFORM_DEADLINE_MS) == 0, "peer did not see FIN");
 	a = cc_call(c, "tcp.read", "{\"socket\":%lld}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && str_is(a, "error.data.state", "closed"),
+	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.state", "closed"),
 	      "read on closed");
 	cJSON_Delete(a);
 	close(peer);
@@ -387,12 +359,12 @@ case_close_abort(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer);
+	long long s = cc_pair(c, &peer);
 	cJSON *a;
 
 	CHECK(s > 0, "setup");
 	a = cc_call(c, "tcp.close", "{\"socket\":%lld,\"abort\":true}", s);
-	CHECK(a && str_is(a, "result.state", "closed"), "abort close");
+	CHECK(a && j_is(a, "result.state", "closed"), "abort close");
 	cJSON_Delete(a);
 	CHECK(peer_wait_eof(peer, CONFORM_DEADLINE_MS) == -ECONNRESET, "peer did not see a reset");
 	close(peer);
@@ -404,7 +376,7 @@ case_peer_reset(void)
 {
 	struct cc *c = cc_open();
 	int peer;
-	long long s = pair(c, &peer), r;
+	long long s = cc_pair(c, &peer), r;
 	cJSON *a;
 
 	CHECK(s > 0, "setup");
@@ -413,20 +385,20 @@ case_peer_reset(void)
 	CHECK(!a, "read answered early");
 	peer_reset(peer);
 	a = cc_wait(c, r, CONFORM_DEADLINE_MS);
-	CHECK(a && err_code(a) == PROTO_E_NETWORK && str_is(a, "error.data.errname", "ECONNRESET"),
+	CHECK(a && err_code(a) == PROTO_E_NETWORK && j_is(a, "error.data.errname", "ECONNRESET"),
 	      "read hit by a reset is not -32011 ECONNRESET");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
-	CHECK(a && str_is(a, "result.state", "error"), "state after reset is not error");
+	CHECK(a && j_is(a, "result.state", "error"), "state after reset is not error");
 	cJSON_Delete(a);
 	/* During pump, the reset is a tcp.error notification. */
-	s = pair(c, &peer);
+	s = cc_pair(c, &peer);
 	a = cc_call(c, "tcp.pump", "{\"socket\":%lld}", s);
 	cJSON_Delete(a);
 	peer_reset(peer);
 	a = cc_note(c, "tcp.error", CONFORM_DEADLINE_MS);
 	CHECK(a && j_int(a, "params.socket") == s && j_int(a, "params.code") == PROTO_E_NETWORK &&
-	      str_is(a, "params.errname", "ECONNRESET"), "no tcp.error after a reset during pump");
+	      j_is(a, "params.errname", "ECONNRESET"), "no tcp.error after a reset during pump");
 	cJSON_Delete(a);
 	cc_close(c);
 }

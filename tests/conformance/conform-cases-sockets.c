@@ -14,14 +14,6 @@
 #include "conform.h"
 #include "proto-errors.h"
 
-static bool
-str_is(const cJSON *o, const char *path, const char *want)
-{
-	const char *s = j_str(o, path);
-
-	return s && strcmp(s, want) == 0;
-}
-
 static void
 case_create(void)
 {
@@ -31,12 +23,12 @@ case_create(void)
 	CHECK(c, "cannot connect");
 	a = cc_call(c, "tcp.create", "{\"host\":\"localhost\",\"port\":1234,\"timeout\":500}");
 	b = cc_call(c, "tcp.create", NULL);
-	CHECK(a && j_int(a, "result.socket") > 0 && str_is(a, "result.state", "initialized"),
+	CHECK(a && j_int(a, "result.socket") > 0 && j_is(a, "result.state", "initialized"),
 	      "tcp.create result");
 	CHECK(b && j_int(b, "result.socket") > j_int(a, "result.socket"), "ids do not increase");
 	cJSON_Delete(b);
 	b = cc_call(c, "tcp.info", "{\"socket\":%lld}", j_int(a, "result.socket"));
-	CHECK(b && str_is(b, "result.host", "localhost") && j_int(b, "result.port") == 1234 &&
+	CHECK(b && j_is(b, "result.host", "localhost") && j_int(b, "result.port") == 1234 &&
 	      j_int(b, "result.timeout") == 500 && j_int(b, "result.stateCode") == 1,
 	      "tcp.info does not show the create params");
 	cJSON_Delete(a);
@@ -57,9 +49,9 @@ connect_to(int family, const char *host)
 	pfd = peer_accept(lfd, CONFORM_DEADLINE_MS);
 	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
 	CHECK(pfd >= 0, "the peer saw no connection");
-	CHECK(a && str_is(a, "result.state", "connected") && j_int(a, "result.socket") > 0,
+	CHECK(a && j_is(a, "result.state", "connected") && j_int(a, "result.socket") > 0,
 	      "connect to %s failed", host);
-	CHECK(j_int(a, "result.remote.port") == port && str_is(a, "result.remote.family",
+	CHECK(j_int(a, "result.remote.port") == port && j_is(a, "result.remote.family",
 	      family == AF_INET6 ? "ipv6" : "ipv4") && j_int(a, "result.local.port") > 0,
 	      "endpoints wrong");
 	cJSON_Delete(a);
@@ -82,20 +74,20 @@ case_connect_refused_then_retry(void)
 
 	CHECK(c, "cannot connect");
 	a = cc_call(c, "tcp.connect", "{\"port\":%d}", port);
-	CHECK(a && err_code(a) == PROTO_E_NETWORK && str_is(a, "error.data.errname", "ECONNREFUSED")
+	CHECK(a && err_code(a) == PROTO_E_NETWORK && j_is(a, "error.data.errname", "ECONNREFUSED")
 	      && j_int(a, "error.data.errno") > 0 && j_str(a, "error.data.message"),
 	      "refused connect is not -32011 ECONNREFUSED");
 	sock = j_int(a, "error.data.socket");
 	CHECK(sock > 0, "the created socket's id is not in data.socket");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", sock);
-	CHECK(a && str_is(a, "result.state", "error") && j_int(a, "result.stateCode") == 5,
+	CHECK(a && j_is(a, "result.state", "error") && j_int(a, "result.stateCode") == 5,
 	      "state after a failed connect is not error");
 	cJSON_Delete(a);
 	/* A failed socket may connect again. */
 	lfd = peer_listen(AF_INET, 8, &port);
 	a = cc_call(c, "tcp.connect", "{\"socket\":%lld,\"port\":%d}", sock, port);
-	CHECK(a && str_is(a, "result.state", "connected") && j_int(a, "result.socket") == sock,
+	CHECK(a && j_is(a, "result.state", "connected") && j_int(a, "result.socket") == sock,
 	      "retry from error failed");
 	cJSON_Delete(a);
 	close(lfd);
@@ -153,7 +145,7 @@ case_listen_accept(void)
 
 	CHECK(c, "cannot connect");
 	a = cc_call(c, "tcp.listen", "{\"port\":0}");
-	CHECK(a && str_is(a, "result.state", "listening"), "listen failed");
+	CHECK(a && j_is(a, "result.state", "listening"), "listen failed");
 	port = (int)j_int(a, "result.local.port");
 	lsock = j_int(a, "result.socket");
 	CHECK(port > 0, "port 0 did not report the chosen port");
@@ -170,7 +162,7 @@ case_listen_accept(void)
 		a = cc_wait(c, ids[i], CONFORM_DEADLINE_MS);
 		/* FIFO: the i-th accept gets the i-th connection. */
 		CHECK(a && j_int(a, "result.socket") == lsock && j_int(a, "result.inbound") > lsock &&
-		      str_is(a, "result.state", "connected") &&
+		      j_is(a, "result.state", "connected") &&
 		      j_int(a, "result.remote.port") == ntohs(sin.sin_port),
 		      "accept %d did not get connection %d", i, i);
 		long long in = j_int(a, "result.inbound");
@@ -185,7 +177,7 @@ case_listen_accept(void)
 		      !memcmp(buf, "hi", 2), "peer did not receive");
 		a = cc_call(c, "tcp.info", "{\"socket\":%lld}", in);
 		CHECK(a && j_int(a, "result.port") == ntohs(sin.sin_port) &&
-		      str_is(a, "result.host", "127.0.0.1"),
+		      j_is(a, "result.host", "127.0.0.1"),
 		      "inbound host/port are not the peer's");
 		cJSON_Delete(a);
 	}
@@ -193,7 +185,7 @@ case_listen_accept(void)
 	CHECK(a && err_code(a) == PROTO_E_TIMEOUT, "accept timeout is not -32006");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", lsock);
-	CHECK(a && str_is(a, "result.state", "listening"), "listener not listening after timeout");
+	CHECK(a && j_is(a, "result.state", "listening"), "listener not listening after timeout");
 	cJSON_Delete(a);
 	for (int i = 0; i < 3; i++)
 		close(peers[i]);
@@ -212,7 +204,7 @@ case_states(void)
 	s = j_int(a, "result.socket");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.read", "{\"socket\":%lld}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && str_is(a, "error.data.state",
+	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.state",
 	      "initialized") && j_int(a, "error.data.socket") == s,
 	      "read on an initialized socket is not -32002 state initialized");
 	cJSON_Delete(a);
@@ -223,17 +215,17 @@ case_states(void)
 	l = j_int(a, "result.socket");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.write", "{\"socket\":%lld,\"text\":\"x\"}", l);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && str_is(a, "error.data.state",
+	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.state",
 	      "listening"), "write on a listener is not -32002 state listening");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", l);
-	CHECK(a && str_is(a, "result.state", "closed"), "close");
+	CHECK(a && j_is(a, "result.state", "closed"), "close");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", l);
-	CHECK(a && str_is(a, "result.state", "closed"), "closing twice does not succeed");
+	CHECK(a && j_is(a, "result.state", "closed"), "closing twice does not succeed");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.accept", "{\"socket\":%lld}", l);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && str_is(a, "error.data.state", "closed"),
+	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.state", "closed"),
 	      "accept on a closed socket is not -32002 state closed");
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", l);
@@ -280,7 +272,7 @@ case_ownership(void)
 	      "tcp.list does not show the connection's own socket");
 	cJSON_Delete(a);
 	a = cc_call(c1, "tcp.info", "{\"socket\":%lld}", s);
-	CHECK(a && str_is(a, "result.state", "initialized"), "the owner lost its socket");
+	CHECK(a && j_is(a, "result.state", "initialized"), "the owner lost its socket");
 	cJSON_Delete(a);
 	cc_close(c1);
 	cc_close(c2);

@@ -322,3 +322,36 @@ err_code(const cJSON *answer)
 {
 	return j_get(answer, "error") ? j_int(answer, "error.code") : 0;
 }
+
+/* True when the string at path in o is want. */
+bool
+j_is(const cJSON *o, const char *path, const char *want)
+{
+	const char *s = j_str(o, path);
+
+	return s && strcmp(s, want) == 0;
+}
+
+/*
+ * A daemon socket connected (with noDelay) to a loopback peer of ours.
+ * Returns its id and the peer's fd, or -1.
+ */
+long long
+cc_pair(struct cc *c, int *ret_peer)
+{
+	int port, lfd = peer_listen(AF_INET, 4, &port);
+	long long id, s = -1;
+	cJSON *a;
+
+	*ret_peer = -1;
+	if (lfd < 0)
+		return -1;
+	id = cc_request(c, "tcp.connect", "{\"port\":%d,\"noDelay\":true}", port);
+	*ret_peer = peer_accept(lfd, CONFORM_DEADLINE_MS);
+	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+	if (a && *ret_peer >= 0 && j_is(a, "result.state", "connected"))
+		s = j_int(a, "result.socket");
+	cJSON_Delete(a);
+	close(lfd);
+	return s;
+}

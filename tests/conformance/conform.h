@@ -78,6 +78,8 @@ long long	 j_int(const cJSON *o, const char *path);
 const char	*j_str(const cJSON *o, const char *path);
 bool		 j_true(const cJSON *o, const char *path);
 long long	 err_code(const cJSON *answer);
+bool		 j_is(const cJSON *o, const char *path, const char *want);
+long long	 cc_pair(struct cc *c, int *ret_peer);
 
 /* --- loopback peers (conform-peer.c) ------------------------------------ */
 
