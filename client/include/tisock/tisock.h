@@ -1,0 +1,150 @@
+/*
+ * libtisock: the Titanium socket API (Ti.Network.Socket.TCP, Ti.Stream,
+ * Ti.Buffer, Ti.Codec) in C, for programs that use TCP through tisockd.
+ *
+ * Conventions: handles are opaque; functions that can fail return a
+ * negative errno-style code (-EINVAL, -ENOMEM, ...) or NULL with errno
+ * set.  Counts are ssize_t; "until the end" arguments take TISOCK_ALL.
+ * Offsets and lengths are checked as Titanium checks them: out of range
+ * is -EINVAL, never a partial copy.  Destructors accept NULL and return
+ * NULL.  Nothing blocks unless its documentation says so.
+ *
+ * This version provides Ti.Buffer and Ti.Codec.
+ */
+#ifndef TISOCK_TISOCK_H
+#define TISOCK_TISOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TISOCK_ALL ((ssize_t)-1)	/* "to the end" for lengths */
+
+/* Ti.Codec TYPE_* (values are this library's own; names via tisock_codec_type_name). */
+enum tisock_type {
+	TISOCK_TYPE_BYTE = 1,	/* 1 byte */
+	TISOCK_TYPE_SHORT = 2,	/* 2 bytes */
+	TISOCK_TYPE_INT = 3,	/* 4 bytes */
+	TISOCK_TYPE_LONG = 4,	/* 8 bytes */
+	TISOCK_TYPE_FLOAT = 5,	/* 4 bytes, IEEE 754 single */
+	TISOCK_TYPE_DOUBLE = 6,	/* 8 bytes, IEEE 754 double */
+};
+
+/* Ti.Codec byte orders, with Titanium's (Android) values. */
+enum tisock_byte_order {
+	TISOCK_BIG_ENDIAN = 0,
+	TISOCK_LITTLE_ENDIAN = 1,
+};
+
+/* Ti.Codec CHARSET_*. */
+enum tisock_charset {
+	TISOCK_CHARSET_ASCII = 1,
+	TISOCK_CHARSET_ISO_LATIN_1 = 2,
+	TISOCK_CHARSET_UTF8 = 3,
+	TISOCK_CHARSET_UTF16 = 4,	/* BOM FE FF, then big-endian; decoding honours either BOM */
+	TISOCK_CHARSET_UTF16BE = 5,
+	TISOCK_CHARSET_UTF16LE = 6,
+};
+
+/* ---- Ti.Buffer ----------------------------------------------------------- */
+
+typedef struct tisock_buffer tisock_buffer;
+
+/* A zero-filled buffer of length bytes (0 is fine).  NULL with errno on failure. */
+tisock_buffer	*tisock_buffer_create(size_t length);
+/* The bytes of the UTF-8 string s (len bytes, or TISOCK_ALL for strlen) in charset. */
+tisock_buffer	*tisock_buffer_from_string(const char *s, ssize_t len, int charset);
+/* A buffer as wide as type holding value, as tisock_codec_encode_number writes it. */
+tisock_buffer	*tisock_buffer_from_number(double value, int type, int byte_order);
+tisock_buffer	*tisock_buffer_free(tisock_buffer *b);
+void		 tisock_buffer_freep(tisock_buffer **b);
+
+size_t		 tisock_buffer_length(const tisock_buffer *b);
+/* Resizes: growth is zero-filled, shrinking truncates, 0 releases.  0 or -ENOMEM. */
+int		 tisock_buffer_set_length(tisock_buffer *b, size_t length);
+/* The bytes; valid until the length changes.  NULL when the length is 0. */
+uint8_t		*tisock_buffer_data(tisock_buffer *b);
+const uint8_t	*tisock_buffer_cdata(const tisock_buffer *b);
+/* buf[i]: the byte 0..255, or -EINVAL past the end. */
+int		 tisock_buffer_get(const tisock_buffer *b, size_t i);
+/* buf[i] = value: stores the low 8 bits (300 -> 44, -1 -> 255).  0 or -EINVAL. */
+int		 tisock_buffer_set(tisock_buffer *b, size_t i, long value);
+
+/* Appends src[src_offset, +src_length) to b.  Returns the bytes appended. */
+ssize_t		 tisock_buffer_append(tisock_buffer *b, const tisock_buffer *src,
+		     size_t src_offset, ssize_t src_length);
+/* Inserts src[src_offset, +src_length) at offset (<= length).  Returns the bytes inserted. */
+ssize_t		 tisock_buffer_insert(tisock_buffer *b, const tisock_buffer *src, size_t offset,
+		     size_t src_offset, ssize_t src_length);
+/* Overwrites b[offset, +src_length) with src[src_offset, +src_length); never grows b. */
+ssize_t		 tisock_buffer_copy(tisock_buffer *b, const tisock_buffer *src, size_t offset,
+		     size_t src_offset, ssize_t src_length);
+/* A new buffer of b[offset, +length), with b's byte order.  NULL with errno. */
+tisock_buffer	*tisock_buffer_clone(const tisock_buffer *b, size_t offset, ssize_t length);
+/* Sets b[offset, +length) to the low 8 bits of fill_byte.  0 or -EINVAL. */
+int		 tisock_buffer_fill(tisock_buffer *b, long fill_byte, size_t offset,
+		     ssize_t length);
+/* Zeroes every byte, keeping the length. */
+void		 tisock_buffer_clear(tisock_buffer *b);
+/* Length 0. */
+void		 tisock_buffer_release(tisock_buffer *b);
+/* The bytes as a NUL-terminated string (a copy to free()); *ret_len gets its length. */
+char		*tisock_buffer_to_string(const tisock_buffer *b, size_t *ret_len);
+int		 tisock_buffer_byte_order(const tisock_buffer *b);
+int		 tisock_buffer_set_byte_order(tisock_buffer *b, int byte_order);
+
+/* ---- Ti.Codec ------------------------------------------------------------ */
+
+/* TISOCK_LITTLE_ENDIAN or TISOCK_BIG_ENDIAN: the host's order. */
+int		 tisock_codec_native_byte_order(void);
+
+/*
+ * Writes value as type at dest[position] in byte_order.  Integer types
+ * take the value truncated toward zero to 64 bits, then its low bytes.
+ * Never grows dest.  Returns position + width, or -EINVAL.
+ */
+ssize_t		 tisock_codec_encode_number(tisock_buffer *dest, size_t position, double value,
+		     int type, int byte_order);
+/* The same for integers, keeping all 64 bits of a LONG. */
+ssize_t		 tisock_codec_encode_integer(tisock_buffer *dest, size_t position, int64_t value,
+		     int type, int byte_order);
+/*
+ * Reads type at src[position].  BYTE, SHORT, INT and LONG are signed.
+ * Returns 0 with *ret set, or -EINVAL.
+ */
+int		 tisock_codec_decode_number(const tisock_buffer *src, size_t position, int type,
+		     int byte_order, double *ret);
+int		 tisock_codec_decode_integer(const tisock_buffer *src, size_t position, int type,
+		     int byte_order, int64_t *ret);
+/*
+ * Encodes the UTF-8 string s (len bytes, TISOCK_ALL: strlen) in charset
+ * at dest[position]; never grows dest.  Returns position + bytes written,
+ * -EINVAL when it does not fit, -EILSEQ when s cannot be encoded.
+ */
+ssize_t		 tisock_codec_encode_string(tisock_buffer *dest, size_t position, const char *s,
+		     ssize_t len, int charset);
+/*
+ * Decodes src[position, +length) from charset into a NUL-terminated UTF-8
+ * string (free() it); *ret_len, when given, gets its length.  NULL with
+ * errno EINVAL or EILSEQ.
+ */
+char		*tisock_codec_decode_string(const tisock_buffer *src, size_t position,
+		     ssize_t length, int charset, size_t *ret_len);
+
+/* Titanium's names: "byte".."double", "ascii", "latin1", "utf8", "utf16", ... */
+int		 tisock_codec_type_from_name(const char *name);
+int		 tisock_codec_charset_from_name(const char *name);
+const char	*tisock_codec_type_name(int type);
+const char	*tisock_codec_charset_name(int charset);
+/* Bytes of type, or -EINVAL. */
+int		 tisock_codec_type_width(int type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
