@@ -28,11 +28,14 @@
 
 #include <netinet/in.h>
 
+#include "spawn.h"
+
 #define DEADLINE_MS	10000
 #define NOFILE		40
 
-static char dir[64], sock_path[96];
-static pid_t daemon_pid = -1;
+static struct spawned sp;
+static const char *sock_path = sp.socket;
+#define daemon_pid sp.pid
 static int failures, passes;
 
 static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -53,14 +56,7 @@ check(bool ok, const char *fmt, ...)
 		failures++;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
+#define now_ms spawn_now_ms
 
 static int
 unix_connect(const char path[96])
@@ -151,64 +147,6 @@ daemon_cpu_seconds(void)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int
-start_daemon(const char *bin)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char conf[96], notify[96], buf[256];
-	int nfd;
-	FILE *f;
-
-	snprintf(conf, sizeof(conf), "%s/tisockd.conf", dir);
-	snprintf(notify, sizeof(notify), "%s/notify", dir);
-	snprintf(sock_path, sizeof(sock_path), "%s/sock", dir);
-	f = fopen(conf, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "[limits]\nclients = 8\n[daemon]\nresolver-lookups = f\nlinger-ms = 1000\n");
-	fclose(f);
-	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", notify);
-	if (nfd < 0 || bind(nfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		return -1;
-	daemon_pid = fork();
-	if (daemon_pid == 0) {
-		struct rlimit rl = { NOFILE, NOFILE };
-		const char *wrap = getenv("TISOCK_DAEMON_WRAPPER");
-		char cmd[1024];
-
-		setenv("NOTIFY_SOCKET", notify, 1);
-		if (wrap && *wrap) {
-			/* valgrind needs its own fds: leave the limit alone. */
-			snprintf(cmd, sizeof(cmd), "exec %s %s --foreground --socket %s --config %s "
-				 "--log-level warning", wrap, bin, sock_path, conf);
-			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-			_exit(127);
-		}
-		setrlimit(RLIMIT_NOFILE, &rl);
-		execl(bin, bin, "--foreground", "--socket", sock_path, "--config", conf,
-		      "--log-level", "warning", (char *)NULL);
-		_exit(127);
-	}
-	for (long long end = now_ms() + 30000; now_ms() < end;) {
-		struct pollfd p = { .fd = nfd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, 1000) <= 0)
-			continue;
-		n = recv(nfd, buf, sizeof(buf) - 1, 0);
-		if (n > 0) {
-			buf[n] = '\0';
-			if (strstr(buf, "READY=1")) {
-				close(nfd);
-				return 0;
-			}
-		}
-	}
-	close(nfd);
-	return -1;
-}
-
 static void
 test_clients_limit(void)
 {
@@ -290,8 +228,8 @@ main(int argc, char **argv)
 	int status;
 
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(dir, sizeof(dir), "/tmp/tisock-limits-XXXXXX");
-	if (!mkdtemp(dir) || start_daemon(bin) < 0) {
+	if (spawn_start(&sp, bin, "[limits]\nclients = 8\n[daemon]\nresolver-lookups = f\n"
+			"linger-ms = 1000\n", NOFILE) < 0) {
 		fprintf(stderr, "cannot start %s\n", bin);
 		return 99;
 	}
@@ -300,27 +238,9 @@ main(int argc, char **argv)
 		printf("skip fd exhaustion: the daemon runs under a wrapper\n");
 	else
 		test_fd_exhaustion();
-	kill(daemon_pid, SIGTERM);
-	for (long long end = now_ms() + DEADLINE_MS; now_ms() < end;) {
-		pid_t r = waitpid(daemon_pid, &status, WNOHANG);
-
-		if (r == daemon_pid) {
-			check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			      "daemon exits 0 on SIGTERM (status %d)", status);
-			daemon_pid = -1;
-			break;
-		}
-		poll(NULL, 0, 20);
-	}
-	if (daemon_pid > 0) {
-		check(false, "daemon exits within the deadline after SIGTERM");
-		kill(daemon_pid, SIGKILL);
-	}
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	status = spawn_stop(&sp);
+	check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "daemon exits 0 on SIGTERM (status %d)", status);
 	printf("%d passed, %d failed\n", passes, failures);
 	return failures ? 1 : 0;
 }

@@ -9,7 +9,10 @@
  * is -EINVAL, never a partial copy.  Destructors accept NULL and return
  * NULL.  Nothing blocks unless its documentation says so.
  *
- * This version provides Ti.Buffer and Ti.Codec.
+ * Threads: a client and its sockets belong to one thread at a time.
+ *
+ * This version provides the client connection, Ti.Network.Socket.TCP,
+ * Ti.Buffer and Ti.Codec.
  */
 #ifndef TISOCK_TISOCK_H
 #define TISOCK_TISOCK_H
@@ -50,9 +53,145 @@ enum tisock_charset {
 	TISOCK_CHARSET_UTF16LE = 6,
 };
 
+/* ---- The connection to tisockd ----------------------------------------- */
+
+typedef struct tisock_client tisock_client;
+
+/* What the daemon said about the last failed request (see tisock_client_last_error). */
+struct tisock_error {
+	int		 code;		/* JSON-RPC error code, e.g. -32011; 0: none */
+	const char	*message;	/* the daemon's sentence, or the library's */
+	const char	*data_json;	/* the error's data as JSON text, or NULL */
+	int		 sys_errno;	/* data.errno when the daemon gave one, else 0 */
+};
+
+/*
+ * Connects to tisockd at path; NULL path resolves as the daemon does:
+ * $TISOCKD_SOCKET, $XDG_RUNTIME_DIR/tisockd.sock, /run/tisockd/tisockd.sock.
+ * Blocks only for the local connect.  NULL with errno on failure.
+ */
+tisock_client	*tisock_client_open(const char *path);
+/*
+ * Closes the connection (the daemon then closes every socket it owned) and
+ * frees c and every tisock_tcp of c.
+ */
+void		 tisock_client_close(tisock_client *c);
+/* The fd to poll for readability (and writability when tisock_client_events says). */
+int		 tisock_client_fd(const tisock_client *c);
+/* POLLIN, plus POLLOUT while output is queued. */
+int		 tisock_client_events(const tisock_client *c);
+/* True (1) while asynchronous work is pending. */
+int		 tisock_client_pending(const tisock_client *c);
+/*
+ * Sends queued output, reads what has arrived (waiting up to timeout_ms
+ * when nothing has: 0 polls, -1 waits) and runs the callbacks it
+ * completes.  Returns the number of callbacks run, or -errno (-EPIPE: the
+ * daemon is gone).
+ */
+int		 tisock_client_dispatch(tisock_client *c, int timeout_ms);
+/* Dispatches until no asynchronous work is pending.  Blocks.  0 or -errno. */
+int		 tisock_client_run(tisock_client *c);
+/* The text of the last error on c ("" when none). */
+const char	*tisock_client_error(const tisock_client *c);
+const struct tisock_error *tisock_client_last_error(const tisock_client *c);
+/*
+ * The raw JSON-RPC escape hatch: calls method with params_json (an object,
+ * or NULL) and waits.  On success returns 0 and, when ret_result_json is
+ * given, the result as JSON text to free().  A daemon error returns its
+ * mapped errno (see tisock_client_last_error for the details).  Blocks.
+ */
+int		 tisock_client_call(tisock_client *c, const char *method, const char *params_json,
+		     char **ret_result_json);
+
+/* ---- Ti.Network.Socket.TCP ----------------------------------------------- */
+
+typedef struct tisock_tcp tisock_tcp;
+typedef struct tisock_buffer tisock_buffer;
+
+/* Ti.Network.Socket state constants (Android's values). */
+enum tisock_state {
+	TISOCK_INITIALIZED = 1,
+	TISOCK_CONNECTED = 2,
+	TISOCK_LISTENING = 3,
+	TISOCK_CLOSED = 4,
+	TISOCK_ERROR = 5,
+};
+
+/* The payload of connected, accepted and error callbacks. */
+struct tisock_tcp_event {
+	tisock_tcp	*socket;	/* the socket (the listener, for accepted) */
+	tisock_tcp	*inbound;	/* accepted: the new, connected socket */
+	int		 success;	/* 1 or 0 */
+	int		 code;		/* 0, or a negative errno */
+	const char	*error;		/* message, "" on success */
+	void		*userdata;	/* the socket's */
+};
+
+typedef void (*tisock_tcp_cb)(const struct tisock_tcp_event *ev);
+
+struct tisock_tcp_options {
+	const char	*host;			/* NULL: 127.0.0.1 */
+	int		 port;
+	int		 listen_queue_size;	/* 0: the system maximum */
+	int		 timeout_ms;		/* connect timeout; 0: the daemon's default */
+	tisock_tcp_cb	 connected;		/* after tisock_tcp_connect succeeds */
+	tisock_tcp_cb	 accepted;		/* once per tisock_tcp_accept */
+	tisock_tcp_cb	 error;			/* the socket went to TISOCK_ERROR */
+	void		*userdata;
+};
+
+struct tisock_tcp_accept_options {
+	int		 timeout_ms;		/* 0: wait without limit */
+	tisock_tcp_cb	 error;			/* the inbound socket's error callback */
+};
+
+/* Payload of read and write callbacks (Ti.Stream's). */
+struct tisock_stream_event {
+	tisock_tcp	*source;
+	tisock_buffer	*buffer;
+	ssize_t		 bytes_processed;	/* -1 at end of stream or on error */
+	int		 success;
+	int		 code;			/* 0 or a negative errno */
+	const char	*error;
+	void		*userdata;
+};
+
+typedef void (*tisock_stream_cb)(const struct tisock_stream_event *ev);
+
+/* A socket in TISOCK_INITIALIZED; no I/O.  opts may be NULL.  NULL with errno. */
+tisock_tcp	*tisock_tcp_create(tisock_client *c, const struct tisock_tcp_options *opts);
+/* Starts connecting; the connected or error callback follows.  0 or -errno. */
+int		 tisock_tcp_connect(tisock_tcp *s);
+/* Binds and listens.  Blocks until listening.  0 or -errno. */
+int		 tisock_tcp_listen(tisock_tcp *s);
+/* Arms one accept; one accepted (or error) callback follows.  0 or -errno. */
+int		 tisock_tcp_accept(tisock_tcp *s, const struct tisock_tcp_accept_options *opts);
+/* Reads at most length bytes (TISOCK_ALL: to the buffer's end) into buf at offset.
+ * Blocks until some data or the end of stream.  Returns the count, -1 at EOF, or -errno. */
+ssize_t		 tisock_tcp_read(tisock_tcp *s, tisock_buffer *buf, size_t offset, ssize_t length);
+/* Writes buf[offset, +length).  Blocks until every byte is handed to the kernel. */
+ssize_t		 tisock_tcp_write(tisock_tcp *s, const tisock_buffer *buf, size_t offset,
+		     ssize_t length);
+/* The same without blocking: cb runs from tisock_client_dispatch.  0 or -errno. */
+int		 tisock_tcp_read_async(tisock_tcp *s, tisock_buffer *buf, size_t offset,
+		     ssize_t length, tisock_stream_cb cb, void *userdata);
+int		 tisock_tcp_write_async(tisock_tcp *s, const tisock_buffer *buf, size_t offset,
+		     ssize_t length, tisock_stream_cb cb, void *userdata);
+/* Closes (gracefully: queued writes are sent first).  Blocks until closed.  0 or -errno. */
+int		 tisock_tcp_close(tisock_tcp *s);
+int		 tisock_tcp_state(const tisock_tcp *s);
+const char	*tisock_tcp_host(const tisock_tcp *s);
+int		 tisock_tcp_port(const tisock_tcp *s);
+int		 tisock_tcp_is_readable(const tisock_tcp *s);
+int		 tisock_tcp_is_writable(const tisock_tcp *s);
+void		*tisock_tcp_userdata(const tisock_tcp *s);
+/* The daemon's id of the socket (0 before connect or listen). */
+int64_t		 tisock_tcp_id(const tisock_tcp *s);
+/* Closes (without waiting) and frees s; safe inside its own callbacks.  Returns NULL. */
+tisock_tcp	*tisock_tcp_free(tisock_tcp *s);
+
 /* ---- Ti.Buffer ----------------------------------------------------------- */
 
-typedef struct tisock_buffer tisock_buffer;
 
 /* A zero-filled buffer of length bytes (0 is fine).  NULL with errno on failure. */
 tisock_buffer	*tisock_buffer_create(size_t length);

@@ -1,0 +1,499 @@
+/*
+ * client: the connection to tisockd; see client.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "lib-public.h"
+#include "proto-errors.h"
+#include "proto-jsonrpc.h"
+#include "proto-reader.h"
+
+#define CLIENT_MAX_LINE		(64u << 20)	/* longest answer accepted */
+#define CLIENT_READ_CHUNK	(256u << 10)
+
+static char *
+default_path(void)
+{
+	const char *env = getenv("TISOCKD_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+	char *p;
+
+	if (env && *env)
+		return strdup(env);
+	if (xdg && *xdg)
+		return asprintf(&p, "%s/tisockd.sock", xdg) < 0 ? NULL : p;
+	return strdup("/run/tisockd/tisockd.sock");
+}
+
+TISOCK_PUBLIC tisock_client *
+tisock_client_open(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char *p = path ? strdup(path) : default_path();
+	tisock_client *c;
+	int e;
+
+	if (!p)
+		return NULL;
+	if (strlen(p) >= sizeof(sun.sun_path)) {
+		free(p);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	memcpy(sun.sun_path, p, strlen(p) + 1);
+	free(p);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    !(c->reader = proto_reader_new(CLIENT_MAX_LINE))) {
+		e = errno ? errno : ENOMEM;
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c);
+		errno = e;
+		return NULL;
+	}
+	c->next_id = 1;
+	TAILQ_INIT(&c->calls);
+	TAILQ_INIT(&c->inbox);
+	TAILQ_INIT(&c->sockets);
+	TAILQ_INIT(&c->dead);
+	c->err.message = "";
+	return c;
+}
+
+static void
+call_free(struct lib_call *call)
+{
+	if (call->ctx_free)
+		call->ctx_free(call->ctx);
+	free(call);
+}
+
+TISOCK_PUBLIC void
+tisock_client_close(tisock_client *c)
+{
+	struct lib_call *call;
+	struct lib_msg *m;
+
+	if (!c)
+		return;
+	lib_tcp_detach_all(c);
+	while ((call = TAILQ_FIRST(&c->calls))) {
+		TAILQ_REMOVE(&c->calls, call, link);
+		call_free(call);
+	}
+	while ((m = TAILQ_FIRST(&c->inbox))) {
+		TAILQ_REMOVE(&c->inbox, m, link);
+		cJSON_Delete(m->json);
+		free(m);
+	}
+	close(c->fd);
+	proto_reader_free(c->reader);
+	proto_buf_free(&c->out);
+	free(c->err_message);
+	free(c->err_data);
+	free(c);
+}
+
+TISOCK_PUBLIC int
+tisock_client_fd(const tisock_client *c)
+{
+	return c ? c->fd : -EBADF;
+}
+
+TISOCK_PUBLIC int
+tisock_client_events(const tisock_client *c)
+{
+	return POLLIN | (proto_buf_used(&c->out) ? POLLOUT : 0);
+}
+
+TISOCK_PUBLIC int
+tisock_client_pending(const tisock_client *c)
+{
+	return !TAILQ_EMPTY(&c->calls) || !TAILQ_EMPTY(&c->inbox);
+}
+
+void
+lib_set_error(tisock_client *c, int code, const char *message)
+{
+	free(c->err_message);
+	free(c->err_data);
+	c->err_message = strdup(message ? message : "");
+	c->err_data = NULL;
+	c->err = (struct tisock_error){ .code = code, .message = c->err_message ? c->err_message : "" };
+}
+
+TISOCK_PUBLIC const char *
+tisock_client_error(const tisock_client *c)
+{
+	return c && c->err.message ? c->err.message : "";
+}
+
+TISOCK_PUBLIC const struct tisock_error *
+tisock_client_last_error(const tisock_client *c)
+{
+	return &c->err;
+}
+
+/* The errno a protocol error code stands for. */
+int
+lib_errno_from_code(int code, int sys_errno)
+{
+	switch (code) {
+	case 0:				return 0;
+	case PROTO_E_NO_SOCKET:		return -EBADF;
+	case PROTO_E_INVALID_STATE:	return -ENOTCONN;
+	case PROTO_E_NOT_PERMITTED:	return -EPERM;
+	case PROTO_E_CLOSED:		return -ECANCELED;
+	case PROTO_E_LIMIT:		return -ENOBUFS;
+	case PROTO_E_TIMEOUT:		return -ETIMEDOUT;
+	case PROTO_E_RESOLVE:		return -ENXIO;
+	case PROTO_E_NETWORK:		return sys_errno > 0 ? -sys_errno : -EIO;
+	case PROTO_E_INVALID_PARAMS:	return -EINVAL;
+	default:			return -EPROTO;
+	}
+}
+
+/*
+ * Records the error of an answer, if it is one.  Returns 0 for a result,
+ * else the errno the error stands for.
+ */
+int
+lib_answer_error(tisock_client *c, const cJSON *answer)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(answer, "error"), *v, *data;
+
+	if (!answer) {
+		lib_set_error(c, 0, "no answer: the daemon went away");
+		return -EPIPE;
+	}
+	if (!e)
+		return 0;
+	v = cJSON_GetObjectItemCaseSensitive(e, "message");
+	lib_set_error(c, 0, cJSON_IsString(v) ? v->valuestring : "error");
+	v = cJSON_GetObjectItemCaseSensitive(e, "code");
+	c->err.code = cJSON_IsNumber(v) ? v->valueint : PROTO_E_INTERNAL;
+	data = cJSON_GetObjectItemCaseSensitive(e, "data");
+	if (data) {
+		c->err_data = cJSON_PrintUnformatted(data);
+		c->err.data_json = c->err_data;
+		v = cJSON_GetObjectItemCaseSensitive(data, "errno");
+		c->err.sys_errno = cJSON_IsNumber(v) ? v->valueint : 0;
+		v = cJSON_GetObjectItemCaseSensitive(data, "message");
+		if (cJSON_IsString(v) && c->err.sys_errno) {
+			char *m;
+
+			if (asprintf(&m, "%s: %s", c->err_message, v->valuestring) >= 0) {
+				free(c->err_message);
+				c->err_message = m;
+				c->err.message = m;
+			}
+		}
+	}
+	return lib_errno_from_code(c->err.code, c->err.sys_errno);
+}
+
+/* Queues one request line.  Returns its id, or -ENOMEM. */
+static long long
+queue_request(tisock_client *c, const char *method, lib_params_fn params, const void *arg)
+{
+	size_t mark = proto_buf_used(&c->out);
+	struct proto_jw w;
+	long long id = c->next_id++;
+
+	proto_jw_init(&w, &c->out);
+	proto_jw_obj_begin(&w);
+	proto_jw_kstr(&w, "jsonrpc", "2.0");
+	proto_jw_kint(&w, "id", id);
+	proto_jw_kstr(&w, "method", method);
+	proto_jw_key(&w, "params");
+	proto_jw_obj_begin(&w);
+	if (params)
+		params(&w, arg);
+	proto_jw_obj_end(&w);
+	proto_jw_obj_end(&w);
+	if (proto_jw_error(&w) < 0 || proto_buf_putc(&c->out, '\n') < 0) {
+		c->out.len = c->out.off + mark;
+		return -ENOMEM;
+	}
+	return id;
+}
+
+/* Writes what the socket takes now.  Returns 0 or -EPIPE. */
+static int
+flush_out(tisock_client *c)
+{
+	while (proto_buf_used(&c->out) > 0) {
+		ssize_t n = send(c->fd, proto_buf_head(&c->out), proto_buf_used(&c->out),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			c->broken = true;
+			return -EPIPE;
+		}
+		proto_buf_consume(&c->out, (size_t)n);
+	}
+	return 0;
+}
+
+/* Reads what has arrived into the inbox.  Returns 0, or -EPIPE at EOF. */
+static int
+read_in(tisock_client *c)
+{
+	for (;;) {
+		void *p;
+		size_t room;
+		ssize_t n;
+		char *line;
+		size_t len;
+		int k;
+
+		if (proto_reader_space(c->reader, CLIENT_READ_CHUNK, &p, &room) < 0)
+			return -ENOMEM;
+		n = recv(c->fd, p, room, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			c->broken = true;
+			return -EPIPE;
+		}
+		if (n == 0) {
+			c->broken = true;
+			return -EPIPE;
+		}
+		proto_reader_commit(c->reader, (size_t)n);
+		while ((k = proto_reader_next(c->reader, &line, &len)) != PROTO_READER_NONE) {
+			struct lib_msg *m;
+
+			if (k != PROTO_READER_LINE)
+				continue;
+			m = calloc(1, sizeof(*m));
+			if (!m)
+				return -ENOMEM;
+			m->json = cJSON_ParseWithLength(line, len);
+			if (!m->json) {
+				free(m);
+				continue;	/* not JSON: nothing to route it to */
+			}
+			TAILQ_INSERT_TAIL(&c->inbox, m, link);
+		}
+	}
+}
+
+/* Flushes, then waits up to timeout_ms for input and reads it.  0 or -errno. */
+static int
+pump_io(tisock_client *c, int timeout_ms)
+{
+	struct pollfd p = { .fd = c->fd };
+	int r;
+
+	if (c->broken)
+		return -EPIPE;
+	r = flush_out(c);
+	if (r < 0)
+		return r;
+	p.events = tisock_client_events(c);
+	r = poll(&p, 1, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (p.revents & POLLOUT && (r = flush_out(c)) < 0)
+		return r;
+	if (p.revents & (POLLIN | POLLHUP | POLLERR))
+		return read_in(c);
+	return 0;
+}
+
+static long long
+msg_id(const cJSON *m)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+
+	return cJSON_IsNumber(id) ? (long long)id->valuedouble : -1;
+}
+
+/*
+ * Sends a request whose answer done() will get from dispatch.  Returns
+ * the call (owned by c), or NULL on OOM.
+ */
+struct lib_call *
+lib_call_start(tisock_client *c, const char *method, lib_params_fn params, const void *arg,
+	       lib_done_fn done, tisock_tcp *tcp)
+{
+	struct lib_call *call = calloc(1, sizeof(*call));
+
+	if (!call)
+		return NULL;
+	call->id = queue_request(c, method, params, arg);
+	if (call->id < 0) {
+		free(call);
+		return NULL;
+	}
+	call->done = done;
+	call->tcp = tcp;
+	TAILQ_INSERT_TAIL(&c->calls, call, link);
+	(void) flush_out(c);
+	return call;
+}
+
+/*
+ * Sends a request and waits for its answer, leaving every other message
+ * in the inbox for dispatch.  Returns the answer (free with cJSON_Delete),
+ * or NULL when the daemon went away (c's error says so).
+ */
+cJSON *
+lib_call_wait(tisock_client *c, const char *method, lib_params_fn params, const void *arg)
+{
+	long long id = queue_request(c, method, params, arg);
+
+	if (id < 0) {
+		lib_set_error(c, 0, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		struct lib_msg *m;
+
+		TAILQ_FOREACH(m, &c->inbox, link) {
+			if (msg_id(m->json) == id) {
+				cJSON *j = m->json;
+
+				TAILQ_REMOVE(&c->inbox, m, link);
+				free(m);
+				return j;
+			}
+		}
+		if (pump_io(c, -1) < 0) {
+			lib_set_error(c, 0, "the daemon went away");
+			return NULL;
+		}
+	}
+}
+
+/* Writes the members of a parsed params object verbatim. */
+static void
+raw_params(struct proto_jw *w, const void *arg)
+{
+	const cJSON *member;
+
+	cJSON_ArrayForEach(member, (const cJSON *)arg) {
+		char *v = cJSON_PrintUnformatted(member);
+
+		proto_jw_key(w, member->string);
+		if (v)
+			proto_jw_raw(w, v, strlen(v));
+		else
+			proto_jw_null(w);
+		free(v);
+	}
+}
+
+TISOCK_PUBLIC int
+tisock_client_call(tisock_client *c, const char *method, const char *params_json,
+		   char **ret_result_json)
+{
+	cJSON *params = NULL, *answer;
+	int r;
+
+	if (!c || !method)
+		return -EINVAL;
+	if (params_json) {
+		params = cJSON_Parse(params_json);
+		if (!cJSON_IsObject(params)) {
+			cJSON_Delete(params);
+			lib_set_error(c, PROTO_E_INVALID_PARAMS, "params must be a JSON object");
+			return -EINVAL;
+		}
+	}
+	answer = lib_call_wait(c, method, params ? raw_params : NULL, params);
+	cJSON_Delete(params);
+	r = lib_answer_error(c, answer);
+	if (r == 0 && ret_result_json) {
+		*ret_result_json = cJSON_PrintUnformatted(
+			cJSON_GetObjectItemCaseSensitive(answer, "result"));
+		if (!*ret_result_json)
+			r = -ENOMEM;
+	}
+	cJSON_Delete(answer);
+	return r;
+}
+
+/* Runs the callback of one message.  Returns 1 if a callback ran. */
+static int
+dispatch_one(tisock_client *c, cJSON *m)
+{
+	long long id = msg_id(m);
+	struct lib_call *call;
+
+	if (id < 0) {
+		const cJSON *method = cJSON_GetObjectItemCaseSensitive(m, "method");
+
+		if (cJSON_IsString(method))
+			lib_tcp_notify(c, method->valuestring,
+				       cJSON_GetObjectItemCaseSensitive(m, "params"));
+		return 1;
+	}
+	TAILQ_FOREACH(call, &c->calls, link)
+		if (call->id == id)
+			break;
+	if (!call)
+		return 0;
+	TAILQ_REMOVE(&c->calls, call, link);
+	if (call->done)
+		call->done(c, call, m);
+	call_free(call);
+	return 1;
+}
+
+TISOCK_PUBLIC int
+tisock_client_dispatch(tisock_client *c, int timeout_ms)
+{
+	struct lib_msg *m;
+	int r, ran = 0;
+
+	if (!c)
+		return -EINVAL;
+	if (c->in_dispatch)
+		return -EBUSY;	/* called from a callback */
+	r = pump_io(c, TAILQ_EMPTY(&c->inbox) ? timeout_ms : 0);
+	c->in_dispatch++;
+	while ((m = TAILQ_FIRST(&c->inbox))) {
+		TAILQ_REMOVE(&c->inbox, m, link);
+		ran += dispatch_one(c, m->json);
+		cJSON_Delete(m->json);
+		free(m);
+		lib_tcp_reap(c);
+	}
+	c->in_dispatch--;
+	(void) flush_out(c);
+	return r < 0 && ran == 0 ? r : ran;
+}
+
+TISOCK_PUBLIC int
+tisock_client_run(tisock_client *c)
+{
+	while (tisock_client_pending(c)) {
+		int r = tisock_client_dispatch(c, -1);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * client: the library's engine, shared by the TCP socket code.  One
+ * connection to tisockd, an output queue, a line reader, the calls
+ * waiting for answers, and an inbox of messages that have arrived but
+ * not been dispatched.  Callbacks run only from tisock_client_dispatch();
+ * blocking calls read into the inbox and take their own answer from it.
+ */
+#ifndef TISOCK_CLIENT_H
+#define TISOCK_CLIENT_H
+
+#include <stdbool.h>
+#include <sys/queue.h>
+
+#include <cjson/cJSON.h>
+#include <tisock/tisock.h>
+
+#include "proto-buf.h"
+#include "proto-jw.h"
+
+struct proto_reader;
+struct lib_call;
+
+typedef void (*lib_params_fn)(struct proto_jw *w, const void *arg);
+typedef void (*lib_done_fn)(tisock_client *c, struct lib_call *call, const cJSON *answer);
+
+struct lib_call {
+	TAILQ_ENTRY(lib_call)	 link;		/* c->calls */
+	long long		 id;
+	lib_done_fn		 done;		/* NULL: a blocking call waits for it */
+	tisock_tcp		*tcp;		/* socket concerned; NULL once freed */
+	void			*ctx;		/* the operation's own state, owned */
+	void			(*ctx_free)(void *ctx);
+};
+
+struct lib_msg {
+	TAILQ_ENTRY(lib_msg)	 link;
+	cJSON			*json;		/* owned */
+};
+
+struct tisock_client {
+	int			 fd;
+	struct proto_reader	*reader;
+	struct proto_buf	 out;		/* queued request lines */
+	long long		 next_id;
+	TAILQ_HEAD(, lib_call)	 calls;		/* waiting for answers */
+	TAILQ_HEAD(, lib_msg)	 inbox;		/* arrived, not yet dispatched */
+	TAILQ_HEAD(, tisock_tcp) sockets;
+	TAILQ_HEAD(, tisock_tcp) dead;		/* freed inside a callback */
+	int			 in_dispatch;	/* callbacks running */
+	bool			 broken;	/* the daemon went away */
+	struct tisock_error	 err;		/* last error; strings below */
+	char			*err_message, *err_data;
+};
+
+/* client.c */
+struct lib_call	*lib_call_start(tisock_client *c, const char *method, lib_params_fn params,
+		    const void *arg, lib_done_fn done, tisock_tcp *tcp);
+cJSON		*lib_call_wait(tisock_client *c, const char *method, lib_params_fn params,
+		    const void *arg);
+int		 lib_answer_error(tisock_client *c, const cJSON *answer);
+void		 lib_set_error(tisock_client *c, int code, const char *message);
+int		 lib_errno_from_code(int code, int sys_errno);
+
+/* tcp.c */
+void		 lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params);
+void		 lib_tcp_reap(tisock_client *c);
+void		 lib_tcp_detach_all(tisock_client *c);
+
+#endif

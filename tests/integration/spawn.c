@@ -1,0 +1,116 @@
+/*
+ * spawn: start and stop a real tisockd for integration tests; see spawn.h.
+ */
+#include "config.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+long long
+spawn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int
+spawn_start(struct spawned *sp, const char *bin, const char *config, long nofile)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char conf[96], notify[96], buf[256];
+	int nfd;
+	FILE *f;
+
+	memset(sp, 0, sizeof(*sp));
+	snprintf(sp->dir, sizeof(sp->dir), "/tmp/tisock-test-XXXXXX");
+	if (!mkdtemp(sp->dir))
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/tisockd.conf", sp->dir);
+	snprintf(notify, sizeof(notify), "%s/notify", sp->dir);
+	snprintf(sp->socket, sizeof(sp->socket), "%s/sock", sp->dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return -1;
+	fputs(config ? config : "", f);
+	fclose(f);
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", notify);
+	if (nfd < 0 || bind(nfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return -1;
+	sp->pid = fork();
+	if (sp->pid == 0) {
+		const char *wrap = getenv("TISOCK_DAEMON_WRAPPER");
+		char cmd[1024];
+
+		setenv("NOTIFY_SOCKET", notify, 1);
+		if (wrap && *wrap) {
+			/* A wrapper such as valgrind needs its own fds: no lowered limit. */
+			snprintf(cmd, sizeof(cmd), "exec %s %s --foreground --socket %s --config %s "
+				 "--log-level warning", wrap, bin, sp->socket, conf);
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		if (nofile > 0) {
+			struct rlimit rl = { (rlim_t)nofile, (rlim_t)nofile };
+
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		execl(bin, bin, "--foreground", "--socket", sp->socket, "--config", conf,
+		      "--log-level", "warning", (char *)NULL);
+		_exit(127);
+	}
+	for (long long end = spawn_now_ms() + 30000; spawn_now_ms() < end;) {
+		struct pollfd p = { .fd = nfd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		n = recv(nfd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strstr(buf, "READY=1")) {
+				close(nfd);
+				return 0;
+			}
+		}
+	}
+	close(nfd);
+	return -1;
+}
+
+int
+spawn_stop(struct spawned *sp)
+{
+	char cmd[128];
+	int status = -1;
+
+	if (sp->pid <= 0)
+		return -1;
+	kill(sp->pid, SIGTERM);
+	for (long long end = spawn_now_ms() + 30000; spawn_now_ms() < end;) {
+		if (waitpid(sp->pid, &status, WNOHANG) == sp->pid)
+			break;
+		poll(NULL, 0, 20);
+		status = -1;
+	}
+	if (status == -1)
+		kill(sp->pid, SIGKILL);
+	sp->pid = -1;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", sp->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", sp->dir);
+	return status;
+}

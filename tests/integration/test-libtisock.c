@@ -1,0 +1,341 @@
+/*
+ * test-libtisock: libtisock against a real tisockd and real TCP peers on
+ * loopback: the Titanium connect/accept scenario with both callbacks,
+ * blocking and callback I/O, errors (refused, timed out, unknown host),
+ * freeing a socket inside its own callback, the raw call escape hatch,
+ * and a client with hundreds of sockets at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <tisock/tisock.h>
+
+#include "spawn.h"
+
+#define DEADLINE_MS 10000
+#define MANY 300
+
+static struct spawned sp;
+static const char *daemon_bin;
+
+struct seen {
+	int		 connected, accepted, errors, freed;
+	int		 last_code;
+	tisock_tcp	*inbound;
+	ssize_t		 bytes;
+	int		 io_done;
+};
+
+static void
+on_connected(const struct tisock_tcp_event *ev)
+{
+	struct seen *s = ev->userdata;
+
+	assert_true(ev->success);
+	assert_int_equal(tisock_tcp_state(ev->socket), TISOCK_CONNECTED);
+	s->connected++;
+}
+
+static void
+on_accepted(const struct tisock_tcp_event *ev)
+{
+	struct seen *s = ev->userdata;
+
+	assert_non_null(ev->inbound);
+	assert_int_equal(tisock_tcp_state(ev->socket), TISOCK_LISTENING);
+	assert_int_equal(tisock_tcp_state(ev->inbound), TISOCK_CONNECTED);
+	s->inbound = ev->inbound;
+	s->accepted++;
+}
+
+static void
+on_error(const struct tisock_tcp_event *ev)
+{
+	struct seen *s = ev->userdata;
+
+	assert_false(ev->success);
+	assert_true(ev->code < 0);
+	assert_non_null(ev->error);
+	s->errors++;
+	s->last_code = ev->code;
+}
+
+static void
+on_io(const struct tisock_stream_event *ev)
+{
+	struct seen *s = ev->userdata;
+
+	s->bytes = ev->bytes_processed;
+	s->io_done++;
+}
+
+/* Dispatches until *flag reaches want, within the deadline. */
+static void
+run_until(tisock_client *c, const int *flag, int want)
+{
+	long long end = spawn_now_ms() + DEADLINE_MS;
+
+	while (*flag < want && spawn_now_ms() < end)
+		assert_true(tisock_client_dispatch(c, 100) >= 0);
+	assert_int_equal(*flag, want);
+}
+
+static void
+connect_accept_and_io(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct seen seen = { 0 };
+	tisock_tcp *l, *s;
+	tisock_buffer *out = tisock_buffer_from_string("hello, world", TISOCK_ALL,
+						       TISOCK_CHARSET_UTF8);
+	tisock_buffer *in = tisock_buffer_create(64);
+	char *text;
+
+	(void)state;
+	assert_non_null(c);
+	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = 0, .accepted = on_accepted,
+		.error = on_error, .userdata = &seen });
+	assert_int_equal(tisock_tcp_listen(l), 0);
+	assert_int_equal(tisock_tcp_state(l), TISOCK_LISTENING);
+	assert_true(tisock_tcp_port(l) > 0);
+	assert_int_equal(tisock_tcp_accept(l, &(struct tisock_tcp_accept_options){ 0 }), 0);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "127.0.0.1",
+		.port = tisock_tcp_port(l), .connected = on_connected, .error = on_error,
+		.userdata = &seen });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	/* Callbacks never fire before the call that asked for them has returned. */
+	assert_int_equal(seen.connected, 0);
+	assert_int_equal(seen.accepted, 0);
+	run_until(c, &seen.connected, 1);
+	run_until(c, &seen.accepted, 1);
+	assert_int_equal(seen.errors, 0);
+	assert_true(tisock_tcp_is_writable(s) && tisock_tcp_is_readable(seen.inbound));
+	assert_string_equal(tisock_tcp_host(seen.inbound), "127.0.0.1");
+
+	/* Blocking write and read. */
+	assert_int_equal(tisock_tcp_write(s, out, 0, TISOCK_ALL), 12);
+	ssize_t got = 0;
+
+	while (got < 12) {
+		ssize_t n = tisock_tcp_read(seen.inbound, in, (size_t)got, TISOCK_ALL);
+
+		assert_true(n > 0);
+		got += n;
+	}
+	tisock_buffer_set_length(in, 12);
+	text = tisock_buffer_to_string(in, NULL);
+	assert_string_equal(text, "hello, world");
+	free(text);
+
+	/* Callback forms. */
+	tisock_buffer_set_length(in, 64);
+	assert_int_equal(tisock_tcp_read_async(seen.inbound, in, 0, TISOCK_ALL, on_io, &seen), 0);
+	assert_int_equal(tisock_tcp_write_async(s, out, 7, 5, on_io, &seen), 0);
+	assert_int_equal(seen.io_done, 0);
+	run_until(c, &seen.io_done, 2);
+	assert_memory_equal(tisock_buffer_data(in), "world", 5);
+
+	/* Offsets are checked as Titanium does. */
+	assert_int_equal(tisock_tcp_write(s, out, 10, 5), -EINVAL);
+	assert_int_equal(tisock_tcp_read(s, in, 65, 1), -EINVAL);
+	assert_int_equal(tisock_tcp_read(l, in, 0, TISOCK_ALL), -ENOTCONN);
+
+	/* End of stream reads -1. */
+	assert_int_equal(tisock_tcp_close(s), 0);
+	assert_int_equal(tisock_tcp_state(s), TISOCK_CLOSED);
+	assert_int_equal(tisock_tcp_read(seen.inbound, in, 0, TISOCK_ALL), -1);
+	assert_int_equal(tisock_tcp_close(seen.inbound), 0);
+	assert_int_equal(tisock_tcp_close(l), 0);
+	tisock_buffer_free(out);
+	tisock_buffer_free(in);
+	tisock_client_close(c);
+}
+
+static void
+errors(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct seen seen = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), fill[4];
+	tisock_tcp *s;
+
+	(void)state;
+	/* Refused: a bound port nobody listens on. */
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = on_connected, .error = on_error, .userdata = &seen });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &seen.errors, 1);
+	assert_int_equal(seen.last_code, -ECONNREFUSED);
+	assert_int_equal(tisock_tcp_state(s), TISOCK_ERROR);
+	assert_int_equal(tisock_client_last_error(c)->code, -32011);
+	assert_int_equal(tisock_client_last_error(c)->sys_errno, ECONNREFUSED);
+	assert_non_null(strstr(tisock_client_last_error(c)->data_json, "ECONNREFUSED"));
+	tisock_tcp_free(s);
+	/* Timed out: a full backlog. */
+	listen(fd, 0);
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
+	}
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.timeout_ms = 300, .connected = on_connected, .error = on_error, .userdata = &seen });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &seen.errors, 2);
+	assert_int_equal(seen.last_code, -ETIMEDOUT);
+	tisock_tcp_free(s);
+	/* Unknown host (the daemon resolves from the hosts file only here). */
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "nonexistent.invalid",
+		.port = 80, .connected = on_connected, .error = on_error, .userdata = &seen });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &seen.errors, 3);
+	assert_int_equal(seen.last_code, -ENXIO);
+	assert_int_equal(seen.connected, 0);
+	/* Local argument errors return at once and fire nothing. */
+	tisock_tcp *bad = tisock_tcp_create(c, NULL);
+
+	assert_int_equal(tisock_tcp_connect(bad), -EINVAL);
+	assert_int_equal(tisock_tcp_accept(bad, NULL), -EINVAL);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(fd);
+	tisock_client_close(c);		/* frees s and bad too */
+}
+
+static void
+free_in_callback(const struct tisock_tcp_event *ev)
+{
+	struct seen *s = ev->userdata;
+
+	s->freed++;
+	tisock_tcp_free(ev->socket);
+	if (ev->inbound)
+		tisock_tcp_free(ev->inbound);
+}
+
+static void
+freeing_inside_callbacks(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct seen seen = { 0 };
+	tisock_tcp *l, *s;
+	int port;
+
+	(void)state;
+	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .accepted = free_in_callback,
+		.userdata = &seen });
+	assert_int_equal(tisock_tcp_listen(l), 0);
+	port = tisock_tcp_port(l);
+	assert_int_equal(tisock_tcp_accept(l, NULL), 0);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = port,
+		.connected = free_in_callback, .userdata = &seen });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &seen.freed, 2);
+	/* Freeing a socket with an operation in flight is safe too. */
+	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .accepted = on_accepted,
+		.userdata = &seen });
+	assert_int_equal(tisock_tcp_listen(l), 0);
+	assert_int_equal(tisock_tcp_accept(l, &(struct tisock_tcp_accept_options){ .timeout_ms = 100 }),
+			 0);
+	tisock_tcp_free(l);
+	assert_int_equal(tisock_client_run(c), 0);
+	assert_int_equal(seen.accepted, 0);
+	tisock_client_close(c);
+}
+
+static void
+raw_call(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	char *res = NULL;
+
+	(void)state;
+	assert_int_equal(tisock_client_call(c, "daemon.info", NULL, &res), 0);
+	assert_non_null(strstr(res, "\"name\":\"tisockd\""));
+	free(res);
+	assert_int_equal(tisock_client_call(c, "no.such", "{}", NULL), -EPROTO);
+	assert_int_equal(tisock_client_last_error(c)->code, -32601);
+	assert_int_equal(tisock_client_call(c, "tcp.info", "{\"socket\":999999}", NULL), -EBADF);
+	assert_non_null(strstr(tisock_client_error(c), "no such socket"));
+	assert_int_equal(tisock_client_call(c, "tcp.info", "[1]", NULL), -EINVAL);
+	tisock_client_close(c);
+	assert_null(tisock_client_open("/nonexistent/tisockd.sock"));
+}
+
+static void
+hundreds_of_sockets(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct seen seen = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	tisock_tcp *s[MANY];
+
+	(void)state;
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, MANY);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	for (int i = 0; i < MANY; i++) {
+		s[i] = tisock_tcp_create(c, &(struct tisock_tcp_options){
+			.port = ntohs(sin.sin_port), .connected = on_connected, .error = on_error,
+			.userdata = &seen });
+		assert_int_equal(tisock_tcp_connect(s[i]), 0);
+	}
+	run_until(c, &seen.connected, MANY);
+	assert_int_equal(seen.errors, 0);
+	for (int i = 0; i < MANY; i++)
+		tisock_tcp_free(s[i]);
+	assert_int_equal(tisock_client_run(c), 0);
+	close(lfd);
+	tisock_client_close(c);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return spawn_start(&sp, daemon_bin, "[daemon]\nresolver-lookups = f\n", 0);
+}
+
+static int
+teardown(void **state)
+{
+	int status = spawn_stop(&sp);
+
+	(void)state;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(connect_accept_and_io),
+		cmocka_unit_test(errors),
+		cmocka_unit_test(freeing_inside_callbacks),
+		cmocka_unit_test(raw_call),
+		cmocka_unit_test(hundreds_of_sockets),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	daemon_bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
