@@ -90,6 +90,8 @@ tisock_client_close(tisock_client *c)
 
 	if (!c)
 		return;
+	if (c->hooks.cleanup)
+		c->hooks.cleanup(c->hooks.data);
 	lib_tcp_detach_all(c);
 	while ((call = TAILQ_FIRST(&c->calls))) {
 		TAILQ_REMOVE(&c->calls, call, link);
@@ -106,6 +108,26 @@ tisock_client_close(tisock_client *c)
 	free(c->err_message);
 	free(c->err_data);
 	free(c);
+}
+
+TISOCK_PUBLIC int
+tisock_client_set_hooks(tisock_client *c, const struct tisock_client_hooks *h)
+{
+	if (!c)
+		return -EINVAL;
+	if (h && c->hooks.update)
+		return -EBUSY;
+	c->hooks = h ? *h : (struct tisock_client_hooks){ 0 };
+	lib_update(c);
+	return 0;
+}
+
+/* Tells the event-loop adapter, if any, to look at c again. */
+void
+lib_update(tisock_client *c)
+{
+	if (c->hooks.update)
+		c->hooks.update(c->hooks.data);
 }
 
 TISOCK_PUBLIC int
@@ -351,6 +373,7 @@ lib_call_start(tisock_client *c, const char *method, lib_params_fn params, const
 	call->tcp = tcp;
 	TAILQ_INSERT_TAIL(&c->calls, call, link);
 	(void) flush_out(c);
+	lib_update(c);
 	return call;
 }
 
@@ -483,6 +506,7 @@ tisock_client_dispatch(tisock_client *c, int timeout_ms)
 	}
 	c->in_dispatch--;
 	(void) flush_out(c);
+	lib_update(c);
 	return r < 0 && ran == 0 ? r : ran;
 }
 

@@ -48,6 +48,7 @@ struct tisock_client {
 	TAILQ_HEAD(, tisock_tcp) dead;		/* freed inside a callback */
 	int			 in_dispatch;	/* callbacks running */
 	bool			 broken;	/* the daemon went away */
+	struct tisock_client_hooks hooks;	/* event-loop adapter */
 	struct tisock_error	 err;		/* last error; strings below */
 	char			*err_message, *err_data;
 };
@@ -60,6 +61,8 @@ cJSON		*lib_call_wait(tisock_client *c, const char *method, lib_params_fn params
 int		 lib_answer_error(tisock_client *c, const cJSON *answer);
 void		 lib_set_error(tisock_client *c, int code, const char *message);
 int		 lib_errno_from_code(int code, int sys_errno);
+
+void		 lib_update(tisock_client *c);
 
 /* tcp.c */
 void		 lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params);

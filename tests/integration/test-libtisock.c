@@ -18,11 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include <tisock/tisock.h>
+#include <tisock/adapters/libev.h>
 
 #include "spawn.h"
 
@@ -308,6 +310,95 @@ hundreds_of_sockets(void **state)
 	tisock_client_close(c);
 }
 
+
+struct ev_case {
+	tisock_buffer	*out, *in;
+	struct seen	 seen;
+	int		 timed_out;
+};
+
+static void
+ev_on_read(const struct tisock_stream_event *ev)
+{
+	struct ev_case *k = ev->userdata;
+
+	k->seen.bytes = ev->bytes_processed;
+	k->seen.io_done++;
+	tisock_tcp_free(ev->source);	/* the last step: nothing pending afterwards */
+}
+
+static void
+ev_on_connected(const struct tisock_tcp_event *ev)
+{
+	struct ev_case *k = ev->userdata;
+
+	k->seen.connected++;
+	assert_int_equal(tisock_tcp_write_async(ev->socket, k->out, 0, TISOCK_ALL, NULL, NULL), 0);
+	assert_int_equal(tisock_tcp_read_async(ev->socket, k->in, 0, TISOCK_ALL, ev_on_read, k), 0);
+}
+
+static void
+ev_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	*(int *)w->data = 1;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+libev_adapter(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), pfd;
+	struct ev_case k = { .out = tisock_buffer_from_string("ping", TISOCK_ALL, TISOCK_CHARSET_UTF8),
+			     .in = tisock_buffer_create(16) };
+	ev_timer deadline;
+	char buf[4];
+	tisock_tcp *s;
+
+	(void)state;
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, 4);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	assert_int_equal(tisock_libev_attach(c, loop), 0);
+	assert_int_equal(tisock_libev_attach(c, loop), -EBUSY);
+	/* An idle client does not keep the loop alive. */
+	ev_run(loop, 0);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = ev_on_connected, .error = on_error, .userdata = &k });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	pfd = accept(lfd, NULL, NULL);
+	assert_true(pfd >= 0);
+	struct timeval tv = { .tv_sec = DEADLINE_MS / 1000 };
+
+	setsockopt(pfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* The peer echoes what it gets, from its own side of the loop. */
+	ev_timer_init(&deadline, ev_deadline, DEADLINE_MS / 1000.0, 0.);
+	deadline.data = &k.timed_out;
+	ev_timer_start(loop, &deadline);
+	ev_unref(loop);		/* the deadline alone must not keep ev_run going */
+	while (k.seen.connected == 0 && !k.timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(recv(pfd, buf, 4, MSG_WAITALL), 4);
+	assert_int_equal(send(pfd, buf, 4, 0), 4);
+	ev_run(loop, 0);	/* returns once nothing is pending */
+	assert_false(k.timed_out);
+	assert_int_equal(k.seen.io_done, 1);
+	assert_int_equal(k.seen.bytes, 4);
+	assert_memory_equal(tisock_buffer_data(k.in), "ping", 4);
+	ev_ref(loop);
+	ev_timer_stop(loop, &deadline);
+	tisock_client_close(c);	/* detaches the adapter */
+	ev_loop_destroy(loop);
+	tisock_buffer_free(k.out);
+	tisock_buffer_free(k.in);
+	close(pfd);
+	close(lfd);
+}
+
 static int
 setup(void **state)
 {
@@ -333,6 +424,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(freeing_inside_callbacks),
 		cmocka_unit_test(raw_call),
 		cmocka_unit_test(hundreds_of_sockets),
+		cmocka_unit_test(libev_adapter),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

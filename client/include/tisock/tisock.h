@@ -91,6 +91,18 @@ int		 tisock_client_pending(const tisock_client *c);
 int		 tisock_client_dispatch(tisock_client *c, int timeout_ms);
 /* Dispatches until no asynchronous work is pending.  Blocks.  0 or -errno. */
 int		 tisock_client_run(tisock_client *c);
+/*
+ * Event-loop integration (what <tisock/adapters/libev.h> uses).  update is
+ * called whenever the events c wants or its pending state may have
+ * changed; cleanup when c closes.  One set of hooks per client.
+ */
+struct tisock_client_hooks {
+	void	(*update)(void *data);
+	void	(*cleanup)(void *data);
+	void	 *data;
+};
+int		 tisock_client_set_hooks(tisock_client *c, const struct tisock_client_hooks *h);
+
 /* The text of the last error on c ("" when none). */
 const char	*tisock_client_error(const tisock_client *c);
 const struct tisock_error *tisock_client_last_error(const tisock_client *c);
