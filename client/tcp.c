@@ -399,7 +399,7 @@ static void
 io_done(tisock_client *c, struct lib_call *call, const cJSON *answer, bool is_read)
 {
 	struct io_op *op = call->ctx;
-	struct tisock_stream_event ev = { .source = call->tcp, .buffer = op->buf,
+	struct tisock_stream_event ev = { .socket = call->tcp, .buffer = op->buf,
 					  .userdata = op->userdata };
 	ssize_t r;
 

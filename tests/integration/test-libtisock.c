@@ -324,7 +324,7 @@ ev_on_read(const struct tisock_stream_event *ev)
 
 	k->seen.bytes = ev->bytes_processed;
 	k->seen.io_done++;
-	tisock_tcp_free(ev->source);	/* the last step: nothing pending afterwards */
+	tisock_tcp_free(ev->socket);	/* the last step: nothing pending afterwards */
 }
 
 static void
@@ -399,6 +399,71 @@ libev_adapter(void **state)
 	close(lfd);
 }
 
+
+struct http {
+	char	body[256];
+	size_t	len;
+	int	ended;
+};
+
+static void
+on_http_chunk(const struct tisock_stream_event *ev)
+{
+	struct http *h = ev->userdata;
+
+	if (ev->bytes_processed == -1) {
+		h->ended++;
+		return;
+	}
+	assert_true(h->len + (size_t)ev->bytes_processed < sizeof(h->body));
+	memcpy(h->body + h->len, tisock_buffer_data(ev->buffer), (size_t)ev->bytes_processed);
+	h->len += (size_t)ev->bytes_processed;
+}
+
+static void
+socket_stream_http(void **state)
+{
+	static const char reply[] = "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), pfd;
+	struct seen seen = { 0 };
+	struct http h = { .len = 0 };
+	tisock_buffer *req = tisock_buffer_from_string("GET / HTTP/1.0\r\n\r\n", TISOCK_ALL,
+						       TISOCK_CHARSET_UTF8);
+	struct timeval tv = { .tv_sec = DEADLINE_MS / 1000 };
+	tisock_stream *st;
+	tisock_tcp *s;
+	char got[64];
+
+	(void)state;
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, 4);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = on_connected, .error = on_error, .userdata = &seen });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &seen.connected, 1);
+	pfd = accept(lfd, NULL, NULL);
+	setsockopt(pfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	st = tisock_tcp_stream(s);
+	assert_true(tisock_stream_is_readable(st) && tisock_stream_is_writable(st));
+	assert_int_equal(tisock_stream_write(st, req, 0, TISOCK_ALL), 18);
+	assert_int_equal(recv(pfd, got, 18, MSG_WAITALL), 18);
+	assert_memory_equal(got, "GET / HTTP/1.0\r\n\r\n", 18);
+	assert_int_equal(send(pfd, reply, sizeof(reply) - 1, 0), (ssize_t)sizeof(reply) - 1);
+	close(pfd);
+	assert_int_equal(tisock_stream_pump(st, on_http_chunk, &h, 8, 0), (ssize_t)sizeof(reply) - 1);
+	assert_int_equal(h.ended, 1);
+	assert_int_equal(h.len, sizeof(reply) - 1);
+	assert_memory_equal(h.body, reply, h.len);
+	tisock_stream_free(st);
+	tisock_buffer_free(req);
+	close(lfd);
+	tisock_client_close(c);
+}
+
 static int
 setup(void **state)
 {
@@ -425,6 +490,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(raw_call),
 		cmocka_unit_test(hundreds_of_sockets),
 		cmocka_unit_test(libev_adapter),
+		cmocka_unit_test(socket_stream_http),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -12,7 +12,7 @@
  * Threads: a client and its sockets belong to one thread at a time.
  *
  * This version provides the client connection, Ti.Network.Socket.TCP,
- * Ti.Buffer and Ti.Codec.
+ * synchronous Ti.Stream, Ti.Buffer and Ti.Codec.
  */
 #ifndef TISOCK_TISOCK_H
 #define TISOCK_TISOCK_H
@@ -157,11 +157,15 @@ struct tisock_tcp_accept_options {
 	tisock_tcp_cb	 error;			/* the inbound socket's error callback */
 };
 
-/* Payload of read and write callbacks (Ti.Stream's). */
+typedef struct tisock_stream tisock_stream;
+
+/* Payload of read, write and pump callbacks (Ti.Stream's). */
 struct tisock_stream_event {
-	tisock_tcp	*source;
+	tisock_stream	*source;		/* the stream (NULL for tisock_tcp_*_async) */
+	tisock_tcp	*socket;		/* the socket, for socket I/O */
 	tisock_buffer	*buffer;
 	ssize_t		 bytes_processed;	/* -1 at end of stream or on error */
+	int64_t		 total_bytes_processed;	/* pump: bytes so far */
 	int		 success;
 	int		 code;			/* 0 or a negative errno */
 	const char	*error;
@@ -201,6 +205,46 @@ void		*tisock_tcp_userdata(const tisock_tcp *s);
 int64_t		 tisock_tcp_id(const tisock_tcp *s);
 /* Closes (without waiting) and frees s; safe inside its own callbacks.  Returns NULL. */
 tisock_tcp	*tisock_tcp_free(tisock_tcp *s);
+
+/* ---- Ti.Stream ------------------------------------------------------------ */
+
+/* Ti.Stream modes (Android's values). */
+enum tisock_mode {
+	TISOCK_MODE_READ = 0,
+	TISOCK_MODE_WRITE = 1,	/* writes start at 0 and grow the buffer */
+	TISOCK_MODE_APPEND = 2,	/* writes start at the buffer's end */
+};
+
+/* A stream over buf (shared, not copied; buf must outlive it).  NULL with errno. */
+tisock_stream	*tisock_stream_create(tisock_buffer *buf, int mode);
+/* A stream over an open file descriptor (not owned: closing the stream leaves fd open). */
+tisock_stream	*tisock_stream_from_fd(int fd, int mode);
+/* A stream over a connected socket: reads and writes block as tisock_tcp_read/write do. */
+tisock_stream	*tisock_tcp_stream(tisock_tcp *s);
+/* Reads at most length bytes (TISOCK_ALL: to buf's end) into buf at offset.
+ * Returns the count, -1 at the end, or -errno.  Blocks on sockets and fds. */
+ssize_t		 tisock_stream_read(tisock_stream *st, tisock_buffer *buf, size_t offset,
+		     ssize_t length);
+/* Writes buf[offset, +length).  Returns the count or -errno. */
+ssize_t		 tisock_stream_write(tisock_stream *st, const tisock_buffer *buf, size_t offset,
+		     ssize_t length);
+/* Reads to the end, appending to buf (which grows).  Returns the bytes read or -errno. */
+ssize_t		 tisock_stream_read_all(tisock_stream *in, tisock_buffer *buf);
+/* Copies in to out in chunks of at most max_chunk bytes until in ends.  Returns the total. */
+ssize_t		 tisock_stream_write_stream(tisock_stream *in, tisock_stream *out, size_t max_chunk);
+/*
+ * Reads in chunks of at most max_chunk bytes and calls handler with each
+ * (buffer holds the chunk), then once with bytes_processed -1 at the end.
+ * This version pumps synchronously (is_async must be 0).  Returns the
+ * total, or -errno (the handler is told too).
+ */
+ssize_t		 tisock_stream_pump(tisock_stream *in, tisock_stream_cb handler, void *userdata,
+		     size_t max_chunk, int is_async);
+int		 tisock_stream_is_readable(const tisock_stream *st);
+int		 tisock_stream_is_writable(const tisock_stream *st);
+/* Detaches the stream from its source; further I/O is -EBADF.  0. */
+int		 tisock_stream_close(tisock_stream *st);
+tisock_stream	*tisock_stream_free(tisock_stream *st);
 
 /* ---- Ti.Buffer ----------------------------------------------------------- */
 
