@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,4 +114,29 @@ spawn_stop(struct spawned *sp)
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", sp->dir);
 	return status;
+}
+
+static int passes, failures;
+
+void
+check(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("%s ", ok ? "ok" : "FAIL");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	if (ok)
+		passes++;
+	else
+		failures++;
+}
+
+int
+check_summary(void)
+{
+	printf("%d passed, %d failed\n", passes, failures);
+	return failures ? 1 : 0;
 }

@@ -24,22 +24,7 @@
 
 static struct spawned sp;
 static const char *exdir;
-static int passes, failures;
 
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("%s ", ok ? "ok" : "FAIL");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	ok ? passes++ : failures++;
-}
 
 struct child {
 	pid_t	pid;
@@ -233,6 +218,5 @@ main(int argc, char **argv)
 	example_listen_accept();
 	status = spawn_stop(&sp);
 	check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon exits 0");
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return check_summary();
 }

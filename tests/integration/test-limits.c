@@ -36,25 +36,7 @@
 static struct spawned sp;
 static const char *sock_path = sp.socket;
 #define daemon_pid sp.pid
-static int failures, passes;
 
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("%s ", ok ? "ok" : "FAIL");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	if (ok)
-		passes++;
-	else
-		failures++;
-}
 
 #define now_ms spawn_now_ms
 
@@ -241,6 +223,5 @@ main(int argc, char **argv)
 	status = spawn_stop(&sp);
 	check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "daemon exits 0 on SIGTERM (status %d)", status);
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return check_summary();
 }
