@@ -145,7 +145,7 @@ tisock_client_events(const tisock_client *c)
 TISOCK_PUBLIC int
 tisock_client_pending(const tisock_client *c)
 {
-	return !TAILQ_EMPTY(&c->calls) || !TAILQ_EMPTY(&c->inbox);
+	return !TAILQ_EMPTY(&c->calls) || !TAILQ_EMPTY(&c->inbox) || c->npumping > 0;
 }
 
 void

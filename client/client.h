@@ -47,6 +47,7 @@ struct tisock_client {
 	TAILQ_HEAD(, tisock_tcp) sockets;
 	TAILQ_HEAD(, tisock_tcp) dead;		/* freed inside a callback */
 	int			 in_dispatch;	/* callbacks running */
+	int			 npumping;	/* sockets in async pump mode */
 	bool			 broken;	/* the daemon went away */
 	struct tisock_client_hooks hooks;	/* event-loop adapter */
 	struct tisock_error	 err;		/* last error; strings below */
@@ -68,5 +69,7 @@ void		 lib_update(tisock_client *c);
 void		 lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params);
 void		 lib_tcp_reap(tisock_client *c);
 void		 lib_tcp_detach_all(tisock_client *c);
+int		 lib_tcp_pump(tisock_tcp *s, tisock_stream *st, tisock_stream_cb cb, void *userdata,
+		    size_t max_chunk);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include <tisock/tisock.h>
 
+#include "client.h"
 #include "lib-public.h"
 
 #define STREAM_CHUNK	65536	/* read_all's chunk */
@@ -274,8 +275,13 @@ tisock_stream_pump(tisock_stream *in, tisock_stream_cb handler, void *userdata, 
 
 	if (!in || !handler || max_chunk == 0)
 		return -EINVAL;
-	if (is_async)
-		return -EOPNOTSUPP;
+	if (is_async) {
+		/* On a socket: the daemon pushes tcp.data; chunks arrive from dispatch. */
+		if (in->kind != STREAM_TCP)
+			return -EOPNOTSUPP;
+		return lib_tcp_pump(in->tcp, in, handler, userdata,
+				    max_chunk > 16777216 ? 16777216 : max_chunk);
+	}
 	chunk = tisock_buffer_create(max_chunk);
 	if (!chunk)
 		return -ENOMEM;

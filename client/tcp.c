@@ -31,6 +31,11 @@ struct tisock_tcp {
 	int			 timeout_ms;
 	tisock_tcp_cb		 connected, accepted, error;
 	void			*userdata;
+	/* Async pump (daemon push mode). */
+	tisock_stream_cb	 pump_cb;	/* NULL: not pumping */
+	void			*pump_userdata;
+	tisock_stream		*pump_stream;
+	tisock_buffer		*pump_buf;	/* each chunk, handed to pump_cb */
 };
 
 /* An async read or write in flight. */
@@ -41,6 +46,8 @@ struct io_op {
 	tisock_stream_cb	 cb;
 	void			*userdata;
 };
+
+static void pump_stop(tisock_tcp *s);
 
 static const char *
 str_at(const cJSON *o, const char *a, const char *b)
@@ -562,6 +569,7 @@ tisock_tcp_id(const tisock_tcp *s)
 static void
 release(tisock_tcp *s)
 {
+	pump_stop(s);
 	free(s->host);
 	free(s);
 }
@@ -613,6 +621,119 @@ lib_tcp_detach_all(tisock_client *c)
 	lib_tcp_reap(c);
 }
 
+/* Ends async pumping; the handler has had its last call. */
+static void
+pump_stop(tisock_tcp *s)
+{
+	if (!s->pump_cb)
+		return;
+	s->pump_cb = NULL;
+	s->pump_buf = tisock_buffer_free(s->pump_buf);
+	s->c->npumping--;
+}
+
+/*
+ * Calls the pump handler.  The last call (bytes -1: end of stream or an
+ * error) has no buffer and ends pumping first, so the handler may free s.
+ */
+static void
+pump_event(tisock_tcp *s, ssize_t bytes, int64_t total, int code, const char *error)
+{
+	struct tisock_stream_event ev = {
+		.source = s->pump_stream, .socket = s, .buffer = s->pump_buf,
+		.bytes_processed = bytes, .total_bytes_processed = total,
+		.success = code == 0, .code = code, .error = error ? error : "",
+		.userdata = s->pump_userdata,
+	};
+	tisock_stream_cb cb = s->pump_cb;
+	tisock_buffer *last = NULL;
+
+	if (bytes < 0) {
+		last = s->pump_buf;
+		s->pump_buf = NULL;
+		ev.buffer = NULL;
+		pump_stop(s);
+	}
+	cb(&ev);
+	tisock_buffer_free(last);
+}
+
+struct pump_arg {
+	int64_t	socket;
+	size_t	chunk;
+};
+
+static void
+pump_params(struct proto_jw *w, const void *arg)
+{
+	const struct pump_arg *a = arg;
+
+	proto_jw_kint(w, "socket", a->socket);
+	proto_jw_kbool(w, "enable", true);
+	proto_jw_kuint(w, "chunkSize", a->chunk);
+}
+
+static void
+on_pump(tisock_client *c, struct lib_call *call, const cJSON *answer)
+{
+	int r = lib_answer_error(c, answer);
+
+	if (call->tcp && r < 0 && call->tcp->pump_cb)
+		pump_event(call->tcp, -1, 0, r, tisock_client_error(c));
+}
+
+/*
+ * Starts the daemon's push mode on s: every tcp.data goes to cb as a
+ * chunk, then one call with -1.  Returns 0 or -errno.
+ */
+int
+lib_tcp_pump(tisock_tcp *s, tisock_stream *st, tisock_stream_cb cb, void *userdata,
+	     size_t max_chunk)
+{
+	struct pump_arg a = { .socket = s->id, .chunk = max_chunk };
+
+	if (s->state != TISOCK_CONNECTED)
+		return -ENOTCONN;
+	if (s->pump_cb)
+		return -EBUSY;
+	s->pump_buf = tisock_buffer_create(0);
+	if (!s->pump_buf)
+		return -ENOMEM;
+	s->pump_cb = cb;
+	s->pump_userdata = userdata;
+	s->pump_stream = st;
+	s->c->npumping++;
+	if (!lib_call_start(s->c, "tcp.pump", pump_params, &a, on_pump, s)) {
+		pump_stop(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void
+pump_data(tisock_tcp *s, const cJSON *params)
+{
+	int64_t bytes = int_at(params, "bytes", NULL, -2), total = int_at(params, "totalBytes", NULL, 0);
+	const char *data = str_at(params, "data", NULL);
+	size_t n = data ? strlen(data) : 0;
+	ssize_t k;
+
+	if (!s->pump_cb)
+		return;
+	if (bytes == -1) {
+		(void) tisock_buffer_set_length(s->pump_buf, 0);
+		pump_event(s, -1, total, 0, NULL);
+		return;
+	}
+	if (!data || tisock_buffer_set_length(s->pump_buf, proto_base64_decoded_max(n)) < 0 ||
+	    (k = proto_base64_decode(tisock_buffer_data(s->pump_buf), data, n)) < 0 || k != bytes) {
+		pump_event(s, -1, total, -EPROTO, "bad tcp.data");
+		return;
+	}
+	(void) tisock_buffer_set_length(s->pump_buf, (size_t)k);
+	pump_event(s, k, total, 0, NULL);
+}
+
 /* Routes a notification to its socket. */
 void
 lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
@@ -621,13 +742,19 @@ lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
 
 	if (!s)
 		return;
-	if (strcmp(method, "tcp.error") == 0) {
+	if (strcmp(method, "tcp.data") == 0) {
+		pump_data(s, params);
+	} else if (strcmp(method, "tcp.error") == 0) {
 		int code = lib_errno_from_code((int)int_at(params, "code", NULL, PROTO_E_NETWORK),
 					       (int)int_at(params, "errno", NULL, 0));
 
 		s->state = TISOCK_ERROR;
+		if (s->pump_cb)
+			pump_event(s, -1, 0, code, str_at(params, "message", NULL));
 		fire(s->error, s, NULL, code, str_at(params, "message", NULL));
 	} else if (strcmp(method, "tcp.closed") == 0) {
 		s->state = TISOCK_CLOSED;
+		if (s->pump_cb)
+			pump_event(s, -1, 0, -ECANCELED, "closed by the daemon");
 	}
 }

@@ -459,6 +459,27 @@ socket_stream_http(void **state)
 	assert_int_equal(h.len, sizeof(reply) - 1);
 	assert_memory_equal(h.body, reply, h.len);
 	tisock_stream_free(st);
+	tisock_tcp_free(s);
+
+	/* The same exchange pumped asynchronously: the daemon pushes tcp.data. */
+	memset(&h, 0, sizeof(h));
+	seen.connected = 0;
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = on_connected, .error = on_error, .userdata = &seen });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &seen.connected, 1);
+	pfd = accept(lfd, NULL, NULL);
+	st = tisock_tcp_stream(s);
+	assert_int_equal(tisock_stream_pump(st, on_http_chunk, &h, 8, 1), 0);
+	assert_int_equal(tisock_stream_pump(st, on_http_chunk, &h, 8, 1), -EBUSY);
+	assert_int_equal(h.ended, 0);	/* nothing before dispatch */
+	assert_int_equal(send(pfd, reply, sizeof(reply) - 1, 0), (ssize_t)sizeof(reply) - 1);
+	close(pfd);
+	run_until(c, &h.ended, 1);
+	assert_int_equal(h.len, sizeof(reply) - 1);
+	assert_memory_equal(h.body, reply, h.len);
+	assert_int_equal(tisock_client_run(c), 0);	/* returns: pumping ended */
+	tisock_stream_free(st);
 	tisock_buffer_free(req);
 	close(lfd);
 	tisock_client_close(c);

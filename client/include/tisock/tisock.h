@@ -234,9 +234,12 @@ ssize_t		 tisock_stream_read_all(tisock_stream *in, tisock_buffer *buf);
 ssize_t		 tisock_stream_write_stream(tisock_stream *in, tisock_stream *out, size_t max_chunk);
 /*
  * Reads in chunks of at most max_chunk bytes and calls handler with each
- * (buffer holds the chunk), then once with bytes_processed -1 at the end.
- * This version pumps synchronously (is_async must be 0).  Returns the
- * total, or -errno (the handler is told too).
+ * (buffer holds the chunk), then once with bytes_processed -1 at the end
+ * (or on an error: success 0, code set).  Synchronous (is_async 0): reads
+ * until the end and returns the total, or -errno.  Asynchronous (is_async
+ * 1, socket streams only): the daemon pushes the data; the calls come
+ * from tisock_client_dispatch, the last one without a buffer, and this
+ * returns 0 at once.
  */
 ssize_t		 tisock_stream_pump(tisock_stream *in, tisock_stream_cb handler, void *userdata,
 		     size_t max_chunk, int is_async);
