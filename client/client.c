@@ -90,6 +90,10 @@ tisock_client_close(tisock_client *c)
 
 	if (!c)
 		return;
+	if (c->in_dispatch) {
+		c->closing = true;	/* finished by tisock_client_dispatch */
+		return;
+	}
 	if (c->hooks.cleanup)
 		c->hooks.cleanup(c->hooks.data);
 	lib_tcp_detach_all(c);
@@ -497,7 +501,7 @@ tisock_client_dispatch(tisock_client *c, int timeout_ms)
 		return -EBUSY;	/* called from a callback */
 	r = pump_io(c, TAILQ_EMPTY(&c->inbox) ? timeout_ms : 0);
 	c->in_dispatch++;
-	while ((m = TAILQ_FIRST(&c->inbox))) {
+	while (!c->closing && (m = TAILQ_FIRST(&c->inbox))) {
 		TAILQ_REMOVE(&c->inbox, m, link);
 		ran += dispatch_one(c, m->json);
 		cJSON_Delete(m->json);
@@ -505,6 +509,10 @@ tisock_client_dispatch(tisock_client *c, int timeout_ms)
 		lib_tcp_reap(c);
 	}
 	c->in_dispatch--;
+	if (c->closing) {
+		tisock_client_close(c);
+		return ran;
+	}
 	(void) flush_out(c);
 	lib_update(c);
 	return r < 0 && ran == 0 ? r : ran;

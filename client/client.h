@@ -48,6 +48,7 @@ struct tisock_client {
 	TAILQ_HEAD(, tisock_tcp) dead;		/* freed inside a callback */
 	int			 in_dispatch;	/* callbacks running */
 	int			 npumping;	/* sockets in async pump mode */
+	bool			 closing;	/* closed inside a callback: close after it */
 	bool			 broken;	/* the daemon went away */
 	struct tisock_client_hooks hooks;	/* event-loop adapter */
 	struct tisock_error	 err;		/* last error; strings below */

@@ -485,6 +485,47 @@ socket_stream_http(void **state)
 	tisock_client_close(c);
 }
 
+
+static tisock_client *to_close;
+
+static void
+close_client_in_callback(const struct tisock_tcp_event *ev)
+{
+	struct seen *s = ev->userdata;
+
+	s->freed++;
+	tisock_client_close(to_close);
+}
+
+static void
+closing_client_inside_callback(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct seen seen = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	tisock_tcp *s[2];
+	int r = 0;
+
+	(void)state;
+	to_close = c;
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, 4);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	for (int i = 0; i < 2; i++) {
+		s[i] = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+			.connected = close_client_in_callback, .userdata = &seen });
+		assert_int_equal(tisock_tcp_connect(s[i]), 0);
+	}
+	/* Both answers may arrive in one dispatch: only the first callback runs. */
+	for (long long end = spawn_now_ms() + DEADLINE_MS; seen.freed == 0 && spawn_now_ms() < end;)
+		r = tisock_client_dispatch(c, 100);
+	assert_true(r >= 0);
+	assert_int_equal(seen.freed, 1);
+	close(lfd);
+}
+
 static int
 setup(void **state)
 {
@@ -512,6 +553,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(hundreds_of_sockets),
 		cmocka_unit_test(libev_adapter),
 		cmocka_unit_test(socket_stream_http),
+		cmocka_unit_test(closing_client_inside_callback),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -73,7 +73,8 @@ struct tisock_error {
 tisock_client	*tisock_client_open(const char *path);
 /*
  * Closes the connection (the daemon then closes every socket it owned) and
- * frees c and every tisock_tcp of c.
+ * frees c and every tisock_tcp of c.  Inside a callback, c is closed when
+ * the callback returns, and no further callbacks run.
  */
 void		 tisock_client_close(tisock_client *c);
 /* The fd to poll for readability (and writability when tisock_client_events says). */
