@@ -365,6 +365,8 @@ tcp_shutdown(struct tcp *t, struct rpc_call *call)
 void
 tcp_pump_set(struct tcp *t, bool on, size_t chunk)
 {
+	if (on && !t->pumping)
+		t->eof_told = false;	/* every pump session ends with its own -1 */
 	t->pumping = on;
 	t->chunk_size = chunk;
 	if (on && t->eof)

@@ -107,7 +107,9 @@ proto_reader_next(struct proto_reader *r, char **ret_line, size_t *ret_len)
 			if (r->discarding) {
 				proto_buf_reset(&r->buf);
 				r->scanned = 0;
-			} else if (used > r->max_line) {
+			} else if (used > r->max_line &&
+				   !(used == r->max_line + 1 && head[used - 1] == '\r')) {
+				/* (max_line bytes then the CR of a CR LF may still be a line) */
 				/* Over the limit without an LF: drop and discard. */
 				proto_buf_reset(&r->buf);
 				r->scanned = 0;

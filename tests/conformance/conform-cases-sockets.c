@@ -1,6 +1,7 @@
 /*
- * conform-cases-sockets: creating, connecting, listening, accepting, the
- * state rules, ownership between connections.
+ * conform-cases-sockets: creating, connecting (IPv4, IPv6, names, refused,
+ * timed out, unresolvable), listening and accepting, against the suite's
+ * own loopback peers.
  */
 #include "config.h"
 
@@ -12,108 +13,191 @@
 #include <unistd.h>
 
 #include "conform.h"
+#include "conform-client.h"
+#include "conform-peer.h"
 #include "proto-errors.h"
+
+#define TIMEOUT_MS	300	/* connect timeout asked for */
+#define TIMEOUT_SLACK	3000	/* most it may take beyond that */
+#define RESOLVE_MS	30000	/* a resolver with DNS may take its own timeouts */
 
 static void
 case_create(void)
 {
-	struct cc *c = cc_open();
-	cJSON *a, *b;
+	struct cc *c = cc_open(), *c2 = cc_open();
+	long long s1, s2, s3, s4;
+	cJSON *a, *info;
 
-	CHECK(c, "cannot connect");
+	CHECK(c && c2, "cannot connect");
 	a = cc_call(c, "tcp.create", "{\"host\":\"localhost\",\"port\":1234,\"timeout\":500}");
-	b = cc_call(c, "tcp.create", NULL);
-	CHECK(a && j_int(a, "result.socket") > 0 && j_is(a, "result.state", "initialized"),
-	      "tcp.create result");
-	CHECK(b && j_int(b, "result.socket") > j_int(a, "result.socket"), "ids do not increase");
-	cJSON_Delete(b);
-	b = cc_call(c, "tcp.info", "{\"socket\":%lld}", j_int(a, "result.socket"));
-	CHECK(b && j_is(b, "result.host", "localhost") && j_int(b, "result.port") == 1234 &&
-	      j_int(b, "result.timeout") == 500 && j_int(b, "result.stateCode") == 1,
-	      "tcp.info does not show the create params");
+	CHECK(j_int(a, "result.socket") > 0 && j_is(a, "result.state", "initialized"),
+	      "tcp.create: %s", j_text(a));
+	s1 = j_int(a, "result.socket");
 	cJSON_Delete(a);
-	cJSON_Delete(b);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s1);
+	CHECK(j_is(a, "result.host", "localhost") && j_int(a, "result.port") == 1234 &&
+	      j_int(a, "result.timeout") == 500 && j_int(a, "result.stateCode") == 1 &&
+	      j_is(a, "result.state", "initialized"), "tcp.info after create: %s", j_text(a));
+	cJSON_Delete(a);
+	/* Defaults: 127.0.0.1, port 0, the daemon's connect timeout. */
+	s2 = cc_create(c);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s2);
+	info = cc_call(c, "daemon.info", NULL);
+	CHECK(j_is(a, "result.host", "127.0.0.1") && j_int(a, "result.port") == 0 &&
+	      j_int(a, "result.timeout") == j_int(info, "result.limits.connectTimeoutMs"),
+	      "defaults of a bare tcp.create: %s", j_text(a));
+	cJSON_Delete(a);
+	cJSON_Delete(info);
+	/* Ids increase and are never reused, across connections and closes. */
+	CHECK(s2 > s1, "ids do not increase: %lld then %lld", s1, s2);
+	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", s2);
+	cJSON_Delete(a);
+	s3 = cc_create(c2);
+	s4 = cc_create(c);
+	CHECK(s3 > s2 && s4 > s3, "ids reused or not increasing: %lld %lld, then %lld %lld", s1, s2,
+	      s3, s4);
 	cc_close(c);
+	cc_close(c2);
 }
 
+/* tcp.connect to a listener of ours on family, via host. */
 static void
-connect_to(int family, const char *host)
+connect_to(int family, const char *host, const char *want_addr)
 {
-	int port, lfd = peer_listen(family, 8, &port), pfd;
-	struct cc *c = cc_open();
+	int port, lfd, pfd;
+	struct cc *c;
 	cJSON *a;
 	long long id;
 
+	if (family == AF_INET6 && !peer_have_ipv6())
+		SKIP("no IPv6 loopback here");
+	lfd = peer_listen(family, 8, &port);
+	c = cc_open();
 	CHECK(lfd >= 0 && c, "setup");
 	id = cc_request(c, "tcp.connect", "{\"host\":\"%s\",\"port\":%d}", host, port);
 	pfd = peer_accept(lfd, CONFORM_DEADLINE_MS);
 	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
-	CHECK(pfd >= 0, "the peer saw no connection");
-	CHECK(a && j_is(a, "result.state", "connected") && j_int(a, "result.socket") > 0,
-	      "connect to %s failed", host);
-	CHECK(j_int(a, "result.remote.port") == port && j_is(a, "result.remote.family",
-	      family == AF_INET6 ? "ipv6" : "ipv4") && j_int(a, "result.local.port") > 0,
-	      "endpoints wrong");
+	CHECK(pfd >= 0, "the peer saw no connection; answer %s", j_text(a));
+	CHECK(j_is(a, "result.state", "connected") && j_int(a, "result.socket") > 0,
+	      "connect to %s: %s", host, j_text(a));
+	CHECK(j_int(a, "result.remote.port") == port && j_is(a, "result.remote.address", want_addr)
+	      && j_is(a, "result.remote.family", family == AF_INET6 ? "ipv6" : "ipv4") &&
+	      j_int(a, "result.local.port") == peer_port(pfd, false) &&
+	      j_is(a, "result.local.family", family == AF_INET6 ? "ipv6" : "ipv4"),
+	      "endpoints (peer sees port %d): %s", peer_port(pfd, false), j_text(a));
 	cJSON_Delete(a);
 	close(pfd);
 	close(lfd);
 	cc_close(c);
 }
 
-static void case_connect_ipv4(void) { connect_to(AF_INET, "127.0.0.1"); }
-static void case_connect_ipv6(void) { connect_to(AF_INET6, "::1"); }
-static void case_connect_name(void) { connect_to(AF_INET, "localhost"); }
+static void case_connect_ipv4(void) { connect_to(AF_INET, "127.0.0.1", "127.0.0.1"); }
+static void case_connect_ipv6(void) { connect_to(AF_INET6, "::1", "::1"); }
+static void case_connect_name(void) { connect_to(AF_INET, "localhost", "127.0.0.1"); }
 
+/* An existing socket connects to the host and port it was created with. */
 static void
-case_connect_refused_then_retry(void)
+case_connect_existing(void)
 {
-	int port = peer_closed_port(), lfd;
+	int port, lfd = peer_listen(AF_INET, 4, &port), pfd;
 	struct cc *c = cc_open();
-	long long sock;
+	long long s, id;
 	cJSON *a;
 
-	CHECK(c, "cannot connect");
-	a = cc_call(c, "tcp.connect", "{\"port\":%d}", port);
-	CHECK(a && err_code(a) == PROTO_E_NETWORK && j_is(a, "error.data.errname", "ECONNREFUSED")
-	      && j_int(a, "error.data.errno") > 0 && j_str(a, "error.data.message"),
-	      "refused connect is not -32011 ECONNREFUSED");
-	sock = j_int(a, "error.data.socket");
-	CHECK(sock > 0, "the created socket's id is not in data.socket");
+	CHECK(lfd >= 0 && c, "setup");
+	a = cc_call(c, "tcp.create", "{\"port\":%d}", port);
+	s = j_int(a, "result.socket");
 	cJSON_Delete(a);
-	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", sock);
-	CHECK(a && j_is(a, "result.state", "error") && j_int(a, "result.stateCode") == 5,
-	      "state after a failed connect is not error");
+	id = cc_request(c, "tcp.connect", "{\"socket\":%lld}", s);
+	pfd = peer_accept(lfd, CONFORM_DEADLINE_MS);
+	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+	CHECK(pfd >= 0 && j_int(a, "result.socket") == s && j_is(a, "result.state", "connected"),
+	      "connect with the create params: %s", j_text(a));
 	cJSON_Delete(a);
-	/* A failed socket may connect again. */
-	lfd = peer_listen(AF_INET, 8, &port);
-	a = cc_call(c, "tcp.connect", "{\"socket\":%lld,\"port\":%d}", sock, port);
-	CHECK(a && j_is(a, "result.state", "connected") && j_int(a, "result.socket") == sock,
-	      "retry from error failed");
+	a = cc_call(c, "tcp.list", NULL);
+	CHECK(cJSON_GetArraySize(j_get(a, "result.sockets")) == 1, "tcp.list: %s", j_text(a));
 	cJSON_Delete(a);
+	a = cc_call(c, "tcp.connect", NULL);
+	CHECK(err_code(a) == PROTO_E_INVALID_PARAMS && j_is(a, "error.data.param", "port") &&
+	      j_is(a, "error.data.reason", "missing"), "connect without a port: %s", j_text(a));
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.connect", "{\"port\":0}");
+	CHECK(err_code(a) == PROTO_E_INVALID_PARAMS && j_is(a, "error.data.param", "port") &&
+	      j_is(a, "error.data.reason", "range"), "connect to port 0: %s", j_text(a));
+	cJSON_Delete(a);
+	close(pfd);
 	close(lfd);
 	cc_close(c);
 }
 
 static void
+case_connect_refused_then_retry(void)
+{
+	int port = peer_closed_port(), lfd = -1, pfd;
+	struct cc *c = cc_open();
+	long long s, id;
+	cJSON *a;
+
+	CHECK(c && port > 0, "setup");
+	a = cc_call(c, "tcp.connect", "{\"port\":%d}", port);
+	CHECK(err_code(a) == PROTO_E_NETWORK && j_is(a, "error.data.errname", "ECONNREFUSED") &&
+	      j_int(a, "error.data.errno") > 0 && j_str(a, "error.data.message") &&
+	      j_int(a, "error.data.socket") > 0,
+	      "connect to a closed port: expected -32011 ECONNREFUSED with data.socket, got %s",
+	      j_text(a));
+	s = j_int(a, "error.data.socket");
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	CHECK(j_is(a, "result.state", "error") && j_int(a, "result.stateCode") == 5,
+	      "after a refused connect: %s", j_text(a));
+	cJSON_Delete(a);
+	/* A socket in error may connect again, once something listens. */
+	lfd = peer_listen(AF_INET, 4, &port);
+	id = cc_request(c, "tcp.connect", "{\"socket\":%lld,\"port\":%d}", s, port);
+	pfd = peer_accept(lfd, CONFORM_DEADLINE_MS);
+	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+	CHECK(j_is(a, "result.state", "connected") && j_int(a, "result.socket") == s,
+	      "retry from error: %s", j_text(a));
+	cJSON_Delete(a);
+	close(pfd);
+	close(lfd);
+	cc_close(c);
+}
+
+/* A listener of ours that never accepts, its backlog full: connects hang. */
+static void
 case_connect_timeout(void)
 {
 	int port, lfd = peer_listen(AF_INET, 0, &port), fill[4];
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct cc *c = cc_open();
-	long long t0;
+	long long t0, id, took, s;
 	cJSON *a;
 
 	CHECK(lfd >= 0 && c, "setup");
-	/* Fill the backlog of a listener that never accepts. */
+	sin.sin_port = htons((uint16_t)port);
 	for (int i = 0; i < 4; i++) {
-		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		(void)connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
 	}
 	t0 = conform_now_ms();
-	a = cc_call(c, "tcp.connect", "{\"port\":%d,\"timeout\":300}", port);
-	CHECK(a && err_code(a) == PROTO_E_TIMEOUT, "connect to a full backlog did not time out");
-	CHECK(conform_now_ms() - t0 >= 250, "timed out too early");
+	id = cc_request(c, "tcp.connect", "{\"port\":%d,\"timeout\":%d}", port, TIMEOUT_MS);
+	a = cc_call(c, "tcp.list", NULL);
+	CHECK(j_is(cJSON_GetArrayItem(j_get(a, "result.sockets"), 0), "state", "connecting") &&
+	      j_int(cJSON_GetArrayItem(j_get(a, "result.sockets"), 0), "stateCode") == 1,
+	      "a socket while connecting: %s", j_text(a));
+	cJSON_Delete(a);
+	a = cc_wait(c, id, TIMEOUT_MS + TIMEOUT_SLACK);
+	took = conform_now_ms() - t0;
+	CHECK(err_code(a) == PROTO_E_TIMEOUT && j_int(a, "error.data.socket") > 0,
+	      "connect to a full backlog with timeout %d: expected -32006, got %s after %lld ms",
+	      TIMEOUT_MS, j_text(a), took);
+	CHECK(took >= TIMEOUT_MS - 50, "timed out after %lld ms, before %d", took, TIMEOUT_MS);
+	s = j_int(a, "error.data.socket");
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	CHECK(j_is(a, "result.state", "error"), "after a timed-out connect: %s", j_text(a));
 	cJSON_Delete(a);
 	for (int i = 0; i < 4; i++)
 		close(fill[i]);
@@ -125,191 +209,134 @@ static void
 case_resolve_failure(void)
 {
 	struct cc *c = cc_open();
+	long long id;
 	cJSON *a;
 
 	CHECK(c, "cannot connect");
-	a = cc_call(c, "tcp.connect", "{\"host\":\"nonexistent.invalid\",\"port\":80}");
-	CHECK(a && err_code(a) == PROTO_E_RESOLVE && j_str(a, "error.data.resolver") &&
-	      j_int(a, "error.data.socket") > 0, "unresolvable name is not -32010 with resolver");
+	id = cc_request(c, "tcp.connect", "{\"host\":\"nonexistent.invalid\",\"port\":80}");
+	a = cc_wait(c, id, RESOLVE_MS);
+	CHECK(err_code(a) == PROTO_E_RESOLVE && j_str(a, "error.data.resolver") &&
+	      j_int(a, "error.data.socket") > 0,
+	      "unresolvable name: expected -32010 with data.resolver and data.socket, got %s",
+	      j_text(a));
+	id = j_int(a, "error.data.socket");
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", id);
+	CHECK(j_is(a, "result.state", "error"), "after a failed resolution: %s", j_text(a));
 	cJSON_Delete(a);
 	cc_close(c);
 }
 
+/* tcp.listen on host (NULL: absent), then a connection from us. */
 static void
-case_listen_accept(void)
+listen_on(const char *host, int family, const char *want_addr)
 {
 	struct cc *c = cc_open();
-	long long lsock, ids[3];
-	int port, peers[3];
+	int port, pfd;
+	cJSON *a;
+
+	if (family == AF_INET6 && !peer_have_ipv6())
+		SKIP("no IPv6 loopback here");
+	CHECK(c, "cannot connect");
+	if (host)
+		a = cc_call(c, "tcp.listen", "{\"host\":\"%s\",\"port\":0}", host);
+	else
+		a = cc_call(c, "tcp.listen", "{\"port\":0}");
+	port = (int)j_int(a, "result.local.port");
+	CHECK(j_is(a, "result.state", "listening") && port > 0 &&
+	      j_is(a, "result.local.address", want_addr) &&
+	      j_is(a, "result.local.family", family == AF_INET6 ? "ipv6" : "ipv4"),
+	      "tcp.listen port 0 on %s: %s", host ? host : "(no host)", j_text(a));
+	cJSON_Delete(a);
+	pfd = peer_connect(family, port);
+	CHECK(pfd >= 0, "cannot connect to the reported port %d", port);
+	close(pfd);
+	cc_close(c);
+}
+
+static void case_listen_default(void) { listen_on(NULL, AF_INET, "127.0.0.1"); }
+static void case_listen_ipv6(void) { listen_on("::1", AF_INET6, "::1"); }
+
+static void
+case_accept(void)
+{
+	struct cc *c = cc_open();
+	long long lsock, ids[3], id;
+	int port, peers[3] = { -1, -1, -1 }, pfd;
+	char buf[2];
 	cJSON *a;
 
 	CHECK(c, "cannot connect");
 	a = cc_call(c, "tcp.listen", "{\"port\":0}");
-	CHECK(a && j_is(a, "result.state", "listening"), "listen failed");
 	port = (int)j_int(a, "result.local.port");
 	lsock = j_int(a, "result.socket");
-	CHECK(port > 0, "port 0 did not report the chosen port");
 	cJSON_Delete(a);
+	CHECK(port > 0, "listen");
 	for (int i = 0; i < 3; i++)
 		ids[i] = cc_request(c, "tcp.accept", "{\"socket\":%lld}", lsock);
+	CHECK(cc_sync(c, CONFORM_DEADLINE_MS) == 0 && !cc_has_answer(c, ids[0]),
+	      "tcp.accept answered before any connection: %s", cc_last_line(c));
 	for (int i = 0; i < 3; i++) {
-		struct sockaddr_in sin;
-		socklen_t len = sizeof(sin);
+		long long in;
 
 		peers[i] = peer_connect(AF_INET, port);
 		CHECK(peers[i] >= 0, "cannot connect to the daemon's listener");
-		getsockname(peers[i], (struct sockaddr *)&sin, &len);
 		a = cc_wait(c, ids[i], CONFORM_DEADLINE_MS);
 		/* FIFO: the i-th accept gets the i-th connection. */
-		CHECK(a && j_int(a, "result.socket") == lsock && j_int(a, "result.inbound") > lsock &&
+		CHECK(j_int(a, "result.socket") == lsock && j_int(a, "result.inbound") > lsock &&
 		      j_is(a, "result.state", "connected") &&
-		      j_int(a, "result.remote.port") == ntohs(sin.sin_port),
-		      "accept %d did not get connection %d", i, i);
-		long long in = j_int(a, "result.inbound");
-
+		      j_int(a, "result.remote.port") == peer_port(peers[i], true) &&
+		      j_int(a, "result.local.port") == port,
+		      "accept %d (peer port %d): %s", i, peer_port(peers[i], true), j_text(a));
+		in = j_int(a, "result.inbound");
 		cJSON_Delete(a);
 		a = cc_call(c, "tcp.write", "{\"socket\":%lld,\"text\":\"hi\"}", in);
-		CHECK(a && j_int(a, "result.bytes") == 2, "inbound socket cannot write");
+		CHECK(j_int(a, "result.bytes") == 2, "write on the inbound socket: %s", j_text(a));
 		cJSON_Delete(a);
-		char buf[2];
-
 		CHECK(peer_recv_all(peers[i], buf, 2, CONFORM_DEADLINE_MS) == 0 &&
-		      !memcmp(buf, "hi", 2), "peer did not receive");
+		      !memcmp(buf, "hi", 2), "the peer did not receive");
+		CHECK(peer_send_all(peers[i], "yo", 2, CONFORM_DEADLINE_MS) == 0, "peer send");
+		a = cc_call(c, "tcp.read", "{\"socket\":%lld}", in);
+		CHECK(j_is(a, "result.data", "eW8="), "read on the inbound socket: %s", j_text(a));
+		cJSON_Delete(a);
 		a = cc_call(c, "tcp.info", "{\"socket\":%lld}", in);
-		CHECK(a && j_int(a, "result.port") == ntohs(sin.sin_port) &&
-		      j_is(a, "result.host", "127.0.0.1"),
-		      "inbound host/port are not the peer's");
+		CHECK(j_int(a, "result.port") == peer_port(peers[i], true) &&
+		      j_is(a, "result.host", "127.0.0.1") && j_is(a, "result.state", "connected"),
+		      "tcp.info of the inbound socket: %s", j_text(a));
 		cJSON_Delete(a);
 	}
 	a = cc_call(c, "tcp.accept", "{\"socket\":%lld,\"timeout\":200}", lsock);
-	CHECK(a && err_code(a) == PROTO_E_TIMEOUT, "accept timeout is not -32006");
+	CHECK(err_code(a) == PROTO_E_TIMEOUT && j_int(a, "error.data.socket") == lsock,
+	      "accept timeout: %s", j_text(a));
 	cJSON_Delete(a);
 	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", lsock);
-	CHECK(a && j_is(a, "result.state", "listening"), "listener not listening after timeout");
+	CHECK(j_is(a, "result.state", "listening"), "listener after a timeout: %s", j_text(a));
 	cJSON_Delete(a);
+	/* timeout 0 is no limit. */
+	id = cc_request(c, "tcp.accept", "{\"socket\":%lld,\"timeout\":0}", lsock);
+	CHECK(cc_sync(c, CONFORM_DEADLINE_MS) == 0 && !cc_has_answer(c, id),
+	      "accept with timeout 0 answered at once: %s", cc_last_line(c));
+	pfd = peer_connect(AF_INET, port);
+	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+	CHECK(j_is(a, "result.state", "connected"), "accept with timeout 0: %s", j_text(a));
+	cJSON_Delete(a);
+	close(pfd);
 	for (int i = 0; i < 3; i++)
 		close(peers[i]);
 	cc_close(c);
 }
 
-static void
-case_states(void)
-{
-	struct cc *c = cc_open();
-	long long s, l;
-	cJSON *a;
-
-	CHECK(c, "cannot connect");
-	a = cc_call(c, "tcp.create", NULL);
-	s = j_int(a, "result.socket");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.read", "{\"socket\":%lld}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.state",
-	      "initialized") && j_int(a, "error.data.socket") == s,
-	      "read on an initialized socket is not -32002 state initialized");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.accept", "{\"socket\":%lld}", s);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE, "accept on initialized");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.listen", "{\"port\":0}");
-	l = j_int(a, "result.socket");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.write", "{\"socket\":%lld,\"text\":\"x\"}", l);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.state",
-	      "listening"), "write on a listener is not -32002 state listening");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", l);
-	CHECK(a && j_is(a, "result.state", "closed"), "close");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", l);
-	CHECK(a && j_is(a, "result.state", "closed"), "closing twice does not succeed");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.accept", "{\"socket\":%lld}", l);
-	CHECK(a && err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.state", "closed"),
-	      "accept on a closed socket is not -32002 state closed");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", l);
-	CHECK(a && j_int(a, "result.stateCode") == 4, "info on a closed socket");
-	cJSON_Delete(a);
-	cc_close(c);
-}
-
-static void
-case_ownership(void)
-{
-	struct cc *c1 = cc_open(), *c2 = cc_open();
-	long long s;
-	cJSON *a, *b;
-	char *ja, *jb;
-
-	CHECK(c1 && c2, "cannot connect");
-	a = cc_call(c1, "tcp.create", NULL);
-	s = j_int(a, "result.socket");
-	cJSON_Delete(a);
-	/* Another connection gets exactly the answer of an id that never existed. */
-	a = cc_call(c2, "tcp.close", "{\"socket\":%lld}", s);
-	b = cc_call(c2, "tcp.close", "{\"socket\":%lld}", s + 1000000);
-	CHECK(a && b && err_code(a) == PROTO_E_NO_SOCKET && j_int(a, "error.data.socket") == s,
-	      "foreign id is not -32001");
-	cJSON_DeleteItemFromObject(a, "id");
-	cJSON_DeleteItemFromObject(b, "id");
-	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(a, "error"), "data", cJSON_CreateNull());
-	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(b, "error"), "data", cJSON_CreateNull());
-	ja = cJSON_PrintUnformatted(a);
-	jb = cJSON_PrintUnformatted(b);
-	CHECK(!strcmp(ja, jb), "foreign and unknown ids answer differently: %s vs %s", ja, jb);
-	free(ja);
-	free(jb);
-	cJSON_Delete(a);
-	cJSON_Delete(b);
-	a = cc_call(c2, "tcp.list", NULL);
-	CHECK(a && cJSON_GetArraySize(j_get(a, "result.sockets")) == 0,
-	      "tcp.list shows another connection's sockets");
-	cJSON_Delete(a);
-	a = cc_call(c1, "tcp.list", NULL);
-	CHECK(a && cJSON_GetArraySize(j_get(a, "result.sockets")) == 1 &&
-	      j_int(cJSON_GetArrayItem(j_get(a, "result.sockets"), 0), "socket") == s,
-	      "tcp.list does not show the connection's own socket");
-	cJSON_Delete(a);
-	a = cc_call(c1, "tcp.info", "{\"socket\":%lld}", s);
-	CHECK(a && j_is(a, "result.state", "initialized"), "the owner lost its socket");
-	cJSON_Delete(a);
-	cc_close(c1);
-	cc_close(c2);
-}
-
-static void
-case_set_options(void)
-{
-	struct cc *c = cc_open();
-	cJSON *a;
-	long long s;
-
-	CHECK(c, "cannot connect");
-	a = cc_call(c, "tcp.create", NULL);
-	s = j_int(a, "result.socket");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.setOptions", "{\"socket\":%lld,\"noDelay\":true,\"keepAlive\":true,"
-		    "\"keepAliveIdle\":30,\"timeout\":1234}", s);
-	CHECK(a && j_int(a, "result.socket") == s, "setOptions failed");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
-	CHECK(a && j_int(a, "result.timeout") == 1234, "setOptions timeout not kept");
-	cJSON_Delete(a);
-	cc_close(c);
-}
-
 const struct conform_case conform_cases_sockets[] = {
-	{ "tcp-create", case_create, false },
+	{ "tcp-create-ids", case_create, false },
 	{ "tcp-connect-ipv4", case_connect_ipv4, false },
 	{ "tcp-connect-ipv6", case_connect_ipv6, false },
-	{ "tcp-connect-name", case_connect_name, false },
+	{ "tcp-connect-localhost", case_connect_name, false },
+	{ "tcp-connect-existing", case_connect_existing, false },
 	{ "tcp-connect-refused-retry", case_connect_refused_then_retry, false },
 	{ "tcp-connect-timeout", case_connect_timeout, false },
-	{ "tcp-connect-resolve-failure", case_resolve_failure, true },
-	{ "tcp-listen-accept", case_listen_accept, false },
-	{ "states", case_states, false },
-	{ "ownership", case_ownership, false },
-	{ "tcp-set-options", case_set_options, false },
+	{ "tcp-connect-resolve-failure", case_resolve_failure, false },
+	{ "tcp-listen-port0", case_listen_default, false },
+	{ "tcp-listen-ipv6", case_listen_ipv6, false },
+	{ "tcp-accept", case_accept, false },
 	{ NULL, NULL, false },
 };

@@ -1,7 +1,9 @@
 /*
- * conform-client: a raw control-connection client.  Lines are framed with
- * the shared proto_reader; answers are matched by id while notifications
- * are kept in arrival order for the cases to inspect.
+ * conform-client: raw control connections; see conform-client.h.
+ *
+ * Answers are matched by id while notifications are kept in arrival order.
+ * With --verbose every line sent and received is logged (shortened), so a
+ * failure report carries the exchange that shows it.
  */
 #include "config.h"
 
@@ -16,19 +18,25 @@
 #include <unistd.h>
 
 #include "conform.h"
+#include "conform-client.h"
+#include "conform-peer.h"
 #include "proto-reader.h"
 
-#define CC_MAX_LINE	(64u << 20)
-#define CC_MAX_NOTES	100000
+#define CC_MAX_LINE	(64u << 20)	/* longest line we accept from the daemon */
+#define CC_READ_CHUNK	(1u << 20)	/* bytes per recv */
+#define CC_MAX_NOTES	200000		/* notifications kept before dropping */
+#define CC_LAST_MAX	400		/* bytes of the last line kept for reports */
 
 struct cc {
-	int			 fd;
-	struct proto_reader	*r;
-	long long		 next_id;
-	cJSON			*notes;		/* array of notifications not yet taken */
-	cJSON			*answers;	/* array of answers not yet taken */
+	int			 fd;		/* control connection */
+	struct proto_reader	*r;		/* framing of what we receive */
+	long long		 next_id;	/* ids of cc_request: 1, 2, ... */
+	cJSON			*notes;		/* notifications not yet taken */
+	cJSON			*answers;	/* answers not yet taken */
+	char			 last[CC_LAST_MAX + 1];	/* last line read, shortened */
 };
 
+/* Connects to the daemon's socket.  Returns NULL on failure. */
 struct cc *
 cc_open(void)
 {
@@ -52,6 +60,7 @@ cc_open(void)
 	return c;
 }
 
+/* Closes the connection (the daemon sees the client vanish).  NULL is fine. */
 void
 cc_close(struct cc *c)
 {
@@ -70,36 +79,56 @@ cc_fd(struct cc *c)
 	return c->fd;
 }
 
-/* Writes all of data, waiting (bounded) when the socket is full. */
+/* The last line read (shortened), for failure messages. */
+const char *
+cc_last_line(struct cc *c)
+{
+	return c->last[0] ? c->last : "(nothing)";
+}
+
+static void
+trace(const char *dir, const char *p, size_t len)
+{
+	if (C->verbose)
+		conform_log("%s %.*s%s", dir, (int)(len > 300 ? 300 : len), p,
+			    len > 300 ? "..." : "");
+}
+
+/* Writes all of data, waiting (bounded) while the socket is full.  Returns 0 or -errno. */
 int
-cc_send_raw(struct cc *c, const char *data, size_t len)
+cc_send_raw(struct cc *c, const void *data, size_t len)
 {
 	long long end = conform_now_ms() + CONFORM_DEADLINE_MS;
+	const char *p = data;
 
 	while (len > 0) {
-		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+			struct pollfd pf = { .fd = c->fd, .events = POLLOUT };
 			int left = (int)(end - conform_now_ms());
 
-			if (left <= 0 || poll(&p, 1, left) <= 0)
+			if (left <= 0 || poll(&pf, 1, left) <= 0)
 				return -ETIMEDOUT;
 			continue;
 		}
 		if (n < 0)
 			return -errno;
-		data += n;
+		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
+/* Sends line and an LF.  Returns 0 or -errno. */
 int
 cc_send_line(struct cc *c, const char *line)
 {
-	int r = cc_send_raw(c, line, strlen(line));
+	size_t len = strlen(line);
+	int r;
 
+	trace(">", line, len);
+	r = cc_send_raw(c, line, len);
 	return r < 0 ? r : cc_send_raw(c, "\n", 1);
 }
 
@@ -129,7 +158,7 @@ vrequest(struct cc *c, const char *method, const char *fmt, va_list ap)
 	return r < 0 ? -1 : id;
 }
 
-/* Sends a request; params_fmt is printf-style JSON (NULL: {}).  Returns its id. */
+/* Sends a request; params_fmt is printf-style JSON (NULL: {}).  Returns its id or -1. */
 long long
 cc_request(struct cc *c, const char *method, const char *params_fmt, ...)
 {
@@ -153,8 +182,15 @@ cc_read_line(struct cc *c, int timeout_ms)
 		size_t len;
 		int k = proto_reader_next(c->r, &line, &len);
 
-		if (k == PROTO_READER_LINE)
+		if (k == PROTO_READER_LINE) {
+			snprintf(c->last, sizeof(c->last), "%.*s", (int)len, line);
+			trace("<", line, len);
 			return strndup(line, len);
+		}
+		if (k == PROTO_READER_TOO_LONG) {
+			snprintf(c->last, sizeof(c->last), "(a line over %u bytes)", CC_MAX_LINE);
+			continue;
+		}
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
 		int left = (int)(end - conform_now_ms());
 		void *space;
@@ -163,16 +199,18 @@ cc_read_line(struct cc *c, int timeout_ms)
 
 		if (left <= 0 || poll(&p, 1, left) <= 0)
 			return NULL;
-		if (proto_reader_space(c->r, 1 << 20, &space, &room) < 0)
+		if (proto_reader_space(c->r, CC_READ_CHUNK, &space, &room) < 0)
 			return NULL;
-		n = recv(c->fd, space, room, 0);
+		n = recv(c->fd, space, room, MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
 		if (n <= 0)
 			return NULL;
 		proto_reader_commit(c->r, (size_t)n);
 	}
 }
 
-/* The next message, parsed, or NULL. */
+/* The next message, parsed (a line that is not JSON becomes a string), or NULL. */
 cJSON *
 cc_read(struct cc *c, int timeout_ms)
 {
@@ -182,6 +220,8 @@ cc_read(struct cc *c, int timeout_ms)
 	if (!line)
 		return NULL;
 	j = cJSON_Parse(line);
+	if (!j)
+		j = cJSON_CreateString(line);
 	free(line);
 	return j;
 }
@@ -191,14 +231,24 @@ id_is(const cJSON *m, long long id)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "id");
 
-	return cJSON_IsNumber(v) && (long long)v->valuedouble == id;
+	return cJSON_IsNumber(v) && v->valuedouble == (double)id;
 }
 
-/* The answer to request id (owned by the caller), keeping notifications. */
-cJSON *
-cc_wait(struct cc *c, long long id, int timeout_ms)
+/* Files a message that is not the one waited for. */
+static void
+keep(struct cc *c, cJSON *m)
 {
-	long long end = conform_now_ms() + timeout_ms;
+	bool note = cJSON_IsObject(m) && !cJSON_GetObjectItemCaseSensitive(m, "id");
+
+	if (note && cJSON_GetArraySize(c->notes) >= CC_MAX_NOTES)
+		cJSON_Delete(m);
+	else
+		cJSON_AddItemToArray(note ? c->notes : c->answers, m);
+}
+
+static cJSON *
+take_answer(struct cc *c, long long id)
+{
 	cJSON *m;
 	int i = 0;
 
@@ -207,23 +257,42 @@ cc_wait(struct cc *c, long long id, int timeout_ms)
 			return cJSON_DetachItemFromArray(c->answers, i);
 		i++;
 	}
-	for (;;) {
+	return NULL;
+}
+
+/* Whether the answer to id has been read (and not taken) already. */
+bool
+cc_has_answer(struct cc *c, long long id)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, c->answers)
+		if (id_is(m, id))
+			return true;
+	return false;
+}
+
+/* The answer to request id (owned by the caller), or NULL at the deadline. */
+cJSON *
+cc_wait(struct cc *c, long long id, int timeout_ms)
+{
+	long long end = conform_now_ms() + timeout_ms;
+	cJSON *m = take_answer(c, id);
+
+	while (!m) {
 		int left = (int)(end - conform_now_ms());
 
 		if (left <= 0 || !(m = cc_read(c, left)))
 			return NULL;
-		if (id_is(m, id))
-			return m;
-		if (cJSON_GetObjectItemCaseSensitive(m, "id") || cJSON_IsArray(m))
-			cJSON_AddItemToArray(c->answers, m);
-		else if (cJSON_GetArraySize(c->notes) < CC_MAX_NOTES)
-			cJSON_AddItemToArray(c->notes, m);
-		else
-			cJSON_Delete(m);
+		if (!id_is(m, id)) {
+			keep(c, m);
+			m = NULL;
+		}
 	}
+	return m;
 }
 
-/* Sends a request and waits for its answer. */
+/* Sends a request and waits (CONFORM_DEADLINE_MS) for its answer. */
 cJSON *
 cc_call(struct cc *c, const char *method, const char *params_fmt, ...)
 {
@@ -236,6 +305,21 @@ cc_call(struct cc *c, const char *method, const char *params_fmt, ...)
 	return id < 0 ? NULL : cc_wait(c, id, CONFORM_DEADLINE_MS);
 }
 
+/*
+ * A round trip with tcp.list: once it is answered, every request sent
+ * before it that answers at once has been answered.  Returns 0 or -1.
+ */
+int
+cc_sync(struct cc *c, int timeout_ms)
+{
+	long long id = cc_request(c, "tcp.list", NULL);
+	cJSON *a = id > 0 ? cc_wait(c, id, timeout_ms) : NULL;
+	int r = a && j_get(a, "result") ? 0 : -1;
+
+	cJSON_Delete(a);
+	return r;
+}
+
 /* The next notification named method (others stay queued), or NULL. */
 cJSON *
 cc_note(struct cc *c, const char *method, int timeout_ms)
@@ -245,96 +329,36 @@ cc_note(struct cc *c, const char *method, int timeout_ms)
 	int i = 0;
 
 	cJSON_ArrayForEach(m, c->notes) {
-		const char *name = j_str(m, "method");
-
-		if (name && strcmp(name, method) == 0)
+		if (j_is(m, "method", method))
 			return cJSON_DetachItemFromArray(c->notes, i);
 		i++;
 	}
 	for (;;) {
 		int left = (int)(end - conform_now_ms());
-		const char *name;
 
 		if (left <= 0 || !(m = cc_read(c, left)))
 			return NULL;
-		name = j_str(m, "method");
-		if (name && strcmp(name, method) == 0 && !cJSON_GetObjectItemCaseSensitive(m, "id"))
+		if (cJSON_IsObject(m) && j_is(m, "method", method) &&
+		    !cJSON_GetObjectItemCaseSensitive(m, "id"))
 			return m;
-		if (cJSON_GetObjectItemCaseSensitive(m, "id") || cJSON_IsArray(m))
-			cJSON_AddItemToArray(c->answers, m);
-		else
-			cJSON_AddItemToArray(c->notes, m);
+		keep(c, m);
 	}
 }
 
-void
-cc_drop_notes(struct cc *c)
-{
-	cJSON_Delete(c->notes);
-	c->notes = cJSON_CreateArray();
-}
-
-/* Looks up a dotted path ("error.data.state") in o. */
-cJSON *
-j_get(const cJSON *o, const char *path)
-{
-	char key[64];
-
-	while (o && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-
-		if (n >= sizeof(key))
-			return NULL;
-		memcpy(key, path, n);
-		key[n] = '\0';
-		o = cJSON_GetObjectItemCaseSensitive(o, key);
-		path += n + (dot ? 1 : 0);
-	}
-	return (cJSON *)o;
-}
-
+/* tcp.create with no params.  Returns the id or -1. */
 long long
-j_int(const cJSON *o, const char *path)
+cc_create(struct cc *c)
 {
-	const cJSON *v = j_get(o, path);
+	cJSON *a = cc_call(c, "tcp.create", NULL);
+	long long s = j_int(a, "result.socket");
 
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : -999999;
-}
-
-const char *
-j_str(const cJSON *o, const char *path)
-{
-	const cJSON *v = j_get(o, path);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-bool
-j_true(const cJSON *o, const char *path)
-{
-	return cJSON_IsTrue(j_get(o, path));
-}
-
-/* The error code of an answer, or 0 for a result. */
-long long
-err_code(const cJSON *answer)
-{
-	return j_get(answer, "error") ? j_int(answer, "error.code") : 0;
-}
-
-/* True when the string at path in o is want. */
-bool
-j_is(const cJSON *o, const char *path, const char *want)
-{
-	const char *s = j_str(o, path);
-
-	return s && strcmp(s, want) == 0;
+	cJSON_Delete(a);
+	return s > 0 ? s : -1;
 }
 
 /*
- * A daemon socket connected (with noDelay) to a loopback peer of ours.
- * Returns its id and the peer's fd, or -1.
+ * A daemon socket connected (tcp.connect without socket, noDelay) to a
+ * loopback peer of ours.  Returns its id and the peer's fd, or -1.
  */
 long long
 cc_pair(struct cc *c, int *ret_peer)

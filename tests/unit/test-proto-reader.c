@@ -87,6 +87,11 @@ limit_exact_and_over(void **state)
 	/* The CR of CR LF does not count. */
 	assert_int_equal(proto_reader_feed(r, "12345678\r\n", 10), 0);
 	expect_line(r, "12345678");
+	/* The same with the LF arriving separately. */
+	assert_int_equal(proto_reader_feed(r, "12345678\r", 9), 0);
+	expect_none(r);
+	assert_int_equal(proto_reader_feed(r, "\n", 1), 0);
+	expect_line(r, "12345678");
 	assert_int_equal(proto_reader_feed(r, "123456789\nok\n", 13), 0);
 	assert_int_equal(proto_reader_next(r, &line, &len), PROTO_READER_TOO_LONG);
 	expect_line(r, "ok");
