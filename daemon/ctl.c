@@ -22,12 +22,14 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "idmap.h"
+#include "monitor.h"
 #include "proto-reader.h"
 #include "rpc.h"
 #include "tcp.h"
 
 static void ctl_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void ctl_on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void ctl_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 
 static size_t
 ctl_budget_used(const struct ctl *c)
@@ -82,11 +84,14 @@ ctl_new(struct daemon *d, int fd)
 	TAILQ_INIT(&c->batches);
 	ev_io_init(&c->rio, ctl_on_read, fd, EV_READ);
 	ev_io_init(&c->wio, ctl_on_write, fd, EV_WRITE);
+	ev_init(&c->drain_timer, ctl_on_drain_timeout);
 	ev_io_start(d->loop, &c->rio);
 	TAILQ_INSERT_TAIL(&d->ctls, c, link);
 	d->nctls++;
 	d->counters.clients_total++;
 	log_debug("%s: connected", c->desc);
+	if (monitor_on(d))
+		monitor_event(d, c, NULL, "client.connect");
 	return c;
 }
 
@@ -104,10 +109,12 @@ ctl_close(struct ctl *c, const char *reason)
 
 	if (c->flags & CTL_DEAD)
 		return;
+	monitor_detach(c);
 	c->flags |= CTL_DEAD;
 	log_debug("%s: closing: %s", c->desc, reason);
 	ev_io_stop(d->loop, &c->rio);
 	ev_io_stop(d->loop, &c->wio);
+	ev_timer_stop(d->loop, &c->drain_timer);
 	if (c->in_flush) {
 		TAILQ_REMOVE(&d->flush, c, flush_link);
 		c->in_flush = false;
@@ -132,6 +139,46 @@ ctl_close(struct ctl *c, const char *reason)
 		tcp_forget(t);
 	proto_buf_free(&c->out);
 	daemon_fd_freed(d);
+	if (monitor_on(d)) {
+		struct proto_jw *w = monitor_begin(d, c, NULL, "client.disconnect");
+
+		proto_jw_kstr(w, "reason", reason);
+		monitor_end(d);
+	}
+}
+
+/*
+ * Reads no more from c and closes it once its queued output is written,
+ * or after linger-ms if the client does not read it.
+ */
+void
+ctl_close_after_flush(struct ctl *c, const char *reason)
+{
+	struct daemon *d = c->d;
+
+	if (c->flags & (CTL_DEAD | CTL_DRAIN))
+		return;
+	log_debug("%s: closing once flushed: %s", c->desc, reason);
+	c->flags |= CTL_DRAIN;
+	ev_io_stop(d->loop, &c->rio);
+	ev_timer_set(&c->drain_timer, (double)d->conf.linger_ms / 1000., 0.);
+	ev_timer_start(d->loop, &c->drain_timer);
+	ctl_schedule(c);
+}
+
+static void
+ctl_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl *c = (struct ctl *)((char *)w - offsetof(struct ctl, drain_timer));
+
+	ctl_close(c, "output not read within linger-ms");
+}
+
+/* Root and the daemon's own uid may monitor, see and close every socket. */
+bool
+ctl_privileged(const struct ctl *c)
+{
+	return c->cred.uid == 0 || c->cred.uid == c->d->uid;
 }
 
 /* Frees a dead ctl (from the graveyard).  Returns NULL. */
@@ -246,7 +293,7 @@ ctl_flush(struct ctl *c)
 	}
 	if (proto_buf_used(&c->out) == 0) {
 		ev_io_stop(c->d->loop, &c->wio);
-		if (c->flags & CTL_HUP ||
+		if (c->flags & (CTL_HUP | CTL_DRAIN) ||
 		    (c->flags & CTL_EOF && c->ncalls == 0 && TAILQ_EMPTY(&c->batches))) {
 			ctl_close(c, "client closed");
 			return;
@@ -282,7 +329,7 @@ ctl_process(struct ctl *c)
 		else
 			rpc_dispatch_line(c, line, len);
 	}
-	if (!(c->flags & (CTL_DEAD | CTL_PAUSED)) && !ev_is_active(&c->rio) &&
+	if (!(c->flags & (CTL_DEAD | CTL_PAUSED | CTL_DRAIN)) && !ev_is_active(&c->rio) &&
 	    !(c->flags & CTL_EOF))
 		ev_io_start(c->d->loop, &c->rio);
 }

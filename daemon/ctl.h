@@ -36,11 +36,15 @@ enum {
 	CTL_EOF		= 1 << 2,	/* the client closed its side */
 	CTL_PROCESS	= 1 << 3,	/* buffered input to process on flush */
 	CTL_HUP		= 1 << 4,	/* the client is gone entirely */
+	CTL_MONITOR	= 1 << 5,	/* in d->monitors */
+	CTL_DRAIN	= 1 << 6,	/* closed once its output is flushed */
 };
 
 struct ctl {
 	TAILQ_ENTRY(ctl)	 link;		/* d->ctls, then d->dead_ctls */
 	TAILQ_ENTRY(ctl)	 flush_link;	/* d->flush while in_flush */
+	TAILQ_ENTRY(ctl)	 monitor_link;	/* d->monitors while CTL_MONITOR */
+	ev_timer		 drain_timer;	/* bounds ctl_close_after_flush */
 	bool			 in_flush;
 	struct daemon		*d;		/* parent */
 	uint64_t		 num;		/* client number, for logs */
@@ -64,6 +68,8 @@ struct ctl {
 
 struct ctl	*ctl_new(struct daemon *d, int fd);
 void		 ctl_close(struct ctl *c, const char *reason);
+void		 ctl_close_after_flush(struct ctl *c, const char *reason);
+bool		 ctl_privileged(const struct ctl *c);
 struct ctl	*ctl_free(struct ctl *c);
 void		 ctl_output_added(struct ctl *c);
 bool		 ctl_has_room(const struct ctl *c);

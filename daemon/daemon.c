@@ -192,6 +192,7 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	TAILQ_INIT(&d->orphans);
 	TAILQ_INIT(&d->dead_tcps);
 	TAILQ_INIT(&d->paused_listeners);
+	TAILQ_INIT(&d->monitors);
 	ev_set_userdata(loop, d);
 	d->sockets = idmap_new();
 	d->scratch = malloc(DAEMON_SCRATCH);
@@ -384,6 +385,7 @@ daemon_done(struct daemon *d)
 	d->dns = dns_free(d->dns);
 	d->sockets = idmap_free(d->sockets);
 	free(d->scratch);
+	proto_buf_free(&d->monitor_buf);
 	free(d->socket_path);
 	conf_done(&d->conf);
 }

@@ -15,6 +15,8 @@
 
 #include "conf.h"
 #include "log.h"
+#include "proto-buf.h"
+#include "proto-jw.h"
 
 struct ctl;
 struct tcp;
@@ -32,6 +34,7 @@ struct daemon_counters {
 	uint64_t	protocol_errors;	/* -32700 / -32600 answers */
 	uint64_t	limit_hits;		/* -32005 answers and refused clients */
 	uint64_t	accept_pauses;		/* EMFILE / ENFILE pauses */
+	uint64_t	monitors_dropped;	/* monitors that fell behind */
 };
 
 struct daemon {
@@ -56,6 +59,10 @@ struct daemon {
 	TAILQ_HEAD(, tcp)	 orphans;	/* lingering sockets of vanished clients */
 	TAILQ_HEAD(, tcp)	 dead_tcps;	/* graveyard */
 	TAILQ_HEAD(, tcp)	 paused_listeners;	/* accept waits for fds */
+	TAILQ_HEAD(, ctl)	 monitors;	/* ctls with daemon.monitor on */
+	size_t			 nmonitors;
+	struct proto_buf	 monitor_buf;	/* the event being built */
+	struct proto_jw		 monitor_jw;
 	size_t			 nctls;		/* live ctls */
 	size_t			 nsockets;	/* open TCP sockets (with an fd) */
 

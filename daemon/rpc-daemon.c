@@ -13,6 +13,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "monitor.h"
 #include "proto-errors.h"
 #include "proto-methods.h"
 #include "rpc.h"
@@ -56,7 +57,24 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "protocolErrors", k->protocol_errors);
 		proto_jw_kuint(&w, "limitHits", k->limit_hits);
 		proto_jw_kuint(&w, "acceptPauses", k->accept_pauses);
+		proto_jw_kuint(&w, "monitors", d->nmonitors);
+		proto_jw_kuint(&w, "monitorsDropped", k->monitors_dropped);
 		proto_jw_obj_end(&w);
+		proto_jw_obj_end(&w);
+	}
+	rpc_result_end(call, &w);
+	return 0;
+}
+
+int
+rpc_daemon_monitor(struct rpc_call *call, const union proto_args *args)
+{
+	struct proto_jw w;
+
+	(void) monitor_enable(call->ctl, args->monitor.enable);
+	if (rpc_result_begin(call, &w)) {
+		proto_jw_obj_begin(&w);
+		proto_jw_kbool(&w, "monitoring", args->monitor.enable);
 		proto_jw_obj_end(&w);
 	}
 	rpc_result_end(call, &w);

@@ -5,9 +5,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "ctl.h"
+#include "daemon.h"
+#include "monitor.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
 #include "tcp.h"
@@ -15,7 +18,31 @@
 int
 rpc_tcp_close(struct rpc_call *call, const union proto_args *args)
 {
-	return tcp_close(call->tcp, call, args->close.abort);
+	struct tcp *t = call->tcp;
+	struct daemon *d = call->ctl->d;
+	bool foreign = t->owner != call->ctl;
+
+	if (monitor_on(d) && t->state != TCP_STATE_CLOSED) {
+		struct proto_jw *w = monitor_begin(d, NULL, t, "close");
+
+		proto_jw_kbool(w, "abort", args->close.abort);
+		proto_jw_kstr(w, "reason", foreign ? "admin" : "client");
+		monitor_end(d);
+	}
+	if (foreign && t->state != TCP_STATE_CLOSED) {
+		struct proto_jw w;
+
+		log_info("%s: closing tcp#%llu of %s", call->ctl->desc, (unsigned long long)t->id,
+			 t->owner ? t->owner->desc : "a departed client");
+		if (rpc_notify_begin(t->owner, &w, PROTO_N_TCP_CLOSED)) {
+			proto_jw_obj_begin(&w);
+			proto_jw_kuint(&w, "socket", t->id);
+			proto_jw_kstr(&w, "reason", "admin");
+			proto_jw_obj_end(&w);
+			rpc_notify_end(t->owner, &w);
+		}
+	}
+	return tcp_close(t, call, args->close.abort);
 }
 
 int
@@ -56,21 +83,48 @@ by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Whether the caller of tcp.list with all may see the sockets of owner (NULL: lingering). */
+static bool
+may_see(const struct ctl *caller, const struct ctl *owner)
+{
+	if (ctl_privileged(caller))
+		return true;
+	return owner && owner->cred.uid == caller->cred.uid;
+}
+
 int
 rpc_tcp_list(struct rpc_call *call, const union proto_args *args)
 {
-	struct ctl *c = call->ctl;
-	size_t n = 0, cap = c->nsockets + c->nclosed;
+	struct ctl *c = call->ctl, *o;
+	struct daemon *d = c->d;
+	size_t n = 0, cap = 0;
 	struct tcp **all, *t;
 	struct proto_jw w;
 
+	if (!args->list.all) {
+		cap = c->nsockets + c->nclosed;
+	} else {
+		TAILQ_FOREACH(o, &d->ctls, link)
+			if (may_see(c, o))
+				cap += o->nsockets + o->nclosed;
+		if (may_see(c, NULL))
+			TAILQ_FOREACH(t, &d->orphans, link)
+				cap++;
+	}
 	all = calloc(cap ? cap : 1, sizeof(*all));
 	if (!all)
 		return -ENOMEM;
-	TAILQ_FOREACH(t, &c->sockets, link)
-		all[n++] = t;
-	TAILQ_FOREACH(t, &c->closed, link)
-		all[n++] = t;
+	TAILQ_FOREACH(o, &d->ctls, link) {
+		if (args->list.all ? !may_see(c, o) : o != c)
+			continue;
+		TAILQ_FOREACH(t, &o->sockets, link)
+			all[n++] = t;
+		TAILQ_FOREACH(t, &o->closed, link)
+			all[n++] = t;
+	}
+	if (args->list.all && may_see(c, NULL))
+		TAILQ_FOREACH(t, &d->orphans, link)
+			all[n++] = t;
 	qsort(all, n, sizeof(*all), by_id);
 	if (rpc_result_begin(call, &w)) {
 		proto_jw_obj_begin(&w);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "idmap.h"
 #include "daemon.h"
 #include "proto-errors.h"
 #include "proto-jsonrpc.h"
@@ -91,7 +92,12 @@ resolve_socket(struct rpc_call *call, const struct proto_method *m, const union 
 		return true;
 	if (a->socket == 0 && (m->flags & PROTO_M_SOCKET_OPT))
 		return true;
-	t = ctl_find_tcp(call->ctl, a->socket);
+	if (call->method == PROTO_M_TCP_CLOSE && a->close.admin) {
+		/* An administrator's close names any client's socket. */
+		t = a->socket > 0 ? idmap_get(call->ctl->d->sockets, (uint64_t)a->socket) : NULL;
+	} else {
+		t = ctl_find_tcp(call->ctl, a->socket);
+	}
 	if (!t) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_NO_SOCKET, .socket = a->socket });
@@ -144,6 +150,14 @@ dispatch_request(struct ctl *c, struct rpc_batch *b, struct proto_request *q)
 		rpc_reply_error(&call, &(struct rpc_error){
 			.code = PROTO_E_INVALID_PARAMS, .param = param,
 			.reason = proto_param_error_text(why) });
+		goto out;
+	}
+	if ((m->flags & PROTO_M_PRIVILEGED ||
+	     (mid == PROTO_M_TCP_CLOSE && args.close.admin)) && !ctl_privileged(c)) {
+		rpc_reply_error(&call, &(struct rpc_error){
+			.code = PROTO_E_NOT_PERMITTED, .method = q->method,
+			.message = "not permitted: root and the daemon's own user only",
+			.reason = "privileged" });
 		goto out;
 	}
 	if (!resolve_socket(&call, m, &args, &t))
@@ -233,5 +247,6 @@ const rpc_handler rpc_handlers[_PROTO_M_MAX] = {
 	[PROTO_M_TCP_INFO] = rpc_tcp_info,
 	[PROTO_M_TCP_LIST] = rpc_tcp_list,
 	[PROTO_M_DAEMON_INFO] = rpc_daemon_info,
+	[PROTO_M_DAEMON_MONITOR] = rpc_daemon_monitor,
 	[PROTO_M_RPC_DISCOVER] = rpc_rpc_discover,
 };

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "monitor.h"
 #include "daemon.h"
 #include "proto-errors.h"
 #include "rpc.h"
@@ -50,6 +51,14 @@ accept_done(struct tcp *t, struct rpc_call *call, struct tcp *nt)
 	struct proto_jw w;
 
 	TAILQ_REMOVE(&t->accepts, call, q_link);
+	if (monitor_on(t->d)) {
+		struct proto_jw *mw = monitor_begin(t->d, NULL, t, "accept");
+
+		proto_jw_kuint(mw, "inbound", nt->id);
+		rpc_write_endpoint(mw, "local", &nt->local);
+		rpc_write_endpoint(mw, "remote", &nt->remote);
+		monitor_end(t->d);
+	}
 	if (rpc_result_begin(call, &w)) {
 		proto_jw_obj_begin(&w);
 		proto_jw_kint(&w, "socket", (int64_t)t->id);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "monitor.h"
 #include "daemon.h"
 #include "dns.h"
 #include "proto-errors.h"
@@ -93,13 +94,13 @@ resolve_failed(struct tcp *t, const char *errname)
 }
 
 static void
-record_endpoints(struct tcp *t)
+record_endpoints(struct tcp *t, bool connected)
 {
 	socklen_t len = sizeof(t->local);
 
 	t->has_local = getsockname(t->fd, (struct sockaddr *)&t->local, &len) == 0;
 	len = sizeof(t->remote);
-	t->has_remote = t->state == TCP_STATE_CONNECTED &&
+	t->has_remote = connected &&
 			getpeername(t->fd, (struct sockaddr *)&t->remote, &len) == 0;
 }
 
@@ -113,8 +114,8 @@ connected(struct tcp *t)
 	ev_io_stop(t->d->loop, &t->wio);
 	free(t->addrs);
 	t->addrs = NULL;
+	record_endpoints(t, true);	/* first: the state change reports them */
 	tcp_set_state(t, TCP_STATE_CONNECTED);
-	record_endpoints(t);
 	tcp_io_connected(t);
 	tcp_apply_options(t);
 	t->connect_call = NULL;
@@ -230,6 +231,13 @@ tcp_connect(struct tcp *t, struct rpc_call *call)
 	t->eof = t->eof_told = t->shut_wr = t->pumping = false;
 	t->has_local = t->has_remote = false;
 	t->last_errno = 0;
+	if (monitor_on(t->d)) {
+		struct proto_jw *w = monitor_begin(t->d, NULL, t, "connect");
+
+		proto_jw_kstr(w, "host", host);
+		proto_jw_kint(w, "port", t->port < 0 ? 0 : t->port);
+		monitor_end(t->d);
+	}
 	tcp_set_state(t, TCP_STATE_CONNECTING);
 	ev_init(&t->connect_timer, on_connect_timeout);
 	if (timeout > 0) {
@@ -276,8 +284,8 @@ listen_on(struct tcp *t, const struct sockaddr_storage *ss)
 		open_failed(t, NULL, -errno);
 		return;
 	}
+	record_endpoints(t, false);
 	tcp_set_state(t, TCP_STATE_LISTENING);
-	record_endpoints(t);
 	tcp_accept_init(t);
 	call = t->connect_call;
 	t->connect_call = NULL;

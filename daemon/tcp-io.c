@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include "ctl.h"
+#include "monitor.h"
 #include "daemon.h"
 #include "proto-errors.h"
 #include "rpc.h"
@@ -134,6 +135,8 @@ tcp_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		t->bytes_read += (uint64_t)n;
 		d->counters.bytes_read += (uint64_t)n;
+		if (monitor_on(d))
+			monitor_bytes(d, t, "read", (size_t)n);
 		tcp_deliver(t, d->scratch, (size_t)n);
 		if ((size_t)n < want)
 			break;
@@ -289,6 +292,8 @@ tcp_flush_writes(struct tcp *t)
 		}
 		t->bytes_written += (uint64_t)n;
 		t->d->counters.bytes_written += (uint64_t)n;
+		if (monitor_on(t->d))
+			monitor_bytes(t->d, t, "write", (size_t)n);
 		for (size_t left = (size_t)n; left > 0;) {
 			size_t take;
 

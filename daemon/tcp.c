@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "monitor.h"
 #include "daemon.h"
 #include "dns.h"
 #include "idmap.h"
@@ -64,6 +65,12 @@ tcp_set_state(struct tcp *t, enum tcp_state s)
 		return;
 	log_debug("tcp#%llu: %s -> %s", (unsigned long long)t->id, tcp_state_name(t->state),
 		  tcp_state_name(s));
+	if (monitor_on(t->d)) {
+		enum tcp_state from = t->state;
+
+		t->state = s;
+		monitor_state(t->d, t, tcp_state_name(from), tcp_state_name(s));
+	}
 	t->state = s;
 }
 
@@ -100,6 +107,8 @@ tcp_new(struct daemon *d, struct ctl *owner)
 	TAILQ_INSERT_TAIL(&owner->sockets, t, link);
 	owner->nsockets++;
 	d->counters.sockets_total++;
+	if (monitor_on(d))
+		monitor_event(d, owner, t, "create");
 	return t;
 }
 
@@ -233,6 +242,15 @@ tcp_fail(struct tcp *t, int err)
 	struct proto_jw w;
 
 	log_debug("tcp#%llu: %s", (unsigned long long)t->id, strerror(err));
+	if (monitor_on(t->d)) {
+		struct proto_jw *mw = monitor_begin(t->d, NULL, t, "error");
+		const char *name = proto_errno_name(err);
+
+		proto_jw_kint(mw, "errno", err);
+		proto_jw_kstr(mw, "errname", name ? name : "EUNKNOWN");
+		proto_jw_kstr(mw, "message", strerror(err));
+		monitor_end(t->d);
+	}
 	if (t->state == TCP_STATE_CLOSING) {
 		/* Closed for the client already: the close just ends early. */
 		tcp_cancel_list(&t->writes, &e);
@@ -465,5 +483,14 @@ tcp_write_info(struct proto_jw *w, const struct tcp *t)
 	proto_jw_kuint(w, "pendingWriteBytes", t->pending_write_bytes);
 	proto_jw_kbool(w, "pumping", t->pumping);
 	proto_jw_kbool(w, "channel", false);
+	proto_jw_key(w, "owner");
+	proto_jw_obj_begin(w);
+	proto_jw_kuint(w, "client", t->owner ? t->owner->num : 0);
+	if (t->owner) {
+		proto_jw_kint(w, "pid", (int64_t)t->owner->cred.pid);
+		proto_jw_kint(w, "uid", (int64_t)t->owner->cred.uid);
+	}
+	proto_jw_obj_end(w);
+	proto_jw_kuint(w, "ageMs", (uint64_t)((ev_now(t->d->loop) - t->created) * 1000.));
 	proto_jw_obj_end(w);
 }

@@ -114,6 +114,22 @@ static const struct proto_field tcp_close_params[] = {
 	  "Socket id."),
 	P(struct proto_tcp_close_args, abort, "abort", PROTO_T_BOOL, OPT, 0, 0, 0,
 	  "Reset the connection at once instead of flushing and sending FIN."),
+	P(struct proto_tcp_close_args, admin, "admin", PROTO_T_BOOL, OPT, 0, 0, 0,
+	  "Close another client's socket (root and the daemon's uid only); its owner gets "
+	  "tcp.closed with reason admin."),
+	END
+};
+
+static const struct proto_field tcp_list_params[] = {
+	P(struct proto_tcp_list_args, all, "all", PROTO_T_BOOL, OPT, 0, 0, 0,
+	  "Every socket the caller may see: all of them for root and the daemon's uid, "
+	  "those of the caller's uid otherwise."),
+	END
+};
+
+static const struct proto_field monitor_params[] = {
+	P(struct proto_monitor_args, enable, "enable", PROTO_T_BOOL, OPT, 0, 0, 1,
+	  "Start (true) or stop (false) monitor.event notifications."),
 	END
 };
 
@@ -184,10 +200,17 @@ static const struct proto_field res_pump[] = {
 	R("bytesWritten", PROTO_T_INT, REQ, "Bytes handed to the kernel."), \
 	R("pendingWriteBytes", PROTO_T_INT, REQ, "Bytes accepted by tcp.write, not yet sent."), \
 	R("pumping", PROTO_T_BOOL, REQ, "Pump mode."), \
-	R("channel", PROTO_T_BOOL, REQ, "A data channel is open.")
+	R("channel", PROTO_T_BOOL, REQ, "A data channel is open."), \
+	R("owner", PROTO_T_OBJECT, REQ, "The owning connection: {client, pid, uid}; client 0 while " \
+	  "lingering after its owner left."), \
+	R("ageMs", PROTO_T_INT, REQ, "Milliseconds since the socket was created.")
 static const struct proto_field res_info[] = { INFO_FIELDS, END };
 static const struct proto_field res_list[] = {
-	R("sockets", PROTO_T_ARRAY, REQ, "tcp.info of every socket of this connection."), END
+	R("sockets", PROTO_T_ARRAY, REQ, "tcp.info of every socket of this connection (or, with "
+	  "all, of every socket the caller may see)."), END
+};
+static const struct proto_field res_monitor[] = {
+	R("monitoring", PROTO_T_BOOL, REQ, "Whether this connection now gets monitor.event."), END
 };
 static const struct proto_field res_daemon_info[] = {
 	R("name", PROTO_T_STRING, REQ, "\"tisockd\"."),
@@ -220,6 +243,26 @@ static const struct proto_field note_error[] = {
 static const struct proto_field note_closed[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown, limit or admin."), END
+};
+static const struct proto_field note_monitor[] = {
+	R("time", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
+	R("event", PROTO_T_STRING, REQ, "client.connect, client.disconnect, create, connect, state, "
+	  "accept, read, write, error, close or monitor.dropped."),
+	R("client", PROTO_T_INT, REQ, "Client number (0: a socket lingering without owner)."),
+	R("pid", PROTO_T_INT, OPT, "Client process id."),
+	R("uid", PROTO_T_INT, OPT, "Client user id."),
+	R("socket", PROTO_T_SOCKET, OPT, "Socket id, for socket events."),
+	R("bytes", PROTO_T_INT, OPT, "read, write: bytes moved."),
+	R("from", PROTO_T_STRING, OPT, "state: the old state."),
+	R("to", PROTO_T_STRING, OPT, "state: the new state."),
+	R("local", PROTO_T_ENDPOINT, OPT, "state, accept: local endpoint when known."),
+	R("remote", PROTO_T_ENDPOINT, OPT, "state, accept: remote endpoint when known."),
+	R("host", PROTO_T_STRING, OPT, "connect: host asked for."),
+	R("port", PROTO_T_INT, OPT, "connect: port asked for."),
+	R("inbound", PROTO_T_SOCKET, OPT, "accept: the new socket."),
+	R("errno", PROTO_T_INT, OPT, "error: system errno."),
+	R("errname", PROTO_T_STRING, OPT, "error: errno name."),
+	R("reason", PROTO_T_STRING, OPT, "close, client.disconnect, monitor.dropped: why."), END
 };
 
 #define S(x) PROTO_S(x)
@@ -282,13 +325,19 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.summary = "Describe a socket.",
 		.description = "Answers at once." },
 	[PROTO_M_TCP_LIST] = {
-		.name = "tcp.list", .result = res_list,
-		.summary = "Describe every socket of this connection.",
+		.name = "tcp.list", .params = tcp_list_params, .result = res_list,
+		.summary = "Describe every socket of this connection, or every socket visible.",
 		.description = "Answers at once." },
 	[PROTO_M_DAEMON_INFO] = {
 		.name = "daemon.info", .result = res_daemon_info,
 		.summary = "Daemon version, uptime, limits and counters.",
 		.description = "Answers at once." },
+	[PROTO_M_DAEMON_MONITOR] = {
+		.name = "daemon.monitor", .params = monitor_params, .result = res_monitor,
+		.flags = PROTO_M_PRIVILEGED,
+		.summary = "Stream monitor.event notifications about every client and socket.",
+		.description = "Answers at once; root and the daemon's uid only. A monitor more "
+			       "than 4 MiB behind is sent monitor.dropped and disconnected." },
 	[PROTO_M_RPC_DISCOVER] = {
 		.name = "rpc.discover", .result = res_discover,
 		.summary = "OpenRPC document of the whole protocol.",
@@ -302,6 +351,9 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 	[PROTO_N_TCP_CLOSED] = {
 		.name = "tcp.closed", .params = note_closed, .flags = PROTO_M_NOTIFICATION,
 		.summary = "The daemon closed the socket for its own reasons." },
+	[PROTO_N_MONITOR_EVENT] = {
+		.name = "monitor.event", .params = note_monitor, .flags = PROTO_M_NOTIFICATION,
+		.summary = "daemon.monitor: something happened to a client or a socket." },
 };
 
 /* Index of the method (not notification) called name, or -ENOENT. */

@@ -48,11 +48,13 @@ enum proto_method_id {
 	PROTO_M_TCP_INFO,
 	PROTO_M_TCP_LIST,
 	PROTO_M_DAEMON_INFO,
+	PROTO_M_DAEMON_MONITOR,
 	PROTO_M_RPC_DISCOVER,
 	/* Notifications, daemon to client. */
 	PROTO_N_TCP_DATA,
 	PROTO_N_TCP_ERROR,
 	PROTO_N_TCP_CLOSED,
+	PROTO_N_MONITOR_EVENT,
 	_PROTO_M_MAX,
 };
 
@@ -115,6 +117,17 @@ struct proto_tcp_pump_args {
 struct proto_tcp_close_args {
 	int64_t	socket;
 	int	abort;
+	int	admin;			/* any client's socket (privileged) */
+};
+
+struct proto_tcp_list_args {
+	int64_t	socket;			/* unused */
+	int	all;			/* every visible socket, not just this connection's */
+};
+
+struct proto_monitor_args {
+	int64_t	socket;			/* unused */
+	int	enable;
 };
 
 struct proto_tcp_options_args {
@@ -136,6 +149,8 @@ union proto_args {
 	struct proto_tcp_write_args	write;
 	struct proto_tcp_pump_args	pump;
 	struct proto_tcp_close_args	close;
+	struct proto_tcp_list_args	list;
+	struct proto_monitor_args	monitor;
 	struct proto_tcp_options_args	options;
 	struct proto_socket_args	sock;
 };
