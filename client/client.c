@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -21,6 +23,10 @@
 
 #define CLIENT_MAX_LINE		(64u << 20)	/* longest answer accepted */
 #define CLIENT_READ_CHUNK	(256u << 10)
+#define CLIENT_EPOLL_BATCH	32
+
+/* epoll tags for the client's own fds; anything else is a lib_source. */
+static char tag_daemon, tag_wake;
 
 static char *
 default_path(void)
@@ -33,6 +39,30 @@ default_path(void)
 	if (xdg && *xdg)
 		return asprintf(&p, "%s/tisockd.sock", xdg) < 0 ? NULL : p;
 	return strdup("/run/tisockd/tisockd.sock");
+}
+
+/*
+ * The fd handed to event loops is an epoll set holding the daemon
+ * connection, an eventfd raised while callbacks are due without input
+ * (answers a blocking call read ahead, stream operations), and the fds
+ * of streams with asynchronous operations.  One fd, readable whenever
+ * dispatch has something to do, the way sd-event exposes its loop.
+ */
+static int
+client_epoll_init(tisock_client *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->epfd < 0 || c->wakefd < 0)
+		return -1;
+	ev.data.ptr = &tag_daemon;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		return -1;
+	c->fd_events = EPOLLIN;
+	ev.data.ptr = &tag_wake;
+	return epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wakefd, &ev);
 }
 
 TISOCK_PUBLIC tisock_client *
@@ -55,12 +85,17 @@ tisock_client_open(const char *path)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->epfd = c->wakefd = -1;
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    !(c->reader = proto_reader_new(CLIENT_MAX_LINE))) {
+	    client_epoll_init(c) < 0 || !(c->reader = proto_reader_new(CLIENT_MAX_LINE))) {
 		e = errno ? errno : ENOMEM;
 		if (c->fd >= 0)
 			close(c->fd);
+		if (c->epfd >= 0)
+			close(c->epfd);
+		if (c->wakefd >= 0)
+			close(c->wakefd);
 		free(c);
 		errno = e;
 		return NULL;
@@ -70,6 +105,8 @@ tisock_client_open(const char *path)
 	TAILQ_INIT(&c->inbox);
 	TAILQ_INIT(&c->sockets);
 	TAILQ_INIT(&c->dead);
+	TAILQ_INIT(&c->runq);
+	TAILQ_INIT(&c->sources);
 	c->err.message = "";
 	return c;
 }
@@ -97,6 +134,11 @@ tisock_client_close(tisock_client *c)
 	if (c->hooks.cleanup)
 		c->hooks.cleanup(c->hooks.data);
 	lib_tcp_detach_all(c);
+	while (!TAILQ_EMPTY(&c->sources)) {
+		struct lib_source *src = TAILQ_FIRST(&c->sources);
+
+		src->detach(src);	/* unbinds src */
+	}
 	while ((call = TAILQ_FIRST(&c->calls))) {
 		TAILQ_REMOVE(&c->calls, call, link);
 		call_free(call);
@@ -107,6 +149,8 @@ tisock_client_close(tisock_client *c)
 		free(m);
 	}
 	close(c->fd);
+	close(c->epfd);
+	close(c->wakefd);
 	proto_reader_free(c->reader);
 	proto_buf_free(&c->out);
 	free(c->err_message);
@@ -126,10 +170,24 @@ tisock_client_set_hooks(tisock_client *c, const struct tisock_client_hooks *h)
 	return 0;
 }
 
-/* Tells the event-loop adapter, if any, to look at c again. */
+/*
+ * Brings the epoll set up to date (the daemon fd is watched for writing
+ * while output is queued; the eventfd is raised while callbacks are due)
+ * and tells the event-loop adapter, if any, to look at c again.
+ */
 void
 lib_update(tisock_client *c)
 {
+	uint32_t want = EPOLLIN | (proto_buf_used(&c->out) ? EPOLLOUT : 0);
+
+	if (want != c->fd_events) {
+		struct epoll_event ev = { .events = want, .data.ptr = &tag_daemon };
+
+		if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+			c->fd_events = want;
+	}
+	if (!c->woken && (!TAILQ_EMPTY(&c->inbox) || !TAILQ_EMPTY(&c->runq)))
+		c->woken = eventfd_write(c->wakefd, 1) == 0;
 	if (c->hooks.update)
 		c->hooks.update(c->hooks.data);
 }
@@ -137,19 +195,82 @@ lib_update(tisock_client *c)
 TISOCK_PUBLIC int
 tisock_client_fd(const tisock_client *c)
 {
-	return c ? c->fd : -EBADF;
+	return c ? c->epfd : -EBADF;
 }
 
 TISOCK_PUBLIC int
 tisock_client_events(const tisock_client *c)
 {
-	return POLLIN | (proto_buf_used(&c->out) ? POLLOUT : 0);
+	return POLLIN;
 }
 
 TISOCK_PUBLIC int
 tisock_client_pending(const tisock_client *c)
 {
-	return !TAILQ_EMPTY(&c->calls) || !TAILQ_EMPTY(&c->inbox) || c->npumping > 0;
+	return !TAILQ_EMPTY(&c->calls) || !TAILQ_EMPTY(&c->inbox) || c->npumping > 0 ||
+	       c->nlocal > 0;
+}
+
+/* ---- local sources ---------------------------------------------------- */
+
+void
+lib_source_bind(tisock_client *c, struct lib_source *src)
+{
+	src->watch_fd = -1;
+	TAILQ_INSERT_TAIL(&c->sources, src, bound);
+}
+
+/* Stops watching and scheduling src (its work is done or dropped). */
+void
+lib_source_quiet(tisock_client *c, struct lib_source *src)
+{
+	if (src->scheduled) {
+		TAILQ_REMOVE(&c->runq, src, runq);
+		src->scheduled = false;
+	}
+	if (src->watch_fd >= 0) {
+		(void) epoll_ctl(c->epfd, EPOLL_CTL_DEL, src->watch_fd, NULL);
+		src->watch_fd = -1;
+		src->watch_events = 0;
+	}
+}
+
+void
+lib_source_unbind(tisock_client *c, struct lib_source *src)
+{
+	lib_source_quiet(c, src);
+	TAILQ_REMOVE(&c->sources, src, bound);
+}
+
+/* src runs from the next dispatch. */
+void
+lib_source_schedule(tisock_client *c, struct lib_source *src)
+{
+	if (!src->scheduled) {
+		TAILQ_INSERT_TAIL(&c->runq, src, runq);
+		src->scheduled = true;
+	}
+	lib_update(c);
+}
+
+/*
+ * src runs once fd is ready for events (EPOLLIN or EPOLLOUT).  fd must
+ * stay the same while src watches it.  Returns 0, or -EPERM for an fd
+ * epoll cannot watch (a regular file: always ready), or -errno.
+ */
+int
+lib_source_watch(tisock_client *c, struct lib_source *src, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+	int op = src->watch_fd < 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+
+	if (src->watch_fd >= 0 && src->watch_events == events)
+		return 0;
+	if (epoll_ctl(c->epfd, op, fd, &ev) < 0)
+		return -errno;
+	src->watch_fd = fd;
+	src->watch_events = events;
+	return 0;
 }
 
 void
@@ -160,6 +281,16 @@ lib_set_error(tisock_client *c, int code, const char *message)
 	c->err_message = strdup(message ? message : "");
 	c->err_data = NULL;
 	c->err = (struct tisock_error){ .code = code, .message = c->err_message ? c->err_message : "" };
+}
+
+TISOCK_PUBLIC int
+tisock_client_set_notify(tisock_client *c, tisock_notify_cb cb, void *userdata)
+{
+	if (!c)
+		return -EINVAL;
+	c->notify = cb;
+	c->notify_data = userdata;
+	return 0;
 }
 
 TISOCK_PUBLIC const char *
@@ -337,7 +468,7 @@ pump_io(tisock_client *c, int timeout_ms)
 	r = flush_out(c);
 	if (r < 0)
 		return r;
-	p.events = tisock_client_events(c);
+	p.events = POLLIN | (proto_buf_used(&c->out) ? POLLOUT : 0);
 	r = poll(&p, 1, timeout_ms);
 	if (r < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -404,6 +535,7 @@ lib_call_wait(tisock_client *c, const char *method, lib_params_fn params, const 
 
 				TAILQ_REMOVE(&c->inbox, m, link);
 				free(m);
+				lib_update(c);	/* what was read ahead is due */
 				return j;
 			}
 		}
@@ -472,10 +604,20 @@ dispatch_one(tisock_client *c, cJSON *m)
 	if (id < 0) {
 		const cJSON *method = cJSON_GetObjectItemCaseSensitive(m, "method");
 
-		if (cJSON_IsString(method))
-			lib_tcp_notify(c, method->valuestring,
-				       cJSON_GetObjectItemCaseSensitive(m, "params"));
-		return 1;
+		const cJSON *params = cJSON_GetObjectItemCaseSensitive(m, "params");
+
+		if (!cJSON_IsString(method))
+			return 0;
+		if (lib_tcp_notify(c, method->valuestring, params))
+			return 1;
+		if (c->notify) {
+			char *text = params ? cJSON_PrintUnformatted(params) : NULL;
+
+			c->notify(c, method->valuestring, text ? text : "null", c->notify_data);
+			free(text);
+			return 1;
+		}
+		return 0;
 	}
 	TAILQ_FOREACH(call, &c->calls, link)
 		if (call->id == id)
@@ -489,23 +631,78 @@ dispatch_one(tisock_client *c, cJSON *m)
 	return 1;
 }
 
+/*
+ * Waits up to timeout_ms on the epoll set, then does what it reports:
+ * flushes and reads the daemon connection, lowers the eventfd, and
+ * schedules the sources whose fds are ready.  0 or -errno.
+ */
+static int
+poll_all(tisock_client *c, int timeout_ms)
+{
+	struct epoll_event evs[CLIENT_EPOLL_BATCH];
+	int n, i, r = 0;
+
+	if (c->broken)
+		return -EPIPE;
+	if (flush_out(c) < 0)
+		return -EPIPE;
+	lib_update(c);
+	n = epoll_wait(c->epfd, evs, CLIENT_EPOLL_BATCH, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		void *tag = evs[i].data.ptr;
+
+		if (tag == &tag_daemon) {
+			if (evs[i].events & EPOLLOUT && flush_out(c) < 0)
+				r = -EPIPE;
+			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) && r == 0)
+				r = read_in(c);
+		} else if (tag == &tag_wake) {
+			eventfd_t v;
+
+			(void) eventfd_read(c->wakefd, &v);
+			c->woken = false;
+		} else {
+			struct lib_source *src = tag;
+
+			if (!src->scheduled) {
+				TAILQ_INSERT_TAIL(&c->runq, src, runq);
+				src->scheduled = true;
+			}
+		}
+	}
+	return r;
+}
+
 TISOCK_PUBLIC int
 tisock_client_dispatch(tisock_client *c, int timeout_ms)
 {
+	struct lib_source *src;
 	struct lib_msg *m;
-	int r, ran = 0;
+	int r, ran = 0, due = 0;
 
 	if (!c)
 		return -EINVAL;
 	if (c->in_dispatch)
 		return -EBUSY;	/* called from a callback */
-	r = pump_io(c, TAILQ_EMPTY(&c->inbox) ? timeout_ms : 0);
+	r = poll_all(c, TAILQ_EMPTY(&c->inbox) && TAILQ_EMPTY(&c->runq) ? timeout_ms : 0);
 	c->in_dispatch++;
 	while (!c->closing && (m = TAILQ_FIRST(&c->inbox))) {
 		TAILQ_REMOVE(&c->inbox, m, link);
 		ran += dispatch_one(c, m->json);
 		cJSON_Delete(m->json);
 		free(m);
+		lib_tcp_reap(c);
+	}
+	/* As many runs as were due: sources rescheduled by them wait for the next dispatch. */
+	TAILQ_FOREACH(src, &c->runq, runq)
+		due++;
+	while (!c->closing && due-- > 0 && (src = TAILQ_FIRST(&c->runq))) {
+		TAILQ_REMOVE(&c->runq, src, runq);
+		src->scheduled = false;
+		src->run(src);
+		ran++;
 		lib_tcp_reap(c);
 	}
 	c->in_dispatch--;

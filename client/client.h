@@ -9,6 +9,7 @@
 #define TISOCK_CLIENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/queue.h>
 
 #include <cjson/cJSON.h>
@@ -32,13 +33,32 @@ struct lib_call {
 	void			(*ctx_free)(void *ctx);
 };
 
+/*
+ * A local source of callbacks (a buffer or fd stream with asynchronous
+ * work): run() is called from dispatch once it is scheduled, or once the
+ * fd it watches is ready.  detach() is called when the client closes.
+ */
+struct lib_source {
+	TAILQ_ENTRY(lib_source)	 runq;		/* c->runq while scheduled */
+	TAILQ_ENTRY(lib_source)	 bound;		/* c->sources */
+	bool			 scheduled;
+	int			 watch_fd;	/* in c->epfd, or -1 */
+	uint32_t		 watch_events;
+	void			(*run)(struct lib_source *src);
+	void			(*detach)(struct lib_source *src);
+};
+
 struct lib_msg {
 	TAILQ_ENTRY(lib_msg)	 link;
 	cJSON			*json;		/* owned */
 };
 
 struct tisock_client {
-	int			 fd;
+	int			 fd;		/* the connection to the daemon */
+	int			 epfd;		/* what tisock_client_fd() gives: fd, wakefd, sources */
+	int			 wakefd;	/* eventfd: readable while callbacks are due */
+	uint32_t		 fd_events;	/* fd's interest in epfd */
+	bool			 woken;		/* wakefd holds a count */
 	struct proto_reader	*reader;
 	struct proto_buf	 out;		/* queued request lines */
 	long long		 next_id;
@@ -48,9 +68,14 @@ struct tisock_client {
 	TAILQ_HEAD(, tisock_tcp) dead;		/* freed inside a callback */
 	int			 in_dispatch;	/* callbacks running */
 	int			 npumping;	/* sockets in async pump mode */
+	int			 nlocal;	/* stream operations pending */
+	TAILQ_HEAD(, lib_source) runq;		/* sources due to run */
+	TAILQ_HEAD(, lib_source) sources;	/* sources bound to c */
 	bool			 closing;	/* closed inside a callback: close after it */
 	bool			 broken;	/* the daemon went away */
 	struct tisock_client_hooks hooks;	/* event-loop adapter */
+	tisock_notify_cb	 notify;	/* notifications for the caller */
+	void			*notify_data;
 	struct tisock_error	 err;		/* last error; strings below */
 	char			*err_message, *err_data;
 };
@@ -66,10 +91,18 @@ int		 lib_errno_from_code(int code, int sys_errno);
 
 void		 lib_update(tisock_client *c);
 
+void		 lib_source_bind(tisock_client *c, struct lib_source *src);
+void		 lib_source_unbind(tisock_client *c, struct lib_source *src);
+void		 lib_source_schedule(tisock_client *c, struct lib_source *src);
+int		 lib_source_watch(tisock_client *c, struct lib_source *src, int fd, uint32_t events);
+void		 lib_source_quiet(tisock_client *c, struct lib_source *src);
+
 /* tcp.c */
-void		 lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params);
+bool		 lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params);
 void		 lib_tcp_reap(tisock_client *c);
 void		 lib_tcp_detach_all(tisock_client *c);
+int		 lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t offset,
+		    ssize_t length, tisock_stream_cb cb, void *userdata, bool is_read);
 int		 lib_tcp_pump(tisock_tcp *s, tisock_stream *st, tisock_stream_cb cb, void *userdata,
 		    size_t max_chunk);
 

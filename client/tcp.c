@@ -41,6 +41,7 @@ struct tisock_tcp {
 /* An async read or write in flight. */
 struct io_op {
 	tisock_tcp		*s;
+	tisock_stream		*st;		/* the stream, for tisock_stream_*_async */
 	tisock_buffer		*buf;		/* where a read lands */
 	size_t			 offset, length;
 	tisock_stream_cb	 cb;
@@ -406,7 +407,7 @@ static void
 io_done(tisock_client *c, struct lib_call *call, const cJSON *answer, bool is_read)
 {
 	struct io_op *op = call->ctx;
-	struct tisock_stream_event ev = { .socket = call->tcp, .buffer = op->buf,
+	struct tisock_stream_event ev = { .source = op->st, .socket = call->tcp, .buffer = op->buf,
 					  .userdata = op->userdata };
 	ssize_t r;
 
@@ -442,16 +443,16 @@ on_write(tisock_client *c, struct lib_call *call, const cJSON *answer)
 }
 
 static int
-start_io(tisock_tcp *s, tisock_buffer *buf, size_t offset, size_t n, tisock_stream_cb cb,
-	 void *userdata, bool is_read)
+start_io(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t offset, size_t n,
+	 tisock_stream_cb cb, void *userdata, bool is_read)
 {
 	struct io_op *op = calloc(1, sizeof(*op));
 	struct lib_call *call;
 
 	if (!op)
 		return -ENOMEM;
-	*op = (struct io_op){ .s = s, .buf = buf, .offset = offset, .length = n, .cb = cb,
-			      .userdata = userdata };
+	*op = (struct io_op){ .s = s, .st = st, .buf = buf, .offset = offset, .length = n,
+			      .cb = cb, .userdata = userdata };
 	if (is_read) {
 		struct read_arg a = { .socket = s->id, .length = n };
 
@@ -470,31 +471,36 @@ start_io(tisock_tcp *s, tisock_buffer *buf, size_t offset, size_t n, tisock_stre
 	return 0;
 }
 
+/* Asynchronous read or write on s, reported as coming from st (may be NULL). */
+int
+lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t offset,
+		 ssize_t length, tisock_stream_cb cb, void *userdata, bool is_read)
+{
+	size_t n;
+
+	if (!s || buffer_range(buf, offset, length, &n) < 0)
+		return -EINVAL;
+	/* One request each: a read takes at most 16 MiB, a write at most three chunks. */
+	if (is_read ? n == 0 || n > 16777216 : n > TCP_WRITE_CHUNK * 3)
+		return -EINVAL;
+	if (s->state != TISOCK_CONNECTED)
+		return -ENOTCONN;
+	/* A write's bytes are copied into the request now; buf may change afterwards. */
+	return start_io(s, st, buf, offset, n, cb, userdata, is_read);
+}
+
 TISOCK_PUBLIC int
 tisock_tcp_read_async(tisock_tcp *s, tisock_buffer *buf, size_t offset, ssize_t length,
 		      tisock_stream_cb cb, void *userdata)
 {
-	size_t n;
-
-	if (!s || buffer_range(buf, offset, length, &n) < 0 || n == 0 || n > 16777216)
-		return -EINVAL;
-	if (s->state != TISOCK_CONNECTED)
-		return -ENOTCONN;
-	return start_io(s, buf, offset, n, cb, userdata, true);
+	return lib_tcp_io_async(s, NULL, buf, offset, length, cb, userdata, true);
 }
 
 TISOCK_PUBLIC int
 tisock_tcp_write_async(tisock_tcp *s, const tisock_buffer *buf, size_t offset, ssize_t length,
 		       tisock_stream_cb cb, void *userdata)
 {
-	size_t n;
-
-	if (!s || buffer_range(buf, offset, length, &n) < 0 || n > TCP_WRITE_CHUNK * 3)
-		return -EINVAL;
-	if (s->state != TISOCK_CONNECTED)
-		return -ENOTCONN;
-	/* The bytes are copied into the request now; buf may change afterwards. */
-	return start_io(s, (tisock_buffer *)buf, offset, n, cb, userdata, false);
+	return lib_tcp_io_async(s, NULL, (tisock_buffer *)buf, offset, length, cb, userdata, false);
 }
 
 static void
@@ -735,13 +741,16 @@ pump_data(tisock_tcp *s, const cJSON *params)
 }
 
 /* Routes a notification to its socket. */
-void
+bool
 lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
 {
-	tisock_tcp *s = find(c, int_at(params, "socket", NULL, 0));
+	tisock_tcp *s;
 
+	if (strncmp(method, "tcp.", 4) != 0)
+		return false;	/* not the sockets' */
+	s = find(c, int_at(params, "socket", NULL, 0));
 	if (!s)
-		return;
+		return false;
 	if (strcmp(method, "tcp.data") == 0) {
 		pump_data(s, params);
 	} else if (strcmp(method, "tcp.error") == 0) {
@@ -757,4 +766,5 @@ lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
 		if (s->pump_cb)
 			pump_event(s, -1, 0, -ECANCELED, "closed by the daemon");
 	}
+	return true;
 }

@@ -100,9 +100,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_notice("listening on %s", d.socket_path);
-	if (d.socket_owned)
-		log_notice("try: echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\"}' | "
+	if (d.socket_owned) {
+		log_notice("try: client/tisockctl --socket %s info   (installed: tisockctl)",
+			   d.socket_path);
+		log_notice("or:  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\"}' | "
 			   "socat - UNIX-CONNECT:%s", d.socket_path);
+	}
 	daemon_run(&d);
 	daemon_done(&d);
 	ev_loop_destroy(ev_default_loop(0));

@@ -115,7 +115,7 @@ write_schema(struct proto_jw *w, const struct proto_field *f, bool with_bounds)
 }
 
 static void
-write_params(struct proto_jw *w, const struct proto_field *fields)
+write_params(struct proto_jw *w, const struct proto_field *fields, bool with_bounds)
 {
 	proto_jw_key(w, "params");
 	proto_jw_arr_begin(w);
@@ -124,7 +124,7 @@ write_params(struct proto_jw *w, const struct proto_field *fields)
 		proto_jw_kstr(w, "name", f->name);
 		proto_jw_kbool(w, "required", f->flags & PROTO_F_REQUIRED);
 		proto_jw_kstr(w, "description", f->summary);
-		write_schema(w, f, true);
+		write_schema(w, f, with_bounds);
 		proto_jw_obj_end(w);
 	}
 	proto_jw_arr_end(w);
@@ -200,7 +200,8 @@ write_entry(struct proto_jw *w, const struct proto_method *m)
 	if (m->description)
 		proto_jw_kstr(w, "description", m->description);
 	proto_jw_kstr(w, "paramStructure", "by-name");
-	write_params(w, m->params);
+	/* A notification's params are descriptions: they have no bounds to check. */
+	write_params(w, m->params, !(m->flags & PROTO_M_NOTIFICATION));
 	if (!(m->flags & PROTO_M_NOTIFICATION))
 		write_result(w, m->result);
 	proto_jw_obj_end(w);

@@ -12,7 +12,7 @@
  * Threads: a client and its sockets belong to one thread at a time.
  *
  * This version provides the client connection, Ti.Network.Socket.TCP,
- * synchronous Ti.Stream, Ti.Buffer and Ti.Codec.
+ * Ti.Stream (blocking and asynchronous), Ti.Buffer and Ti.Codec.
  */
 #ifndef TISOCK_TISOCK_H
 #define TISOCK_TISOCK_H
@@ -77,9 +77,13 @@ tisock_client	*tisock_client_open(const char *path);
  * the callback returns, and no further callbacks run.
  */
 void		 tisock_client_close(tisock_client *c);
-/* The fd to poll for readability (and writability when tisock_client_events says). */
+/*
+ * The fd to poll for readability: it is readable whenever dispatch has
+ * work (input, output to flush, callbacks due, stream fds ready).  It is
+ * not the daemon connection itself but an epoll set holding it.
+ */
 int		 tisock_client_fd(const tisock_client *c);
-/* POLLIN, plus POLLOUT while output is queued. */
+/* The events to poll tisock_client_fd for: always POLLIN. */
 int		 tisock_client_events(const tisock_client *c);
 /* True (1) while asynchronous work is pending. */
 int		 tisock_client_pending(const tisock_client *c);
@@ -103,6 +107,15 @@ struct tisock_client_hooks {
 	void	 *data;
 };
 int		 tisock_client_set_hooks(tisock_client *c, const struct tisock_client_hooks *h);
+
+/*
+ * Notifications the library does not consume itself (monitor.event, or
+ * any a newer daemon sends) go to cb from tisock_client_dispatch, with
+ * params as JSON text.  NULL cb drops them (the default).  0.
+ */
+typedef void (*tisock_notify_cb)(tisock_client *c, const char *method, const char *params_json,
+				 void *userdata);
+int		 tisock_client_set_notify(tisock_client *c, tisock_notify_cb cb, void *userdata);
 
 /* The text of the last error on c ("" when none). */
 const char	*tisock_client_error(const tisock_client *c);
@@ -222,6 +235,14 @@ tisock_stream	*tisock_stream_create(tisock_buffer *buf, int mode);
 tisock_stream	*tisock_stream_from_fd(int fd, int mode);
 /* A stream over a connected socket: reads and writes block as tisock_tcp_read/write do. */
 tisock_stream	*tisock_tcp_stream(tisock_tcp *s);
+/*
+ * Binds a buffer or fd stream to c: its asynchronous operations
+ * (tisock_stream_read_async, _write_async, asynchronous pump) run their
+ * callbacks from c's dispatch.  NULL unbinds.  Socket streams use their
+ * socket's client (-EINVAL here).  -EBUSY while operations are pending.
+ * Closing c drops the stream's pending operations without callbacks.
+ */
+int		 tisock_stream_set_client(tisock_stream *st, tisock_client *c);
 /* Reads at most length bytes (TISOCK_ALL: to buf's end) into buf at offset.
  * Returns the count, -1 at the end, or -errno.  Blocks on sockets and fds. */
 ssize_t		 tisock_stream_read(tisock_stream *st, tisock_buffer *buf, size_t offset,
@@ -229,6 +250,22 @@ ssize_t		 tisock_stream_read(tisock_stream *st, tisock_buffer *buf, size_t offse
 /* Writes buf[offset, +length).  Returns the count or -errno. */
 ssize_t		 tisock_stream_write(tisock_stream *st, const tisock_buffer *buf, size_t offset,
 		     ssize_t length);
+/*
+ * The same without blocking (Ti.Stream.read/write with a callback).  cb
+ * runs from tisock_client_dispatch with bytes_processed: the count, -1 at
+ * the end, or -1 with success 0 and code on an error.  Returns 0 or
+ * -errno at once (-ENOTCONN: a buffer or fd stream bound to no client).
+ * Operations on one stream complete in the order they were asked for.
+ * On a socket stream these are tisock_tcp_read_async / _write_async
+ * (a write's bytes are copied at once).  On a buffer or fd stream, buf
+ * must stay valid until cb runs; a buffer stream's operation happens at
+ * the next dispatch, an fd stream's when the fd is ready.  A callback
+ * may free the stream; closing it ends pending operations with -EBADF.
+ */
+int		 tisock_stream_read_async(tisock_stream *st, tisock_buffer *buf, size_t offset,
+		     ssize_t length, tisock_stream_cb cb, void *userdata);
+int		 tisock_stream_write_async(tisock_stream *st, const tisock_buffer *buf,
+		     size_t offset, ssize_t length, tisock_stream_cb cb, void *userdata);
 /* Reads to the end, appending to buf (which grows).  Returns the bytes read or -errno. */
 ssize_t		 tisock_stream_read_all(tisock_stream *in, tisock_buffer *buf);
 /* Copies in to out in chunks of at most max_chunk bytes until in ends.  Returns the total. */
@@ -238,9 +275,10 @@ ssize_t		 tisock_stream_write_stream(tisock_stream *in, tisock_stream *out, size
  * (buffer holds the chunk), then once with bytes_processed -1 at the end
  * (or on an error: success 0, code set).  Synchronous (is_async 0): reads
  * until the end and returns the total, or -errno.  Asynchronous (is_async
- * 1, socket streams only): the daemon pushes the data; the calls come
- * from tisock_client_dispatch, the last one without a buffer, and this
- * returns 0 at once.
+ * 1): returns 0 at once and the calls come from tisock_client_dispatch;
+ * on a socket the daemon pushes the data (the last call has no buffer);
+ * a buffer or fd stream must be bound to a client (tisock_stream_set_client)
+ * and gives one chunk per dispatch or per fd readiness.
  */
 ssize_t		 tisock_stream_pump(tisock_stream *in, tisock_stream_cb handler, void *userdata,
 		     size_t max_chunk, int is_async);

@@ -1,0 +1,195 @@
+/*
+ * tisockctl monitor: daemon.monitor's events, filtered and printed one
+ * per line (the event object itself with --json).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "tisockctl.h"
+
+struct monitor {
+	const struct opts	*o;
+	long long		 pid, socket;	/* 0: any */
+	char			*kinds;		/* ",a,b," or NULL: any */
+	bool			 dropped;
+	unsigned long		 printed;
+};
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static long long
+int_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+static void
+print_human(const cJSON *ev)
+{
+	long long ms = int_of(ev, "time");
+	time_t secs = (time_t)(ms / 1000);
+	const cJSON *f;
+	struct tm tm;
+	char when[32];
+
+	localtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	printf("%s.%03lld client %lld", when, ms % 1000, int_of(ev, "client"));
+	if (cJSON_GetObjectItemCaseSensitive(ev, "pid"))
+		printf(" pid %lld uid %lld", int_of(ev, "pid"), int_of(ev, "uid"));
+	if (cJSON_GetObjectItemCaseSensitive(ev, "socket"))
+		printf(" socket %lld", int_of(ev, "socket"));
+	printf(" %s", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "event")));
+	cJSON_ArrayForEach(f, ev) {
+		static const char *const common[] = { "time", "client", "pid", "uid", "socket",
+						      "event" };
+		bool skip = false;
+
+		for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+			skip |= strcmp(f->string, common[i]) == 0;
+		if (skip)
+			continue;
+		if (cJSON_IsString(f)) {
+			printf(" %s=%s", f->string, f->valuestring);
+		} else if (cJSON_IsObject(f) && cJSON_GetObjectItemCaseSensitive(f, "address")) {
+			const char *a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f,
+									"address"));
+
+			printf(strchr(a ? a : "", ':') ? " %s=[%s]:%lld" : " %s=%s:%lld", f->string,
+			       a ? a : "?", int_of(f, "port"));
+		} else {
+			char *v = cJSON_PrintUnformatted(f);
+
+			printf(" %s=%s", f->string, v ? v : "?");
+			free(v);
+		}
+	}
+	putchar('\n');
+}
+
+static void
+on_note(tisock_client *c, const char *method, const char *params_json, void *userdata)
+{
+	struct monitor *m = userdata;
+	cJSON *ev;
+	const char *kind;
+	char key[96];
+
+	if (strcmp(method, "monitor.event") != 0)
+		return;
+	ev = cJSON_Parse(params_json);
+	kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "event"));
+	if (!ev || !kind) {
+		cJSON_Delete(ev);
+		return;
+	}
+	if (strcmp(kind, "monitor.dropped") == 0) {
+		m->dropped = true;
+		ctl_err("the daemon dropped this monitor: %s",
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "reason")));
+	}
+	snprintf(key, sizeof(key), ",%s,", kind);
+	if ((m->pid && int_of(ev, "pid") != m->pid) ||
+	    (m->socket && int_of(ev, "socket") != m->socket) ||
+	    (m->kinds && !strstr(m->kinds, key))) {
+		cJSON_Delete(ev);
+		return;
+	}
+	if (m->o->json)
+		puts(params_json);
+	else
+		print_human(ev);
+	fflush(stdout);
+	m->printed++;
+	cJSON_Delete(ev);
+}
+
+static bool
+parse_id(const char *s, long long *ret)
+{
+	char *end;
+
+	errno = 0;
+	*ret = strtoll(s, &end, 10);
+	return !errno && end != s && !*end && *ret > 0;
+}
+
+int
+cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "event", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct monitor m = { .o = o };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int opt, r;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (!parse_id(optarg, &m.pid))
+				return EXIT_USAGE;
+			break;
+		case 's':
+			if (!parse_id(optarg, &m.socket))
+				return EXIT_USAGE;
+			break;
+		case 'e':
+			free(m.kinds);
+			if (asprintf(&m.kinds, ",%s,", optarg) < 0)
+				return EXIT_FAILED;
+			break;
+		default:
+			free(m.kinds);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		free(m.kinds);
+		return EXIT_USAGE;
+	}
+	tisock_client_set_notify(c, on_note, &m);
+	r = tisock_client_call(c, "daemon.monitor", NULL, NULL);
+	if (r < 0) {
+		free(m.kinds);
+		return ctl_client_failed(c, r);
+	}
+	/* No SA_RESTART: a signal interrupts the wait in dispatch. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	r = EXIT_OK;
+	while (!stop && !m.dropped) {
+		int k = tisock_client_dispatch(c, -1);
+
+		if (k < 0 && k != -EINTR) {
+			if (m.dropped)
+				break;
+			r = ctl_client_failed(c, k);
+			break;
+		}
+	}
+	free(m.kinds);
+	return m.dropped ? EXIT_FAILED : r;
+}

@@ -1,0 +1,362 @@
+/*
+ * tisockctl connect / listen: netcat through the daemon.
+ *
+ * One relay per connection, driven by the client's dispatch:
+ *  - stdin -> socket: an asynchronous read on a stream over fd 0, each
+ *    chunk sent with tisock_tcp_write_async (which copies it), at most
+ *    RELAY_WRITES writes in flight, so memory stays bounded whatever the
+ *    speeds; at the end of stdin, once every write is answered, the
+ *    sending side is shut down (tcp.shutdown: FIN after the queued bytes);
+ *  - socket -> stdout: the daemon pushes the data (asynchronous pump);
+ *    each chunk is written to stdout in full before the next dispatch, so
+ *    a slow stdout slows the peer down through the daemon's flow control.
+ * The relay is done when stdin is all sent and shut down and the peer's
+ * end of stream has arrived.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tisockctl.h"
+
+#define RELAY_CHUNK	(256u << 10)	/* bytes per stdin read and per pushed chunk */
+#define RELAY_WRITES	4		/* writes in flight */
+
+struct relay {
+	tisock_client	*c;
+	tisock_tcp	*s;
+	tisock_stream	*in, *sock;
+	tisock_buffer	*inbuf;
+	bool		 reading;	/* a stdin read is pending */
+	bool		 in_eof;	/* stdin ended */
+	bool		 shut;		/* tcp.shutdown answered */
+	bool		 out_eof;	/* the peer's end of stream arrived */
+	int		 writes;	/* writes in flight */
+	int		 status;	/* EXIT_* once failed */
+};
+
+/* Accept and connect results, for the callbacks. */
+struct wait {
+	int		 done;
+	int		 code;
+	char		 error[256];
+	tisock_tcp	*inbound;
+};
+
+static void
+relay_fail(struct relay *r, const char *what, int code, const char *msg)
+{
+	if (r->status != EXIT_OK)
+		return;
+	ctl_err("%s: %s", what, msg && *msg ? msg : strerror(-code));
+	r->status = EXIT_FAILED;
+}
+
+static void read_stdin(struct relay *r);
+
+static void
+on_written(const struct tisock_stream_event *ev)
+{
+	struct relay *r = ev->userdata;
+
+	r->writes--;
+	if (!ev->success)
+		relay_fail(r, "write", ev->code, ev->error);
+	else if (!r->in_eof)
+		read_stdin(r);
+}
+
+static void
+on_stdin(const struct tisock_stream_event *ev)
+{
+	struct relay *r = ev->userdata;
+	int k;
+
+	r->reading = false;
+	if (!ev->success) {
+		relay_fail(r, "reading stdin", ev->code, ev->error);
+		return;
+	}
+	if (ev->bytes_processed == -1) {
+		r->in_eof = true;
+		return;
+	}
+	k = tisock_tcp_write_async(r->s, r->inbuf, 0, ev->bytes_processed, on_written, r);
+	if (k < 0) {
+		relay_fail(r, "write", k, NULL);
+		return;
+	}
+	r->writes++;
+	read_stdin(r);
+}
+
+/* Asks for the next stdin chunk when there is room for it in flight. */
+static void
+read_stdin(struct relay *r)
+{
+	int k;
+
+	if (r->reading || r->in_eof || r->status != EXIT_OK || r->writes >= RELAY_WRITES)
+		return;
+	k = tisock_stream_read_async(r->in, r->inbuf, 0, TISOCK_ALL, on_stdin, r);
+	if (k < 0)
+		relay_fail(r, "reading stdin", k, NULL);
+	else
+		r->reading = true;
+}
+
+static bool
+write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return false;
+		p += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+static void
+on_data(const struct tisock_stream_event *ev)
+{
+	struct relay *r = ev->userdata;
+
+	if (ev->bytes_processed == -1) {
+		if (!ev->success)
+			relay_fail(r, "receiving", ev->code, ev->error);
+		r->out_eof = true;
+		return;
+	}
+	if (!write_all(STDOUT_FILENO, tisock_buffer_cdata(ev->buffer),
+		       (size_t)ev->bytes_processed)) {
+		relay_fail(r, "writing stdout", -errno, NULL);
+		r->out_eof = true;
+	}
+}
+
+static void
+on_socket_error(const struct tisock_tcp_event *ev)
+{
+	struct wait *w = ev->userdata;
+
+	w->done = 1;
+	w->code = ev->code;
+	snprintf(w->error, sizeof(w->error), "%s", ev->error ? ev->error : "");
+}
+
+/* Relays stdin and stdout over s until both directions are done.  Returns EXIT_*. */
+static int
+relay(tisock_client *c, tisock_tcp *s, tisock_stream *in)
+{
+	struct relay r = { .c = c, .s = s, .in = in };
+	char params[64];
+	int k;
+
+	r.inbuf = tisock_buffer_create(RELAY_CHUNK);
+	r.sock = tisock_tcp_stream(s);
+	if (!r.inbuf || !r.sock) {
+		ctl_err("out of memory");
+		tisock_buffer_free(r.inbuf);
+		return EXIT_FAILED;
+	}
+	k = tisock_stream_pump(r.sock, on_data, &r, RELAY_CHUNK, 1);
+	if (k < 0)
+		relay_fail(&r, "pump", k, tisock_client_error(c));
+	read_stdin(&r);
+	while (r.status == EXIT_OK && !(r.shut && r.out_eof)) {
+		if (r.in_eof && r.writes == 0 && !r.shut) {
+			snprintf(params, sizeof(params), "{\"socket\":%lld}",
+				 (long long)tisock_tcp_id(s));
+			k = tisock_client_call(c, "tcp.shutdown", params, NULL);
+			if (k < 0 && tisock_client_last_error(c)->code == 0) {
+				r.status = ctl_client_failed(c, k);
+				break;
+			}
+			/* Refused (the peer is gone, say): the end of stream will tell. */
+			r.shut = true;
+			continue;
+		}
+		if (tisock_tcp_state(s) == TISOCK_ERROR || tisock_tcp_state(s) == TISOCK_CLOSED) {
+			if (!r.out_eof)
+				relay_fail(&r, "connection", -ECONNRESET, "the connection failed");
+			break;
+		}
+		k = tisock_client_dispatch(c, -1);
+		if (k < 0) {
+			r.status = ctl_client_failed(c, k);
+			break;
+		}
+	}
+	tisock_stream_free(r.sock);
+	tisock_buffer_free(r.inbuf);
+	return r.status;
+}
+
+/* Waits for w->done, dispatching.  Returns 0 or the EXIT_* of a failure. */
+static int
+wait_for(tisock_client *c, struct wait *w)
+{
+	while (!w->done) {
+		int k = tisock_client_dispatch(c, -1);
+
+		if (k < 0)
+			return ctl_client_failed(c, k);
+	}
+	return 0;
+}
+
+static void
+on_connected(const struct tisock_tcp_event *ev)
+{
+	struct wait *w = ev->userdata;
+
+	w->done = 1;
+}
+
+static tisock_stream *
+stdin_stream(tisock_client *c)
+{
+	tisock_stream *in = tisock_stream_from_fd(STDIN_FILENO, TISOCK_MODE_READ);
+
+	if (!in || tisock_stream_set_client(in, c) < 0) {
+		ctl_err("stdin: %s", strerror(errno ? errno : EINVAL));
+		tisock_stream_free(in);
+		return NULL;
+	}
+	return in;
+}
+
+int
+cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
+{
+	struct wait w = { 0 };
+	tisock_stream *in;
+	tisock_tcp *s;
+	char *host;
+	int port, status;
+
+	if (argc != 2)
+		return EXIT_USAGE;
+	if (!ctl_parse_endpoint(argv[1], false, &host, &port)) {
+		ctl_err("want HOST:PORT (IPv6 in brackets: [::1]:80), not %s", argv[1]);
+		return EXIT_USAGE;
+	}
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = host, .port = port,
+		.timeout_ms = (int)o->timeout_ms, .connected = on_connected,
+		.error = on_socket_error, .userdata = &w });
+	free(host);
+	if (!s)
+		return ctl_client_failed(c, -errno);
+	status = tisock_tcp_connect(s);
+	if (status < 0)
+		return ctl_client_failed(c, status);
+	status = wait_for(c, &w);
+	if (status)
+		return status;
+	if (w.code) {
+		ctl_err("connect to %s: %s", argv[1], w.error);
+		return w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
+	}
+	in = stdin_stream(c);
+	if (!in)
+		return EXIT_FAILED;
+	status = relay(c, s, in);
+	tisock_stream_free(in);
+	if (tisock_tcp_state(s) == TISOCK_CONNECTED)
+		(void) tisock_tcp_close(s);
+	tisock_tcp_free(s);
+	return status;
+}
+
+static void
+on_accepted(const struct tisock_tcp_event *ev)
+{
+	struct wait *w = ev->userdata;
+
+	w->done = 1;
+	w->inbound = ev->inbound;
+}
+
+int
+cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
+{
+	bool keep = false;
+	struct wait w = { 0 };
+	tisock_stream *in;
+	tisock_tcp *l;
+	char *host;
+	int port, opt, status = EXIT_OK;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "+k")) != -1) {
+		if (opt != 'k')
+			return EXIT_USAGE;
+		keep = true;
+	}
+	if (argc - optind != 1)
+		return EXIT_USAGE;
+	if (!ctl_parse_endpoint(argv[optind], true, &host, &port)) {
+		ctl_err("want [HOST:]PORT, not %s", argv[optind]);
+		return EXIT_USAGE;
+	}
+	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = host ? host : "127.0.0.1",
+		.port = port, .accepted = on_accepted, .error = on_socket_error,
+		.userdata = &w });
+	free(host);
+	if (!l)
+		return ctl_client_failed(c, -errno);
+	status = tisock_tcp_listen(l);
+	if (status < 0)
+		return ctl_client_failed(c, status);
+	if (o->json)
+		fprintf(stderr, "{\"event\":\"listening\",\"host\":\"%s\",\"port\":%d}\n",
+			tisock_tcp_host(l), tisock_tcp_port(l));
+	else
+		fprintf(stderr, strchr(tisock_tcp_host(l), ':') ? "listening on [%s]:%d\n"
+								 : "listening on %s:%d\n",
+			tisock_tcp_host(l), tisock_tcp_port(l));
+	in = stdin_stream(c);
+	if (!in)
+		return EXIT_FAILED;
+	do {
+		w = (struct wait){ 0 };
+		status = tisock_tcp_accept(l, &(struct tisock_tcp_accept_options){
+			.timeout_ms = (int)o->timeout_ms });
+		if (status < 0) {
+			status = ctl_client_failed(c, status);
+			break;
+		}
+		status = wait_for(c, &w);
+		if (status)
+			break;
+		if (!w.inbound) {
+			ctl_err("accept: %s", w.error);
+			status = w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
+			break;
+		}
+		if (o->json)
+			fprintf(stderr, "{\"event\":\"accepted\",\"host\":\"%s\",\"port\":%d}\n",
+				tisock_tcp_host(w.inbound), tisock_tcp_port(w.inbound));
+		else
+			fprintf(stderr, "connection from %s:%d\n", tisock_tcp_host(w.inbound),
+				tisock_tcp_port(w.inbound));
+		status = relay(c, w.inbound, in);
+		if (tisock_tcp_state(w.inbound) == TISOCK_CONNECTED)
+			(void) tisock_tcp_close(w.inbound);
+		tisock_tcp_free(w.inbound);
+	} while (keep && status == EXIT_OK);
+	tisock_stream_free(in);
+	(void) tisock_tcp_close(l);
+	tisock_tcp_free(l);
+	return status;
+}
