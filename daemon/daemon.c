@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "idmap.h"
+#include "sdnotify.h"
 #include "proto-errors.h"
 #include "tcp.h"
 
@@ -170,7 +171,7 @@ on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (d->stopping)
 		return;
 	log_info("signal %d: stopping", w->signum);
-	(void) sd_notify(0, "STOPPING=1");
+	sdnotify_stopping(d);
 	d->stopping = true;
 	ev_io_stop(loop, &d->accept_io);
 	ev_timer_stop(loop, &d->accept_retry);
@@ -352,7 +353,7 @@ daemon_listen(struct daemon *d)
 int
 daemon_run(struct daemon *d)
 {
-	(void) sd_notify(0, "READY=1");
+	sdnotify_start(d);
 	ev_run(d->loop, 0);
 	return 0;
 }
@@ -382,6 +383,7 @@ daemon_done(struct daemon *d)
 	ev_ref(d->loop);
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
+	sdnotify_done(d);
 	d->dns = dns_free(d->dns);
 	d->sockets = idmap_free(d->sockets);
 	free(d->scratch);

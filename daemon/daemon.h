@@ -35,6 +35,7 @@ struct daemon_counters {
 	uint64_t	limit_hits;		/* -32005 answers and refused clients */
 	uint64_t	accept_pauses;		/* EMFILE / ENFILE pauses */
 	uint64_t	monitors_dropped;	/* monitors that fell behind */
+	uint64_t	reloads;		/* SIGHUP config reloads that applied */
 };
 
 struct daemon {
@@ -48,7 +49,13 @@ struct daemon {
 	bool			 accept_paused;	/* control accept waits for fds */
 	ev_prepare		 prepare;	/* flush output, free the graveyard */
 	ev_check		 check;		/* same, after the poll */
-	ev_signal		 sigterm, sigint;
+	ev_signal		 sigterm, sigint, sighup;
+	ev_timer		 status_timer;	/* STATUS= refresh, with NOTIFY_SOCKET */
+	ev_timer		 watchdog_timer;	/* WATCHDOG=1, with WATCHDOG_USEC */
+	char			 status[160];	/* last STATUS= sent */
+	const char		*conf_path;	/* what SIGHUP reads again */
+	bool			 conf_must_exist;
+	bool			 log_level_fixed;	/* --log-level: not from the file */
 	bool			 stopping;
 	double			 started;	/* ev_now at start */
 	uid_t			 uid;		/* the daemon's own uid */

@@ -86,6 +86,9 @@ main(int argc, char **argv)
 		d.conf.log_level = r;
 	}
 	log_set_level(d.conf.log_level);
+	d.conf_path = config ? config : CONF_DEFAULT_PATH;
+	d.conf_must_exist = config != NULL;
+	d.log_level_fixed = level != NULL;
 	signal(SIGPIPE, SIG_IGN);
 
 	r = daemon_init(&d, ev_default_loop(EVFLAG_AUTO));

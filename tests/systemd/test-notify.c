@@ -1,0 +1,278 @@
+/*
+ * test-notify: tisockd's sd_notify protocol, seen from a NOTIFY_SOCKET
+ * datagram socket this test owns, as systemd would see it: READY=1 with
+ * STATUS=, STATUS= kept current, WATCHDOG=1 at half of WATCHDOG_USEC,
+ * SIGHUP as RELOADING=1 then READY=1 with the new config applied (and a
+ * broken config changing nothing), and SIGTERM as STOPPING=1 followed by
+ * a drain that still delivers every byte accepted for writing to a TCP
+ * peer that only starts reading afterwards, then exit 0.
+ *
+ *	test-notify DAEMON
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+#define DEADLINE_MS	15000
+#define DRAIN_CHUNK	(8u << 20)	/* per tcp.write: under max-message-bytes */
+#define DRAIN_BYTES	(2 * DRAIN_CHUNK)	/* past any kernel buffering on loopback */
+
+static char dir[64], notify_path[96], conf_path[96], sock_path[96];
+static int nfd = -1;
+static pid_t pid;
+
+/* The next datagram containing want, within the deadline; the text in buf. */
+static bool
+expect(const char *want, char *buf, size_t len, int deadline_ms)
+{
+	long long end = spawn_now_ms() + deadline_ms;
+
+	while (spawn_now_ms() < end) {
+		struct pollfd p = { .fd = nfd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, (int)(end - spawn_now_ms())) <= 0)
+			continue;
+		n = recv(nfd, buf, len - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, want))
+			return true;
+	}
+	return false;
+}
+
+static void
+write_conf(const char *text)
+{
+	FILE *f = fopen(conf_path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static int
+ctl_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends a line and returns the answer with that id (static buffer), or "". */
+static const char *
+ask(int fd, const char *line, int id)
+{
+	static char buf[65536];
+	char want[32];
+	size_t have = 0;
+
+	snprintf(want, sizeof(want), "\"id\":%d,", id);
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		return "";
+next:
+	have = 0;
+	while (have < sizeof(buf) - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, DEADLINE_MS) <= 0)
+			return "";
+		n = read(fd, buf + have, 1);	/* byte by byte: stop at the line's end */
+		if (n <= 0)
+			return "";
+		if (buf[have] == '\n')
+			break;
+		have++;
+	}
+	buf[have] = '\0';
+	if (!strstr(buf, want))
+		goto next;	/* another answer */
+	return buf;
+}
+
+static void
+start(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	snprintf(dir, sizeof(dir), "/tmp/tisock-notify-XXXXXX");
+	if (!mkdtemp(dir))
+		exit(1);
+	snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
+	snprintf(conf_path, sizeof(conf_path), "%s/tisockd.conf", dir);
+	snprintf(sock_path, sizeof(sock_path), "%s/sock", dir);
+	write_conf("[daemon]\nlinger-ms = 30000\n[limits]\nclients = 100\n");
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", notify_path);
+	if (nfd < 0 || bind(nfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		exit(1);
+	pid = fork();
+	if (pid == 0) {
+		const char *wrap = getenv("TISOCK_DAEMON_WRAPPER");
+		const char *bin = getenv("TEST_DAEMON");
+		char cmd[1024];
+
+		setenv("NOTIFY_SOCKET", notify_path, 1);
+		setenv("WATCHDOG_USEC", "400000", 1);	/* WATCHDOG=1 every 200 ms */
+		if (wrap && *wrap) {
+			snprintf(cmd, sizeof(cmd), "exec %s %s --foreground --socket %s --config %s",
+				 wrap, bin, sock_path, conf_path);
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		} else {
+			execl(bin, bin, "--foreground", "--socket", sock_path, "--config", conf_path,
+			      (char *)NULL);
+		}
+		_exit(127);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sin);
+	char buf[512], line[512], *data;
+	int c1, lfd, peer, watchdogs = 0, status = -1, rcv = 65536;
+	size_t got = 0;
+	long long end, sock_id;
+	const char *a;
+
+	signal(SIGPIPE, SIG_IGN);
+	alarm(300);
+	setenv("TEST_DAEMON", argc > 1 ? argv[1] : "daemon/tisockd", 1);
+	start();
+
+	check(expect("READY=1", buf, sizeof(buf), 30000), "READY=1 once the socket accepts");
+	check(strstr(buf, "STATUS=0 clients, 0 sockets") != NULL, "READY=1 comes with STATUS=: %s",
+	      buf);
+	c1 = ctl_connect();
+	check(c1 >= 0, "the control socket accepts after READY=1");
+	end = spawn_now_ms() + DEADLINE_MS;
+	while (watchdogs < 3 && spawn_now_ms() < end)
+		if (expect("WATCHDOG=1", buf, sizeof(buf), 2000))
+			watchdogs++;
+	check(watchdogs == 3, "WATCHDOG=1 keeps coming (%d seen)", watchdogs);
+	check(expect("STATUS=1 clients", buf, sizeof(buf), DEADLINE_MS),
+	      "STATUS= follows the client count: %s", buf);
+
+	/* SIGHUP: RELOADING=1, then READY=1, the new limits in force, clients kept. */
+	write_conf("[daemon]\nlinger-ms = 30000\n[limits]\nclients = 7\n");
+	kill(pid, SIGHUP);
+	check(expect("RELOADING=1", buf, sizeof(buf), DEADLINE_MS) &&
+	      strstr(buf, "MONOTONIC_USEC="), "SIGHUP sends RELOADING=1 with MONOTONIC_USEC");
+	check(expect("READY=1", buf, sizeof(buf), DEADLINE_MS), "then READY=1");
+	a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\"}\n", 1);
+	check(strstr(a, "\"clients\":7,") && strstr(a, "\"reloads\":1"),
+	      "the reloaded limit applies, on a connection opened before: %.200s", a);
+	write_conf("[limits]\nclients = banana\n");
+	kill(pid, SIGHUP);
+	check(expect("RELOADING=1", buf, sizeof(buf), DEADLINE_MS) &&
+	      expect("READY=1", buf, sizeof(buf), DEADLINE_MS),
+	      "a broken config: RELOADING=1, then READY=1 again");
+	a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"daemon.info\"}\n", 2);
+	check(strstr(a, "\"clients\":7,") && strstr(a, "\"reloads\":1"),
+	      "a broken config changes nothing: %.200s", a);
+
+	/* Data accepted for writing to a peer that does not read yet. */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, 1);
+	getsockname(lfd, (struct sockaddr *)&sin, &slen);
+	snprintf(line, sizeof(line),
+		 "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tcp.connect\",\"params\":{\"port\":%d}}\n",
+		 ntohs(sin.sin_port));
+	a = ask(c1, line, 3);
+	sock_id = strstr(a, "\"socket\":") ? atoll(strstr(a, "\"socket\":") + 9) : -1;
+	check(sock_id > 0, "connected to the peer: %.200s", a);
+	peer = accept(lfd, NULL, NULL);
+	for (int w = 0; w < 2; w++) {
+		/* 'A'..'Z' in plain text, sent with "text", continuing across the writes. */
+		size_t n = DRAIN_CHUNK, off;
+		char *req = malloc(n + 128);
+
+		off = (size_t)snprintf(req, 128, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.write\","
+				       "\"params\":{\"socket\":%lld,\"text\":\"", 10 + w, sock_id);
+		for (size_t i = 0; i < n; i++)
+			req[off + i] = (char)('A' + (w * DRAIN_CHUNK + i) % 26);
+		memcpy(req + off + n, "\"}}\n", 5);
+		for (size_t done = 0, len = off + n + 4; done < len;) {
+			ssize_t k = write(c1, req + done, len - done);
+
+			if (k <= 0)
+				break;
+			done += (size_t)k;
+		}
+		free(req);
+	}
+	snprintf(line, sizeof(line),
+		 "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tcp.info\",\"params\":{\"socket\":%lld}}\n",
+		 sock_id);
+	a = ask(c1, line, 5);
+	check(strstr(a, "\"pendingWriteBytes\":") && !strstr(a, "\"pendingWriteBytes\":0,"),
+	      "the daemon holds unsent bytes: %.300s", a);
+
+	/* SIGTERM: STOPPING=1, then the peer reads: every byte arrives, then EOF. */
+	kill(pid, SIGTERM);
+	check(expect("STOPPING=1", buf, sizeof(buf), DEADLINE_MS), "SIGTERM sends STOPPING=1");
+	data = malloc(DRAIN_BYTES + 1);
+	for (end = spawn_now_ms() + 60000; spawn_now_ms() < end;) {
+		struct pollfd p = { .fd = peer, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		n = read(peer, data + got, DRAIN_BYTES + 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	check(got == DRAIN_BYTES, "the drain delivers every accepted byte (%zu of %u), then EOF",
+	      got, DRAIN_BYTES);
+	for (size_t i = 0; i < got && i < DRAIN_BYTES; i++)
+		if (data[i] != (char)('A' + i % 26)) {
+			check(0, "byte %zu is wrong", i);
+			break;
+		}
+	free(data);
+	for (end = spawn_now_ms() + 60000; spawn_now_ms() < end;) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		poll(NULL, 0, 20);
+		status = -1;
+	}
+	check(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "the daemon exits 0 after the drain (status %#x)", status);
+	if (status == -1)
+		kill(pid, SIGKILL);
+	close(peer);
+	close(lfd);
+	close(c1);
+	snprintf(line, sizeof(line), "rm -rf %s", dir);
+	if (system(line) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	return check_summary();
+}
