@@ -1,13 +1,15 @@
 /*
  * conf: defaults and the INI config file.
  *
- * The file has a [daemon] and a [limits] section; every key is optional.
+ * The file has [daemon], [limits] and [policy] sections; every key is
+ * optional.
  * An unknown key or a bad value is an error naming the line, so a typo
  * never silently keeps a default.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <stddef.h>
 #include <inttypes.h>
@@ -17,12 +19,14 @@
 
 #include "conf.h"
 #include "log.h"
+#include "policy.h"
 
 void
 conf_defaults(struct conf *c)
 {
 	*c = (struct conf){
 		.log_level = LOG_INFO,
+		.socket_group = -1,
 		.max_message_bytes = 16777216,
 		.client_budget = 64ull << 20,
 		.client_sockets = 1024,
@@ -41,6 +45,7 @@ conf_done(struct conf *c)
 {
 	free(c->socket_path);
 	c->socket_path = NULL;
+	c->policy = policy_free(c->policy);
 }
 
 struct conf_key {
@@ -64,8 +69,35 @@ static const struct conf_key keys[] = {
 
 struct conf_parse {
 	struct conf	*c;
-	char		 err[256];
+	int		 rules;		/* [policy] rule lines so far */
+	char		 err[512];
 };
+
+/* [policy]: audit = yes|no, and rule = ... lines, in order. */
+static int
+on_policy(struct conf_parse *p, const char *name, const char *value)
+{
+	char err[256];
+
+	if (strcmp(name, "audit") == 0) {
+		if (strcmp(value, "yes") && strcmp(value, "no") && strcmp(value, "true") &&
+		    strcmp(value, "false")) {
+			snprintf(p->err, sizeof(p->err), "[policy] audit: expected yes or no");
+			return 0;
+		}
+		p->c->policy->audit = value[0] == 'y' || value[0] == 't';
+		return 1;
+	}
+	if (strcmp(name, "rule") == 0) {
+		if (policy_add(p->c->policy, value, ++p->rules, err, sizeof(err)) < 0) {
+			snprintf(p->err, sizeof(p->err), "[policy] rule %d: %s", p->rules, err);
+			return 0;
+		}
+		return 1;
+	}
+	snprintf(p->err, sizeof(p->err), "unknown key [policy] %s (audit, rule)", name);
+	return 0;
+}
 
 static int
 on_value(void *user, const char *section, const char *name, const char *value)
@@ -90,10 +122,28 @@ on_value(void *user, const char *section, const char *name, const char *value)
 		*(uint64_t *)((char *)c + k->offset) = v;
 		return 1;
 	}
+	if (strcmp(section, "policy") == 0)
+		return on_policy(p, name, value);
 	if (strcmp(section, "daemon") == 0 && strcmp(name, "socket") == 0) {
 		free(c->socket_path);
 		c->socket_path = strdup(value);
 		return c->socket_path != NULL;
+	}
+	if (strcmp(section, "daemon") == 0 && strcmp(name, "socket-group") == 0) {
+		struct group *gr = getgrnam(value);
+		char *end;
+		long gid = strtol(value, &end, 10);
+
+		if (gr) {
+			c->socket_group = (long)gr->gr_gid;
+		} else if (end != value && !*end && gid >= 0) {
+			c->socket_group = gid;
+		} else {
+			snprintf(p->err, sizeof(p->err), "[daemon] socket-group: no such group \"%s\"",
+				 value);
+			return 0;
+		}
+		return 1;
 	}
 	if (strcmp(section, "daemon") == 0 && strcmp(name, "log-level") == 0) {
 		int l = log_parse_level(value);
@@ -132,10 +182,17 @@ conf_load(struct conf *c, const char *path, bool must_exist, char **ret_err)
 	int r;
 
 	*ret_err = NULL;
+	c->policy = policy_free(c->policy);
+	c->policy = policy_new();
+	if (!c->policy) {
+		if (f)
+			fclose(f);
+		return -ENOMEM;
+	}
 	if (!f) {
 		r = -errno;
 		if (r == -ENOENT && !must_exist)
-			return 0;
+			return policy_finish(c->policy);
 		if (asprintf(ret_err, "%s: %s", path, strerror(-r)) < 0)
 			*ret_err = NULL;
 		return r;
@@ -147,5 +204,5 @@ conf_load(struct conf *c, const char *path, bool must_exist, char **ret_err)
 			*ret_err = NULL;
 		return -EINVAL;
 	}
-	return 0;
+	return policy_finish(c->policy);
 }

@@ -8,10 +8,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct policy;
+
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/tisockd/tisockd.conf"
 
 struct conf {
 	char		*socket_path;		/* NULL: resolve the default */
+	long		 socket_group;		/* gid given to the socket we create, -1: ours */
 	int		 log_level;		/* syslog level */
 	uint64_t	 max_message_bytes;	/* longest request line */
 	uint64_t	 client_budget;		/* pending writes + queued output, bytes */
@@ -23,6 +26,7 @@ struct conf {
 	uint64_t	 linger_ms;		/* flush bound at close */
 	uint64_t	 resolver_timeout_ms;	/* per resolver try */
 	char		 resolver_lookups[8];	/* c-ares lookups: "fb", "f", "b" */
+	struct policy	*policy;		/* [policy] rules and the defaults; owned */
 };
 
 void	 conf_defaults(struct conf *c);

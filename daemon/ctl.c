@@ -75,6 +75,24 @@ ctl_new(struct daemon *d, int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
 		log_debug("ctl#%llu: SO_PEERCRED failed, ignoring: %m",
 			  (unsigned long long)c->num);
+	c->subject = (struct policy_subject){ .uid = c->cred.uid, .gid = c->cred.gid,
+					      .pid = c->cred.pid };
+	len = sizeof(c->subject.groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->subject.groups, &len) == 0) {
+		c->subject.ngroups = len / sizeof(gid_t);
+	} else if (errno == ERANGE) {
+		/* More than POLICY_MAX_GROUPS: the first ones count, and say so. */
+		gid_t *all = malloc(len);
+
+		if (all && getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, all, &len) == 0) {
+			c->subject.ngroups = POLICY_MAX_GROUPS;
+			memcpy(c->subject.groups, all, sizeof(c->subject.groups));
+			log_notice("ctl#%llu: %zu supplementary groups, the first %d are used",
+				   (unsigned long long)c->num, len / sizeof(gid_t),
+				   POLICY_MAX_GROUPS);
+		}
+		free(all);
+	}
 	snprintf(c->desc, sizeof(c->desc), "ctl#%llu[pid=%d,uid=%d]",
 		 (unsigned long long)c->num, (int)c->cred.pid, (int)c->cred.uid);
 	TAILQ_INIT(&c->sockets);

@@ -16,6 +16,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "policy.h"
 #include "proto-buf.h"
 #include "rpc.h"
 
@@ -52,6 +53,7 @@ struct ctl {
 	ev_io			 rio, wio;
 	unsigned		 flags;		/* CTL_* */
 	struct ucred		 cred;		/* SO_PEERCRED */
+	struct policy_subject	 subject;	/* cred and SO_PEERGROUPS, for policy */
 	struct proto_reader	*reader;	/* unparsed input */
 	struct proto_buf	 out;		/* queued output lines */
 	size_t			 batch_bytes;	/* answers held in open batches */

@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "idmap.h"
+#include "policy.h"
 #include "sdnotify.h"
 #include "proto-errors.h"
 #include "tcp.h"
@@ -202,6 +203,8 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	d->dns = dns_new(loop, d->conf.resolver_lookups, (unsigned)d->conf.resolver_timeout_ms);
 	if (!d->dns)
 		return -EIO;
+	if (d->conf.policy)
+		policy_resolve(d->conf.policy, d->dns);
 	ev_prepare_init(&d->prepare, on_prepare);
 	ev_prepare_start(loop, &d->prepare);
 	ev_check_init(&d->check, on_check);
@@ -287,6 +290,7 @@ int
 daemon_listen(struct daemon *d)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	bool bound;
 	int n, fd, r;
 	mode_t old;
 
@@ -335,9 +339,18 @@ daemon_listen(struct daemon *d)
 		old = umask(0117);
 		r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 		umask(old);
+		bound = r == 0;
+		/* Mode 0660: the daemon's user and group (socket-group) only. */
+		if (r == 0 && d->conf.socket_group >= 0 &&
+		    chown(d->socket_path, (uid_t)-1, (gid_t)d->conf.socket_group) < 0) {
+			log_error("%s: socket-group %ld: %m", d->socket_path, d->conf.socket_group);
+			r = -1;
+		}
 		if (r < 0 || listen(fd, SOMAXCONN) < 0) {
 			r = -errno;
 			log_error("%s: %s", d->socket_path, strerror(-r));
+			if (bound)
+				(void) unlink(d->socket_path);	/* ours: no half-made socket left */
 			(void) close(fd);
 			return r;
 		}
@@ -384,6 +397,7 @@ daemon_done(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
 	sdnotify_done(d);
+	d->conf.policy = policy_free(d->conf.policy);	/* its lookups live in d->dns */
 	d->dns = dns_free(d->dns);
 	d->sockets = idmap_free(d->sockets);
 	free(d->scratch);

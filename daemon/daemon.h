@@ -36,6 +36,7 @@ struct daemon_counters {
 	uint64_t	accept_pauses;		/* EMFILE / ENFILE pauses */
 	uint64_t	monitors_dropped;	/* monitors that fell behind */
 	uint64_t	reloads;		/* SIGHUP config reloads that applied */
+	uint64_t	policy_denials;		/* connects, listens, accepts refused by policy */
 };
 
 struct daemon {

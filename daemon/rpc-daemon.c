@@ -60,6 +60,7 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "monitors", d->nmonitors);
 		proto_jw_kuint(&w, "monitorsDropped", k->monitors_dropped);
 		proto_jw_kuint(&w, "reloads", k->reloads);
+		proto_jw_kuint(&w, "policyDenials", k->policy_denials);
 		proto_jw_obj_end(&w);
 		proto_jw_obj_end(&w);
 	}

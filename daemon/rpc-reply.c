@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -162,7 +163,7 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 	}
 	proto_rpc_begin_error(&w, call->id, call->id_len, e->code, e->message);
 	if (e->socket || e->state || e->param || e->reason || e->limit || e->method ||
-	    e->resolver || e->sys_errno) {
+	    e->resolver || e->sys_errno || e->rule) {
 		proto_jw_key(&w, "data");
 		proto_jw_obj_begin(&w);
 		if (e->socket)
@@ -181,6 +182,14 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 			proto_jw_kstr(&w, "method", e->method);
 		if (e->resolver)
 			proto_jw_kstr(&w, "resolver", e->resolver);
+		if (e->rule) {
+			proto_jw_kstr(&w, "rule", e->rule);
+			proto_jw_kint(&w, "ruleIndex", e->rule_index);
+		}
+		if (e->action)
+			proto_jw_kstr(&w, "action", e->action);
+		if (e->address)
+			rpc_write_endpoint(&w, "address", e->address);
 		if (e->sys_errno) {
 			const char *name = proto_errno_name(e->sys_errno);
 
@@ -262,32 +271,48 @@ rpc_reply_state(struct rpc_call *call, struct tcp *t)
 }
 
 /* Writes "key":{"address":..,"port":..,"family":..}. */
-void
-rpc_write_endpoint(struct proto_jw *w, const char *key, const struct sockaddr_storage *ss)
+/* The address of ss as text into addr; returns the port. */
+static int
+endpoint_parts(const struct sockaddr_storage *ss, char *addr, size_t len)
 {
-	char addr[INET6_ADDRSTRLEN];
-	int port = 0;
-	const char *family = "ipv4";
-
 	addr[0] = '\0';
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 
-		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		port = ntohs(sin->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET, &sin->sin_addr, addr, (socklen_t)len);
+		return ntohs(sin->sin_port);
+	}
+	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
 
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-		port = ntohs(sin6->sin6_port);
-		family = "ipv6";
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, (socklen_t)len);
+		return ntohs(sin6->sin6_port);
 	}
+	return 0;
+}
+
+void
+rpc_write_endpoint(struct proto_jw *w, const char *key, const struct sockaddr_storage *ss)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int port = endpoint_parts(ss, addr, sizeof(addr));
+
 	proto_jw_key(w, key);
 	proto_jw_obj_begin(w);
 	proto_jw_kstr(w, "address", addr);
 	proto_jw_kint(w, "port", port);
-	proto_jw_kstr(w, "family", family);
+	proto_jw_kstr(w, "family", ss->ss_family == AF_INET6 ? "ipv6" : "ipv4");
 	proto_jw_obj_end(w);
+}
+
+/* "1.2.3.4:80" or "[::1]:80", for logs. */
+void
+rpc_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int port = endpoint_parts(ss, addr, sizeof(addr));
+
+	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr, port);
 }
 
 /*

@@ -82,6 +82,10 @@ struct rpc_error {
 	const char	*resolver;
 	int		 sys_errno;	/* 0: none */
 	int64_t		 limit_value;	/* 0: none */
+	const char	*rule;		/* -32003 by policy: the deciding rule */
+	int		 rule_index;	/* its place in [policy], 0: a default */
+	const char	*action;	/* connect, listen, accept */
+	const struct sockaddr_storage *address;	/* what was denied */
 };
 
 typedef int (*rpc_handler)(struct rpc_call *call, const union proto_args *args);
@@ -103,6 +107,7 @@ void	 rpc_reply_errno(struct rpc_call *call, int r, int64_t socket);
 void	 rpc_reply_socket(struct rpc_call *call, int64_t socket);
 void	 rpc_reply_state(struct rpc_call *call, struct tcp *t);
 void	 rpc_finish(struct rpc_call *call);
+void	 rpc_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len);
 void	 rpc_write_endpoint(struct proto_jw *w, const char *key,
 	     const struct sockaddr_storage *ss);
 bool	 rpc_notify_begin(struct ctl *c, struct proto_jw *w, int method);

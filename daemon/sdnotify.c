@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "policy.h"
 #include "sdnotify.h"
 
 /* Sends STATUS= when it changed since the last one (or always, with force). */
@@ -155,8 +156,9 @@ sdnotify_reload(struct daemon *d)
 		memcpy(n.resolver_lookups, d->conf.resolver_lookups, sizeof(n.resolver_lookups));
 		n.resolver_timeout_ms = d->conf.resolver_timeout_ms;
 	}
-	conf_done(&d->conf);
+	conf_done(&d->conf);	/* the old policy goes with it, atomically */
 	d->conf = n;
+	policy_resolve(d->conf.policy, d->dns);
 	log_set_level(d->conf.log_level);
 	d->counters.reloads++;
 	log_notice("reloaded %s", d->conf_path ? d->conf_path : "the defaults");

@@ -133,6 +133,14 @@ tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			rpc_call_free(call);
 			continue;
 		}
+		if (tcp_policy_denies(t, POLICY_ACCEPT, NULL, &ss)) {
+			/* Refused: reset at once; the accept waits for the next peer. */
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			(void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			(void) close(fd);
+			continue;
+		}
 		nt = tcp_new(d, t->owner);
 		if (!nt) {
 			(void) close(fd);

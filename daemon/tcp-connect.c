@@ -150,12 +150,38 @@ on_connect_ready(struct ev_loop *loop, ev_io *w, int revents)
 	attempt_next(t);
 }
 
+/* The connect or listen was refused by policy rule r, for address ss. */
+static void
+policy_refused(struct tcp *t, const struct policy_rule *r, enum policy_action action,
+	       const struct sockaddr_storage *ss)
+{
+	open_failed(t, &(struct rpc_error){
+		.code = PROTO_E_NOT_PERMITTED, .socket = (int64_t)t->id,
+		.message = "not permitted by policy", .rule = policy_rule_text(r),
+		.rule_index = policy_rule_line(r), .action = policy_action_name(action),
+		.address = ss }, 0);
+}
+
+/*
+ * Tries the resolved addresses in order.  Each is put to the policy
+ * first: a name cannot reach an address the policy denies.  When every
+ * address is denied, the connect fails with -32003 and the rule.
+ */
 static void
 attempt_next(struct tcp *t)
 {
 	while (t->addrs && t->addr_next < t->addrs->count) {
 		struct sockaddr_storage *ss = &t->addrs->addrs[t->addr_next++];
-		int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		const struct policy_rule *r;
+		int fd;
+
+		r = tcp_policy_denies(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, ss);
+		if (r) {
+			t->denied = r;
+			t->denied_addr = *ss;
+			continue;
+		}
+		fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
@@ -178,6 +204,12 @@ attempt_next(struct tcp *t)
 		}
 		t->last_errno = errno;
 		tcp_close_fd(t, false);
+	}
+	if (t->denied && !t->last_errno) {
+		struct sockaddr_storage ss = t->denied_addr;
+
+		policy_refused(t, t->denied, POLICY_CONNECT, &ss);
+		return;
 	}
 	open_failed(t, NULL, -(t->last_errno ? t->last_errno : ECONNREFUSED));
 }
@@ -231,6 +263,7 @@ tcp_connect(struct tcp *t, struct rpc_call *call)
 	t->eof = t->eof_told = t->shut_wr = t->pumping = false;
 	t->has_local = t->has_remote = false;
 	t->last_errno = 0;
+	t->denied = NULL;
 	if (monitor_on(t->d)) {
 		struct proto_jw *w = monitor_begin(t->d, NULL, t, "connect");
 
@@ -279,12 +312,27 @@ listen_on(struct tcp *t, const struct sockaddr_storage *ss)
 	(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss->ss_family == AF_INET6)
 		(void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, ss_len(ss)) < 0 ||
-	    listen(fd, t->listen_queue > 0 ? t->listen_queue : SOMAXCONN) < 0) {
+	if (bind(fd, (const struct sockaddr *)ss, ss_len(ss)) < 0) {
 		open_failed(t, NULL, -errno);
 		return;
 	}
+	/* Policy sees the address actually bound: port 0 is the port chosen. */
 	record_endpoints(t, false);
+	{
+		const struct policy_rule *r = tcp_policy_denies(t, POLICY_LISTEN, t->host,
+							       t->has_local ? &t->local : ss);
+
+		if (r) {
+			struct sockaddr_storage where = t->has_local ? t->local : *ss;
+
+			policy_refused(t, r, POLICY_LISTEN, &where);
+			return;
+		}
+	}
+	if (listen(fd, t->listen_queue > 0 ? t->listen_queue : SOMAXCONN) < 0) {
+		open_failed(t, NULL, -errno);
+		return;
+	}
 	tcp_set_state(t, TCP_STATE_LISTENING);
 	tcp_accept_init(t);
 	call = t->connect_call;

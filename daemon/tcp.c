@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <assert.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -459,6 +460,47 @@ tcp_apply_options(struct tcp *t)
 				  sizeof(int));
 }
 
+/*
+ * Asks the policy whether t's owner may do action on ss (host: the name
+ * the client gave, or NULL).  Every decision is logged with [policy]
+ * audit = yes; denials are counted, and shown to monitors.  Returns NULL
+ * when allowed, else the rule that denies.
+ */
+const struct policy_rule *
+tcp_policy_denies(struct tcp *t, enum policy_action action, const char *host,
+		  const struct sockaddr_storage *ss)
+{
+	struct daemon *d = t->d;
+	const struct policy_rule *r;
+	char addr[INET6_ADDRSTRLEN + 8] = "?";
+	bool allowed;
+
+	if (!t->owner || !d->conf.policy)
+		return NULL;	/* lingering: nothing new is started for it */
+	r = policy_check(d->conf.policy, &t->owner->subject, action, host,
+			 (const struct sockaddr *)ss);
+	allowed = policy_rule_allows(r);
+	if (!allowed)
+		d->counters.policy_denials++;
+	if (d->conf.policy->audit || monitor_on(d))
+		rpc_format_endpoint(ss, addr, sizeof(addr));
+	if (d->conf.policy->audit)
+		log_notice("policy: %s %s by uid %d pid %d (%s) to %s%s%s: rule %d: %s",
+			   allowed ? "allowed" : "denied", policy_action_name(action),
+			   (int)t->owner->cred.uid, (int)t->owner->cred.pid, t->owner->desc, addr,
+			   host ? " as " : "", host ? host : "", policy_rule_line(r),
+			   policy_rule_text(r));
+	if (!allowed && monitor_on(d)) {
+		struct proto_jw *w = monitor_begin(d, NULL, t, "denied");
+
+		proto_jw_kstr(w, "action", policy_action_name(action));
+		rpc_write_endpoint(w, "address", ss);
+		proto_jw_kstr(w, "rule", policy_rule_text(r));
+		monitor_end(d);
+	}
+	return allowed ? NULL : r;
+}
+
 /* Writes the tcp.info object of t. */
 void
 tcp_write_info(struct proto_jw *w, const struct tcp *t)
@@ -489,6 +531,12 @@ tcp_write_info(struct proto_jw *w, const struct tcp *t)
 	if (t->owner) {
 		proto_jw_kint(w, "pid", (int64_t)t->owner->cred.pid);
 		proto_jw_kint(w, "uid", (int64_t)t->owner->cred.uid);
+		proto_jw_kint(w, "gid", (int64_t)t->owner->cred.gid);
+		proto_jw_key(w, "groups");
+		proto_jw_arr_begin(w);
+		for (size_t i = 0; i < t->owner->subject.ngroups; i++)
+			proto_jw_int(w, (int64_t)t->owner->subject.groups[i]);
+		proto_jw_arr_end(w);
 	}
 	proto_jw_obj_end(w);
 	proto_jw_kuint(w, "ageMs", (uint64_t)((ev_now(t->d->loop) - t->created) * 1000.));

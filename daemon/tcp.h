@@ -17,6 +17,7 @@
 
 #include "proto-jw.h"
 #include "proto-methods.h"
+#include "policy.h"
 #include "rpc.h"
 
 struct daemon;
@@ -78,6 +79,8 @@ struct tcp {
 	struct dns_result	*addrs;		/* owned: addresses left to try */
 	int			 addr_next;	/* next index in addrs */
 	int			 last_errno;	/* of the last failed attempt */
+	const struct policy_rule *denied;	/* the rule that refused an address */
+	struct sockaddr_storage	 denied_addr;
 
 	bool			 pumping;
 	bool			 eof;		/* the peer sent FIN */
@@ -102,6 +105,8 @@ int		 tcp_close(struct tcp *t, struct rpc_call *call, bool abort);
 void		 tcp_orphan(struct tcp *t);
 void		 tcp_forget(struct tcp *t);
 void		 tcp_writes_drained(struct tcp *t);
+const struct policy_rule *tcp_policy_denies(struct tcp *t, enum policy_action action,
+		    const char *host, const struct sockaddr_storage *ss);
 void		 tcp_write_info(struct proto_jw *w, const struct tcp *t);
 void		 tcp_apply_options(struct tcp *t);
 const char	*tcp_state_name(enum tcp_state s);

@@ -1,0 +1,75 @@
+/*
+ * policy: who may connect where, listen where, and accept whom.
+ *
+ * An ordered list of allow/deny rules from the config file's [policy]
+ * section, then the built-in defaults; the first rule that matches
+ * decides.  A rule matches on the client's identity (uid, primary or
+ * supplementary gid, from SO_PEERCRED / SO_PEERGROUPS), the action, and
+ * the destination: the address actually connected to, bound, or accepted
+ * from (dest=CIDR), the host name the client asked for (host=NAME), or
+ * an address that name resolves to (the daemon resolves rule host names
+ * itself, so asking for a denied host by its address does not get
+ * around a host= rule), and the port.
+ *
+ * Rule text:  allow|deny ACTIONS [user=U,..] [group=G,..] [dest=CIDR,..]
+ *             [host=NAME,..] [port=P|P-Q,..]
+ * ACTIONS is connect, listen, accept, a comma list of them, or any.
+ */
+#ifndef TISOCK_POLICY_H
+#define TISOCK_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct dns;
+
+enum policy_action {
+	POLICY_CONNECT	= 1 << 0,
+	POLICY_LISTEN	= 1 << 1,
+	POLICY_ACCEPT	= 1 << 2,
+};
+
+#define POLICY_MAX_GROUPS	64
+
+/* Who is asking. */
+struct policy_subject {
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 pid;
+	size_t		 ngroups;
+	gid_t		 groups[POLICY_MAX_GROUPS];	/* supplementary */
+};
+
+struct policy_rule;
+
+struct policy {
+	struct policy_rule	*rules;		/* the file's, then the defaults */
+	size_t			 n, nfile;
+	bool			 audit;
+};
+
+struct policy	*policy_new(void);
+struct policy	*policy_free(struct policy *p);
+/* Adds one rule line (from the file, at line).  0, or -EINVAL with *err set. */
+int		 policy_add(struct policy *p, const char *text, int line, char *err, size_t errlen);
+/* Appends the defaults; call once the file's rules are in. */
+int		 policy_finish(struct policy *p);
+/* Starts resolving the rules' host names on dns (answers arrive later). */
+void		 policy_resolve(struct policy *p, struct dns *dns);
+
+/*
+ * The rule that decides action by s on addr (port included; NULL for
+ * none), asked for as host (NULL when an address was given).  Never
+ * NULL: the defaults end with a rule for everything.
+ */
+const struct policy_rule *policy_check(const struct policy *p, const struct policy_subject *s,
+		    enum policy_action action, const char *host, const struct sockaddr *addr);
+bool		 policy_rule_allows(const struct policy_rule *r);
+const char	*policy_rule_text(const struct policy_rule *r);
+int		 policy_rule_line(const struct policy_rule *r);	/* 0: a default */
+const char	*policy_action_name(enum policy_action a);
+
+#endif

@@ -1,0 +1,195 @@
+#!/bin/bash
+# The [policy] rules against a real tisockd and loopback peers:
+#  - the defaults: connect anywhere; listen on loopback, ports >= 1024 only;
+#  - -32003 with the deciding rule, its index, the action and the address;
+#  - dest= matched against the addresses actually connected to, so a host
+#    name cannot reach a denied address; host= rules resolved by the
+#    daemon, so an address cannot reach a denied host name;
+#  - accept rules (a refused peer is reset, the accept keeps waiting);
+#  - audit lines; counters.policyDenials;
+#  - SIGHUP: a new policy applies at once, a broken one changes nothing;
+#  - with root: rules on real uids and supplementary groups (setpriv), and
+#    the control socket closed to users outside its group (socket-group).
+# Every wait polls its condition with a deadline.
+set -u
+
+b=${top_builddir:-.}
+CTL=$b/client/tisockctl
+PEER=$b/tests/cli/cli-peer
+DAEMON=$b/daemon/tisockd
+DEADLINE=30
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pass=0
+fail=0
+ok() { echo "ok $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+check() { local d=$1; shift; if "$@" >/dev/null; then ok "$d"; else bad "$d"; fi; }
+wait_until() {
+	local end=$((SECONDS + DEADLINE))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.02
+	done
+}
+# jqcall FILTER METHOD PARAMS: true when the --json answer matches FILTER.
+jqcall() { "$CTL" --json call "$2" "$3" 2>/dev/null | jq -e "$1"; }
+
+export TISOCKD_SOCKET=$tmp/d/tisockd.sock
+mkdir -m 755 "$tmp/d"
+chmod 755 "$tmp"
+
+start_daemon() {
+	${TISOCK_DAEMON_WRAPPER:-} "$DAEMON" --foreground --config "$tmp/tisockd.conf" \
+		--socket "$TISOCKD_SOCKET" 2>> "$tmp/daemon.log" &
+	dpid=$!
+	pids+=("$dpid")
+	wait_until "$CTL" ping || { echo "FAIL the daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
+}
+
+# A loopback echo peer; sets $port.
+echo_peer() {
+	rm -f "$tmp/echo.port"
+	"$PEER" echo-server "$tmp/echo.port" &
+	pids+=($!)
+	wait_until test -s "$tmp/echo.port"
+	port=$(cat "$tmp/echo.port")
+}
+
+# --- the defaults ------------------------------------------------------------
+printf '[daemon]\nresolver-lookups = f\n' > "$tmp/tisockd.conf"
+start_daemon
+check "default: listen on loopback, port 0" \
+	jqcall '.state == "listening"' tcp.listen '{"host":"127.0.0.1","port":0}'
+check "default: listen on all interfaces is denied, with the rule" \
+	jqcall '.error.code == -32003 and .error.data.rule == "(default) deny listen" and
+		.error.data.ruleIndex == 0 and .error.data.action == "listen" and
+		.error.data.address.address == "0.0.0.0"' tcp.listen '{"host":"0.0.0.0","port":0}'
+check "default: listen below port 1024 is denied" \
+	jqcall '.error.code == -32003' tcp.listen '{"host":"127.0.0.1","port":1000}'
+echo_peer
+check "default: connect is allowed" \
+	jqcall '.state == "connected"' tcp.connect "{\"host\":\"127.0.0.1\",\"port\":$port}"
+kill -TERM "$dpid"; wait "$dpid"
+
+# --- rules ------------------------------------------------------------------------
+cat > "$tmp/tisockd.conf" <<'EOF'
+[daemon]
+resolver-lookups = f
+[policy]
+audit = yes
+rule = allow connect dest=127.0.0.3 port=1-65535
+rule = deny connect dest=127.0.0.0/8,::1
+rule = deny connect host=localhost
+rule = allow listen dest=127.0.0.1 port=0-65535
+rule = deny accept dest=127.0.0.1
+EOF
+start_daemon
+echo_peer
+"$CTL" --json call tcp.connect "{\"host\":\"127.0.0.1\",\"port\":$port}" > "$tmp/deny.json" 2>/dev/null
+check "a dest= rule denies by address: -32003, rule 2, the address" \
+	jq -e ".error.code == -32003 and .error.data.ruleIndex == 2 and
+		.error.data.rule == \"deny connect dest=127.0.0.0/8,::1\" and
+		.error.data.action == \"connect\" and .error.data.address.port == $port" "$tmp/deny.json"
+check "a name cannot reach a denied address (localhost -> 127.0.0.1, ::1)" \
+	jqcall '.error.code == -32003' tcp.connect "{\"host\":\"localhost\",\"port\":$port}"
+# Rules are ordered: rule 1 allows 127.0.0.3 before rule 2 denies 127/8; the
+# network then refuses (nothing listens on port 1), not the policy.
+"$CTL" --json call tcp.connect '{"host":"127.0.0.3","port":1}' > "$tmp/allow.json" 2>/dev/null
+check "an earlier allow wins: refused by the network (-32011), not by policy" \
+	jq -e '.error.code == -32011' "$tmp/allow.json"
+check "the audit log records decisions" \
+	grep -q 'policy: denied connect by uid .* rule 2: deny connect dest=127.0.0.0/8,::1' "$tmp/daemon.log"
+check "policyDenials counts them" \
+	bash -c "[ \"\$('$CTL' --json info | jq .counters.policyDenials)\" -ge 2 ]"
+
+# accept: a listener on 127.0.0.1 refuses peers from 127.0.0.1 and keeps waiting.
+"$CTL" listen 0 > /dev/null 2> "$tmp/l.err" < /dev/null &
+lpid=$!
+pids+=("$lpid")
+wait_until grep -q '^listening on' "$tmp/l.err"
+lport=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/l.err")
+check "listen allowed by rule 4" test -n "$lport"
+before=$("$CTL" --json info | jq .counters.policyDenials)
+exec 5<>"/dev/tcp/127.0.0.1/$lport"
+timeout 10 cat <&5 > /dev/null 2>&1; rc=$?
+exec 5<&-
+check "a refused peer is reset (read fails: status $rc)" [ $rc = 1 ]
+check "the refusal is counted" \
+	wait_until bash -c "[ \"\$('$CTL' --json info | jq .counters.policyDenials)\" -gt $before ]"
+check "the accept still waits (listen is still running)" kill -0 "$lpid"
+kill "$lpid"; wait "$lpid" 2>/dev/null
+
+# --- SIGHUP: a new policy at once; a broken one changes nothing ---------------
+cat > "$tmp/tisockd.conf" <<'EOF'
+[daemon]
+resolver-lookups = f
+[policy]
+rule = deny connect port=1-1023
+rule = deny connect host=localhost
+EOF
+kill -HUP "$dpid"
+check "reload: the new rule applies" \
+	wait_until jqcall '.error.code == -32003 and .error.data.ruleIndex == 1' tcp.connect '{"host":"127.0.0.1","port":9}'
+check "reload: the old rules are gone (127.0.0.2 reaches the network)" \
+	jqcall '.error.code == -32011' tcp.connect "{\"host\":\"127.0.0.2\",\"port\":$port}"
+check "host= rules are resolved by the daemon: 127.0.0.1 is localhost, denied" \
+	wait_until jqcall '.error.code == -32003 and .error.data.ruleIndex == 2' tcp.connect "{\"host\":\"127.0.0.1\",\"port\":$port}"
+printf '[policy]\nrule = maybe connect\n' > "$tmp/tisockd.conf"
+reloads=$("$CTL" --json info | jq .counters.reloads)
+kill -HUP "$dpid"
+check "a broken policy is reported" wait_until grep -q 'rule 1: a rule starts with allow or deny' "$tmp/daemon.log"
+check "... and changes nothing" \
+	bash -c "[ \"\$('$CTL' --json info | jq .counters.reloads)\" = $reloads ] &&
+		'$CTL' --json call tcp.connect '{\"host\":\"127.0.0.1\",\"port\":9}' | jq -e '.error.code == -32003'"
+kill -TERM "$dpid"; wait "$dpid"
+
+# --- real users and groups (root only) -------------------------------------------
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+   setpriv --reuid=65533 --regid=65533 --clear-groups test -x "$CTL" 2>/dev/null; then
+	cat > "$tmp/tisockd.conf" <<'EOF'
+[daemon]
+resolver-lookups = f
+socket-group = 4242
+[policy]
+rule = allow connect group=4343
+rule = deny connect user=65533
+EOF
+	start_daemon
+	echo_peer
+	as() { local u=$1 g=$2; shift 2; setpriv --reuid="$u" --regid="$g" "$@"; }
+	as 65533 65533 --clear-groups "$CTL" info > /dev/null 2>&1; rc=$?
+	check "a user outside socket-group cannot reach the control socket (exit 3)" [ $rc = 3 ]
+	as 65533 4242 --clear-groups "$CTL" --json call tcp.connect \
+		"{\"host\":\"127.0.0.1\",\"port\":$port}" > "$tmp/u.json" 2>/dev/null
+	check "inside the group, uid 65533 is denied by its user rule" \
+		jq -e '.error.code == -32003 and .error.data.ruleIndex == 2' "$tmp/u.json"
+	as 65533 4242 --groups=4343 "$CTL" --json call tcp.connect \
+		"{\"host\":\"127.0.0.1\",\"port\":$port}" > "$tmp/g.json" 2>/dev/null
+	check "a supplementary group's allow comes first" jq -e '.state == "connected"' "$tmp/g.json"
+	echo_peer	# one connection per peer
+	as 65532 4242 --clear-groups "$CTL" --json call tcp.connect \
+		"{\"host\":\"127.0.0.1\",\"port\":$port}" > "$tmp/o.json" 2>/dev/null
+	check "another uid falls through to the default allow" jq -e '.state == "connected"' "$tmp/o.json"
+	as 65533 4242 --groups=4343 "$CTL" listen 0 < /dev/null > /dev/null 2> "$tmp/ul.err" &
+	ulpid=$!
+	pids+=("$ulpid")
+	wait_until grep -q '^listening on' "$tmp/ul.err"
+	check "list shows the owner's uid, gid and supplementary groups" \
+		bash -c "'$CTL' --json list | jq -se 'map(select(.owner.uid == 65533 and .owner.gid == 4242 and (.owner.groups | index(4343)))) | length == 1'"
+	kill "$ulpid"; wait "$ulpid" 2>/dev/null
+	kill -TERM "$dpid"; wait "$dpid"
+else
+	echo "# skipped: real uids need root, setpriv and a build tree other users can read"
+fi
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
