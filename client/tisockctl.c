@@ -612,8 +612,8 @@ static const struct command commands[] = {
 	{ "monitor", "[--pid PID] [--socket ID] [--event KIND,...]",
 	  "live events from every client (root and the daemon's user)",
 	  "Kinds: client.connect client.disconnect create connect state accept read write\n"
-	  "error close monitor.dropped.  Runs until interrupted (exit 0) or dropped by the\n"
-	  "daemon for falling behind (exit 1).\n", cmd_monitor },
+	  "error close denied monitor.dropped.  Runs until interrupted (exit 0) or\n"
+	  "dropped by the daemon for falling behind (exit 1).\n", cmd_monitor },
 	{ "close", "ID", "close any client's socket (root and the daemon's user)", NULL, cmd_close },
 	{ "ping", "[-c COUNT]", "round trips to the daemon, with their time", NULL, cmd_ping },
 	{ "help", "[COMMAND]", "this help, or a command's", NULL, NULL },

@@ -247,7 +247,7 @@ static const struct proto_field note_closed[] = {
 static const struct proto_field note_monitor[] = {
 	R("time", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
 	R("event", PROTO_T_STRING, REQ, "client.connect, client.disconnect, create, connect, state, "
-	  "accept, read, write, error, close or monitor.dropped."),
+	  "accept, read, write, error, close, denied or monitor.dropped."),
 	R("client", PROTO_T_INT, REQ, "Client number (0: a socket lingering without owner)."),
 	R("pid", PROTO_T_INT, OPT, "Client process id."),
 	R("uid", PROTO_T_INT, OPT, "Client user id."),
@@ -262,6 +262,9 @@ static const struct proto_field note_monitor[] = {
 	R("inbound", PROTO_T_SOCKET, OPT, "accept: the new socket."),
 	R("errno", PROTO_T_INT, OPT, "error: system errno."),
 	R("errname", PROTO_T_STRING, OPT, "error: errno name."),
+	R("action", PROTO_T_STRING, OPT, "denied: connect, listen or accept."),
+	R("address", PROTO_T_ENDPOINT, OPT, "denied: the endpoint refused."),
+	R("rule", PROTO_T_STRING, OPT, "denied: the policy rule that decided."),
 	R("reason", PROTO_T_STRING, OPT, "close, client.disconnect, monitor.dropped: why."), END
 };
 
