@@ -348,7 +348,18 @@ tcp_close(struct tcp *t, struct rpc_call *call, bool abort)
 	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
 	struct rpc_call *dc;
 
-	if (t->state == TCP_STATE_CLOSED || (t->state == TCP_STATE_CLOSING && !abort)) {
+	if (t->state == TCP_STATE_CLOSING && abort) {
+		/*
+		 * A graceful close under way, cut short: the unsent writes get
+		 * -32004, the connection is reset, the linger timer stops, and
+		 * the first close is answered too.
+		 */
+		tcp_cancel_list(&t->writes, &e);
+		tcp_finish_close(t, true);
+		rpc_reply_state(call, t);
+		return 0;
+	}
+	if (t->state == TCP_STATE_CLOSED || t->state == TCP_STATE_CLOSING) {
 		if (t->state == TCP_STATE_CLOSING && (dc = rpc_call_defer(call, t))) {
 			TAILQ_INSERT_TAIL(&t->closes, dc, q_link);
 			return RPC_DEFERRED;

@@ -44,6 +44,20 @@ prescan(const char *p, const char *end)
 					p++;
 			}
 			break;
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			break;
+		default:
+			/*
+			 * Other control bytes are not JSON whitespace; cJSON would
+			 * skip them as if they were, and the raw walk below would
+			 * then lose its place.
+			 */
+			if ((unsigned char)*p < 0x20)
+				return "json";
+			break;
 		}
 	}
 	return NULL;
@@ -238,7 +252,7 @@ proto_msg_parse(const char *line, size_t len, struct proto_msg *ret)
 		const char *ve = skip_value(p, end);
 
 		ret->count = i + 1;
-		r = request_init(&ret->reqs[i], e, *p == '{' ? p : NULL, ve);
+		r = request_init(&ret->reqs[i], e, p < end && *p == '{' ? p : NULL, ve);
 		if (r < 0) {
 			proto_msg_free(ret);
 			return r;

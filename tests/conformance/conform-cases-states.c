@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -292,6 +293,81 @@ case_close_abort(void)
 	cc_close(c);
 }
 
+/*
+ * An abort close while a graceful close is still flushing to a peer that
+ * does not read: both closes are answered at once, the unsent writes get
+ * -32004, the peer sees a reset, and the daemon is still fine after the
+ * linger time the graceful close had started.
+ */
+static void
+case_close_abort_while_closing(void)
+{
+	struct cc *c = cc_open();
+	long long s, first, write_id, end;
+	int peer, r;
+	char *chunk;
+	cJSON *a;
+
+	int rcvbuf = 4096, port, lfd = peer_listen(AF_INET, 4, &port);
+	long long pending = 0;
+
+	CHECK(c && lfd >= 0, "setup");
+	(void)setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	write_id = cc_request(c, "tcp.connect", "{\"port\":%d}", port);
+	peer = peer_accept(lfd, CONFORM_DEADLINE_MS);
+	a = cc_wait(c, write_id, CONFORM_DEADLINE_MS);
+	s = j_int(a, "result.socket");
+	cJSON_Delete(a);
+	close(lfd);
+	CHECK(s > 0 && peer >= 0, "setup");
+	/* 96 KiB writes until the daemon holds some it cannot send. */
+	chunk = malloc(131072 + 1);
+	CHECK(chunk, "malloc");
+	memset(chunk, 'A', 131072);	/* valid base64 */
+	chunk[131072] = '\0';
+	for (int i = 0; i < 64 && pending == 0; i++) {
+		write_id = cc_request(c, "tcp.write", "{\"socket\":%lld,\"data\":\"%s\"}", s, chunk);
+		a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+		pending = j_int(a, "result.pendingWriteBytes");
+		cJSON_Delete(a);
+	}
+	free(chunk);
+	CHECK(pending > 0, "the kernel took every write");
+	first = cc_request(c, "tcp.close", "{\"socket\":%lld}", s);
+	a = cc_call(c, "tcp.close", "{\"socket\":%lld,\"abort\":true}", s);
+	CHECK(j_is(a, "result.state", "closed"), "abort close: %s", j_text(a));
+	cJSON_Delete(a);
+	a = cc_wait(c, first, CONFORM_DEADLINE_MS);
+	CHECK(j_is(a, "result.state", "closed"), "the graceful close's answer: %s",
+	      a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	a = cc_wait(c, write_id, CONFORM_DEADLINE_MS);
+	CHECK(err_code(a) == PROTO_E_CLOSED, "the last unsent write: %s", a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	/* The peer reads what reached it, then the reset. */
+	for (end = conform_now_ms() + CONFORM_DEADLINE_MS, r = 1; r > 0 && conform_now_ms() < end;) {
+		struct pollfd pf = { .fd = peer, .events = POLLIN };
+		char buf[65536];
+
+		if (poll(&pf, 1, 1000) <= 0)
+			continue;
+		r = (int)recv(peer, buf, sizeof(buf), 0);
+	}
+	CHECK(r < 0 && errno == ECONNRESET, "the peer saw %s, not a reset",
+	      r == 0 ? "EOF" : r > 0 ? "no end" : strerror(errno));
+	close(peer);
+	/* Past the linger time the graceful close had armed: still answering. */
+	end = conform_now_ms() + (C->limits.linger_ms > 0 ? C->limits.linger_ms : 5000) + 500;
+	while (conform_now_ms() < end) {
+		a = cc_call(c, "daemon.info", NULL);
+		CHECK(j_get(a, "result.uptime"), "the daemon stopped answering: %s",
+		      a ? j_text(a) : "none");
+		cJSON_Delete(a);
+		poll(NULL, 0, 100);
+	}
+	cc_close(c);
+}
+
 static void
 case_peer_reset(void)
 {
@@ -374,6 +450,7 @@ const struct conform_case conform_cases_states[] = {
 	{ "unknown-id", case_unknown_id, false },
 	{ "ownership", case_ownership, false },
 	{ "tcp-close-pending", case_close_pending, false },
+	{ "tcp-close-abort-while-closing", case_close_abort_while_closing, false },
 	{ "tcp-close-abort", case_close_abort, false },
 	{ "peer-reset", case_peer_reset, false },
 	{ "closed-sockets-forgotten", case_closed_forgotten, false },
