@@ -180,7 +180,11 @@ lib_update(tisock_client *c)
 {
 	uint32_t want = EPOLLIN | (proto_buf_used(&c->out) ? EPOLLOUT : 0);
 
-	if (want != c->fd_events) {
+	if (c->broken && c->fd_events) {
+		/* At EOF the fd would stay readable: out of the set, or loops spin. */
+		(void) epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		c->fd_events = 0;
+	} else if (!c->broken && want != c->fd_events) {
 		struct epoll_event ev = { .events = want, .data.ptr = &tag_daemon };
 
 		if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
@@ -642,22 +646,29 @@ poll_all(tisock_client *c, int timeout_ms)
 	struct epoll_event evs[CLIENT_EPOLL_BATCH];
 	int n, i, r = 0;
 
-	if (c->broken)
-		return -EPIPE;
-	if (flush_out(c) < 0)
-		return -EPIPE;
+	if (c->broken) {
+		/* The daemon is gone; local sources (stream fds) may still have work. */
+		if (c->nlocal == 0 && TAILQ_EMPTY(&c->runq))
+			return -EPIPE;
+		r = -EPIPE;
+	} else if (flush_out(c) < 0) {
+		r = -EPIPE;	/* what the daemon sent before it went is still read */
+	}
 	lib_update(c);
 	n = epoll_wait(c->epfd, evs, CLIENT_EPOLL_BATCH, timeout_ms);
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return errno == EINTR ? r : -errno;
 	for (i = 0; i < n; i++) {
 		void *tag = evs[i].data.ptr;
 
 		if (tag == &tag_daemon) {
-			if (evs[i].events & EPOLLOUT && flush_out(c) < 0)
+			int k;
+
+			if (evs[i].events & EPOLLOUT && !c->broken && flush_out(c) < 0)
 				r = -EPIPE;
-			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) && r == 0)
-				r = read_in(c);
+			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) &&
+			    (k = read_in(c)) < 0)
+				r = k;
 		} else if (tag == &tag_wake) {
 			eventfd_t v;
 
@@ -673,6 +684,36 @@ poll_all(tisock_client *c, int timeout_ms)
 		}
 	}
 	return r;
+}
+
+/*
+ * The daemon is gone and everything it sent is dispatched: each call
+ * still waiting gets its callback with no answer (-EPIPE), pumps end.
+ */
+static int
+fail_calls(tisock_client *c)
+{
+	struct lib_call *call;
+	int ran = 0;
+
+	if (!TAILQ_EMPTY(&c->calls) || c->npumping > 0)
+		lib_set_error(c, 0, "the daemon went away");
+	while (!c->closing && (call = TAILQ_FIRST(&c->calls))) {
+		TAILQ_REMOVE(&c->calls, call, link);
+		if (call->done) {
+			call->done(c, call, NULL);
+			ran++;
+		}
+		call_free(call);
+		lib_tcp_reap(c);
+	}
+	if (!c->closing && !c->broken_told) {
+		c->broken_told = true;
+		ran += c->npumping > 0;
+		lib_tcp_broken(c);
+		lib_tcp_reap(c);
+	}
+	return ran;
 }
 
 TISOCK_PUBLIC int
@@ -695,6 +736,8 @@ tisock_client_dispatch(tisock_client *c, int timeout_ms)
 		free(m);
 		lib_tcp_reap(c);
 	}
+	if (c->broken && !c->closing)
+		ran += fail_calls(c);
 	/* As many runs as were due: sources rescheduled by them wait for the next dispatch. */
 	TAILQ_FOREACH(src, &c->runq, runq)
 		due++;

@@ -73,6 +73,7 @@ struct tisock_client {
 	TAILQ_HEAD(, lib_source) sources;	/* sources bound to c */
 	bool			 closing;	/* closed inside a callback: close after it */
 	bool			 broken;	/* the daemon went away */
+	bool			 broken_told;	/* sockets and pumps know it */
 	struct tisock_client_hooks hooks;	/* event-loop adapter */
 	tisock_notify_cb	 notify;	/* notifications for the caller */
 	void			*notify_data;
@@ -103,6 +104,13 @@ void		 lib_tcp_reap(tisock_client *c);
 void		 lib_tcp_detach_all(tisock_client *c);
 int		 lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t offset,
 		    ssize_t length, tisock_stream_cb cb, void *userdata, bool is_read);
+int		 lib_tcp_add_stream(tisock_tcp *s, tisock_stream *st);
+void		 lib_tcp_remove_stream(tisock_tcp *s, tisock_stream *st);
+void		 lib_tcp_broken(tisock_client *c);
+
+/* stream.c */
+void		 lib_stream_socket_gone(tisock_stream *st);
+
 int		 lib_tcp_pump(tisock_tcp *s, tisock_stream *st, tisock_stream_cb cb, void *userdata,
 		    size_t max_chunk);
 

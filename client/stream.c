@@ -21,12 +21,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <tisock/tisock.h>
@@ -74,6 +77,7 @@ struct tisock_stream {
 	TAILQ_HEAD(, stream_op)	 ops;		/* in order; the head runs */
 	int			 watch_fd;	/* dup of fd for epoll; -1 */
 	bool			 always_ready;	/* fd epoll refuses (regular file) */
+	int			 arm_error;	/* -errno: the fd cannot be watched */
 	bool			 is_socket;	/* fd is a socket: MSG_DONTWAIT */
 	int			 in_callback;
 	bool			 freed;		/* freed inside a callback */
@@ -154,6 +158,11 @@ tisock_tcp_stream(tisock_tcp *s)
 		return NULL;
 	}
 	st = stream_new(STREAM_TCP, TISOCK_MODE_READ);
+	if (st && lib_tcp_add_stream(s, st) < 0) {
+		free(st);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (st)
 		st->tcp = s;
 	return st;
@@ -400,6 +409,7 @@ ops_arm(tisock_stream *st)
 {
 	struct stream_op *op = TAILQ_FIRST(&st->ops);
 	uint32_t want;
+	int r;
 
 	if (!op) {
 		lib_source_quiet(st->client, &st->src);
@@ -414,21 +424,21 @@ ops_arm(tisock_stream *st)
 		/* A dup of our own: epoll keys on the fd, and the caller's may be watched already. */
 		st->watch_fd = fcntl(st->fd, F_DUPFD_CLOEXEC, 0);
 		if (st->watch_fd < 0) {
-			lib_source_schedule(st->client, &st->src);	/* fails when run */
+			st->arm_error = -errno;	/* the operation fails when run */
+			lib_source_schedule(st->client, &st->src);
 			return;
 		}
 	}
-	switch (lib_source_watch(st->client, &st->src, st->watch_fd, want)) {
-	case 0:
+	r = lib_source_watch(st->client, &st->src, st->watch_fd, want);
+	if (r == 0) {
 		lib_update(st->client);
-		break;
-	case -EPERM:
-		st->always_ready = true;
-		/* fall through */
-	default:
-		lib_source_schedule(st->client, &st->src);
-		break;
+		return;
 	}
+	if (r == -EPERM)
+		st->always_ready = true;	/* a regular file: always ready */
+	else
+		st->arm_error = r;		/* ENOSPC, ENOMEM...: fail, do not spin */
+	lib_source_schedule(st->client, &st->src);
 }
 
 static int
@@ -520,6 +530,36 @@ fd_read_step(tisock_stream *st, void *p, size_t n)
 	return k == 0 ? -1 : k;
 }
 
+/*
+ * write(2) that raises no SIGPIPE in the caller's process when the
+ * reader is gone (EPIPE is returned instead): SIGPIPE is blocked around
+ * the write and one it left pending is taken, as libcurl does.
+ */
+static ssize_t
+write_nosigpipe(int fd, const void *p, size_t n)
+{
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	ssize_t k;
+	int e;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	k = write(fd, p, n);
+	e = errno;
+	if (k < 0 && e == EPIPE && !was_pending) {
+		struct timespec zero = { 0, 0 };
+
+		(void) sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return k;
+}
+
 /* Writes what the fd takes now.  Returns the bytes written (maybe 0) or -errno. */
 static ssize_t
 fd_write_step(tisock_stream *st, const char *p, size_t n)
@@ -540,7 +580,7 @@ fd_write_step(tisock_stream *st, const char *p, size_t n)
 				if (want > PIPE_BUF)
 					want = PIPE_BUF;
 			}
-			k = write(st->fd, p + done, want);
+			k = write_nosigpipe(st->fd, p + done, want);
 		}
 		if (k < 0) {
 			if (errno == EINTR)
@@ -562,6 +602,11 @@ op_step(tisock_stream *st, struct stream_op *op, ssize_t *res)
 
 	if (st->kind == STREAM_CLOSED) {
 		*res = -EBADF;
+		return 1;
+	}
+	if (st->arm_error) {
+		*res = st->arm_error;
+		st->arm_error = 0;	/* the next operation tries again */
 		return 1;
 	}
 	if (op->kind == OP_PUMP)
@@ -700,15 +745,24 @@ tisock_stream_close(tisock_stream *st)
 	if (!st)
 		return 0;
 	if (st->kind == STREAM_TCP) {
+		/* Detached: the socket's operations in flight go on, without a source. */
+		if (st->tcp)
+			lib_tcp_remove_stream(st->tcp, st);
+		st->tcp = NULL;
 		st->kind = STREAM_CLOSED;
 		return 0;
 	}
 	st->kind = STREAM_CLOSED;
-	/* Pending operations end with -EBADF callbacks from the next dispatch. */
-	if (st->client && !TAILQ_EMPTY(&st->ops)) {
+	if (st->client)
 		lib_source_quiet(st->client, &st->src);
-		lib_source_schedule(st->client, &st->src);
+	if (st->watch_fd >= 0) {
+		/* Our dup must not keep the file open once the caller closes it. */
+		close(st->watch_fd);
+		st->watch_fd = -1;
 	}
+	/* Pending operations end with -EBADF callbacks from the next dispatch. */
+	if (st->client && !TAILQ_EMPTY(&st->ops))
+		lib_source_schedule(st->client, &st->src);
 	return 0;
 }
 
@@ -722,7 +776,17 @@ tisock_stream_free(tisock_stream *st)
 		return NULL;
 	}
 	ops_drop(st);
+	if (st->kind == STREAM_TCP && st->tcp)
+		lib_tcp_remove_stream(st->tcp, st);
 	(void) tisock_stream_set_client(st, NULL);
 	free(st);
 	return NULL;
+}
+
+/* The socket under st was freed: st is closed. */
+void
+lib_stream_socket_gone(tisock_stream *st)
+{
+	st->tcp = NULL;
+	st->kind = STREAM_CLOSED;
 }

@@ -36,6 +36,9 @@ struct tisock_tcp {
 	void			*pump_userdata;
 	tisock_stream		*pump_stream;
 	tisock_buffer		*pump_buf;	/* each chunk, handed to pump_cb */
+	/* Streams over this socket (tisock_tcp_stream), told when it goes. */
+	tisock_stream		**streams;
+	size_t			 nstreams;
 };
 
 /* An async read or write in flight. */
@@ -576,8 +579,49 @@ static void
 release(tisock_tcp *s)
 {
 	pump_stop(s);
+	for (size_t i = 0; i < s->nstreams; i++)
+		lib_stream_socket_gone(s->streams[i]);
+	free(s->streams);
 	free(s->host);
 	free(s);
+}
+
+/* st is a stream over s: it is told when s goes away. */
+int
+lib_tcp_add_stream(tisock_tcp *s, tisock_stream *st)
+{
+	tisock_stream **p = realloc(s->streams, (s->nstreams + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p[s->nstreams++] = st;
+	s->streams = p;
+	return 0;
+}
+
+/*
+ * st no longer stands for s (freed or closed): operations still in
+ * flight on s report no source from now on.
+ */
+void
+lib_tcp_remove_stream(tisock_tcp *s, tisock_stream *st)
+{
+	struct lib_call *call;
+
+	for (size_t i = 0; i < s->nstreams; i++)
+		if (s->streams[i] == st) {
+			s->streams[i] = s->streams[--s->nstreams];
+			break;
+		}
+	TAILQ_FOREACH(call, &s->c->calls, link) {
+		struct io_op *op = call->ctx;
+
+		if (call->tcp == s && (call->done == on_read || call->done == on_write) &&
+		    op->st == st)
+			op->st = NULL;
+	}
+	if (s->pump_stream == st)
+		s->pump_stream = NULL;
 }
 
 TISOCK_PUBLIC tisock_tcp *
@@ -767,4 +811,22 @@ lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
 			pump_event(s, -1, 0, -ECANCELED, "closed by the daemon");
 	}
 	return true;
+}
+
+/*
+ * The daemon is gone: pumps end with -EPIPE, sockets that were open are
+ * in error.  Called from dispatch, so the handlers may free their sockets.
+ */
+void
+lib_tcp_broken(tisock_client *c)
+{
+	tisock_tcp *s, *next;
+
+	for (s = TAILQ_FIRST(&c->sockets); s; s = next) {
+		next = TAILQ_NEXT(s, link);
+		if (s->state == TISOCK_CONNECTED || s->state == TISOCK_LISTENING)
+			s->state = TISOCK_ERROR;
+		if (s->pump_cb)
+			pump_event(s, -1, 0, -EPIPE, "the daemon went away");
+	}
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,7 @@ cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv)
 	};
 	struct monitor m = { .o = o };
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, waiting;
 	int opt, r;
 
 	optind = 1;
@@ -176,17 +178,29 @@ cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv)
 		free(m.kinds);
 		return ctl_client_failed(c, r);
 	}
-	/* No SA_RESTART: a signal interrupts the wait in dispatch. */
+	/*
+	 * SIGINT and SIGTERM stay blocked except inside ppoll, so one that
+	 * comes between the test of stop and the wait is not lost.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &waiting);
+	sigdelset(&waiting, SIGINT);
+	sigdelset(&waiting, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	r = EXIT_OK;
 	while (!stop && !m.dropped) {
-		int k = tisock_client_dispatch(c, -1);
+		struct pollfd p = { .fd = tisock_client_fd(c), .events = POLLIN };
+		int k;
 
-		if (k < 0 && k != -EINTR) {
-			if (m.dropped)
-				break;
-			r = ctl_client_failed(c, k);
+		if (ppoll(&p, 1, NULL, &waiting) < 0)
+			continue;	/* EINTR: stop is set */
+		k = tisock_client_dispatch(c, 0);
+		if (k < 0) {
+			if (!m.dropped)
+				r = ctl_dispatch_failed(c, k);
 			break;
 		}
 	}

@@ -154,18 +154,29 @@ on_socket_error(const struct tisock_tcp_event *ev)
 	snprintf(w->error, sizeof(w->error), "%s", ev->error ? ev->error : "");
 }
 
-/* Relays stdin and stdout over s until both directions are done.  Returns EXIT_*. */
+static tisock_stream *stdin_stream(tisock_client *c);
+
+/*
+ * Relays stdin and stdout over s until both directions are done.  The
+ * stdin stream is this relay's own: freeing it at the end drops a read
+ * still pending, so nothing outlives the relay.  Returns EXIT_*.
+ */
 static int
-relay(tisock_client *c, tisock_tcp *s, tisock_stream *in)
+relay(tisock_client *c, tisock_tcp *s)
 {
-	struct relay r = { .c = c, .s = s, .in = in };
+	struct relay r = { .c = c, .s = s };
 	char params[64];
 	int k;
 
+	r.in = stdin_stream(c);
+	if (!r.in)
+		return EXIT_FAILED;
 	r.inbuf = tisock_buffer_create(RELAY_CHUNK);
 	r.sock = tisock_tcp_stream(s);
 	if (!r.inbuf || !r.sock) {
 		ctl_err("out of memory");
+		tisock_stream_free(r.in);
+		tisock_stream_free(r.sock);
 		tisock_buffer_free(r.inbuf);
 		return EXIT_FAILED;
 	}
@@ -179,7 +190,7 @@ relay(tisock_client *c, tisock_tcp *s, tisock_stream *in)
 				 (long long)tisock_tcp_id(s));
 			k = tisock_client_call(c, "tcp.shutdown", params, NULL);
 			if (k < 0 && tisock_client_last_error(c)->code == 0) {
-				r.status = ctl_client_failed(c, k);
+				r.status = ctl_dispatch_failed(c, k);
 				break;
 			}
 			/* Refused (the peer is gone, say): the end of stream will tell. */
@@ -187,16 +198,19 @@ relay(tisock_client *c, tisock_tcp *s, tisock_stream *in)
 			continue;
 		}
 		if (tisock_tcp_state(s) == TISOCK_ERROR || tisock_tcp_state(s) == TISOCK_CLOSED) {
-			if (!r.out_eof)
-				relay_fail(&r, "connection", -ECONNRESET, "the connection failed");
+			/* Closed (by an administrator, say) or failed before both sides ended. */
+			relay_fail(&r, "connection", -ECONNRESET,
+				   tisock_tcp_state(s) == TISOCK_CLOSED ? "closed by the daemon"
+									: "the connection failed");
 			break;
 		}
 		k = tisock_client_dispatch(c, -1);
 		if (k < 0) {
-			r.status = ctl_client_failed(c, k);
+			r.status = ctl_dispatch_failed(c, k);
 			break;
 		}
 	}
+	tisock_stream_free(r.in);	/* drops a pending read: r is going away */
 	tisock_stream_free(r.sock);
 	tisock_buffer_free(r.inbuf);
 	return r.status;
@@ -210,7 +224,7 @@ wait_for(tisock_client *c, struct wait *w)
 		int k = tisock_client_dispatch(c, -1);
 
 		if (k < 0)
-			return ctl_client_failed(c, k);
+			return ctl_dispatch_failed(c, k);
 	}
 	return 0;
 }
@@ -240,7 +254,6 @@ int
 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
 	struct wait w = { 0 };
-	tisock_stream *in;
 	tisock_tcp *s;
 	char *host;
 	int port, status;
@@ -267,11 +280,7 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 		ctl_err("connect to %s: %s", argv[1], w.error);
 		return w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
 	}
-	in = stdin_stream(c);
-	if (!in)
-		return EXIT_FAILED;
-	status = relay(c, s, in);
-	tisock_stream_free(in);
+	status = relay(c, s);
 	if (tisock_tcp_state(s) == TISOCK_CONNECTED)
 		(void) tisock_tcp_close(s);
 	tisock_tcp_free(s);
@@ -292,7 +301,6 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
 	bool keep = false;
 	struct wait w = { 0 };
-	tisock_stream *in;
 	tisock_tcp *l;
 	char *host;
 	int port, opt, status = EXIT_OK;
@@ -325,9 +333,6 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 		fprintf(stderr, strchr(tisock_tcp_host(l), ':') ? "listening on [%s]:%d\n"
 								 : "listening on %s:%d\n",
 			tisock_tcp_host(l), tisock_tcp_port(l));
-	in = stdin_stream(c);
-	if (!in)
-		return EXIT_FAILED;
 	do {
 		w = (struct wait){ 0 };
 		status = tisock_tcp_accept(l, &(struct tisock_tcp_accept_options){
@@ -350,12 +355,11 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 		else
 			fprintf(stderr, "connection from %s:%d\n", tisock_tcp_host(w.inbound),
 				tisock_tcp_port(w.inbound));
-		status = relay(c, w.inbound, in);
+		status = relay(c, w.inbound);
 		if (tisock_tcp_state(w.inbound) == TISOCK_CONNECTED)
 			(void) tisock_tcp_close(w.inbound);
 		tisock_tcp_free(w.inbound);
 	} while (keep && status == EXIT_OK);
-	tisock_stream_free(in);
 	(void) tisock_tcp_close(l);
 	tisock_tcp_free(l);
 	return status;

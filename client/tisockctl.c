@@ -72,6 +72,21 @@ ctl_client_failed(tisock_client *c, int r)
 }
 
 /*
+ * Reports a failed tisock_client_dispatch (never a daemon error: the
+ * daemon is gone, or the system refused).  Returns the exit status.
+ */
+int
+ctl_dispatch_failed(tisock_client *c, int r)
+{
+	if (r == -EPIPE || r == -ECONNRESET) {
+		ctl_err("the daemon went away");
+		return EXIT_UNREACHABLE;
+	}
+	ctl_err("%s", strerror(-r));
+	return EXIT_FAILED;
+}
+
+/*
  * HOST:PORT, [V6]:PORT, or (port_only_ok) PORT alone.  The host is
  * returned malloc'ed, NULL when absent.  False on a bad argument.
  */

@@ -27,6 +27,7 @@ struct opts {
 
 void	 ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	 ctl_client_failed(tisock_client *c, int r);
+int	 ctl_dispatch_failed(tisock_client *c, int r);
 bool	 ctl_parse_endpoint(const char *arg, bool port_only_ok, char **ret_host, int *ret_port);
 
 int	 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv);

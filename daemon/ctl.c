@@ -179,7 +179,9 @@ ctl_close_after_flush(struct ctl *c, const char *reason)
 	log_debug("%s: closing once flushed: %s", c->desc, reason);
 	c->flags |= CTL_DRAIN;
 	ev_io_stop(d->loop, &c->rio);
-	ev_timer_set(&c->drain_timer, (double)d->conf.linger_ms / 1000., 0.);
+	/* At least a second, so the last lines have a chance even with linger-ms 0. */
+	ev_timer_set(&c->drain_timer, d->conf.linger_ms < 1000 ? 1. : (double)d->conf.linger_ms / 1000.,
+		     0.);
 	ev_timer_start(d->loop, &c->drain_timer);
 	ctl_schedule(c);
 }

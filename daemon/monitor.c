@@ -37,7 +37,11 @@ monitor_begin(struct daemon *d, const struct ctl *c, const struct tcp *t, const 
 	return w;
 }
 
-/* No more events for m: a last one saying why, then closed once it is flushed. */
+/*
+ * No more events for m: a last one saying why.  A connection that only
+ * monitors is then closed once that is flushed; one that also has
+ * sockets or requests of its own keeps them and just stops monitoring.
+ */
 static void
 monitor_drop(struct daemon *d, struct ctl *m)
 {
@@ -59,7 +63,10 @@ monitor_drop(struct daemon *d, struct ctl *m)
 	proto_jw_obj_end(&w);
 	proto_rpc_end(&w);
 	(void) proto_buf_putc(&m->out, '\n');
-	ctl_close_after_flush(m, "monitor fell behind");
+	if (m->nsockets == 0 && m->ncalls == 0 && TAILQ_EMPTY(&m->batches))
+		ctl_close_after_flush(m, "monitor fell behind");
+	else
+		ctl_output_added(m);
 }
 
 void

@@ -308,11 +308,35 @@ pipes(void **state)
 	assert_int_equal(write(p[1], "!", 1), 1);
 	assert_int_equal(read(p[0], sink, 1), 1);
 
+	/* A closed stream keeps no copy of the fd: the writer sees the reader go. */
+	in = tisock_stream_from_fd(p[0], TISOCK_MODE_READ);
+	assert_int_equal(tisock_stream_set_client(in, c), 0);
+	memset(&rl, 0, sizeof(rl));
+	assert_int_equal(tisock_stream_read_async(in, into, 0, TISOCK_ALL, on_event, &rl), 0);
+	assert_int_equal(tisock_client_dispatch(c, 0), 0);
+	assert_int_equal(tisock_stream_close(in), 0);
+	close(p[0]);
+	assert_int_equal(write(p[1], "z", 1), -1);
+	assert_int_equal(errno, EPIPE);
+	run_until(c, &rl.calls, 1);
+	assert_int_equal(rl.last_code, -EBADF);
+	tisock_stream_free(in);
+
+	/* An asynchronous write into a pipe nobody reads: -EPIPE, and no SIGPIPE. */
+	signal(SIGPIPE, SIG_DFL);
+	out = tisock_stream_from_fd(q[1], TISOCK_MODE_WRITE);
+	assert_int_equal(tisock_stream_set_client(out, c), 0);
+	close(q[0]);
+	memset(&wl, 0, sizeof(wl));
+	assert_int_equal(tisock_stream_write_async(out, big, 0, 100, on_event, &wl), 0);
+	run_until(c, &wl.calls, 1);
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(wl.last_code, -EPIPE);
+	tisock_stream_free(out);
+
 	tisock_client_close(c);
-	for (int i = 0; i < 2; i++) {
-		close(p[i]);
-		close(q[i]);
-	}
+	close(p[1]);
+	close(q[1]);
 	free(sink);
 	tisock_buffer_free(into);
 	tisock_buffer_free(big);
@@ -457,6 +481,114 @@ socket_streams(void **state)
 	tisock_client_close(c);
 }
 
+/* The daemon goes away with work pending: calls fail, local streams go on. */
+static void
+daemon_goes_away(void **state)
+{
+	struct spawned other;
+	tisock_client *c;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pfd, connected = 0, p[2];
+	tisock_buffer *into = tisock_buffer_create(16), *pipebuf = tisock_buffer_create(16);
+	struct log rl = { 0 }, pl = { 0 };
+	tisock_stream *in;
+	tisock_tcp *s;
+	long long end;
+
+	(void)state;
+	assert_int_equal(spawn_start(&other, daemon_bin, "[daemon]\nresolver-lookups = f\n", 0), 0);
+	c = tisock_client_open(other.socket);
+	assert_non_null(c);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = on_connected, .userdata = &connected });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &connected, 1);
+	pfd = accept(lfd, NULL, NULL);
+	assert_int_equal(tisock_tcp_read_async(s, into, 0, TISOCK_ALL, on_event, &rl), 0);
+	assert_int_equal(pipe(p), 0);
+	in = tisock_stream_from_fd(p[0], TISOCK_MODE_READ);
+	assert_int_equal(tisock_stream_set_client(in, c), 0);
+	assert_int_equal(tisock_stream_read_async(in, pipebuf, 0, TISOCK_ALL, on_event, &pl), 0);
+	assert_true(spawn_stop(&other) != -1);
+	/* The read on the socket fails once the daemon's end is seen. */
+	run_until(c, &rl.calls, 1);
+	assert_int_equal(rl.errors, 1);
+	assert_int_equal(rl.last_code, -EPIPE);
+	assert_int_equal(tisock_tcp_state(s), TISOCK_ERROR);
+	/* The pipe read is still pending and still completes. */
+	assert_true(tisock_client_pending(c));
+	assert_false(fd_readable(tisock_client_fd(c), 50));	/* no busy loop */
+	assert_int_equal(write(p[1], "ok", 2), 2);
+	run_until(c, &pl.calls, 1);
+	assert_int_equal(pl.bytes[0], 2);
+	/* Nothing left: dispatch says the daemon is gone, at once. */
+	assert_false(tisock_client_pending(c));
+	end = spawn_now_ms();
+	assert_int_equal(tisock_client_dispatch(c, 5000), -EPIPE);
+	assert_true(spawn_now_ms() - end < 2000);
+	assert_int_equal(tisock_client_run(c), 0);
+	tisock_stream_free(in);
+	tisock_tcp_free(s);
+	tisock_client_close(c);
+	close(p[0]);
+	close(p[1]);
+	close(pfd);
+	close(lfd);
+	tisock_buffer_free(into);
+	tisock_buffer_free(pipebuf);
+}
+
+/* A socket stream freed with operations in flight: their callbacks carry no source. */
+static void
+socket_stream_freed_early(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pfd, connected = 0;
+	tisock_buffer *into = tisock_buffer_create(16);
+	struct log rl = { 0 }, pl = { 0 };
+	tisock_stream *st, *st2;
+	tisock_tcp *s;
+
+	(void)state;
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = on_connected, .userdata = &connected });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &connected, 1);
+	pfd = accept(lfd, NULL, NULL);
+	st = tisock_tcp_stream(s);
+	assert_int_equal(tisock_stream_read_async(st, into, 0, TISOCK_ALL, on_event, &rl), 0);
+	tisock_stream_free(st);
+	assert_int_equal(send(pfd, "x", 1, 0), 1);
+	run_until(c, &rl.calls, 1);
+	assert_null(rl.source);
+	assert_int_equal(rl.bytes[0], 1);
+	/* A pump whose stream is freed; then the socket freed under a second stream. */
+	st = tisock_tcp_stream(s);
+	assert_int_equal(tisock_stream_pump(st, on_chunk, &pl, 64, 1), 0);
+	tisock_stream_free(st);
+	assert_int_equal(send(pfd, "yz", 2, 0), 2);
+	run_until(c, &pl.calls, 1);
+	assert_null(pl.source);
+	st2 = tisock_tcp_stream(s);
+	tisock_tcp_free(s);
+	assert_false(tisock_stream_is_readable(st2));
+	assert_int_equal(tisock_stream_read_async(st2, into, 0, TISOCK_ALL, on_event, &rl), -EBADF);
+	tisock_stream_free(st2);
+	tisock_buffer_free(into);
+	close(pfd);
+	close(lfd);
+	tisock_client_close(c);
+}
+
 static int
 setup(void **state)
 {
@@ -483,6 +615,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(socket_pair_pump),
 		cmocka_unit_test(regular_file_pump),
 		cmocka_unit_test(socket_streams),
+		cmocka_unit_test(socket_stream_freed_early),
+		cmocka_unit_test(daemon_goes_away),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
