@@ -22,6 +22,12 @@ struct conf {
 	uint64_t	 client_requests;	/* requests in flight per client */
 	uint64_t	 clients;		/* control connections */
 	uint64_t	 sockets;		/* open TCP sockets, daemon-wide */
+	uint64_t	 uid_clients;		/* control connections per uid */
+	uint64_t	 uid_sockets;		/* open sockets per uid */
+	uint64_t	 uid_requests;		/* requests in flight per uid */
+	uint64_t	 uid_pending_write;	/* bytes accepted for writing, unsent, per uid */
+	uint64_t	 client_connect_rate;	/* connects per second per connection */
+	uint64_t	 uid_connect_rate;	/* connects per second per uid */
 	uint64_t	 connect_timeout_ms;	/* default connect timeout; 0: none */
 	uint64_t	 linger_ms;		/* flush bound at close */
 	uint64_t	 resolver_timeout_ms;	/* per resolver try */

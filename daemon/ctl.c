@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "idmap.h"
 #include "monitor.h"
+#include "quota.h"
 #include "proto-reader.h"
 #include "rpc.h"
 #include "tcp.h"
@@ -75,6 +76,7 @@ ctl_new(struct daemon *d, int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
 		log_debug("ctl#%llu: SO_PEERCRED failed, ignoring: %m",
 			  (unsigned long long)c->num);
+	quota_attach(c);
 	c->subject = (struct policy_subject){ .uid = c->cred.uid, .gid = c->cred.gid,
 					      .pid = c->cred.pid };
 	len = sizeof(c->subject.groups);
@@ -128,6 +130,7 @@ ctl_close(struct ctl *c, const char *reason)
 	if (c->flags & CTL_DEAD)
 		return;
 	monitor_detach(c);
+	quota_detach(c);
 	c->flags |= CTL_DEAD;
 	log_debug("%s: closing: %s", c->desc, reason);
 	ev_io_stop(d->loop, &c->rio);

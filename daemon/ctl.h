@@ -54,6 +54,9 @@ struct ctl {
 	unsigned		 flags;		/* CTL_* */
 	struct ucred		 cred;		/* SO_PEERCRED */
 	struct policy_subject	 subject;	/* cred and SO_PEERGROUPS, for policy */
+	struct quota_user	*quser;		/* its uid's usage; NULL without memory */
+	TAILQ_ENTRY(ctl)	 uid_link;	/* quser->ctls */
+	double			 rate_tokens, rate_at;	/* connect rate bucket */
 	struct proto_reader	*reader;	/* unparsed input */
 	struct proto_buf	 out;		/* queued output lines */
 	size_t			 batch_bytes;	/* answers held in open batches */

@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "idmap.h"
+#include "quota.h"
 #include "policy.h"
 #include "sdnotify.h"
 #include "proto-errors.h"
@@ -72,22 +73,36 @@ on_check(struct ev_loop *loop, ev_check *w, int revents)
 	sweep(daemon_from_loop(loop));
 }
 
-/* Refuses a client over the clients limit with one error line. */
+/* Refuses a client over the clients (or uidClients) limit with one error line. */
 static void
-refuse_client(struct daemon *d, int fd)
+refuse_client(struct daemon *d, int fd, const char *limit, uint64_t value)
 {
 	char line[256];
 	int n = snprintf(line, sizeof(line),
 			 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,"
-			 "\"message\":\"too many clients\",\"data\":{\"limit\":\"clients\","
-			 "\"value\":%llu}}}\n", PROTO_E_LIMIT, (unsigned long long)d->conf.clients);
+			 "\"message\":\"too many clients\",\"data\":{\"limit\":\"%s\","
+			 "\"value\":%llu}}}\n", PROTO_E_LIMIT, limit, (unsigned long long)value);
 
 	(void) send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void) close(fd);
-	d->counters.limit_hits++;
+	quota_count(d, limit);
 	if (log_ratelimit_ok(&d->rl_limit, ev_now(d->loop), 10.))
-		log_warning("refusing client: %llu clients connected (limit clients)",
-			    (unsigned long long)d->conf.clients);
+		log_warning("refusing client: limit %s (%llu) reached", limit,
+			    (unsigned long long)value);
+}
+
+/* Whether the peer of fd has as many connections as its uid may. */
+static bool
+uid_full(struct daemon *d, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	const struct quota_user *u;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	u = quota_user_of(d, cred.uid, false);
+	return u && u->nctls >= d->conf.uid_clients;
 }
 
 static void
@@ -115,7 +130,11 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		if (d->nctls >= d->conf.clients) {
-			refuse_client(d, fd);
+			refuse_client(d, fd, "clients", d->conf.clients);
+			continue;
+		}
+		if (uid_full(d, fd)) {
+			refuse_client(d, fd, "uidClients", d->conf.uid_clients);
 			continue;
 		}
 		if (!ctl_new(d, fd))
@@ -402,6 +421,7 @@ daemon_done(struct daemon *d)
 	d->sockets = idmap_free(d->sockets);
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);
+	quota_done(d);
 	free(d->socket_path);
 	conf_done(&d->conf);
 }

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "proto-buf.h"
 #include "proto-jw.h"
+#include "quota.h"
 
 struct ctl;
 struct tcp;
@@ -37,6 +38,7 @@ struct daemon_counters {
 	uint64_t	monitors_dropped;	/* monitors that fell behind */
 	uint64_t	reloads;		/* SIGHUP config reloads that applied */
 	uint64_t	policy_denials;		/* connects, listens, accepts refused by policy */
+	uint64_t	limit_hits_by[_QL_MAX];	/* limit_hits by limit */
 };
 
 struct daemon {
@@ -77,6 +79,7 @@ struct daemon {
 	uint64_t		 next_client;	/* client numbers, for logs */
 	uint64_t		 next_socket;	/* socket ids, never reused */
 	struct idmap		*sockets;	/* id -> tcp, all known sockets */
+	struct quota_user	*quota[QUOTA_BUCKETS];	/* uid -> usage */
 	struct dns		*dns;
 	char			*scratch;	/* DAEMON_SCRATCH bytes for recv */
 	struct daemon_counters	 counters;

@@ -14,6 +14,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "monitor.h"
+#include "quota.h"
 #include "proto-errors.h"
 #include "proto-methods.h"
 #include "rpc.h"
@@ -44,6 +45,12 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "sockets", cf->sockets);
 		proto_jw_kuint(&w, "lingerMs", cf->linger_ms);
 		proto_jw_kuint(&w, "connectTimeoutMs", cf->connect_timeout_ms);
+		proto_jw_kuint(&w, "uidClients", cf->uid_clients);
+		proto_jw_kuint(&w, "uidSockets", cf->uid_sockets);
+		proto_jw_kuint(&w, "uidRequests", cf->uid_requests);
+		proto_jw_kuint(&w, "uidPendingWriteBytes", cf->uid_pending_write);
+		proto_jw_kuint(&w, "clientConnectsPerSecond", cf->client_connect_rate);
+		proto_jw_kuint(&w, "uidConnectsPerSecond", cf->uid_connect_rate);
 		proto_jw_obj_end(&w);
 		proto_jw_key(&w, "counters");
 		proto_jw_obj_begin(&w);
@@ -62,6 +69,7 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "reloads", k->reloads);
 		proto_jw_kuint(&w, "policyDenials", k->policy_denials);
 		proto_jw_obj_end(&w);
+		quota_write_hits(&w, d);	/* beside counters: an object, not a number */
 		proto_jw_obj_end(&w);
 	}
 	rpc_result_end(call, &w);

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "proto-errors.h"
 #include "proto-jsonrpc.h"
+#include "quota.h"
 #include "rpc.h"
 #include "tcp.h"
 
@@ -156,7 +157,7 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 	struct proto_jw w;
 
 	if (call->ctl && e->code == PROTO_E_LIMIT)
-		call->ctl->d->counters.limit_hits++;
+		quota_count(call->ctl->d, e->limit);
 	if (!answer_begin(call, &w)) {
 		answer_end(call, &w);
 		return;

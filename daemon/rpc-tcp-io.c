@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "proto-base64.h"
 #include "proto-errors.h"
+#include "quota.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
 #include "tcp.h"
@@ -84,6 +85,16 @@ rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 			return -ENOMEM;
 		memcpy(buf, a->text.s, a->text.len);
 		n = (ssize_t)a->text.len;
+	}
+	if (call->ctl->quser && quota_uid_pending_write(call->ctl->quser) + (size_t)n >
+	    call->ctl->d->conf.uid_pending_write) {
+		free(buf);
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .socket = (int64_t)t->id,
+			.message = "too many bytes waiting to be sent for this user",
+			.limit = "uidPendingWriteBytes",
+			.limit_value = (int64_t)call->ctl->d->conf.uid_pending_write });
+		return 0;
 	}
 	dc = rpc_call_defer(call, t);
 	if (!dc) {

@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "proto-errors.h"
+#include "quota.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
 #include "tcp.h"
@@ -50,6 +51,12 @@ check_limits(struct rpc_call *call, bool needs_fd, int64_t socket)
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .message = "too many sockets for this client",
 			.limit = "clientSockets", .limit_value = (int64_t)d->conf.client_sockets });
+		return false;
+	}
+	if (socket == 0 && quota_uid_sockets(c->quser) >= d->conf.uid_sockets) {
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .message = "too many sockets for this user",
+			.limit = "uidSockets", .limit_value = (int64_t)d->conf.uid_sockets });
 		return false;
 	}
 	if (needs_fd && d->nsockets >= d->conf.sockets) {
@@ -101,9 +108,20 @@ rpc_tcp_create(struct rpc_call *call, const union proto_args *args)
 int
 rpc_tcp_connect(struct rpc_call *call, const union proto_args *args)
 {
-	struct tcp *t = open_target(call, &args->open, true);
+	struct tcp *t;
 	int r;
 
+	/* The rate first: a refused connect creates no socket. */
+	if ((r = quota_connect(call->ctl)) >= 0) {
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .message = "too many connects per second",
+			.limit = quota_limit_name(r), .socket = args->open.socket,
+			.limit_value = (int64_t)(r == QL_CLIENT_CONNECT_RATE
+				? call->ctl->d->conf.client_connect_rate
+				: call->ctl->d->conf.uid_connect_rate) });
+		return 0;
+	}
+	t = open_target(call, &args->open, true);
 	if (!t)
 		return 0;
 	if (t->port <= 0) {

@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "proto-errors.h"
 #include "proto-jsonrpc.h"
+#include "quota.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
 #include "tcp.h"
@@ -162,6 +163,13 @@ dispatch_request(struct ctl *c, struct rpc_batch *b, struct proto_request *q)
 	}
 	if (!resolve_socket(&call, m, &args, &t))
 		goto out;
+	if (c->quser && quota_uid_requests(c->quser) >= c->d->conf.uid_requests) {
+		rpc_reply_error(&call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .message = "too many requests in flight for this user",
+			.limit = "uidRequests", .socket = args.socket,
+			.limit_value = (int64_t)c->d->conf.uid_requests });
+		goto out;
+	}
 	if (c->ncalls >= c->d->conf.client_requests) {
 		rpc_reply_error(&call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .message = "too many requests in flight",

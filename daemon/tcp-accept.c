@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "monitor.h"
+#include "quota.h"
 #include "daemon.h"
 #include "proto-errors.h"
 #include "rpc.h"
@@ -115,6 +116,10 @@ tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (d->nsockets >= d->conf.sockets) {
 			accept_refused(t, call, "sockets", d->conf.sockets);
+			continue;
+		}
+		if (quota_uid_sockets(t->owner->quser) >= d->conf.uid_sockets) {
+			accept_refused(t, call, "uidSockets", d->conf.uid_sockets);
 			continue;
 		}
 		fd = accept4(t->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

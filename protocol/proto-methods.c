@@ -219,7 +219,8 @@ static const struct proto_field res_daemon_info[] = {
 	R("pid", PROTO_T_INT, REQ, "Daemon process id."),
 	R("uptime", PROTO_T_INT, REQ, "Milliseconds since start."),
 	R("limits", PROTO_T_OBJECT, REQ, "Limit name to value."),
-	R("counters", PROTO_T_OBJECT, REQ, "Counter name to value."), END
+	R("counters", PROTO_T_OBJECT, REQ, "Counter name to value."),
+	R("limitHitsBy", PROTO_T_OBJECT, REQ, "-32005 answers by limit name."), END
 };
 static const struct proto_field res_discover[] = {
 	R("openrpc", PROTO_T_STRING, REQ, "OpenRPC version."),

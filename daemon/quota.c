@@ -1,0 +1,187 @@
+/*
+ * quota: see quota.h.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "proto-jw.h"
+#include "quota.h"
+
+static const char *const names[_QL_MAX] = {
+	[QL_MAX_MESSAGE_BYTES] = "maxMessageBytes",
+	[QL_CLIENT_SOCKETS] = "clientSockets",
+	[QL_CLIENT_REQUESTS] = "clientRequests",
+	[QL_CLIENTS] = "clients",
+	[QL_SOCKETS] = "sockets",
+	[QL_FDS] = "fds",
+	[QL_UID_CLIENTS] = "uidClients",
+	[QL_UID_SOCKETS] = "uidSockets",
+	[QL_UID_REQUESTS] = "uidRequests",
+	[QL_UID_PENDING_WRITE_BYTES] = "uidPendingWriteBytes",
+	[QL_CLIENT_CONNECT_RATE] = "clientConnectsPerSecond",
+	[QL_UID_CONNECT_RATE] = "uidConnectsPerSecond",
+};
+
+const char *
+quota_limit_name(enum quota_limit l)
+{
+	return l < _QL_MAX ? names[l] : "?";
+}
+
+void
+quota_count(struct daemon *d, const char *name)
+{
+	d->counters.limit_hits++;
+	for (int i = 0; i < _QL_MAX; i++)
+		if (name && strcmp(name, names[i]) == 0) {
+			d->counters.limit_hits_by[i]++;
+			return;
+		}
+}
+
+void
+quota_write_hits(struct proto_jw *w, const struct daemon *d)
+{
+	proto_jw_key(w, "limitHitsBy");
+	proto_jw_obj_begin(w);
+	for (int i = 0; i < _QL_MAX; i++)
+		proto_jw_kuint(w, names[i], d->counters.limit_hits_by[i]);
+	proto_jw_obj_end(w);
+}
+
+struct quota_user *
+quota_user_of(struct daemon *d, uid_t uid, bool create)
+{
+	struct quota_user **b = &d->quota[uid % QUOTA_BUCKETS], *u;
+
+	for (u = *b; u; u = u->next)
+		if (u->uid == uid)
+			return u;
+	if (!create)
+		return NULL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->uid = uid;
+	TAILQ_INIT(&u->ctls);
+	u->tokens = (double)d->conf.uid_connect_rate;
+	u->at = ev_now(d->loop);
+	u->next = *b;
+	*b = u;
+	return u;
+}
+
+/* c joins its uid's user (made on first use).  Without memory, c has none. */
+void
+quota_attach(struct ctl *c)
+{
+	struct quota_user *u = quota_user_of(c->d, c->cred.uid, true);
+
+	c->quser = u;
+	c->rate_tokens = (double)c->d->conf.client_connect_rate;
+	c->rate_at = ev_now(c->d->loop);
+	if (!u)
+		return;
+	TAILQ_INSERT_TAIL(&u->ctls, c, uid_link);
+	u->nctls++;
+}
+
+/* c leaves its user, which goes when it has no connection left. */
+void
+quota_detach(struct ctl *c)
+{
+	struct quota_user *u = c->quser, **p;
+
+	if (!u)
+		return;
+	c->quser = NULL;
+	TAILQ_REMOVE(&u->ctls, c, uid_link);
+	if (--u->nctls > 0)
+		return;
+	for (p = &c->d->quota[u->uid % QUOTA_BUCKETS]; *p != u; p = &(*p)->next)
+		;
+	*p = u->next;
+	free(u);
+}
+
+size_t
+quota_uid_sockets(const struct quota_user *u)
+{
+	const struct ctl *c;
+	size_t n = 0;
+
+	if (u)
+		TAILQ_FOREACH(c, &u->ctls, uid_link)
+			n += c->nsockets;
+	return n;
+}
+
+size_t
+quota_uid_requests(const struct quota_user *u)
+{
+	const struct ctl *c;
+	size_t n = 0;
+
+	if (u)
+		TAILQ_FOREACH(c, &u->ctls, uid_link)
+			n += c->ncalls;
+	return n;
+}
+
+size_t
+quota_uid_pending_write(const struct quota_user *u)
+{
+	const struct ctl *c;
+	size_t n = 0;
+
+	if (u)
+		TAILQ_FOREACH(c, &u->ctls, uid_link)
+			n += c->pending_write_bytes;
+	return n;
+}
+
+/* Refills a bucket of rate tokens per second, holding at most one second's worth. */
+static bool
+take(double *tokens, double *at, double rate, double now)
+{
+	*tokens += (now - *at) * rate;
+	if (*tokens > rate)
+		*tokens = rate;
+	*at = now;
+	if (*tokens < 1.)
+		return false;
+	*tokens -= 1.;
+	return true;
+}
+
+int
+quota_connect(struct ctl *c)
+{
+	struct daemon *d = c->d;
+	double now = ev_now(d->loop);
+
+	if (!take(&c->rate_tokens, &c->rate_at, (double)d->conf.client_connect_rate, now))
+		return QL_CLIENT_CONNECT_RATE;
+	if (c->quser && !take(&c->quser->tokens, &c->quser->at, (double)d->conf.uid_connect_rate,
+			      now)) {
+		c->rate_tokens += 1.;	/* not spent after all */
+		return QL_UID_CONNECT_RATE;
+	}
+	return -1;
+}
+
+void
+quota_done(struct daemon *d)
+{
+	for (int i = 0; i < QUOTA_BUCKETS; i++)
+		while (d->quota[i]) {
+			struct quota_user *u = d->quota[i];
+
+			d->quota[i] = u->next;
+			free(u);
+		}
+}

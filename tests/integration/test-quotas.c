@@ -1,0 +1,277 @@
+/*
+ * test-quotas: the per-uid limits and the connect rate limits, against a
+ * real tisockd started with small values: several connections of one uid
+ * share uidClients, uidSockets, uidRequests and uidPendingWriteBytes;
+ * connects beyond clientConnectsPerSecond in one batch are refused; each
+ * refusal is -32005 naming its limit and is counted in daemon.info's
+ * counters.limitHitsBy.  Every wait has a deadline.
+ *
+ *	test-quotas DAEMON
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+#define DEADLINE_MS	15000
+
+static struct spawned sp;
+
+static int
+open_ctl(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sp.socket);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+send_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, s, n);
+
+		if (k <= 0)
+			return;
+		s += k;
+		n -= (size_t)k;
+	}
+}
+
+/* The next line from fd (static buffer), "" at EOF or after the deadline. */
+static const char *
+line_of(int fd)
+{
+	static char buf[1 << 16];
+	size_t have = 0;
+
+	while (have < sizeof(buf) - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, DEADLINE_MS) <= 0 || read(fd, buf + have, 1) != 1)
+			break;
+		if (buf[have] == '\n')
+			break;
+		have++;
+	}
+	buf[have] = '\0';
+	return buf;
+}
+
+/* Sends a request line and returns its answer (skipping others). */
+static const char *
+ask(int fd, int id, const char *method, const char *params)
+{
+	char req[512], want[32];
+	const char *a;
+
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":%s}\n",
+		 id, method, params ? params : "{}");
+	snprintf(want, sizeof(want), "\"id\":%d,", id);
+	send_all(fd, req, strlen(req));
+	do
+		a = line_of(fd);
+	while (*a && !strstr(a, want));
+	return a;
+}
+
+static bool
+limit_error(const char *a, const char *limit)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "\"limit\":\"%s\"", limit);
+	return strstr(a, "\"code\":-32005") && strstr(a, want);
+}
+
+/* counters.limitHitsBy.NAME from daemon.info on fd, or -1. */
+static long
+hits(int fd, const char *name)
+{
+	const char *a = ask(fd, 900, "daemon.info", NULL), *p;
+	char key[64];
+
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	p = strstr(a, "\"limitHitsBy\":{");
+	p = p ? strstr(p, key) : NULL;
+	return p ? atol(p + strlen(key)) : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sin);
+	int c1, c2, c3, lfd, rcv = 4096;
+	char params[128], batch[2048];
+	const char *a;
+	size_t n;
+
+	signal(SIGPIPE, SIG_IGN);
+	alarm(120);
+	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n"
+			"[limits]\nuid-clients = 2\nuid-sockets = 3\nuid-requests = 3\n"
+			"uid-pending-write-bytes = 65536\nclient-connects-per-second = 1\n", 0) < 0) {
+		fprintf(stderr, "the daemon did not start\n");
+		return 1;
+	}
+	c1 = open_ctl();
+	c2 = open_ctl();
+	check(c1 >= 0 && c2 >= 0, "two connections of one uid");
+
+	/* uidClients: a third connection of the same uid gets one error line, then EOF. */
+	c3 = open_ctl();
+	a = line_of(c3);
+	check(limit_error(a, "uidClients") && strstr(a, "\"value\":2"),
+	      "a third connection: -32005 uidClients: %s", a);
+	check(*line_of(c3) == '\0', "... then EOF");
+	close(c3);
+
+	/* uidSockets: 3 sockets over both connections. */
+	check(strstr(ask(c1, 1, "tcp.create", NULL), "\"result\"") &&
+	      strstr(ask(c1, 2, "tcp.create", NULL), "\"result\"") &&
+	      strstr(ask(c2, 3, "tcp.create", NULL), "\"result\""), "3 sockets over two connections");
+	a = ask(c2, 4, "tcp.create", NULL);
+	check(limit_error(a, "uidSockets") && strstr(a, "\"value\":3"),
+	      "a 4th socket of the uid: -32005 uidSockets: %s", a);
+	a = ask(c1, 5, "tcp.close", "{\"socket\":1}");
+	check(strstr(a, "\"closed\"") != NULL, "closing one frees a place: %s", a);
+	check(strstr(ask(c2, 6, "tcp.create", NULL), "\"result\"") != NULL, "... which is taken");
+
+	/* uidRequests: reads pending on a listener-accepted pair count, over both connections. */
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, 8);
+	getsockname(lfd, (struct sockaddr *)&sin, &slen);
+	snprintf(params, sizeof(params), "{\"socket\":2,\"port\":%d}", ntohs(sin.sin_port));
+	a = ask(c1, 7, "tcp.connect", params);
+	check(strstr(a, "\"connected\"") != NULL, "connected: %s", a);
+	{
+		int peer = accept(lfd, NULL, NULL);
+		char req[256];
+
+		/* Three pending reads: the uid's three requests in flight. */
+		for (int id = 80; id < 83; id++) {
+			snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+				 "\"tcp.read\",\"params\":{\"socket\":2}}\n", id);
+			send_all(c1, req, strlen(req));
+		}
+		a = ask(c1, 79, "tcp.info", "{\"socket\":2}");	/* refused too: 3 in flight */
+		a = ask(c2, 10, "daemon.info", NULL);
+		check(limit_error(a, "uidRequests"),
+		      "a fourth request of the uid, on the other connection: -32005 uidRequests: %.120s",
+		      a);
+		send_all(peer, "ab", 2);
+		a = line_of(c1);
+		check(strstr(a, "\"id\":80,") != NULL, "the first read is answered: %.80s", a);
+		close(peer);
+		a = line_of(c1);
+		check(strstr(a, "\"id\":81,") != NULL, "the second too (EOF): %.80s", a);
+		a = line_of(c1);
+		check(strstr(a, "\"id\":82,") != NULL, "and the third: %.80s", a);
+	}
+
+	/* uidPendingWriteBytes: writes to a peer that does not read pile up to the limit. */
+	snprintf(params, sizeof(params), "{\"socket\":4,\"port\":%d}", ntohs(sin.sin_port));
+	a = ask(c2, 11, "tcp.connect", params);
+	{
+		int peer = accept(lfd, NULL, NULL), id = 12, refused = 0;
+		char *req = malloc(60000);
+
+		check(strstr(a, "\"connected\"") && peer >= 0, "second pair: %.100s", a);
+		for (int i = 0; i < 200 && !refused; i++, id++) {
+			n = (size_t)snprintf(req, 128, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.write\","
+					     "\"params\":{\"socket\":4,\"text\":\"", id);
+			memset(req + n, 'w', 32768);
+			n += 32768;
+			n += (size_t)snprintf(req + n, 16, "\"}}\n");
+			send_all(c2, req, n);
+			/* A request that is answered at once tells whether the write was taken. */
+			a = ask(c2, 5000 + i, "tcp.info", "{\"socket\":4}");
+			if (strstr(a, "\"pendingWriteBytes\":") &&
+			    atol(strstr(a, "\"pendingWriteBytes\":") + 20) > 32768) {
+				/* The next write would pass 64 KiB: it must be refused. */
+				id++;
+				n = (size_t)snprintf(req, 128, "{\"jsonrpc\":\"2.0\",\"id\":%d,"
+						     "\"method\":\"tcp.write\",\"params\":{\"socket\":4,"
+						     "\"text\":\"", id);
+				memset(req + n, 'w', 40000);
+				n += 40000;
+				n += (size_t)snprintf(req + n, 16, "\"}}\n");
+				send_all(c2, req, n);
+				do
+					a = line_of(c2);
+				while (*a && !strstr(a, "-32005") && !strstr(a, "\"bytes\":40000"));
+				refused = limit_error(a, "uidPendingWriteBytes");
+				check(refused, "a write past 64 KiB unsent for the uid: -32005: %.150s", a);
+				break;
+			}
+		}
+		free(req);
+		close(peer);
+	}
+
+	/* clientConnectsPerSecond = 1: two connects in one batch, same instant. */
+	snprintf(batch, sizeof(batch),
+		 "[{\"jsonrpc\":\"2.0\",\"id\":700,\"method\":\"tcp.connect\",\"params\":{\"port\":%d}},"
+		 "{\"jsonrpc\":\"2.0\",\"id\":701,\"method\":\"tcp.connect\",\"params\":{\"port\":%d}}]\n",
+		 ntohs(sin.sin_port), ntohs(sin.sin_port));
+	close(c1);	/* its sockets go with it: room for a fresh connection */
+	ask(c2, 698, "tcp.close", "{\"socket\":3}");
+	ask(c2, 697, "tcp.close", "{\"socket\":4}");
+	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+		/* c1's close is seen by the daemon in its own time. */
+		c3 = open_ctl();
+		a = ask(c3, 696, "tcp.list", NULL);
+		if (!strstr(a, "uidClients"))
+			break;
+		close(c3);
+		c3 = -1;
+		poll(NULL, 0, 20);
+	}
+	check(c3 >= 0, "a fresh connection once the first is gone");
+	send_all(c3, batch, strlen(batch));
+	do
+		a = line_of(c3);
+	while (*a && a[0] != '[');
+	check(limit_error(a, "clientConnectsPerSecond") && strstr(a, "\"connected\""),
+	      "of two connects at once, one gets -32005 clientConnectsPerSecond: %.300s", a);
+
+	/* Every refusal counted by name. */
+	check(hits(c2, "uidClients") >= 1, "limitHitsBy.uidClients counted (%ld)",
+	      hits(c2, "uidClients"));
+	check(hits(c2, "uidSockets") == 1, "limitHitsBy.uidSockets = 1");
+	check(hits(c2, "uidRequests") == 2, "limitHitsBy.uidRequests = 2");
+	check(hits(c2, "uidPendingWriteBytes") == 1, "limitHitsBy.uidPendingWriteBytes = 1");
+	check(hits(c2, "clientConnectsPerSecond") == 1, "limitHitsBy.clientConnectsPerSecond = 1");
+	close(lfd);
+	close(c2);
+	close(c3);
+	{
+		int status = spawn_stop(&sp);
+
+		check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon exits 0");
+	}
+	return check_summary();
+}
