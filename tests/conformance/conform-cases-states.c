@@ -405,6 +405,44 @@ case_peer_reset(void)
 	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
 	CHECK(j_is(a, "result.state", "error"), "state after tcp.error: %s", j_text(a));
 	cJSON_Delete(a);
+	/* With writes queued for a peer that does not read, a reset fails each of them. */
+	{
+		int rcvbuf = 4096, port, lfd = peer_listen(AF_INET, 4, &port);
+		long long w[64], pending = 0, id;
+		char *chunk = malloc(131072 + 1);
+		int n = 0;
+
+		CHECK(lfd >= 0 && chunk, "setup");
+		(void)setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		id = cc_request(c, "tcp.connect", "{\"port\":%d}", port);
+		peer = peer_accept(lfd, CONFORM_DEADLINE_MS);
+		a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+		s = j_int(a, "result.socket");
+		cJSON_Delete(a);
+		close(lfd);
+		memset(chunk, 'A', 131072);
+		chunk[131072] = '\0';
+		while (n < 64 && pending == 0) {
+			w[n++] = cc_request(c, "tcp.write", "{\"socket\":%lld,\"data\":\"%s\"}", s, chunk);
+			a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+			pending = j_int(a, "result.pendingWriteBytes");
+			cJSON_Delete(a);
+		}
+		free(chunk);
+		CHECK(pending > 0, "the kernel took every write");
+		peer_reset(peer);
+		a = cc_wait(c, w[n - 1], CONFORM_DEADLINE_MS);
+		CHECK(err_code(a) == PROTO_E_NETWORK && j_int(a, "error.data.socket") == s &&
+		      (j_is(a, "error.data.errname", "ECONNRESET") ||
+		       j_is(a, "error.data.errname", "EPIPE")),
+		      "a write hit by a reset: expected -32011 ECONNRESET or EPIPE, got %s",
+		      a ? j_text(a) : "none");
+		cJSON_Delete(a);
+		a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+		CHECK(j_is(a, "result.state", "error") && j_int(a, "result.pendingWriteBytes") == 0,
+		      "after a reset under writes: %s", j_text(a));
+		cJSON_Delete(a);
+	}
 	cc_close(c);
 }
 
