@@ -1,0 +1,893 @@
+/*
+ * bench: tisockd against direct TCP and socat, measured in one run.
+ *
+ *	bench DAEMON [--mib N] [--reps N] [--json FILE] [--quick]
+ *
+ * Starts its own tisockd and, for each measurement, a peer process on
+ * loopback (so the daemon, the peer and this client spread over the
+ * cores), then reports medians over the repetitions:
+ *  - bulk throughput, 64 KiB chunks: direct TCP; tisockd's JSON pump
+ *    (TCP -> client, tcp.data); JSON writes (client -> TCP, tcp.write);
+ *    the data channel both ways (tcp.channel); socat -b 65536 relaying
+ *    Unix <-> TCP, both ways, when installed;
+ *  - 64-byte round trips (p50, p99): direct, the JSON path (tcp.write
+ *    then tcp.data), the channel, socat;
+ *  - connection setup: connect + close, direct and through the daemon;
+ *  - pipelined tcp.info requests per second;
+ *  - the daemon's RSS per connected socket, with 10,000 of them.
+ * The table shows absolute figures and ratios to direct TCP and to socat
+ * in the same direction; --json writes the same as JSON.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "proto-base64.h"
+#include "spawn.h"
+
+#define CHUNK		65536
+#define MAX_REPS	15
+
+static struct spawned sp;
+static size_t total_bytes = 256u << 20;
+static int reps = 3, rtt_n = 20000, setup_n = 2000, info_n = 200000, many = 10000;
+static bool have_socat;
+static char socat_path[128];
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void
+write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, c, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			die("write");
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+static void
+read_exact(int fd, void *p, size_t n)
+{
+	char *c = p;
+
+	while (n > 0) {
+		ssize_t k = read(fd, c, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			die("read");
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+static int
+listen_loopback(int *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 4096) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		die("listen");
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int
+connect_tcp(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				   .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		die("connect");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int
+connect_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return -1;
+	return fd;
+}
+
+/* ---- peers, in child processes ---------------------------------------------- */
+
+enum peer_mode { SINK, SOURCE, ECHO, HOLD };
+
+/*
+ * Forks a peer listening on loopback; returns its pid and sets *port.
+ * SINK reads to EOF then writes the byte count (8 bytes); SOURCE writes
+ * total_bytes then closes; ECHO echoes; HOLD accepts and keeps up to
+ * `many` connections until killed.  Each serves `conns` connections.
+ */
+static pid_t
+peer_start(enum peer_mode mode, int conns, int *port)
+{
+	int lfd = listen_loopback(port);
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid > 0) {
+		close(lfd);
+		return pid;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	for (int c = 0; c < conns || mode == HOLD; c++) {
+		static char buf[1 << 20];
+		int fd = accept(lfd, NULL, NULL), one = 1;
+		uint64_t n = 0;
+		ssize_t k;
+
+		if (fd < 0)
+			_exit(1);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		switch (mode) {
+		case SINK:
+			while ((k = read(fd, buf, sizeof(buf))) > 0)
+				n += (uint64_t)k;
+			write_all(fd, &n, sizeof(n));
+			close(fd);
+			break;
+		case SOURCE:
+			memset(buf, 'x', CHUNK);
+			for (size_t sent = 0; sent < total_bytes; sent += CHUNK)
+				write_all(fd, buf, CHUNK);
+			close(fd);
+			break;
+		case ECHO:
+			while ((k = read(fd, buf, sizeof(buf))) > 0)
+				write_all(fd, buf, (size_t)k);
+			close(fd);
+			break;
+		case HOLD:
+			/* keep it open */
+			break;
+		}
+	}
+	_exit(0);
+}
+
+static void
+peer_stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* ---- a minimal JSON-RPC client ------------------------------------------- */
+
+struct rpc {
+	int		 fd;
+	char		*in;
+	size_t		 len, off, cap;
+	long long	 id;
+};
+
+static void
+rpc_open(struct rpc *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = connect_unix(sp.socket);
+	if (r->fd < 0)
+		die("connect to the daemon");
+	r->cap = 64u << 20;
+	r->in = malloc(r->cap);
+}
+
+static void
+rpc_close(struct rpc *r)
+{
+	close(r->fd);
+	free(r->in);
+}
+
+/* The next line (NUL-terminated in place, valid until the next call). */
+static char *
+rpc_line(struct rpc *r, size_t *ret_len)
+{
+	for (;;) {
+		char *nl = r->len > r->off ? memchr(r->in + r->off, '\n', r->len - r->off) : NULL;
+		ssize_t k;
+
+		if (nl) {
+			char *line = r->in + r->off;
+
+			*nl = '\0';
+			*ret_len = (size_t)(nl - line);
+			r->off = (size_t)(nl - r->in) + 1;
+			return line;
+		}
+		if (r->off > 0) {
+			memmove(r->in, r->in + r->off, r->len - r->off);
+			r->len -= r->off;
+			r->off = 0;
+		}
+		if (r->len == r->cap)
+			die("line too long");
+		k = read(r->fd, r->in + r->len, r->cap - r->len);
+		if (k <= 0)
+			die("read from the daemon");
+		r->len += (size_t)k;
+	}
+}
+
+static void
+rpc_send(struct rpc *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+rpc_send(struct rpc *r, const char *fmt, ...)
+{
+	static char line[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	write_all(r->fd, line, (size_t)n);
+}
+
+/* Calls and returns the parsed answer (free it), skipping notifications. */
+static cJSON *
+rpc_call(struct rpc *r, const char *method, const char *params)
+{
+	long long id = ++r->id;
+
+	rpc_send(r, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"%s\",\"params\":%s}\n", id,
+		 method, params ? params : "{}");
+	for (;;) {
+		size_t len;
+		char *line = rpc_line(r, &len);
+		cJSON *m;
+
+		if (!strstr(line, "\"id\":"))
+			continue;
+		m = cJSON_ParseWithLength(line, len);
+		if (m && cJSON_GetObjectItemCaseSensitive(m, "id") &&
+		    (long long)cJSON_GetObjectItemCaseSensitive(m, "id")->valuedouble == id)
+			return m;
+		cJSON_Delete(m);
+	}
+}
+
+static long long
+rpc_connect(struct rpc *r, int port)
+{
+	char params[64];
+	cJSON *a;
+	long long s;
+
+	snprintf(params, sizeof(params), "{\"port\":%d,\"noDelay\":true}", port);
+	a = rpc_call(r, "tcp.connect", params);
+	if (!cJSON_GetObjectItemCaseSensitive(a, "result")) {
+		char *t = cJSON_PrintUnformatted(a);
+
+		fprintf(stderr, "bench: tcp.connect: %s\n", t);
+		exit(1);
+	}
+	s = (long long)cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(a, "result"), "socket")->valuedouble;
+	cJSON_Delete(a);
+	return s;
+}
+
+/* ---- measurements ----------------------------------------------------------- */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Direct TCP, client -> server: bytes per second. */
+static double
+bulk_direct(void)
+{
+	static char buf[CHUNK];
+	int port;
+	pid_t pid = peer_start(SINK, 1, &port);
+	int fd = connect_tcp(port);
+	uint64_t got;
+	double t0 = now_s(), t;
+
+	for (size_t sent = 0; sent < total_bytes; sent += CHUNK)
+		write_all(fd, buf, CHUNK);
+	shutdown(fd, SHUT_WR);
+	read_exact(fd, &got, sizeof(got));
+	t = now_s() - t0;
+	close(fd);
+	peer_stop(pid);
+	return (double)got / t;
+}
+
+/* socat -b 65536 between a Unix socket and TCP; up: Unix -> TCP, down: TCP -> Unix. */
+static double
+bulk_socat(bool up)
+{
+	static char buf[1 << 20];
+	char path[128], arg1[160], arg2[64];
+	int port, fd = -1;
+	pid_t peer = peer_start(up ? SINK : SOURCE, 1, &port), relay;
+	uint64_t got = 0;
+	double t0, t;
+
+	snprintf(path, sizeof(path), "%s/socat.sock", sp.dir);
+	unlink(path);
+	snprintf(arg1, sizeof(arg1), "UNIX-LISTEN:%s", path);
+	snprintf(arg2, sizeof(arg2), "TCP:127.0.0.1:%d", port);
+	relay = fork();
+	if (relay == 0) {
+		execl(socat_path, "socat", "-b", "65536", arg1, arg2, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && fd < 0; i++) {
+		fd = connect_unix(path);
+		if (fd < 0)
+			usleep(10000);	/* socat has no readiness signal: bounded retries */
+	}
+	if (fd < 0)
+		die("socat did not listen");
+	t0 = now_s();
+	if (up) {
+		memset(buf, 'x', CHUNK);
+		for (size_t sent = 0; sent < total_bytes; sent += CHUNK)
+			write_all(fd, buf, CHUNK);
+		shutdown(fd, SHUT_WR);
+		read_exact(fd, &got, sizeof(got));
+	} else {
+		ssize_t k;
+
+		while ((k = read(fd, buf, sizeof(buf))) > 0)
+			got += (uint64_t)k;
+	}
+	t = now_s() - t0;
+	close(fd);
+	waitpid(relay, NULL, 0);
+	peer_stop(peer);
+	return (double)got / t;
+}
+
+/* The JSON pump: a TCP source pushes, tcp.data carries it; bytes per second. */
+static double
+bulk_pump(void)
+{
+	static unsigned char raw[1 << 20];
+	int port;
+	pid_t pid = peer_start(SOURCE, 1, &port);
+	struct rpc r;
+	long long s;
+	uint64_t got = 0;
+	double t0, t;
+
+	rpc_open(&r);
+	s = rpc_connect(&r, port);
+	t0 = now_s();
+	rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"id\":999999,\"method\":\"tcp.pump\","
+		 "\"params\":{\"socket\":%lld,\"chunkSize\":%d}}\n", s, CHUNK);
+	for (;;) {
+		size_t len;
+		char *line = rpc_line(&r, &len), *d, *e;
+
+		if (strncmp(line, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.data\"", 36) != 0)
+			continue;
+		d = strstr(line, "\"data\":\"");
+		if (!d)
+			break;	/* bytes -1: the end */
+		d += 8;
+		e = strchr(d, '"');
+		got += (uint64_t)proto_base64_decode(raw, d, (size_t)(e - d));
+	}
+	t = now_s() - t0;
+	rpc_close(&r);
+	peer_stop(pid);
+	return (double)got / t;
+}
+
+/* JSON writes: tcp.write of 64 KiB chunks, 8 in flight; bytes per second. */
+static double
+bulk_write(void)
+{
+	static unsigned char raw[CHUNK];
+	char *line = malloc(proto_base64_encoded_len(CHUNK) + 256);
+	int port, inflight = 0;
+	pid_t pid = peer_start(SINK, 1, &port);
+	struct rpc r;
+	long long s;
+	uint64_t got;
+	size_t sent = 0, n0;
+	double t0, t;
+	cJSON *a;
+
+	rpc_open(&r);
+	s = rpc_connect(&r, port);
+	memset(raw, 'x', sizeof(raw));
+	n0 = (size_t)sprintf(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tcp.write\","
+			     "\"params\":{\"socket\":%lld,\"data\":\"", s);
+	proto_base64_encode(line + n0, raw, CHUNK);
+	n0 += proto_base64_encoded_len(CHUNK);
+	memcpy(line + n0, "\"}}\n", 4);
+	n0 += 4;
+	t0 = now_s();
+	while (sent < total_bytes || inflight > 0) {
+		size_t len;
+
+		if (sent < total_bytes && inflight < 8) {
+			write_all(r.fd, line, n0);
+			sent += CHUNK;
+			inflight++;
+			continue;
+		}
+		(void) rpc_line(&r, &len);
+		inflight--;
+	}
+	{
+		char params[64];
+
+		snprintf(params, sizeof(params), "{\"socket\":%lld}", s);
+		a = rpc_call(&r, "tcp.shutdown", params);
+		cJSON_Delete(a);
+		snprintf(params, sizeof(params), "{\"socket\":%lld,\"length\":8}", s);
+		a = rpc_call(&r, "tcp.read", params);
+	}
+	{
+		const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(a, "result"), "data"));
+
+		if (!d || proto_base64_decode(&got, d, strlen(d)) != 8)
+			die("the sink's count");
+	}
+	t = now_s() - t0;
+	cJSON_Delete(a);
+	rpc_close(&r);
+	peer_stop(pid);
+	free(line);
+	return (double)got / t;
+}
+
+/* 64-byte round trips: fills rtts (seconds) for n rounds. */
+static void
+rtt_direct(double *rtts, int n)
+{
+	int port;
+	pid_t pid = peer_start(ECHO, 1, &port);
+	int fd = connect_tcp(port);
+	char b[64] = { 0 };
+
+	for (int i = 0; i < n; i++) {
+		double t0 = now_s();
+
+		write_all(fd, b, 64);
+		read_exact(fd, b, 64);
+		rtts[i] = now_s() - t0;
+	}
+	close(fd);
+	peer_stop(pid);
+}
+
+static void
+rtt_json(double *rtts, int n)
+{
+	int port;
+	pid_t pid = peer_start(ECHO, 1, &port);
+	struct rpc r;
+	long long s;
+	char req[256], params[64], b64[128];
+	unsigned char zeros[64] = { 0 };
+	int len;
+
+	rpc_open(&r);
+	s = rpc_connect(&r, port);
+	snprintf(params, sizeof(params), "{\"socket\":%lld}", s);
+	cJSON_Delete(rpc_call(&r, "tcp.pump", params));
+	proto_base64_encode(b64, zeros, sizeof(zeros));
+	b64[proto_base64_encoded_len(sizeof(zeros))] = '\0';
+	len = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tcp.write\","
+		       "\"params\":{\"socket\":%lld,\"data\":\"%s\"}}\n", s, b64);
+	for (int i = 0; i < n; i++) {
+		double t0 = now_s();
+		size_t got = 0, l;
+
+		write_all(r.fd, req, (size_t)len);
+		while (got < 64) {
+			char *line = rpc_line(&r, &l), *b;
+
+			if ((b = strstr(line, "\"method\":\"tcp.data\"")) && (b = strstr(line, "\"bytes\":")))
+				got += (size_t)atoi(b + 8);
+		}
+		rtts[i] = now_s() - t0;
+	}
+	rpc_close(&r);
+	peer_stop(pid);
+}
+
+static void
+rtt_socat(double *rtts, int n)
+{
+	char path[128], arg1[160], arg2[64], b[64] = { 0 };
+	int port, fd = -1;
+	pid_t peer = peer_start(ECHO, 1, &port), relay;
+
+	snprintf(path, sizeof(path), "%s/socat-rtt.sock", sp.dir);
+	unlink(path);
+	snprintf(arg1, sizeof(arg1), "UNIX-LISTEN:%s", path);
+	snprintf(arg2, sizeof(arg2), "TCP:127.0.0.1:%d,nodelay", port);
+	relay = fork();
+	if (relay == 0) {
+		execl(socat_path, "socat", "-b", "65536", arg1, arg2, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && fd < 0; i++) {
+		fd = connect_unix(path);
+		if (fd < 0)
+			usleep(10000);	/* socat has no readiness signal: bounded retries */
+	}
+	if (fd < 0)
+		die("socat did not listen");
+	for (int i = 0; i < n; i++) {
+		double t0 = now_s();
+
+		write_all(fd, b, 64);
+		read_exact(fd, b, 64);
+		rtts[i] = now_s() - t0;
+	}
+	close(fd);
+	waitpid(relay, NULL, 0);
+	peer_stop(peer);
+}
+
+/* Connections per second: connect + close, direct or through the daemon. */
+static double
+setup_rate(bool through)
+{
+	int port;
+	pid_t pid = peer_start(HOLD, 0, &port);
+	struct rpc r;
+	double t0, t;
+
+	if (through)
+		rpc_open(&r);
+	t0 = now_s();
+	for (int i = 0; i < setup_n; i++) {
+		if (through) {
+			char params[64];
+			long long s = rpc_connect(&r, port);
+
+			snprintf(params, sizeof(params), "{\"socket\":%lld}", s);
+			cJSON_Delete(rpc_call(&r, "tcp.close", params));
+		} else {
+			close(connect_tcp(port));
+		}
+	}
+	t = now_s() - t0;
+	if (through)
+		rpc_close(&r);
+	peer_stop(pid);
+	return setup_n / t;
+}
+
+/* Pipelined tcp.info on one socket: requests per second. */
+static double
+info_rate(void)
+{
+	struct rpc r;
+	char *lines;
+	size_t len = 0, sent = 0;
+	int got = 0;
+	long long s;
+	double t0, t;
+	cJSON *a;
+
+	rpc_open(&r);
+	a = rpc_call(&r, "tcp.create", NULL);
+	s = (long long)cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(a, "result"), "socket")->valuedouble;
+	cJSON_Delete(a);
+	lines = malloc((size_t)info_n * 80);
+	for (int i = 0; i < info_n; i++)
+		len += (size_t)sprintf(lines + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.info\","
+				       "\"params\":{\"socket\":%lld}}\n", i + 10, s);
+	fcntl(r.fd, F_SETFL, O_NONBLOCK);
+	t0 = now_s();
+	while (got < info_n) {
+		struct pollfd p = { .fd = r.fd, .events = POLLIN | (sent < len ? POLLOUT : 0) };
+
+		poll(&p, 1, 1000);
+		if (p.revents & POLLOUT) {
+			ssize_t k = write(r.fd, lines + sent, len - sent);
+
+			if (k > 0)
+				sent += (size_t)k;
+		}
+		if (p.revents & POLLIN) {
+			ssize_t k = read(r.fd, r.in, r.cap);
+
+			for (ssize_t i = 0; i < k; i++)
+				got += r.in[i] == '\n';
+		}
+	}
+	t = now_s() - t0;
+	free(lines);
+	rpc_close(&r);
+	return info_n / t;
+}
+
+static long
+rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			v = atol(line + 6);
+	fclose(f);
+	return v;
+}
+
+/* The daemon's RSS growth per connected socket, with `many` of them (bytes). */
+static double
+rss_per_socket(long *base, long *full)
+{
+	int port, batch = 500;
+	pid_t pid = peer_start(HOLD, 0, &port);
+	struct rpc r;
+	char *lines = malloc((size_t)batch * 96);
+
+	rpc_open(&r);
+	cJSON_Delete(rpc_call(&r, "daemon.info", NULL));
+	*base = rss_kb(sp.pid);
+	for (int done = 0; done < many; done += batch) {
+		size_t len = 0;
+
+		for (int i = 0; i < batch; i++)
+			len += (size_t)sprintf(lines + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+					       "\"tcp.connect\",\"params\":{\"port\":%d}}\n",
+					       1000000 + done + i, port);
+		write_all(r.fd, lines, len);
+		for (int i = 0; i < batch; i++) {
+			size_t l;
+			char *line = rpc_line(&r, &l);
+
+			if (!strstr(line, "\"connected\"")) {
+				fprintf(stderr, "bench: connect %d: %s\n", done + i, line);
+				exit(1);
+			}
+		}
+	}
+	*full = rss_kb(sp.pid);
+	rpc_close(&r);
+	peer_stop(pid);
+	free(lines);
+	return (double)(*full - *base) * 1024. / many;
+}
+
+/* ---- report --------------------------------------------------------------------- */
+
+struct row {
+	const char	*name;
+	double		 value;
+	const char	*unit;
+	double		 vs_direct, vs_socat;	/* 0: not applicable */
+};
+
+static struct row rows[32];
+static int nrows;
+
+static void
+row(const char *name, double value, const char *unit, double direct, double socat)
+{
+	rows[nrows++] = (struct row){ name, value, unit, direct > 0 ? value / direct : 0,
+				      socat > 0 ? value / socat : 0 };
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *bin = argc > 1 ? argv[1] : "daemon/tisockd", *json = NULL;
+	double v[MAX_REPS], direct, pump, wr, socat_up = 0, socat_down = 0;
+	double *rtt = NULL, p50[4] = { 0 }, p99[4] = { 0 }, setup_direct, setup_daemon, info;
+	long base, full;
+	char conf[256];
+	double per_socket;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--mib") == 0 && i + 1 < argc)
+			total_bytes = (size_t)atoi(argv[++i]) << 20;
+		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+			reps = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+			json = argv[++i];
+		else if (strcmp(argv[i], "--quick") == 0) {
+			total_bytes = 16u << 20;
+			reps = 1;
+			rtt_n = 1000;
+			setup_n = 200;
+			info_n = 20000;
+			many = 1000;
+		}
+	}
+	if (reps < 1 || reps > MAX_REPS)
+		reps = 3;
+	signal(SIGPIPE, SIG_IGN);
+	{
+		struct rlimit rl;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	snprintf(conf, sizeof(conf), "[daemon]\nresolver-lookups = f\nlog-level = warning\n"
+		 "[limits]\nclient-sockets = %d\nsockets = %d\nuid-sockets = %d\n"
+		 "client-connects-per-second = 1000000\nuid-connects-per-second = 1000000\n",
+		 many + 100, many + 100, many + 100);
+	if (spawn_start(&sp, bin, conf, 0) < 0)
+		die("start the daemon");
+	for (const char *d = "/usr/bin:/bin:/usr/local/bin"; d && *d;) {
+		const char *c = strchr(d, ':');
+		size_t n = c ? (size_t)(c - d) : strlen(d);
+
+		snprintf(socat_path, sizeof(socat_path), "%.*s/socat", (int)n, d);
+		if (access(socat_path, X_OK) == 0) {
+			have_socat = true;
+			break;
+		}
+		d = c ? c + 1 : NULL;
+	}
+	printf("bench: %zu MiB per bulk run, %d repetitions (medians), socat %s\n",
+	       total_bytes >> 20, reps, have_socat ? "found" : "not installed");
+
+	for (int i = 0; i < reps; i++)
+		v[i] = bulk_direct();
+	direct = median(v, reps);
+	for (int i = 0; i < reps; i++)
+		v[i] = bulk_pump();
+	pump = median(v, reps);
+	for (int i = 0; i < reps; i++)
+		v[i] = bulk_write();
+	wr = median(v, reps);
+	if (have_socat) {
+		for (int i = 0; i < reps; i++)
+			v[i] = bulk_socat(true);
+		socat_up = median(v, reps);
+		for (int i = 0; i < reps; i++)
+			v[i] = bulk_socat(false);
+		socat_down = median(v, reps);
+	}
+	rtt = calloc((size_t)rtt_n, sizeof(*rtt));
+	rtt_direct(rtt, rtt_n);
+	qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
+	p50[0] = rtt[rtt_n / 2];
+	p99[0] = rtt[rtt_n * 99 / 100];
+	rtt_json(rtt, rtt_n);
+	qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
+	p50[1] = rtt[rtt_n / 2];
+	p99[1] = rtt[rtt_n * 99 / 100];
+	if (have_socat) {
+		rtt_socat(rtt, rtt_n);
+		qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
+		p50[3] = rtt[rtt_n / 2];
+		p99[3] = rtt[rtt_n * 99 / 100];
+	}
+	setup_direct = setup_rate(false);
+	setup_daemon = setup_rate(true);
+	info = info_rate();
+	per_socket = rss_per_socket(&base, &full);
+
+	row("bulk direct TCP", direct / 1e9, "GB/s", direct / 1e9, 0);
+	row("bulk JSON pump (TCP -> client)", pump / 1e9, "GB/s", direct / 1e9, socat_down / 1e9);
+	row("bulk JSON write (client -> TCP)", wr / 1e9, "GB/s", direct / 1e9, socat_up / 1e9);
+	if (have_socat) {
+		row("bulk socat (Unix -> TCP)", socat_up / 1e9, "GB/s", direct / 1e9, 0);
+		row("bulk socat (TCP -> Unix)", socat_down / 1e9, "GB/s", direct / 1e9, 0);
+	}
+	row("64 B round trip p50, direct", p50[0] * 1e6, "us", p50[0] * 1e6, 0);
+	row("64 B round trip p50, JSON", p50[1] * 1e6, "us", p50[0] * 1e6, p50[3] * 1e6);
+	if (have_socat)
+		row("64 B round trip p50, socat", p50[3] * 1e6, "us", p50[0] * 1e6, 0);
+	row("64 B round trip p99, direct", p99[0] * 1e6, "us", p99[0] * 1e6, 0);
+	row("64 B round trip p99, JSON", p99[1] * 1e6, "us", p99[0] * 1e6, p99[3] * 1e6);
+	if (have_socat)
+		row("64 B round trip p99, socat", p99[3] * 1e6, "us", p99[0] * 1e6, 0);
+	row("connection setup, direct", setup_direct, "conn/s", setup_direct, 0);
+	row("connection setup, daemon", setup_daemon, "conn/s", setup_direct, 0);
+	row("pipelined tcp.info", info, "req/s", 0, 0);
+	row("daemon RSS per connected socket", per_socket, "bytes", 0, 0);
+
+	printf("\n%-34s %12s %-7s %9s %9s\n", "measurement", "value", "unit", "x direct", "x socat");
+	for (int i = 0; i < nrows; i++) {
+		printf("%-34s %12.3f %-7s", rows[i].name, rows[i].value, rows[i].unit);
+		if (rows[i].vs_direct > 0)
+			printf(" %9.3f", rows[i].vs_direct);
+		else
+			printf(" %9s", "");
+		if (rows[i].vs_socat > 0)
+			printf(" %9.3f", rows[i].vs_socat);
+		printf("\n");
+	}
+	printf("\n(RSS with %d sockets: %ld KiB, from %ld KiB)\n", many, full, base);
+	if (json) {
+		FILE *f = fopen(json, "w");
+
+		if (!f)
+			die(json);
+		fprintf(f, "{\"bulkMiB\":%zu,\"reps\":%d,\"results\":[", total_bytes >> 20, reps);
+		for (int i = 0; i < nrows; i++)
+			fprintf(f, "%s{\"name\":\"%s\",\"value\":%.6g,\"unit\":\"%s\",\"vsDirect\":%.6g,"
+				"\"vsSocat\":%.6g}", i ? "," : "", rows[i].name, rows[i].value,
+				rows[i].unit, rows[i].vs_direct, rows[i].vs_socat);
+		fprintf(f, "]}\n");
+		fclose(f);
+	}
+	free(rtt);
+	spawn_stop(&sp);
+	return 0;
+}
