@@ -158,6 +158,11 @@ ctl_close(struct ctl *c, const char *reason)
 		tcp_orphan(t);
 	while ((t = TAILQ_FIRST(&c->closed)))
 		tcp_forget(t);
+	for (size_t i = 0; i < c->nfdpass; i++)
+		(void) close(c->fdpass[i].fd);
+	free(c->fdpass);
+	c->fdpass = NULL;
+	c->nfdpass = 0;
 	proto_buf_free(&c->out);
 	daemon_fd_freed(d);
 	if (monitor_on(d)) {
@@ -290,6 +295,58 @@ ctl_unstall_all(struct ctl *c)
 }
 
 /*
+ * fd goes to the client with the next output line (the one about to be
+ * written: call this just before writing it).  The fd is owned by c from
+ * now on and closed once sent or when c closes.  0 or -ENOMEM (fd closed).
+ */
+int
+ctl_pass_fd(struct ctl *c, int fd)
+{
+	struct ctl_fdpass *p = realloc(c->fdpass, (c->nfdpass + 1) * sizeof(*p));
+
+	if (!p) {
+		(void) close(fd);
+		return -ENOMEM;
+	}
+	c->fdpass = p;
+	p[c->nfdpass++] = (struct ctl_fdpass){ .at = c->out_sent + proto_buf_used(&c->out),
+					       .fd = fd };
+	return 0;
+}
+
+/*
+ * Sends up to n queued bytes; when the first of them is where a passed
+ * fd rides, with that fd as SCM_RIGHTS (one per sendmsg).
+ */
+static ssize_t
+ctl_send(struct ctl *c, size_t n)
+{
+	struct iovec iov = { .iov_base = proto_buf_head(&c->out), .iov_len = n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	} u;
+	ssize_t k;
+
+	if (c->nfdpass == 0 || c->fdpass[0].at > c->out_sent)
+		return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+	CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+	CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &c->fdpass[0].fd, sizeof(int));
+	k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (k > 0) {
+		/* In the client's hands now: our copy goes. */
+		(void) close(c->fdpass[0].fd);
+		memmove(c->fdpass, c->fdpass + 1, --c->nfdpass * sizeof(*c->fdpass));
+	}
+	return k;
+}
+
+/*
  * Writes queued output.  Called once per loop iteration for scheduled
  * ctls and from EV_WRITE.  A write error closes c.
  */
@@ -299,8 +356,17 @@ ctl_flush(struct ctl *c)
 	size_t before = proto_buf_used(&c->out);
 
 	while (proto_buf_used(&c->out) > 0) {
-		ssize_t n = send(c->fd, proto_buf_head(&c->out), proto_buf_used(&c->out),
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		size_t want = proto_buf_used(&c->out);
+		ssize_t n;
+
+		/* Stop short of the next line that carries an fd (one fd per sendmsg). */
+		for (size_t i = 0; i < c->nfdpass; i++)
+			if (c->fdpass[i].at > c->out_sent) {
+				if (c->fdpass[i].at - c->out_sent < want)
+					want = (size_t)(c->fdpass[i].at - c->out_sent);
+				break;
+			}
+		n = ctl_send(c, want);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -313,6 +379,7 @@ ctl_flush(struct ctl *c)
 			return;
 		}
 		proto_buf_consume(&c->out, (size_t)n);
+		c->out_sent += (uint64_t)n;
 	}
 	if (proto_buf_used(&c->out) == 0) {
 		ev_io_stop(c->d->loop, &c->wio);

@@ -59,6 +59,12 @@ struct ctl {
 	double			 rate_tokens, rate_at;	/* connect rate bucket */
 	struct proto_reader	*reader;	/* unparsed input */
 	struct proto_buf	 out;		/* queued output lines */
+	uint64_t		 out_sent;	/* bytes of output sent since the start */
+	struct ctl_fdpass {
+		uint64_t	 at;		/* output position of the line it rides on */
+		int		 fd;		/* ours until sent */
+	}			*fdpass;	/* in output order */
+	size_t			 nfdpass;
 	size_t			 batch_bytes;	/* answers held in open batches */
 	size_t			 pending_write_bytes;	/* accepted by tcp.write, unsent */
 	struct tcp_list		 sockets;	/* open sockets */
@@ -73,6 +79,7 @@ struct ctl {
 
 struct ctl	*ctl_new(struct daemon *d, int fd);
 void		 ctl_close(struct ctl *c, const char *reason);
+int		 ctl_pass_fd(struct ctl *c, int fd);
 void		 ctl_close_after_flush(struct ctl *c, const char *reason);
 bool		 ctl_privileged(const struct ctl *c);
 struct ctl	*ctl_free(struct ctl *c);

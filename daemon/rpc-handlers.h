@@ -23,6 +23,7 @@ RPC_HANDLER(rpc_tcp_close);
 RPC_HANDLER(rpc_tcp_set_options);
 RPC_HANDLER(rpc_tcp_info);
 RPC_HANDLER(rpc_tcp_list);
+RPC_HANDLER(rpc_tcp_channel);
 RPC_HANDLER(rpc_daemon_info);
 RPC_HANDLER(rpc_daemon_monitor);
 RPC_HANDLER(rpc_rpc_discover);

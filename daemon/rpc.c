@@ -104,6 +104,15 @@ resolve_socket(struct rpc_call *call, const struct proto_method *m, const union 
 			.code = PROTO_E_NO_SOCKET, .socket = a->socket });
 		return false;
 	}
+	if (t->channel && (call->method == PROTO_M_TCP_READ || call->method == PROTO_M_TCP_WRITE ||
+			   call->method == PROTO_M_TCP_PUMP || call->method == PROTO_M_TCP_SHUTDOWN ||
+			   call->method == PROTO_M_TCP_CHANNEL)) {
+		/* The channel holder has the bytes: no JSON I/O beside it. */
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_INVALID_STATE, .socket = a->socket,
+			.state = proto_state_name(tcp_proto_state(t)), .reason = "channel" });
+		return false;
+	}
 	if (!(m->states & (1u << tcp_proto_state(t)))) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_INVALID_STATE, .socket = a->socket,
@@ -254,6 +263,7 @@ const rpc_handler rpc_handlers[_PROTO_M_MAX] = {
 	[PROTO_M_TCP_SET_OPTIONS] = rpc_tcp_set_options,
 	[PROTO_M_TCP_INFO] = rpc_tcp_info,
 	[PROTO_M_TCP_LIST] = rpc_tcp_list,
+	[PROTO_M_TCP_CHANNEL] = rpc_tcp_channel,
 	[PROTO_M_DAEMON_INFO] = rpc_daemon_info,
 	[PROTO_M_DAEMON_MONITOR] = rpc_daemon_monitor,
 	[PROTO_M_RPC_DISCOVER] = rpc_rpc_discover,

@@ -154,8 +154,8 @@ tcp_update_io(struct tcp *t)
 	struct ev_loop *loop = t->d->loop;
 	bool want = false;
 
-	if (t->fd < 0)
-		return;
+	if (t->fd < 0 || t->channel)
+		return;		/* a channel drives its own I/O */
 	if (t->state == TCP_STATE_LISTENING) {
 		want = !TAILQ_EMPTY(&t->accepts) && !t->accept_paused;
 	} else if (t->state == TCP_STATE_CONNECTED && t->owner) {

@@ -28,6 +28,7 @@
 
 static void tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents);
 static void tcp_finish_close(struct tcp *t, bool reset);
+static void tcp_retire(struct tcp *t);
 
 static const char *const state_names[_TCP_STATE_MAX] = {
 	[TCP_STATE_INITIALIZED] = "initialized",
@@ -143,6 +144,7 @@ tcp_close_fd(struct tcp *t, bool reset)
 {
 	struct daemon *d = t->d;
 
+	tcp_channel_drop(t);
 	ev_io_stop(d->loop, &t->rio);
 	ev_io_stop(d->loop, &t->wio);
 	ev_timer_stop(d->loop, &t->connect_timer);
@@ -276,6 +278,24 @@ tcp_fail(struct tcp *t, int err)
 		proto_jw_obj_end(&w);
 		rpc_notify_end(t->owner, &w);
 	}
+}
+
+/* A channel ended both ways: the socket is done, closed gracefully. */
+void
+tcp_channel_closed(struct tcp *t)
+{
+	tcp_close_fd(t, false);
+	tcp_set_state(t, TCP_STATE_CLOSED);
+	tcp_retire(t);
+}
+
+/* The channel's client end went away with bytes still to come: reset. */
+void
+tcp_channel_reset(struct tcp *t)
+{
+	tcp_close_fd(t, true);
+	tcp_set_state(t, TCP_STATE_CLOSED);
+	tcp_retire(t);
 }
 
 /* Moves a socket that has just become closed to its owner's closed list. */
@@ -535,7 +555,7 @@ tcp_write_info(struct proto_jw *w, const struct tcp *t)
 	proto_jw_kuint(w, "bytesWritten", t->bytes_written);
 	proto_jw_kuint(w, "pendingWriteBytes", t->pending_write_bytes);
 	proto_jw_kbool(w, "pumping", t->pumping);
-	proto_jw_kbool(w, "channel", false);
+	proto_jw_kbool(w, "channel", t->channel != NULL);
 	proto_jw_key(w, "owner");
 	proto_jw_obj_begin(w);
 	proto_jw_kuint(w, "client", t->owner ? t->owner->num : 0);

@@ -39,6 +39,8 @@ enum tcp_state {
 #define TCP_STATE_HAS_FD(s) ((s) == TCP_STATE_CONNECTING || (s) == TCP_STATE_CONNECTED || \
 			     (s) == TCP_STATE_LISTENING || (s) == TCP_STATE_CLOSING)
 
+struct tcp_channel;
+
 struct tcp {
 	TAILQ_ENTRY(tcp)	 link;		/* owner's sockets/closed, d->orphans or graveyard */
 	TAILQ_ENTRY(tcp)	 stall_link;	/* owner->stalled while stalled */
@@ -82,6 +84,7 @@ struct tcp {
 	const struct policy_rule *denied;	/* the rule that refused an address */
 	struct sockaddr_storage	 denied_addr;
 
+	struct tcp_channel	*channel;	/* tcp.channel open: the relay owns the fd's I/O */
 	bool			 pumping;
 	bool			 eof;		/* the peer sent FIN */
 	bool			 eof_told;	/* pump's -1 has been sent */
@@ -100,6 +103,10 @@ enum proto_state tcp_proto_state(const struct tcp *t);
 void		 tcp_set_fd(struct tcp *t, int fd);
 void		 tcp_close_fd(struct tcp *t, bool reset);
 void		 tcp_fail(struct tcp *t, int err);
+void		 tcp_channel_closed(struct tcp *t);
+void		 tcp_channel_reset(struct tcp *t);
+/* tcp-channel.c */
+void		 tcp_channel_drop(struct tcp *t);
 void		 tcp_cancel_list(struct rpc_call_list *l, const struct rpc_error *e);
 int		 tcp_close(struct tcp *t, struct rpc_call *call, bool abort);
 void		 tcp_orphan(struct tcp *t);

@@ -209,6 +209,11 @@ static const struct proto_field res_list[] = {
 	R("sockets", PROTO_T_ARRAY, REQ, "tcp.info of every socket of this connection (or, with "
 	  "all, of every socket the caller may see)."), END
 };
+static const struct proto_field res_channel[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("fd", PROTO_T_BOOL, REQ, "true: one file descriptor came with this line (SCM_RIGHTS)."),
+	END
+};
 static const struct proto_field res_monitor[] = {
 	R("monitoring", PROTO_T_BOOL, REQ, "Whether this connection now gets monitor.event."), END
 };
@@ -332,6 +337,12 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.name = "tcp.list", .params = tcp_list_params, .result = res_list,
 		.summary = "Describe every socket of this connection, or every socket visible.",
 		.description = "Answers at once." },
+	[PROTO_M_TCP_CHANNEL] = {
+		.name = "tcp.channel", .params = socket_params, .result = res_channel,
+		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
+		.summary = "Hand over a stream socket relayed to the TCP socket both ways.",
+		.description = "Answers at once, with one end of a socketpair passed as "
+			       "SCM_RIGHTS on the answer's bytes; not in a batch." },
 	[PROTO_M_DAEMON_INFO] = {
 		.name = "daemon.info", .result = res_daemon_info,
 		.summary = "Daemon version, uptime, limits and counters.",

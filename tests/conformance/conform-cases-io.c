@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,7 +411,142 @@ case_shutdown(void)
 	cc_close(c);
 }
 
+/*
+ * Sends tcp.channel for s and reads its answer with recvmsg, taking the
+ * fd that rides on it.  Returns the fd, or -1 with why set.
+ */
+static int
+channel_open(struct cc *c, long long s, char *why, size_t whylen)
+{
+	char line[512], ctl[CMSG_SPACE(sizeof(int))];
+	size_t have = 0;
+	int fd = -1;
+
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":4242,\"method\":\"tcp.channel\","
+		 "\"params\":{\"socket\":%lld}}", s);
+	if (cc_send_line(c, line) < 0) {
+		snprintf(why, whylen, "send");
+		return -1;
+	}
+	while (have < sizeof(line) - 1 && !memchr(line, '\n', have)) {
+		struct iovec iov = { .iov_base = line + have, .iov_len = 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+				     .msg_controllen = sizeof(ctl) };
+		struct pollfd p = { .fd = cc_fd(c), .events = POLLIN };
+		struct cmsghdr *cm;
+
+		/* Byte by byte: nothing after the answer's line is taken from cc. */
+		if (poll(&p, 1, CONFORM_DEADLINE_MS) <= 0 || recvmsg(cc_fd(c), &mh, 0) != 1)
+			break;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		have++;
+	}
+	line[have] = '\0';
+	if (fd < 0 || !strstr(line, "\"fd\":true")) {
+		snprintf(why, whylen, "%s, fd %d", line, fd);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * tcp.channel: the fd is one end of a stream socketpair relayed to the
+ * TCP socket both ways; EOF passes both ways; JSON I/O is refused while
+ * it is open; tcp.info says channel; when both directions have ended the
+ * socket is closed (tcp.closed, reason channel) with every byte counted.
+ */
+static void
+case_channel(void)
+{
+	struct cc *c = cc_open();
+	int peer, ch = -1;
+	long long s;
+	char why[600], buf[65536];
+	struct hash sent, got;
+	size_t n = 0;
+	cJSON *a;
+
+	CHECK(c, "cannot connect");
+	s = cc_pair(c, &peer);
+	CHECK(s > 0, "setup");
+	/* Not in a batch: the fd rides on the answer's own line. */
+	snprintf(why, sizeof(why), "[{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"method\":\"tcp.channel\","
+		 "\"params\":{\"socket\":%lld}}]", s);
+	CHECK(cc_send_line(c, why) == 0, "send");
+	a = cc_read(c, CONFORM_DEADLINE_MS);
+	CHECK(cJSON_IsArray(a) && j_is(cJSON_GetArrayItem(a, 0), "error.data.reason", "batch"),
+	      "tcp.channel in a batch: %s", a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	ch = channel_open(c, s, why, sizeof(why));
+	CHECK(ch >= 0, "tcp.channel: no fd: %s", why);
+	a = cc_call(c, "tcp.read", "{\"socket\":%lld}", s);
+	CHECK(err_code(a) == PROTO_E_INVALID_STATE && j_is(a, "error.data.reason", "channel"),
+	      "tcp.read beside a channel: %s", j_text(a));
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	CHECK(j_true(a, "result.channel"), "tcp.info: %s", j_text(a));
+	cJSON_Delete(a);
+	/* 1 MiB up (client -> peer), 1 MiB down (peer -> client), checked by hash. */
+	hash_init(&sent);
+	hash_init(&got);
+	for (int i = 0; i < 16; i++) {
+		fill_random(buf, sizeof(buf), 700 + i);
+		hash_add(&sent, buf, sizeof(buf));
+		CHECK(peer_send_all(ch, buf, sizeof(buf), CONFORM_DEADLINE_MS) == 0, "write to the channel");
+		CHECK(peer_recv_all(peer, buf, sizeof(buf), CONFORM_DEADLINE_MS) == 0, "the peer's read");
+		hash_add(&got, buf, sizeof(buf));
+	}
+	CHECK(hash_eq(&sent, &got), "the bytes up differ");
+	hash_init(&sent);
+	hash_init(&got);
+	for (int i = 0; i < 16; i++) {
+		fill_random(buf, sizeof(buf), 800 + i);
+		hash_add(&sent, buf, sizeof(buf));
+		CHECK(peer_send_all(peer, buf, sizeof(buf), CONFORM_DEADLINE_MS) == 0, "peer write");
+		CHECK(peer_recv_all(ch, buf, sizeof(buf), CONFORM_DEADLINE_MS) == 0, "channel read");
+		hash_add(&got, buf, sizeof(buf));
+	}
+	CHECK(hash_eq(&sent, &got), "the bytes down differ");
+	/* EOF both ways. */
+	CHECK(shutdown(ch, SHUT_WR) == 0, "shutdown");
+	CHECK(peer_wait_eof(peer, CONFORM_DEADLINE_MS) == 0, "the peer saw no EOF");
+	CHECK(shutdown(peer, SHUT_WR) == 0, "shutdown");
+	CHECK(peer_wait_eof(ch, CONFORM_DEADLINE_MS) == 0, "the channel saw no EOF");
+	a = cc_note(c, "tcp.closed", CONFORM_DEADLINE_MS);
+	CHECK(a && j_int(a, "params.socket") == s && j_is(a, "params.reason", "channel"),
+	      "tcp.closed after both ends: %s", a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	CHECK(j_is(a, "result.state", "closed") && j_int(a, "result.bytesRead") == 1048576 &&
+	      j_int(a, "result.bytesWritten") == 1048576 && !j_true(a, "result.channel"),
+	      "after the channel: %s", j_text(a));
+	cJSON_Delete(a);
+	close(ch);
+	close(peer);
+	/* The client's end closed under traffic: the TCP side is reset. */
+	s = cc_pair(c, &peer);
+	ch = channel_open(c, s, why, sizeof(why));
+	CHECK(ch >= 0, "tcp.channel: %s", why);
+	CHECK(peer_send_all(peer, buf, sizeof(buf), CONFORM_DEADLINE_MS) == 0, "peer write");
+	close(ch);
+	for (int r = 0; r < 64 && n == 0; r++) {
+		/* Writes until the reset shows (the first may still go into buffers). */
+		if (send(peer, buf, sizeof(buf), MSG_NOSIGNAL) < 0)
+			n = (size_t)errno;
+		else
+			poll(NULL, 0, 20);
+	}
+	CHECK(n == ECONNRESET || n == EPIPE, "the peer was not reset: %s", strerror((int)n));
+	close(peer);
+	cc_close(c);
+}
+
 const struct conform_case conform_cases_io[] = {
+	{ "tcp-channel", case_channel, false },
 	{ "tcp-write-forms", case_write_forms, false },
 	{ "tcp-read", case_read, false },
 	{ "binary-all-bytes", case_echo_all_bytes, false },

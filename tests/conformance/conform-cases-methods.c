@@ -306,6 +306,13 @@ exercise(struct ctx *x, enum proto_method_id i)
 		return cc_call(x->c, "tcp.info", "{\"socket\":%lld}", x->conn);
 	case PROTO_M_TCP_LIST:
 		return cc_call(x->c, "tcp.list", NULL);
+	case PROTO_M_TCP_CHANNEL:
+		/* The fd is dropped by recv(); the answer's shape is what counts here. */
+		s = cc_pair(x->c, &pfd);
+		a = cc_call(x->c, "tcp.channel", "{\"socket\":%lld}", s);
+		if (pfd >= 0)
+			close(pfd);
+		return a;
 	case PROTO_M_DAEMON_INFO:
 		return cc_call(x->c, "daemon.info", NULL);
 	case PROTO_M_DAEMON_MONITOR: {

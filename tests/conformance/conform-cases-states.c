@@ -39,6 +39,7 @@ static const struct {
 	{ "tcp.close", "", false },
 	{ "tcp.setOptions", ",\"noDelay\":true", false },
 	{ "tcp.info", "", false },
+	{ "tcp.channel", "", false },
 };
 
 /* The request params of method on socket s, or NULL when the suite has no template. */
