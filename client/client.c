@@ -151,6 +151,9 @@ tisock_client_close(tisock_client *c)
 	close(c->fd);
 	close(c->epfd);
 	close(c->wakefd);
+	for (size_t i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	free(c->fds);
 	proto_reader_free(c->reader);
 	proto_buf_free(&c->out);
 	free(c->err_message);
@@ -414,6 +417,43 @@ flush_out(tisock_client *c)
 	return 0;
 }
 
+/* Keeps the fds that came with a message, in arrival order.  0 or -ENOMEM. */
+static int
+keep_fds(tisock_client *c, struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t n;
+		int *fds;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		fds = realloc(c->fds, (c->nfds + n) * sizeof(int));
+		if (!fds) {
+			for (size_t i = 0; i < n; i++)
+				close(((int *)(void *)CMSG_DATA(cm))[i]);
+			return -ENOMEM;
+		}
+		c->fds = fds;
+		memcpy(c->fds + c->nfds, CMSG_DATA(cm), n * sizeof(int));
+		c->nfds += n;
+	}
+	return 0;
+}
+
+/* The oldest received fd not yet claimed (now the caller's), or -1. */
+int
+lib_take_fd(tisock_client *c)
+{
+	int fd;
+
+	if (c->nfds == 0)
+		return -1;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, --c->nfds * sizeof(int));
+	return fd;
+}
+
 /* Reads what has arrived into the inbox.  Returns 0, or -EPIPE at EOF. */
 static int
 read_in(tisock_client *c)
@@ -426,9 +466,22 @@ read_in(tisock_client *c)
 		size_t len;
 		int k;
 
+		struct iovec iov;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		union {
+			char		buf[CMSG_SPACE(sizeof(int) * 8)];
+			struct cmsghdr	align;
+		} u;
+
 		if (proto_reader_space(c->reader, CLIENT_READ_CHUNK, &p, &room) < 0)
 			return -ENOMEM;
-		n = recv(c->fd, p, room, MSG_DONTWAIT);
+		/* recvmsg: an answer may carry a file descriptor (tcp.channel). */
+		iov = (struct iovec){ .iov_base = p, .iov_len = room };
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n > 0 && mh.msg_controllen > 0 && keep_fds(c, &mh) < 0)
+			return -ENOMEM;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -75,6 +75,8 @@ struct tisock_client {
 	bool			 broken;	/* the daemon went away */
 	bool			 broken_told;	/* sockets and pumps know it */
 	struct tisock_client_hooks hooks;	/* event-loop adapter */
+	int			*fds;		/* received with SCM_RIGHTS, not yet claimed */
+	size_t			 nfds;
 	tisock_notify_cb	 notify;	/* notifications for the caller */
 	void			*notify_data;
 	struct tisock_error	 err;		/* last error; strings below */
@@ -91,6 +93,7 @@ void		 lib_set_error(tisock_client *c, int code, const char *message);
 int		 lib_errno_from_code(int code, int sys_errno);
 
 void		 lib_update(tisock_client *c);
+int		 lib_take_fd(tisock_client *c);
 
 void		 lib_source_bind(tisock_client *c, struct lib_source *src);
 void		 lib_source_unbind(tisock_client *c, struct lib_source *src);

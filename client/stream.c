@@ -79,6 +79,8 @@ struct tisock_stream {
 	bool			 always_ready;	/* fd epoll refuses (regular file) */
 	int			 arm_error;	/* -errno: the fd cannot be watched */
 	bool			 is_socket;	/* fd is a socket: MSG_DONTWAIT */
+	bool			 duplex;	/* read and write (a channel) */
+	bool			 owns_fd;	/* closed with the stream */
 	int			 in_callback;
 	bool			 freed;		/* freed inside a callback */
 };
@@ -149,6 +151,26 @@ tisock_stream_from_fd(int fd, int mode)
 }
 
 TISOCK_PUBLIC tisock_stream *
+tisock_tcp_channel_stream(tisock_tcp *s)
+{
+	tisock_stream *st;
+	int fd = tisock_tcp_channel(s);
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	st = tisock_stream_from_fd(fd, TISOCK_MODE_READ);
+	if (!st) {
+		close(fd);
+		return NULL;
+	}
+	st->duplex = true;
+	st->owns_fd = true;
+	return st;
+}
+
+TISOCK_PUBLIC tisock_stream *
 tisock_tcp_stream(tisock_tcp *s)
 {
 	tisock_stream *st;
@@ -175,7 +197,7 @@ tisock_stream_is_readable(const tisock_stream *st)
 		return 0;
 	switch (st->kind) {
 	case STREAM_BUFFER:
-	case STREAM_FD:		return st->mode == TISOCK_MODE_READ;
+	case STREAM_FD:		return st->mode == TISOCK_MODE_READ || st->duplex;
 	case STREAM_TCP:	return tisock_tcp_is_readable(st->tcp);
 	default:		return 0;
 	}
@@ -188,7 +210,7 @@ tisock_stream_is_writable(const tisock_stream *st)
 		return 0;
 	switch (st->kind) {
 	case STREAM_BUFFER:
-	case STREAM_FD:		return st->mode != TISOCK_MODE_READ;
+	case STREAM_FD:		return st->mode != TISOCK_MODE_READ || st->duplex;
 	case STREAM_TCP:	return tisock_tcp_is_writable(st->tcp);
 	default:		return 0;
 	}
@@ -223,7 +245,7 @@ tisock_stream_read(tisock_stream *st, tisock_buffer *buf, size_t offset, ssize_t
 		return -EBADF;
 	if (st->kind == STREAM_TCP)
 		return tisock_tcp_read(st->tcp, buf, offset, (ssize_t)n);
-	if (st->mode != TISOCK_MODE_READ)
+	if (st->mode != TISOCK_MODE_READ && !st->duplex)
 		return -EBADF;	/* not opened in read mode */
 	if (n == 0)
 		return 0;
@@ -257,7 +279,7 @@ tisock_stream_write(tisock_stream *st, const tisock_buffer *buf, size_t offset, 
 		return -EBADF;
 	if (st->kind == STREAM_TCP)
 		return tisock_tcp_write(st->tcp, buf, offset, (ssize_t)n);
-	if (st->mode == TISOCK_MODE_READ)
+	if (st->mode == TISOCK_MODE_READ && !st->duplex)
 		return -EBADF;	/* not opened for writing */
 	if (st->kind == STREAM_FD) {
 		while (done < n) {
@@ -700,7 +722,8 @@ stream_async(tisock_stream *st, enum op_kind kind, tisock_buffer *buf, size_t of
 					kind == OP_READ);
 	if (st->kind == STREAM_CLOSED)
 		return -EBADF;
-	if (kind == OP_READ ? st->mode != TISOCK_MODE_READ : st->mode == TISOCK_MODE_READ)
+	if (!st->duplex &&
+	    (kind == OP_READ ? st->mode != TISOCK_MODE_READ : st->mode == TISOCK_MODE_READ))
 		return -EBADF;
 	return op_queue(st, kind, buf, offset, n, cb, userdata);
 }
@@ -753,6 +776,10 @@ tisock_stream_close(tisock_stream *st)
 		return 0;
 	}
 	st->kind = STREAM_CLOSED;
+	if (st->owns_fd && st->fd >= 0) {
+		close(st->fd);
+		st->fd = -1;
+	}
 	if (st->client)
 		lib_source_quiet(st->client, &st->src);
 	if (st->watch_fd >= 0) {
@@ -778,6 +805,8 @@ tisock_stream_free(tisock_stream *st)
 	ops_drop(st);
 	if (st->kind == STREAM_TCP && st->tcp)
 		lib_tcp_remove_stream(st->tcp, st);
+	if (st->owns_fd && st->fd >= 0)
+		close(st->fd);
 	(void) tisock_stream_set_client(st, NULL);
 	free(st);
 	return NULL;

@@ -671,6 +671,32 @@ lib_tcp_detach_all(tisock_client *c)
 	lib_tcp_reap(c);
 }
 
+TISOCK_PUBLIC int
+tisock_tcp_channel(tisock_tcp *s)
+{
+	cJSON *answer;
+	int r, fd;
+
+	if (!s)
+		return -EINVAL;
+	if (s->state != TISOCK_CONNECTED)
+		return -ENOTCONN;
+	answer = lib_call_wait(s->c, "tcp.channel", socket_params, &s->id);
+	r = lib_answer_error(s->c, answer);
+	if (r == 0 && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(answer, "result"), "fd")))
+		r = -EPROTO;
+	cJSON_Delete(answer);
+	if (r < 0)
+		return r;
+	fd = lib_take_fd(s->c);
+	if (fd < 0) {
+		lib_set_error(s->c, 0, "the daemon's answer came without a file descriptor");
+		return -EPROTO;
+	}
+	return fd;
+}
+
 /* Ends async pumping; the handler has had its last call. */
 static void
 pump_stop(tisock_tcp *s)

@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,14 +252,88 @@ stdin_stream(tisock_client *c)
 	return in;
 }
 
+/*
+ * Relays stdin and stdout over a data channel fd (no JSON): plain
+ * read/write of up to 256 KiB, stdin's end shut down as FIN, done at the
+ * channel's EOF once stdin is all sent.  Returns EXIT_*.
+ */
+static int
+relay_channel(int fd)
+{
+	static char up[RELAY_CHUNK], down[RELAY_CHUNK];
+	size_t up_len = 0, up_off = 0;
+	bool in_eof = false, out_eof = false, shut = false;
+
+	while (!out_eof || !shut) {
+		struct pollfd p[2] = {
+			{ .fd = fd, .events = (short)((out_eof ? 0 : POLLIN) |
+						      (up_off < up_len ? POLLOUT : 0)) },
+			{ .fd = in_eof || up_off < up_len ? -1 : STDIN_FILENO, .events = POLLIN },
+		};
+		ssize_t n;
+
+		if (in_eof && up_off == up_len && !shut) {
+			(void) shutdown(fd, SHUT_WR);
+			shut = true;
+			continue;
+		}
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ctl_err("poll: %s", strerror(errno));
+			return EXIT_FAILED;
+		}
+		if (p[1].revents) {
+			n = read(STDIN_FILENO, up, sizeof(up));
+			if (n < 0 && errno != EINTR) {
+				ctl_err("reading stdin: %s", strerror(errno));
+				return EXIT_FAILED;
+			}
+			if (n == 0)
+				in_eof = true;
+			up_len = n > 0 ? (size_t)n : 0;
+			up_off = 0;
+		}
+		if (p[0].revents & POLLOUT) {
+			n = send(fd, up + up_off, up_len - up_off, MSG_NOSIGNAL);
+			if (n < 0 && errno != EINTR && errno != EAGAIN) {
+				ctl_err("connection: %s", strerror(errno));
+				return EXIT_FAILED;
+			}
+			if (n > 0)
+				up_off += (size_t)n;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && !out_eof) {
+			n = read(fd, down, sizeof(down));
+			if (n < 0 && errno != EINTR && errno != EAGAIN) {
+				ctl_err("connection: %s", strerror(errno));
+				return EXIT_FAILED;
+			}
+			if (n == 0)
+				out_eof = true;
+			if (n > 0 && !write_all(STDOUT_FILENO, (unsigned char *)down, (size_t)n)) {
+				ctl_err("writing stdout: %s", strerror(errno));
+				return EXIT_FAILED;
+			}
+		}
+	}
+	return EXIT_OK;
+}
+
 int
 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
 	struct wait w = { 0 };
+	bool channel = false;
 	tisock_tcp *s;
 	char *host;
 	int port, status;
 
+	if (argc == 3 && strcmp(argv[1], "--channel") == 0) {
+		channel = true;
+		argv[1] = argv[2];
+		argc = 2;
+	}
 	if (argc != 2)
 		return EXIT_USAGE;
 	if (!ctl_parse_endpoint(argv[1], false, &host, &port)) {
@@ -280,7 +356,16 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 		ctl_err("connect to %s: %s", argv[1], w.error);
 		return w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
 	}
-	status = relay(c, s);
+	if (channel) {
+		int fd = tisock_tcp_channel(s);
+
+		if (fd < 0)
+			return ctl_client_failed(c, fd);
+		status = relay_channel(fd);
+		close(fd);
+	} else {
+		status = relay(c, s);
+	}
 	if (tisock_tcp_state(s) == TISOCK_CONNECTED)
 		(void) tisock_tcp_close(s);
 	tisock_tcp_free(s);

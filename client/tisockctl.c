@@ -614,10 +614,13 @@ static const struct command commands[] = {
 	{ "call", "METHOD [PARAMS|-]", "call any method with JSON params (- reads stdin)",
 	  "Prints the result as JSON.  On an error prints \"error CODE: MESSAGE DATA\" on\n"
 	  "stderr (with --json: {\"error\": {...}} on stdout) and exits 1.\n", cmd_call },
-	{ "connect", "HOST:PORT", "netcat through the daemon: stdin to the socket, the socket to stdout",
+	{ "connect", "[--channel] HOST:PORT",
+	  "netcat through the daemon: stdin to the socket, the socket to stdout",
 	  "Binary-safe.  At the end of stdin the sending side is shut down (FIN); exits\n"
 	  "when stdin is all sent and the peer has closed its side.  --timeout bounds the\n"
-	  "connect.  IPv6 addresses go in brackets: [::1]:8080.\n", cmd_connect },
+	  "connect.  IPv6 addresses go in brackets: [::1]:8080.  --channel moves the\n"
+	  "bytes over the data channel (tcp.channel: a socket the daemon relays, no JSON),\n"
+	  "the fastest path.\n", cmd_connect },
 	{ "listen", "[-k] [HOST:]PORT", "accept a connection and relay it like connect",
 	  "HOST defaults to 127.0.0.1; PORT 0 picks a free port.  \"listening on HOST:PORT\"\n"
 	  "goes to stderr.  -k keeps accepting, one connection after another.  --timeout\n"

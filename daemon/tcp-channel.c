@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,8 +301,10 @@ rpc_tcp_channel(struct rpc_call *call, const union proto_args *args)
 				  !TAILQ_EMPTY(&t->writes) ? "writing" : "shutdown" });
 		return 0;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+	/* The client's end stays blocking (status flags travel with the fd); ours does not. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	(void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	ch = calloc(1, sizeof(*ch));
 	if (ch) {
 		ch->up = malloc(CHANNEL_BUF);

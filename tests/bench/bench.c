@@ -67,6 +67,8 @@ static void
 die(const char *what)
 {
 	fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
+	if (sp.pid > 0)
+		kill(sp.pid, SIGKILL);	/* no daemon left behind */
 	exit(1);
 }
 
@@ -508,6 +510,90 @@ bulk_write(void)
 	return (double)got / t;
 }
 
+/* tcp.channel on socket s: the fd that rides on the answer. */
+static int
+rpc_channel(struct rpc *r, long long s)
+{
+	char line[256], ctl[CMSG_SPACE(sizeof(int))];
+	size_t have = 0;
+	int fd = -1;
+
+	if (r->len > r->off)
+		die("unread input before tcp.channel");
+	rpc_send(r, "{\"jsonrpc\":\"2.0\",\"id\":77777,\"method\":\"tcp.channel\","
+		 "\"params\":{\"socket\":%lld}}\n", s);
+	while (have < sizeof(line) - 1 && (have == 0 || line[have - 1] != '\n')) {
+		struct iovec iov = { .iov_base = line + have, .iov_len = 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+				     .msg_controllen = sizeof(ctl) };
+
+		if (recvmsg(r->fd, &mh, 0) != 1)
+			die("tcp.channel answer");
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		have++;
+	}
+	if (fd < 0)
+		die("no fd from tcp.channel");
+	return fd;
+}
+
+/* The data channel: up (client -> TCP) or down (TCP -> client); bytes per second. */
+static double
+bulk_channel(bool up)
+{
+	static char buf[1 << 20];
+	int port, fd;
+	pid_t pid = peer_start(up ? SINK : SOURCE, 1, &port);
+	struct rpc r;
+	uint64_t got = 0;
+	double t0, t;
+
+	rpc_open(&r);
+	fd = rpc_channel(&r, rpc_connect(&r, port));
+	t0 = now_s();
+	if (up) {
+		memset(buf, 'x', CHUNK);
+		for (size_t sent = 0; sent < total_bytes; sent += CHUNK)
+			write_all(fd, buf, CHUNK);
+		shutdown(fd, SHUT_WR);
+		read_exact(fd, &got, sizeof(got));
+	} else {
+		ssize_t k;
+
+		while ((k = read(fd, buf, sizeof(buf))) > 0)
+			got += (uint64_t)k;
+	}
+	t = now_s() - t0;
+	close(fd);
+	rpc_close(&r);
+	peer_stop(pid);
+	return (double)got / t;
+}
+
+static void
+rtt_channel(double *rtts, int n)
+{
+	int port, fd;
+	pid_t pid = peer_start(ECHO, 1, &port);
+	struct rpc r;
+	char b[64] = { 0 };
+
+	rpc_open(&r);
+	fd = rpc_channel(&r, rpc_connect(&r, port));
+	for (int i = 0; i < n; i++) {
+		double t0 = now_s();
+
+		write_all(fd, b, 64);
+		read_exact(fd, b, 64);
+		rtts[i] = now_s() - t0;
+	}
+	close(fd);
+	rpc_close(&r);
+	peer_stop(pid);
+}
+
 /* 64-byte round trips: fills rtts (seconds) for n rounds. */
 static void
 rtt_direct(double *rtts, int n)
@@ -753,7 +839,7 @@ int
 main(int argc, char **argv)
 {
 	const char *bin = argc > 1 ? argv[1] : "daemon/tisockd", *json = NULL;
-	double v[MAX_REPS], direct, pump, wr, socat_up = 0, socat_down = 0;
+	double v[MAX_REPS], direct, pump, wr, socat_up = 0, socat_down = 0, ch_up, ch_down;
 	double *rtt = NULL, p50[4] = { 0 }, p99[4] = { 0 }, setup_direct, setup_daemon, info;
 	long base, full;
 	char conf[256];
@@ -789,8 +875,10 @@ main(int argc, char **argv)
 		 "[limits]\nclient-sockets = %d\nsockets = %d\nuid-sockets = %d\n"
 		 "client-connects-per-second = 1000000\nuid-connects-per-second = 1000000\n",
 		 many + 100, many + 100, many + 100);
-	if (spawn_start(&sp, bin, conf, 0) < 0)
+	if (spawn_start(&sp, bin, conf, 0) < 0) {
+		sp.pid = 0;
 		die("start the daemon");
+	}
 	for (const char *d = "/usr/bin:/bin:/usr/local/bin"; d && *d;) {
 		const char *c = strchr(d, ':');
 		size_t n = c ? (size_t)(c - d) : strlen(d);
@@ -814,6 +902,12 @@ main(int argc, char **argv)
 	for (int i = 0; i < reps; i++)
 		v[i] = bulk_write();
 	wr = median(v, reps);
+	for (int i = 0; i < reps; i++)
+		v[i] = bulk_channel(true);
+	ch_up = median(v, reps);
+	for (int i = 0; i < reps; i++)
+		v[i] = bulk_channel(false);
+	ch_down = median(v, reps);
 	if (have_socat) {
 		for (int i = 0; i < reps; i++)
 			v[i] = bulk_socat(true);
@@ -831,6 +925,10 @@ main(int argc, char **argv)
 	qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
 	p50[1] = rtt[rtt_n / 2];
 	p99[1] = rtt[rtt_n * 99 / 100];
+	rtt_channel(rtt, rtt_n);
+	qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
+	p50[2] = rtt[rtt_n / 2];
+	p99[2] = rtt[rtt_n * 99 / 100];
 	if (have_socat) {
 		rtt_socat(rtt, rtt_n);
 		qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
@@ -845,16 +943,20 @@ main(int argc, char **argv)
 	row("bulk direct TCP", direct / 1e9, "GB/s", direct / 1e9, 0);
 	row("bulk JSON pump (TCP -> client)", pump / 1e9, "GB/s", direct / 1e9, socat_down / 1e9);
 	row("bulk JSON write (client -> TCP)", wr / 1e9, "GB/s", direct / 1e9, socat_up / 1e9);
+	row("bulk channel (TCP -> client)", ch_down / 1e9, "GB/s", direct / 1e9, socat_down / 1e9);
+	row("bulk channel (client -> TCP)", ch_up / 1e9, "GB/s", direct / 1e9, socat_up / 1e9);
 	if (have_socat) {
 		row("bulk socat (Unix -> TCP)", socat_up / 1e9, "GB/s", direct / 1e9, 0);
 		row("bulk socat (TCP -> Unix)", socat_down / 1e9, "GB/s", direct / 1e9, 0);
 	}
 	row("64 B round trip p50, direct", p50[0] * 1e6, "us", p50[0] * 1e6, 0);
 	row("64 B round trip p50, JSON", p50[1] * 1e6, "us", p50[0] * 1e6, p50[3] * 1e6);
+	row("64 B round trip p50, channel", p50[2] * 1e6, "us", p50[0] * 1e6, p50[3] * 1e6);
 	if (have_socat)
 		row("64 B round trip p50, socat", p50[3] * 1e6, "us", p50[0] * 1e6, 0);
 	row("64 B round trip p99, direct", p99[0] * 1e6, "us", p99[0] * 1e6, 0);
 	row("64 B round trip p99, JSON", p99[1] * 1e6, "us", p99[0] * 1e6, p99[3] * 1e6);
+	row("64 B round trip p99, channel", p99[2] * 1e6, "us", p99[0] * 1e6, p99[3] * 1e6);
 	if (have_socat)
 		row("64 B round trip p99, socat", p99[3] * 1e6, "us", p99[0] * 1e6, 0);
 	row("connection setup, direct", setup_direct, "conn/s", setup_direct, 0);

@@ -125,6 +125,14 @@ wait_until test -s "$tmp/echo.port"
 check "connect: $BIG_MB MiB through an echo server exits 0" [ $rc = 0 ]
 check "connect: $BIG_MB MiB comes back with the same SHA-256" \
 	[ "$(sha256sum < "$tmp/big" | cut -d' ' -f1)" = "$(sha256sum < "$tmp/big.out" | cut -d' ' -f1)" ]
+rm -f "$tmp/big.out"
+"$PEER" echo-server "$tmp/echo2.port" &
+pids+=($!)
+wait_until test -s "$tmp/echo2.port"
+"$CTL" connect --channel "127.0.0.1:$(cat "$tmp/echo2.port")" < "$tmp/big" > "$tmp/big.out"; rc=$?
+check "connect --channel: $BIG_MB MiB through the data channel exits 0" [ $rc = 0 ]
+check "connect --channel: the same SHA-256 back" \
+	[ "$(sha256sum < "$tmp/big" | cut -d' ' -f1)" = "$(sha256sum < "$tmp/big.out" | cut -d' ' -f1)" ]
 rm -f "$tmp/big" "$tmp/big.out"
 
 # --- list and monitor watch another client --------------------------------

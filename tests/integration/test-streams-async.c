@@ -589,6 +589,70 @@ socket_stream_freed_early(void **state)
 	tisock_client_close(c);
 }
 
+/* The data channel as a stream: bulk both ways with no JSON. */
+static void
+channel_stream(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pfd, connected = 0;
+	tisock_buffer *out = tisock_buffer_create(300000), *in = tisock_buffer_create(0),
+		      *small = tisock_buffer_create(8);
+	unsigned char *got = malloc(300000);
+	tisock_stream *st;
+	tisock_tcp *s;
+
+	(void)state;
+	for (size_t i = 0; i < 300000; i++)
+		tisock_buffer_data(out)[i] = (unsigned char)(i * 31 + 7);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = on_connected, .userdata = &connected });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &connected, 1);
+	pfd = accept(lfd, NULL, NULL);
+	st = tisock_tcp_channel_stream(s);
+	assert_non_null(st);
+	assert_true(tisock_stream_is_readable(st) && tisock_stream_is_writable(st));
+	/* JSON I/O is refused beside the channel. */
+	assert_int_equal(tisock_tcp_read(s, small, 0, TISOCK_ALL), -ENOTCONN);
+	assert_int_equal(tisock_stream_write(st, out, 0, TISOCK_ALL), 300000);
+	for (size_t have = 0; have < 300000;) {
+		ssize_t n = recv(pfd, got + have, 300000 - have, 0);
+
+		assert_true(n > 0);
+		have += (size_t)n;
+	}
+	assert_memory_equal(got, tisock_buffer_cdata(out), 300000);
+	/* The peer answers and closes: read_all gets every byte, then the end. */
+	for (size_t sent = 0; sent < 300000;) {
+		ssize_t n = send(pfd, tisock_buffer_cdata(out) + sent, 300000 - sent, 0);
+
+		assert_true(n > 0);
+		sent += (size_t)n;
+	}
+	close(pfd);
+	assert_int_equal(tisock_stream_read_all(st, in), 300000);
+	assert_memory_equal(tisock_buffer_cdata(in), tisock_buffer_cdata(out), 300000);
+	tisock_stream_free(st);	/* closes the channel: both directions are over */
+	for (long long end = spawn_now_ms() + DEADLINE_MS;
+	     tisock_tcp_state(s) != TISOCK_CLOSED && spawn_now_ms() < end;) {
+		/* tcp.closed (reason channel) comes from dispatch */
+		assert_true(tisock_client_dispatch(c, 100) >= 0);
+	}
+	assert_int_equal(tisock_tcp_state(s), TISOCK_CLOSED);
+	tisock_tcp_free(s);
+	tisock_buffer_free(out);
+	tisock_buffer_free(in);
+	tisock_buffer_free(small);
+	free(got);
+	close(lfd);
+	tisock_client_close(c);
+}
+
 static int
 setup(void **state)
 {
@@ -617,6 +681,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(socket_streams),
 		cmocka_unit_test(socket_stream_freed_early),
 		cmocka_unit_test(daemon_goes_away),
+		cmocka_unit_test(channel_stream),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -209,6 +209,19 @@ int		 tisock_tcp_write_async(tisock_tcp *s, const tisock_buffer *buf, size_t off
 		     ssize_t length, tisock_stream_cb cb, void *userdata);
 /* Closes (gracefully: queued writes are sent first).  Blocks until closed.  0 or -errno. */
 int		 tisock_tcp_close(tisock_tcp *s);
+/*
+ * The data channel (tcp.channel): returns a stream socket (AF_UNIX, the
+ * caller's to close) that the daemon relays to s both ways: what is
+ * written to it goes to the peer, what the peer sends can be read from
+ * it; shutdown(fd, SHUT_WR) sends FIN, EOF means the peer's FIN, and
+ * closing it while the peer still sends resets the connection.  From
+ * then on s takes no read, write or pump; once both directions have
+ * ended s is TISOCK_CLOSED.  Bulk data this way costs no JSON.  Blocks
+ * for the answer.  The fd, or -errno (-ENOTCONN: s is not connected).
+ */
+int		 tisock_tcp_channel(tisock_tcp *s);
+/* A stream over s's data channel (tisock_tcp_channel), owning its fd. */
+tisock_stream	*tisock_tcp_channel_stream(tisock_tcp *s);
 int		 tisock_tcp_state(const tisock_tcp *s);
 const char	*tisock_tcp_host(const tisock_tcp *s);
 int		 tisock_tcp_port(const tisock_tcp *s);
