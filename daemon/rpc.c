@@ -123,49 +123,25 @@ resolve_socket(struct rpc_call *call, const struct proto_method *m, const union 
 	return true;
 }
 
+/*
+ * Runs the call of method m (call->method) with its parsed args: the
+ * privilege, the socket and its state, the request limits, then the
+ * handler.  Frees call's id unless the handler deferred the call.
+ */
 static void
-dispatch_request(struct ctl *c, struct rpc_batch *b, struct proto_request *q)
+dispatch_args(struct ctl *c, struct rpc_call *callp, const struct proto_method *m,
+	      union proto_args *argsp)
 {
-	struct rpc_call call = { .ctl = c, .batch = b, .method = -1 };
-	union proto_args args;
-	const struct proto_method *m;
-	const char *param = NULL;
-	enum proto_param_error why;
+	struct rpc_call call = *callp;
+	union proto_args args = *argsp;
+	int mid = call.method, r;
 	struct tcp *t;
-	int mid, r;
+	const char *method = m->name;
 
-	if (q->error) {
-		protocol_error(c, b, q->id, q->id_len, &(struct rpc_error){
-			.code = q->error, .reason = q->reason });
-		q->id = NULL;
-		return;
-	}
-	/* The call owns the id from here on. */
-	call.id = q->id;
-	call.id_len = q->id_len;
-	call.silent = (q->id == NULL);
-	q->id = NULL;
-	c->d->counters.requests++;
-
-	mid = proto_method_lookup(q->method);
-	if (mid < 0) {
-		rpc_reply_error(&call, &(struct rpc_error){
-			.code = PROTO_E_NO_METHOD, .method = q->method });
-		goto out;
-	}
-	call.method = mid;
-	m = &proto_methods[mid];
-	memset(&args, 0, sizeof(args));
-	if (proto_params_parse(m->params, q->params, &args, &param, &why) < 0) {
-		rpc_reply_error(&call, &(struct rpc_error){
-			.code = PROTO_E_INVALID_PARAMS, .param = param,
-			.reason = proto_param_error_text(why) });
-		goto out;
-	}
 	if ((m->flags & PROTO_M_PRIVILEGED ||
 	     (mid == PROTO_M_TCP_CLOSE && args.close.admin)) && !ctl_privileged(c)) {
 		rpc_reply_error(&call, &(struct rpc_error){
-			.code = PROTO_E_NOT_PERMITTED, .method = q->method,
+			.code = PROTO_E_NOT_PERMITTED, .method = method,
 			.message = "not permitted: root and the daemon's own user only",
 			.reason = "privileged" });
 		goto out;
@@ -197,6 +173,208 @@ out:
 	rpc_call_free(&call);
 }
 
+static void
+dispatch_request(struct ctl *c, struct rpc_batch *b, struct proto_request *q)
+{
+	struct rpc_call call = { .ctl = c, .batch = b, .method = -1 };
+	union proto_args args;
+	const struct proto_method *m;
+	const char *param = NULL;
+	enum proto_param_error why;
+	int mid;
+
+	if (q->error) {
+		protocol_error(c, b, q->id, q->id_len, &(struct rpc_error){
+			.code = q->error, .reason = q->reason });
+		q->id = NULL;
+		return;
+	}
+	/* The call owns the id from here on. */
+	call.id = q->id;
+	call.id_len = q->id_len;
+	call.silent = (q->id == NULL);
+	q->id = NULL;
+	c->d->counters.requests++;
+
+	mid = proto_method_lookup(q->method);
+	if (mid < 0) {
+		rpc_reply_error(&call, &(struct rpc_error){
+			.code = PROTO_E_NO_METHOD, .method = q->method });
+		goto out;
+	}
+	call.method = mid;
+	m = &proto_methods[mid];
+	memset(&args, 0, sizeof(args));
+	if (proto_params_parse(m->params, q->params, &args, &param, &why) < 0) {
+		rpc_reply_error(&call, &(struct rpc_error){
+			.code = PROTO_E_INVALID_PARAMS, .param = param,
+			.reason = proto_param_error_text(why) });
+		goto out;
+	}
+	dispatch_args(c, &call, m, &args);
+	return;
+out:
+	rpc_call_free(&call);
+}
+
+/* ---- the fast path for tcp.write ------------------------------------------- */
+
+static const char *
+fw_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+/* A string without escapes or control bytes at p: its contents in [*s, *e).  Past it, or NULL. */
+static const char *
+fw_string(const char *p, const char *end, const char **s, const char **e)
+{
+	const char *q;
+
+	if (p >= end || *p != '"')
+		return NULL;
+	q = memchr(p + 1, '"', (size_t)(end - p - 1));
+	if (!q || memchr(p + 1, '\\', (size_t)(q - p - 1)))
+		return NULL;
+	*s = p + 1;
+	*e = q;
+	return q + 1;
+}
+
+static bool
+fw_is(const char *s, const char *e, const char *word)
+{
+	return (size_t)(e - s) == strlen(word) && memcmp(s, word, (size_t)(e - s)) == 0;
+}
+
+/* A non-negative integer of at most 18 digits.  Past it, or NULL. */
+static const char *
+fw_uint(const char *p, const char *end, long long *v)
+{
+	const char *start = p;
+
+	*v = 0;
+	while (p < end && *p >= '0' && *p <= '9' && p - start < 18)
+		*v = *v * 10 + (*p++ - '0');
+	return p > start && (p == end || *p < '0' || *p > '9') ? p : NULL;
+}
+
+/*
+ * The bulk of the traffic, tcp.write with base64 data, taken apart in
+ * place: a line exactly of the shape
+ *	{"jsonrpc":"2.0","id":ID,"method":"tcp.write","params":{"socket":N,"data":"..."}}
+ * (members in any order, whitespace anywhere JSON allows it, ID a
+ * non-negative integer or a string without escapes) builds no tree and
+ * copies no payload: the base64 is decoded straight from the line by
+ * the handler.  Anything else (other members, escapes, text, a batch)
+ * returns false and takes the general path, which answers the same.
+ */
+static bool
+fast_write(struct ctl *c, const char *line, size_t len)
+{
+	const char *p = line, *end = line + len, *ks, *ke, *vs = NULL, *ve = NULL;
+	const char *id = NULL, *id_end = NULL, *data = NULL, *data_end = NULL;
+	bool jsonrpc = false, method = false, params = false, have_socket = false;
+	struct rpc_call call = { .ctl = c, .method = PROTO_M_TCP_WRITE };
+	union proto_args args;
+	long long socket = 0;
+
+	if (len < 64 || !(p = fw_ws(p, end)) || p >= end || *p != '{')
+		return false;
+	for (p++;;) {
+		p = fw_ws(p, end);
+		if (!(p = fw_string(p, end, &ks, &ke)))
+			return false;
+		p = fw_ws(p, end);
+		if (p >= end || *p++ != ':')
+			return false;
+		p = fw_ws(p, end);
+		if (fw_is(ks, ke, "jsonrpc")) {
+			if (!(p = fw_string(p, end, &vs, &ve)) || !fw_is(vs, ve, "2.0"))
+				return false;
+			jsonrpc = true;
+		} else if (fw_is(ks, ke, "method")) {
+			if (!(p = fw_string(p, end, &vs, &ve)) || !fw_is(vs, ve, "tcp.write"))
+				return false;
+			method = true;
+		} else if (fw_is(ks, ke, "id")) {
+			long long v;
+
+			id = p;
+			if (p < end && *p == '"') {
+				if (!(p = fw_string(p, end, &vs, &ve)))
+					return false;
+				for (const char *k = vs; k < ve; k++)
+					if ((unsigned char)*k < 0x20 || (unsigned char)*k >= 0x80)
+						return false;	/* the general path checks UTF-8 */
+			} else if (!(p = fw_uint(p, end, &v))) {
+				return false;
+			}
+			id_end = p;
+		} else if (fw_is(ks, ke, "params")) {
+			if (p >= end || *p++ != '{')
+				return false;
+			for (;;) {
+				p = fw_ws(p, end);
+				if (!(p = fw_string(p, end, &ks, &ke)))
+					return false;
+				p = fw_ws(p, end);
+				if (p >= end || *p++ != ':')
+					return false;
+				p = fw_ws(p, end);
+				if (fw_is(ks, ke, "socket") && !have_socket) {
+					if (!(p = fw_uint(p, end, &socket)) || socket < 1 ||
+					    socket > 9007199254740991LL)	/* else: -32602 range */
+						return false;
+					have_socket = true;
+				} else if (fw_is(ks, ke, "data") && !data) {
+					if (!(p = fw_string(p, end, &data, &data_end)))
+						return false;
+				} else {
+					return false;
+				}
+				p = fw_ws(p, end);
+				if (p < end && *p == ',') {
+					p++;
+					continue;
+				}
+				if (p < end && *p == '}') {
+					p++;
+					break;
+				}
+				return false;
+			}
+			params = true;
+		} else {
+			return false;
+		}
+		p = fw_ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == '}') {
+			p++;
+			break;
+		}
+		return false;
+	}
+	if (fw_ws(p, end) != end || !jsonrpc || !method || !params || !id || !have_socket || !data)
+		return false;
+	call.id = strndup(id, (size_t)(id_end - id));
+	if (!call.id)
+		return false;
+	call.id_len = (size_t)(id_end - id);
+	c->d->counters.requests++;
+	memset(&args, 0, sizeof(args));
+	args.write.socket = socket;
+	args.write.data = (struct proto_str){ .s = data, .len = (size_t)(data_end - data) };
+	dispatch_args(c, &call, &proto_methods[PROTO_M_TCP_WRITE], &args);
+	return true;
+}
+
 /* Parses one line and dispatches every request in it. */
 void
 rpc_dispatch_line(struct ctl *c, const char *line, size_t len)
@@ -205,6 +383,8 @@ rpc_dispatch_line(struct ctl *c, const char *line, size_t len)
 	struct rpc_batch *b;
 	int r;
 
+	if (fast_write(c, line, len))
+		return;
 	r = proto_msg_parse(line, len, &msg);
 	if (r == -EBADMSG) {
 		protocol_error(c, NULL, NULL, 0, &(struct rpc_error){
