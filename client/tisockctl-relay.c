@@ -295,7 +295,8 @@ relay_channel(int fd)
 			up_off = 0;
 		}
 		if (p[0].revents & POLLOUT) {
-			n = send(fd, up + up_off, up_len - up_off, MSG_NOSIGNAL);
+			/* Never block on one direction: the other must keep draining. */
+			n = send(fd, up + up_off, up_len - up_off, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (n < 0 && errno != EINTR && errno != EAGAIN) {
 				ctl_err("connection: %s", strerror(errno));
 				return EXIT_FAILED;
@@ -304,7 +305,7 @@ relay_channel(int fd)
 				up_off += (size_t)n;
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && !out_eof) {
-			n = read(fd, down, sizeof(down));
+			n = recv(fd, down, sizeof(down), MSG_DONTWAIT);
 			if (n < 0 && errno != EINTR && errno != EAGAIN) {
 				ctl_err("connection: %s", strerror(errno));
 				return EXIT_FAILED;

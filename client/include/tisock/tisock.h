@@ -216,8 +216,11 @@ int		 tisock_tcp_close(tisock_tcp *s);
  * it; shutdown(fd, SHUT_WR) sends FIN, EOF means the peer's FIN, and
  * closing it while the peer still sends resets the connection.  From
  * then on s takes no read, write or pump; once both directions have
- * ended s is TISOCK_CLOSED.  Bulk data this way costs no JSON.  Blocks
- * for the answer.  The fd, or -errno (-ENOTCONN: s is not connected).
+ * ended s is TISOCK_CLOSED.  Bulk data this way costs no JSON.  The fd
+ * is blocking; a program moving bytes both ways at once should poll it
+ * (or set O_NONBLOCK), as for any socket, so that one direction never
+ * waits on the other.  Blocks for the answer.  The fd, or -errno
+ * (-ENOTCONN: s is not connected).
  */
 int		 tisock_tcp_channel(tisock_tcp *s);
 /* A stream over s's data channel (tisock_tcp_channel), owning its fd. */
