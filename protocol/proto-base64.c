@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto-base64.h"
 
@@ -38,19 +39,43 @@ static const uint8_t dec[256] = {
 #undef X
 
 /* Writes proto_base64_encoded_len(n) characters (no NUL) to out. */
+/*
+ * Every 12-bit value as its two characters: three input bytes become two
+ * table reads and two 2-byte copies.  Filled when the library loads.
+ */
+static char pairs[4096][2];
+
+__attribute__((constructor)) static void
+pairs_init(void)
+{
+	for (int v = 0; v < 4096; v++) {
+		pairs[v][0] = enc[v >> 6];
+		pairs[v][1] = enc[v & 63];
+	}
+}
+
 void
 proto_base64_encode(char *out, const void *in, size_t n)
 {
 	const uint8_t *p = in;
 	size_t i = 0;
 
+	for (; i + 6 <= n; i += 6) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		uint32_t w = (uint32_t)p[i + 3] << 16 | (uint32_t)p[i + 4] << 8 | p[i + 5];
+
+		memcpy(out, pairs[v >> 12], 2);
+		memcpy(out + 2, pairs[v & 0xfff], 2);
+		memcpy(out + 4, pairs[w >> 12], 2);
+		memcpy(out + 6, pairs[w & 0xfff], 2);
+		out += 8;
+	}
 	for (; i + 3 <= n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
 
-		*out++ = enc[v >> 18];
-		*out++ = enc[(v >> 12) & 63];
-		*out++ = enc[(v >> 6) & 63];
-		*out++ = enc[v & 63];
+		memcpy(out, pairs[v >> 12], 2);
+		memcpy(out + 2, pairs[v & 0xfff], 2);
+		out += 4;
 	}
 	if (n - i == 1) {
 		uint32_t v = (uint32_t)p[i] << 16;
@@ -69,11 +94,6 @@ proto_base64_encode(char *out, const void *in, size_t n)
 	}
 }
 
-/*
- * Decodes n characters into out, which has room for
- * proto_base64_decoded_max(n) bytes.  Returns the byte count, or -EINVAL
- * for anything that is not canonical padded base64.
- */
 /*
  * Four tables, one per position in a quad, each giving the character's
  * six bits already in place; a character outside the alphabet sets bit
