@@ -24,7 +24,7 @@ struct daemon;
 struct tcp;
 struct proto_reader;
 
-#define CTL_READ_CHUNK	(64 * 1024)	/* bytes per read(2) of a control socket */
+#define CTL_READ_CHUNK	(256 * 1024)	/* bytes per read(2) of a control socket */
 #define CTL_OUT_HIGH	(1024 * 1024)	/* sockets stop reading above this output */
 #define CTL_OUT_LOW	(256 * 1024)	/* and resume below this */
 #define CTL_CLOSED_KEEP	256		/* closed sockets remembered per client */
