@@ -113,6 +113,11 @@ port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/listen.err")
 "$PEER" client "$port" "$tmp/b" "$tmp/got-a"
 wait "$lpid"; rc=$?
 check "listen exits 0 when both directions are done" [ $rc = 0 ]
+if ! cmp -s "$tmp/b" "$tmp/got-b"; then
+	echo "# b: $(wc -c < "$tmp/b") bytes, got-b: $(wc -c < "$tmp/got-b") bytes"
+	cmp "$tmp/b" "$tmp/got-b" 2>&1 | sed 's/^/# /'
+	sed 's/^/# /' "$tmp/listen.err"
+fi
 check "listen: the client's bytes arrive intact" cmp -s "$tmp/b" "$tmp/got-b"
 check "listen: stdin reaches the client intact" cmp -s "$tmp/a" "$tmp/got-a"
 
