@@ -266,7 +266,8 @@ fw_uint(const char *p, const char *end, long long *v)
  * place: a line exactly of the shape
  *	{"jsonrpc":"2.0","id":ID,"method":"tcp.write","params":{"socket":N,"data":"..."}}
  * (members in any order, whitespace anywhere JSON allows it, ID a
- * non-negative integer or a string without escapes) builds no tree and
+ * non-negative integer or a string without escapes, or no id at all for
+ * a notification) builds no tree and
  * copies no payload: the base64 is decoded straight from the line by
  * the handler.  Anything else (other members, escapes, text, a batch)
  * returns false and takes the general path, which answers the same.
@@ -361,12 +362,16 @@ fast_write(struct ctl *c, const char *line, size_t len)
 		}
 		return false;
 	}
-	if (fw_ws(p, end) != end || !jsonrpc || !method || !params || !id || !have_socket || !data)
+	if (fw_ws(p, end) != end || !jsonrpc || !method || !params || !have_socket || !data)
 		return false;
-	call.id = strndup(id, (size_t)(id_end - id));
-	if (!call.id)
-		return false;
-	call.id_len = (size_t)(id_end - id);
+	if (id) {
+		call.id = strndup(id, (size_t)(id_end - id));
+		if (!call.id)
+			return false;
+		call.id_len = (size_t)(id_end - id);
+	} else {
+		call.silent = true;	/* a notification: the write, with no answer */
+	}
 	c->d->counters.requests++;
 	memset(&args, 0, sizeof(args));
 	args.write.socket = socket;
