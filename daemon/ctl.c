@@ -225,7 +225,8 @@ ctl_free(struct ctl *c)
 bool
 ctl_has_room(const struct ctl *c)
 {
-	return proto_buf_used(&c->out) + c->batch_bytes < CTL_OUT_HIGH;
+	return proto_buf_used(&c->out) + c->batch_bytes < c->d->conf.client_notify &&
+	       (!c->quser || quota_uid_output(c->quser) < c->d->conf.uid_notify);
 }
 
 /* t wants to read but c has no room: t waits until c drains. */
@@ -235,6 +236,8 @@ ctl_stall(struct ctl *c, struct tcp *t)
 	if (!t->stalled) {
 		TAILQ_INSERT_TAIL(&c->stalled, t, stall_link);
 		t->stalled = true;
+		quota_count_pause(c->d, proto_buf_used(&c->out) + c->batch_bytes >=
+					  c->d->conf.client_notify ? QL_CLIENT_NOTIFY : QL_UID_NOTIFY);
 	}
 }
 
@@ -390,8 +393,18 @@ ctl_flush(struct ctl *c)
 		}
 	}
 	if (before != proto_buf_used(&c->out)) {
-		if (proto_buf_used(&c->out) < CTL_OUT_LOW && !TAILQ_EMPTY(&c->stalled))
+		if (proto_buf_used(&c->out) < c->d->conf.client_notify / 4 &&
+		    !TAILQ_EMPTY(&c->stalled))
 			ctl_unstall_all(c);
+		if (c->quser && c->quser->nctls > 1 &&
+		    quota_uid_output(c->quser) < c->d->conf.uid_notify / 4) {
+			/* The user has room again: its other connections' sockets too. */
+			struct ctl *o;
+
+			TAILQ_FOREACH(o, &c->quser->ctls, uid_link)
+				if (o != c && !TAILQ_EMPTY(&o->stalled))
+					ctl_unstall_all(o);
+		}
 		if (!(c->flags & CTL_DEAD))
 			ctl_budget_changed(c);
 	}

@@ -25,8 +25,7 @@ struct tcp;
 struct proto_reader;
 
 #define CTL_READ_CHUNK	(256 * 1024)	/* bytes per read(2) of a control socket */
-#define CTL_OUT_HIGH	(1024 * 1024)	/* sockets stop reading above this output */
-#define CTL_OUT_LOW	(256 * 1024)	/* and resume below this */
+/* Sockets stop reading above client-notify-bytes of queued output and resume below a quarter. */
 #define CTL_CLOSED_KEEP	256		/* closed sockets remembered per client */
 
 TAILQ_HEAD(tcp_list, tcp);

@@ -24,6 +24,8 @@ static const char *const names[_QL_MAX] = {
 	[QL_UID_PENDING_WRITE_BYTES] = "uidPendingWriteBytes",
 	[QL_CLIENT_CONNECT_RATE] = "clientConnectsPerSecond",
 	[QL_UID_CONNECT_RATE] = "uidConnectsPerSecond",
+	[QL_CLIENT_NOTIFY] = "clientNotifyBytes",
+	[QL_UID_NOTIFY] = "uidNotifyBytes",
 };
 
 const char *
@@ -41,6 +43,12 @@ quota_count(struct daemon *d, const char *name)
 			d->counters.limit_hits_by[i]++;
 			return;
 		}
+}
+
+void
+quota_count_pause(struct daemon *d, enum quota_limit l)
+{
+	d->counters.limit_hits_by[l]++;
 }
 
 void
@@ -141,6 +149,19 @@ quota_uid_pending_write(const struct quota_user *u)
 	if (u)
 		TAILQ_FOREACH(c, &u->ctls, uid_link)
 			n += c->pending_write_bytes;
+	return n;
+}
+
+/* Output queued for all of a user's connections (answers, notifications, batches). */
+size_t
+quota_uid_output(const struct quota_user *u)
+{
+	const struct ctl *c;
+	size_t n = 0;
+
+	if (u)
+		TAILQ_FOREACH(c, &u->ctls, uid_link)
+			n += proto_buf_used(&c->out) + c->batch_bytes;
 	return n;
 }
 

@@ -47,6 +47,8 @@ enum quota_limit {
 	QL_UID_PENDING_WRITE_BYTES,
 	QL_CLIENT_CONNECT_RATE,
 	QL_UID_CONNECT_RATE,
+	QL_CLIENT_NOTIFY,	/* pauses, not refusals: sockets wait for output room */
+	QL_UID_NOTIFY,
 	_QL_MAX,
 };
 
@@ -57,6 +59,9 @@ void		 quota_detach(struct ctl *c);
 size_t		 quota_uid_sockets(const struct quota_user *u);
 size_t		 quota_uid_requests(const struct quota_user *u);
 size_t		 quota_uid_pending_write(const struct quota_user *u);
+size_t		 quota_uid_output(const struct quota_user *u);
+/* Counts a pause for lack of output room (limitHitsBy only: nothing was refused). */
+void		 quota_count_pause(struct daemon *d, enum quota_limit l);
 /* Takes one connect from c's and its user's buckets; the limit hit, or -1. */
 int		 quota_connect(struct ctl *c);
 

@@ -51,6 +51,8 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "uidPendingWriteBytes", cf->uid_pending_write);
 		proto_jw_kuint(&w, "clientConnectsPerSecond", cf->client_connect_rate);
 		proto_jw_kuint(&w, "uidConnectsPerSecond", cf->uid_connect_rate);
+		proto_jw_kuint(&w, "clientNotifyBytes", cf->client_notify);
+		proto_jw_kuint(&w, "uidNotifyBytes", cf->uid_notify);
 		proto_jw_obj_end(&w);
 		proto_jw_key(&w, "counters");
 		proto_jw_obj_begin(&w);

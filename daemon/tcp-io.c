@@ -2,8 +2,9 @@
  * tcp-io: reading, writing, pump mode and half-close on connected sockets.
  *
  * Reading happens only while someone can take the bytes: a pending
- * tcp.read or pump mode, and only while the owner's output queue is under
- * CTL_OUT_HIGH; otherwise the socket waits on its owner's stalled list and
+ * tcp.read or pump mode, and only while the owner (and its user) has
+ * output room (client-notify-bytes, uid-notify-bytes); otherwise the
+ * socket waits on its owner's stalled list and
  * TCP flow control holds the peer.  Writes are the socket's write FIFO:
  * each call holds its payload, sent with one sendmsg() over many calls,
  * and answered in order once handed to the kernel.

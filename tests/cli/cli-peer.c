@@ -127,7 +127,7 @@ pump_both(int fd, int in, int out, bool echo)
 		die("malloc");
 	if (echo)
 		in_eof = true;
-	while (!peer_eof || (!echo && up_off < up_len)) {
+	while (!peer_eof || (!echo && (!in_eof || up_off < up_len))) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = -1 } };
 		ssize_t n;
 
