@@ -334,6 +334,7 @@ ctl_send(struct ctl *c, size_t n)
 
 	if (c->nfdpass == 0 || c->fdpass[0].at > c->out_sent)
 		return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	memset(&u, 0, sizeof(u));	/* the padding is sent too */
 	mh.msg_control = u.buf;
 	mh.msg_controllen = sizeof(u.buf);
 	CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
