@@ -18,32 +18,7 @@ DEADLINE=${TISOCK_CLI_DEADLINE:-30}
 BIG_MB=64
 [ -n "${TISOCK_DAEMON_WRAPPER:-}" ] && BIG_MB=8
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	exec 3>&- 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-pass=0
-fail=0
-ok() { echo "ok $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-# check DESCRIPTION COMMAND...: ok when the command succeeds.
-check() { local d=$1; shift; if "$@" >/dev/null; then ok "$d"; else bad "$d"; fi; }
-# wait_until COMMAND...: polls (every 20 ms) until it succeeds; false at the deadline.
-wait_until() {
-	local end=$((SECONDS + DEADLINE))
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.02
-	done
-}
-# Exit status of a command, as a string.
-status() { "$@" >/dev/null 2>&1; echo $?; }
+. "${top_srcdir:-.}/tests/lib.sh"
 json_lines() { jq -se 'length > 0' "$1" >/dev/null 2>&1; }
 
 export TISOCKD_SOCKET=$tmp/d/tisockd.sock
@@ -233,5 +208,4 @@ kill -TERM "$dpid"
 wait "$dpid"; rc=$?
 check "the daemon exits 0 on SIGTERM" [ $rc = 0 ]
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish

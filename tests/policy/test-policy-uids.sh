@@ -14,27 +14,7 @@ PEER=$b/tests/cli/cli-peer
 DAEMON=$b/daemon/tisockd
 DEADLINE=30
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-pass=0
-fail=0
-ok() { echo "ok $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-check() { local d=$1; shift; if "$@" >/dev/null; then ok "$d"; else bad "$d"; fi; }
-wait_until() {
-	local end=$((SECONDS + DEADLINE))
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.02
-	done
-}
+. "${top_srcdir:-.}/tests/lib.sh"
 # jqcall FILTER METHOD PARAMS: true when the --json answer matches FILTER.
 jqcall() { "$CTL" --json call "$2" "$3" 2>/dev/null | jq -e "$1"; }
 
@@ -100,5 +80,4 @@ EOF
 	kill -TERM "$dpid"; wait "$dpid"
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish

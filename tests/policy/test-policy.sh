@@ -18,27 +18,7 @@ PEER=$b/tests/cli/cli-peer
 DAEMON=$b/daemon/tisockd
 DEADLINE=30
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-pass=0
-fail=0
-ok() { echo "ok $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-check() { local d=$1; shift; if "$@" >/dev/null; then ok "$d"; else bad "$d"; fi; }
-wait_until() {
-	local end=$((SECONDS + DEADLINE))
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.02
-	done
-}
+. "${top_srcdir:-.}/tests/lib.sh"
 # jqcall FILTER METHOD PARAMS: true when the --json answer matches FILTER.
 jqcall() { "$CTL" --json call "$2" "$3" 2>/dev/null | jq -e "$1"; }
 
@@ -151,5 +131,4 @@ check "... and changes nothing" \
 		'$CTL' --json call tcp.connect '{\"host\":\"127.0.0.1\",\"port\":9}' | jq -e '.error.code == -32003'"
 kill -TERM "$dpid"; wait "$dpid"
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish

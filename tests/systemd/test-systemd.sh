@@ -16,28 +16,7 @@ CTL=$b/client/tisockctl
 DAEMON=$(cd "$(dirname "$b/daemon/tisockd")" && pwd)/tisockd
 DEADLINE=30
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-pass=0
-fail=0
-ok() { echo "ok $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-check() { local d=$1; shift; if "$@" >/dev/null; then ok "$d"; else bad "$d"; fi; }
-wait_until() {
-	local end=$((SECONDS + DEADLINE))
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.02
-	done
-}
-gone() { ! kill -0 "$1" 2>/dev/null; }
+. "${top_srcdir:-.}/tests/lib.sh"
 
 # --- the units --------------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
@@ -109,5 +88,4 @@ check "the first daemon still serves" "$CTL" --socket "$stale" ping
 kill -TERM "$dpid"; wait "$dpid"; rc=$?
 check "the first daemon exits 0 and removes its own socket" bash -c "[ $rc = 0 ] && ! test -e '$stale'"
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish
