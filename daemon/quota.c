@@ -116,53 +116,66 @@ quota_detach(struct ctl *c)
 	free(u);
 }
 
-size_t
-quota_uid_sockets(const struct quota_user *u)
+/* The sum over u's connections of what `of` says of each. */
+static size_t
+sum(const struct quota_user *u, size_t (*of)(const struct ctl *c))
 {
 	const struct ctl *c;
 	size_t n = 0;
 
 	if (u)
 		TAILQ_FOREACH(c, &u->ctls, uid_link)
-			n += c->nsockets;
+			n += of(c);
 	return n;
+}
+
+static size_t
+sockets_of(const struct ctl *c)
+{
+	return c->nsockets;
+}
+
+static size_t
+requests_of(const struct ctl *c)
+{
+	return c->ncalls;
+}
+
+static size_t
+pending_of(const struct ctl *c)
+{
+	return c->pending_write_bytes;
+}
+
+/* Output queued: answers, notifications, batches being collected. */
+static size_t
+output_of(const struct ctl *c)
+{
+	return proto_buf_used(&c->out) + c->batch_bytes;
+}
+
+size_t
+quota_uid_sockets(const struct quota_user *u)
+{
+	return sum(u, sockets_of);
 }
 
 size_t
 quota_uid_requests(const struct quota_user *u)
 {
-	const struct ctl *c;
-	size_t n = 0;
-
-	if (u)
-		TAILQ_FOREACH(c, &u->ctls, uid_link)
-			n += c->ncalls;
-	return n;
+	return sum(u, requests_of);
 }
 
 size_t
 quota_uid_pending_write(const struct quota_user *u)
 {
-	const struct ctl *c;
-	size_t n = 0;
-
-	if (u)
-		TAILQ_FOREACH(c, &u->ctls, uid_link)
-			n += c->pending_write_bytes;
-	return n;
+	return sum(u, pending_of);
 }
 
-/* Output queued for all of a user's connections (answers, notifications, batches). */
 size_t
 quota_uid_output(const struct quota_user *u)
 {
-	const struct ctl *c;
-	size_t n = 0;
-
-	if (u)
-		TAILQ_FOREACH(c, &u->ctls, uid_link)
-			n += proto_buf_used(&c->out) + c->batch_bytes;
-	return n;
+	return sum(u, output_of);
 }
 
 /* Refills a bucket of rate tokens per second, holding at most one second's worth. */

@@ -42,14 +42,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench.h"
 #include "proto-base64.h"
-#include "spawn.h"
 
-#define CHUNK		65536
 #define MAX_REPS	15
 
-static struct spawned sp;
-static size_t total_bytes = 256u << 20;
+struct spawned sp;
+size_t total_bytes = 256u << 20;
 static int reps = 3, rtt_n = 20000, setup_n = 2000, info_n = 200000, many = 10000;
 static bool have_socat;
 static const char *only;		/* --only bulk|rtt|setup|info|rss: one group */
@@ -60,280 +59,6 @@ want(const char *group)
 	return !only || strcmp(only, group) == 0;
 }
 static char socat_path[128];
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
-	if (sp.pid > 0)
-		kill(sp.pid, SIGKILL);	/* no daemon left behind */
-	exit(1);
-}
-
-static void
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t k = write(fd, c, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			die("write");
-		c += k;
-		n -= (size_t)k;
-	}
-}
-
-static void
-read_exact(int fd, void *p, size_t n)
-{
-	char *c = p;
-
-	while (n > 0) {
-		ssize_t k = read(fd, c, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			die("read");
-		c += k;
-		n -= (size_t)k;
-	}
-}
-
-static int
-listen_loopback(int *port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 4096) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-		die("listen");
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
-static int
-connect_tcp(int port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				   .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-		die("connect");
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
-static int
-connect_unix(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		return -1;
-	return fd;
-}
-
-/* ---- peers, in child processes ---------------------------------------------- */
-
-enum peer_mode { SINK, SOURCE, ECHO, HOLD };
-
-/*
- * Forks a peer listening on loopback; returns its pid and sets *port.
- * SINK reads to EOF then writes the byte count (8 bytes); SOURCE writes
- * total_bytes then closes; ECHO echoes; HOLD accepts and keeps up to
- * `many` connections until killed.  Each serves `conns` connections.
- */
-static pid_t
-peer_start(enum peer_mode mode, int conns, int *port)
-{
-	int lfd = listen_loopback(port);
-	pid_t pid = fork();
-
-	if (pid < 0)
-		die("fork");
-	if (pid > 0) {
-		close(lfd);
-		return pid;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	for (int c = 0; c < conns || mode == HOLD; c++) {
-		static char buf[1 << 20];
-		int fd = accept(lfd, NULL, NULL), one = 1;
-		uint64_t n = 0;
-		ssize_t k;
-
-		if (fd < 0)
-			_exit(1);
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		switch (mode) {
-		case SINK:
-			while ((k = read(fd, buf, sizeof(buf))) > 0)
-				n += (uint64_t)k;
-			write_all(fd, &n, sizeof(n));
-			close(fd);
-			break;
-		case SOURCE:
-			memset(buf, 'x', CHUNK);
-			for (size_t sent = 0; sent < total_bytes; sent += CHUNK)
-				write_all(fd, buf, CHUNK);
-			close(fd);
-			break;
-		case ECHO:
-			while ((k = read(fd, buf, sizeof(buf))) > 0)
-				write_all(fd, buf, (size_t)k);
-			close(fd);
-			break;
-		case HOLD:
-			/* keep it open */
-			break;
-		}
-	}
-	_exit(0);
-}
-
-static void
-peer_stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
-
-/* ---- a minimal JSON-RPC client ------------------------------------------- */
-
-struct rpc {
-	int		 fd;
-	char		*in;
-	size_t		 len, off, cap;
-	long long	 id;
-};
-
-static void
-rpc_open(struct rpc *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->fd = connect_unix(sp.socket);
-	if (r->fd < 0)
-		die("connect to the daemon");
-	r->cap = 64u << 20;
-	r->in = malloc(r->cap);
-}
-
-static void
-rpc_close(struct rpc *r)
-{
-	close(r->fd);
-	free(r->in);
-}
-
-/* The next line (NUL-terminated in place, valid until the next call). */
-static char *
-rpc_line(struct rpc *r, size_t *ret_len)
-{
-	for (;;) {
-		char *nl = r->len > r->off ? memchr(r->in + r->off, '\n', r->len - r->off) : NULL;
-		ssize_t k;
-
-		if (nl) {
-			char *line = r->in + r->off;
-
-			*nl = '\0';
-			*ret_len = (size_t)(nl - line);
-			r->off = (size_t)(nl - r->in) + 1;
-			return line;
-		}
-		if (r->off > 0) {
-			memmove(r->in, r->in + r->off, r->len - r->off);
-			r->len -= r->off;
-			r->off = 0;
-		}
-		if (r->len == r->cap)
-			die("line too long");
-		k = read(r->fd, r->in + r->len, r->cap - r->len);
-		if (k <= 0)
-			die("read from the daemon");
-		r->len += (size_t)k;
-	}
-}
-
-static void
-rpc_send(struct rpc *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-rpc_send(struct rpc *r, const char *fmt, ...)
-{
-	static char line[4096];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	write_all(r->fd, line, (size_t)n);
-}
-
-/* Calls and returns the parsed answer (free it), skipping notifications. */
-static cJSON *
-rpc_call(struct rpc *r, const char *method, const char *params)
-{
-	long long id = ++r->id;
-
-	rpc_send(r, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"%s\",\"params\":%s}\n", id,
-		 method, params ? params : "{}");
-	for (;;) {
-		size_t len;
-		char *line = rpc_line(r, &len);
-		cJSON *m;
-
-		if (!strstr(line, "\"id\":"))
-			continue;
-		m = cJSON_ParseWithLength(line, len);
-		if (m && cJSON_GetObjectItemCaseSensitive(m, "id") &&
-		    (long long)cJSON_GetObjectItemCaseSensitive(m, "id")->valuedouble == id)
-			return m;
-		cJSON_Delete(m);
-	}
-}
-
-static long long
-rpc_connect(struct rpc *r, int port)
-{
-	char params[64];
-	cJSON *a;
-	long long s;
-
-	snprintf(params, sizeof(params), "{\"port\":%d,\"noDelay\":true}", port);
-	a = rpc_call(r, "tcp.connect", params);
-	if (!cJSON_GetObjectItemCaseSensitive(a, "result")) {
-		char *t = cJSON_PrintUnformatted(a);
-
-		fprintf(stderr, "bench: tcp.connect: %s\n", t);
-		exit(1);
-	}
-	s = (long long)cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(a, "result"), "socket")->valuedouble;
-	cJSON_Delete(a);
-	return s;
-}
 
 /* ---- measurements ----------------------------------------------------------- */
 
@@ -373,23 +98,22 @@ bulk_direct(void)
 	return (double)got / t;
 }
 
-/* socat -b 65536 between a Unix socket and TCP; up: Unix -> TCP, down: TCP -> Unix. */
-static double
-bulk_socat(bool up)
+/*
+ * Starts `socat -b 65536 UNIX-LISTEN:... TCP:127.0.0.1:PORT(opts)` and
+ * connects to its Unix end.  Returns the fd; *relay is socat's pid.
+ */
+static int
+socat_start(int port, const char *opts, pid_t *relay)
 {
-	static char buf[1 << 20];
-	char path[128], arg1[160], arg2[64];
-	int port, fd = -1;
-	pid_t peer = peer_start(up ? SINK : SOURCE, 1, &port), relay;
-	uint64_t got = 0;
-	double t0, t;
+	char path[128], arg1[160], arg2[96];
+	int fd = -1;
 
 	snprintf(path, sizeof(path), "%s/socat.sock", sp.dir);
 	unlink(path);
 	snprintf(arg1, sizeof(arg1), "UNIX-LISTEN:%s", path);
-	snprintf(arg2, sizeof(arg2), "TCP:127.0.0.1:%d", port);
-	relay = fork();
-	if (relay == 0) {
+	snprintf(arg2, sizeof(arg2), "TCP:127.0.0.1:%d%s", port, opts);
+	*relay = fork();
+	if (*relay == 0) {
 		execl(socat_path, "socat", "-b", "65536", arg1, arg2, (char *)NULL);
 		_exit(127);
 	}
@@ -400,6 +124,20 @@ bulk_socat(bool up)
 	}
 	if (fd < 0)
 		die("socat did not listen");
+	return fd;
+}
+
+/* socat -b 65536 between a Unix socket and TCP; up: Unix -> TCP, down: TCP -> Unix. */
+static double
+bulk_socat(bool up)
+{
+	static char buf[1 << 20];
+	int port, fd;
+	pid_t peer = peer_start(up ? SINK : SOURCE, 1, &port), relay;
+	uint64_t got = 0;
+	double t0, t;
+
+	fd = socat_start(port, "", &relay);
 	t0 = now_s();
 	if (up) {
 		memset(buf, 'x', CHUNK);
@@ -517,34 +255,6 @@ bulk_write(void)
 	return (double)got / t;
 }
 
-/* tcp.channel on socket s: the fd that rides on the answer. */
-static int
-rpc_channel(struct rpc *r, long long s)
-{
-	char line[256], ctl[CMSG_SPACE(sizeof(int))];
-	size_t have = 0;
-	int fd = -1;
-
-	if (r->len > r->off)
-		die("unread input before tcp.channel");
-	rpc_send(r, "{\"jsonrpc\":\"2.0\",\"id\":77777,\"method\":\"tcp.channel\","
-		 "\"params\":{\"socket\":%lld}}\n", s);
-	while (have < sizeof(line) - 1 && (have == 0 || line[have - 1] != '\n')) {
-		struct iovec iov = { .iov_base = line + have, .iov_len = 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-				     .msg_controllen = sizeof(ctl) };
-
-		if (recvmsg(r->fd, &mh, 0) != 1)
-			die("tcp.channel answer");
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_type == SCM_RIGHTS)
-				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-		have++;
-	}
-	if (fd < 0)
-		die("no fd from tcp.channel");
-	return fd;
-}
 
 /* The data channel: up (client -> TCP) or down (TCP -> client); bytes per second. */
 static double
@@ -665,26 +375,11 @@ rtt_json(double *rtts, int n)
 static void
 rtt_socat(double *rtts, int n)
 {
-	char path[128], arg1[160], arg2[64], b[64] = { 0 };
-	int port, fd = -1;
+	char b[64] = { 0 };
+	int port, fd;
 	pid_t peer = peer_start(ECHO, 1, &port), relay;
 
-	snprintf(path, sizeof(path), "%s/socat-rtt.sock", sp.dir);
-	unlink(path);
-	snprintf(arg1, sizeof(arg1), "UNIX-LISTEN:%s", path);
-	snprintf(arg2, sizeof(arg2), "TCP:127.0.0.1:%d,nodelay", port);
-	relay = fork();
-	if (relay == 0) {
-		execl(socat_path, "socat", "-b", "65536", arg1, arg2, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500 && fd < 0; i++) {
-		fd = connect_unix(path);
-		if (fd < 0)
-			usleep(10000);	/* socat has no readiness signal: bounded retries */
-	}
-	if (fd < 0)
-		die("socat did not listen");
+	fd = socat_start(port, ",nodelay", &relay);
 	for (int i = 0; i < n; i++) {
 		double t0 = now_s();
 
