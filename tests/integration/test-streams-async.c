@@ -415,13 +415,36 @@ on_connected(const struct tisock_tcp_event *ev)
 	(*(int *)ev->userdata)++;
 }
 
+/*
+ * A socket of c connected through the daemon to a loopback peer: returns
+ * it, with the peer's end in *pfd (the listener is closed).
+ */
+static tisock_tcp *
+connected_pair(tisock_client *c, int *pfd)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), connected = 0;
+	tisock_tcp *s;
+
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = on_connected, .userdata = &connected });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	run_until(c, &connected, 1);
+	*pfd = accept(lfd, NULL, NULL);
+	assert_true(*pfd >= 0);
+	close(lfd);
+	return s;
+}
+
 static void
 socket_streams(void **state)
 {
 	tisock_client *c = tisock_client_open(sp.socket);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pfd, connected = 0;
+	int pfd;
 	tisock_buffer *msg = tisock_buffer_from_string("ping", TISOCK_ALL, TISOCK_CHARSET_UTF8);
 	tisock_buffer *into = tisock_buffer_create(16);
 	struct log rl = { 0 }, wl = { 0 };
@@ -430,15 +453,7 @@ socket_streams(void **state)
 	char got[4];
 
 	(void)state;
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
-		.connected = on_connected, .userdata = &connected });
-	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &connected, 1);
-	pfd = accept(lfd, NULL, NULL);
-	assert_true(pfd >= 0);
+	s = connected_pair(c, &pfd);
 	st = tisock_tcp_stream(s);
 	assert_int_equal(tisock_stream_set_client(st, c), -EINVAL);	/* the socket's own */
 
@@ -477,7 +492,6 @@ socket_streams(void **state)
 	tisock_tcp_free(s);
 	tisock_buffer_free(msg);
 	tisock_buffer_free(into);
-	close(lfd);
 	tisock_client_close(c);
 }
 
@@ -487,9 +501,7 @@ daemon_goes_away(void **state)
 {
 	struct spawned other;
 	tisock_client *c;
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pfd, connected = 0, p[2];
+	int pfd, p[2];
 	tisock_buffer *into = tisock_buffer_create(16), *pipebuf = tisock_buffer_create(16);
 	struct log rl = { 0 }, pl = { 0 };
 	tisock_stream *in;
@@ -500,14 +512,7 @@ daemon_goes_away(void **state)
 	assert_int_equal(spawn_start(&other, daemon_bin, "[daemon]\nresolver-lookups = f\n", 0), 0);
 	c = tisock_client_open(other.socket);
 	assert_non_null(c);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
-		.connected = on_connected, .userdata = &connected });
-	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &connected, 1);
-	pfd = accept(lfd, NULL, NULL);
+	s = connected_pair(c, &pfd);
 	assert_int_equal(tisock_tcp_read_async(s, into, 0, TISOCK_ALL, on_event, &rl), 0);
 	assert_int_equal(pipe(p), 0);
 	in = tisock_stream_from_fd(p[0], TISOCK_MODE_READ);
@@ -537,7 +542,6 @@ daemon_goes_away(void **state)
 	close(p[0]);
 	close(p[1]);
 	close(pfd);
-	close(lfd);
 	tisock_buffer_free(into);
 	tisock_buffer_free(pipebuf);
 }
@@ -547,23 +551,14 @@ static void
 socket_stream_freed_early(void **state)
 {
 	tisock_client *c = tisock_client_open(sp.socket);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pfd, connected = 0;
+	int pfd;
 	tisock_buffer *into = tisock_buffer_create(16);
 	struct log rl = { 0 }, pl = { 0 };
 	tisock_stream *st, *st2;
 	tisock_tcp *s;
 
 	(void)state;
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
-		.connected = on_connected, .userdata = &connected });
-	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &connected, 1);
-	pfd = accept(lfd, NULL, NULL);
+	s = connected_pair(c, &pfd);
 	st = tisock_tcp_stream(s);
 	assert_int_equal(tisock_stream_read_async(st, into, 0, TISOCK_ALL, on_event, &rl), 0);
 	tisock_stream_free(st);
@@ -585,7 +580,6 @@ socket_stream_freed_early(void **state)
 	tisock_stream_free(st2);
 	tisock_buffer_free(into);
 	close(pfd);
-	close(lfd);
 	tisock_client_close(c);
 }
 
@@ -594,9 +588,7 @@ static void
 channel_stream(void **state)
 {
 	tisock_client *c = tisock_client_open(sp.socket);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pfd, connected = 0;
+	int pfd;
 	tisock_buffer *out = tisock_buffer_create(300000), *in = tisock_buffer_create(0),
 		      *small = tisock_buffer_create(8);
 	unsigned char *got = malloc(300000);
@@ -606,14 +598,7 @@ channel_stream(void **state)
 	(void)state;
 	for (size_t i = 0; i < 300000; i++)
 		tisock_buffer_data(out)[i] = (unsigned char)(i * 31 + 7);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
-		.connected = on_connected, .userdata = &connected });
-	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &connected, 1);
-	pfd = accept(lfd, NULL, NULL);
+	s = connected_pair(c, &pfd);
 	st = tisock_tcp_channel_stream(s);
 	assert_non_null(st);
 	assert_true(tisock_stream_is_readable(st) && tisock_stream_is_writable(st));
@@ -649,7 +634,6 @@ channel_stream(void **state)
 	tisock_buffer_free(in);
 	tisock_buffer_free(small);
 	free(got);
-	close(lfd);
 	tisock_client_close(c);
 }
 
