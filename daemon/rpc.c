@@ -249,7 +249,7 @@ fw_is(const char *s, const char *e, const char *word)
 	return (size_t)(e - s) == strlen(word) && memcmp(s, word, (size_t)(e - s)) == 0;
 }
 
-/* A non-negative integer of at most 18 digits.  Past it, or NULL. */
+/* A non-negative JSON integer of at most 18 digits.  Past it, or NULL. */
 static const char *
 fw_uint(const char *p, const char *end, long long *v)
 {
@@ -258,6 +258,8 @@ fw_uint(const char *p, const char *end, long long *v)
 	*v = 0;
 	while (p < end && *p >= '0' && *p <= '9' && p - start < 18)
 		*v = *v * 10 + (*p++ - '0');
+	if (p - start > 1 && *start == '0')
+		return NULL;	/* a leading zero is not JSON: the general path says so */
 	return p > start && (p == end || *p < '0' || *p > '9') ? p : NULL;
 }
 
