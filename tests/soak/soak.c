@@ -770,6 +770,19 @@ main(int argc, char **argv)
 		if (clients[i].fd >= 0)
 			close(clients[i].fd);
 	status = spawn_stop(&sp);
+	/* What the run held, released (the test is clean under ASan too). */
+	free(pfds);
+	for (int i = 0; i < nclients; i++) {
+		free(clients[i].slots);
+		free(clients[i].out.p);
+		free(clients[i].in.p);
+	}
+	free(clients);
+	for (int fd = 0; fd < MAX_FDS; fd++)
+		if (peers[fd])
+			peer_close(peers[fd]);
+	close(lfd_echo);
+	close(lfd_sink);
 
 	rss_budget = rss0 + (long)nclients * (BUDGET / 1024) * 2;
 	printf("soak: %.1f s; %llu lives, %llu echo rounds (%llu pumped), %llu requests\n",
