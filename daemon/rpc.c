@@ -249,6 +249,19 @@ fw_is(const char *s, const char *e, const char *word)
 	return (size_t)(e - s) == strlen(word) && memcmp(s, word, (size_t)(e - s)) == 0;
 }
 
+/* After an object member: 1 for another (","), 0 at the object's end ("}"), -1 otherwise. */
+static int
+fw_after_member(const char **pp, const char *end)
+{
+	const char *p = fw_ws(*pp, end);
+
+	if (p < end && (*p == ',' || *p == '}')) {
+		*pp = p + 1;
+		return *p == ',';
+	}
+	return -1;
+}
+
 /* A non-negative JSON integer of at most 18 digits.  Past it, or NULL. */
 static const char *
 fw_uint(const char *p, const char *end, long long *v)
@@ -283,6 +296,7 @@ fast_write(struct ctl *c, const char *line, size_t len)
 	struct rpc_call call = { .ctl = c, .method = PROTO_M_TCP_WRITE };
 	union proto_args args;
 	long long socket = 0;
+	int more;
 
 	if (len < 64 || !(p = fw_ws(p, end)) || p >= end || *p != '{')
 		return false;
@@ -338,31 +352,19 @@ fast_write(struct ctl *c, const char *line, size_t len)
 				} else {
 					return false;
 				}
-				p = fw_ws(p, end);
-				if (p < end && *p == ',') {
-					p++;
-					continue;
-				}
-				if (p < end && *p == '}') {
-					p++;
+				if ((more = fw_after_member(&p, end)) < 0)
+					return false;
+				if (!more)
 					break;
-				}
-				return false;
 			}
 			params = true;
 		} else {
 			return false;
 		}
-		p = fw_ws(p, end);
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p < end && *p == '}') {
-			p++;
+		if ((more = fw_after_member(&p, end)) < 0)
+			return false;
+		if (!more)
 			break;
-		}
-		return false;
 	}
 	if (fw_ws(p, end) != end || !jsonrpc || !method || !params || !have_socket || !data)
 		return false;
