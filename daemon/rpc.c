@@ -249,6 +249,19 @@ fw_is(const char *s, const char *e, const char *word)
 	return (size_t)(e - s) == strlen(word) && memcmp(s, word, (size_t)(e - s)) == 0;
 }
 
+/* An object member's key and its colon: the key in [*ks, *ke).  The value's start, or NULL. */
+static const char *
+fw_member_key(const char *p, const char *end, const char **ks, const char **ke)
+{
+	p = fw_string(fw_ws(p, end), end, ks, ke);
+	if (!p)
+		return NULL;
+	p = fw_ws(p, end);
+	if (p >= end || *p != ':')
+		return NULL;
+	return fw_ws(p + 1, end);
+}
+
 /* After an object member: 1 for another (","), 0 at the object's end ("}"), -1 otherwise. */
 static int
 fw_after_member(const char **pp, const char *end)
@@ -301,13 +314,8 @@ fast_write(struct ctl *c, const char *line, size_t len)
 	if (len < 64 || !(p = fw_ws(p, end)) || p >= end || *p != '{')
 		return false;
 	for (p++;;) {
-		p = fw_ws(p, end);
-		if (!(p = fw_string(p, end, &ks, &ke)))
+		if (!(p = fw_member_key(p, end, &ks, &ke)))
 			return false;
-		p = fw_ws(p, end);
-		if (p >= end || *p++ != ':')
-			return false;
-		p = fw_ws(p, end);
 		if (fw_is(ks, ke, "jsonrpc")) {
 			if (!(p = fw_string(p, end, &vs, &ve)) || !fw_is(vs, ve, "2.0"))
 				return false;
@@ -334,13 +342,8 @@ fast_write(struct ctl *c, const char *line, size_t len)
 			if (p >= end || *p++ != '{')
 				return false;
 			for (;;) {
-				p = fw_ws(p, end);
-				if (!(p = fw_string(p, end, &ks, &ke)))
+				if (!(p = fw_member_key(p, end, &ks, &ke)))
 					return false;
-				p = fw_ws(p, end);
-				if (p >= end || *p++ != ':')
-					return false;
-				p = fw_ws(p, end);
 				if (fw_is(ks, ke, "socket") && !have_socket) {
 					if (!(p = fw_uint(p, end, &socket)) || socket < 1 ||
 					    socket > 9007199254740991LL)	/* else: -32602 range */
