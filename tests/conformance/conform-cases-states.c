@@ -295,6 +295,51 @@ case_close_abort(void)
 }
 
 /*
+ * A socket of c connected to a peer that does not read (a 4 KiB receive
+ * buffer), with 96 KiB writes sent until the daemon holds some it cannot
+ * send.  Returns the socket id, or -1; the peer in *peer, the id of the
+ * last write (still pending) in *last_write.
+ */
+static long long
+stalled_pair(struct cc *c, int *peer, long long *last_write)
+{
+	int rcvbuf = 4096, port, lfd = peer_listen(AF_INET, 4, &port);
+	char *chunk = malloc(131072 + 1);
+	long long s = -1, pending = 0, id;
+	cJSON *a;
+
+	*peer = -1;
+	if (lfd < 0 || !chunk)
+		goto out;
+	(void)setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	id = cc_request(c, "tcp.connect", "{\"port\":%d}", port);
+	*peer = peer_accept(lfd, CONFORM_DEADLINE_MS);
+	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+	s = j_int(a, "result.socket");
+	cJSON_Delete(a);
+	if (s <= 0 || *peer < 0) {
+		s = -1;
+		goto out;
+	}
+	memset(chunk, 'A', 131072);	/* valid base64 */
+	chunk[131072] = '\0';
+	for (int i = 0; i < 64 && pending == 0; i++) {
+		*last_write = cc_request(c, "tcp.write", "{\"socket\":%lld,\"data\":\"%s\"}", s,
+					 chunk);
+		a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+		pending = j_int(a, "result.pendingWriteBytes");
+		cJSON_Delete(a);
+	}
+	if (pending <= 0)
+		s = -1;		/* the kernel took every write */
+out:
+	free(chunk);
+	if (lfd >= 0)
+		close(lfd);
+	return s;
+}
+
+/*
  * An abort close while a graceful close is still flushing to a peer that
  * does not read: both closes are answered at once, the unsent writes get
  * -32004, the peer sees a reset, and the daemon is still fine after the
@@ -304,36 +349,13 @@ static void
 case_close_abort_while_closing(void)
 {
 	struct cc *c = cc_open();
-	long long s, first, write_id, end;
+	long long s, first, write_id = 0, end;
 	int peer, r;
-	char *chunk;
 	cJSON *a;
 
-	int rcvbuf = 4096, port, lfd = peer_listen(AF_INET, 4, &port);
-	long long pending = 0;
-
-	CHECK(c && lfd >= 0, "setup");
-	(void)setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	write_id = cc_request(c, "tcp.connect", "{\"port\":%d}", port);
-	peer = peer_accept(lfd, CONFORM_DEADLINE_MS);
-	a = cc_wait(c, write_id, CONFORM_DEADLINE_MS);
-	s = j_int(a, "result.socket");
-	cJSON_Delete(a);
-	close(lfd);
-	CHECK(s > 0 && peer >= 0, "setup");
-	/* 96 KiB writes until the daemon holds some it cannot send. */
-	chunk = malloc(131072 + 1);
-	CHECK(chunk, "malloc");
-	memset(chunk, 'A', 131072);	/* valid base64 */
-	chunk[131072] = '\0';
-	for (int i = 0; i < 64 && pending == 0; i++) {
-		write_id = cc_request(c, "tcp.write", "{\"socket\":%lld,\"data\":\"%s\"}", s, chunk);
-		a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
-		pending = j_int(a, "result.pendingWriteBytes");
-		cJSON_Delete(a);
-	}
-	free(chunk);
-	CHECK(pending > 0, "the kernel took every write");
+	CHECK(c, "cannot connect");
+	s = stalled_pair(c, &peer, &write_id);
+	CHECK(s > 0, "setup: no writes held for a peer that does not read");
 	first = cc_request(c, "tcp.close", "{\"socket\":%lld}", s);
 	a = cc_call(c, "tcp.close", "{\"socket\":%lld,\"abort\":true}", s);
 	CHECK(j_is(a, "result.state", "closed"), "abort close: %s", j_text(a));
@@ -408,31 +430,12 @@ case_peer_reset(void)
 	cJSON_Delete(a);
 	/* With writes queued for a peer that does not read, a reset fails each of them. */
 	{
-		int rcvbuf = 4096, port, lfd = peer_listen(AF_INET, 4, &port);
-		long long w[64], pending = 0, id;
-		char *chunk = malloc(131072 + 1);
-		int n = 0;
+		long long last = 0;
 
-		CHECK(lfd >= 0 && chunk, "setup");
-		(void)setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-		id = cc_request(c, "tcp.connect", "{\"port\":%d}", port);
-		peer = peer_accept(lfd, CONFORM_DEADLINE_MS);
-		a = cc_wait(c, id, CONFORM_DEADLINE_MS);
-		s = j_int(a, "result.socket");
-		cJSON_Delete(a);
-		close(lfd);
-		memset(chunk, 'A', 131072);
-		chunk[131072] = '\0';
-		while (n < 64 && pending == 0) {
-			w[n++] = cc_request(c, "tcp.write", "{\"socket\":%lld,\"data\":\"%s\"}", s, chunk);
-			a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
-			pending = j_int(a, "result.pendingWriteBytes");
-			cJSON_Delete(a);
-		}
-		free(chunk);
-		CHECK(pending > 0, "the kernel took every write");
+		s = stalled_pair(c, &peer, &last);
+		CHECK(s > 0, "setup: no writes held for a peer that does not read");
 		peer_reset(peer);
-		a = cc_wait(c, w[n - 1], CONFORM_DEADLINE_MS);
+		a = cc_wait(c, last, CONFORM_DEADLINE_MS);
 		CHECK(err_code(a) == PROTO_E_NETWORK && j_int(a, "error.data.socket") == s &&
 		      (j_is(a, "error.data.errname", "ECONNRESET") ||
 		       j_is(a, "error.data.errname", "EPIPE")),
