@@ -140,3 +140,102 @@ check_summary(void)
 	printf("%d passed, %d failed\n", passes, failures);
 	return failures ? 1 : 0;
 }
+
+int
+spawn_ctl_open(const struct spawned *sp)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sp->socket);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+spawn_send_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, s, n);
+
+		if (k <= 0)
+			return;
+		s += k;
+		n -= (size_t)k;
+	}
+}
+
+const char *
+spawn_line(int fd, int timeout_ms)
+{
+	static char buf[1 << 16];
+	size_t have = 0;
+
+	while (have < sizeof(buf) - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, timeout_ms) <= 0 || read(fd, buf + have, 1) != 1)
+			break;
+		if (buf[have] == '\n')
+			break;
+		have++;
+	}
+	buf[have] = '\0';
+	return buf;
+}
+
+const char *
+spawn_ask(int fd, int id, const char *method, const char *params)
+{
+	char req[512], want[32];
+	const char *a;
+
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":%s}\n",
+		 id, method, params ? params : "{}");
+	snprintf(want, sizeof(want), "\"id\":%d,", id);
+	spawn_send_all(fd, req, strlen(req));
+	do
+		a = spawn_line(fd, SPAWN_DEADLINE_MS);
+	while (*a && !strstr(a, want));
+	return a;
+}
+
+long
+spawn_status_kib(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0)
+			v = atol(line + strlen(key));
+	fclose(f);
+	return v;
+}
+
+/*
+ * valgrind (a wrapper) and AddressSanitizer (this build: the daemon is
+ * built the same way) inflate the daemon's RSS far past its own use.
+ */
+bool
+spawn_rss_is_inflated(void)
+{
+	const char *w = getenv("TISOCK_DAEMON_WRAPPER");
+
+#if defined(__SANITIZE_ADDRESS__)
+	return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return true;
+#endif
+#endif
+	return w && *w;
+}

@@ -7,7 +7,11 @@
 #ifndef TISOCK_TEST_SPAWN_H
 #define TISOCK_TEST_SPAWN_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+#define SPAWN_DEADLINE_MS	15000	/* spawn_ask's wait for its answer */
 
 struct spawned {
 	pid_t	pid;
@@ -20,6 +24,20 @@ int	spawn_start(struct spawned *sp, const char *bin, const char *config, long no
 /* SIGTERM and wait (bounded).  Returns the exit status, or -1 on timeout. */
 int	spawn_stop(struct spawned *sp);
 long long spawn_now_ms(void);
+
+/* A new control connection to the daemon, or -1. */
+int	spawn_ctl_open(const struct spawned *sp);
+/* Writes all n bytes (blocking), or stops at the first error. */
+void	spawn_send_all(int fd, const char *s, size_t n);
+/* The next line from fd (static buffer), "" at EOF or after timeout_ms without a byte. */
+const char *spawn_line(int fd, int timeout_ms);
+/* Sends a request line and returns its answer (static, skipping other lines). */
+const char *spawn_ask(int fd, int id, const char *method, const char *params);
+
+/* A "VmRSS:"-style figure (KiB) from /proc/PID/status, or -1. */
+long	spawn_status_kib(pid_t pid, const char *key);
+/* Whether the daemon's RSS is inflated by valgrind or a sanitizer. */
+bool	spawn_rss_is_inflated(void);
 
 /* Prints "ok WHAT" or "FAIL WHAT" and counts it. */
 void	check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -32,70 +32,6 @@
 
 static struct spawned sp;
 
-static int
-open_ctl(void)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sp.socket);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void
-send_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, s, n);
-
-		if (k <= 0)
-			return;
-		s += k;
-		n -= (size_t)k;
-	}
-}
-
-/* The next line from fd (static buffer), "" at EOF or after the deadline. */
-static const char *
-line_of(int fd)
-{
-	static char buf[1 << 16];
-	size_t have = 0;
-
-	while (have < sizeof(buf) - 1) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-
-		if (poll(&p, 1, DEADLINE_MS) <= 0 || read(fd, buf + have, 1) != 1)
-			break;
-		if (buf[have] == '\n')
-			break;
-		have++;
-	}
-	buf[have] = '\0';
-	return buf;
-}
-
-/* Sends a request line and returns its answer (skipping others). */
-static const char *
-ask(int fd, int id, const char *method, const char *params)
-{
-	char req[512], want[32];
-	const char *a;
-
-	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":%s}\n",
-		 id, method, params ? params : "{}");
-	snprintf(want, sizeof(want), "\"id\":%d,", id);
-	send_all(fd, req, strlen(req));
-	do
-		a = line_of(fd);
-	while (*a && !strstr(a, want));
-	return a;
-}
-
 static bool
 limit_error(const char *a, const char *limit)
 {
@@ -109,7 +45,7 @@ limit_error(const char *a, const char *limit)
 static long
 hits(int fd, const char *name)
 {
-	const char *a = ask(fd, 900, "daemon.info", NULL), *p;
+	const char *a = spawn_ask(fd, 900, "daemon.info", NULL), *p;
 	char key[64];
 
 	snprintf(key, sizeof(key), "\"%s\":", name);
@@ -138,28 +74,28 @@ main(int argc, char **argv)
 		fprintf(stderr, "the daemon did not start\n");
 		return 1;
 	}
-	c1 = open_ctl();
-	c2 = open_ctl();
+	c1 = spawn_ctl_open(&sp);
+	c2 = spawn_ctl_open(&sp);
 	check(c1 >= 0 && c2 >= 0, "two connections of one uid");
 
 	/* uidClients: a third connection of the same uid gets one error line, then EOF. */
-	c3 = open_ctl();
-	a = line_of(c3);
+	c3 = spawn_ctl_open(&sp);
+	a = spawn_line(c3, DEADLINE_MS);
 	check(limit_error(a, "uidClients") && strstr(a, "\"value\":2"),
 	      "a third connection: -32005 uidClients: %s", a);
-	check(*line_of(c3) == '\0', "... then EOF");
+	check(*spawn_line(c3, DEADLINE_MS) == '\0', "... then EOF");
 	close(c3);
 
 	/* uidSockets: 3 sockets over both connections. */
-	check(strstr(ask(c1, 1, "tcp.create", NULL), "\"result\"") &&
-	      strstr(ask(c1, 2, "tcp.create", NULL), "\"result\"") &&
-	      strstr(ask(c2, 3, "tcp.create", NULL), "\"result\""), "3 sockets over two connections");
-	a = ask(c2, 4, "tcp.create", NULL);
+	check(strstr(spawn_ask(c1, 1, "tcp.create", NULL), "\"result\"") &&
+	      strstr(spawn_ask(c1, 2, "tcp.create", NULL), "\"result\"") &&
+	      strstr(spawn_ask(c2, 3, "tcp.create", NULL), "\"result\""), "3 sockets over two connections");
+	a = spawn_ask(c2, 4, "tcp.create", NULL);
 	check(limit_error(a, "uidSockets") && strstr(a, "\"value\":3"),
 	      "a 4th socket of the uid: -32005 uidSockets: %s", a);
-	a = ask(c1, 5, "tcp.close", "{\"socket\":1}");
+	a = spawn_ask(c1, 5, "tcp.close", "{\"socket\":1}");
 	check(strstr(a, "\"closed\"") != NULL, "closing one frees a place: %s", a);
-	check(strstr(ask(c2, 6, "tcp.create", NULL), "\"result\"") != NULL, "... which is taken");
+	check(strstr(spawn_ask(c2, 6, "tcp.create", NULL), "\"result\"") != NULL, "... which is taken");
 
 	/* uidRequests: reads pending on a listener-accepted pair count, over both connections. */
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -168,7 +104,7 @@ main(int argc, char **argv)
 	listen(lfd, 8);
 	getsockname(lfd, (struct sockaddr *)&sin, &slen);
 	snprintf(params, sizeof(params), "{\"socket\":2,\"port\":%d}", ntohs(sin.sin_port));
-	a = ask(c1, 7, "tcp.connect", params);
+	a = spawn_ask(c1, 7, "tcp.connect", params);
 	check(strstr(a, "\"connected\"") != NULL, "connected: %s", a);
 	{
 		int peer = accept(lfd, NULL, NULL);
@@ -178,26 +114,26 @@ main(int argc, char **argv)
 		for (int id = 80; id < 83; id++) {
 			snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
 				 "\"tcp.read\",\"params\":{\"socket\":2}}\n", id);
-			send_all(c1, req, strlen(req));
+			spawn_send_all(c1, req, strlen(req));
 		}
-		a = ask(c1, 79, "tcp.info", "{\"socket\":2}");	/* refused too: 3 in flight */
-		a = ask(c2, 10, "daemon.info", NULL);
+		a = spawn_ask(c1, 79, "tcp.info", "{\"socket\":2}");	/* refused too: 3 in flight */
+		a = spawn_ask(c2, 10, "daemon.info", NULL);
 		check(limit_error(a, "uidRequests"),
 		      "a fourth request of the uid, on the other connection: -32005 uidRequests: %.120s",
 		      a);
-		send_all(peer, "ab", 2);
-		a = line_of(c1);
+		spawn_send_all(peer, "ab", 2);
+		a = spawn_line(c1, DEADLINE_MS);
 		check(strstr(a, "\"id\":80,") != NULL, "the first read is answered: %.80s", a);
 		close(peer);
-		a = line_of(c1);
+		a = spawn_line(c1, DEADLINE_MS);
 		check(strstr(a, "\"id\":81,") != NULL, "the second too (EOF): %.80s", a);
-		a = line_of(c1);
+		a = spawn_line(c1, DEADLINE_MS);
 		check(strstr(a, "\"id\":82,") != NULL, "and the third: %.80s", a);
 	}
 
 	/* uidPendingWriteBytes: writes to a peer that does not read pile up to the limit. */
 	snprintf(params, sizeof(params), "{\"socket\":4,\"port\":%d}", ntohs(sin.sin_port));
-	a = ask(c2, 11, "tcp.connect", params);
+	a = spawn_ask(c2, 11, "tcp.connect", params);
 	{
 		int peer = accept(lfd, NULL, NULL), id = 12, refused = 0;
 		char *req = malloc(60000);
@@ -209,9 +145,9 @@ main(int argc, char **argv)
 			memset(req + n, 'w', 32768);
 			n += 32768;
 			n += (size_t)snprintf(req + n, 16, "\"}}\n");
-			send_all(c2, req, n);
+			spawn_send_all(c2, req, n);
 			/* A request that is answered at once tells whether the write was taken. */
-			a = ask(c2, 5000 + i, "tcp.info", "{\"socket\":4}");
+			a = spawn_ask(c2, 5000 + i, "tcp.info", "{\"socket\":4}");
 			if (strstr(a, "\"pendingWriteBytes\":") &&
 			    atol(strstr(a, "\"pendingWriteBytes\":") + 20) > 32768) {
 				/* The next write would pass 64 KiB: it must be refused. */
@@ -222,9 +158,9 @@ main(int argc, char **argv)
 				memset(req + n, 'w', 40000);
 				n += 40000;
 				n += (size_t)snprintf(req + n, 16, "\"}}\n");
-				send_all(c2, req, n);
+				spawn_send_all(c2, req, n);
 				do
-					a = line_of(c2);
+					a = spawn_line(c2, DEADLINE_MS);
 				while (*a && !strstr(a, "-32005") && !strstr(a, "\"bytes\":40000"));
 				refused = limit_error(a, "uidPendingWriteBytes");
 				check(refused, "a write past 64 KiB unsent for the uid: -32005: %.150s", a);
@@ -241,12 +177,12 @@ main(int argc, char **argv)
 		 "{\"jsonrpc\":\"2.0\",\"id\":701,\"method\":\"tcp.connect\",\"params\":{\"port\":%d}}]\n",
 		 ntohs(sin.sin_port), ntohs(sin.sin_port));
 	close(c1);	/* its sockets go with it: room for a fresh connection */
-	ask(c2, 698, "tcp.close", "{\"socket\":3}");
-	ask(c2, 697, "tcp.close", "{\"socket\":4}");
+	spawn_ask(c2, 698, "tcp.close", "{\"socket\":3}");
+	spawn_ask(c2, 697, "tcp.close", "{\"socket\":4}");
 	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
 		/* c1's close is seen by the daemon in its own time. */
-		c3 = open_ctl();
-		a = ask(c3, 696, "tcp.list", NULL);
+		c3 = spawn_ctl_open(&sp);
+		a = spawn_ask(c3, 696, "tcp.list", NULL);
 		if (!strstr(a, "uidClients"))
 			break;
 		close(c3);
@@ -254,9 +190,9 @@ main(int argc, char **argv)
 		poll(NULL, 0, 20);
 	}
 	check(c3 >= 0, "a fresh connection once the first is gone");
-	send_all(c3, batch, strlen(batch));
+	spawn_send_all(c3, batch, strlen(batch));
 	do
-		a = line_of(c3);
+		a = spawn_line(c3, DEADLINE_MS);
 	while (*a && a[0] != '[');
 	check(limit_error(a, "clientConnectsPerSecond") && strstr(a, "\"connected\""),
 	      "of two connects at once, one gets -32005 clientConnectsPerSecond: %.300s", a);
@@ -283,7 +219,7 @@ main(int argc, char **argv)
 		/* c3's connect budget is spent for this second: connect on c2, pump on c2. */
 		snprintf(params, sizeof(params), "{\"port\":%d}", port2);
 		for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
-			a = ask(c2, 600, "tcp.connect", params);
+			a = spawn_ask(c2, 600, "tcp.connect", params);
 			if (!limit_error(a, "clientConnectsPerSecond"))
 				break;
 			poll(NULL, 0, 100);	/* the bucket refills at 1 per second */
@@ -293,7 +229,7 @@ main(int argc, char **argv)
 		pfd = accept(lfd2, NULL, NULL);
 		check(sock > 0 && pfd >= 0, "a pair to pump from: %.120s", a);
 		snprintf(params, sizeof(params), "{\"socket\":%lld,\"chunkSize\":65536}", sock);
-		a = ask(c2, 601, "tcp.pump", params);
+		a = spawn_ask(c2, 601, "tcp.pump", params);
 		fcntl(pfd, F_SETFL, O_NONBLOCK);
 		memset(chunk, 'p', sizeof(chunk));
 		/* Send until the kernel holds the rest: the daemon stopped reading. */
@@ -336,7 +272,7 @@ main(int argc, char **argv)
 				}
 			}
 			if (pp[1].revents & POLLIN) {
-				const char *line = line_of(c2), *b = strstr(line, "\"bytes\":");
+				const char *line = spawn_line(c2, DEADLINE_MS), *b = strstr(line, "\"bytes\":");
 
 				if (strstr(line, "tcp.data") && b) {
 					long nb = atol(b + 8);

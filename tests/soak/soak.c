@@ -620,24 +620,6 @@ client_io(struct client *c, short revents)
 
 /* ---- the daemon's footprint --------------------------------------------------- */
 
-static long
-kb_of(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, strlen(key)) == 0)
-			v = atol(line + strlen(key));
-	fclose(f);
-	return v;
-}
-
 static int
 fds_of(pid_t pid)
 {
@@ -654,25 +636,6 @@ fds_of(pid_t pid)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
-}
-
-/*
- * valgrind (a wrapper) and AddressSanitizer (this build: the daemon is
- * built the same way) inflate the daemon's RSS far past its own use.
- */
-static bool
-measured_rss_is_inflated(void)
-{
-	const char *w = getenv("TISOCK_DAEMON_WRAPPER");
-
-#if defined(__SANITIZE_ADDRESS__)
-	return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return true;
-#endif
-#endif
-	return w && *w;
 }
 
 int
@@ -702,7 +665,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "soak: the daemon did not start\n");
 		return 1;
 	}
-	rss0 = kb_of(sp.pid, "VmRSS:");
+	rss0 = spawn_status_kib(sp.pid, "VmRSS:");
 	lfd_echo = listen_loopback(&port_echo);
 	lfd_sink = listen_loopback(&port_sink);
 	clients = calloc((size_t)nclients, sizeof(*clients));
@@ -778,7 +741,7 @@ main(int argc, char **argv)
 			last_sample = spawn_now_ms();
 		}
 	}
-	rss_peak = kb_of(sp.pid, "VmHWM:");
+	rss_peak = spawn_status_kib(sp.pid, "VmHWM:");
 	for (int i = 0; i < nclients; i++)
 		for (int k = 0; k < clients[i].nslots; k++)
 			if (clients[i].slots[k].state != S_DONE) {
@@ -823,7 +786,7 @@ main(int argc, char **argv)
 		printf("soak: FAIL: bytes lost or corrupted, or errors\n");
 		fail = 1;
 	}
-	if (measured_rss_is_inflated()) {
+	if (spawn_rss_is_inflated()) {
 		printf("soak: (the RSS budget is not checked under valgrind or a sanitizer)\n");
 	} else if (rss_peak > rss_budget) {
 		printf("soak: FAIL: the daemon's peak RSS is over the budget\n");
