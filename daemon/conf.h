@@ -30,6 +30,8 @@ struct conf {
 	uint64_t	 uid_connect_rate;	/* connects per second per uid */
 	uint64_t	 client_notify;		/* queued output before a client's sockets wait */
 	uint64_t	 uid_notify;		/* the same over a uid's connections */
+	uint64_t	 uid_input;		/* unfinished input lines held per uid */
+	uint64_t	 input;			/* the same, daemon-wide */
 	uint64_t	 connect_timeout_ms;	/* default connect timeout; 0: none */
 	uint64_t	 linger_ms;		/* flush bound at close */
 	uint64_t	 resolver_timeout_ms;	/* per resolver try */

@@ -1,10 +1,10 @@
 /*
  * ctl: control connections.
  *
- * Input: read in CTL_READ_CHUNK pieces straight into the line reader, then
- * dispatch complete lines.  A client over its budget (queued output plus
- * accepted-but-unsent write bytes) or at its request cap is not read; it
- * resumes below half its budget.  Output: answers are queued in ->out and
+ * Input (ctl-input.c): read in CTL_READ_CHUNK pieces straight into the
+ * line reader, then dispatch complete lines.  A client over its budget
+ * (queued output plus accepted-but-unsent write bytes) or at its request
+ * cap is not read; it resumes below half its budget.  Output: answers are queued in ->out and
  * written once per loop iteration from the daemon's prepare watcher;
  * EV_WRITE is used only while the kernel refuses more.
  */
@@ -12,7 +12,6 @@
 
 #include <stddef.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +27,6 @@
 #include "rpc.h"
 #include "tcp.h"
 
-static void ctl_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void ctl_on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void ctl_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -38,14 +36,14 @@ ctl_budget_used(const struct ctl *c)
 	return proto_buf_used(&c->out) + c->pending_write_bytes + c->batch_bytes;
 }
 
-static bool
+bool
 ctl_over_budget(const struct ctl *c)
 {
 	return ctl_budget_used(c) > c->d->conf.client_budget;
 }
 
 /* Schedules c for the next flush (output, and buffered input to process). */
-static void
+void
 ctl_schedule(struct ctl *c)
 {
 	if (!c->in_flush && !(c->flags & CTL_DEAD)) {
@@ -130,11 +128,13 @@ ctl_close(struct ctl *c, const char *reason)
 	if (c->flags & CTL_DEAD)
 		return;
 	monitor_detach(c);
+	ctl_input_release(c);
 	quota_detach(c);
 	c->flags |= CTL_DEAD;
 	log_debug("%s: closing: %s", c->desc, reason);
 	ev_io_stop(d->loop, &c->rio);
 	ev_io_stop(d->loop, &c->wio);
+	ctl_hup_unwatch(c);
 	ev_timer_stop(d->loop, &c->drain_timer);
 	if (c->in_flush) {
 		TAILQ_REMOVE(&d->flush, c, flush_link);
@@ -269,6 +269,7 @@ ctl_budget_changed(struct ctl *c)
 	} else if (ctl_over_budget(c) || c->ncalls >= c->d->conf.client_requests) {
 		c->flags |= CTL_PAUSED;
 		ev_io_stop(c->d->loop, &c->rio);
+		ctl_hup_watch(c);
 		log_debug("%s: paused, budget %zu bytes, %zu calls", c->desc,
 			  ctl_budget_used(c), c->ncalls);
 	}
@@ -409,77 +410,6 @@ ctl_flush(struct ctl *c)
 		if (!(c->flags & CTL_DEAD))
 			ctl_budget_changed(c);
 	}
-}
-
-/*
- * Dispatches buffered complete lines until none is left or c pauses.
- * Lines past the request cap are still dispatched (and refused with
- * -32005), but a budget pause stops here.
- */
-void
-ctl_process(struct ctl *c)
-{
-	char *line;
-	size_t len;
-
-	c->flags &= ~CTL_PROCESS;
-	while (!(c->flags & CTL_DEAD) && !ctl_over_budget(c)) {
-		int r = proto_reader_next(c->reader, &line, &len);
-
-		if (r == PROTO_READER_NONE)
-			break;
-		if (r == PROTO_READER_TOO_LONG)
-			rpc_too_large(c);
-		else
-			rpc_dispatch_line(c, line, len);
-	}
-	if (!(c->flags & (CTL_DEAD | CTL_PAUSED | CTL_DRAIN)) && !ev_is_active(&c->rio) &&
-	    !(c->flags & CTL_EOF))
-		ev_io_start(c->d->loop, &c->rio);
-}
-
-static void
-ctl_on_read(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct ctl *c = (struct ctl *)((char *)w - offsetof(struct ctl, rio));
-	void *p;
-	size_t room;
-	ssize_t n;
-
-	if (proto_reader_space(c->reader, CTL_READ_CHUNK, &p, &room) < 0) {
-		ctl_close(c, "out of memory");
-		return;
-	}
-	n = recv(c->fd, p, room < CTL_READ_CHUNK ? room : CTL_READ_CHUNK, MSG_DONTWAIT);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		ctl_close(c, "read error");
-		return;
-	}
-	if (n == 0) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-
-		/*
-		 * A client that only shut down its sending side still gets the
-		 * answers to what it sent, deferred ones included, and is
-		 * closed after the last.  One that is gone (POLLHUP: both
-		 * directions closed) is closed once the output queue is
-		 * flushed, and its pending answers are dropped.
-		 */
-		ev_io_stop(loop, w);
-		c->flags |= CTL_EOF;
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))
-			c->flags |= CTL_HUP;
-		if (proto_reader_buffered(c->reader) > 0)
-			log_debug("%s: %zu bytes of an unfinished line dropped", c->desc,
-				  proto_reader_buffered(c->reader));
-		ctl_process(c);
-		ctl_schedule(c);
-		return;
-	}
-	proto_reader_commit(c->reader, (size_t)n);
-	ctl_process(c);
 }
 
 static void

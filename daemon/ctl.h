@@ -38,6 +38,7 @@ enum {
 	CTL_HUP		= 1 << 4,	/* the client is gone entirely */
 	CTL_MONITOR	= 1 << 5,	/* in d->monitors */
 	CTL_DRAIN	= 1 << 6,	/* closed once its output is flushed */
+	CTL_RDHUP	= 1 << 7,	/* sent EOF while not read (seen by the hang-up watch) */
 };
 
 struct ctl {
@@ -57,6 +58,8 @@ struct ctl {
 	TAILQ_ENTRY(ctl)	 uid_link;	/* quser->ctls */
 	double			 rate_tokens, rate_at;	/* connect rate bucket */
 	struct proto_reader	*reader;	/* unparsed input */
+	size_t			 input_held;	/* its bytes, as counted for the limits */
+	bool			 hup_watched;	/* in d->hup_fd */
 	struct proto_buf	 out;		/* queued output lines */
 	uint64_t		 out_sent;	/* bytes of output sent since the start */
 	struct ctl_fdpass {
@@ -88,7 +91,16 @@ void		 ctl_stall(struct ctl *c, struct tcp *t);
 void		 ctl_unstall(struct ctl *c, struct tcp *t);
 void		 ctl_budget_changed(struct ctl *c);
 void		 ctl_flush(struct ctl *c);
+bool		 ctl_over_budget(const struct ctl *c);
+void		 ctl_schedule(struct ctl *c);
+
+/* ctl-input.c */
+void		 ctl_on_read(struct ev_loop *loop, ev_io *w, int revents);
 void		 ctl_process(struct ctl *c);
+void		 ctl_input_release(struct ctl *c);
+void		 ctl_hup_watch(struct ctl *c);
+void		 ctl_hup_unwatch(struct ctl *c);
+void		 ctl_on_hup(struct ev_loop *loop, ev_io *w, int revents);
 struct tcp	*ctl_find_tcp(struct ctl *c, int64_t id);
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -205,6 +206,7 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 {
 	d->loop = loop;
 	d->listen_fd = -1;
+	d->hup_fd = -1;
 	d->uid = getuid();
 	d->started = ev_now(loop);
 	TAILQ_INIT(&d->ctls);
@@ -224,6 +226,12 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 		return -EIO;
 	if (d->conf.policy)
 		policy_resolve(d->conf.policy, d->dns);
+	d->hup_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->hup_fd < 0)
+		return -errno;
+	ev_io_init(&d->hup_io, ctl_on_hup, d->hup_fd, EV_READ);
+	ev_io_start(loop, &d->hup_io);
+	ev_unref(loop);	/* nor does the hang-up watch */
 	ev_prepare_init(&d->prepare, on_prepare);
 	ev_prepare_start(loop, &d->prepare);
 	ev_check_init(&d->check, on_check);
@@ -286,8 +294,13 @@ clear_stale(const struct sockaddr_un *sun)
 	return 0;
 }
 
+/*
+ * Creates the socket's directory when missing: 0750, in the socket's
+ * group (socket-group) so that its members can reach the socket inside.
+ * An existing directory is left as it is.
+ */
 static int
-make_parent(const char *path)
+make_parent(const char *path, long group)
 {
 	char *copy = strdup(path), *dir;
 	int r = 0;
@@ -295,10 +308,25 @@ make_parent(const char *path)
 	if (!copy)
 		return -ENOMEM;
 	dir = dirname(copy);
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0750) < 0) {
+		if (errno != EEXIST)
+			r = -errno;
+	} else if (group >= 0 && chown(dir, (uid_t)-1, (gid_t)group) < 0) {
 		r = -errno;
+		(void) rmdir(dir);
+	}
 	free(copy);
 	return r;
+}
+
+/* Whether the control socket path still names the socket we bound. */
+static bool
+still_ours(const struct daemon *d)
+{
+	struct stat st;
+
+	return lstat(d->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == d->socket_dev && st.st_ino == d->socket_ino;
 }
 
 /*
@@ -338,7 +366,7 @@ daemon_listen(struct daemon *d)
 			return -ENAMETOOLONG;
 		}
 		strcpy(sun.sun_path, d->socket_path);
-		r = make_parent(d->socket_path);
+		r = make_parent(d->socket_path, d->conf.socket_group);
 		if (r < 0) {
 			log_error("cannot create the directory of %s: %s", d->socket_path,
 				  strerror(-r));
@@ -359,6 +387,14 @@ daemon_listen(struct daemon *d)
 		r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 		umask(old);
 		bound = r == 0;
+		if (bound) {
+			struct stat st;
+
+			if (lstat(d->socket_path, &st) == 0) {
+				d->socket_dev = st.st_dev;
+				d->socket_ino = st.st_ino;
+			}
+		}
 		/* Mode 0660: the daemon's user and group (socket-group) only. */
 		if (r == 0 && d->conf.socket_group >= 0 &&
 		    chown(d->socket_path, (uid_t)-1, (gid_t)d->conf.socket_group) < 0) {
@@ -405,14 +441,21 @@ daemon_done(struct daemon *d)
 	if (d->listen_fd >= 0) {
 		ev_io_stop(d->loop, &d->accept_io);
 		(void) close(d->listen_fd);
-		if (d->socket_owned)
+		/* Not if another daemon has bound the path since (or it was removed). */
+		if (d->socket_owned && still_ours(d))
 			(void) unlink(d->socket_path);
+		else if (d->socket_owned)
+			log_notice("%s is no longer our socket: left in place", d->socket_path);
 	}
 	ev_timer_stop(d->loop, &d->accept_retry);
 	ev_prepare_stop(d->loop, &d->prepare);
 	ev_check_stop(d->loop, &d->check);
 	ev_ref(d->loop);
 	ev_ref(d->loop);
+	ev_ref(d->loop);
+	ev_io_stop(d->loop, &d->hup_io);
+	if (d->hup_fd >= 0)
+		(void) close(d->hup_fd);
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
 	sdnotify_done(d);

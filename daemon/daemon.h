@@ -46,8 +46,12 @@ struct daemon {
 	struct conf		 conf;
 	char			*socket_path;	/* resolved control socket path */
 	bool			 socket_owned;	/* we created it: unlink at exit */
+	dev_t			 socket_dev;	/* and what it was, to unlink only that */
+	ino_t			 socket_ino;
 	int			 listen_fd;	/* control socket */
 	ev_io			 accept_io;
+	int			 hup_fd;	/* epoll of ctls whose input is not read */
+	ev_io			 hup_io;
 	ev_timer		 accept_retry;	/* after EMFILE */
 	bool			 accept_paused;	/* control accept waits for fds */
 	ev_prepare		 prepare;	/* flush output, free the graveyard */
@@ -74,6 +78,7 @@ struct daemon {
 	struct proto_buf	 monitor_buf;	/* the event being built */
 	struct proto_jw		 monitor_jw;
 	size_t			 nctls;		/* live ctls */
+	size_t			 input_bytes;	/* held by every ctl's line reader */
 	size_t			 nsockets;	/* open TCP sockets (with an fd) */
 
 	uint64_t		 next_client;	/* client numbers, for logs */

@@ -26,6 +26,8 @@ static const char *const names[_QL_MAX] = {
 	[QL_UID_CONNECT_RATE] = "uidConnectsPerSecond",
 	[QL_CLIENT_NOTIFY] = "clientNotifyBytes",
 	[QL_UID_NOTIFY] = "uidNotifyBytes",
+	[QL_UID_INPUT_BYTES] = "uidInputBytes",
+	[QL_INPUT_BYTES] = "inputBytes",
 };
 
 const char *

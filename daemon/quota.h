@@ -31,6 +31,7 @@ struct quota_user {
 	TAILQ_HEAD(, ctl)	 ctls;		/* its live connections */
 	size_t			 nctls;
 	double			 tokens, at;	/* connect rate bucket */
+	size_t			 input_bytes;	/* held by its connections' line readers */
 };
 
 /* Limits counted by name (daemon.info counters.limitHitsBy). */
@@ -49,6 +50,8 @@ enum quota_limit {
 	QL_UID_CONNECT_RATE,
 	QL_CLIENT_NOTIFY,	/* pauses, not refusals: sockets wait for output room */
 	QL_UID_NOTIFY,
+	QL_UID_INPUT_BYTES,	/* unfinished lines held for a uid */
+	QL_INPUT_BYTES,		/* the same, daemon-wide */
 	_QL_MAX,
 };
 

@@ -20,6 +20,25 @@
 #include "rpc.h"
 #include "rpc-handlers.h"
 
+/* What the caller's uid holds right now, over all its connections. */
+static void
+write_user(struct proto_jw *w, const struct ctl *c)
+{
+	const struct quota_user *u = c->quser;
+
+	proto_jw_key(w, "user");
+	proto_jw_obj_begin(w);
+	proto_jw_kint(w, "uid", (int64_t)c->cred.uid);
+	proto_jw_kuint(w, "clients", u ? u->nctls : 1);
+	proto_jw_kuint(w, "sockets", u ? quota_uid_sockets(u) : c->nsockets);
+	proto_jw_kuint(w, "requests", u ? quota_uid_requests(u) : c->ncalls);
+	proto_jw_kuint(w, "pendingWriteBytes", u ? quota_uid_pending_write(u) :
+		       c->pending_write_bytes);
+	proto_jw_kuint(w, "queuedOutputBytes", u ? quota_uid_output(u) : proto_buf_used(&c->out));
+	proto_jw_kuint(w, "inputBytes", u ? u->input_bytes : c->input_held);
+	proto_jw_obj_end(w);
+}
+
 int
 rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 {
@@ -53,7 +72,16 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "uidConnectsPerSecond", cf->uid_connect_rate);
 		proto_jw_kuint(&w, "clientNotifyBytes", cf->client_notify);
 		proto_jw_kuint(&w, "uidNotifyBytes", cf->uid_notify);
+		proto_jw_kuint(&w, "uidInputBytes", cf->uid_input);
+		proto_jw_kuint(&w, "inputBytes", cf->input);
 		proto_jw_obj_end(&w);
+		write_user(&w, call->ctl);
+		proto_jw_kstr(&w, "scope", ctl_privileged(call->ctl) ? "all" : "user");
+		if (!ctl_privileged(call->ctl)) {
+			/* Other users' traffic is not this client's business. */
+			proto_jw_obj_end(&w);
+			goto out;
+		}
 		proto_jw_key(&w, "counters");
 		proto_jw_obj_begin(&w);
 		proto_jw_kuint(&w, "clients", d->nctls);
@@ -70,10 +98,12 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "monitorsDropped", k->monitors_dropped);
 		proto_jw_kuint(&w, "reloads", k->reloads);
 		proto_jw_kuint(&w, "policyDenials", k->policy_denials);
+		proto_jw_kuint(&w, "inputBytes", d->input_bytes);
 		proto_jw_obj_end(&w);
 		quota_write_hits(&w, d);	/* beside counters: an object, not a number */
 		proto_jw_obj_end(&w);
 	}
+out:
 	rpc_result_end(call, &w);
 	return 0;
 }

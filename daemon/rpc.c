@@ -40,6 +40,18 @@ rpc_too_large(struct ctl *c)
 		.limit_value = (int64_t)c->d->conf.max_message_bytes });
 }
 
+/* Answers a client whose unfinished line went over an input limit. */
+void
+rpc_input_limit(struct ctl *c, const char *limit, uint64_t value)
+{
+	struct rpc_call call = { .ctl = c, .method = -1 };
+
+	rpc_reply_error(&call, &(struct rpc_error){
+		.code = PROTO_E_LIMIT, .message = "input limit reached: line dropped",
+		.reason = "input-limit", .limit = limit, .limit_value = (int64_t)value });
+	rpc_call_free(&call);
+}
+
 /* One answer of b is in: when it was the last, the batch goes out. */
 void
 rpc_batch_answered(struct rpc_batch *b)

@@ -94,6 +94,7 @@ extern const rpc_handler rpc_handlers[_PROTO_M_MAX];
 /* rpc.c */
 void	 rpc_dispatch_line(struct ctl *c, const char *line, size_t len);
 void	 rpc_too_large(struct ctl *c);
+void	 rpc_input_limit(struct ctl *c, const char *limit, uint64_t value);
 void	 rpc_batch_detach_all(struct ctl *c);
 size_t	 rpc_batch_bytes(const struct ctl *c);
 

@@ -224,8 +224,12 @@ static const struct proto_field res_daemon_info[] = {
 	R("pid", PROTO_T_INT, REQ, "Daemon process id."),
 	R("uptime", PROTO_T_INT, REQ, "Milliseconds since start."),
 	R("limits", PROTO_T_OBJECT, REQ, "Limit name to value."),
-	R("counters", PROTO_T_OBJECT, REQ, "Counter name to value."),
-	R("limitHitsBy", PROTO_T_OBJECT, REQ, "-32005 answers by limit name."), END
+	R("user", PROTO_T_OBJECT, REQ, "What the caller's uid holds now: uid, clients, sockets, "
+	  "requests, pendingWriteBytes, queuedOutputBytes, inputBytes."),
+	R("scope", PROTO_T_STRING, REQ, "\"all\" (root and the daemon's uid: counters and "
+	  "limitHitsBy follow) or \"user\" (anyone else: the user figures only)."),
+	R("counters", PROTO_T_OBJECT, OPT, "Counter name to value, daemon-wide (scope all)."),
+	R("limitHitsBy", PROTO_T_OBJECT, OPT, "-32005 answers by limit name (scope all)."), END
 };
 static const struct proto_field res_discover[] = {
 	R("openrpc", PROTO_T_STRING, REQ, "OpenRPC version."),

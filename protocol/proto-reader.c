@@ -22,6 +22,8 @@ struct proto_reader {
 	size_t			 scanned;	/* bytes of buf known to hold no LF */
 	bool			 discarding;	/* inside an over-long line */
 	bool			 too_long;	/* report one TOO_LONG */
+	bool			 discard_armed;	/* discard once discard_after bytes are consumed */
+	size_t			 discard_after;	/* complete lines before the dropped one */
 };
 
 /* Returns a new reader, or NULL on OOM. */
@@ -102,6 +104,11 @@ proto_reader_next(struct proto_reader *r, char **ret_line, size_t *ret_len)
 		char *head = proto_buf_head(&r->buf), *lf;
 		size_t used = proto_buf_used(&r->buf), n;
 
+		if (r->discard_armed && r->discard_after == 0) {
+			r->discard_armed = false;
+			r->discarding = true;
+		}
+
 		lf = used > r->scanned ? memchr(head + r->scanned, '\n', used - r->scanned) : NULL;
 		if (!lf) {
 			if (r->discarding) {
@@ -126,6 +133,8 @@ proto_reader_next(struct proto_reader *r, char **ret_line, size_t *ret_len)
 		n = (size_t)(lf - head);
 		proto_buf_consume(&r->buf, n + 1);
 		r->scanned = 0;
+		if (r->discard_armed)
+			r->discard_after -= n + 1;
 		if (r->discarding) {
 			r->discarding = false;
 			if (r->too_long) {
@@ -147,6 +156,48 @@ proto_reader_next(struct proto_reader *r, char **ret_line, size_t *ret_len)
 		*ret_line = head;
 		*ret_len = n;
 		return PROTO_READER_LINE;
+	}
+}
+
+/*
+ * Drops the unfinished line at the end of the buffer (complete lines
+ * before it stay) and discards the rest of it as it arrives, up to its
+ * LF, without a TOO_LONG report: the caller answers for it.  Returns the
+ * bytes dropped (0: no unfinished line).
+ */
+size_t
+proto_reader_drop_partial(struct proto_reader *r)
+{
+	char *head = proto_buf_head(&r->buf), *lf;
+	size_t used = proto_buf_used(&r->buf), keep;
+
+	if (used == 0 || r->discarding || r->discard_armed)
+		return 0;
+	lf = memrchr(head, '\n', used);
+	keep = lf ? (size_t)(lf - head) + 1 : 0;
+	if (keep == used)
+		return 0;
+	r->buf.len -= used - keep;
+	if (proto_buf_used(&r->buf) == 0)
+		proto_buf_reset(&r->buf);
+	if (r->scanned > keep)
+		r->scanned = keep;
+	/* After the complete lines before it, which are still to be returned. */
+	r->discard_armed = true;
+	r->discard_after = keep;
+	return used - keep;
+}
+
+/*
+ * Gives the storage back when nothing is buffered and it grew past keep
+ * bytes (after a long line), so an idle reader holds at most keep.
+ */
+void
+proto_reader_trim(struct proto_reader *r, size_t keep)
+{
+	if (proto_buf_used(&r->buf) == 0 && r->buf.cap > keep) {
+		proto_buf_free(&r->buf);
+		r->scanned = 0;
 	}
 }
 

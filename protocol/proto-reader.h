@@ -30,6 +30,8 @@ int	 proto_reader_space(struct proto_reader *r, size_t want, void **ret_ptr,
 void	 proto_reader_commit(struct proto_reader *r, size_t n);
 int	 proto_reader_next(struct proto_reader *r, char **ret_line,
 	     size_t *ret_len);
+size_t	 proto_reader_drop_partial(struct proto_reader *r);
+void	 proto_reader_trim(struct proto_reader *r, size_t keep);
 size_t	 proto_reader_buffered(const struct proto_reader *r);
 size_t	 proto_reader_max_line(const struct proto_reader *r);
 

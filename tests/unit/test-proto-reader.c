@@ -151,6 +151,58 @@ space_and_commit(void **state)
 	proto_reader_free(r);
 }
 
+/* The unfinished tail goes (complete lines stay), then the rest of it up to its LF. */
+static void
+drop_partial(void **state)
+{
+	struct proto_reader *r = proto_reader_new(1024);
+
+	assert_int_equal(proto_reader_drop_partial(r), 0);
+	assert_int_equal(proto_reader_feed(r, "one\ntwo\nthr", 11), 0);
+	assert_int_equal(proto_reader_drop_partial(r), 3);
+	assert_int_equal(proto_reader_buffered(r), 8);
+	assert_int_equal(proto_reader_drop_partial(r), 0);	/* already discarding */
+	assert_int_equal(proto_reader_feed(r, "ee-rest\nfour\n", 13), 0);
+	expect_line(r, "one");
+	expect_line(r, "two");
+	expect_line(r, "four");	/* no TOO_LONG for the dropped line: the caller answered */
+	expect_none(r);
+	/* Only complete lines: nothing to drop. */
+	assert_int_equal(proto_reader_feed(r, "five\n", 5), 0);
+	assert_int_equal(proto_reader_drop_partial(r), 0);
+	expect_line(r, "five");
+	/* Everything unfinished. */
+	assert_int_equal(proto_reader_feed(r, "six", 3), 0);
+	assert_int_equal(proto_reader_drop_partial(r), 3);
+	assert_int_equal(proto_reader_buffered(r), 0);
+	assert_int_equal(proto_reader_feed(r, "teen\nseven\n", 11), 0);
+	expect_line(r, "seven");
+	proto_reader_free(r);
+}
+
+/* Storage is given back only when empty and larger than asked. */
+static void
+trim(void **state)
+{
+	struct proto_reader *r = proto_reader_new(1 << 20);
+	static char big[100000];
+	char *line;
+	void *p;
+	size_t room, len;
+
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(proto_reader_feed(r, big, sizeof(big)), 0);
+	proto_reader_trim(r, 4096);
+	assert_int_equal(proto_reader_buffered(r), sizeof(big));	/* not empty: kept */
+	assert_int_equal(proto_reader_feed(r, "\n", 1), 0);
+	assert_int_equal(proto_reader_next(r, &line, &len), PROTO_READER_LINE);
+	assert_int_equal(len, sizeof(big));
+	proto_reader_trim(r, 4096);
+	assert_int_equal(proto_reader_space(r, 1, &p, &room), 0);
+	assert_true(room < 8192);	/* a fresh small buffer */
+	proto_reader_free(r);
+}
+
 int
 main(void)
 {
@@ -160,6 +212,8 @@ main(void)
 		cmocka_unit_test(limit_exact_and_over),
 		cmocka_unit_test(long_line_trickles_in),
 		cmocka_unit_test(space_and_commit),
+		cmocka_unit_test(drop_partial),
+		cmocka_unit_test(trim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,287 @@
+/*
+ * test-attacks: attacks on what one client may cost the others, against a
+ * real tisockd:
+ *
+ *  - a client that exits while the daemon does not read it (at its
+ *    client-requests cap, after a half-close, or both) is reaped: its
+ *    connection, sockets and fds are released;
+ *  - unfinished lines are bounded per uid (uid-input-bytes) and
+ *    daemon-wide (input-bytes): past either, the client whose line grew
+ *    gets -32005 naming the limit, the daemon's RSS grows by no more than
+ *    the limit, and every connection stays usable.
+ *
+ * Every wait has a deadline.
+ *
+ *	test-attacks DAEMON
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+#define DEADLINE_MS	15000
+#define LINE_BYTES	(2 << 20)	/* each unfinished line */
+#define NFLOOD		24		/* connections sending one */
+#define UID_INPUT	(8 << 20)	/* uid-input-bytes of the first daemon */
+#define ALL_INPUT	(4 << 20)	/* input-bytes of the second */
+#define NALL		8		/* connections against the second */
+
+static struct spawned sp;
+
+/* The integer after "key": inside the object opened by "obj", in a daemon.info answer. */
+static long long
+info_field(int fd, const char *obj, const char *key)
+{
+	const char *a = spawn_ask(fd, 900, "daemon.info", NULL), *p;
+	char k[64];
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = strstr(a, obj);
+	p = p ? strstr(p, k) : NULL;
+	return p ? atoll(p + strlen(k)) : -1;
+}
+
+static long long
+counter(int fd, const char *key)
+{
+	return info_field(fd, "\"counters\":{", key);
+}
+
+/* Waits until counters.clients and .sockets are back to the given values. */
+static bool
+reaped(int fd, long long clients, long long sockets)
+{
+	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+		if (counter(fd, "clients") == clients && counter(fd, "sockets") == sockets)
+			return true;
+		poll(NULL, 0, 20);
+	}
+	return false;
+}
+
+/*
+ * A client with a listener and `accepts` accepts waiting on it (no peer
+ * ever comes), sent with a daemon.info in one write: once that is
+ * answered, the daemon has read and dispatched all of it.
+ */
+static int
+waiting_client(int accepts)
+{
+	int fd = spawn_ctl_open(&sp);
+	const char *a = spawn_ask(fd, 1, "tcp.listen", "{\"port\":0}"), *p = strstr(a, "\"socket\":");
+	char buf[2048];
+	size_t n = 0;
+
+	if (!p)
+		return -1;
+	for (int i = 0; i < accepts; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "{\"jsonrpc\":\"2.0\",\"id\":%d,"
+				      "\"method\":\"tcp.accept\",\"params\":{\"socket\":%lld}}\n",
+				      10 + i, atoll(p + 9));
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+			      "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"daemon.info\"}\n");
+	spawn_send_all(fd, buf, n);
+	do
+		a = spawn_line(fd, DEADLINE_MS);
+	while (*a && !strstr(a, "\"id\":99,"));
+	return *a ? fd : -1;
+}
+
+/*
+ * Finding: a client at its client-requests cap is not read, so its exit
+ * went unseen and everything it held stayed.  Also after a half-close
+ * (EOF read, answers still owed) and a half-close while at the cap.
+ */
+static void
+test_reaping(int watcher)
+{
+	static const struct { int accepts; bool half_close; const char *what; } cases[] = {
+		{ 4, false, "at its request cap" },
+		{ 1, true, "after shutting down its sending side" },
+		{ 4, true, "at its request cap, after shutting down its sending side" },
+	};
+	long long clients = counter(watcher, "clients"), sockets = counter(watcher, "sockets");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = waiting_client(cases[i].accepts);
+
+		check(fd >= 0 && counter(watcher, "clients") == clients + 1 &&
+		      counter(watcher, "sockets") == sockets + 1,
+		      "a client %s holds a connection and a listener", cases[i].what);
+		if (cases[i].half_close) {
+			shutdown(fd, SHUT_WR);
+			/* The daemon sees the EOF no later than these requests. */
+			for (int k = 0; k < 3; k++)
+				(void) counter(watcher, "clients");
+			check(counter(watcher, "clients") == clients + 1,
+			      "... which it keeps after the half-close (answers are owed)");
+		}
+		close(fd);
+		check(reaped(watcher, clients, sockets), "a client that exits %s is reaped",
+		      cases[i].what);
+	}
+}
+
+/* Bytes of fd's output the daemon has not read yet. */
+static int
+unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
+/*
+ * n connections each send an unfinished line of LINE_BYTES.  Returns how
+ * many were refused with -32005 naming limit; *ret_grown is the daemon's
+ * RSS growth in KiB.
+ */
+static int
+flood_unfinished(int watcher, int *fds, int n, const char *limit, long *ret_grown)
+{
+	static char line[LINE_BYTES];
+	long rss0 = spawn_status_kib(sp.pid, "VmRSS:");
+	int refused = 0;
+	size_t head;
+	char want[64];
+
+	head = (size_t)snprintf(line, sizeof(line),
+				"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"daemon.info\",\"x\":\"");
+	memset(line + head, 'a', sizeof(line) - head);
+	for (int i = 0; i < n; i++) {
+		fds[i] = spawn_ctl_open(&sp);
+		spawn_send_all(fds[i], line, sizeof(line));
+	}
+	/* Until the daemon has read every byte (held or discarded). */
+	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+		int left = 0;
+
+		for (int i = 0; i < n; i++)
+			left += unread(fds[i]) != 0;
+		if (left == 0)
+			break;
+		poll(NULL, 0, 20);
+	}
+	*ret_grown = spawn_status_kib(sp.pid, "VmRSS:") - rss0;
+	(void) counter(watcher, "clients");	/* every refusal is written by now */
+	snprintf(want, sizeof(want), "\"limit\":\"%s\"", limit);
+	for (int i = 0; i < n; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 1) {
+			const char *a = spawn_line(fds[i], DEADLINE_MS);
+
+			refused += strstr(a, "\"code\":-32005") && strstr(a, want) &&
+				   strstr(a, "\"id\":null");
+		}
+	}
+	return refused;
+}
+
+/* Each connection ends its line and is answered after it: all still usable. */
+static bool
+all_usable(int *fds, int n)
+{
+	bool ok = true;
+
+	for (int i = 0; i < n; i++) {
+		spawn_send_all(fds[i], "\"}\n", 3);
+		ok = ok && strstr(spawn_ask(fds[i], 8, "daemon.info", NULL), "\"result\"");
+		close(fds[i]);
+	}
+	return ok;
+}
+
+static void
+test_input_per_uid(int watcher)
+{
+	int fds[NFLOOD], refused;
+	long grown;
+
+	refused = flood_unfinished(watcher, fds, NFLOOD, "uidInputBytes", &grown);
+	check(refused >= NFLOOD - UID_INPUT / LINE_BYTES,
+	      "%d connections of one uid with %d KiB unfinished lines: %d refused with "
+	      "-32005 uidInputBytes (at least %d)", NFLOOD, LINE_BYTES >> 10, refused,
+	      NFLOOD - UID_INPUT / LINE_BYTES);
+	check(info_field(watcher, "\"user\":{", "inputBytes") >= 0 &&
+	      info_field(watcher, "\"user\":{", "inputBytes") <= UID_INPUT &&
+	      counter(watcher, "inputBytes") >= 0 && counter(watcher, "inputBytes") <= UID_INPUT,
+	      "the uid holds at most uid-input-bytes (%lld)",
+	      info_field(watcher, "\"user\":{", "inputBytes"));
+	if (spawn_rss_is_inflated())
+		printf("# RSS growth %ld KiB, not checked under valgrind or a sanitizer\n", grown);
+	else
+		check(grown <= (UID_INPUT >> 10) + 8192, "the daemon's RSS grew by %ld KiB "
+		      "(attempted %d KiB, limit %d KiB)", grown, NFLOOD * (LINE_BYTES >> 10),
+		      UID_INPUT >> 10);
+	check(all_usable(fds, NFLOOD), "every connection is usable after its line ends");
+	check(counter(watcher, "inputBytes") == 0, "no input held afterwards");
+	check(info_field(watcher, "\"limitHitsBy\":{", "uidInputBytes") == refused,
+	      "limitHitsBy.uidInputBytes counts the refusals");
+}
+
+static void
+test_input_daemon_wide(int watcher)
+{
+	int fds[NALL], refused;
+	long grown;
+
+	refused = flood_unfinished(watcher, fds, NALL, "inputBytes", &grown);
+	check(refused >= NALL - ALL_INPUT / LINE_BYTES,
+	      "%d connections against input-bytes %d KiB: %d refused with -32005 inputBytes",
+	      NALL, ALL_INPUT >> 10, refused);
+	check(counter(watcher, "inputBytes") >= 0 && counter(watcher, "inputBytes") <= ALL_INPUT,
+	      "the daemon holds at most input-bytes");
+	check(all_usable(fds, NALL), "every connection is usable after its line ends");
+}
+
+static void
+stop(void)
+{
+	int status = spawn_stop(&sp);
+
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon exits 0");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	int watcher;
+
+	signal(SIGPIPE, SIG_IGN);
+	alarm(300);
+	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n[limits]\n"
+			"client-requests = 4\nuid-input-bytes = 8388608\n", 0) < 0) {
+		fprintf(stderr, "the daemon did not start\n");
+		return 1;
+	}
+	watcher = spawn_ctl_open(&sp);
+	test_reaping(watcher);
+	test_input_per_uid(watcher);
+	close(watcher);
+	stop();
+
+	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n[limits]\n"
+			"input-bytes = 4194304\n", 0) < 0) {
+		fprintf(stderr, "the daemon did not start\n");
+		return 1;
+	}
+	watcher = spawn_ctl_open(&sp);
+	test_input_daemon_wide(watcher);
+	close(watcher);
+	stop();
+	return check_summary();
+}
