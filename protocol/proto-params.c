@@ -86,6 +86,9 @@ proto_params_parse(const struct proto_field *fields, const cJSON *params, void *
 {
 	const struct proto_field *f;
 
+	/* An empty array says "no parameters" as well as no params member. */
+	if (cJSON_IsArray(params) && cJSON_GetArraySize(params) == 0)
+		params = NULL;
 	if (params && !cJSON_IsObject(params)) {
 		*ret_param = NULL;
 		*ret_why = PROTO_PARAM_NOT_OBJECT;
