@@ -1,8 +1,9 @@
 /*
  * rpc-daemon: handlers of daemon.info and rpc.discover.
  *
- * The OpenRPC document is generated from the method table (protocol/) on
- * first use and cached: it cannot change while the daemon runs.
+ * The OpenRPC document is generated from the method table (protocol/,
+ * proto-openrpc.c) on first use and cached: it cannot change while the
+ * daemon runs.
  */
 #include "config.h"
 
@@ -17,6 +18,7 @@
 #include "quota.h"
 #include "proto-errors.h"
 #include "proto-methods.h"
+#include "proto-openrpc.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
 
@@ -123,170 +125,13 @@ rpc_daemon_monitor(struct rpc_call *call, const union proto_args *args)
 	return 0;
 }
 
-#define ENDPOINT_SCHEMA \
-	"{\"type\":\"object\",\"properties\":{\"address\":{\"type\":\"string\"}," \
-	"\"port\":{\"type\":\"integer\"},\"family\":{\"type\":\"string\"," \
-	"\"enum\":[\"ipv4\",\"ipv6\"]}},\"required\":[\"address\",\"port\",\"family\"]}"
-
-static void
-write_schema(struct proto_jw *w, const struct proto_field *f, bool with_bounds)
-{
-	proto_jw_key(w, "schema");
-	if (f->type == PROTO_T_ENDPOINT || f->type == PROTO_T_STATE) {
-		proto_jw_obj_begin(w);
-		proto_jw_kstr(w, "$ref", f->type == PROTO_T_ENDPOINT ?
-			      "#/components/schemas/Endpoint" : "#/components/schemas/State");
-		proto_jw_obj_end(w);
-		return;
-	}
-	proto_jw_obj_begin(w);
-	proto_jw_kstr(w, "type", proto_type_name(f->type));
-	if (f->type == PROTO_T_BASE64)
-		proto_jw_kstr(w, "contentEncoding", "base64");
-	if (with_bounds && f->type == PROTO_T_INT) {
-		proto_jw_kint(w, "minimum", f->min);
-		proto_jw_kint(w, "maximum", f->max);
-		if (f->def >= f->min && f->def <= f->max)
-			proto_jw_kint(w, "default", f->def);
-	}
-	if (with_bounds && f->type == PROTO_T_SOCKET)
-		proto_jw_kint(w, "minimum", 1);
-	if (with_bounds && f->type == PROTO_T_BOOL && f->def >= 0)
-		proto_jw_kbool(w, "default", f->def != 0);
-	proto_jw_obj_end(w);
-}
-
-static void
-write_params(struct proto_jw *w, const struct proto_field *fields, bool with_bounds)
-{
-	proto_jw_key(w, "params");
-	proto_jw_arr_begin(w);
-	for (const struct proto_field *f = fields; f && f->name; f++) {
-		proto_jw_obj_begin(w);
-		proto_jw_kstr(w, "name", f->name);
-		proto_jw_kbool(w, "required", f->flags & PROTO_F_REQUIRED);
-		proto_jw_kstr(w, "description", f->summary);
-		write_schema(w, f, with_bounds);
-		proto_jw_obj_end(w);
-	}
-	proto_jw_arr_end(w);
-}
-
-static void
-write_result(struct proto_jw *w, const struct proto_field *fields)
-{
-	proto_jw_key(w, "result");
-	proto_jw_obj_begin(w);
-	proto_jw_kstr(w, "name", "result");
-	proto_jw_key(w, "schema");
-	proto_jw_obj_begin(w);
-	proto_jw_kstr(w, "type", "object");
-	proto_jw_key(w, "properties");
-	proto_jw_obj_begin(w);
-	for (const struct proto_field *f = fields; f && f->name; f++) {
-		proto_jw_key(w, f->name);
-		proto_jw_obj_begin(w);
-		proto_jw_kstr(w, "description", f->summary);
-		write_schema(w, f, false);
-		proto_jw_obj_end(w);
-	}
-	proto_jw_obj_end(w);
-	proto_jw_key(w, "required");
-	proto_jw_arr_begin(w);
-	for (const struct proto_field *f = fields; f && f->name; f++)
-		if (f->flags & PROTO_F_REQUIRED)
-			proto_jw_str(w, f->name);
-	proto_jw_arr_end(w);
-	proto_jw_obj_end(w);
-	proto_jw_obj_end(w);
-}
-
-static void
-write_components(struct proto_jw *w)
-{
-	proto_jw_key(w, "components");
-	proto_jw_obj_begin(w);
-	proto_jw_key(w, "schemas");
-	proto_jw_obj_begin(w);
-	proto_jw_key(w, "Endpoint");
-	proto_jw_raw(w, ENDPOINT_SCHEMA, sizeof(ENDPOINT_SCHEMA) - 1);
-	proto_jw_key(w, "State");
-	proto_jw_obj_begin(w);
-	proto_jw_kstr(w, "type", "string");
-	proto_jw_key(w, "enum");
-	proto_jw_arr_begin(w);
-	for (int s = 0; s < _PROTO_STATE_MAX; s++)
-		proto_jw_str(w, proto_state_name(s));
-	proto_jw_arr_end(w);
-	proto_jw_obj_end(w);
-	proto_jw_obj_end(w);
-	proto_jw_key(w, "errors");
-	proto_jw_obj_begin(w);
-	for (unsigned i = 0; i < proto_errors_count; i++) {
-		proto_jw_key(w, proto_errors[i].name);
-		proto_jw_obj_begin(w);
-		proto_jw_kint(w, "code", proto_errors[i].code);
-		proto_jw_kstr(w, "message", proto_errors[i].message);
-		proto_jw_obj_end(w);
-	}
-	proto_jw_obj_end(w);
-	proto_jw_obj_end(w);
-}
-
-static void
-write_entry(struct proto_jw *w, const struct proto_method *m)
-{
-	proto_jw_obj_begin(w);
-	proto_jw_kstr(w, "name", m->name);
-	proto_jw_kstr(w, "summary", m->summary);
-	if (m->description)
-		proto_jw_kstr(w, "description", m->description);
-	proto_jw_kstr(w, "paramStructure", "by-name");
-	/* A notification's params are descriptions: they have no bounds to check. */
-	write_params(w, m->params, !(m->flags & PROTO_M_NOTIFICATION));
-	if (!(m->flags & PROTO_M_NOTIFICATION))
-		write_result(w, m->result);
-	proto_jw_obj_end(w);
-}
-
-/* Builds the OpenRPC document into b.  Returns 0 or -ENOMEM. */
-static int
-build_discover(struct proto_buf *b)
-{
-	struct proto_jw w;
-
-	proto_jw_init(&w, b);
-	proto_jw_obj_begin(&w);
-	proto_jw_kstr(&w, "openrpc", "1.2.6");
-	proto_jw_key(&w, "info");
-	proto_jw_obj_begin(&w);
-	proto_jw_kstr(&w, "title", "tisock control protocol");
-	proto_jw_kstr(&w, "version", "1");
-	proto_jw_obj_end(&w);
-	proto_jw_key(&w, "methods");
-	proto_jw_arr_begin(&w);
-	for (int i = 0; i < _PROTO_M_MAX; i++)
-		if (!(proto_methods[i].flags & PROTO_M_NOTIFICATION))
-			write_entry(&w, &proto_methods[i]);
-	proto_jw_arr_end(&w);
-	proto_jw_key(&w, "x-notifications");
-	proto_jw_arr_begin(&w);
-	for (int i = 0; i < _PROTO_M_MAX; i++)
-		if (proto_methods[i].flags & PROTO_M_NOTIFICATION)
-			write_entry(&w, &proto_methods[i]);
-	proto_jw_arr_end(&w);
-	write_components(&w);
-	proto_jw_obj_end(&w);
-	return proto_jw_error(&w);
-}
-
 int
 rpc_rpc_discover(struct rpc_call *call, const union proto_args *args)
 {
 	static struct proto_buf doc = PROTO_BUF_INIT;
 	struct proto_jw w;
 
-	if (proto_buf_used(&doc) == 0 && build_discover(&doc) < 0) {
+	if (proto_buf_used(&doc) == 0 && proto_openrpc_build(&doc) < 0) {
 		proto_buf_free(&doc);
 		return -ENOMEM;
 	}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "proto-errors.h"
 #include "proto-methods.h"
 
 #define MS_MAX		2147483647	/* longest timeout, ms */
@@ -20,6 +21,8 @@
 	{ .name = nm, .type = ty, .offset = offsetof(st, fld), .flags = fl, \
 	  .min = lo, .max = hi, .def = df, .summary = sum }
 #define R(nm, ty, fl, sum) { .name = nm, .type = ty, .flags = fl, .summary = sum }
+#define RS(nm, ty, fl, sub_, sum) { .name = nm, .type = ty, .flags = fl, .summary = sum, \
+				    .sub = sub_ }
 #define END { .name = NULL }
 
 #define REQ PROTO_F_REQUIRED
@@ -186,6 +189,14 @@ static const struct proto_field res_pump[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("pumping", PROTO_T_BOOL, REQ, "Whether pump mode is now on."), END
 };
+static const struct proto_field res_gid[] = { R("gid", PROTO_T_INT, REQ, "A group id."), END };
+static const struct proto_field res_owner[] = {
+	R("client", PROTO_T_INT, REQ, "Client number; 0 while lingering after its owner left."),
+	R("pid", PROTO_T_INT, OPT, "Its process id."),
+	R("uid", PROTO_T_INT, OPT, "Its user id."),
+	R("gid", PROTO_T_INT, OPT, "Its group id."),
+	RS("groups", PROTO_T_ARRAY, OPT, res_gid, "Its supplementary groups."), END
+};
 #define INFO_FIELDS \
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."), \
 	R("state", PROTO_T_STATE, REQ, "State name."), \
@@ -201,12 +212,16 @@ static const struct proto_field res_pump[] = {
 	R("pendingWriteBytes", PROTO_T_INT, REQ, "Bytes accepted by tcp.write, not yet sent."), \
 	R("pumping", PROTO_T_BOOL, REQ, "Pump mode."), \
 	R("channel", PROTO_T_BOOL, REQ, "A data channel is open."), \
-	R("owner", PROTO_T_OBJECT, REQ, "The owning connection: {client, pid, uid}; client 0 while " \
+	RS("owner", PROTO_T_OBJECT, REQ, res_owner, "The owning connection; client 0 while " \
 	  "lingering after its owner left."), \
 	R("ageMs", PROTO_T_INT, REQ, "Milliseconds since the socket was created.")
 static const struct proto_field res_info[] = { INFO_FIELDS, END };
+static const struct proto_field res_info_item[] = {
+	RS("socket", PROTO_T_OBJECT, REQ, res_info, "One socket, as tcp.info describes it."), END
+};
 static const struct proto_field res_list[] = {
-	R("sockets", PROTO_T_ARRAY, REQ, "tcp.info of every socket of this connection (or, with "
+	RS("sockets", PROTO_T_ARRAY, REQ, res_info_item,
+	   "tcp.info of every socket of this connection (or, with "
 	  "all, of every socket the caller may see)."), END
 };
 static const struct proto_field res_channel[] = {
@@ -217,6 +232,15 @@ static const struct proto_field res_channel[] = {
 static const struct proto_field res_monitor[] = {
 	R("monitoring", PROTO_T_BOOL, REQ, "Whether this connection now gets monitor.event."), END
 };
+static const struct proto_field res_user[] = {
+	R("uid", PROTO_T_INT, REQ, "The caller's user id."),
+	R("clients", PROTO_T_INT, REQ, "Its control connections."),
+	R("sockets", PROTO_T_INT, REQ, "Its open sockets."),
+	R("requests", PROTO_T_INT, REQ, "Its requests in flight."),
+	R("pendingWriteBytes", PROTO_T_INT, REQ, "Bytes accepted by tcp.write, not yet sent."),
+	R("queuedOutputBytes", PROTO_T_INT, REQ, "Answers and notifications queued for it."),
+	R("inputBytes", PROTO_T_INT, REQ, "Request bytes held in unfinished lines."), END
+};
 static const struct proto_field res_daemon_info[] = {
 	R("name", PROTO_T_STRING, REQ, "\"tisockd\"."),
 	R("version", PROTO_T_STRING, REQ, "Daemon version."),
@@ -224,17 +248,28 @@ static const struct proto_field res_daemon_info[] = {
 	R("pid", PROTO_T_INT, REQ, "Daemon process id."),
 	R("uptime", PROTO_T_INT, REQ, "Milliseconds since start."),
 	R("limits", PROTO_T_OBJECT, REQ, "Limit name to value."),
-	R("user", PROTO_T_OBJECT, REQ, "What the caller's uid holds now: uid, clients, sockets, "
-	  "requests, pendingWriteBytes, queuedOutputBytes, inputBytes."),
+	RS("user", PROTO_T_OBJECT, REQ, res_user, "What the caller's uid holds now, over all its "
+	  "connections."),
 	R("scope", PROTO_T_STRING, REQ, "\"all\" (root and the daemon's uid: counters and "
 	  "limitHitsBy follow) or \"user\" (anyone else: the user figures only)."),
 	R("counters", PROTO_T_OBJECT, OPT, "Counter name to value, daemon-wide (scope all)."),
 	R("limitHitsBy", PROTO_T_OBJECT, OPT, "-32005 answers by limit name (scope all)."), END
 };
+static const struct proto_field res_discover_info[] = {
+	R("title", PROTO_T_STRING, REQ, "The protocol's title."),
+	R("version", PROTO_T_STRING, REQ, "The protocol's version."), END
+};
+static const struct proto_field res_method_fields[] = {
+	R("name", PROTO_T_STRING, REQ, "Method name."),
+	R("summary", PROTO_T_STRING, OPT, "One line."), END
+};
+static const struct proto_field res_discover_method[] = {
+	RS("method", PROTO_T_OBJECT, REQ, res_method_fields, "An OpenRPC Method Object."), END
+};
 static const struct proto_field res_discover[] = {
 	R("openrpc", PROTO_T_STRING, REQ, "OpenRPC version."),
-	R("info", PROTO_T_OBJECT, REQ, "Title and version."),
-	R("methods", PROTO_T_ARRAY, REQ, "Every method."), END
+	RS("info", PROTO_T_OBJECT, REQ, res_discover_info, "Title and version."),
+	RS("methods", PROTO_T_ARRAY, REQ, res_discover_method, "Every method."), END
 };
 static const struct proto_field note_data[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
@@ -252,7 +287,8 @@ static const struct proto_field note_error[] = {
 };
 static const struct proto_field note_closed[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
-	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown, limit or admin."), END
+	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown, limit, admin (closed by root or the "
+	  "daemon's uid) or channel (the data channel ended both ways)."), END
 };
 static const struct proto_field note_monitor[] = {
 	R("time", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
@@ -275,90 +311,118 @@ static const struct proto_field note_monitor[] = {
 	R("action", PROTO_T_STRING, OPT, "denied: connect, listen or accept."),
 	R("address", PROTO_T_ENDPOINT, OPT, "denied: the endpoint refused."),
 	R("rule", PROTO_T_STRING, OPT, "denied: the policy rule that decided."),
-	R("reason", PROTO_T_STRING, OPT, "close, client.disconnect, monitor.dropped: why."), END
+	R("reason", PROTO_T_STRING, OPT, "close (client or admin), client.disconnect, "
+	  "monitor.dropped: why."),
+	R("message", PROTO_T_STRING, OPT, "error: readable sentence."),
+	R("abort", PROTO_T_BOOL, OPT, "close: a reset rather than a graceful close."),
+	R("backlogBytes", PROTO_T_INT, OPT, "monitor.dropped: output the monitor had not read."),
+	END
 };
+
+/*
+ * The errors each method may answer with, besides the framing ones every
+ * request may get (-32700, -32600, -32601) and -32603.
+ */
+#define E(x) PROTO_E_##x
+static const int err_create[] = { E(INVALID_PARAMS), E(LIMIT), 0 };
+static const int err_connect[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
+	E(NOT_PERMITTED), E(CLOSED), E(LIMIT), E(TIMEOUT), E(RESOLVE), E(NETWORK), 0 };
+static const int err_listen[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
+	E(NOT_PERMITTED), E(LIMIT), E(RESOLVE), E(NETWORK), 0 };
+static const int err_wait[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
+	E(CLOSED), E(LIMIT), E(TIMEOUT), E(NETWORK), 0 };	/* accept, read */
+static const int err_write[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
+	E(CLOSED), E(LIMIT), E(NETWORK), 0 };	/* write, shutdown */
+static const int err_socket[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
+	E(LIMIT), E(NETWORK), 0 };	/* pump, setOptions, channel */
+static const int err_close[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(NOT_PERMITTED), E(LIMIT),
+	0 };
+static const int err_info[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(LIMIT), 0 };
+static const int err_list[] = { E(INVALID_PARAMS), E(LIMIT), 0 };
+static const int err_monitor[] = { E(INVALID_PARAMS), E(NOT_PERMITTED), E(LIMIT), 0 };
+static const int err_none[] = { E(LIMIT), 0 };
 
 #define S(x) PROTO_S(x)
 
 const struct proto_method proto_methods[_PROTO_M_MAX] = {
 	[PROTO_M_TCP_CREATE] = {
-		.name = "tcp.create", .params = tcp_create_params, .result = res_state,
+		.name = "tcp.create", .errors = err_create, .params = tcp_create_params, .result = res_state,
 		.summary = "Create a TCP socket in state initialized.",
 		.description = "Answers at once with the new socket's id." },
 	[PROTO_M_TCP_CONNECT] = {
-		.name = "tcp.connect", .params = tcp_connect_params, .result = res_connect,
+		.name = "tcp.connect", .errors = err_connect, .params = tcp_connect_params, .result = res_connect,
 		.flags = PROTO_M_SOCKET | PROTO_M_SOCKET_OPT,
 		.states = S(INITIALIZED) | S(ERROR),
 		.summary = "Connect to host:port, creating the socket when none is given.",
 		.description = "Answers once the connection is up, or with the error that ended it." },
 	[PROTO_M_TCP_LISTEN] = {
-		.name = "tcp.listen", .params = tcp_listen_params, .result = res_listen,
+		.name = "tcp.listen", .errors = err_listen, .params = tcp_listen_params, .result = res_listen,
 		.flags = PROTO_M_SOCKET | PROTO_M_SOCKET_OPT, .states = S(INITIALIZED),
 		.summary = "Bind and listen, creating the socket when none is given.",
 		.description = "Answers once listening, with the bound endpoint." },
 	[PROTO_M_TCP_ACCEPT] = {
-		.name = "tcp.accept", .params = tcp_accept_params, .result = res_accept,
+		.name = "tcp.accept", .errors = err_wait, .params = tcp_accept_params, .result = res_accept,
 		.flags = PROTO_M_SOCKET, .states = S(LISTENING),
 		.summary = "Accept the next inbound connection.",
 		.description = "Answers when a connection arrives; accepts queue in order." },
 	[PROTO_M_TCP_READ] = {
-		.name = "tcp.read", .params = tcp_read_params, .result = res_read,
+		.name = "tcp.read", .errors = err_wait, .params = tcp_read_params, .result = res_read,
 		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
 		.summary = "Read up to length bytes.",
 		.description = "Answers when at least one byte, or the end of stream, is there." },
 	[PROTO_M_TCP_WRITE] = {
-		.name = "tcp.write", .params = tcp_write_params, .result = res_write,
+		.name = "tcp.write", .errors = err_write, .params = tcp_write_params, .result = res_write,
 		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
 		.summary = "Write bytes (data, base64) or text (UTF-8).",
 		.description = "Answers when every byte has been handed to the kernel." },
 	[PROTO_M_TCP_PUMP] = {
-		.name = "tcp.pump", .params = tcp_pump_params, .result = res_pump,
+		.name = "tcp.pump", .errors = err_socket, .params = tcp_pump_params, .result = res_pump,
 		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
 		.summary = "Turn pump mode (tcp.data notifications) on or off.",
 		.description = "Answers at once; data then arrives as tcp.data." },
 	[PROTO_M_TCP_SHUTDOWN] = {
-		.name = "tcp.shutdown", .params = socket_params, .result = res_socket,
+		.name = "tcp.shutdown", .errors = err_write, .params = socket_params, .result = res_socket,
 		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
 		.summary = "Half-close: flush queued writes, then send FIN.",
 		.description = "Answers after queued writes are flushed and FIN is sent." },
 	[PROTO_M_TCP_CLOSE] = {
-		.name = "tcp.close", .params = tcp_close_params, .result = res_state,
+		.name = "tcp.close", .errors = err_close, .params = tcp_close_params, .result = res_state,
 		.flags = PROTO_M_SOCKET, .states = PROTO_S_ANY,
 		.summary = "Close gracefully, or reset with abort.",
 		.description = "Answers once closed; a graceful close flushes writes first." },
 	[PROTO_M_TCP_SET_OPTIONS] = {
-		.name = "tcp.setOptions", .params = tcp_options_params, .result = res_socket,
-		.flags = PROTO_M_SOCKET,
+		.name = "tcp.setOptions", .errors = err_socket, .params = tcp_options_params,
+		.result = res_socket, .flags = PROTO_M_SOCKET,
 		.states = S(INITIALIZED) | S(CONNECTING) | S(CONNECTED) | S(LISTENING) | S(ERROR),
 		.summary = "Set socket options.",
 		.description = "Answers at once." },
 	[PROTO_M_TCP_INFO] = {
-		.name = "tcp.info", .params = socket_params, .result = res_info,
+		.name = "tcp.info", .errors = err_info, .params = socket_params, .result = res_info,
 		.flags = PROTO_M_SOCKET, .states = PROTO_S_ANY,
 		.summary = "Describe a socket.",
 		.description = "Answers at once." },
 	[PROTO_M_TCP_LIST] = {
-		.name = "tcp.list", .params = tcp_list_params, .result = res_list,
+		.name = "tcp.list", .errors = err_list, .params = tcp_list_params, .result = res_list,
 		.summary = "Describe every socket of this connection, or every socket visible.",
 		.description = "Answers at once." },
 	[PROTO_M_TCP_CHANNEL] = {
-		.name = "tcp.channel", .params = socket_params, .result = res_channel,
+		.name = "tcp.channel", .errors = err_socket, .params = socket_params, .result = res_channel,
 		.flags = PROTO_M_SOCKET, .states = S(CONNECTED),
 		.summary = "Hand over a stream socket relayed to the TCP socket both ways.",
 		.description = "Answers at once, with one end of a socketpair passed as "
 			       "SCM_RIGHTS on the answer's bytes; not in a batch." },
 	[PROTO_M_DAEMON_INFO] = {
-		.name = "daemon.info", .result = res_daemon_info,
+		.name = "daemon.info", .errors = err_none, .result = res_daemon_info,
 		.summary = "Daemon version, uptime, limits and counters.",
 		.description = "Answers at once." },
 	[PROTO_M_DAEMON_MONITOR] = {
-		.name = "daemon.monitor", .params = monitor_params, .result = res_monitor,
+		.name = "daemon.monitor", .errors = err_monitor, .params = monitor_params, .result = res_monitor,
 		.flags = PROTO_M_PRIVILEGED,
 		.summary = "Stream monitor.event notifications about every client and socket.",
 		.description = "Answers at once; root and the daemon's uid only. A monitor more "
 			       "than 4 MiB behind is sent monitor.dropped and disconnected." },
 	[PROTO_M_RPC_DISCOVER] = {
-		.name = "rpc.discover", .result = res_discover,
+		.name = "rpc.discover", .errors = err_none, .result = res_discover,
 		.summary = "OpenRPC document of the whole protocol.",
 		.description = "Answers at once." },
 	[PROTO_N_TCP_DATA] = {

@@ -74,6 +74,7 @@ struct proto_method {
 	unsigned			 states;	/* PROTO_S() mask */
 	const char			*summary;	/* one line */
 	const char			*description;	/* when it answers */
+	const int			*errors;	/* codes it may answer, 0-terminated */
 };
 
 extern const struct proto_method proto_methods[_PROTO_M_MAX];

@@ -48,6 +48,11 @@ struct proto_field {
 	int64_t		 min, max;	/* PROTO_T_INT bounds, inclusive */
 	int64_t		 def;		/* value when absent (INT, BOOL) */
 	const char	*summary;
+	/*
+	 * Results only: an OBJECT's fields (NULL: a map of names to
+	 * integers), an ARRAY's item (one row, its name unused).
+	 */
+	const struct proto_field *sub;
 };
 
 /* Why a parameter was refused, for data.reason. */

@@ -29,6 +29,7 @@
 
 struct cc {
 	int			 fd;		/* control connection */
+	int			 num;		/* connections opened before, plus one */
 	struct proto_reader	*r;		/* framing of what we receive */
 	long long		 next_id;	/* ids of cc_request: 1, 2, ... */
 	cJSON			*notes;		/* notifications not yet taken */
@@ -53,6 +54,9 @@ cc_open(void)
 		free(c);
 		return NULL;
 	}
+	static int opened;
+
+	c->num = ++opened;
 	c->r = proto_reader_new(CC_MAX_LINE);
 	c->notes = cJSON_CreateArray();
 	c->answers = cJSON_CreateArray();
@@ -101,6 +105,7 @@ cc_send_raw(struct cc *c, const void *data, size_t len)
 	long long end = conform_now_ms() + CONFORM_DEADLINE_MS;
 	const char *p = data;
 
+	conform_record(c->num, 'o', data, len);
 	while (len > 0) {
 		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -185,6 +190,7 @@ cc_read_line(struct cc *c, int timeout_ms)
 		if (k == PROTO_READER_LINE) {
 			snprintf(c->last, sizeof(c->last), "%.*s", (int)len, line);
 			trace("<", line, len);
+			conform_record(c->num, 'i', line, len);
 			return strndup(line, len);
 		}
 		if (k == PROTO_READER_TOO_LONG) {

@@ -208,6 +208,7 @@ main(int argc, char **argv)
 		for (const struct conform_case *k = tables[i]; k->name; k++)
 			if (!filter || strstr(k->name, filter))
 				run_case(k, &t);
+	conform_record_done();
 	if (bin) {
 		if (spawn_stop(why, sizeof(why)) < 0) {
 			printf("FAIL daemon-exit: %s\n", why);

@@ -69,6 +69,10 @@ long long conform_now_ms(void);
 #define SKIP(...) do { conform_skip(__VA_ARGS__); return; } while (0)
 #define FAILED() (C->failure[0] != '\0')
 
+/* conform-record.c: what was sent and received, for validate-openrpc.py. */
+void	 conform_record(int conn, char dir, const void *data, size_t len);
+void	 conform_record_done(void);
+
 /* conform-spawn.c: a daemon of our own. */
 int	 spawn_daemon(const char *bin, const char **ret_socket);
 int	 spawn_stop(char *why, size_t whylen);

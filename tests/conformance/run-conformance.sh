@@ -1,6 +1,9 @@
 #!/bin/sh
 # Runs tisock-conform against a freshly built tisockd (started by the
-# suite itself on a temporary socket).  top_builddir / top_srcdir come from
+# suite itself on a temporary socket), recording the traffic, then checks
+# the rpc.discover document (JSON Schema draft 7, strict) and every answer
+# and notification of the run against it (validate-openrpc.py, with
+# Debian's python3-jsonschema).  top_builddir / top_srcdir come from
 # AM_TESTS_ENVIRONMENT; TISOCK_DAEMON_WRAPPER (a valgrind command, say) is
 # put before the daemon.  A missing daemon is a failure, not a skip.
 b=${top_builddir:-.}
@@ -9,5 +12,15 @@ if [ ! -x "$b/daemon/tisockd" ]; then
 	echo "run-conformance: $b/daemon/tisockd is missing" >&2
 	exit 1
 fi
-exec "$b/tests/conformance/tisock-conform" --daemon "$b/daemon/tisockd" \
-	--data "$s/tests/conformance"
+record=$(mktemp)
+trap 'rm -f "$record"' EXIT
+TISOCK_CONFORM_RECORD=$record "$b/tests/conformance/tisock-conform" \
+	--daemon "$b/daemon/tisockd" --data "$s/tests/conformance"
+rc=$?
+py=/usr/bin/python3
+if ! "$py" -c 'import jsonschema' 2>/dev/null; then
+	echo "FAIL openrpc-validation: $py with jsonschema (python3-jsonschema) is needed"
+	exit 1
+fi
+"$py" "$s/tests/conformance/validate-openrpc.py" "$record" "$s/doc/PROTOCOL.md" || rc=1
+exit $rc

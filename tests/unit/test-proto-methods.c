@@ -15,6 +15,7 @@
 
 #include "proto-errors.h"
 #include "proto-methods.h"
+#include "proto-openrpc.h"
 
 static void
 every_row_complete(void **state)
@@ -29,6 +30,10 @@ every_row_complete(void **state)
 		if (!(m->flags & PROTO_M_NOTIFICATION)) {
 			assert_non_null(m->result);
 			assert_int_equal(proto_method_lookup(m->name), i);
+			/* Its errors, each a known code, for rpc.discover. */
+			assert_non_null(m->errors);
+			for (const int *e = m->errors; *e; e++)
+				assert_non_null(proto_error_lookup(*e));
 		} else {
 			assert_non_null(m->params);
 			assert_int_equal(proto_method_lookup(m->name), -ENOENT);
@@ -50,6 +55,57 @@ every_row_complete(void **state)
 	}
 	assert_int_equal(proto_method_lookup("nope"), -ENOENT);
 	assert_int_equal(proto_method_lookup("tcp.info"), PROTO_M_TCP_INFO);
+}
+
+/* Nested result rows: an array describes its item, an object its members. */
+static void
+check_result_rows(const struct proto_field *fields, int depth)
+{
+	assert_true(depth < 6);
+	for (const struct proto_field *f = fields; f && f->name; f++) {
+		assert_non_null(f->summary);
+		if (f->type == PROTO_T_ARRAY && f->sub) {
+			assert_non_null(f->sub[0].name);
+			assert_null(f->sub[1].name);	/* one row: the item */
+		}
+		if (f->sub)
+			check_result_rows(f->sub, depth + 1);
+	}
+}
+
+static void
+result_rows(void **state)
+{
+	for (int i = 0; i < _PROTO_M_MAX; i++)
+		check_result_rows(proto_methods[i].flags & PROTO_M_NOTIFICATION ?
+				  proto_methods[i].params : proto_methods[i].result, 0);
+}
+
+/* The generated OpenRPC document is JSON with every method and notification. */
+static void
+openrpc_document(void **state)
+{
+	struct proto_buf b = PROTO_BUF_INIT;
+	cJSON *doc, *m;
+	int methods = 0, notes = 0;
+
+	assert_int_equal(proto_openrpc_build(&b), 0);
+	assert_int_equal(proto_buf_putc(&b, '\0'), 0);
+	doc = cJSON_Parse(proto_buf_head(&b));
+	assert_non_null(doc);
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(doc, "methods")) {
+		cJSON *r = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "result"), "schema");
+
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "type")), "object");
+		assert_true(cJSON_IsArray(cJSON_GetObjectItem(m, "errors")));
+		methods++;
+	}
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(doc, "x-notifications"))
+		notes++;
+	assert_int_equal(methods + notes, _PROTO_M_MAX);
+	assert_int_equal(notes, PROTO_N_MONITOR_EVENT - PROTO_N_TCP_DATA + 1);
+	cJSON_Delete(doc);
+	proto_buf_free(&b);
 }
 
 static void
@@ -117,6 +173,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_row_complete),
+		cmocka_unit_test(result_rows),
+		cmocka_unit_test(openrpc_document),
 		cmocka_unit_test(the_contract_names),
 		cmocka_unit_test(error_tables),
 		cmocka_unit_test(states),
