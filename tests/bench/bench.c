@@ -1,8 +1,6 @@
 /*
  * bench: tisockd against direct TCP and socat, measured in one run.
  *
- *	bench DAEMON [--mib N] [--reps N] [--json FILE] [--quick]
- *
  * Starts its own tisockd and, for each measurement, a peer process on
  * loopback (so the daemon, the peer and this client spread over the
  * cores), then reports medians over the repetitions:
@@ -14,9 +12,20 @@
  *    then tcp.data), the channel, socat;
  *  - connection setup: connect + close, direct and through the daemon;
  *  - pipelined tcp.info requests per second;
- *  - the daemon's RSS per connected socket, with 10,000 of them.
- * The table shows absolute figures and ratios to direct TCP and to socat
- * in the same direction; --json writes the same as JSON.
+ *  - memory, each on a fresh daemon: RSS per idle connected socket with
+ *    1,000 and 10,000, per idle channel with 1,000, and 5 s after closing
+ *    them (bench-load.c);
+ *  - with --only load: many busy streams at once (bench-load.c).
+ * Each repetition runs every path once, in turn (starting one further
+ * each time), so a slow stretch of a shared machine hits every path
+ * alike.  The table shows medians with min-max over the repetitions, and
+ * ratios to direct TCP and to socat in the same direction, taken within
+ * each repetition; --json writes the same as JSON.
+ *
+ *	bench DAEMON [--mib N] [--reps N] [--json FILE] [--only GROUP]
+ *	    [--load-seconds S] [--quick]
+ *
+ * GROUP: bulk, rtt, setup, info, rss, load (load runs only when named).
  */
 #include "config.h"
 
@@ -51,12 +60,12 @@ struct spawned sp;
 size_t total_bytes = 256u << 20;
 static int reps = 3, rtt_n = 20000, setup_n = 2000, info_n = 200000, many = 10000;
 static bool have_socat;
-static const char *only;		/* --only bulk|rtt|setup|info|rss: one group */
+static const char *only;		/* --only bulk|rtt|setup|info|rss|load: one group */
 
 static bool
 want(const char *group)
 {
-	return !only || strcmp(only, group) == 0;
+	return only ? strcmp(only, group) == 0 : strcmp(group, "load") != 0;
 }
 static char socat_path[128];
 
@@ -471,90 +480,187 @@ info_rate(void)
 	return info_n / t;
 }
 
-static long
-rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
+/* ---- the run: every path once per repetition, in turn ------------------------- */
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			v = atol(line + 6);
-	fclose(f);
-	return v;
-}
+enum {
+	B_DIRECT, B_PUMP, B_WRITE, B_CH_DOWN, B_CH_UP, B_SOCAT_UP, B_SOCAT_DOWN, _B_MAX
+};
+enum { R_DIRECT, R_JSON, R_CHANNEL, R_SOCAT, _R_MAX };
 
-/* The daemon's RSS growth per connected socket, with `many` of them (bytes). */
-static double
-rss_per_socket(long *base, long *full)
-{
-	int port, batch = 500;
-	pid_t pid = peer_start(HOLD, 0, &port);
-	struct rpc r;
-	char *lines = malloc((size_t)batch * 96);
+static double bulk_ch_down(void) { return bulk_channel(false); }
+static double bulk_ch_up(void) { return bulk_channel(true); }
+static double bulk_socat_up(void) { return bulk_socat(true); }
+static double bulk_socat_down(void) { return bulk_socat(false); }
+static double setup_direct(void) { return setup_rate(false); }
+static double setup_daemon(void) { return setup_rate(true); }
 
-	rpc_open(&r);
-	cJSON_Delete(rpc_call(&r, "daemon.info", NULL));
-	*base = rss_kb(sp.pid);
-	for (int done = 0; done < many; done += batch) {
-		size_t len = 0;
-
-		for (int i = 0; i < batch; i++)
-			len += (size_t)sprintf(lines + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-					       "\"tcp.connect\",\"params\":{\"port\":%d}}\n",
-					       1000000 + done + i, port);
-		write_all(r.fd, lines, len);
-		for (int i = 0; i < batch; i++) {
-			size_t l;
-			char *line = rpc_line(&r, &l);
-
-			if (!strstr(line, "\"connected\"")) {
-				fprintf(stderr, "bench: connect %d: %s\n", done + i, line);
-				exit(1);
-			}
-		}
-	}
-	*full = rss_kb(sp.pid);
-	rpc_close(&r);
-	peer_stop(pid);
-	free(lines);
-	return (double)(*full - *base) * 1024. / many;
-}
-
-/* ---- report --------------------------------------------------------------------- */
-
-struct row {
-	const char	*name;
-	double		 value;
-	const char	*unit;
-	double		 vs_direct, vs_socat;	/* 0: not applicable */
+static double (*const bulk_fn[_B_MAX])(void) = {
+	bulk_direct, bulk_pump, bulk_write, bulk_ch_down, bulk_ch_up, bulk_socat_up,
+	bulk_socat_down,
+};
+static void (*const rtt_fn[_R_MAX])(double *, int) = {
+	rtt_direct, rtt_json, rtt_channel, rtt_socat,
 };
 
-static struct row rows[32];
-static int nrows;
+/* Figures of one measurement over the repetitions. */
+struct series {
+	double	v[MAX_REPS];
+	int	n;
+};
 
 static void
-row(const char *name, double value, const char *unit, double direct, double socat)
+add(struct series *x, double v)
 {
-	rows[nrows++] = (struct row){ name, value, unit, direct > 0 ? value / direct : 0,
-				      socat > 0 ? value / socat : 0 };
+	x->v[x->n++] = v;
+}
+
+/* Median, min and max of x (a sorted copy). */
+static void
+stats(const struct series *x, double *med, double *lo, double *hi)
+{
+	double v[MAX_REPS];
+
+	memcpy(v, x->v, sizeof(double) * (size_t)x->n);
+	*med = x->n ? median(v, x->n) : 0;
+	*lo = x->n ? v[0] : 0;
+	*hi = x->n ? v[x->n - 1] : 0;
+}
+
+/* x / y, repetition by repetition (the same repetition's figures). */
+static struct series
+ratio(const struct series *x, const struct series *y)
+{
+	struct series r = { .n = 0 };
+
+	for (int i = 0; i < x->n && i < y->n; i++)
+		if (y->v[i] > 0)
+			add(&r, x->v[i] / y->v[i]);
+	return r;
+}
+
+static FILE *json_out;
+static int json_rows;
+
+/* One line of the table: median (min-max), and the ratios' medians (min-max). */
+static void
+report(const char *name, const struct series *x, double scale, const char *unit,
+       const struct series *direct, const struct series *socat)
+{
+	double m, lo, hi, rm = 0, rlo = 0, rhi = 0, sm = 0, slo = 0, shi = 0;
+	struct series rd = { .n = 0 }, rs = { .n = 0 };
+
+	if (x->n == 0)
+		return;
+	stats(x, &m, &lo, &hi);
+	printf("%-34s %10.3f (%.3f-%.3f) %-6s", name, m * scale, lo * scale, hi * scale, unit);
+	if (direct && direct != x && direct->n) {
+		rd = ratio(x, direct);
+		stats(&rd, &rm, &rlo, &rhi);
+		printf("  x direct %.2f (%.2f-%.2f)", rm, rlo, rhi);
+	}
+	if (socat && socat != x && socat->n) {
+		rs = ratio(x, socat);
+		stats(&rs, &sm, &slo, &shi);
+		printf("  x socat %.2f (%.2f-%.2f)", sm, slo, shi);
+	}
+	printf("\n");
+	if (json_out)
+		fprintf(json_out, "%s{\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.6g,\"min\":%.6g,"
+			"\"max\":%.6g,\"vsDirect\":%.6g,\"vsSocat\":%.6g}", json_rows++ ? "," : "",
+			name, unit, m * scale, lo * scale, hi * scale, rm, sm);
+}
+
+static const char *daemon_bin;
+static char daemon_conf[512];
+
+/* Runs fn on a daemon of its own, started for it (memory figures start from scratch). */
+static void
+on_fresh_daemon(void (*fn)(void *), void *arg)
+{
+	struct spawned saved = sp;
+
+	if (spawn_start(&sp, daemon_bin, daemon_conf, 0) < 0)
+		die("start a fresh daemon");
+	fn(arg);
+	spawn_stop(&sp);
+	sp = saved;
+}
+
+static void
+fresh_sockets(void *arg)
+{
+	double *v = arg;
+
+	*v = load_rss_sockets((int)v[1]);
+}
+
+static void
+fresh_channels(void *arg)
+{
+	long *v = arg;
+
+	load_rss_channels(1000, &v[0], &v[1], &v[2]);
+}
+
+static void
+run_memory(void)
+{
+	double s1k[2] = { 0, 1000 }, s10k[2] = { 0, 10000 };
+	long ch[3];
+
+	on_fresh_daemon(fresh_sockets, s1k);
+	on_fresh_daemon(fresh_sockets, s10k);
+	on_fresh_daemon(fresh_channels, ch);
+	printf("\nmemory, each on a fresh daemon:\n");
+	printf("  RSS per idle connected socket: %.0f B with 1,000, %.0f B with 10,000\n",
+	       s1k[0], s10k[0]);
+	printf("  1,000 idle channels: RSS %ld KiB before, %ld KiB with them (%.1f KiB each), "
+	       "%ld KiB 5 s after closing (%.2f x before)\n", ch[0], ch[1],
+	       (double)(ch[1] - ch[0]) / 1000., ch[2], (double)ch[2] / (double)ch[0]);
+	if (json_out)
+		fprintf(json_out, "%s{\"name\":\"rss per idle socket, 1000\",\"unit\":\"B\","
+			"\"median\":%.0f},{\"name\":\"rss per idle socket, 10000\",\"unit\":\"B\","
+			"\"median\":%.0f},{\"name\":\"rss per idle channel\",\"unit\":\"KiB\","
+			"\"median\":%.2f},{\"name\":\"rss after channels / before\",\"unit\":\"x\","
+			"\"median\":%.3f}", json_rows++ ? "," : "", s1k[0], s10k[0],
+			(double)(ch[1] - ch[0]) / 1000., (double)ch[2] / (double)ch[0]);
+}
+
+static void
+run_load(double secs)
+{
+	static const int ns[] = { 1, 10, 100, 1000 };
+
+	printf("\nload, %.0f s windows after %.0f s of warm-up:\n", secs, 1.0);
+	printf("  %-8s %6s %10s %6s %8s %18s\n", "streams", "N", "MB/s", "Jain", "slowest",
+	       "daemon.info p50/p99");
+	for (int pump = 1; pump >= 0; pump--)
+		for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+			struct load_result r;
+
+			load_run(ns[i], pump, secs, &r);
+			printf("  %-8s %6d %10.0f %6.3f %8.2f %8.2f / %.2f ms (%d)\n",
+			       pump ? "pump" : "channel", ns[i], r.mbps, r.jain, r.slowest,
+			       r.info_p50, r.info_p99, r.probes);
+			if (json_out)
+				fprintf(json_out, "%s{\"name\":\"load %s %d\",\"mbps\":%.1f,"
+					"\"jain\":%.4f,\"slowest\":%.3f,\"infoP50Ms\":%.3f,"
+					"\"infoP99Ms\":%.3f}", json_rows++ ? "," : "",
+					pump ? "pump" : "channel", ns[i], r.mbps, r.jain, r.slowest,
+					r.info_p50, r.info_p99);
+		}
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *bin = argc > 1 ? argv[1] : "daemon/tisockd", *json = NULL;
-	double v[MAX_REPS], direct, pump, wr, socat_up = 0, socat_down = 0, ch_up, ch_down;
-	double *rtt = NULL, p50[4] = { 0 }, p99[4] = { 0 }, setup_direct, setup_daemon, info;
-	long base, full;
-	char conf[256];
-	double per_socket;
+	const char *json = NULL;
+	struct series bulk[_B_MAX] = { 0 }, p50[_R_MAX] = { 0 }, p99[_R_MAX] = { 0 };
+	struct series setup[2] = { 0 }, info = { 0 };
+	double *rtt, load_secs = 5;
+	int nb = _B_MAX, nr = _R_MAX;
 
+	daemon_bin = argc > 1 ? argv[1] : "daemon/tisockd";
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--mib") == 0 && i + 1 < argc)
 			total_bytes = (size_t)atoi(argv[++i]) << 20;
@@ -564,6 +670,8 @@ main(int argc, char **argv)
 			json = argv[++i];
 		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
 			only = argv[++i];
+		else if (strcmp(argv[i], "--load-seconds") == 0 && i + 1 < argc)
+			load_secs = atof(argv[++i]);
 		else if (strcmp(argv[i], "--quick") == 0) {
 			total_bytes = 16u << 20;
 			reps = 1;
@@ -571,6 +679,7 @@ main(int argc, char **argv)
 			setup_n = 200;
 			info_n = 20000;
 			many = 1000;
+			load_secs = 1;
 		}
 	}
 	if (reps < 1 || reps > MAX_REPS)
@@ -583,11 +692,13 @@ main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	snprintf(conf, sizeof(conf), "[daemon]\nresolver-lookups = f\nlog-level = warning\n"
-		 "[limits]\nclient-sockets = %d\nsockets = %d\nuid-sockets = %d\n"
+	/* Room for 10,000 sockets and 1,000 clients of one uid; byte budgets as shipped. */
+	snprintf(daemon_conf, sizeof(daemon_conf), "[daemon]\nresolver-lookups = f\n"
+		 "log-level = warning\n[limits]\nclient-sockets = %d\nsockets = %d\n"
+		 "uid-sockets = %d\nclients = 1100\nuid-clients = 1100\n"
 		 "client-connects-per-second = 1000000\nuid-connects-per-second = 1000000\n",
 		 many + 100, many + 100, many + 100);
-	if (spawn_start(&sp, bin, conf, 0) < 0) {
+	if (spawn_start(&sp, daemon_bin, daemon_conf, 0) < 0) {
 		sp.pid = 0;
 		die("start the daemon");
 	}
@@ -602,124 +713,80 @@ main(int argc, char **argv)
 		}
 		d = c ? c + 1 : NULL;
 	}
-	printf("bench: %zu MiB per bulk run, %d repetitions (medians), socat %s\n",
+	if (!have_socat) {
+		nb = B_SOCAT_UP;
+		nr = R_SOCAT;
+	}
+	if (json) {
+		json_out = fopen(json, "w");
+		if (!json_out)
+			die(json);
+		fprintf(json_out, "{\"bulkMiB\":%zu,\"reps\":%d,\"results\":[", total_bytes >> 20,
+			reps);
+	}
+	printf("bench: %zu MiB per bulk run, %d repetitions, every path once per repetition "
+	       "in turn; medians (min-max), ratios taken within each repetition; socat %s\n",
 	       total_bytes >> 20, reps, have_socat ? "found" : "not installed");
 
-	direct = pump = wr = ch_up = ch_down = 0;
-	setup_direct = setup_daemon = info = per_socket = 0;
-	base = full = 0;
-	if (want("bulk")) {
-	for (int i = 0; i < reps; i++)
-		v[i] = bulk_direct();
-	direct = median(v, reps);
-	for (int i = 0; i < reps; i++)
-		v[i] = bulk_pump();
-	pump = median(v, reps);
-	for (int i = 0; i < reps; i++)
-		v[i] = bulk_write();
-	wr = median(v, reps);
-	for (int i = 0; i < reps; i++)
-		v[i] = bulk_channel(true);
-	ch_up = median(v, reps);
-	for (int i = 0; i < reps; i++)
-		v[i] = bulk_channel(false);
-	ch_down = median(v, reps);
-	if (have_socat) {
-		for (int i = 0; i < reps; i++)
-			v[i] = bulk_socat(true);
-		socat_up = median(v, reps);
-		for (int i = 0; i < reps; i++)
-			v[i] = bulk_socat(false);
-		socat_down = median(v, reps);
-	}
-	}
 	rtt = calloc((size_t)rtt_n, sizeof(*rtt));
-	if (want("rtt")) {
-	rtt_direct(rtt, rtt_n);
-	qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
-	p50[0] = rtt[rtt_n / 2];
-	p99[0] = rtt[rtt_n * 99 / 100];
-	rtt_json(rtt, rtt_n);
-	qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
-	p50[1] = rtt[rtt_n / 2];
-	p99[1] = rtt[rtt_n * 99 / 100];
-	rtt_channel(rtt, rtt_n);
-	qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
-	p50[2] = rtt[rtt_n / 2];
-	p99[2] = rtt[rtt_n * 99 / 100];
-	if (have_socat) {
-		rtt_socat(rtt, rtt_n);
-		qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
-		p50[3] = rtt[rtt_n / 2];
-		p99[3] = rtt[rtt_n * 99 / 100];
-	}
-	}
-	if (want("setup")) {
-		for (int i = 0; i < reps; i++)
-			v[i] = setup_rate(false);
-		setup_direct = median(v, reps);
-		for (int i = 0; i < reps; i++)
-			v[i] = setup_rate(true);
-		setup_daemon = median(v, reps);
-	}
-	if (want("info")) {
-		for (int i = 0; i < reps; i++)
-			v[i] = info_rate();
-		info = median(v, reps);
-	}
-	if (want("rss"))
-		per_socket = rss_per_socket(&base, &full);
+	for (int r = 0; r < reps; r++) {
+		/* Round robin, starting one further each repetition. */
+		if (want("bulk"))
+			for (int k = 0; k < nb; k++) {
+				int i = (k + r) % nb;
 
-	row("bulk direct TCP", direct / 1e9, "GB/s", direct / 1e9, 0);
-	row("bulk JSON pump (TCP -> client)", pump / 1e9, "GB/s", direct / 1e9, socat_down / 1e9);
-	row("bulk JSON write (client -> TCP)", wr / 1e9, "GB/s", direct / 1e9, socat_up / 1e9);
-	row("bulk channel (TCP -> client)", ch_down / 1e9, "GB/s", direct / 1e9, socat_down / 1e9);
-	row("bulk channel (client -> TCP)", ch_up / 1e9, "GB/s", direct / 1e9, socat_up / 1e9);
-	if (have_socat) {
-		row("bulk socat (Unix -> TCP)", socat_up / 1e9, "GB/s", direct / 1e9, 0);
-		row("bulk socat (TCP -> Unix)", socat_down / 1e9, "GB/s", direct / 1e9, 0);
-	}
-	row("64 B round trip p50, direct", p50[0] * 1e6, "us", p50[0] * 1e6, 0);
-	row("64 B round trip p50, JSON", p50[1] * 1e6, "us", p50[0] * 1e6, p50[3] * 1e6);
-	row("64 B round trip p50, channel", p50[2] * 1e6, "us", p50[0] * 1e6, p50[3] * 1e6);
-	if (have_socat)
-		row("64 B round trip p50, socat", p50[3] * 1e6, "us", p50[0] * 1e6, 0);
-	row("64 B round trip p99, direct", p99[0] * 1e6, "us", p99[0] * 1e6, 0);
-	row("64 B round trip p99, JSON", p99[1] * 1e6, "us", p99[0] * 1e6, p99[3] * 1e6);
-	row("64 B round trip p99, channel", p99[2] * 1e6, "us", p99[0] * 1e6, p99[3] * 1e6);
-	if (have_socat)
-		row("64 B round trip p99, socat", p99[3] * 1e6, "us", p99[0] * 1e6, 0);
-	row("connection setup, direct", setup_direct, "conn/s", setup_direct, 0);
-	row("connection setup, daemon", setup_daemon, "conn/s", setup_direct, 0);
-	row("pipelined tcp.info", info, "req/s", 0, 0);
-	row("daemon RSS per connected socket", per_socket, "bytes", 0, 0);
+				add(&bulk[i], bulk_fn[i]());
+			}
+		if (want("rtt"))
+			for (int k = 0; k < nr; k++) {
+				int i = (k + r) % nr;
 
-	printf("\n%-34s %12s %-7s %9s %9s\n", "measurement", "value", "unit", "x direct", "x socat");
-	for (int i = 0; i < nrows; i++) {
-		printf("%-34s %12.3f %-7s", rows[i].name, rows[i].value, rows[i].unit);
-		if (rows[i].vs_direct > 0)
-			printf(" %9.3f", rows[i].vs_direct);
-		else
-			printf(" %9s", "");
-		if (rows[i].vs_socat > 0)
-			printf(" %9.3f", rows[i].vs_socat);
-		printf("\n");
+				rtt_fn[i](rtt, rtt_n);
+				qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
+				add(&p50[i], rtt[rtt_n / 2]);
+				add(&p99[i], rtt[rtt_n * 99 / 100]);
+			}
+		if (want("setup")) {
+			add(&setup[r % 2], r % 2 ? setup_daemon() : setup_direct());
+			add(&setup[(r + 1) % 2], (r + 1) % 2 ? setup_daemon() : setup_direct());
+		}
+		if (want("info"))
+			add(&info, info_rate());
 	}
-	printf("\n(RSS with %d sockets: %ld KiB, from %ld KiB)\n", many, full, base);
-	if (json) {
-		FILE *f = fopen(json, "w");
-
-		if (!f)
-			die(json);
-		fprintf(f, "{\"bulkMiB\":%zu,\"reps\":%d,\"results\":[", total_bytes >> 20, reps);
-		for (int i = 0; i < nrows; i++)
-			fprintf(f, "%s{\"name\":\"%s\",\"value\":%.6g,\"unit\":\"%s\",\"vsDirect\":%.6g,"
-				"\"vsSocat\":%.6g}", i ? "," : "", rows[i].name, rows[i].value,
-				rows[i].unit, rows[i].vs_direct, rows[i].vs_socat);
-		fprintf(f, "]}\n");
-		fclose(f);
-	}
+	printf("\n");
+	report("bulk direct TCP", &bulk[B_DIRECT], 1e-6, "MB/s", NULL, NULL);
+	report("bulk JSON pump (TCP -> client)", &bulk[B_PUMP], 1e-6, "MB/s", &bulk[B_DIRECT],
+	       &bulk[B_SOCAT_DOWN]);
+	report("bulk JSON write (client -> TCP)", &bulk[B_WRITE], 1e-6, "MB/s", &bulk[B_DIRECT],
+	       &bulk[B_SOCAT_UP]);
+	report("bulk channel (TCP -> client)", &bulk[B_CH_DOWN], 1e-6, "MB/s", &bulk[B_DIRECT],
+	       &bulk[B_SOCAT_DOWN]);
+	report("bulk channel (client -> TCP)", &bulk[B_CH_UP], 1e-6, "MB/s", &bulk[B_DIRECT],
+	       &bulk[B_SOCAT_UP]);
+	report("bulk socat (Unix -> TCP)", &bulk[B_SOCAT_UP], 1e-6, "MB/s", &bulk[B_DIRECT], NULL);
+	report("bulk socat (TCP -> Unix)", &bulk[B_SOCAT_DOWN], 1e-6, "MB/s", &bulk[B_DIRECT], NULL);
+	report("64 B round trip p50, direct", &p50[R_DIRECT], 1e6, "us", NULL, NULL);
+	report("64 B round trip p50, JSON", &p50[R_JSON], 1e6, "us", &p50[R_DIRECT], &p50[R_SOCAT]);
+	report("64 B round trip p50, channel", &p50[R_CHANNEL], 1e6, "us", &p50[R_DIRECT],
+	       &p50[R_SOCAT]);
+	report("64 B round trip p50, socat", &p50[R_SOCAT], 1e6, "us", &p50[R_DIRECT], NULL);
+	report("64 B round trip p99, direct", &p99[R_DIRECT], 1e6, "us", NULL, NULL);
+	report("64 B round trip p99, JSON", &p99[R_JSON], 1e6, "us", &p99[R_DIRECT], &p99[R_SOCAT]);
+	report("64 B round trip p99, channel", &p99[R_CHANNEL], 1e6, "us", &p99[R_DIRECT],
+	       &p99[R_SOCAT]);
+	report("64 B round trip p99, socat", &p99[R_SOCAT], 1e6, "us", &p99[R_DIRECT], NULL);
+	report("connection setup, direct", &setup[0], 1, "conn/s", NULL, NULL);
+	report("connection setup, daemon", &setup[1], 1, "conn/s", &setup[0], NULL);
+	report("pipelined tcp.info", &info, 1, "req/s", NULL, NULL);
 	free(rtt);
+	if (want("rss"))
+		run_memory();
+	if (only && strcmp(only, "load") == 0)
+		run_load(load_secs);
+	if (json_out) {
+		fprintf(json_out, "]}\n");
+		fclose(json_out);
+	}
 	spawn_stop(&sp);
 	return 0;
 }

@@ -50,4 +50,17 @@ cJSON	*rpc_call(struct rpc *r, const char *method, const char *params);
 long long rpc_connect(struct rpc *r, int port);
 int	 rpc_channel(struct rpc *r, long long s);
 
+/* bench-load.c: many streams at once, memory on a fresh daemon. */
+struct load_result {
+	double	mbps;			/* aggregate, MB/s */
+	double	jain;			/* Jain's index of the per-stream bytes */
+	double	slowest;		/* the slowest stream's bytes / the mean */
+	double	info_p50, info_p99;	/* daemon.info round trip from a fresh client, ms */
+	int	probes;
+};
+
+void	 load_run(int n, bool pump, double secs, struct load_result *r);
+double	 load_rss_sockets(int n);
+void	 load_rss_channels(int n, long *before, long *with, long *after);
+
 #endif
