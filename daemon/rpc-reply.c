@@ -38,6 +38,8 @@ rpc_call_defer(struct rpc_call *stack_call, struct tcp *t)
 		return NULL;
 	*call = *stack_call;
 	stack_call->id = NULL;
+	if (call->method == PROTO_M_TCP_WRITE)
+		stack_call->u.write.data = NULL;	/* the heap call has the payload */
 	call->deferred = true;
 	call->tcp = t;
 	call->timer_on = false;
@@ -52,7 +54,7 @@ rpc_call_defer(struct rpc_call *stack_call, struct tcp *t)
 /*
  * Releases an answered call: a deferred one leaves its client's list and
  * is freed (the caller has already taken it off its FIFO); a stack call
- * only loses its id.
+ * only loses its id and a write's payload.
  */
 void
 rpc_call_free(struct rpc_call *call)
@@ -60,12 +62,14 @@ rpc_call_free(struct rpc_call *call)
 	assert(call->answered);
 	free(call->id);
 	call->id = NULL;
+	if (call->method == PROTO_M_TCP_WRITE) {
+		free(call->u.write.data);
+		call->u.write.data = NULL;
+	}
 	if (!call->deferred)
 		return;
 	if (call->timer_on)
 		ev_timer_stop(call->tcp->d->loop, &call->timer);
-	if (call->method == PROTO_M_TCP_WRITE)
-		free(call->u.write.data);
 	if (call->ctl) {
 		struct ctl *c = call->ctl;
 

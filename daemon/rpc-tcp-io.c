@@ -46,14 +46,51 @@ rpc_tcp_read(struct rpc_call *call, const union proto_args *args)
 	return tcp_read_queue(t, dc, a->timeout);
 }
 
+/*
+ * The payload: the fast path decoded it already (call->u.write.data);
+ * else it is decoded or copied here into call->u.write, which owns it
+ * from then on.  Returns 0, or 1 after answering a base64 error.
+ */
+static int
+write_payload(struct rpc_call *call, const struct proto_tcp_write_args *a)
+{
+	ssize_t n;
+	char *buf;
+
+	if (call->u.write.data)
+		return 0;
+	if (a->data.s) {
+		buf = malloc(proto_base64_decoded_max(a->data.len) + 1);
+		if (!buf)
+			return -ENOMEM;
+		n = proto_base64_decode(buf, a->data.s, a->data.len);
+		if (n < 0) {
+			/* Checked among the params already: kept for safety. */
+			free(buf);
+			rpc_reply_error(call, &(struct rpc_error){
+				.code = PROTO_E_INVALID_PARAMS, .param = "data", .reason = "base64",
+				.socket = a->socket });
+			return 1;
+		}
+	} else {
+		buf = malloc(a->text.len + 1);
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, a->text.s, a->text.len);
+		n = (ssize_t)a->text.len;
+	}
+	call->u.write.data = buf;
+	call->u.write.len = (size_t)n;
+	return 0;
+}
+
 int
 rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 {
 	const struct proto_tcp_write_args *a = &args->write;
 	struct tcp *t = call->tcp;
 	struct rpc_call *dc;
-	char *buf;
-	ssize_t n;
+	int r;
 
 	if (!!a->data.s == !!a->text.s) {
 		rpc_reply_error(call, &(struct rpc_error){
@@ -67,28 +104,11 @@ rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 		invalid_state(call, t, "shutdown");
 		return 0;
 	}
-	if (a->data.s) {
-		buf = malloc(proto_base64_decoded_max(a->data.len) + 1);
-		if (!buf)
-			return -ENOMEM;
-		n = proto_base64_decode(buf, a->data.s, a->data.len);
-		if (n < 0) {
-			free(buf);
-			rpc_reply_error(call, &(struct rpc_error){
-				.code = PROTO_E_INVALID_PARAMS, .param = "data", .reason = "base64",
-				.socket = (int64_t)t->id });
-			return 0;
-		}
-	} else {
-		buf = malloc(a->text.len + 1);
-		if (!buf)
-			return -ENOMEM;
-		memcpy(buf, a->text.s, a->text.len);
-		n = (ssize_t)a->text.len;
-	}
-	if (call->ctl->quser && quota_uid_pending_write(call->ctl->quser) + (size_t)n >
+	r = write_payload(call, a);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (call->ctl->quser && quota_uid_pending_write(call->ctl->quser) + call->u.write.len >
 	    call->ctl->d->conf.uid_pending_write) {
-		free(buf);
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .socket = (int64_t)t->id,
 			.message = "too many bytes waiting to be sent for this user",
@@ -97,12 +117,8 @@ rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 		return 0;
 	}
 	dc = rpc_call_defer(call, t);
-	if (!dc) {
-		free(buf);
+	if (!dc)
 		return -ENOMEM;
-	}
-	dc->u.write.data = buf;
-	dc->u.write.len = (size_t)n;
 	dc->u.write.off = 0;
 	return tcp_write_queue(t, dc);
 }

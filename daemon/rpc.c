@@ -13,6 +13,7 @@
 #include "idmap.h"
 #include "daemon.h"
 #include "proto-errors.h"
+#include "proto-fastwrite.h"
 #include "proto-jsonrpc.h"
 #include "quota.h"
 #include "rpc.h"
@@ -218,9 +219,11 @@ dispatch_request(struct ctl *c, struct rpc_batch *b, struct proto_request *q)
 	m = &proto_methods[mid];
 	memset(&args, 0, sizeof(args));
 	if (proto_params_parse(m->params, q->params, &args, &param, &why) < 0) {
+		/* socket comes first in every table: named when it was read. */
 		rpc_reply_error(&call, &(struct rpc_error){
 			.code = PROTO_E_INVALID_PARAMS, .param = param,
-			.reason = proto_param_error_text(why) });
+			.reason = proto_param_error_text(why),
+			.socket = m->flags & PROTO_M_SOCKET ? args.socket : 0 });
 		goto out;
 	}
 	dispatch_args(c, &call, m, &args);
@@ -229,186 +232,64 @@ out:
 	rpc_call_free(&call);
 }
 
-/* ---- the fast path for tcp.write ------------------------------------------- */
-
-static const char *
-fw_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	return p;
-}
-
-/* A string without escapes or control bytes at p: its contents in [*s, *e).  Past it, or NULL. */
-static const char *
-fw_string(const char *p, const char *end, const char **s, const char **e)
-{
-	const char *q;
-
-	if (p >= end || *p != '"')
-		return NULL;
-	q = memchr(p + 1, '"', (size_t)(end - p - 1));
-	if (!q || memchr(p + 1, '\\', (size_t)(q - p - 1)))
-		return NULL;
-	*s = p + 1;
-	*e = q;
-	return q + 1;
-}
-
-static bool
-fw_is(const char *s, const char *e, const char *word)
-{
-	return (size_t)(e - s) == strlen(word) && memcmp(s, word, (size_t)(e - s)) == 0;
-}
-
-/* An object member's key and its colon: the key in [*ks, *ke).  The value's start, or NULL. */
-static const char *
-fw_member_key(const char *p, const char *end, const char **ks, const char **ke)
-{
-	p = fw_string(fw_ws(p, end), end, ks, ke);
-	if (!p)
-		return NULL;
-	p = fw_ws(p, end);
-	if (p >= end || *p != ':')
-		return NULL;
-	return fw_ws(p + 1, end);
-}
-
-/* After an object member: 1 for another (","), 0 at the object's end ("}"), -1 otherwise. */
-static int
-fw_after_member(const char **pp, const char *end)
-{
-	const char *p = fw_ws(*pp, end);
-
-	if (p < end && (*p == ',' || *p == '}')) {
-		*pp = p + 1;
-		return *p == ',';
-	}
-	return -1;
-}
-
-/* A non-negative JSON integer of at most 18 digits.  Past it, or NULL. */
-static const char *
-fw_uint(const char *p, const char *end, long long *v)
-{
-	const char *start = p;
-
-	*v = 0;
-	while (p < end && *p >= '0' && *p <= '9' && p - start < 18)
-		*v = *v * 10 + (*p++ - '0');
-	if (p - start > 1 && *start == '0')
-		return NULL;	/* a leading zero is not JSON: the general path says so */
-	return p > start && (p == end || *p < '0' || *p > '9') ? p : NULL;
-}
-
 /*
- * The bulk of the traffic, tcp.write with base64 data, taken apart in
- * place: a line exactly of the shape
- *	{"jsonrpc":"2.0","id":ID,"method":"tcp.write","params":{"socket":N,"data":"..."}}
- * (members in any order, whitespace anywhere JSON allows it, ID a
- * non-negative integer or a string without escapes, or no id at all for
- * a notification) builds no tree and
- * copies no payload: the base64 is decoded straight from the line by
- * the handler.  Anything else (other members, escapes, text, a batch)
- * returns false and takes the general path, which answers the same.
+ * The tcp.write fast path (proto-fastwrite.h): a line of the usual shape
+ * builds no tree and copies no payload; its data is decoded straight from
+ * the line, before the generic checks as the general path checks base64
+ * among the params, and the call carries the bytes to the handler.
+ * Returns false for a line that is not the fast path's.
  */
 static bool
-fast_write(struct ctl *c, const char *line, size_t len)
+dispatch_fast(struct ctl *c, const char *line, size_t len)
 {
-	const char *p = line, *end = line + len, *ks, *ke, *vs = NULL, *ve = NULL;
-	const char *id = NULL, *id_end = NULL, *data = NULL, *data_end = NULL;
-	bool jsonrpc = false, method = false, params = false, have_socket = false;
 	struct rpc_call call = { .ctl = c, .method = PROTO_M_TCP_WRITE };
+	struct proto_fastwrite fw;
 	union proto_args args;
-	long long socket = 0;
-	int more;
+	ssize_t n;
+	char *buf;
 
-	if (len < 64 || !(p = fw_ws(p, end)) || p >= end || *p != '{')
+	if (!proto_fastwrite_parse(line, len, &fw))
 		return false;
-	for (p++;;) {
-		if (!(p = fw_member_key(p, end, &ks, &ke)))
-			return false;
-		if (fw_is(ks, ke, "jsonrpc")) {
-			if (!(p = fw_string(p, end, &vs, &ve)) || !fw_is(vs, ve, "2.0"))
-				return false;
-			jsonrpc = true;
-		} else if (fw_is(ks, ke, "method")) {
-			if (!(p = fw_string(p, end, &vs, &ve)) || !fw_is(vs, ve, "tcp.write"))
-				return false;
-			method = true;
-		} else if (fw_is(ks, ke, "id")) {
-			long long v;
-
-			id = p;
-			if (p < end && *p == '"') {
-				if (!(p = fw_string(p, end, &vs, &ve)))
-					return false;
-				for (const char *k = vs; k < ve; k++)
-					if ((unsigned char)*k < 0x20 || (unsigned char)*k >= 0x80)
-						return false;	/* the general path checks UTF-8 */
-			} else if (!(p = fw_uint(p, end, &v))) {
-				return false;
-			}
-			id_end = p;
-		} else if (fw_is(ks, ke, "params")) {
-			if (p >= end || *p++ != '{')
-				return false;
-			for (;;) {
-				if (!(p = fw_member_key(p, end, &ks, &ke)))
-					return false;
-				if (fw_is(ks, ke, "socket") && !have_socket) {
-					if (!(p = fw_uint(p, end, &socket)) || socket < 1 ||
-					    socket > 9007199254740991LL)	/* else: -32602 range */
-						return false;
-					have_socket = true;
-				} else if (fw_is(ks, ke, "data") && !data) {
-					if (!(p = fw_string(p, end, &data, &data_end)))
-						return false;
-				} else {
-					return false;
-				}
-				if ((more = fw_after_member(&p, end)) < 0)
-					return false;
-				if (!more)
-					break;
-			}
-			params = true;
-		} else {
+	buf = malloc(proto_fastwrite_decoded_max(&fw) + 1);
+	if (!buf)
+		return false;
+	n = proto_fastwrite_decode(&fw, buf);
+	if (n < 0) {
+		free(buf);
+		return false;	/* the general path says what is wrong with the data */
+	}
+	if (fw.id) {
+		call.id = strndup(fw.id, fw.id_len);
+		if (!call.id) {
+			free(buf);
 			return false;
 		}
-		if ((more = fw_after_member(&p, end)) < 0)
-			return false;
-		if (!more)
-			break;
-	}
-	if (fw_ws(p, end) != end || !jsonrpc || !method || !params || !have_socket || !data)
-		return false;
-	if (id) {
-		call.id = strndup(id, (size_t)(id_end - id));
-		if (!call.id)
-			return false;
-		call.id_len = (size_t)(id_end - id);
+		call.id_len = fw.id_len;
 	} else {
 		call.silent = true;	/* a notification: the write, with no answer */
 	}
+	call.u.write.data = buf;
+	call.u.write.len = (size_t)n;
 	c->d->counters.requests++;
 	memset(&args, 0, sizeof(args));
-	args.write.socket = socket;
-	args.write.data = (struct proto_str){ .s = data, .len = (size_t)(data_end - data) };
+	args.write.socket = fw.socket;
+	args.write.data = (struct proto_str){ .s = fw.data, .len = fw.data_len };
 	dispatch_args(c, &call, &proto_methods[PROTO_M_TCP_WRITE], &args);
 	return true;
 }
 
-/* Parses one line and dispatches every request in it. */
+/*
+ * The general path: parses one line into its requests (proto-jsonrpc) and
+ * dispatches each.  rpc_dispatch_line() sends here every line the fast
+ * path does not take; the differential fuzz target calls it alone.
+ */
 void
-rpc_dispatch_line(struct ctl *c, const char *line, size_t len)
+rpc_dispatch_general(struct ctl *c, const char *line, size_t len)
 {
 	struct proto_msg msg;
 	struct rpc_batch *b;
 	int r;
 
-	if (fast_write(c, line, len))
-		return;
 	r = proto_msg_parse(line, len, &msg);
 	if (r == -EBADMSG) {
 		protocol_error(c, NULL, NULL, 0, &(struct rpc_error){
@@ -445,6 +326,14 @@ rpc_dispatch_line(struct ctl *c, const char *line, size_t len)
 		dispatch_request(c, b->ctl ? b : NULL, &msg.reqs[i]);
 	proto_msg_free(&msg);
 	rpc_batch_answered(b);
+}
+
+/* Parses one line and dispatches every request in it. */
+void
+rpc_dispatch_line(struct ctl *c, const char *line, size_t len)
+{
+	if (!dispatch_fast(c, line, len))
+		rpc_dispatch_general(c, line, len);
 }
 
 /* Bytes held in c's open batches. */

@@ -49,8 +49,8 @@ struct rpc_call {
 			size_t	 length;	/* most bytes to return */
 		} read;
 		struct {
-			char	*data;		/* owned payload */
-			size_t	 len, off;	/* bytes, bytes sent */
+			char	*data;		/* owned payload: decoded by the */
+			size_t	 len, off;	/* fast path or the handler; bytes, sent */
 		} write;
 		struct {
 			int	 no_delay, keep_alive;	/* for the inbound socket */
@@ -93,6 +93,7 @@ extern const rpc_handler rpc_handlers[_PROTO_M_MAX];
 
 /* rpc.c */
 void	 rpc_dispatch_line(struct ctl *c, const char *line, size_t len);
+void	 rpc_dispatch_general(struct ctl *c, const char *line, size_t len);
 void	 rpc_too_large(struct ctl *c);
 void	 rpc_input_limit(struct ctl *c, const char *limit, uint64_t value);
 void	 rpc_batch_detach_all(struct ctl *c);

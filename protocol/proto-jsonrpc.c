@@ -2,9 +2,10 @@
  * proto-jsonrpc: parse one line into JSON-RPC 2.0 requests, and frame
  * responses and notifications.
  *
- * cJSON builds the tree; a light scanner that runs first checks nesting
- * depth and raw control characters (which cJSON lets through), and a
- * second one finds the raw text of each "id" so it can be echoed exactly.
+ * The line is checked first (UTF-8, then strict JSON by proto-json: cJSON
+ * alone takes "01" or "\uZZZZ"); cJSON then builds the tree, and a light
+ * walk over the checked text finds the raw text of each "id" so it can be
+ * echoed exactly.
  */
 #include "config.h"
 
@@ -13,55 +14,9 @@
 #include <string.h>
 
 #include "proto-errors.h"
+#include "proto-json.h"
 #include "proto-jsonrpc.h"
 #include "proto-utf8.h"
-
-/*
- * Checks nesting depth and that strings hold no raw control characters.
- * Returns 0, or the data.reason for a parse error.
- */
-static const char *
-prescan(const char *p, const char *end)
-{
-	int depth = 0;
-
-	for (; p < end; p++) {
-		switch (*p) {
-		case '{':
-		case '[':
-			if (++depth > PROTO_JSON_MAX_DEPTH)
-				return "depth";
-			break;
-		case '}':
-		case ']':
-			depth--;
-			break;
-		case '"':
-			for (p++; p < end && *p != '"'; p++) {
-				if ((unsigned char)*p < 0x20)
-					return "json";
-				if (*p == '\\')
-					p++;
-			}
-			break;
-		case ' ':
-		case '\t':
-		case '\n':
-		case '\r':
-			break;
-		default:
-			/*
-			 * Other control bytes are not JSON whitespace; cJSON would
-			 * skip them as if they were, and the raw walk below would
-			 * then lose its place.
-			 */
-			if ((unsigned char)*p < 0x20)
-				return "json";
-			break;
-		}
-	}
-	return NULL;
-}
 
 static const char *
 skip_ws(const char *p, const char *end)
@@ -108,7 +63,50 @@ skip_value(const char *p, const char *end)
 	return end;
 }
 
-/* Finds the raw text of the first member named exactly "id" of the object at p. */
+/* One character of a checked string at *pp, escapes decoded (-1: not ASCII). */
+static int
+string_char(const char **pp)
+{
+	const char *p = *pp;
+	unsigned v = 0;
+
+	if (*p != '\\') {
+		*pp = p + 1;
+		return (unsigned char)*p < 0x80 ? *p : -1;
+	}
+	*pp = p + 2;
+	switch (p[1]) {
+	case 'b':	return '\b';
+	case 'f':	return '\f';
+	case 'n':	return '\n';
+	case 'r':	return '\r';
+	case 't':	return '\t';
+	case 'u':	break;
+	default:	return p[1];	/* " \ / */
+	}
+	for (int i = 2; i < 6; i++)
+		v = v << 4 | (unsigned)(p[i] <= '9' ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+	*pp = p + 6;
+	return v < 0x80 ? (int)v : -1;	/* a surrogate pair is never ASCII either */
+}
+
+/* Whether the checked string token [k, ke) says name (ASCII), escapes and all. */
+static bool
+string_is(const char *k, const char *ke, const char *name)
+{
+	const char *p = k + 1;
+
+	ke--;	/* the closing quote */
+	while (p < ke && *name)
+		if (string_char(&p) != (unsigned char)*name++)
+			return false;
+	return p == ke && !*name;
+}
+
+/*
+ * Finds the raw text of the first member named "id" of the object at p,
+ * the member cJSON reads too (it decodes names, so "\u0069d" is "id").
+ */
 static int
 find_raw_id(const char *p, const char *end, const char **ret, size_t *ret_len)
 {
@@ -117,7 +115,7 @@ find_raw_id(const char *p, const char *end, const char **ret, size_t *ret_len)
 		const char *k = p, *v, *ve;
 
 		p = skip_string(p, end);
-		bool is_id = (p - k == 4 && memcmp(k, "\"id\"", 4) == 0);
+		bool is_id = string_is(k, p, "id");
 
 		p = skip_ws(p, end);
 		if (p >= end || *p != ':')
@@ -161,7 +159,7 @@ request_init(struct proto_request *q, const cJSON *o, const char *raw, const cha
 			q->id = strndup(r, rl);
 			q->id_len = rl;
 		} else {
-			/* The key was written with escapes: reprint the value. */
+			/* Not found (cannot happen on a checked line): reprint the value. */
 			q->id = cJSON_PrintUnformatted(id);
 			q->id_len = q->id ? strlen(q->id) : 0;
 		}
@@ -211,8 +209,7 @@ proto_msg_parse(const char *line, size_t len, struct proto_msg *ret)
 		ret->reason = "utf8";
 		return -EBADMSG;
 	}
-	why = prescan(line, end);
-	if (why) {
+	if (proto_json_check(line, len, &why) < 0) {
 		ret->reason = why;
 		return -EBADMSG;
 	}

@@ -2,9 +2,11 @@
  * proto-jsonrpc: JSON-RPC 2.0 messages, parsed from one line.
  *
  * A line holds one request object or a batch (an array).  Parsing checks
- * UTF-8, JSON syntax and nesting depth, then the shape of each request.
- * Ids are kept as the exact raw token that was sent, so that responses
- * echo them byte for byte (integers beyond 2^53 included).  No I/O.
+ * UTF-8 and strict JSON (proto-json.h: grammar, nesting depth, U+0000),
+ * then the shape of each request.  Ids are kept as the exact raw token
+ * that was sent, so that responses echo them byte for byte (integers
+ * beyond 2^53 included); the line was checked, so that token is JSON.
+ * No I/O.
  */
 #ifndef TISOCK_PROTO_JSONRPC_H
 #define TISOCK_PROTO_JSONRPC_H
@@ -15,9 +17,8 @@
 #include <cjson/cJSON.h>
 
 #include "proto-buf.h"
+#include "proto-json.h"
 #include "proto-jw.h"
-
-#define PROTO_JSON_MAX_DEPTH	64	/* deeper input is a parse error */
 
 struct proto_request {
 	int		 error;		/* 0, or PROTO_E_INVALID_REQUEST */
@@ -33,7 +34,7 @@ struct proto_msg {
 	bool			 batch;	/* the line was an array */
 	size_t			 count;	/* requests (0 for an empty batch) */
 	struct proto_request	*reqs;	/* owned array of count */
-	const char		*reason;	/* parse error: "utf8", "json", "depth" */
+	const char		*reason;	/* parse error: "utf8", "json", "depth", "nul" */
 };
 
 int	 proto_msg_parse(const char *line, size_t len, struct proto_msg *ret);

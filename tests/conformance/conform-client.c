@@ -3,7 +3,10 @@
  *
  * Answers are matched by id while notifications are kept in arrival order.
  * With --verbose every line sent and received is logged (shortened), so a
- * failure report carries the exchange that shows it.
+ * failure report carries the exchange that shows it.  Every line received
+ * is held to strict JSON (tests/common/json-strict.c, not the daemon's own
+ * checker): a line that is not fails the running case, whatever it does
+ * with the line afterwards.
  */
 #include "config.h"
 
@@ -20,6 +23,7 @@
 #include "conform.h"
 #include "conform-client.h"
 #include "conform-peer.h"
+#include "json-strict.h"
 #include "proto-reader.h"
 
 #define CC_MAX_LINE	(64u << 20)	/* longest line we accept from the daemon */
@@ -191,6 +195,9 @@ cc_read_line(struct cc *c, int timeout_ms)
 			snprintf(c->last, sizeof(c->last), "%.*s", (int)len, line);
 			trace("<", line, len);
 			conform_record(c->num, 'i', line, len);
+			if (!json_strict_valid(line, len))
+				conform_fail(__FILE__, __LINE__, "the daemon sent a line that is "
+					     "not JSON (RFC 8259): %s", c->last);
 			return strndup(line, len);
 		}
 		if (k == PROTO_READER_TOO_LONG) {

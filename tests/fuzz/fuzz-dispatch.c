@@ -9,6 +9,10 @@
  * The daemon's policy denies every connect (no traffic leaves for ports
  * the fuzzer guesses) and allows listening on 127.0.0.1 only; names are
  * resolved from the hosts file only.  Limits are small, so they are hit.
+ *
+ * Every line the daemon writes back must be JSON (RFC 8259, checked by
+ * tests/common/json-strict.c, not by the daemon's own code): any other
+ * line aborts.
  */
 #include "config.h"
 
@@ -23,10 +27,13 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "fuzz.h"
+#include "json-strict.h"
 #include "log.h"
 #include "policy.h"
+#include "proto-reader.h"
 
-#define LOOP_ROUNDS	64	/* loop iterations per input at most */
+#define LOOP_ROUNDS	64		/* loop iterations per input at most */
+#define OUT_LINE_MAX	(16u << 20)	/* longest answer line expected */
 
 static struct daemon d;
 
@@ -60,11 +67,34 @@ setup(void)
 		abort();
 }
 
+/* Reads what the daemon wrote to fd and aborts on any line that is not JSON.  Returns recv's last. */
+static ssize_t
+drain_checked(int fd, struct proto_reader *r)
+{
+	ssize_t n;
+
+	for (;;) {
+		void *space;
+		size_t room, len;
+		char *line;
+
+		if (proto_reader_space(r, 65536, &space, &room) < 0)
+			abort();
+		n = recv(fd, space, room, MSG_DONTWAIT);
+		if (n <= 0)
+			return n;
+		proto_reader_commit(r, (size_t)n);
+		while ((n = proto_reader_next(r, &line, &len)) != PROTO_READER_NONE)
+			if (n != PROTO_READER_LINE || !json_strict_valid(line, len))
+				abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
-	char sink[65536];
+	struct proto_reader *out;
 	size_t off = 0;
 	int sv[2];
 
@@ -78,6 +108,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(sv[1]);
 		return 0;
 	}
+	out = proto_reader_new(OUT_LINE_MAX);
+	if (!out)
+		abort();
 	for (int round = 0; round < LOOP_ROUNDS; round++) {
 		ssize_t n;
 
@@ -91,13 +124,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			shutdown(sv[1], SHUT_WR);
 		}
 		ev_run(d.loop, EVRUN_NOWAIT);
-		while ((n = recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT)) > 0)
-			;
+		n = drain_checked(sv[1], out);
 		if (n == 0 && off == size)
 			break;	/* answered everything and closed */
 	}
 	/* Gone: whatever is left closes now, as for a client that vanishes. */
 	close(sv[1]);
+	proto_reader_free(out);
 	for (int round = 0; round < 4; round++)
 		ev_run(d.loop, EVRUN_NOWAIT);
 	return 0;

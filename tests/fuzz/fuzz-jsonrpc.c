@@ -3,7 +3,10 @@
  * limit, request shapes, raw ids) and each request's params through the
  * method table's parameter rules, as the dispatcher does.  Whatever the
  * input, a parse either fails with a reason or yields requests that are
- * either invalid with a reason or name a method.
+ * either invalid with a reason or name a method.  A line that parses is
+ * JSON, and so is every raw id taken from it, as the tests' own checker
+ * (tests/common/json-strict.c) sees it; a line refused as "utf8" is not
+ * UTF-8.
  */
 #include "config.h"
 
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "json-strict.h"
 #include "proto-jsonrpc.h"
 #include "proto-methods.h"
 #include "proto-params.h"
@@ -27,16 +31,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == -EBADMSG) {
 		if (!msg.reason)
 			abort();
+		if (strcmp(msg.reason, "utf8") == 0 && proto_utf8_valid(data, size))
+			abort();
 		return 0;
 	}
 	if (r < 0)
 		return 0;
+	if (!json_strict_valid((const char *)data, size))
+		abort();	/* not JSON, and taken */
 	for (size_t i = 0; i < msg.count; i++) {
 		const struct proto_request *q = &msg.reqs[i];
 		union proto_args args;
 		enum proto_param_error why;
 		const char *param = NULL;
 		int mid;
+
+		if (q->id && !json_strict_valid(q->id, q->id_len))
+			abort();	/* an id that would be echoed as it is */
 
 		if (q->error) {
 			if (!q->reason)
