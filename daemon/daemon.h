@@ -60,6 +60,7 @@ struct daemon {
 	bool			 conf_must_exist;
 	bool			 log_level_fixed;	/* --log-level: not from the file */
 	bool			 stopping;
+	uint64_t		 policy_gen;	/* bumped each time a policy comes into force */
 	double			 started;	/* ev_now at start */
 	uid_t			 uid;		/* the daemon's own uid */
 

@@ -56,6 +56,9 @@ struct policy_rule {
 	int			 line;		/* 0: a default */
 };
 
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 static const char *const defaults[] = {
 	"allow connect",
 	"allow listen dest=127.0.0.0/8,::1 port=1024-65535",
@@ -182,7 +185,16 @@ parse_net(const char *s, struct policy_net *n)
 	if (inet_pton(AF_INET6, buf, n->addr) == 1) {
 		n->family = AF_INET6;
 		n->prefix = prefix < 0 ? 128 : (int)prefix;
-		return prefix > 128 ? -EINVAL : 0;
+		if (prefix > 128)
+			return -EINVAL;
+		/* ::ffff:a.b.c.d/96+: an IPv4 block, as the addresses it is matched with. */
+		if (n->prefix >= 96 && memcmp(n->addr, v4mapped, sizeof(v4mapped)) == 0) {
+			memmove(n->addr, n->addr + 12, 4);
+			memset(n->addr + 4, 0, 12);
+			n->family = AF_INET;
+			n->prefix -= 96;
+		}
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -385,8 +397,6 @@ policy_resolve(struct policy *p, struct dns *dns)
 static int
 addr_bytes(const struct sockaddr *sa, const uint8_t **ret, int *port)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 
@@ -398,7 +408,7 @@ addr_bytes(const struct sockaddr *sa, const uint8_t **ret, int *port)
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 
 		*port = ntohs(s6->sin6_port);
-		if (memcmp(s6->sin6_addr.s6_addr, mapped, 12) == 0) {
+		if (memcmp(s6->sin6_addr.s6_addr, v4mapped, sizeof(v4mapped)) == 0) {
 			*ret = s6->sin6_addr.s6_addr + 12;
 			return AF_INET;
 		}
@@ -456,6 +466,48 @@ who_matches(const struct policy_rule *r, const struct policy_subject *s)
 	return true;
 }
 
+/* Whether the address a of family is the unspecified one (0.0.0.0, ::). */
+static bool
+is_unspecified(int family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a, zero, family == AF_INET ? 4 : 16) == 0;
+}
+
+/*
+ * Whether address a (family; NULL: none) is among the rule's addresses.
+ * An unspecified address stands for every address of its family: a deny
+ * rule matches it with any address of that family, an allow rule only
+ * with a block that contains it (see policy.h).
+ */
+static bool
+addr_matches(const struct policy_rule *r, int family, const uint8_t *a)
+{
+	bool any = family && is_unspecified(family, a);
+
+	for (size_t i = 0; i < r->nnets && family; i++) {
+		if (any && !r->allow ? r->nets[i].family == family
+				     : in_net(&r->nets[i], family, a))
+			return true;
+	}
+	for (size_t i = 0; i < r->nhosts; i++) {
+		const struct policy_host *h = &r->hosts[i];
+
+		for (int j = 0; j < h->naddrs && family; j++) {
+			const uint8_t *b;
+			int f, bp;
+
+			f = addr_bytes((const struct sockaddr *)&h->addrs[j], &b, &bp);
+			if (f != family)
+				continue;
+			if ((any && !r->allow) || memcmp(a, b, f == AF_INET ? 4 : 16) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 static bool
 where_matches(const struct policy_rule *r, const char *host, const struct sockaddr *addr)
 {
@@ -474,24 +526,10 @@ where_matches(const struct policy_rule *r, const char *host, const struct sockad
 	}
 	if (!r->nnets && !r->nhosts)
 		return true;
-	for (size_t i = 0; i < r->nnets && family; i++)
-		if (in_net(&r->nets[i], family, a))
+	for (size_t i = 0; i < r->nhosts && host; i++)
+		if (same_host(r->hosts[i].name, host))
 			return true;
-	for (size_t i = 0; i < r->nhosts; i++) {
-		const struct policy_host *h = &r->hosts[i];
-
-		if (host && same_host(h->name, host))
-			return true;
-		for (int j = 0; j < h->naddrs && family; j++) {
-			const uint8_t *b;
-			int f, bp;
-
-			f = addr_bytes((const struct sockaddr *)&h->addrs[j], &b, &bp);
-			if (f == family && memcmp(a, b, f == AF_INET ? 4 : 16) == 0)
-				return true;
-		}
-	}
-	return false;
+	return addr_matches(r, family, a);
 }
 
 const struct policy_rule *

@@ -11,6 +11,15 @@
  * itself, so asking for a denied host by its address does not get
  * around a host= rule), and the port.
  *
+ * Addresses are judged as the kernel uses them: an IPv4-mapped IPv6
+ * address (in a check or in a dest= block) is its IPv4 address, and the
+ * unspecified address (0.0.0.0, ::) is a wildcard bind, which reaches
+ * every address of its family: a deny rule with any dest= block or host
+ * address of that family matches it, an allow rule only when a block
+ * contains the unspecified address itself.  (A connect never reaches
+ * the policy with an unspecified address: the socket engine turns it
+ * into the loopback address the kernel would connect to.)
+ *
  * Rule text:  allow|deny ACTIONS [user=U,..] [group=G,..] [dest=CIDR,..]
  *             [host=NAME,..] [port=P|P-Q,..]
  * ACTIONS is connect, listen, accept, a comma list of them, or any.

@@ -158,6 +158,7 @@ sdnotify_reload(struct daemon *d)
 	}
 	conf_done(&d->conf);	/* the old policy goes with it, atomically */
 	d->conf = n;
+	d->policy_gen++;
 	policy_resolve(d->conf.policy, d->dns);
 	log_set_level(d->conf.log_level);
 	d->counters.reloads++;
