@@ -3,7 +3,9 @@
  *
  * Rules are parsed once (at start and on each reload) into flat arrays;
  * a check walks them in order and allocates nothing.  User and group
- * names are looked up when the rules are loaded, never per request.
+ * names are looked up when the rules are loaded, never per request; host
+ * names are resolved by the loader (policy-load.c), which hands the
+ * addresses in before the policy is put in force.
  */
 #include "config.h"
 
@@ -18,8 +20,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dns.h"
-#include "log.h"
 #include "policy.h"
 
 struct policy_net {
@@ -30,9 +30,9 @@ struct policy_net {
 
 struct policy_host {
 	char			*name;		/* lower case, no trailing dot */
-	struct sockaddr_storage	*addrs;		/* what it resolved to */
+	struct sockaddr_storage	*addrs;		/* what it resolved to, owned */
 	int			 naddrs;
-	struct dns_query	*q;		/* resolution under way */
+	bool			 resolved;	/* addrs given by policy_host_set() */
 };
 
 struct policy_ports {
@@ -79,8 +79,6 @@ rule_free(struct policy_rule *r)
 	free(r->gids);
 	free(r->nets);
 	for (size_t i = 0; i < r->nhosts; i++) {
-		if (r->hosts[i].q)
-			dns_cancel(r->hosts[i].q);
 		free(r->hosts[i].name);
 		free(r->hosts[i].addrs);
 	}
@@ -362,35 +360,65 @@ policy_finish(struct policy *p)
 	return 0;
 }
 
-static void
-on_resolved(void *userdata, int status, const char *errname, const struct dns_result *res)
+/* Host item i over all rules: its rule in *ret_rule.  NULL past the end. */
+static struct policy_host *
+host_at(const struct policy *p, size_t i, struct policy_rule **ret_rule)
 {
-	struct policy_host *h = userdata;
-
-	h->q = NULL;
-	if (status != 0) {
-		log_warning("policy: host %s does not resolve (%s); it matches by name only",
-			    h->name, errname);
-		return;
+	for (size_t k = 0; p && k < p->n; k++) {
+		if (i < p->rules[k].nhosts) {
+			*ret_rule = &p->rules[k];
+			return &p->rules[k].hosts[i];
+		}
+		i -= p->rules[k].nhosts;
 	}
-	h->addrs = calloc((size_t)res->count, sizeof(*h->addrs));
-	if (!h->addrs)
-		return;
-	memcpy(h->addrs, res->addrs, (size_t)res->count * sizeof(*h->addrs));
-	h->naddrs = res->count;
-	log_debug("policy: host %s: %d addresses", h->name, res->count);
+	return NULL;
 }
 
-void
-policy_resolve(struct policy *p, struct dns *dns)
+size_t
+policy_host_count(const struct policy *p)
 {
-	for (size_t i = 0; i < p->n; i++)
-		for (size_t j = 0; j < p->rules[i].nhosts; j++) {
-			struct policy_host *h = &p->rules[i].hosts[j];
+	size_t n = 0;
 
-			if (!h->q && !h->addrs)
-				h->q = dns_resolve(dns, h->name, 0, on_resolved, h);
-		}
+	for (size_t k = 0; p && k < p->n; k++)
+		n += p->rules[k].nhosts;
+	return n;
+}
+
+const char *
+policy_host_name(const struct policy *p, size_t i, int *ret_line, bool *ret_deny)
+{
+	struct policy_rule *r;
+	struct policy_host *h = host_at(p, i, &r);
+
+	if (!h)
+		return NULL;
+	if (ret_line)
+		*ret_line = r->line;
+	if (ret_deny)
+		*ret_deny = !r->allow;
+	return h->name;
+}
+
+int
+policy_host_set(struct policy *p, size_t i, const struct sockaddr_storage *addrs, int n)
+{
+	struct policy_rule *r;
+	struct policy_host *h = host_at(p, i, &r);
+	struct sockaddr_storage *copy = NULL;
+
+	if (!h)
+		return -ENOENT;
+	if (n > 0) {
+		copy = calloc((size_t)n, sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, addrs, (size_t)n * sizeof(*copy));
+	}
+	free(h->addrs);
+	h->addrs = copy;
+	h->naddrs = n > 0 ? n : 0;
+	h->resolved = true;
+	return 0;
 }
 
 /* The address bytes of sa, IPv4-mapped IPv6 as IPv4.  The family, or 0. */
@@ -494,6 +522,8 @@ addr_matches(const struct policy_rule *r, int family, const uint8_t *a)
 	for (size_t i = 0; i < r->nhosts; i++) {
 		const struct policy_host *h = &r->hosts[i];
 
+		if (!h->resolved && !r->allow)
+			return true;	/* never resolved: fail closed */
 		for (int j = 0; j < h->naddrs && family; j++) {
 			const uint8_t *b;
 			int f, bp;
