@@ -61,7 +61,7 @@ struct daemon {
 	bool			 conf_must_exist;
 	bool			 log_level_fixed;	/* --log-level: not from the file */
 	bool			 stopping;
-	bool			 serving;	/* a complete policy is in force: clients accepted */
+	bool			 serving;	/* a complete policy in force: accepting */
 	bool			 reload_wanted;	/* SIGHUP before serving: reload once serving */
 	int			 exit_status;	/* of daemon_run() */
 	uint64_t		 policy_gen;	/* bumped each time a policy comes into force */

@@ -98,8 +98,9 @@ pd_spawn(struct pd *d)
 			setenv("LISTEN_PID", pid, 1);
 		}
 		if (wrap && *wrap) {
-			snprintf(cmd, sizeof(cmd), "exec %s %s --foreground --socket %s --config %s",
-				 wrap, bin, d->sock, d->conf);
+			snprintf(cmd, sizeof(cmd),
+				 "exec %s %s --foreground --socket %s --config %s", wrap, bin,
+				 d->sock, d->conf);
 			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		} else {
 			execl(bin, bin, "--foreground", "--socket", d->sock, "--config", d->conf,

@@ -46,7 +46,8 @@ bool		 pd_log_has(struct pd *d, const char *text);
 int		 pd_stop(struct pd *d);
 
 int		 pd_connect(struct pd *d, struct pd_conn *c);
-bool		 pd_send(struct pd_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool		 pd_send(struct pd_conn *c, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 /* The next line within ms (c->line), or NULL. */
 const char	*pd_line(struct pd_conn *c, int ms);
 /* The answer with this id within ms, skipping other lines; "" when none. */

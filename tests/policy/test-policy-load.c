@@ -68,6 +68,7 @@ send_connect(struct pd_conn *c, long long socket, int port)
 	return id;
 }
 
+/* Whether answer a is -32003 by rule 1, "deny connect host=localhost". */
 static bool
 denied_by_localhost(const char *a)
 {
@@ -151,6 +152,7 @@ hammer_one(struct pd_conn *c, int port, int *leaks)
 	return 0;
 }
 
+/* Connects by address kept in flight through RELOADS reloads of one file. */
 static void
 reload_case(int peer, int port)
 {
@@ -202,6 +204,7 @@ reload_case(int peer, int port)
 	check(pd_stop(&d) == 0, "reload: the daemon exits 0");
 }
 
+/* Names that do not resolve: in a deny rule, in an allow rule, in a reload. */
 static void
 failed_lookup_case(int port)
 {
@@ -268,7 +271,8 @@ failed_lookup_case(int port)
 static void
 inflight_case(void)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int peer = pd_peer("127.0.0.1", 0, 0), filler, in, port, id;
 	long long sock;
 	char buf[16];

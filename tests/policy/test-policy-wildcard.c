@@ -51,6 +51,7 @@ ask(struct pd_conn *c, const char *method, const char *params)
 	return pd_answer(c, id, WAIT_MS);
 }
 
+/* Whether answer a is -32003 by rule index. */
 static bool
 denied_by(const char *a, int index)
 {
@@ -60,10 +61,13 @@ denied_by(const char *a, int index)
 	return strstr(a, "\"code\":-32003") && strstr(a, want);
 }
 
+/* Connects to what the kernel sends to loopback; the peers p4, p6 listen at port. */
 static void
 connects(struct pd_conn *c, int p4, int p6, int port)
 {
-	static const char *const hosts[] = { "0.0.0.0", "::", "::ffff:0.0.0.0", "::ffff:127.0.0.1" };
+	static const char *const hosts[] = {
+		"0.0.0.0", "::", "::ffff:0.0.0.0", "::ffff:127.0.0.1",
+	};
 	char params[128];
 
 	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
@@ -80,14 +84,15 @@ connects(struct pd_conn *c, int p4, int p6, int port)
 	}
 }
 
+/* Listens on addresses and wildcards that reach a denied address, and one allowed. */
 static void
 listens(struct pd_conn *c)
 {
 	const char *a;
 
 	a = ask(c, "tcp.listen", "{\"host\":\"127.0.0.1\",\"port\":0}");
-	check(strstr(a, "\"state\":\"listening\"") != NULL, "listen on 127.0.0.1 is allowed: %.200s",
-	      a);
+	check(strstr(a, "\"state\":\"listening\"") != NULL,
+	      "listen on 127.0.0.1 is allowed: %.200s", a);
 	a = ask(c, "tcp.listen", "{\"host\":\"127.0.0.2\",\"port\":0}");
 	check(denied_by(a, 2), "listen on 127.0.0.2 is denied by rule 2: %.200s", a);
 	a = ask(c, "tcp.listen", "{\"host\":\"0.0.0.0\",\"port\":0}");
@@ -106,7 +111,8 @@ main(int argc, char **argv)
 {
 	struct pd d;
 	struct pd_conn *c = calloc(1, sizeof(*c));
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int p4 = -1, p6 = -1, port = 0, status, fd;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -127,7 +133,8 @@ main(int argc, char **argv)
 		return 77;
 	}
 	/* The peers count what they get: a direct connection, once. */
-	check(pd_peer_drain(p4) == 0 && pd_peer_drain(p6) == 0, "the peers start with nothing queued");
+	check(pd_peer_drain(p4) == 0 && pd_peer_drain(p6) == 0,
+	      "the peers start with nothing queued");
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	check(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && pd_peer_drain(p4) == 1,
 	      "a peer counts a direct connection");
