@@ -6,6 +6,12 @@
  * is on d->flush, and the prepare watcher (before the loop blocks) and the
  * check watcher (after it wakes, so callbacks of one iteration share one
  * flush) write them out and free what died.
+ *
+ * Clients are accepted only once a complete policy is in force: the
+ * control socket is opened first (clients wait in its backlog), then the
+ * policy's host names are resolved (policy-load.c), and only then does
+ * the daemon accept and report READY=1.  A deny rule whose name does not
+ * resolve stops the start with exit status 1.
  */
 #include "config.h"
 
@@ -29,6 +35,7 @@
 #include "idmap.h"
 #include "quota.h"
 #include "policy.h"
+#include "policy-load.h"
 #include "sdnotify.h"
 #include "proto-errors.h"
 #include "tcp.h"
@@ -194,6 +201,7 @@ on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	log_info("signal %d: stopping", w->signum);
 	sdnotify_stopping(d);
 	d->stopping = true;
+	d->policy_load = policy_load_cancel(d->policy_load);
 	ev_io_stop(loop, &d->accept_io);
 	ev_timer_stop(loop, &d->accept_retry);
 	while ((c = TAILQ_FIRST(&d->ctls)))
@@ -224,8 +232,6 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	d->dns = dns_new(loop, d->conf.resolver_lookups, (unsigned)d->conf.resolver_timeout_ms);
 	if (!d->dns)
 		return -EIO;
-	if (d->conf.policy)
-		policy_resolve(d->conf.policy, d->dns);
 	d->hup_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->hup_fd < 0)
 		return -errno;
@@ -413,17 +419,60 @@ daemon_listen(struct daemon *d)
 	}
 	d->listen_fd = fd;
 	ev_io_init(&d->accept_io, on_accept, fd, EV_READ);
-	ev_io_start(d->loop, &d->accept_io);
+	if (d->serving)
+		ev_io_start(d->loop, &d->accept_io);
 	return 0;
 }
 
-/* Runs until stopped.  Returns 0. */
+/* How long the host names of a policy may take to resolve, in seconds. */
+double
+daemon_policy_timeout(const struct conf *c)
+{
+	return 2. * (double)c->resolver_timeout_ms / 1000.;	/* the resolver's two tries */
+}
+
+/* The start's policy is complete (r 0) or is not (r < 0: exit 1). */
+static void
+on_policy_loaded(void *userdata, int r)
+{
+	struct daemon *d = userdata;
+
+	d->policy_load = NULL;
+	if (r < 0) {
+		log_error("policy: not starting: a deny rule's host name did not resolve");
+		sdnotify_failed(d, "policy host names did not resolve", -r);
+		d->exit_status = 1;
+		ev_break(d->loop, EVBREAK_ALL);
+		return;
+	}
+	d->serving = true;
+	d->policy_gen++;
+	if (d->listen_fd >= 0)
+		ev_io_start(d->loop, &d->accept_io);
+	sdnotify_ready(d);
+	if (d->reload_wanted) {
+		d->reload_wanted = false;
+		(void) sdnotify_reload(d);
+	}
+}
+
+/*
+ * Resolves the policy's host names, then accepts clients and reports
+ * READY=1; runs until stopped.  Returns the exit status: 0, or 1 when the
+ * policy could not be completed.
+ */
 int
 daemon_run(struct daemon *d)
 {
 	sdnotify_start(d);
+	d->policy_load = policy_load_start(d->loop, d->dns, d->conf.policy,
+					   daemon_policy_timeout(&d->conf), on_policy_loaded, d);
+	if (!d->policy_load) {
+		log_error("policy: out of memory");
+		return 1;
+	}
 	ev_run(d->loop, 0);
-	return 0;
+	return d->exit_status;
 }
 
 /* Releases everything d owns. */
@@ -459,7 +508,13 @@ daemon_done(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
 	sdnotify_done(d);
-	d->conf.policy = policy_free(d->conf.policy);	/* its lookups live in d->dns */
+	d->policy_load = policy_load_cancel(d->policy_load);	/* before the policies it fills */
+	if (d->reload_conf) {
+		conf_done(d->reload_conf);
+		free(d->reload_conf);
+		d->reload_conf = NULL;
+	}
+	d->conf.policy = policy_free(d->conf.policy);
 	d->dns = dns_free(d->dns);
 	d->sockets = idmap_free(d->sockets);
 	free(d->scratch);

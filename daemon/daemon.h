@@ -22,6 +22,7 @@
 struct ctl;
 struct tcp;
 struct dns;
+struct policy_load;
 
 #define DAEMON_SCRATCH		(256 * 1024)	/* bytes per recv into the daemon */
 #define DAEMON_ACCEPT_RETRY	1.0		/* seconds between tries after EMFILE */
@@ -64,6 +65,12 @@ struct daemon {
 	bool			 conf_must_exist;
 	bool			 log_level_fixed;	/* --log-level: not from the file */
 	bool			 stopping;
+	bool			 serving;	/* a complete policy in force: accepting */
+	bool			 reload_wanted;	/* SIGHUP before serving: reload once serving */
+	int			 exit_status;	/* of daemon_run() */
+	uint64_t		 policy_gen;	/* bumped each time a policy comes into force */
+	struct policy_load	*policy_load;	/* host names of a new policy resolving */
+	struct conf		*reload_conf;	/* owned: the config a reload waits to apply */
 	double			 started;	/* ev_now at start */
 	uid_t			 uid;		/* the daemon's own uid */
 
@@ -97,6 +104,7 @@ int	 daemon_run(struct daemon *d);
 void	 daemon_done(struct daemon *d);
 void	 daemon_fd_freed(struct daemon *d);
 void	 daemon_accept_pause(struct daemon *d);
+double	 daemon_policy_timeout(const struct conf *c);
 uint64_t daemon_uptime_ms(struct daemon *d);
 
 static inline struct daemon *

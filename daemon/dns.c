@@ -5,6 +5,9 @@
  * watched; each gets an ev_io, and one ev_timer follows ares_timeout().
  * Queries are heap objects so that a cancelled one can still receive its
  * c-ares callback (which c-ares always delivers) and be freed there.
+ * Answers c-ares gives inside dns_resolve() (numeric hosts, the hosts
+ * file) are delivered by a zero timer on the next loop iteration: a timer,
+ * not an idle watcher, so a busy loop cannot hold them back.
  */
 #include "config.h"
 
@@ -44,7 +47,7 @@ struct dns {
 	struct ev_loop		*loop;
 	ares_channel		 channel;
 	ev_timer		 timer;		/* ares_timeout() */
-	ev_idle			 idle;		/* delivers ready */
+	ev_timer		 ready_timer;	/* 0 s: delivers ready */
 	struct dns_query	*ready;		/* answered early, LIFO */
 	struct dns_watch	 watches[DNS_MAX_FDS];
 };
@@ -53,11 +56,11 @@ static void dns_update_timer(struct dns *d);
 
 /* Delivers answers that c-ares gave inside dns_resolve(). */
 static void
-on_idle(struct ev_loop *loop, ev_idle *w, int revents)
+on_ready(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct dns *d = (struct dns *)((char *)w - offsetof(struct dns, idle));
+	struct dns *d = (struct dns *)((char *)w - offsetof(struct dns, ready_timer));
 
-	ev_idle_stop(loop, w);
+	ev_timer_stop(loop, w);
 	while (d->ready) {
 		struct dns_query *q = d->ready;
 
@@ -170,7 +173,7 @@ dns_new(struct ev_loop *loop, const char *lookups, unsigned timeout_ms)
 		return NULL;
 	}
 	ev_timer_init(&d->timer, on_timer, 0., 0.);
-	ev_idle_init(&d->idle, on_idle);
+	ev_timer_init(&d->ready_timer, on_ready, 0., 0.);
 	return d;
 }
 
@@ -182,7 +185,7 @@ dns_free(struct dns *d)
 		return NULL;
 	ares_destroy(d->channel);	/* delivers ARES_EDESTRUCTION to each query */
 	ev_timer_stop(d->loop, &d->timer);
-	ev_idle_stop(d->loop, &d->idle);
+	ev_timer_stop(d->loop, &d->ready_timer);
 	while (d->ready) {
 		struct dns_query *q = d->ready;
 
@@ -252,7 +255,7 @@ dns_resolve(struct dns *d, const char *host, int port, dns_cb cb, void *userdata
 	*q = (struct dns_query){ .dns = d, .cb = cb, .userdata = userdata, .port = port };
 	/*
 	 * c-ares answers numeric hosts and hosts-file names inside this call;
-	 * such answers are held and delivered from an idle watcher, so the
+	 * such answers are held and delivered from a zero timer, so the
 	 * callback never runs before the caller has stored q.
 	 */
 	q->in_resolve = true;
@@ -261,7 +264,8 @@ dns_resolve(struct dns *d, const char *host, int port, dns_cb cb, void *userdata
 	if (q->done) {
 		q->next_ready = d->ready;
 		d->ready = q;
-		ev_idle_start(d->loop, &d->idle);
+		if (!ev_is_active(&d->ready_timer))
+			ev_timer_start(d->loop, &d->ready_timer);
 	}
 	dns_update_timer(d);
 	return q;

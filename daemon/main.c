@@ -109,9 +109,9 @@ main(int argc, char **argv)
 		log_notice("or:  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\"}' | "
 			   "socat - UNIX-CONNECT:%s", d.socket_path);
 	}
-	daemon_run(&d);
+	r = daemon_run(&d);
 	daemon_done(&d);
 	ev_loop_destroy(ev_default_loop(0));
 	log_info("stopped");
-	return 0;
+	return r;
 }

@@ -3,7 +3,9 @@
  *
  * Rules are parsed once (at start and on each reload) into flat arrays;
  * a check walks them in order and allocates nothing.  User and group
- * names are looked up when the rules are loaded, never per request.
+ * names are looked up when the rules are loaded, never per request; host
+ * names are resolved by the loader (policy-load.c), which hands the
+ * addresses in before the policy is put in force.
  */
 #include "config.h"
 
@@ -18,8 +20,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dns.h"
-#include "log.h"
 #include "policy.h"
 
 struct policy_net {
@@ -30,9 +30,9 @@ struct policy_net {
 
 struct policy_host {
 	char			*name;		/* lower case, no trailing dot */
-	struct sockaddr_storage	*addrs;		/* what it resolved to */
+	struct sockaddr_storage	*addrs;		/* what it resolved to, owned */
 	int			 naddrs;
-	struct dns_query	*q;		/* resolution under way */
+	bool			 resolved;	/* addrs given by policy_host_set() */
 };
 
 struct policy_ports {
@@ -56,6 +56,9 @@ struct policy_rule {
 	int			 line;		/* 0: a default */
 };
 
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 static const char *const defaults[] = {
 	"allow connect",
 	"allow listen dest=127.0.0.0/8,::1 port=1024-65535",
@@ -76,8 +79,6 @@ rule_free(struct policy_rule *r)
 	free(r->gids);
 	free(r->nets);
 	for (size_t i = 0; i < r->nhosts; i++) {
-		if (r->hosts[i].q)
-			dns_cancel(r->hosts[i].q);
 		free(r->hosts[i].name);
 		free(r->hosts[i].addrs);
 	}
@@ -182,7 +183,16 @@ parse_net(const char *s, struct policy_net *n)
 	if (inet_pton(AF_INET6, buf, n->addr) == 1) {
 		n->family = AF_INET6;
 		n->prefix = prefix < 0 ? 128 : (int)prefix;
-		return prefix > 128 ? -EINVAL : 0;
+		if (prefix > 128)
+			return -EINVAL;
+		/* ::ffff:a.b.c.d/96+: an IPv4 block, as the addresses it is matched with. */
+		if (n->prefix >= 96 && memcmp(n->addr, v4mapped, sizeof(v4mapped)) == 0) {
+			memmove(n->addr, n->addr + 12, 4);
+			memset(n->addr + 4, 0, 12);
+			n->family = AF_INET;
+			n->prefix -= 96;
+		}
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -350,43 +360,71 @@ policy_finish(struct policy *p)
 	return 0;
 }
 
-static void
-on_resolved(void *userdata, int status, const char *errname, const struct dns_result *res)
+/* Host item i over all rules: its rule in *ret_rule.  NULL past the end. */
+static struct policy_host *
+host_at(const struct policy *p, size_t i, struct policy_rule **ret_rule)
 {
-	struct policy_host *h = userdata;
-
-	h->q = NULL;
-	if (status != 0) {
-		log_warning("policy: host %s does not resolve (%s); it matches by name only",
-			    h->name, errname);
-		return;
+	for (size_t k = 0; p && k < p->n; k++) {
+		if (i < p->rules[k].nhosts) {
+			*ret_rule = &p->rules[k];
+			return &p->rules[k].hosts[i];
+		}
+		i -= p->rules[k].nhosts;
 	}
-	h->addrs = calloc((size_t)res->count, sizeof(*h->addrs));
-	if (!h->addrs)
-		return;
-	memcpy(h->addrs, res->addrs, (size_t)res->count * sizeof(*h->addrs));
-	h->naddrs = res->count;
-	log_debug("policy: host %s: %d addresses", h->name, res->count);
+	return NULL;
 }
 
-void
-policy_resolve(struct policy *p, struct dns *dns)
+size_t
+policy_host_count(const struct policy *p)
 {
-	for (size_t i = 0; i < p->n; i++)
-		for (size_t j = 0; j < p->rules[i].nhosts; j++) {
-			struct policy_host *h = &p->rules[i].hosts[j];
+	size_t n = 0;
 
-			if (!h->q && !h->addrs)
-				h->q = dns_resolve(dns, h->name, 0, on_resolved, h);
-		}
+	for (size_t k = 0; p && k < p->n; k++)
+		n += p->rules[k].nhosts;
+	return n;
+}
+
+const char *
+policy_host_name(const struct policy *p, size_t i, int *ret_line, bool *ret_deny)
+{
+	struct policy_rule *r;
+	struct policy_host *h = host_at(p, i, &r);
+
+	if (!h)
+		return NULL;
+	if (ret_line)
+		*ret_line = r->line;
+	if (ret_deny)
+		*ret_deny = !r->allow;
+	return h->name;
+}
+
+int
+policy_host_set(struct policy *p, size_t i, const struct sockaddr_storage *addrs, int n)
+{
+	struct policy_rule *r;
+	struct policy_host *h = host_at(p, i, &r);
+	struct sockaddr_storage *copy = NULL;
+
+	if (!h)
+		return -ENOENT;
+	if (n > 0) {
+		copy = calloc((size_t)n, sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, addrs, (size_t)n * sizeof(*copy));
+	}
+	free(h->addrs);
+	h->addrs = copy;
+	h->naddrs = n > 0 ? n : 0;
+	h->resolved = true;
+	return 0;
 }
 
 /* The address bytes of sa, IPv4-mapped IPv6 as IPv4.  The family, or 0. */
 static int
 addr_bytes(const struct sockaddr *sa, const uint8_t **ret, int *port)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 
@@ -398,7 +436,7 @@ addr_bytes(const struct sockaddr *sa, const uint8_t **ret, int *port)
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 
 		*port = ntohs(s6->sin6_port);
-		if (memcmp(s6->sin6_addr.s6_addr, mapped, 12) == 0) {
+		if (memcmp(s6->sin6_addr.s6_addr, v4mapped, sizeof(v4mapped)) == 0) {
 			*ret = s6->sin6_addr.s6_addr + 12;
 			return AF_INET;
 		}
@@ -456,6 +494,50 @@ who_matches(const struct policy_rule *r, const struct policy_subject *s)
 	return true;
 }
 
+/* Whether the address a of family is the unspecified one (0.0.0.0, ::). */
+static bool
+is_unspecified(int family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a, zero, family == AF_INET ? 4 : 16) == 0;
+}
+
+/*
+ * Whether address a (family; NULL: none) is among the rule's addresses.
+ * An unspecified address stands for every address of its family: a deny
+ * rule matches it with any address of that family, an allow rule only
+ * with a block that contains it (see policy.h).
+ */
+static bool
+addr_matches(const struct policy_rule *r, int family, const uint8_t *a)
+{
+	bool any = family && is_unspecified(family, a);
+
+	for (size_t i = 0; i < r->nnets && family; i++) {
+		if (any && !r->allow ? r->nets[i].family == family
+				     : in_net(&r->nets[i], family, a))
+			return true;
+	}
+	for (size_t i = 0; i < r->nhosts; i++) {
+		const struct policy_host *h = &r->hosts[i];
+
+		if (!h->resolved && !r->allow)
+			return true;	/* never resolved: fail closed */
+		for (int j = 0; j < h->naddrs && family; j++) {
+			const uint8_t *b;
+			int f, bp;
+
+			f = addr_bytes((const struct sockaddr *)&h->addrs[j], &b, &bp);
+			if (f != family)
+				continue;
+			if ((any && !r->allow) || memcmp(a, b, f == AF_INET ? 4 : 16) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 static bool
 where_matches(const struct policy_rule *r, const char *host, const struct sockaddr *addr)
 {
@@ -474,24 +556,10 @@ where_matches(const struct policy_rule *r, const char *host, const struct sockad
 	}
 	if (!r->nnets && !r->nhosts)
 		return true;
-	for (size_t i = 0; i < r->nnets && family; i++)
-		if (in_net(&r->nets[i], family, a))
+	for (size_t i = 0; i < r->nhosts && host; i++)
+		if (same_host(r->hosts[i].name, host))
 			return true;
-	for (size_t i = 0; i < r->nhosts; i++) {
-		const struct policy_host *h = &r->hosts[i];
-
-		if (host && same_host(h->name, host))
-			return true;
-		for (int j = 0; j < h->naddrs && family; j++) {
-			const uint8_t *b;
-			int f, bp;
-
-			f = addr_bytes((const struct sockaddr *)&h->addrs[j], &b, &bp);
-			if (f == family && memcmp(a, b, f == AF_INET ? 4 : 16) == 0)
-				return true;
-		}
-	}
-	return false;
+	return addr_matches(r, family, a);
 }
 
 const struct policy_rule *

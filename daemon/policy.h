@@ -11,6 +11,20 @@
  * itself, so asking for a denied host by its address does not get
  * around a host= rule), and the port.
  *
+ * Addresses are judged as the kernel uses them: an IPv4-mapped IPv6
+ * address (in a check or in a dest= block) is its IPv4 address, and the
+ * unspecified address (0.0.0.0, ::) is a wildcard bind, which reaches
+ * every address of its family: a deny rule with any dest= block or host
+ * address of that family matches it, an allow rule only when a block
+ * contains the unspecified address itself.  (A connect never reaches
+ * the policy with an unspecified address: the socket engine turns it
+ * into the loopback address the kernel would connect to.)
+ *
+ * This file only decides.  The addresses of host= names are given to it
+ * (policy_host_set) by whoever loads the policy (policy-load.c); a name
+ * of a deny rule that was never given its addresses matches every
+ * address, so a policy put in force too early fails closed.
+ *
  * Rule text:  allow|deny ACTIONS [user=U,..] [group=G,..] [dest=CIDR,..]
  *             [host=NAME,..] [port=P|P-Q,..]
  * ACTIONS is connect, listen, accept, a comma list of them, or any.
@@ -23,8 +37,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-
-struct dns;
 
 enum policy_action {
 	POLICY_CONNECT	= 1 << 0,
@@ -57,8 +69,14 @@ struct policy	*policy_free(struct policy *p);
 int		 policy_add(struct policy *p, const char *text, int line, char *err, size_t errlen);
 /* Appends the defaults; call once the file's rules are in. */
 int		 policy_finish(struct policy *p);
-/* Starts resolving the rules' host names on dns (answers arrive later). */
-void		 policy_resolve(struct policy *p, struct dns *dns);
+
+/* The host= names, numbered 0..count-1 over all rules in order (p may be NULL). */
+size_t		 policy_host_count(const struct policy *p);
+/* Name i, with its rule's line and whether that rule denies.  NULL past the end. */
+const char	*policy_host_name(const struct policy *p, size_t i, int *ret_line, bool *ret_deny);
+/* What name i resolves to (n may be 0).  Returns 0, -ENOENT or -ENOMEM. */
+int		 policy_host_set(struct policy *p, size_t i, const struct sockaddr_storage *addrs,
+		    int n);
 
 /*
  * The rule that decides action by s on addr (port included; NULL for

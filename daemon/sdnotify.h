@@ -1,11 +1,12 @@
 /*
  * sdnotify: the daemon as a systemd service.  READY=1 with a STATUS=
- * line once the control socket accepts, STATUS= kept current (clients,
+ * line once the control socket accepts, which is once the policy is
+ * complete (its host names resolved); STATUS= kept current (clients,
  * sockets, bytes), WATCHDOG=1 from the loop at half of WATCHDOG_USEC (so
  * a stalled loop misses it), and SIGHUP: RELOADING=1, the config file
- * read again and applied to everything that can change while running,
- * then READY=1.  Without NOTIFY_SOCKET the notifications cost nothing;
- * SIGHUP still reloads.
+ * read again and, once its policy is complete, applied in one step to
+ * everything that can change while running, then READY=1.  Without
+ * NOTIFY_SOCKET the notifications cost nothing; SIGHUP still reloads.
  */
 #ifndef TISOCK_SDNOTIFY_H
 #define TISOCK_SDNOTIFY_H
@@ -15,6 +16,8 @@
 #define SDNOTIFY_STATUS_EVERY	2.0	/* seconds between STATUS= checks */
 
 void	sdnotify_start(struct daemon *d);
+void	sdnotify_ready(struct daemon *d);
+void	sdnotify_failed(struct daemon *d, const char *why, int err);
 void	sdnotify_stopping(struct daemon *d);
 void	sdnotify_done(struct daemon *d);
 int	sdnotify_reload(struct daemon *d);

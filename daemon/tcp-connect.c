@@ -5,6 +5,13 @@
  * address in turn, non-blocking, until one succeeds, all under one
  * ev_timer for the whole connect timeout.  Listening binds the first
  * address.  Both leave the socket in state error when they fail.
+ *
+ * The policy judges the address the kernel actually uses: a destination
+ * is first made what the kernel makes of it (effective_dest) and that is
+ * what is judged and connected to; a completed connect is judged again on
+ * its getpeername() address when that differs or a reload came in
+ * between, and reset if now denied.  A listener is judged on the address
+ * getsockname() reports after bind, before listen().
  */
 #include "config.h"
 
@@ -34,6 +41,59 @@ ss_len(const struct sockaddr_storage *ss)
 {
 	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					 : sizeof(struct sockaddr_in);
+}
+
+/*
+ * Makes ss the destination the kernel really connects to for it: an
+ * IPv4-mapped IPv6 address becomes its IPv4 address, and the unspecified
+ * address, which Linux sends to loopback (0.0.0.0 and ::ffff:0.0.0.0 to
+ * 127.0.0.1, :: to ::1), becomes that loopback address.
+ */
+static void
+effective_dest(struct sockaddr_storage *ss)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (ss->ss_family == AF_INET6) {
+		struct sockaddr_in6 s6 = *(struct sockaddr_in6 *)ss;
+
+		if (memcmp(s6.sin6_addr.s6_addr, mapped, sizeof(mapped)) == 0) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+			memset(ss, 0, sizeof(*ss));
+			s4->sin_family = AF_INET;
+			s4->sin_port = s6.sin6_port;
+			memcpy(&s4->sin_addr, s6.sin6_addr.s6_addr + 12, 4);
+		} else if (IN6_IS_ADDR_UNSPECIFIED(&s6.sin6_addr)) {
+			((struct sockaddr_in6 *)ss)->sin6_addr = in6addr_loopback;
+		}
+	}
+	if (ss->ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (s4->sin_addr.s_addr == htonl(INADDR_ANY))
+			s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+}
+
+/* Whether a and b are the same address and port (families as normalised). */
+static bool
+same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr);
+	}
+	return false;
 }
 
 /* Parses a numeric IPv4 or IPv6 host into *ss.  Returns 0 or -EINVAL. */
@@ -104,17 +164,52 @@ record_endpoints(struct tcp *t, bool connected)
 			getpeername(t->fd, (struct sockaddr *)&t->remote, &len) == 0;
 }
 
+/*
+ * The connect completed: judges the peer as getpeername() reports it,
+ * unless that is the address already judged under the policy still in
+ * force.  Returns the rule that denies it, or NULL.
+ */
+static const struct policy_rule *
+peer_denied(struct tcp *t, struct sockaddr_storage *peer)
+{
+	*peer = t->remote;
+	effective_dest(peer);
+	if (t->judged_gen == t->d->policy_gen && same_endpoint(peer, &t->judged))
+		return NULL;
+	return tcp_policy_denies(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, peer);
+}
+
 static void
 connected(struct tcp *t)
 {
 	struct rpc_call *call = t->connect_call;
+	const struct policy_rule *r;
+	struct sockaddr_storage peer;
 	struct proto_jw w;
 
+	errno = ENOTCONN;
+	record_endpoints(t, true);	/* first: the state change reports them */
+	if (!t->has_remote) {
+		/* Reset already: no peer to judge, no connection to give. */
+		t->last_errno = errno;
+		tcp_close_fd(t, true);
+		attempt_next(t);
+		return;
+	}
+	r = peer_denied(t, &peer);
+	if (r) {
+		/* Abort: the peer gets a reset, the client -32003 (or the next address). */
+		t->denied = r;
+		t->denied_addr = peer;
+		t->has_local = t->has_remote = false;
+		tcp_close_fd(t, true);
+		attempt_next(t);
+		return;
+	}
 	ev_timer_stop(t->d->loop, &t->connect_timer);
 	ev_io_stop(t->d->loop, &t->wio);
 	free(t->addrs);
 	t->addrs = NULL;
-	record_endpoints(t, true);	/* first: the state change reports them */
 	tcp_set_state(t, TCP_STATE_CONNECTED);
 	tcp_io_connected(t);
 	tcp_apply_options(t);
@@ -175,12 +270,15 @@ attempt_next(struct tcp *t)
 		const struct policy_rule *r;
 		int fd;
 
+		effective_dest(ss);
 		r = tcp_policy_denies(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, ss);
 		if (r) {
 			t->denied = r;
 			t->denied_addr = *ss;
 			continue;
 		}
+		t->judged = *ss;
+		t->judged_gen = t->d->policy_gen;
 		fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 		if (fd < 0) {
@@ -316,14 +414,21 @@ listen_on(struct tcp *t, const struct sockaddr_storage *ss)
 		open_failed(t, NULL, -errno);
 		return;
 	}
-	/* Policy sees the address actually bound: port 0 is the port chosen. */
+	/*
+	 * Policy sees the address actually bound (port 0 is the port chosen;
+	 * 0.0.0.0 or :: a wildcard, see policy.h), or nothing is listened on.
+	 */
 	record_endpoints(t, false);
+	if (!t->has_local) {
+		open_failed(t, NULL, -errno);
+		return;
+	}
 	{
 		const struct policy_rule *r = tcp_policy_denies(t, POLICY_LISTEN, t->host,
-							       t->has_local ? &t->local : ss);
+							       &t->local);
 
 		if (r) {
-			struct sockaddr_storage where = t->has_local ? t->local : *ss;
+			struct sockaddr_storage where = t->local;
 
 			policy_refused(t, r, POLICY_LISTEN, &where);
 			return;

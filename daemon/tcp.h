@@ -83,6 +83,8 @@ struct tcp {
 	int			 last_errno;	/* of the last failed attempt */
 	const struct policy_rule *denied;	/* the rule that refused an address */
 	struct sockaddr_storage	 denied_addr;
+	struct sockaddr_storage	 judged;	/* the address the connect was allowed to */
+	uint64_t		 judged_gen;	/* under d->policy_gen */
 
 	struct tcp_channel	*channel;	/* tcp.channel open: the relay owns the fd's I/O */
 	bool			 pumping;
