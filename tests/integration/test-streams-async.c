@@ -518,6 +518,8 @@ daemon_goes_away(void **state)
 	in = tisock_stream_from_fd(p[0], TISOCK_MODE_READ);
 	assert_int_equal(tisock_stream_set_client(in, c), 0);
 	assert_int_equal(tisock_stream_read_async(in, pipebuf, 0, TISOCK_ALL, on_event, &pl), 0);
+	/* Answered in order: the daemon has the read once this returns. */
+	assert_int_equal(tisock_client_call(c, "daemon.info", NULL, NULL), 0);
 	assert_true(spawn_stop(&other) != -1);
 	/* The read on the socket fails: the stopping daemon answers it -32004. */
 	run_until(c, &rl.calls, 1);
