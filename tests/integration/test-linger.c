@@ -12,7 +12,9 @@
  * the client vanishing (the daemon logs the figure with the owner's uid
  * and pid, and monitors see it in the close event), and SIGTERM (every
  * pending write is answered -32004 with how much of it was written, and
- * tcp.closed reason shutdown, before the connection ends).
+ * tcp.closed reason shutdown, before the connection ends).  And a
+ * graceful close is not over before the peer has acknowledged every
+ * byte: with all of them in the kernel, it waits for the peer to read.
  *
  *	test-linger DAEMON
  */
@@ -580,6 +582,34 @@ out:
 }
 
 /*
+ * Waits (bounded) for the exit of a daemon already sent SIGTERM, without
+ * a second one (it may be past its handlers), and removes its directory.
+ * Returns its wait status, or -1 (then it is killed).
+ */
+static int
+wait_exit(struct spawned *sp)
+{
+	int status = -1;
+	char cmd[128];
+
+	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+		if (waitpid(sp->pid, &status, WNOHANG) == sp->pid)
+			break;
+		status = -1;
+		poll(NULL, 0, 20);
+	}
+	if (status == -1) {
+		kill(sp->pid, SIGKILL);
+		(void)waitpid(sp->pid, NULL, 0);
+	}
+	sp->pid = -1;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", sp->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", sp->dir);
+	return status;
+}
+
+/*
  * SIGTERM with writes the peer will not take: the connection stays up
  * through the drain, every pending write is answered -32004 with how
  * much of it was written, tcp.closed (reason shutdown) tells how many
@@ -608,8 +638,7 @@ test_sigterm(const char *bin, const char *config)
 	kill(sp.pid, SIGTERM);
 	tally_collect(c, false, true);
 	/* The peer reads only once the daemon is gone: nothing more can come then. */
-	status = spawn_stop(&sp);
-	sp.pid = -1;
+	status = wait_exit(&sp);
 	check(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "sigterm: the daemon exits 0 (status %#x)", status);
 	got = peer_drain(peer);
@@ -734,8 +763,22 @@ main(int argc, char **argv)
 	if (r == 0) {
 		test_close_linger(sp.socket);
 		test_owner_gone(sp.socket, log_path);
+		r = spawn_stop(&sp);
+		check(r != -1 && WIFEXITED(r) && WEXITSTATUS(r) == 0,
+		      "the daemon exits 0 (status %#x)", r);
+	} else {
+		spawn_stop(&sp);
 	}
-	spawn_stop(&sp);
+	/* Its log, into ours (a sanitizer's report, say). */
+	{
+		FILE *f = fopen(log_path, "r");
+		char line[1024];
+
+		while (f && fgets(line, sizeof(line), f))
+			fprintf(stderr, "daemon log: %s", line);
+		if (f)
+			fclose(f);
+	}
 	unlink(log_path);
 	test_sigterm(bin, config);
 	test_close_waits_for_ack(bin);
