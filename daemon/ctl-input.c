@@ -94,7 +94,7 @@ ctl_process(struct ctl *c)
 	size_t len;
 
 	c->flags &= ~CTL_PROCESS;
-	while (!(c->flags & CTL_DEAD) && !ctl_over_budget(c)) {
+	while (!(c->flags & (CTL_DEAD | CTL_STOPPING)) && !ctl_over_budget(c)) {
 		int r = proto_reader_next(c->reader, &line, &len);
 
 		if (r == PROTO_READER_NONE)
@@ -108,7 +108,7 @@ ctl_process(struct ctl *c)
 		return;
 	account(c, proto_reader_buffered(c->reader));
 	proto_reader_trim(c->reader, 2 * CTL_READ_CHUNK);
-	if (!(c->flags & (CTL_PAUSED | CTL_DRAIN | CTL_EOF)) && !ev_is_active(&c->rio)) {
+	if (!(c->flags & (CTL_PAUSED | CTL_DRAIN | CTL_EOF | CTL_STOPPING)) && !ev_is_active(&c->rio)) {
 		ctl_hup_unwatch(c);
 		ev_io_start(c->d->loop, &c->rio);
 	}

@@ -194,6 +194,39 @@ ctl_close_after_flush(struct ctl *c, const char *reason)
 	ctl_schedule(c);
 }
 
+/*
+ * The daemon is stopping: c is read no more, and each of its sockets is
+ * closed as by a graceful tcp.close, its pending requests answered (the
+ * writes once flushed, or with what was written when linger-ms ends them)
+ * and tcp.closed (reason shutdown) sent.  c is closed once its last
+ * socket is and its output is flushed.
+ */
+void
+ctl_stop(struct ctl *c)
+{
+	struct tcp *t, *next;
+
+	if (c->flags & (CTL_DEAD | CTL_STOPPING))
+		return;
+	c->flags |= CTL_STOPPING;
+	ev_io_stop(c->d->loop, &c->rio);
+	if (!(c->flags & CTL_HUP))
+		ctl_hup_watch(c);	/* gone meanwhile: its sockets linger on as orphans */
+	for (t = TAILQ_FIRST(&c->sockets); t; t = next) {
+		next = TAILQ_NEXT(t, link);
+		tcp_stop(t);
+	}
+	ctl_socket_closed(c);
+}
+
+/* One of c's sockets is closed: a stopping c goes once none is left. */
+void
+ctl_socket_closed(struct ctl *c)
+{
+	if (c->flags & CTL_STOPPING && TAILQ_EMPTY(&c->sockets))
+		ctl_close_after_flush(c, "daemon stopping");
+}
+
 static void
 ctl_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {

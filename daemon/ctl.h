@@ -39,6 +39,7 @@ enum {
 	CTL_MONITOR	= 1 << 5,	/* in d->monitors */
 	CTL_DRAIN	= 1 << 6,	/* closed once its output is flushed */
 	CTL_RDHUP	= 1 << 7,	/* sent EOF while not read (seen by the hang-up watch) */
+	CTL_STOPPING	= 1 << 8,	/* the daemon stops: no input, sockets closing */
 };
 
 struct ctl {
@@ -83,6 +84,8 @@ struct ctl	*ctl_new(struct daemon *d, int fd);
 void		 ctl_close(struct ctl *c, const char *reason);
 int		 ctl_pass_fd(struct ctl *c, int fd);
 void		 ctl_close_after_flush(struct ctl *c, const char *reason);
+void		 ctl_stop(struct ctl *c);
+void		 ctl_socket_closed(struct ctl *c);
 bool		 ctl_privileged(const struct ctl *c);
 struct ctl	*ctl_free(struct ctl *c);
 void		 ctl_output_added(struct ctl *c);

@@ -194,7 +194,7 @@ static void
 on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = daemon_from_loop(loop);
-	struct ctl *c;
+	struct ctl *c, *next;
 
 	if (d->stopping)
 		return;
@@ -204,8 +204,10 @@ on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	d->policy_load = policy_load_cancel(d->policy_load);
 	ev_io_stop(loop, &d->accept_io);
 	ev_timer_stop(loop, &d->accept_retry);
-	while ((c = TAILQ_FIRST(&d->ctls)))
-		ctl_close(c, "daemon stopping");
+	for (c = TAILQ_FIRST(&d->ctls); c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		ctl_stop(c);
+	}
 }
 
 /* Sets up d on loop with d->conf already filled in.  Returns 0 or -errno. */

@@ -39,6 +39,8 @@ struct daemon_counters {
 	uint64_t	monitors_dropped;	/* monitors that fell behind */
 	uint64_t	reloads;		/* SIGHUP config reloads that applied */
 	uint64_t	policy_denials;		/* connects, listens, accepts refused by policy */
+	uint64_t	linger_resets;		/* connections ended with bytes not delivered */
+	uint64_t	undelivered_bytes;	/* bytes accepted for writing that never left */
 	uint64_t	limit_hits_by[_QL_MAX];	/* limit_hits by limit */
 };
 
@@ -95,7 +97,7 @@ struct daemon {
 	struct dns		*dns;
 	char			*scratch;	/* DAEMON_SCRATCH bytes for recv */
 	struct daemon_counters	 counters;
-	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit;
+	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit, rl_linger;
 };
 
 int	 daemon_init(struct daemon *d, struct ev_loop *loop);

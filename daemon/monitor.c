@@ -124,6 +124,17 @@ monitor_state(struct daemon *d, const struct tcp *t, const char *from, const cha
 	monitor_end(d);
 }
 
+void
+monitor_closed(struct daemon *d, const struct tcp *t, bool reset)
+{
+	struct proto_jw *w = monitor_begin(d, NULL, t, "closed");
+
+	proto_jw_kbool(w, "reset", reset);
+	proto_jw_kuint(w, "undeliveredBytes", t->loss.undelivered);
+	proto_jw_kuint(w, "unacknowledgedBytes", t->loss.unacked);
+	monitor_end(d);
+}
+
 /* daemon.monitor's work: c starts or stops getting events.  0. */
 int
 monitor_enable(struct ctl *c, bool on)

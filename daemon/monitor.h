@@ -48,6 +48,9 @@ void		 monitor_bytes(struct daemon *d, const struct tcp *t, const char *event, s
 void		 monitor_state(struct daemon *d, const struct tcp *t, const char *from,
 		    const char *to);
 
+/* closed: t's connection ended (reset or not), with t->loss. */
+void		 monitor_closed(struct daemon *d, const struct tcp *t, bool reset);
+
 int		 monitor_enable(struct ctl *c, bool on);
 void		 monitor_detach(struct ctl *c);
 

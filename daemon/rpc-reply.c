@@ -168,7 +168,7 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 	}
 	proto_rpc_begin_error(&w, call->id, call->id_len, e->code, e->message);
 	if (e->socket || e->state || e->param || e->reason || e->limit || e->method ||
-	    e->resolver || e->sys_errno || e->rule) {
+	    e->resolver || e->sys_errno || e->rule || e->cut) {
 		proto_jw_key(&w, "data");
 		proto_jw_obj_begin(&w);
 		if (e->socket)
@@ -201,6 +201,10 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 			proto_jw_kint(&w, "errno", e->sys_errno);
 			proto_jw_kstr(&w, "errname", name ? name : "EUNKNOWN");
 			proto_jw_kstr(&w, "message", strerror(e->sys_errno));
+		}
+		if (e->cut) {
+			proto_jw_kuint(&w, "written", e->written);
+			proto_jw_kuint(&w, "undeliveredBytes", e->undelivered);
 		}
 		proto_jw_obj_end(&w);
 	}
@@ -270,6 +274,27 @@ rpc_reply_state(struct rpc_call *call, struct tcp *t)
 		proto_jw_obj_begin(&w);
 		proto_jw_kint(&w, "socket", (int64_t)t->id);
 		proto_jw_kstr(&w, "state", proto_state_name(tcp_proto_state(t)));
+		proto_jw_obj_end(&w);
+	}
+	rpc_result_end(call, &w);
+}
+
+/*
+ * Answers a close: {socket, state, undeliveredBytes, unacknowledgedBytes},
+ * the figures of how t's connection ended (0 and 0 for a socket that had
+ * none, or whose every byte the peer acknowledged).
+ */
+void
+rpc_reply_closed(struct rpc_call *call, struct tcp *t)
+{
+	struct proto_jw w;
+
+	if (rpc_result_begin(call, &w)) {
+		proto_jw_obj_begin(&w);
+		proto_jw_kint(&w, "socket", (int64_t)t->id);
+		proto_jw_kstr(&w, "state", proto_state_name(tcp_proto_state(t)));
+		proto_jw_kuint(&w, "undeliveredBytes", t->loss.undelivered);
+		proto_jw_kuint(&w, "unacknowledgedBytes", t->loss.unacked);
 		proto_jw_obj_end(&w);
 	}
 	rpc_result_end(call, &w);

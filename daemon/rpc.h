@@ -86,6 +86,9 @@ struct rpc_error {
 	int		 rule_index;	/* its place in [policy], 0: a default */
 	const char	*action;	/* connect, listen, accept */
 	const struct sockaddr_storage *address;	/* what was denied */
+	bool		 cut;		/* a write that failed: written, undeliveredBytes */
+	uint64_t	 written;	/* bytes of it handed to the kernel */
+	uint64_t	 undelivered;	/* bytes of it that never left this host */
 };
 
 typedef int (*rpc_handler)(struct rpc_call *call, const union proto_args *args);
@@ -108,6 +111,7 @@ void	 rpc_reply_error(struct rpc_call *call, const struct rpc_error *e);
 void	 rpc_reply_errno(struct rpc_call *call, int r, int64_t socket);
 void	 rpc_reply_socket(struct rpc_call *call, int64_t socket);
 void	 rpc_reply_state(struct rpc_call *call, struct tcp *t);
+void	 rpc_reply_closed(struct rpc_call *call, struct tcp *t);
 void	 rpc_finish(struct rpc_call *call);
 void	 rpc_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len);
 void	 rpc_write_endpoint(struct proto_jw *w, const char *key,

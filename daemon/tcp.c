@@ -3,7 +3,8 @@
  *
  * A socket is in exactly one list (->where): its owner's open or closed
  * list, the daemon's orphans (lingering after the owner vanished), or the
- * graveyard.  Closing answers every pending request exactly once.
+ * graveyard.  Closing answers every pending request exactly once; how a
+ * connection is closed (lingering, and what a reset lost) is tcp-close.c.
  */
 #include "config.h"
 
@@ -25,10 +26,6 @@
 #include "proto-errors.h"
 #include "rpc.h"
 #include "tcp.h"
-
-static void tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents);
-static void tcp_finish_close(struct tcp *t, bool reset);
-static void tcp_retire(struct tcp *t);
 
 static const char *const state_names[_TCP_STATE_MAX] = {
 	[TCP_STATE_INITIALIZED] = "initialized",
@@ -105,7 +102,7 @@ tcp_new(struct daemon *d, struct ctl *owner)
 	ev_init(&t->rio, NULL);
 	ev_init(&t->wio, NULL);
 	ev_init(&t->connect_timer, NULL);
-	ev_init(&t->linger_timer, tcp_on_linger);
+	tcp_close_init(t);
 	TAILQ_INSERT_TAIL(&owner->sockets, t, link);
 	owner->nsockets++;
 	d->counters.sockets_total++;
@@ -123,6 +120,7 @@ tcp_free(struct tcp *t)
 	assert(TAILQ_EMPTY(&t->reads) && TAILQ_EMPTY(&t->writes));
 	free(t->host);
 	free(t->addrs);
+	free(t->gone_owner);
 	free(t);
 	return NULL;
 }
@@ -192,6 +190,34 @@ tcp_cancel_list(struct rpc_call_list *l, const struct rpc_error *e)
 	}
 }
 
+/*
+ * Answers every pending write of t with e plus, in data, how much of it
+ * was handed to the kernel (written) and how much of it never left this
+ * host (undeliveredBytes), by t->loss: the kernel's unsent bytes are the
+ * last ones handed to it, so only the head write may have some of its
+ * written bytes out.
+ */
+void
+tcp_fail_writes(struct tcp *t, const struct rpc_error *e)
+{
+	uint64_t unsent = t->loss.kernel_unsent;
+	struct rpc_call *call;
+
+	while ((call = TAILQ_FIRST(&t->writes))) {
+		struct rpc_error we = *e;
+		size_t off = call->u.write.off, len = call->u.write.len;
+		uint64_t out = off > unsent ? off - unsent : 0;
+
+		TAILQ_REMOVE(&t->writes, call, q_link);
+		pending_sub(t, len - off);
+		we.cut = true;
+		we.written = off;
+		we.undelivered = len - out;
+		rpc_reply_error(call, &we);
+		rpc_call_free(call);
+	}
+}
+
 static void
 cancel_one(struct rpc_call **slot, const struct rpc_error *e)
 {
@@ -220,7 +246,7 @@ tcp_stop_connect(struct tcp *t)
  * connect (resolution stopped), reads, accepts and a shutdown.  Pump
  * mode ends.
  */
-static void
+void
 tcp_cancel_pending(struct tcp *t, const struct rpc_error *e)
 {
 	tcp_stop_connect(t);
@@ -256,12 +282,12 @@ tcp_fail(struct tcp *t, int err)
 	}
 	if (t->state == TCP_STATE_CLOSING) {
 		/* Closed for the client already: the close just ends early. */
-		tcp_cancel_list(&t->writes, &e);
-		tcp_finish_close(t, true);
+		tcp_end(t, true, &e, NULL);
 		return;
 	}
+	tcp_measure_loss(t, true);
 	tcp_cancel_list(&t->reads, &e);
-	tcp_cancel_list(&t->writes, &e);
+	tcp_fail_writes(t, &e);
 	cancel_one(&t->shutdown_call, &e);
 	t->pumping = false;
 	tcp_close_fd(t, false);
@@ -298,8 +324,11 @@ tcp_channel_reset(struct tcp *t)
 	tcp_retire(t);
 }
 
-/* Moves a socket that has just become closed to its owner's closed list. */
-static void
+/*
+ * Moves a socket that has just become closed to its owner's closed list
+ * (an orphan is forgotten instead).
+ */
+void
 tcp_retire(struct tcp *t)
 {
 	struct ctl *c = t->owner;
@@ -316,128 +345,7 @@ tcp_retire(struct tcp *t)
 	c->nclosed++;
 	if (c->nclosed > CTL_CLOSED_KEEP)
 		tcp_forget(TAILQ_FIRST(&c->closed));
-}
-
-/* Ends a close: fd closed, state closed, every close request answered. */
-static void
-tcp_finish_close(struct tcp *t, bool reset)
-{
-	struct rpc_call *call;
-
-	ev_timer_stop(t->d->loop, &t->linger_timer);
-	tcp_close_fd(t, reset);
-	tcp_set_state(t, TCP_STATE_CLOSED);
-	while ((call = TAILQ_FIRST(&t->closes))) {
-		TAILQ_REMOVE(&t->closes, call, q_link);
-		rpc_reply_state(call, t);
-		rpc_call_free(call);
-	}
-	tcp_retire(t);
-}
-
-static void
-tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, linger_timer));
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id,
-			       .message = "linger time expired before the data was sent" };
-
-	log_info("tcp#%llu: linger time expired with %zu bytes unsent, resetting",
-		 (unsigned long long)t->id, t->pending_write_bytes);
-	tcp_cancel_list(&t->writes, &e);
-	tcp_finish_close(t, true);
-}
-
-/* Called when the write queue of a closing socket has drained. */
-void
-tcp_writes_drained(struct tcp *t)
-{
-	if (t->state == TCP_STATE_CLOSING)
-		tcp_finish_close(t, false);
-}
-
-/*
- * tcp.close.  Pending reads, accepts, connect and shutdown get -32004; a
- * graceful close of a connected socket with writes queued waits for them
- * (bounded by linger-ms) and answers when done.  Returns 0 (answered) or
- * RPC_DEFERRED.
- */
-int
-tcp_close(struct tcp *t, struct rpc_call *call, bool abort)
-{
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
-	struct rpc_call *dc;
-
-	if (t->state == TCP_STATE_CLOSING && abort) {
-		/*
-		 * A graceful close under way, cut short: the unsent writes get
-		 * -32004, the connection is reset, the linger timer stops, and
-		 * the first close is answered too.
-		 */
-		tcp_cancel_list(&t->writes, &e);
-		tcp_finish_close(t, true);
-		rpc_reply_state(call, t);
-		return 0;
-	}
-	if (t->state == TCP_STATE_CLOSED || t->state == TCP_STATE_CLOSING) {
-		if (t->state == TCP_STATE_CLOSING && (dc = rpc_call_defer(call, t))) {
-			TAILQ_INSERT_TAIL(&t->closes, dc, q_link);
-			return RPC_DEFERRED;
-		}
-		rpc_reply_state(call, t);
-		return 0;
-	}
-	tcp_cancel_pending(t, &e);
-	if (!abort && t->state == TCP_STATE_CONNECTED && !TAILQ_EMPTY(&t->writes) &&
-	    (dc = rpc_call_defer(call, t))) {
-		tcp_set_state(t, TCP_STATE_CLOSING);
-		ev_io_stop(t->d->loop, &t->rio);
-		if (t->owner)
-			ctl_unstall(t->owner, t);
-		TAILQ_INSERT_TAIL(&t->closes, dc, q_link);
-		ev_timer_set(&t->linger_timer, (double)t->d->conf.linger_ms / 1000., 0.);
-		ev_timer_start(t->d->loop, &t->linger_timer);
-		return RPC_DEFERRED;
-	}
-	tcp_cancel_list(&t->writes, &e);
-	tcp_close_fd(t, abort && t->state != TCP_STATE_LISTENING);
-	tcp_set_state(t, TCP_STATE_CLOSED);
-	tcp_retire(t);
-	rpc_reply_state(call, t);
-	return 0;
-}
-
-/*
- * The owner is going away.  A socket with writes to flush lingers as an
- * orphan until they are sent (or linger-ms passes); anything else is
- * closed and forgotten now.  Pending answers go nowhere.
- */
-void
-tcp_orphan(struct tcp *t)
-{
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
-	struct ctl *c = t->owner;
-	struct daemon *d = t->d;
-
-	tcp_cancel_pending(t, &e);
-	if ((t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING) && !TAILQ_EMPTY(&t->writes)) {
-		ctl_unstall(c, t);
-		c->pending_write_bytes -= t->pending_write_bytes;
-		TAILQ_REMOVE(&c->sockets, t, link);
-		c->nsockets--;
-		t->owner = NULL;
-		TAILQ_INSERT_TAIL(&d->orphans, t, link);
-		t->where = TCP_IN_ORPHANS;
-		ev_io_stop(d->loop, &t->rio);
-		if (t->state != TCP_STATE_CLOSING) {
-			tcp_set_state(t, TCP_STATE_CLOSING);
-			ev_timer_set(&t->linger_timer, (double)d->conf.linger_ms / 1000., 0.);
-			ev_timer_start(d->loop, &t->linger_timer);
-		}
-		return;
-	}
-	tcp_cancel_list(&t->writes, &e);
-	tcp_forget(t);
+	ctl_socket_closed(c);
 }
 
 /*
@@ -454,11 +362,13 @@ tcp_forget(struct tcp *t)
 	tcp_cancel_list(&t->writes, &e);
 	tcp_cancel_list(&t->closes, &e);
 	ev_timer_stop(d->loop, &t->linger_timer);
+	ev_timer_stop(d->loop, &t->ack_timer);
 	tcp_close_fd(t, false);
 	switch (t->where) {
 	case TCP_IN_SOCKETS:
 		TAILQ_REMOVE(&t->owner->sockets, t, link);
 		t->owner->nsockets--;
+		ctl_socket_closed(t->owner);
 		break;
 	case TCP_IN_CLOSED:
 		TAILQ_REMOVE(&t->owner->closed, t, link);

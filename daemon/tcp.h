@@ -41,6 +41,18 @@ enum tcp_state {
 
 struct tcp_channel;
 
+/*
+ * What a connection's end left undelivered, measured just before its fd
+ * is closed.  The bytes the daemon accepted form one stream: the peer got
+ * all of it but the last undelivered bytes, and perhaps not the unacked
+ * ones before those.
+ */
+struct tcp_loss {
+	uint64_t		 undelivered;	/* never left this host: queued + kernel_unsent */
+	uint64_t		 kernel_unsent;	/* of those, in the kernel's send queue (SIOCOUTQNSD) */
+	uint64_t		 unacked;	/* sent, not acknowledged by the peer (SIOCOUTQ - NSD) */
+};
+
 struct tcp {
 	TAILQ_ENTRY(tcp)	 link;		/* owner's sockets/closed, d->orphans or graveyard */
 	TAILQ_ENTRY(tcp)	 stall_link;	/* owner->stalled while stalled */
@@ -61,6 +73,8 @@ struct tcp {
 	ev_io			 rio, wio;
 	ev_timer		 connect_timer;	/* whole connect, resolution included */
 	ev_timer		 linger_timer;	/* graceful close bound */
+	ev_timer		 ack_timer;	/* closing, queue empty: polls until the peer acked all */
+	double			 ack_every;	/* its interval, seconds, doubling */
 	double			 created;	/* ev_now */
 
 	/* As given at create/connect/listen (the peer's, for an inbound socket). */
@@ -95,6 +109,9 @@ struct tcp {
 	uint64_t		 pump_total;	/* bytes sent as tcp.data */
 	uint64_t		 bytes_read, bytes_written;
 	size_t			 pending_write_bytes;	/* queued in writes */
+	struct tcp_loss		 loss;		/* how the connection ended, once it has */
+	const char		*closed_reason;	/* tcp.closed at the end of the close ("shutdown") */
+	char			*gone_owner;	/* owned: the owner's desc once it left, for the log */
 };
 
 /* tcp.c */
@@ -110,15 +127,24 @@ void		 tcp_channel_reset(struct tcp *t);
 /* tcp-channel.c */
 void		 tcp_channel_drop(struct tcp *t);
 void		 tcp_cancel_list(struct rpc_call_list *l, const struct rpc_error *e);
-int		 tcp_close(struct tcp *t, struct rpc_call *call, bool abort);
-void		 tcp_orphan(struct tcp *t);
+void		 tcp_cancel_pending(struct tcp *t, const struct rpc_error *e);
+void		 tcp_fail_writes(struct tcp *t, const struct rpc_error *e);
+void		 tcp_retire(struct tcp *t);
 void		 tcp_forget(struct tcp *t);
-void		 tcp_writes_drained(struct tcp *t);
 const struct policy_rule *tcp_policy_denies(struct tcp *t, enum policy_action action,
 		    const char *host, const struct sockaddr_storage *ss);
 void		 tcp_write_info(struct proto_jw *w, const struct tcp *t);
 void		 tcp_apply_options(struct tcp *t);
 const char	*tcp_state_name(enum tcp_state s);
+
+/* tcp-close.c */
+void		 tcp_close_init(struct tcp *t);
+void		 tcp_measure_loss(struct tcp *t, bool reset);
+void		 tcp_end(struct tcp *t, bool reset, const struct rpc_error *e, const char *reason);
+int		 tcp_close(struct tcp *t, struct rpc_call *call, bool abort);
+void		 tcp_orphan(struct tcp *t);
+void		 tcp_stop(struct tcp *t);
+void		 tcp_writes_drained(struct tcp *t);
 
 /* tcp-io.c */
 void		 tcp_update_io(struct tcp *t);

@@ -158,6 +158,15 @@ static const struct proto_field res_state[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("state", PROTO_T_STATE, REQ, "Socket state."), END
 };
+static const struct proto_field res_close[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("state", PROTO_T_STATE, REQ, "\"closed\"."),
+	R("undeliveredBytes", PROTO_T_INT, REQ, "Bytes accepted for writing that never left this "
+	  "host when the connection ended (reset): the last ones written. 0 when the peer "
+	  "acknowledged every byte."),
+	R("unacknowledgedBytes", PROTO_T_INT, REQ, "Bytes sent but not yet acknowledged by the peer "
+	  "when the connection was reset: the ones just before those."), END
+};
 static const struct proto_field res_connect[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("state", PROTO_T_STATE, REQ, "\"connected\"."),
@@ -287,13 +296,18 @@ static const struct proto_field note_error[] = {
 };
 static const struct proto_field note_closed[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
-	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown, limit, admin (closed by root or the "
-	  "daemon's uid) or channel (the data channel ended both ways)."), END
+	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown (the daemon stops), limit, admin (closed "
+	  "by root or the daemon's uid), channel (the data channel ended both ways) or linger "
+	  "(linger-ms ran out on a graceful close)."),
+	R("undeliveredBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes accepted for writing that "
+	  "never left this host (the last ones written)."),
+	R("unacknowledgedBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes sent but not "
+	  "acknowledged by the peer when the connection was reset."), END
 };
 static const struct proto_field note_monitor[] = {
 	R("time", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
 	R("event", PROTO_T_STRING, REQ, "client.connect, client.disconnect, create, connect, state, "
-	  "accept, read, write, error, close, denied or monitor.dropped."),
+	  "accept, read, write, error, close, closed, denied or monitor.dropped."),
 	R("client", PROTO_T_INT, REQ, "Client number (0: a socket lingering without owner)."),
 	R("pid", PROTO_T_INT, OPT, "Client process id."),
 	R("uid", PROTO_T_INT, OPT, "Client user id."),
@@ -316,6 +330,11 @@ static const struct proto_field note_monitor[] = {
 	R("message", PROTO_T_STRING, OPT, "error: readable sentence."),
 	R("abort", PROTO_T_BOOL, OPT, "close: a reset rather than a graceful close."),
 	R("backlogBytes", PROTO_T_INT, OPT, "monitor.dropped: output the monitor had not read."),
+	R("reset", PROTO_T_BOOL, OPT, "closed: the connection ended with a reset."),
+	R("undeliveredBytes", PROTO_T_INT, OPT, "closed: bytes accepted for writing that never "
+	  "left this host."),
+	R("unacknowledgedBytes", PROTO_T_INT, OPT, "closed: bytes sent but not acknowledged by "
+	  "the peer at the reset."),
 	END
 };
 
@@ -386,7 +405,7 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.summary = "Half-close: flush queued writes, then send FIN.",
 		.description = "Answers after queued writes are flushed and FIN is sent." },
 	[PROTO_M_TCP_CLOSE] = {
-		.name = "tcp.close", .errors = err_close, .params = tcp_close_params, .result = res_state,
+		.name = "tcp.close", .errors = err_close, .params = tcp_close_params, .result = res_close,
 		.flags = PROTO_M_SOCKET, .states = PROTO_S_ANY,
 		.summary = "Close gracefully, or reset with abort.",
 		.description = "Answers once closed; a graceful close flushes writes first." },

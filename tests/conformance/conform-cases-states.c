@@ -2,7 +2,8 @@
  * conform-cases-states: the state rules of the method table (every socket
  * method in every state it does not allow is -32002 with data.state),
  * unknown and foreign ids (-32001, the same answer for both), closing
- * (twice, with a read or accept pending, with abort) and peer resets.
+ * (twice, with a read or accept pending, with abort, cut by linger-ms)
+ * and peer resets.
  */
 #include "config.h"
 
@@ -391,6 +392,79 @@ case_close_abort_while_closing(void)
 	cc_close(c);
 }
 
+/*
+ * A graceful close that linger-ms cuts short: writes held for a peer that
+ * does not read are reset away, and the owner is told exactly how many of
+ * the bytes accepted did not reach the peer: in tcp.closed (reason
+ * linger), in the close answer, and in the cut write's -32004 (written,
+ * undeliveredBytes).  The peer, reading everything it got before the
+ * reset, plus that figure make every byte accepted.
+ */
+static void
+case_close_linger_undelivered(void)
+{
+	const struct proto_field *shape = proto_methods[PROTO_N_TCP_CLOSED].params;
+	struct cc *c = cc_open();
+	long long s, last = 0, accepted, undelivered, id, got = 0, end;
+	int peer, wait_ms, err = 0;
+	char why[128];
+	cJSON *a;
+
+	CHECK(c, "cannot connect");
+	if (C->limits.linger_ms < 0 || C->limits.linger_ms > 10000)
+		SKIP("linger-ms %lld: too long to wait for", C->limits.linger_ms);
+	wait_ms = (int)C->limits.linger_ms + CONFORM_DEADLINE_MS;
+	s = stalled_pair(c, &peer, &last);
+	CHECK(s > 0, "setup: no writes held for a peer that does not read");
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	accepted = j_int(a, "result.bytesWritten") + j_int(a, "result.pendingWriteBytes");
+	CHECK(j_int(a, "result.pendingWriteBytes") > 0, "tcp.info: %s", j_text(a));
+	cJSON_Delete(a);
+	id = cc_request(c, "tcp.close", "{\"socket\":%lld}", s);
+	a = cc_note(c, "tcp.closed", wait_ms);
+	CHECK(a && j_int(a, "params.socket") == s && j_is(a, "params.reason", "linger"),
+	      "no tcp.closed with reason linger when linger-ms ran out: %s", a ? j_text(a) : "none");
+	undelivered = j_int(a, "params.undeliveredBytes");
+	CHECK(undelivered > 0 && undelivered <= accepted && j_int(a, "params.unacknowledgedBytes") >= 0,
+	      "tcp.closed without the bytes that did not reach the peer: %s", j_text(a));
+	CHECK(j_shape(shape, j_get(a, "params"), why, sizeof(why)), "tcp.closed %s: %s", why,
+	      j_text(a));
+	cJSON_Delete(a);
+	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+	CHECK(j_is(a, "result.state", "closed") && j_int(a, "result.undeliveredBytes") == undelivered,
+	      "the close answer must carry undeliveredBytes %lld: %s", undelivered,
+	      a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	a = cc_wait(c, last, CONFORM_DEADLINE_MS);
+	CHECK(err_code(a) == PROTO_E_CLOSED && j_int(a, "error.data.socket") == s &&
+	      j_int(a, "error.data.written") >= 0 && j_int(a, "error.data.undeliveredBytes") > 0,
+	      "the last write, cut: -32004 with written and undeliveredBytes, not %s",
+	      a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	/* What reached the peer, then the reset. */
+	for (end = conform_now_ms() + CONFORM_DEADLINE_MS; !err && conform_now_ms() < end;) {
+		struct pollfd pf = { .fd = peer, .events = POLLIN };
+		char buf[65536];
+		ssize_t n;
+
+		if (poll(&pf, 1, 200) <= 0)
+			continue;
+		n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			got += n;
+		else if (n == 0)
+			err = -1;
+		else if (errno != EAGAIN && errno != EINTR)
+			err = errno;
+	}
+	close(peer);
+	CHECK(err == ECONNRESET, "the peer saw %s, not a reset",
+	      err == -1 ? "EOF" : err ? strerror(err) : "no end");
+	CHECK(got + undelivered == accepted, "the peer got %lld bytes and %lld were reported "
+	      "undelivered, of %lld accepted", got, undelivered, accepted);
+	cc_close(c);
+}
+
 static void
 case_peer_reset(void)
 {
@@ -494,6 +568,7 @@ const struct conform_case conform_cases_states[] = {
 	{ "tcp-close-pending", case_close_pending, false },
 	{ "tcp-close-abort-while-closing", case_close_abort_while_closing, false },
 	{ "tcp-close-abort", case_close_abort, false },
+	{ "tcp-close-linger-undelivered", case_close_linger_undelivered, false },
 	{ "peer-reset", case_peer_reset, false },
 	{ "closed-sockets-forgotten", case_closed_forgotten, false },
 	{ NULL, NULL, false },

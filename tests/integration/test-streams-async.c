@@ -518,12 +518,14 @@ daemon_goes_away(void **state)
 	in = tisock_stream_from_fd(p[0], TISOCK_MODE_READ);
 	assert_int_equal(tisock_stream_set_client(in, c), 0);
 	assert_int_equal(tisock_stream_read_async(in, pipebuf, 0, TISOCK_ALL, on_event, &pl), 0);
+	/* Answered in order: the daemon has the read once this returns. */
+	assert_int_equal(tisock_client_call(c, "daemon.info", NULL, NULL), 0);
 	assert_true(spawn_stop(&other) != -1);
-	/* The read on the socket fails once the daemon's end is seen. */
+	/* The read on the socket fails: the stopping daemon answers it -32004. */
 	run_until(c, &rl.calls, 1);
 	assert_int_equal(rl.errors, 1);
-	assert_int_equal(rl.last_code, -EPIPE);
-	assert_int_equal(tisock_tcp_state(s), TISOCK_ERROR);
+	assert_int_equal(rl.last_code, -ECANCELED);
+	assert_int_equal(tisock_tcp_state(s), TISOCK_CLOSED);	/* tcp.closed, reason shutdown */
 	/* The pipe read is still pending and still completes. */
 	assert_true(tisock_client_pending(c));
 	assert_false(fd_readable(tisock_client_fd(c), 50));	/* no busy loop */

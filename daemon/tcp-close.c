@@ -1,0 +1,375 @@
+/*
+ * tcp-close: how a socket's connection ends.
+ *
+ * A connection with bytes in flight (queued in the daemon, or in the
+ * kernel's send queue and not yet acknowledged by the peer) is closed
+ * gracefully by lingering: state closing, the queue flushed, then the
+ * kernel's send queue polled until the peer has acknowledged every byte,
+ * all bounded by linger-ms; then FIN.  Past linger-ms the connection is
+ * reset, and what did not reach the peer is measured just before (struct
+ * tcp_loss: SIOCOUTQNSD and SIOCOUTQ) and told: to the pending writes,
+ * the close answers, tcp.closed, monitors, the counters and the log.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <errno.h>
+#include <linux/sockios.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "monitor.h"
+#include "proto-errors.h"
+#include "rpc.h"
+#include "tcp.h"
+
+#define TCP_ACK_POLL_FIRST	0.002	/* s: first look at the kernel's send queue */
+#define TCP_ACK_POLL_MAX	0.2	/* s: the interval doubles up to this */
+
+static void tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents);
+static void tcp_on_ack_poll(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Sets up the close timers of a new socket. */
+void
+tcp_close_init(struct tcp *t)
+{
+	ev_init(&t->linger_timer, tcp_on_linger);
+	ev_init(&t->ack_timer, tcp_on_ack_poll);
+}
+
+/*
+ * The kernel's send queue of t's connection, in bytes: *unsent never sent
+ * (SIOCOUTQNSD), *unacked sent but not yet acknowledged by the peer
+ * (SIOCOUTQ less those).  A FIN queued by tcp.shutdown is not a byte and
+ * is left out.  Returns 0, or -errno (both 0 then).
+ */
+static int
+tcp_kernel_queue(const struct tcp *t, uint64_t *unsent, uint64_t *unacked)
+{
+	int outq = 0, nsd = 0;
+
+	*unsent = *unacked = 0;
+	if (t->fd < 0)
+		return 0;
+	if (ioctl(t->fd, SIOCOUTQ, &outq) < 0 || ioctl(t->fd, SIOCOUTQNSD, &nsd) < 0)
+		return -errno;
+	if (t->shut_wr && outq > 0) {
+		/* The FIN has a sequence number: it is the last one counted. */
+		if (nsd > 0)
+			nsd--;
+		outq--;
+	}
+	if (outq < nsd || nsd < 0)
+		return -EIO;
+	*unsent = (uint64_t)nsd;
+	*unacked = (uint64_t)(outq - nsd);
+	return 0;
+}
+
+/*
+ * Whether bytes accepted on t may still be on their way to the peer:
+ * queued in the daemon, or in the kernel and not yet acknowledged.
+ * Sockets with a data channel relay on their own and never linger.
+ */
+static bool
+tcp_in_flight(const struct tcp *t)
+{
+	uint64_t unsent, unacked;
+
+	if (t->channel || (t->state != TCP_STATE_CONNECTED && t->state != TCP_STATE_CLOSING))
+		return false;
+	if (!TAILQ_EMPTY(&t->writes))
+		return true;
+	return tcp_kernel_queue(t, &unsent, &unacked) == 0 && unsent + unacked > 0;
+}
+
+/*
+ * Measures into t->loss what will not reach the peer once t's fd is
+ * closed now: the daemon's queue, and when the connection is reset the
+ * kernel's send queue too.  (Closed with FIN, the kernel goes on sending
+ * it, as after any close(2); but unread input makes the kernel reset.)
+ */
+void
+tcp_measure_loss(struct tcp *t, bool reset)
+{
+	uint64_t unsent = 0, unacked = 0;
+	int inq = 0;
+
+	if (!reset && t->fd >= 0 && ioctl(t->fd, SIOCINQ, &inq) == 0 && inq > 0)
+		reset = true;
+	if (reset && (t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING))
+		(void) tcp_kernel_queue(t, &unsent, &unacked);
+	t->loss = (struct tcp_loss){ .undelivered = t->pending_write_bytes + unsent,
+				     .kernel_unsent = unsent, .unacked = unacked };
+}
+
+/* Sends tcp.closed to t's owner, with the figures of t's end. */
+static void
+tcp_notify_closed(struct tcp *t, const char *reason)
+{
+	struct proto_jw w;
+
+	if (!rpc_notify_begin(t->owner, &w, PROTO_N_TCP_CLOSED))
+		return;
+	proto_jw_obj_begin(&w);
+	proto_jw_kuint(&w, "socket", t->id);
+	proto_jw_kstr(&w, "reason", reason);
+	proto_jw_kuint(&w, "undeliveredBytes", t->loss.undelivered);
+	proto_jw_kuint(&w, "unacknowledgedBytes", t->loss.unacked);
+	proto_jw_obj_end(&w);
+	rpc_notify_end(t->owner, &w);
+}
+
+/*
+ * A connection has just ended: monitors see how, and bytes that did not
+ * reach the peer are counted and logged (a warning when the owner is
+ * gone: nobody else can be told).
+ */
+static void
+tcp_report_end(struct tcp *t, bool reset)
+{
+	struct daemon *d = t->d;
+	const struct tcp_loss *l = &t->loss;
+
+	if (monitor_on(d))
+		monitor_closed(d, t, reset);
+	if (l->undelivered == 0 && l->unacked == 0)
+		return;
+	d->counters.linger_resets++;
+	d->counters.undelivered_bytes += l->undelivered;
+	if (t->owner)
+		log_info("tcp#%llu of %s: connection reset, %llu bytes accepted for writing did not "
+			 "reach the peer (%llu queued, %llu unsent in the kernel), %llu more not "
+			 "acknowledged", (unsigned long long)t->id, t->owner->desc,
+			 (unsigned long long)l->undelivered,
+			 (unsigned long long)(l->undelivered - l->kernel_unsent),
+			 (unsigned long long)l->kernel_unsent, (unsigned long long)l->unacked);
+	else if (log_ratelimit_ok(&d->rl_linger, ev_now(d->loop), 1.))
+		log_warning("tcp#%llu of %s, gone: connection reset, %llu bytes accepted for "
+			    "writing did not reach the peer (%llu queued, %llu unsent in the kernel), "
+			    "%llu more not acknowledged", (unsigned long long)t->id,
+			    t->gone_owner ? t->gone_owner : "a client",
+			    (unsigned long long)l->undelivered,
+			    (unsigned long long)(l->undelivered - l->kernel_unsent),
+			    (unsigned long long)l->kernel_unsent, (unsigned long long)l->unacked);
+}
+
+/*
+ * Ends t's close, lingering or not: what will not reach the peer is
+ * measured (t->loss) and the pending writes are answered with e and their
+ * figures; the fd is closed (RST when reset) and t becomes closed; then
+ * tcp.closed goes to the owner when the daemon chose the end (reason, or
+ * t->closed_reason first), and the close calls are answered.
+ */
+void
+tcp_end(struct tcp *t, bool reset, const struct rpc_error *e, const char *reason)
+{
+	bool conn = t->fd >= 0 && (t->state == TCP_STATE_CONNECTED ||
+				   t->state == TCP_STATE_CLOSING);
+	struct rpc_call *call;
+
+	ev_timer_stop(t->d->loop, &t->linger_timer);
+	ev_timer_stop(t->d->loop, &t->ack_timer);
+	t->loss = (struct tcp_loss){ 0 };
+	if (conn)
+		tcp_measure_loss(t, reset);
+	tcp_fail_writes(t, e);
+	tcp_close_fd(t, reset);
+	tcp_set_state(t, TCP_STATE_CLOSED);
+	if (conn)
+		tcp_report_end(t, reset);
+	if (t->closed_reason)
+		reason = t->closed_reason;
+	if (reason)
+		tcp_notify_closed(t, reason);
+	while ((call = TAILQ_FIRST(&t->closes))) {
+		TAILQ_REMOVE(&t->closes, call, q_link);
+		rpc_reply_closed(call, t);
+		rpc_call_free(call);
+	}
+	tcp_retire(t);
+}
+
+/*
+ * A closing socket whose queue has drained: its close ends once the peer
+ * has acknowledged every byte (or the connection failed).  Until then
+ * the kernel's send queue is looked at again in interval seconds, then
+ * twice that, up to TCP_ACK_POLL_MAX; linger-ms bounds it all.
+ */
+static void
+tcp_check_acked(struct tcp *t, double interval)
+{
+	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
+	uint64_t unsent, unacked;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+		log_debug("tcp#%llu: closing: %s", (unsigned long long)t->id, strerror(err));
+		tcp_end(t, true, &e, NULL);
+		return;
+	}
+	if (tcp_kernel_queue(t, &unsent, &unacked) < 0 || unsent + unacked == 0) {
+		tcp_end(t, false, &e, NULL);
+		return;
+	}
+	t->ack_every = interval < TCP_ACK_POLL_MAX ? interval : TCP_ACK_POLL_MAX;
+	ev_timer_set(&t->ack_timer, t->ack_every, 0.);
+	ev_timer_start(t->d->loop, &t->ack_timer);
+}
+
+static void
+tcp_on_ack_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, ack_timer));
+
+	tcp_check_acked(t, t->ack_every * 2);
+}
+
+/*
+ * t, connected with bytes in flight, starts closing: closed for its owner
+ * at once, its queue flushed and then acknowledged within linger-ms.
+ */
+static void
+tcp_start_linger(struct tcp *t)
+{
+	struct daemon *d = t->d;
+
+	tcp_set_state(t, TCP_STATE_CLOSING);
+	ev_io_stop(d->loop, &t->rio);
+	if (t->owner)
+		ctl_unstall(t->owner, t);
+	ev_timer_set(&t->linger_timer, (double)d->conf.linger_ms / 1000., 0.);
+	ev_timer_start(d->loop, &t->linger_timer);
+	if (TAILQ_EMPTY(&t->writes)) {
+		/* Only the kernel holds bytes: look again shortly. */
+		t->ack_every = TCP_ACK_POLL_FIRST;
+		ev_timer_set(&t->ack_timer, t->ack_every, 0.);
+		ev_timer_start(d->loop, &t->ack_timer);
+	}
+}
+
+static void
+tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, linger_timer));
+	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id,
+			       .message = "linger time expired before the data was sent" };
+
+	log_debug("tcp#%llu: linger time expired with %zu bytes queued, resetting",
+		  (unsigned long long)t->id, t->pending_write_bytes);
+	tcp_end(t, true, &e, "linger");
+}
+
+/*
+ * Called when the write queue of a socket has drained: a closing one may
+ * end now (nothing touches t after this returns).
+ */
+void
+tcp_writes_drained(struct tcp *t)
+{
+	if (t->state == TCP_STATE_CLOSING && !ev_is_active(&t->ack_timer))
+		tcp_check_acked(t, TCP_ACK_POLL_FIRST);
+}
+
+/*
+ * tcp.close.  Pending reads, accepts, connect and shutdown get -32004; a
+ * graceful close of a connection with bytes in flight waits until the
+ * peer has acknowledged them (bounded by linger-ms) and answers then.
+ * Returns 0 (answered) or RPC_DEFERRED.
+ */
+int
+tcp_close(struct tcp *t, struct rpc_call *call, bool abort)
+{
+	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
+	struct rpc_call *dc;
+
+	if (t->state == TCP_STATE_CLOSING && abort) {
+		/*
+		 * A graceful close under way, cut short: the unsent writes get
+		 * -32004, the connection is reset, the linger timer stops, and
+		 * the first close is answered too.
+		 */
+		tcp_end(t, true, &e, NULL);
+		rpc_reply_closed(call, t);
+		return 0;
+	}
+	if (t->state == TCP_STATE_CLOSED || t->state == TCP_STATE_CLOSING) {
+		if (t->state == TCP_STATE_CLOSING && (dc = rpc_call_defer(call, t))) {
+			TAILQ_INSERT_TAIL(&t->closes, dc, q_link);
+			return RPC_DEFERRED;
+		}
+		rpc_reply_closed(call, t);
+		return 0;
+	}
+	tcp_cancel_pending(t, &e);
+	if (!abort && tcp_in_flight(t) && (dc = rpc_call_defer(call, t))) {
+		TAILQ_INSERT_TAIL(&t->closes, dc, q_link);
+		tcp_start_linger(t);
+		return RPC_DEFERRED;
+	}
+	tcp_end(t, abort && t->state != TCP_STATE_LISTENING, &e, NULL);
+	rpc_reply_closed(call, t);
+	return 0;
+}
+
+/*
+ * The owner is going away.  A connection with bytes in flight lingers as
+ * an orphan until the peer has them (or linger-ms passes); anything else
+ * is closed and forgotten now.  Pending answers go nowhere.
+ */
+void
+tcp_orphan(struct tcp *t)
+{
+	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
+	struct ctl *c = t->owner;
+	struct daemon *d = t->d;
+
+	tcp_cancel_pending(t, &e);
+	if (t->state == TCP_STATE_CLOSING || tcp_in_flight(t)) {
+		ctl_unstall(c, t);
+		c->pending_write_bytes -= t->pending_write_bytes;
+		TAILQ_REMOVE(&c->sockets, t, link);
+		c->nsockets--;
+		free(t->gone_owner);
+		t->gone_owner = strdup(c->desc);
+		t->owner = NULL;
+		TAILQ_INSERT_TAIL(&d->orphans, t, link);
+		t->where = TCP_IN_ORPHANS;
+		if (t->state != TCP_STATE_CLOSING)
+			tcp_start_linger(t);
+		return;
+	}
+	if (t->state == TCP_STATE_CONNECTED) {
+		/* Over (monitors see it end); forgotten with c's closed sockets. */
+		tcp_end(t, false, &e, NULL);
+		return;
+	}
+	tcp_forget(t);
+}
+
+/*
+ * The daemon is stopping: t is closed as by a graceful tcp.close, and
+ * once that is over its owner gets tcp.closed (reason shutdown) with what
+ * did not reach the peer.  A close already under way goes on.
+ */
+void
+tcp_stop(struct tcp *t)
+{
+	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id,
+			       .message = "the daemon is stopping" };
+
+	t->closed_reason = "shutdown";
+	if (t->state == TCP_STATE_CLOSING)
+		return;
+	tcp_cancel_pending(t, &e);
+	if (tcp_in_flight(t)) {
+		tcp_start_linger(t);
+		return;
+	}
+	tcp_end(t, false, &e, NULL);
+}
