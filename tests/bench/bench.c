@@ -58,7 +58,7 @@
 
 struct spawned sp;
 size_t total_bytes = 256u << 20;
-static int reps = 3, rtt_n = 20000, setup_n = 2000, info_n = 200000, many = 10000;
+static int reps = 3, rtt_n = 20000, setup_n = 2000, info_n = 200000;
 static bool have_socat;
 static const char *only;		/* --only bulk|rtt|setup|info|rss|load: one group */
 
@@ -678,7 +678,6 @@ main(int argc, char **argv)
 			rtt_n = 1000;
 			setup_n = 200;
 			info_n = 20000;
-			many = 1000;
 			load_secs = 1;
 		}
 	}
@@ -697,7 +696,7 @@ main(int argc, char **argv)
 		 "log-level = warning\n[limits]\nclient-sockets = %d\nsockets = %d\n"
 		 "uid-sockets = %d\nclients = 1100\nuid-clients = 1100\n"
 		 "client-connects-per-second = 1000000\nuid-connects-per-second = 1000000\n",
-		 many + 100, many + 100, many + 100);
+		 10100, 10100, 10100);
 	if (spawn_start(&sp, daemon_bin, daemon_conf, 0) < 0) {
 		sp.pid = 0;
 		die("start the daemon");
