@@ -33,7 +33,7 @@ static void ctl_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 static size_t
 ctl_budget_used(const struct ctl *c)
 {
-	return proto_buf_used(&c->out) + c->pending_write_bytes + c->batch_bytes;
+	return proto_buf_used(&c->out) + c->acct.pending_write + c->batch_bytes;
 }
 
 bool
@@ -75,6 +75,7 @@ ctl_new(struct daemon *d, int fd)
 		log_debug("ctl#%llu: SO_PEERCRED failed, ignoring: %m",
 			  (unsigned long long)c->num);
 	quota_attach(c);
+	flow_account_init(&c->acct, c->quser ? &c->quser->acct : NULL, d->conf.client_notify);
 	c->subject = (struct policy_subject){ .uid = c->cred.uid, .gid = c->cred.gid,
 					      .pid = c->cred.pid };
 	len = sizeof(c->subject.groups);
@@ -97,11 +98,13 @@ ctl_new(struct daemon *d, int fd)
 		 (unsigned long long)c->num, (int)c->cred.pid, (int)c->cred.uid);
 	TAILQ_INIT(&c->sockets);
 	TAILQ_INIT(&c->closed);
-	TAILQ_INIT(&c->stalled);
 	TAILQ_INIT(&c->calls);
 	TAILQ_INIT(&c->batches);
 	ev_io_init(&c->rio, ctl_on_read, fd, EV_READ);
 	ev_io_init(&c->wio, ctl_on_write, fd, EV_WRITE);
+	/* Control connections before bulk data (flow.c serves that after them). */
+	ev_set_priority(&c->rio, EV_MAXPRI);
+	ev_set_priority(&c->wio, EV_MAXPRI);
 	ev_init(&c->drain_timer, ctl_on_drain_timeout);
 	ev_io_start(d->loop, &c->rio);
 	TAILQ_INSERT_TAIL(&d->ctls, c, link);
@@ -129,6 +132,7 @@ ctl_close(struct ctl *c, const char *reason)
 		return;
 	monitor_detach(c);
 	ctl_input_release(c);
+	flow_account_done(&c->acct);	/* before its uid's account may go */
 	quota_detach(c);
 	c->flags |= CTL_DEAD;
 	log_debug("%s: closing: %s", c->desc, reason);
@@ -152,8 +156,6 @@ ctl_close(struct ctl *c, const char *reason)
 	}
 	c->ncalls = 0;
 	rpc_batch_detach_all(c);
-	while ((t = TAILQ_FIRST(&c->stalled)))
-		ctl_unstall(c, t);
 	while ((t = TAILQ_FIRST(&c->sockets)))
 		tcp_orphan(t);
 	while ((t = TAILQ_FIRST(&c->closed)))
@@ -254,33 +256,35 @@ ctl_free(struct ctl *c)
 	return NULL;
 }
 
-/* True while c can take more output from its sockets. */
-bool
-ctl_has_room(const struct ctl *c)
+/* c's output, as its account (and its uid's) counts it. */
+static void
+ctl_account(struct ctl *c)
 {
-	return proto_buf_used(&c->out) + c->batch_bytes < c->d->conf.client_notify &&
-	       (!c->quser || quota_uid_output(c->quser) < c->d->conf.uid_notify);
+	flow_output_set(&c->acct, proto_buf_used(&c->out) + c->batch_bytes);
 }
 
-/* t wants to read but c has no room: t waits until c drains. */
+/* True while c can take more output from its sockets (and its uid too). */
+bool
+ctl_has_room(struct ctl *c)
+{
+	ctl_account(c);
+	return flow_has_room(&c->acct);
+}
+
+/* t wants to read but c or its uid has no room: t waits its turn. */
 void
 ctl_stall(struct ctl *c, struct tcp *t)
 {
-	if (!t->stalled) {
-		TAILQ_INSERT_TAIL(&c->stalled, t, stall_link);
-		t->stalled = true;
-		quota_count_pause(c->d, proto_buf_used(&c->out) + c->batch_bytes >=
-					  c->d->conf.client_notify ? QL_CLIENT_NOTIFY : QL_UID_NOTIFY);
-	}
+	if (t->stall_item.on)
+		return;
+	quota_count_pause(c->d, flow_stall(&c->acct, &t->stall_item) == &c->acct ?
+			  QL_CLIENT_NOTIFY : QL_UID_NOTIFY);
 }
 
 void
 ctl_unstall(struct ctl *c, struct tcp *t)
 {
-	if (t->stalled) {
-		TAILQ_REMOVE(&c->stalled, t, stall_link);
-		t->stalled = false;
-	}
+	flow_unstall(&t->stall_item);
 }
 
 /* Re-evaluates reading after the budget or the request count changed. */
@@ -312,23 +316,10 @@ ctl_budget_changed(struct ctl *c)
 void
 ctl_output_added(struct ctl *c)
 {
+	ctl_account(c);
 	ctl_schedule(c);
 	if (!(c->flags & CTL_PAUSED) && ctl_over_budget(c))
 		ctl_budget_changed(c);
-}
-
-/* Wakes the sockets that waited for output room. */
-static void
-ctl_unstall_all(struct ctl *c)
-{
-	struct tcp *t;
-
-	while ((t = TAILQ_FIRST(&c->stalled))) {
-		ctl_unstall(c, t);
-		tcp_update_io(t);
-		if (c->flags & CTL_DEAD || !ctl_has_room(c))
-			break;
-	}
 }
 
 /*
@@ -428,18 +419,9 @@ ctl_flush(struct ctl *c)
 		}
 	}
 	if (before != proto_buf_used(&c->out)) {
-		if (proto_buf_used(&c->out) < c->d->conf.client_notify / 4 &&
-		    !TAILQ_EMPTY(&c->stalled))
-			ctl_unstall_all(c);
-		if (c->quser && c->quser->nctls > 1 &&
-		    quota_uid_output(c->quser) < c->d->conf.uid_notify / 4) {
-			/* The user has room again: its other connections' sockets too. */
-			struct ctl *o;
-
-			TAILQ_FOREACH(o, &c->quser->ctls, uid_link)
-				if (o != c && !TAILQ_EMPTY(&o->stalled))
-					ctl_unstall_all(o);
-		}
+		/* Room again: waiting sockets of c, then of its uid, take their turns. */
+		ctl_account(c);
+		flow_drained(&c->acct);
 		if (!(c->flags & CTL_DEAD))
 			ctl_budget_changed(c);
 	}

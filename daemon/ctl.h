@@ -16,6 +16,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "flow.h"
 #include "policy.h"
 #include "proto-buf.h"
 #include "rpc.h"
@@ -69,10 +70,9 @@ struct ctl {
 	}			*fdpass;	/* in output order */
 	size_t			 nfdpass;
 	size_t			 batch_bytes;	/* answers held in open batches */
-	size_t			 pending_write_bytes;	/* accepted by tcp.write, unsent */
 	struct tcp_list		 sockets;	/* open sockets */
 	struct tcp_list		 closed;	/* closed, kept for info, oldest first */
-	struct tcp_list		 stalled;	/* waiting for output room */
+	struct flow_account	 acct;		/* output, pending writes, waiting sockets */
 	size_t			 nsockets, nclosed;
 	struct rpc_call_list	 calls;		/* deferred calls */
 	size_t			 ncalls;
@@ -89,7 +89,7 @@ void		 ctl_socket_closed(struct ctl *c);
 bool		 ctl_privileged(const struct ctl *c);
 struct ctl	*ctl_free(struct ctl *c);
 void		 ctl_output_added(struct ctl *c);
-bool		 ctl_has_room(const struct ctl *c);
+bool		 ctl_has_room(struct ctl *c);
 void		 ctl_stall(struct ctl *c, struct tcp *t);
 void		 ctl_unstall(struct ctl *c, struct tcp *t);
 void		 ctl_budget_changed(struct ctl *c);

@@ -75,10 +75,18 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	sweep(daemon_from_loop(loop));
 }
 
+/*
+ * After the poll, at the lowest priority: control connections have been
+ * served; now sockets with bytes to move take their turns (one pass),
+ * then everything goes out.
+ */
 static void
 on_check(struct ev_loop *loop, ev_check *w, int revents)
 {
-	sweep(daemon_from_loop(loop));
+	struct daemon *d = daemon_from_loop(loop);
+
+	flow_pass(&d->flow);
+	sweep(d);
 }
 
 /* Refuses a client over the clients (or uidClients) limit with one error line. */
@@ -242,7 +250,9 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	ev_unref(loop);	/* nor does the hang-up watch */
 	ev_prepare_init(&d->prepare, on_prepare);
 	ev_prepare_start(loop, &d->prepare);
+	flow_init(&d->flow, loop);
 	ev_check_init(&d->check, on_check);
+	ev_set_priority(&d->check, EV_MINPRI);
 	ev_check_start(loop, &d->check);
 	ev_timer_init(&d->accept_retry, on_accept_retry, DAEMON_ACCEPT_RETRY, 0.);
 	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
@@ -421,6 +431,7 @@ daemon_listen(struct daemon *d)
 	}
 	d->listen_fd = fd;
 	ev_io_init(&d->accept_io, on_accept, fd, EV_READ);
+	ev_set_priority(&d->accept_io, EV_MAXPRI);
 	if (d->serving)
 		ev_io_start(d->loop, &d->accept_io);
 	return 0;
@@ -501,6 +512,7 @@ daemon_done(struct daemon *d)
 	ev_timer_stop(d->loop, &d->accept_retry);
 	ev_prepare_stop(d->loop, &d->prepare);
 	ev_check_stop(d->loop, &d->check);
+	flow_done(&d->flow);
 	ev_ref(d->loop);
 	ev_ref(d->loop);
 	ev_ref(d->loop);

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "flow.h"
 #include "log.h"
 #include "proto-buf.h"
 #include "proto-jw.h"
@@ -95,6 +96,7 @@ struct daemon {
 	struct idmap		*sockets;	/* id -> tcp, all known sockets */
 	struct quota_user	*quota[QUOTA_BUCKETS];	/* uid -> usage */
 	struct dns		*dns;
+	struct flow		 flow;		/* the run queue of sockets with bytes to move */
 	char			*scratch;	/* DAEMON_SCRATCH bytes for recv */
 	struct daemon_counters	 counters;
 	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit, rl_linger;

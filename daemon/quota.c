@@ -78,6 +78,7 @@ quota_user_of(struct daemon *d, uid_t uid, bool create)
 		return NULL;
 	u->uid = uid;
 	TAILQ_INIT(&u->ctls);
+	flow_account_init(&u->acct, NULL, d->conf.uid_notify);
 	u->tokens = (double)d->conf.uid_connect_rate;
 	u->at = ev_now(d->loop);
 	u->next = *b;
@@ -143,19 +144,6 @@ requests_of(const struct ctl *c)
 	return c->ncalls;
 }
 
-static size_t
-pending_of(const struct ctl *c)
-{
-	return c->pending_write_bytes;
-}
-
-/* Output queued: answers, notifications, batches being collected. */
-static size_t
-output_of(const struct ctl *c)
-{
-	return proto_buf_used(&c->out) + c->batch_bytes;
-}
-
 size_t
 quota_uid_sockets(const struct quota_user *u)
 {
@@ -171,13 +159,26 @@ quota_uid_requests(const struct quota_user *u)
 size_t
 quota_uid_pending_write(const struct quota_user *u)
 {
-	return sum(u, pending_of);
+	return u ? u->acct.pending_write : 0;
 }
 
 size_t
 quota_uid_output(const struct quota_user *u)
 {
-	return sum(u, output_of);
+	return u ? u->acct.output : 0;
+}
+
+/* The notify limits changed (a reload): every account follows. */
+void
+quota_limits_changed(struct daemon *d)
+{
+	struct ctl *c;
+
+	for (int i = 0; i < QUOTA_BUCKETS; i++)
+		for (struct quota_user *u = d->quota[i]; u; u = u->next)
+			u->acct.notify_limit = d->conf.uid_notify;
+	TAILQ_FOREACH(c, &d->ctls, link)
+		c->acct.notify_limit = d->conf.client_notify;
 }
 
 /* Refills a bucket of rate tokens per second, holding at most one second's worth. */

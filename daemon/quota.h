@@ -19,6 +19,8 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "flow.h"
+
 struct daemon;
 struct ctl;
 struct proto_jw;
@@ -32,6 +34,7 @@ struct quota_user {
 	size_t			 nctls;
 	double			 tokens, at;	/* connect rate bucket */
 	size_t			 input_bytes;	/* held by its connections' line readers */
+	struct flow_account	 acct;		/* output and pending writes over its connections */
 };
 
 /* Limits counted by name (daemon.info counters.limitHitsBy). */
@@ -73,5 +76,6 @@ const char	*quota_limit_name(enum quota_limit l);
 void		 quota_count(struct daemon *d, const char *name);
 void		 quota_write_hits(struct proto_jw *w, const struct daemon *d);
 void		 quota_done(struct daemon *d);
+void		 quota_limits_changed(struct daemon *d);
 
 #endif

@@ -35,7 +35,7 @@ write_user(struct proto_jw *w, const struct ctl *c)
 	proto_jw_kuint(w, "sockets", u ? quota_uid_sockets(u) : c->nsockets);
 	proto_jw_kuint(w, "requests", u ? quota_uid_requests(u) : c->ncalls);
 	proto_jw_kuint(w, "pendingWriteBytes", u ? quota_uid_pending_write(u) :
-		       c->pending_write_bytes);
+		       c->acct.pending_write);
 	proto_jw_kuint(w, "queuedOutputBytes", u ? quota_uid_output(u) : proto_buf_used(&c->out));
 	proto_jw_kuint(w, "inputBytes", u ? u->input_bytes : c->input_held);
 	proto_jw_obj_end(w);

@@ -107,7 +107,7 @@ rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 	r = write_payload(call, a);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	if (call->ctl->quser && quota_uid_pending_write(call->ctl->quser) + call->u.write.len >
+	if (call->ctl->quser && call->ctl->quser->acct.pending_write + call->u.write.len >
 	    call->ctl->d->conf.uid_pending_write) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .socket = (int64_t)t->id,

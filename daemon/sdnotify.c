@@ -15,6 +15,7 @@
 #include "log.h"
 #include "policy.h"
 #include "policy-load.h"
+#include "quota.h"
 #include "sdnotify.h"
 
 /* Sends STATUS= when it changed since the last one (or always, with force). */
@@ -155,6 +156,7 @@ apply(struct daemon *d, struct conf *n)
 	d->conf = *n;
 	d->policy_gen++;
 	log_set_level(d->conf.log_level);
+	quota_limits_changed(d);
 	d->counters.reloads++;
 	log_notice("reloaded %s", d->conf_path ? d->conf_path : "the defaults");
 }

@@ -2,11 +2,15 @@
  * tcp-channel: tcp.channel, bulk bytes without JSON.
  *
  * The client gets one end of an AF_UNIX stream socketpair (passed with
- * SCM_RIGHTS on the answer's line); the daemon relays between the other
- * end and the TCP socket, both ways, through one buffer per direction:
- * read as much as fits, write it out, read again only once it is all
- * out, so memory per channel is fixed and a slow side slows the other
- * through the kernel's flow control.  EOF (shutdown) is passed on once
+ * SCM_RIGHTS on the answer's line; both ends' send buffers enlarged for
+ * throughput); the daemon relays between the other end and the TCP
+ * socket, both ways.  Each direction takes turns in the daemon's run
+ * queue (flow.c): one receive into the daemon's scratch buffer, sent on
+ * at once; only what the destination does not take is kept, in a buffer
+ * of that size allocated then and given back once it is out, and the
+ * direction reads again only after that.  An idle channel holds no
+ * buffer, a busy one at most one receive per direction, and a slow side
+ * slows the other through the kernel's flow control.  EOF (shutdown) is passed on once
  * the bytes before it are; an error on either side resets the other.
  * When both directions have ended, the socket is closed and the owner
  * told (tcp.closed, reason "channel").  While a channel is open the
@@ -31,19 +35,20 @@
 #include "rpc-handlers.h"
 #include "tcp.h"
 
-#define CHANNEL_BUF	(256 * 1024)	/* bytes per direction */
+#define CHANNEL_SNDBUF	(4 << 20)	/* socketpair send buffers, both ends */
 
 struct tcp_channel {
 	int		 fd;		/* our end of the socketpair */
 	ev_io		 rio, wio;	/* on fd */
 	struct tcp	*t;
-	char		*up, *down;	/* up: client -> TCP; down: TCP -> client */
+	struct flow_item up_item, down_item;	/* turns in the run queue */
+	char		*up, *down;	/* what the destination did not take yet, or NULL */
 	size_t		 up_len, up_off, down_len, down_off;
 	bool		 up_eof, down_eof;	/* the source side ended */
 	bool		 up_done, down_done;	/* ... and the end was passed on */
 };
 
-static void channel_update(struct tcp_channel *ch);
+static bool channel_update(struct tcp_channel *ch);
 
 /* Frees ch; the socketpair end is closed (the client sees EOF, or a reset). */
 static void
@@ -53,6 +58,8 @@ channel_free(struct tcp_channel *ch)
 
 	ev_io_stop(loop, &ch->rio);
 	ev_io_stop(loop, &ch->wio);
+	flow_cancel(&ch->up_item);
+	flow_cancel(&ch->down_item);
 	(void) close(ch->fd);
 	ch->t->channel = NULL;
 	free(ch->up);
@@ -97,160 +104,195 @@ channel_client_gone(struct tcp_channel *ch)
 	tcp_channel_reset(t);
 }
 
-/* TCP -> client: fill down when empty, then write it to the channel. */
-static void
-pump_down(struct tcp_channel *ch)
+/*
+ * Sends what *buf holds past *off to fd; what is all out is given back.
+ * Returns the bytes sent, 0 when the destination is full, or -errno.
+ */
+static ssize_t
+flush_held(int fd, char **buf, size_t *len, size_t *off)
 {
-	struct tcp *t = ch->t;
-	struct daemon *d = t->d;
-	ssize_t n;
+	ssize_t n = send(fd, *buf + *off, *len - *off, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-	for (int i = 0; i < 16; i++) {
-		if (ch->down_off == ch->down_len && !ch->down_eof) {
-			n = recv(t->fd, ch->down, CHANNEL_BUF, MSG_DONTWAIT);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				/* The peer reset: the client's end is closed (it sees a reset). */
-				tcp_fail(t, errno);
-				return;
-			}
-			if (n == 0) {
-				ch->down_eof = true;
-			} else {
-				ch->down_len = (size_t)n;
-				ch->down_off = 0;
-				t->bytes_read += (uint64_t)n;
-				d->counters.bytes_read += (uint64_t)n;
-				if (monitor_on(d))
-					monitor_bytes(d, t, "read", (size_t)n);
-			}
-		}
-		if (ch->down_off < ch->down_len) {
-			n = send(ch->fd, ch->down + ch->down_off, ch->down_len - ch->down_off,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				channel_client_gone(ch);
-				return;
-			}
-			ch->down_off += (size_t)n;
-			if (ch->down_off < ch->down_len)
-				break;
-			ch->down_off = ch->down_len = 0;
-		}
-		if (ch->down_eof && !ch->down_done) {
-			(void) shutdown(ch->fd, SHUT_WR);
-			ch->down_done = true;
-		}
-		if (ch->down_done)
-			break;
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	*off += (size_t)n;
+	if (*off == *len) {
+		free(*buf);
+		*buf = NULL;
+		*len = *off = 0;
 	}
-	channel_update(ch);
-}
-
-/* Client -> TCP: fill up when empty, then write it to the TCP socket. */
-static void
-pump_up(struct tcp_channel *ch)
-{
-	struct tcp *t = ch->t;
-	struct daemon *d = t->d;
-	ssize_t n;
-
-	for (int i = 0; i < 16; i++) {
-		if (ch->up_off == ch->up_len && !ch->up_eof) {
-			n = recv(ch->fd, ch->up, CHANNEL_BUF, MSG_DONTWAIT);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				channel_client_gone(ch);
-				return;
-			}
-			if (n == 0) {
-				ch->up_eof = true;
-			} else {
-				ch->up_len = (size_t)n;
-				ch->up_off = 0;
-			}
-		}
-		if (ch->up_off < ch->up_len) {
-			n = send(t->fd, ch->up + ch->up_off, ch->up_len - ch->up_off,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				tcp_fail(t, errno);
-				return;
-			}
-			t->bytes_written += (uint64_t)n;
-			d->counters.bytes_written += (uint64_t)n;
-			if (monitor_on(d))
-				monitor_bytes(d, t, "write", (size_t)n);
-			ch->up_off += (size_t)n;
-			if (ch->up_off < ch->up_len)
-				break;
-			ch->up_off = ch->up_len = 0;
-		}
-		if (ch->up_eof && !ch->up_done) {
-			(void) shutdown(t->fd, SHUT_WR);
-			ch->up_done = true;
-		}
-		if (ch->up_done)
-			break;
-	}
-	channel_update(ch);
+	return n;
 }
 
 /*
- * Watches what each direction waits for: its source while its buffer is
- * empty, its destination while it is not.
+ * Moves one receive from src to dst through the daemon's scratch buffer;
+ * what dst does not take at once is kept (allocated only then).  Returns
+ * the bytes received, 0 at EOF, -EAGAIN when src has nothing, or -errno
+ * (*dst_err: the error was dst's).
  */
+static ssize_t
+move_once(struct daemon *d, int src, int dst, char **held, size_t *len, size_t *off,
+	  bool *dst_err)
+{
+	ssize_t n = recv(src, d->scratch, DAEMON_SCRATCH, MSG_DONTWAIT), k;
+
+	*dst_err = false;
+	if (n <= 0)
+		return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : 0;
+	k = send(dst, d->scratch, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (k < 0 && errno != EAGAIN && errno != EINTR) {
+		*dst_err = true;
+		return -errno;
+	}
+	if (k < 0)
+		k = 0;
+	if (k < n) {
+		*held = malloc((size_t)(n - k));
+		if (!*held)
+			return -ENOMEM;
+		memcpy(*held, d->scratch + k, (size_t)(n - k));
+		*len = (size_t)(n - k);
+		*off = 0;
+	}
+	flow_charge(&d->flow, (size_t)n);
+	return n;
+}
+
+/* A turn of TCP -> client; after a full read all passed on, it queues itself again. */
+static bool
+turn_down(struct flow_item *it)
+{
+	struct tcp_channel *ch = (struct tcp_channel *)((char *)it -
+						       offsetof(struct tcp_channel, down_item));
+	struct tcp *t = ch->t;
+	struct daemon *d = t->d;
+	bool dst_err;
+	ssize_t n;
+
+	if (ch->down) {
+		n = flush_held(ch->fd, &ch->down, &ch->down_len, &ch->down_off);
+		if (n < 0) {
+			channel_client_gone(ch);
+			return false;
+		}
+	}
+	if (!ch->down && !ch->down_eof) {
+		n = move_once(d, t->fd, ch->fd, &ch->down, &ch->down_len, &ch->down_off, &dst_err);
+		if (n == 0) {
+			ch->down_eof = true;
+		} else if (n > 0) {
+			t->bytes_read += (uint64_t)n;
+			d->counters.bytes_read += (uint64_t)n;
+			if (monitor_on(d))
+				monitor_bytes(d, t, "read", (size_t)n);
+			if (n == DAEMON_SCRATCH && !ch->down)
+				flow_ready(&d->flow, it);	/* more, after the others */
+		} else if (n != -EAGAIN) {
+			if (dst_err)
+				channel_client_gone(ch);
+			else
+				tcp_fail(t, (int)-n);	/* the client's end is closed: it sees a reset */
+			return false;
+		}
+	}
+	if (ch->down_eof && !ch->down && !ch->down_done) {
+		(void) shutdown(ch->fd, SHUT_WR);
+		ch->down_done = true;
+	}
+	(void) channel_update(ch);
+	return false;
+}
+
+/* A turn of client -> TCP. */
+static bool
+turn_up(struct flow_item *it)
+{
+	struct tcp_channel *ch = (struct tcp_channel *)((char *)it -
+						       offsetof(struct tcp_channel, up_item));
+	struct tcp *t = ch->t;
+	struct daemon *d = t->d;
+	bool dst_err;
+	size_t before = ch->up ? ch->up_len - ch->up_off : 0;
+	ssize_t n, sent;
+
+	if (ch->up) {
+		n = flush_held(t->fd, &ch->up, &ch->up_len, &ch->up_off);
+		if (n < 0) {
+			tcp_fail(t, (int)-n);
+			return false;
+		}
+	}
+	sent = (ssize_t)before - (ssize_t)(ch->up ? ch->up_len - ch->up_off : 0);
+	if (!ch->up && !ch->up_eof) {
+		n = move_once(d, ch->fd, t->fd, &ch->up, &ch->up_len, &ch->up_off, &dst_err);
+		if (n == 0) {
+			ch->up_eof = true;
+		} else if (n > 0) {
+			sent += n - (ssize_t)(ch->up ? ch->up_len : 0);
+			if (n == DAEMON_SCRATCH && !ch->up)
+				flow_ready(&d->flow, it);	/* more, after the others */
+		} else if (n != -EAGAIN) {
+			if (dst_err)
+				tcp_fail(t, (int)-n);
+			else
+				channel_client_gone(ch);
+			return false;
+		}
+	}
+	if (sent > 0) {
+		t->bytes_written += (uint64_t)sent;
+		d->counters.bytes_written += (uint64_t)sent;
+		if (monitor_on(d))
+			monitor_bytes(d, t, "write", (size_t)sent);
+	}
+	if (ch->up_eof && !ch->up && !ch->up_done) {
+		(void) shutdown(t->fd, SHUT_WR);
+		ch->up_done = true;
+	}
+	(void) channel_update(ch);
+	return false;
+}
+
 static void
+watch(struct ev_loop *loop, ev_io *w, bool on)
+{
+	if (on && !ev_is_active(w))
+		ev_io_start(loop, w);
+	else if (!on && ev_is_active(w))
+		ev_io_stop(loop, w);
+}
+
+/*
+ * Watches what each direction waits for: its destination while it holds
+ * bytes the destination did not take, else its source until it ends.
+ * Returns false when both directions are over (ch is gone).
+ */
+static bool
 channel_update(struct tcp_channel *ch)
 {
 	struct tcp *t = ch->t;
 	struct ev_loop *loop = t->d->loop;
-	bool down_full = ch->down_off < ch->down_len, up_full = ch->up_off < ch->up_len;
 
 	if (ch->up_done && ch->down_done) {
 		channel_finish(ch);
-		return;
+		return false;
 	}
-	/* TCP fd: read for down, write for up. */
-	if (!ch->down_eof && !down_full) {
-		if (!ev_is_active(&t->rio))
-			ev_io_start(loop, &t->rio);
-	} else if (ev_is_active(&t->rio)) {
-		ev_io_stop(loop, &t->rio);
-	}
-	if (up_full) {
-		if (!ev_is_active(&t->wio))
-			ev_io_start(loop, &t->wio);
-	} else if (ev_is_active(&t->wio)) {
-		ev_io_stop(loop, &t->wio);
-	}
-	/* Channel fd: read for up, write for down. */
-	if (!ch->up_eof && !up_full) {
-		if (!ev_is_active(&ch->rio))
-			ev_io_start(loop, &ch->rio);
-	} else if (ev_is_active(&ch->rio)) {
-		ev_io_stop(loop, &ch->rio);
-	}
-	if (down_full) {
-		if (!ev_is_active(&ch->wio))
-			ev_io_start(loop, &ch->wio);
-	} else if (ev_is_active(&ch->wio)) {
-		ev_io_stop(loop, &ch->wio);
-	}
+	/* A direction queued for a turn needs no watcher until after it. */
+	watch(loop, &t->rio, !ch->down && !ch->down_eof && !ch->down_item.on);	/* TCP -> client */
+	watch(loop, &ch->wio, ch->down != NULL && !ch->down_item.on);
+	watch(loop, &ch->rio, !ch->up && !ch->up_eof && !ch->up_item.on);	/* client -> TCP */
+	watch(loop, &t->wio, ch->up != NULL && !ch->up_item.on);
+	return true;
 }
 
+/* Readable or writable ends: the direction concerned takes its turn. */
 static void
 on_tcp_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, rio));
 
-	pump_down(t->channel);
+	ev_io_stop(loop, w);
+	flow_ready(&t->d->flow, &t->channel->down_item);
 }
 
 static void
@@ -258,19 +300,36 @@ on_tcp_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, wio));
 
-	pump_up(t->channel);
+	ev_io_stop(loop, w);
+	flow_ready(&t->d->flow, &t->channel->up_item);
 }
 
 static void
 on_channel_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
-	pump_up((struct tcp_channel *)((char *)w - offsetof(struct tcp_channel, rio)));
+	struct tcp_channel *ch = (struct tcp_channel *)((char *)w - offsetof(struct tcp_channel, rio));
+
+	ev_io_stop(loop, w);
+	flow_ready(&ch->t->d->flow, &ch->up_item);
 }
 
 static void
 on_channel_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
-	pump_down((struct tcp_channel *)((char *)w - offsetof(struct tcp_channel, wio)));
+	struct tcp_channel *ch = (struct tcp_channel *)((char *)w - offsetof(struct tcp_channel, wio));
+
+	ev_io_stop(loop, w);
+	flow_ready(&ch->t->d->flow, &ch->down_item);
+}
+
+/* Socketpair buffers sized for throughput (the forced size needs CAP_NET_ADMIN). */
+static void
+size_buffers(int fd)
+{
+	int v = CHANNEL_SNDBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+		(void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 }
 
 /*
@@ -305,34 +364,28 @@ rpc_tcp_channel(struct rpc_call *call, const union proto_args *args)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	(void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	size_buffers(sv[0]);
+	size_buffers(sv[1]);
 	ch = calloc(1, sizeof(*ch));
-	if (ch) {
-		ch->up = malloc(CHANNEL_BUF);
-		ch->down = malloc(CHANNEL_BUF);
-	}
-	if (!ch || !ch->up || !ch->down) {
-		if (ch) {
-			free(ch->up);
-			free(ch->down);
-		}
-		free(ch);
+	if (!ch) {
 		(void) close(sv[0]);
 		(void) close(sv[1]);
 		return -ENOMEM;
 	}
 	if (ctl_pass_fd(call->ctl, sv[1]) < 0) {
-		free(ch->up);
-		free(ch->down);
 		free(ch);
 		(void) close(sv[0]);
 		return -ENOMEM;
 	}
 	ch->fd = sv[0];
 	ch->t = t;
+	ch->up_item.run = turn_up;
+	ch->down_item.run = turn_down;
 	ch->down_eof = t->eof;	/* the peer may have closed already */
 	t->channel = ch;
 	if (t->owner)
 		ctl_unstall(t->owner, t);
+	flow_cancel(&t->run_item);
 	ev_io_stop(t->d->loop, &t->rio);
 	ev_io_stop(t->d->loop, &t->wio);
 	ev_io_init(&ch->rio, on_channel_readable, ch->fd, EV_READ);
@@ -348,8 +401,8 @@ rpc_tcp_channel(struct rpc_call *call, const union proto_args *args)
 	rpc_result_end(call, &w);
 	log_debug("tcp#%llu: channel open", (unsigned long long)t->id);
 	if (ch->down_eof)
-		pump_down(ch);
+		flow_ready(&t->d->flow, &ch->down_item);
 	else
-		channel_update(ch);
+		(void) channel_update(ch);
 	return 0;
 }

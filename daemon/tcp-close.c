@@ -332,7 +332,7 @@ tcp_orphan(struct tcp *t)
 	tcp_cancel_pending(t, &e);
 	if (t->state == TCP_STATE_CLOSING || tcp_in_flight(t)) {
 		ctl_unstall(c, t);
-		c->pending_write_bytes -= t->pending_write_bytes;
+		flow_pending_sub(&c->acct, t->pending_write_bytes);
 		TAILQ_REMOVE(&c->sockets, t, link);
 		c->nsockets--;
 		free(t->gone_owner);

@@ -4,8 +4,9 @@
  * Reading happens only while someone can take the bytes: a pending
  * tcp.read or pump mode, and only while the owner (and its user) has
  * output room (client-notify-bytes, uid-notify-bytes); otherwise the
- * socket waits on its owner's stalled list and
- * TCP flow control holds the peer.  Writes are the socket's write FIFO:
+ * socket waits its turn for room (flow.c) and TCP flow control holds the
+ * peer.  A readable socket reads in its turn of the daemon's run queue,
+ * one receive per turn.  Writes are the socket's write FIFO:
  * each call holds its payload, sent with one sendmsg() over many calls,
  * and answered in order once handed to the kernel.
  */
@@ -25,7 +26,6 @@
 #include "rpc.h"
 #include "tcp.h"
 
-#define TCP_READS_PER_WAKEUP	4	/* recv() calls per readiness event */
 #define TCP_IOV_MAX		64	/* write calls per sendmsg() */
 
 /* Answers a read at the end of stream: {socket, bytes: -1}. */
@@ -100,49 +100,82 @@ tcp_deliver(struct tcp *t, const char *buf, size_t n)
 	rpc_call_free(call);
 }
 
+/*
+ * Readable: the socket takes its turn in the daemon's run queue (flow.c);
+ * the kernel need not say so again meanwhile.
+ */
 static void
 tcp_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, rio));
+
+	ev_io_stop(loop, w);
+	flow_ready(&t->d->flow, &t->run_item);
+}
+
+/*
+ * A turn: one receive, for a pending read or pump mode, while the owner
+ * has output room.  When it filled what it asked for and may read on, it
+ * queues itself again (at the tail: the others go first); otherwise the
+ * read watcher says when there is more.
+ */
+bool
+tcp_read_turn(struct flow_item *it)
+{
+	struct tcp *t = (struct tcp *)((char *)it - offsetof(struct tcp, run_item));
 	struct daemon *d = t->d;
+	size_t want;
+	ssize_t n;
 
-	for (int i = 0; i < TCP_READS_PER_WAKEUP; i++) {
-		size_t want;
-		ssize_t n;
-
-		if (!t->owner || !ctl_has_room(t->owner))
-			break;
-		if (t->pumping)
-			want = t->chunk_size;
-		else if (!TAILQ_EMPTY(&t->reads))
-			want = TAILQ_FIRST(&t->reads)->u.read.length;
-		else
-			break;
-		if (want > DAEMON_SCRATCH)
-			want = DAEMON_SCRATCH;
-		n = recv(t->fd, d->scratch, want, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
+	if (t->fd < 0 || t->channel || t->state != TCP_STATE_CONNECTED || !t->owner || t->eof)
+		return false;
+	if (!ctl_has_room(t->owner)) {
+		tcp_update_io(t);	/* waits for room */
+		return false;
+	}
+	if (t->pumping)
+		want = t->chunk_size;
+	else if (!TAILQ_EMPTY(&t->reads))
+		want = TAILQ_FIRST(&t->reads)->u.read.length;
+	else
+		return false;
+	if (want > DAEMON_SCRATCH)
+		want = DAEMON_SCRATCH;
+	n = recv(t->fd, d->scratch, want, MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
 			tcp_fail(t, errno);
-			return;
-		}
-		if (n == 0) {
-			t->eof = true;
-			tcp_deliver_eof(t);
-			break;
-		}
-		t->bytes_read += (uint64_t)n;
-		d->counters.bytes_read += (uint64_t)n;
-		if (monitor_on(d))
-			monitor_bytes(d, t, "read", (size_t)n);
-		tcp_deliver(t, d->scratch, (size_t)n);
-		if ((size_t)n < want)
-			break;
+		else
+			tcp_update_io(t);	/* the watcher says when there is more */
+		return false;
+	}
+	if (n == 0) {
+		t->eof = true;
+		tcp_deliver_eof(t);
+		tcp_update_io(t);
+		return false;
+	}
+	flow_charge(&d->flow, (size_t)n);
+	t->bytes_read += (uint64_t)n;
+	d->counters.bytes_read += (uint64_t)n;
+	if (monitor_on(d))
+		monitor_bytes(d, t, "read", (size_t)n);
+	tcp_deliver(t, d->scratch, (size_t)n);
+	if ((size_t)n == want && t->fd >= 0 && !t->eof && t->owner &&
+	    (t->pumping || !TAILQ_EMPTY(&t->reads)) && ctl_has_room(t->owner)) {
+		flow_ready(&d->flow, it);
+		return false;
 	}
 	tcp_update_io(t);
+	return false;
+}
+
+/* Output room again: the socket reads if it still wants to. */
+bool
+tcp_wake(struct flow_item *it)
+{
+	tcp_update_io((struct tcp *)((char *)it - offsetof(struct tcp, stall_item)));
+	return false;
 }
 
 /*
@@ -166,6 +199,8 @@ tcp_update_io(struct tcp *t)
 			want = false;
 		}
 	}
+	if (want && t->run_item.on)
+		want = false;	/* its turn comes anyway */
 	if (want && !ev_is_active(&t->rio))
 		ev_io_start(loop, &t->rio);
 	else if (!want && ev_is_active(&t->rio))
@@ -306,7 +341,7 @@ tcp_flush_writes(struct tcp *t)
 			left -= take;
 			t->pending_write_bytes -= take;
 			if (t->owner)
-				t->owner->pending_write_bytes -= take;
+				flow_pending_sub(&t->owner->acct, take);
 			if (call->u.write.off == call->u.write.len)
 				write_done(t, call);
 		}
@@ -338,7 +373,7 @@ tcp_write_queue(struct tcp *t, struct rpc_call *call)
 	TAILQ_INSERT_TAIL(&t->writes, call, q_link);
 	t->pending_write_bytes += call->u.write.len;
 	if (t->owner) {
-		t->owner->pending_write_bytes += call->u.write.len;
+		flow_pending_add(&t->owner->acct, call->u.write.len);
 		ctl_budget_changed(t->owner);
 	}
 	if (!ev_is_active(&t->wio))

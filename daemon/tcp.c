@@ -102,6 +102,8 @@ tcp_new(struct daemon *d, struct ctl *owner)
 	ev_init(&t->rio, NULL);
 	ev_init(&t->wio, NULL);
 	ev_init(&t->connect_timer, NULL);
+	t->run_item.run = tcp_read_turn;
+	t->stall_item.run = tcp_wake;
 	tcp_close_init(t);
 	TAILQ_INSERT_TAIL(&owner->sockets, t, link);
 	owner->nsockets++;
@@ -118,6 +120,8 @@ tcp_free(struct tcp *t)
 	if (!t)
 		return NULL;
 	assert(TAILQ_EMPTY(&t->reads) && TAILQ_EMPTY(&t->writes));
+	flow_cancel(&t->run_item);
+	flow_unstall(&t->stall_item);
 	free(t->host);
 	free(t->addrs);
 	free(t->gone_owner);
@@ -145,6 +149,7 @@ tcp_close_fd(struct tcp *t, bool reset)
 	tcp_channel_drop(t);
 	ev_io_stop(d->loop, &t->rio);
 	ev_io_stop(d->loop, &t->wio);
+	flow_cancel(&t->run_item);
 	ev_timer_stop(d->loop, &t->connect_timer);
 	if (t->accept_paused) {
 		TAILQ_REMOVE(&d->paused_listeners, t, pause_link);
@@ -170,7 +175,7 @@ pending_sub(struct tcp *t, size_t n)
 {
 	t->pending_write_bytes -= n;
 	if (t->owner) {
-		t->owner->pending_write_bytes -= n;
+		flow_pending_sub(&t->owner->acct, n);
 		ctl_budget_changed(t->owner);
 	}
 }

@@ -15,6 +15,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "flow.h"
 #include "proto-jw.h"
 #include "proto-methods.h"
 #include "policy.h"
@@ -55,14 +56,14 @@ struct tcp_loss {
 
 struct tcp {
 	TAILQ_ENTRY(tcp)	 link;		/* owner's sockets/closed, d->orphans or graveyard */
-	TAILQ_ENTRY(tcp)	 stall_link;	/* owner->stalled while stalled */
 	TAILQ_ENTRY(tcp)	 pause_link;	/* d->paused_listeners while accept_paused */
 	struct daemon		*d;
 	struct ctl		*owner;		/* NULL: orphan, lingering */
 	uint64_t		 id;		/* > 0, never reused */
 	int			 fd;		/* -1 when none */
 	enum tcp_state		 state;
-	bool			 stalled;	/* waits for owner output room */
+	struct flow_item	 run_item;	/* in d->flow's run queue: bytes to move */
+	struct flow_item	 stall_item;	/* waiting for its owner's (or uid's) output room */
 	bool			 accept_paused;	/* listener waits for fds */
 	enum {
 		TCP_IN_SOCKETS,			/* owner->sockets */
@@ -113,6 +114,10 @@ struct tcp {
 	const char		*closed_reason;	/* tcp.closed at the end of the close ("shutdown") */
 	char			*gone_owner;	/* owned: the owner's desc once it left, for the log */
 };
+
+/* tcp-io.c, turns of flow.c */
+bool		 tcp_read_turn(struct flow_item *it);
+bool		 tcp_wake(struct flow_item *it);
 
 /* tcp.c */
 struct tcp	*tcp_new(struct daemon *d, struct ctl *owner);
