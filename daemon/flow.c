@@ -167,16 +167,27 @@ flow_has_room(const struct flow_account *a)
 	return true;
 }
 
+/* Whether sockets wait for a's room or an ancestor's: then a newcomer waits behind them. */
+bool
+flow_contended(const struct flow_account *a)
+{
+	for (; a; a = a->parent)
+		if (a->stalled.n > 0)
+			return true;
+	return false;
+}
+
 /*
- * it must wait for output room: on a's own queue when a is full, else on
- * the first ancestor that is.  Returns the account it waits on.
+ * it must wait for output room (or for those already waiting): on a's own
+ * queue when a is full or has waiters, else on the first ancestor that
+ * is full or has waiters.  Returns the account it waits on.
  */
 struct flow_account *
 flow_stall(struct flow_account *a, struct flow_item *it)
 {
 	struct flow_account *on = a;
 
-	while (on->parent && on->output < on->notify_limit)
+	while (on->parent && on->output < on->notify_limit && on->stalled.n == 0)
 		on = on->parent;
 	if (!it->on) {
 		flow_queue_push(&on->stalled, it);
@@ -193,9 +204,10 @@ flow_unstall(struct flow_item *it)
 
 /*
  * a's output went down: below a quarter of its limit, its waiting
- * sockets get their turn from the head while there is room (one that
- * still lacks room elsewhere waits again, at the tail of where it must);
- * then the same for its parent.
+ * sockets get their turn from the head while there is room.  When a has
+ * room but an ancestor has not, they move to the tail of that ancestor's
+ * queue (where its drain will find them) rather than wait on a, whose
+ * output may never change again.  Then the same for a's parent.
  */
 void
 flow_drained(struct flow_account *a)
@@ -207,7 +219,11 @@ flow_drained(struct flow_account *a)
 		if (a->output >= a->notify_limit / 4)
 			continue;
 		/* At most the ones waiting now: a woken one may queue again. */
-		while (n-- > 0 && flow_has_room(a) && (it = flow_queue_pop(&a->stalled)))
-			(void) it->run(it);
+		while (n-- > 0 && (it = flow_queue_pop(&a->stalled))) {
+			if (flow_has_room(a))
+				(void) it->run(it);
+			else
+				(void) flow_stall(a, it);	/* an ancestor is full: wait there */
+		}
 	}
 }

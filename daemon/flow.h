@@ -76,6 +76,7 @@ void	 flow_output_set(struct flow_account *a, size_t now);
 void	 flow_pending_add(struct flow_account *a, size_t n);
 void	 flow_pending_sub(struct flow_account *a, size_t n);
 bool	 flow_has_room(const struct flow_account *a);
+bool	 flow_contended(const struct flow_account *a);
 struct flow_account *flow_stall(struct flow_account *a, struct flow_item *it);
 void	 flow_unstall(struct flow_item *it);
 void	 flow_drained(struct flow_account *a);

@@ -162,19 +162,27 @@ tcp_read_turn(struct flow_item *it)
 		monitor_bytes(d, t, "read", (size_t)n);
 	tcp_deliver(t, d->scratch, (size_t)n);
 	if ((size_t)n == want && t->fd >= 0 && !t->eof && t->owner &&
-	    (t->pumping || !TAILQ_EMPTY(&t->reads)) && ctl_has_room(t->owner)) {
-		flow_ready(&d->flow, it);
+	    (t->pumping || !TAILQ_EMPTY(&t->reads))) {
+		/* More to read: after the others, and behind those waiting for room. */
+		if (ctl_has_room(t->owner) && !flow_contended(&t->owner->acct))
+			flow_ready(&d->flow, it);
+		else
+			ctl_stall(t->owner, t);
 		return false;
 	}
 	tcp_update_io(t);
 	return false;
 }
 
-/* Output room again: the socket reads if it still wants to. */
+/* Output room again: the socket takes a turn (which arms its watcher if nothing is there). */
 bool
 tcp_wake(struct flow_item *it)
 {
-	tcp_update_io((struct tcp *)((char *)it - offsetof(struct tcp, stall_item)));
+	struct tcp *t = (struct tcp *)((char *)it - offsetof(struct tcp, stall_item));
+
+	if (t->fd >= 0 && !t->channel && t->state == TCP_STATE_CONNECTED && !t->eof &&
+	    (t->pumping || !TAILQ_EMPTY(&t->reads)))
+		flow_ready(&t->d->flow, &t->run_item);
 	return false;
 }
 
