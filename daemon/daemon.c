@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,25 @@
 #define DAEMON_DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
 #define DAEMON_ACCEPTS_PER_WAKEUP 64
 
+#define DAEMON_TRIM_DELAY	1.0	/* seconds from a free to giving memory back */
+
+/*
+ * Clients and sockets were freed: a second later (frees come in bursts
+ * when load goes away), the heap's free memory goes back to the system,
+ * so the daemon's RSS follows its work down as well as up.
+ */
+static void
+on_trim(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void) malloc_trim(0);
+}
+
 static void
 sweep(struct daemon *d)
 {
 	struct ctl *c;
 	struct tcp *t;
+	bool freed = false;
 
 	while ((c = TAILQ_FIRST(&d->flush))) {
 		TAILQ_REMOVE(&d->flush, c, flush_link);
@@ -60,11 +75,15 @@ sweep(struct daemon *d)
 	while ((c = TAILQ_FIRST(&d->dead_ctls))) {
 		TAILQ_REMOVE(&d->dead_ctls, c, link);
 		ctl_free(c);
+		freed = true;
 	}
 	while ((t = TAILQ_FIRST(&d->dead_tcps))) {
 		TAILQ_REMOVE(&d->dead_tcps, t, link);
 		tcp_free(t);
+		freed = true;
 	}
+	if (freed && !ev_is_active(&d->trim_timer) && !d->stopping)
+		ev_timer_start(d->loop, &d->trim_timer);
 	if (d->stopping && TAILQ_EMPTY(&d->ctls) && TAILQ_EMPTY(&d->orphans))
 		ev_break(d->loop, EVBREAK_ALL);
 }
@@ -255,6 +274,7 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	ev_set_priority(&d->check, EV_MINPRI);
 	ev_check_start(loop, &d->check);
 	ev_timer_init(&d->accept_retry, on_accept_retry, DAEMON_ACCEPT_RETRY, 0.);
+	ev_timer_init(&d->trim_timer, on_trim, DAEMON_TRIM_DELAY, 0.);
 	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
 	ev_signal_init(&d->sigint, on_stop_signal, SIGINT);
 	ev_signal_start(loop, &d->sigterm);
@@ -510,6 +530,7 @@ daemon_done(struct daemon *d)
 			log_notice("%s is no longer our socket: left in place", d->socket_path);
 	}
 	ev_timer_stop(d->loop, &d->accept_retry);
+	ev_timer_stop(d->loop, &d->trim_timer);
 	ev_prepare_stop(d->loop, &d->prepare);
 	ev_check_stop(d->loop, &d->check);
 	flow_done(&d->flow);

@@ -57,6 +57,7 @@ struct daemon {
 	int			 hup_fd;	/* epoll of ctls whose input is not read */
 	ev_io			 hup_io;
 	ev_timer		 accept_retry;	/* after EMFILE */
+	ev_timer		 trim_timer;	/* gives freed heap memory back, a second after frees */
 	bool			 accept_paused;	/* control accept waits for fds */
 	ev_prepare		 prepare;	/* flush output, free the graveyard */
 	ev_check		 check;		/* same, after the poll */
