@@ -55,7 +55,7 @@ pairs_init(void)
 }
 
 void
-proto_base64_encode(char *out, const void *in, size_t n)
+proto_base64_encode_scalar(char *out, const void *in, size_t n)
 {
 	const uint8_t *p = in;
 	size_t i = 0;
@@ -292,7 +292,7 @@ quad(const uint8_t *s)
 }
 
 ssize_t
-proto_base64_decode(void *out, const char *in, size_t n)
+proto_base64_decode_scalar(void *out, const char *in, size_t n)
 {
 	const uint8_t *s = (const uint8_t *)in;
 	uint8_t *o = out;

@@ -7,7 +7,7 @@
 set -eu
 b=$1 s=$2 secs=$3
 shift 3
-[ $# -gt 0 ] || set -- reader jsonrpc dispatch fastwrite
+[ $# -gt 0 ] || set -- reader jsonrpc dispatch fastwrite base64
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rc=0

@@ -26,6 +26,6 @@ src=$dir/src
 cd "$src" || exit 1
 ./configure -q CC=clang --enable-fuzzing > configure.log 2>&1 || { cat configure.log; exit 1; }
 make -j2 protocol/proto-errno-list.h tests/fuzz/fuzz-reader tests/fuzz/fuzz-jsonrpc \
-	tests/fuzz/fuzz-dispatch tests/fuzz/fuzz-fastwrite > build.log 2>&1 ||
+	tests/fuzz/fuzz-dispatch tests/fuzz/fuzz-fastwrite tests/fuzz/fuzz-base64 > build.log 2>&1 ||
 	{ tail -n 40 build.log; exit 1; }
 sh "$src/tests/fuzz/fuzz.sh" "$(pwd)" "$src" "$secs"

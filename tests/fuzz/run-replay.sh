@@ -6,7 +6,7 @@ set -u
 b=${top_builddir:-.}
 s=${top_srcdir:-.}
 rc=0
-for t in reader jsonrpc dispatch fastwrite; do
+for t in reader jsonrpc dispatch fastwrite base64; do
 	set -- "$s/tests/fuzz/corpus/$t"
 	[ -d "$s/tests/fuzz/regressions/$t" ] && set -- "$@" "$s/tests/fuzz/regressions/$t"
 	# A libFuzzer build (--enable-fuzzing) replays with -runs=0.

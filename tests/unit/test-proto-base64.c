@@ -87,6 +87,66 @@ strict_rejection(void **state)
 	}
 }
 
+/* A pseudo-random byte (xorshift), so the vectors are the same every run. */
+static uint8_t
+next_byte(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return (uint8_t)*x;
+}
+
+/*
+ * Every implementation the CPU has against the scalar one, byte for byte,
+ * at every length 0..4096: the encoding, the decoding of it, and the
+ * answer for one corruption per length (a character outside the alphabet,
+ * or '=' inside, at a position that walks the whole string).
+ */
+static void
+implementations_agree(void **state)
+{
+	static uint8_t in[4096 + 64], back[4096 + 64], back2[4096 + 64];
+	static char ref[5500], got[5500];
+	static const char junk[] = { '=', '-', '_', ' ', '\n', '\0', '.', '\x80', '\xff', '*' };
+	uint32_t x = 2463534242u;
+	int tested = 0;
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = next_byte(&x);
+	for (int impl = PROTO_BASE64_SSSE3; impl < _PROTO_BASE64_MAX; impl++) {
+		if (!proto_base64_impl_available(impl)) {
+			print_message("# %s: not on this CPU\n", proto_base64_impl_name(impl));
+			continue;
+		}
+		tested++;
+		for (size_t n = 0; n <= 4096; n++) {
+			size_t e = proto_base64_encoded_len(n);
+			ssize_t r1, r2;
+
+			proto_base64_encode_scalar(ref, in, n);
+			memset(got, 0x55, e + 8);
+			assert_true(proto_base64_encode_with(impl, got, in, n));
+			assert_memory_equal(got, ref, e);
+			assert_int_equal((uint8_t)got[e], 0x55);	/* nothing past the end */
+			assert_true(proto_base64_decode_with(impl, back, ref, e, &r1));
+			assert_int_equal(r1, (ssize_t)n);
+			assert_memory_equal(back, in, n);
+			if (e == 0)
+				continue;
+			/* One bad character, somewhere in the string. */
+			ref[(n * 7) % e] = junk[n % sizeof(junk)];
+			r1 = proto_base64_decode_scalar(back, ref, e);
+			assert_true(proto_base64_decode_with(impl, back2, ref, e, &r2));
+			assert_int_equal(r1, r2);
+			if (r1 >= 0)
+				assert_memory_equal(back, back2, (size_t)r1);
+		}
+	}
+	print_message("# %d vector implementation(s) checked, %s in use\n", tested,
+		      proto_base64_impl_name(proto_base64_impl_in_use()));
+}
+
 int
 main(void)
 {
@@ -95,6 +155,7 @@ main(void)
 		cmocka_unit_test(round_trip_lengths),
 		cmocka_unit_test(all_byte_values),
 		cmocka_unit_test(strict_rejection),
+		cmocka_unit_test(implementations_agree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
