@@ -26,6 +26,7 @@
 #include "proto-errors.h"
 #include "rpc.h"
 #include "tcp.h"
+#include "tcp-kinfo.h"
 
 static const char *const state_names[_TCP_STATE_MAX] = {
 	[TCP_STATE_INITIALIZED] = "initialized",
@@ -486,5 +487,11 @@ tcp_write_info(struct proto_jw *w, const struct tcp *t)
 	}
 	proto_jw_obj_end(w);
 	proto_jw_kuint(w, "ageMs", (uint64_t)((ev_now(t->d->loop) - t->created) * 1000.));
+	if (t->fd >= 0 && (t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING)) {
+		struct tcp_kinfo k;
+
+		if (tcp_kinfo_get(t->fd, &k) == 0)
+			tcp_kinfo_write(w, "tcpInfo", &k);
+	}
 	proto_jw_obj_end(w);
 }

@@ -206,6 +206,21 @@ static const struct proto_field res_owner[] = {
 	R("gid", PROTO_T_INT, OPT, "Its group id."),
 	RS("groups", PROTO_T_ARRAY, OPT, res_gid, "Its supplementary groups."), END
 };
+static const struct proto_field res_kinfo[] = {
+	R("rttUs", PROTO_T_INT, REQ, "Smoothed round trip time, microseconds."),
+	R("rttVarUs", PROTO_T_INT, REQ, "Its variance, microseconds."),
+	R("retransmits", PROTO_T_INT, REQ, "Segments retransmitted since the connection began."),
+	R("lost", PROTO_T_INT, REQ, "Segments the kernel counts as lost now."),
+	R("cwnd", PROTO_T_INT, REQ, "Congestion window, segments."),
+	R("deliveryRate", PROTO_T_INT, REQ, "Recent delivery rate, bytes per second."),
+	R("bytesAcked", PROTO_T_INT, REQ, "Bytes the peer has acknowledged."),
+	R("bytesReceived", PROTO_T_INT, REQ, "Bytes received from the peer."),
+	R("busyMs", PROTO_T_INT, REQ, "Time spent with data to send, ms."),
+	R("rwndLimitedMs", PROTO_T_INT, REQ, "Of it, limited by the peer's receive window, ms."),
+	R("senderLimitedMs", PROTO_T_INT, REQ, "Of it, limited by the send buffer, ms."),
+	R("limitedBy", PROTO_T_STRING, REQ, "What limited sending most: rwnd, cwnd, sender, or "
+	  "none before anything was sent."), END
+};
 #define INFO_FIELDS \
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."), \
 	R("state", PROTO_T_STATE, REQ, "State name."), \
@@ -223,7 +238,9 @@ static const struct proto_field res_owner[] = {
 	R("channel", PROTO_T_BOOL, REQ, "A data channel is open."), \
 	RS("owner", PROTO_T_OBJECT, REQ, res_owner, "The owning connection; client 0 while " \
 	  "lingering after its owner left."), \
-	R("ageMs", PROTO_T_INT, REQ, "Milliseconds since the socket was created.")
+	R("ageMs", PROTO_T_INT, REQ, "Milliseconds since the socket was created."), \
+	RS("tcpInfo", PROTO_T_OBJECT, OPT, res_kinfo, "The kernel's view (TCP_INFO), while " \
+	   "connected.")
 static const struct proto_field res_info[] = { INFO_FIELDS, END };
 static const struct proto_field res_info_item[] = {
 	RS("socket", PROTO_T_OBJECT, REQ, res_info, "One socket, as tcp.info describes it."), END

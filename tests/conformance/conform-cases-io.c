@@ -545,7 +545,65 @@ case_channel(void)
 	cc_close(c);
 }
 
+/* tcp.info's view from the kernel (TCP_INFO), present while connected and moving with traffic. */
+static void
+case_tcp_info_kernel(void)
+{
+	struct cc *c = cc_open();
+	int peer;
+	long long s = cc_pair(c, &peer), acked0, acked1, recv0, recv1;
+	static char buf[65536], text[201];
+	cJSON *a;
+
+	CHECK(s > 0, "setup");
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	CHECK(j_get(a, "result.tcpInfo"), "no tcpInfo while connected: %s", j_text(a));
+	acked0 = j_int(a, "result.tcpInfo.bytesAcked");
+	recv0 = j_int(a, "result.tcpInfo.bytesReceived");
+	CHECK(j_str(a, "result.tcpInfo.limitedBy") && j_int(a, "result.tcpInfo.cwnd") > 0 &&
+	      acked0 >= 0 && recv0 >= 0, "tcpInfo fields: %s", j_text(a));
+	cJSON_Delete(a);
+	/* 200 bytes out, taken by the peer; 64 KiB in, read by tcp.read. */
+	memset(text, 'x', sizeof(text) - 1);
+	a = cc_call(c, "tcp.write", "{\"socket\":%lld,\"text\":\"%s\"}", s, text);
+	CHECK(j_int(a, "result.bytes") > 0, "write: %s", j_text(a));
+	cJSON_Delete(a);
+	CHECK(peer_recv_all(peer, buf, (size_t)200, CONFORM_DEADLINE_MS) == 0, "peer recv");
+	memset(buf, 'y', sizeof(buf));
+	CHECK(peer_send_all(peer, buf, sizeof(buf), CONFORM_DEADLINE_MS) == 0, "peer send");
+	for (long long got = 0; got < (long long)sizeof(buf);) {
+		a = cc_call(c, "tcp.read", "{\"socket\":%lld,\"length\":65536}", s);
+		CHECK(j_int(a, "result.bytes") > 0, "read: %s", j_text(a));
+		got += j_int(a, "result.bytes");
+		cJSON_Delete(a);
+	}
+	/* The kernel's counts move with the traffic (acks arrive in their own time). */
+	for (long long end = conform_now_ms() + CONFORM_DEADLINE_MS;;) {
+		a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+		acked1 = j_int(a, "result.tcpInfo.bytesAcked");
+		recv1 = j_int(a, "result.tcpInfo.bytesReceived");
+		if ((acked1 >= acked0 + 200 && recv1 >= recv0 + 65536) || conform_now_ms() > end)
+			break;
+		cJSON_Delete(a);
+		usleep(10000);	/* polling the kernel's counters: nothing to wait on */
+	}
+	CHECK(acked1 >= acked0 + 200 && recv1 >= recv0 + 65536 &&
+	      j_int(a, "result.tcpInfo.rttUs") > 0,
+	      "tcpInfo did not move with 200 bytes out and 64 KiB in (acked %lld -> %lld, received "
+	      "%lld -> %lld): %s", acked0, acked1, recv0, recv1, j_text(a));
+	cJSON_Delete(a);
+	/* Closed: no kernel view. */
+	cJSON_Delete(cc_call(c, "tcp.close", "{\"socket\":%lld,\"abort\":true}", s));
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	CHECK(j_get(a, "result") && !j_get(a, "result.tcpInfo"), "tcpInfo on a closed socket: %s",
+	      j_text(a));
+	cJSON_Delete(a);
+	close(peer);
+	cc_close(c);
+}
+
 const struct conform_case conform_cases_io[] = {
+	{ "tcp-info-kernel", case_tcp_info_kernel, false },
 	{ "tcp-channel", case_channel, false },
 	{ "tcp-write-forms", case_write_forms, false },
 	{ "tcp-read", case_read, false },
