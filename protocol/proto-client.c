@@ -93,6 +93,7 @@ static const struct proto_field closed_note[] = {
 };
 
 const struct proto_field *const proto_results[_PROTO_M_MAX] = {
+	[PROTO_M_TCP_CREATE] = socket_result,
 	[PROTO_M_TCP_CONNECT] = open_result,
 	[PROTO_M_TCP_LISTEN] = listen_result,
 	[PROTO_M_TCP_ACCEPT] = accept_result,
