@@ -159,6 +159,8 @@ lib_read_in(tisock_client *c, bool force)
 			return 0;	/* full: the daemon's flow control takes over */
 		if (proto_reader_space(c->reader, CLIENT_READ_CHUNK, &p, &room) < 0)
 			return -ENOMEM;
+		if (room > CLIENT_READ_CHUNK)
+			room = CLIENT_READ_CHUNK;	/* the reader may have more: one chunk a read */
 		iov = (struct iovec){ .iov_base = p, .iov_len = room };
 		mh.msg_control = u.buf;
 		mh.msg_controllen = sizeof(u.buf);
