@@ -16,6 +16,7 @@ struct tisock_buffer {
 	uint8_t	*data;		/* owned; NULL when length is 0 */
 	size_t	 length;	/* bytes */
 	int	 byte_order;	/* TISOCK_BIG_ENDIAN or TISOCK_LITTLE_ENDIAN */
+	const char *type;	/* Titanium's type or charset name (static), or NULL */
 };
 
 /* Resolves (offset, length) inside size; length TISOCK_ALL means the rest. */
@@ -77,6 +78,7 @@ tisock_buffer_from_string(const char *s, ssize_t len, int charset)
 		return NULL;
 	}
 	(void) tisock_buffer_set_length(b, (size_t)r);	/* shrinking cannot fail */
+	b->type = tisock_codec_charset_name(charset);
 	return b;
 }
 
@@ -100,6 +102,7 @@ tisock_buffer_from_number(double value, int type, int byte_order)
 		errno = EINVAL;
 		return NULL;
 	}
+	b->type = tisock_codec_type_name(type);
 	return b;
 }
 
@@ -246,6 +249,7 @@ tisock_buffer_clone(const tisock_buffer *b, size_t offset, ssize_t length)
 	if (n > 0)
 		memcpy(c->data, b->data + offset, n);
 	c->byte_order = b->byte_order;
+	c->type = b->type;
 	return c;
 }
 
@@ -289,8 +293,37 @@ tisock_buffer_byte_order(const tisock_buffer *b)
 TISOCK_PUBLIC int
 tisock_buffer_set_byte_order(tisock_buffer *b, int byte_order)
 {
+	if (byte_order == TISOCK_NATIVE_ENDIAN)
+		byte_order = tisock_codec_native_byte_order();
 	if (!b || (byte_order != TISOCK_BIG_ENDIAN && byte_order != TISOCK_LITTLE_ENDIAN))
 		return -EINVAL;
 	b->byte_order = byte_order;
+	return 0;
+}
+
+TISOCK_PUBLIC const char *
+tisock_buffer_type(const tisock_buffer *b)
+{
+	return b ? b->type : NULL;
+}
+
+TISOCK_PUBLIC int
+tisock_buffer_set_type(tisock_buffer *b, const char *name)
+{
+	int t;
+
+	if (!b)
+		return -EINVAL;
+	if (!name) {
+		b->type = NULL;
+		return 0;
+	}
+	/* Kept as the table's own spelling: a static string, canonical. */
+	if ((t = tisock_codec_type_from_name(name)) > 0)
+		b->type = tisock_codec_type_name(t);
+	else if ((t = tisock_codec_charset_from_name(name)) > 0)
+		b->type = tisock_codec_charset_name(t);
+	else
+		return -EINVAL;
 	return 0;
 }

@@ -1,9 +1,14 @@
 /*
- * client: the library's engine, shared by the TCP socket code.  One
- * connection to tisockd, an output queue, a line reader, the calls
- * waiting for answers, and an inbox of messages that have arrived but
- * not been dispatched.  Callbacks run only from tisock_client_dispatch();
- * blocking calls read into the inbox and take their own answer from it.
+ * client: the library's engine, shared by the socket and stream code.
+ *
+ * One connection to tisockd (none for a local client), an output queue,
+ * a line reader, the calls waiting for answers (found by id in an id
+ * map), and a bounded inbox of messages that have arrived but not been
+ * dispatched.  Callbacks run only from tisock_client_dispatch(); a
+ * blocking call reads until its own answer arrives and leaves the rest
+ * in the inbox.  Files: client.c (the object, settings, errors),
+ * client-io.c (bytes to and from the daemon), client-call.c (requests
+ * and answers), client-dispatch.c (the loop and local sources).
  */
 #ifndef TISOCK_CLIENT_H
 #define TISOCK_CLIENT_H
@@ -16,21 +21,38 @@
 #include <tisock/tisock.h>
 
 #include "proto-buf.h"
-#include "proto-jw.h"
+#include "proto-methods.h"
+
+#define CLIENT_INBOX_DEFAULT	(4u << 20)	/* bytes of undispatched messages */
+#define LIB_WAIT_GRACE_MS	1000		/* past a timeout the daemon enforces */
 
 struct proto_reader;
+struct proto_idmap;
 struct lib_call;
 
-typedef void (*lib_params_fn)(struct proto_jw *w, const void *arg);
 typedef void (*lib_done_fn)(tisock_client *c, struct lib_call *call, const cJSON *answer);
 
+TAILQ_HEAD(lib_call_list, lib_call);
+
 struct lib_call {
-	TAILQ_ENTRY(lib_call)	 link;		/* c->calls */
-	long long		 id;
+	TAILQ_ENTRY(lib_call)	 link;		/* c->calls, in the order sent */
+	TAILQ_ENTRY(lib_call)	 tcp_link;	/* tcp's calls, while tcp is set */
+	TAILQ_ENTRY(lib_call)	 timed;		/* c->deadlines while deadline > 0 */
+	int64_t			 id;
+	enum proto_method_id	 method;
 	lib_done_fn		 done;		/* NULL: a blocking call waits for it */
 	tisock_tcp		*tcp;		/* socket concerned; NULL once freed */
 	void			*ctx;		/* the operation's own state, owned */
 	void			(*ctx_free)(void *ctx);
+	cJSON			*answer;	/* a blocking call's, once read */
+	bool			 abandoned;	/* given up on: its answer is dropped */
+	bool			 counted;	/* in c->nasync */
+	int			 err;		/* -EPIPE, -ETIMEDOUT: why no answer */
+	long long		 deadline;	/* monotonic ms; 0: none */
+};
+
+enum {
+	LIB_CALL_DEADLINE	= 1 << 0,	/* the client's timeout applies */
 };
 
 /*
@@ -51,27 +73,37 @@ struct lib_source {
 struct lib_msg {
 	TAILQ_ENTRY(lib_msg)	 link;
 	cJSON			*json;		/* owned */
+	size_t			 bytes;		/* its line's length, counted in the inbox */
 };
 
 struct tisock_client {
-	int			 fd;		/* the connection to the daemon */
+	int			 fd;		/* the connection to the daemon; -1: local */
 	int			 epfd;		/* what tisock_client_fd() gives: fd, wakefd, sources */
 	int			 wakefd;	/* eventfd: readable while callbacks are due */
 	uint32_t		 fd_events;	/* fd's interest in epfd */
 	bool			 woken;		/* wakefd holds a count */
 	struct proto_reader	*reader;
 	struct proto_buf	 out;		/* queued request lines */
-	long long		 next_id;
-	TAILQ_HEAD(, lib_call)	 calls;		/* waiting for answers */
+	int64_t			 next_id;
+	struct lib_call_list	 calls;		/* waiting for answers, in order */
+	struct proto_idmap	*call_ids;	/* id -> struct lib_call */
+	struct lib_call_list	 deadlines;	/* async calls with a deadline, earliest first */
+	int			 nasync;	/* async calls whose callback is still due */
 	TAILQ_HEAD(, lib_msg)	 inbox;		/* arrived, not yet dispatched */
+	size_t			 inbox_bytes;
+	size_t			 inbox_max;	/* stop reading the daemon at this */
+	int			 timeout_ms;	/* blocking calls; 0: none */
 	TAILQ_HEAD(, tisock_tcp) sockets;
-	TAILQ_HEAD(, tisock_tcp) dead;		/* freed inside a callback */
+	struct proto_idmap	*socket_ids;	/* daemon id -> tisock_tcp */
+	TAILQ_HEAD(, tisock_tcp) dead;		/* freed, to release from dispatch */
 	int			 in_dispatch;	/* callbacks running */
 	int			 npumping;	/* sockets in async pump mode */
+	bool			 pumps_paused;	/* a blocking call paused them (inbox full) */
 	int			 nlocal;	/* stream operations pending */
 	TAILQ_HEAD(, lib_source) runq;		/* sources due to run */
 	TAILQ_HEAD(, lib_source) sources;	/* sources bound to c */
 	bool			 closing;	/* closed inside a callback: close after it */
+	bool			 in_close;	/* tisock_client_close is releasing */
 	bool			 broken;	/* the daemon went away */
 	bool			 broken_told;	/* sockets and pumps know it */
 	struct tisock_client_hooks hooks;	/* event-loop adapter */
@@ -84,37 +116,40 @@ struct tisock_client {
 };
 
 /* client.c */
-struct lib_call	*lib_call_start(tisock_client *c, const char *method, lib_params_fn params,
-		    const void *arg, lib_done_fn done, tisock_tcp *tcp);
-cJSON		*lib_call_wait(tisock_client *c, const char *method, lib_params_fn params,
-		    const void *arg);
-int		 lib_answer_error(tisock_client *c, const cJSON *answer);
+void		 lib_update(tisock_client *c);
 void		 lib_set_error(tisock_client *c, int code, const char *message);
 int		 lib_errno_from_code(int code, int sys_errno);
+long long	 lib_now_ms(void);
 
-void		 lib_update(tisock_client *c);
+/* client-io.c */
+int		 lib_flush(tisock_client *c);
+int		 lib_read_in(tisock_client *c, bool force);
 int		 lib_take_fd(tisock_client *c);
+void		 lib_inbox_clear(tisock_client *c);
 
+/* client-call.c */
+int		 lib_call_start(tisock_client *c, enum proto_method_id m, const void *args,
+		    lib_done_fn done, tisock_tcp *tcp, unsigned flags, struct lib_call **ret);
+int		 lib_call_wait(tisock_client *c, enum proto_method_id m, const void *args,
+		    cJSON **ret_answer);
+int		 lib_call_wait_ms(tisock_client *c, enum proto_method_id m, const void *args,
+		    int wait_ms, cJSON **ret_answer);
+int		 lib_answer_error(tisock_client *c, const cJSON *answer);
+int		 lib_call_error(tisock_client *c, const struct lib_call *call, const cJSON *answer);
+int		 lib_answer_result(tisock_client *c, const struct lib_call *call, const cJSON *answer,
+		    enum proto_method_id m, void *res);
+struct lib_call	*lib_call_find(tisock_client *c, int64_t id);
+void		 lib_call_finish(tisock_client *c, struct lib_call *call);
+void		 lib_call_arrived(tisock_client *c, struct lib_call *call, cJSON *answer);
+int		 lib_calls_expire(tisock_client *c);
+void		 lib_calls_free(tisock_client *c);
+
+/* client-dispatch.c */
 void		 lib_source_bind(tisock_client *c, struct lib_source *src);
 void		 lib_source_unbind(tisock_client *c, struct lib_source *src);
 void		 lib_source_schedule(tisock_client *c, struct lib_source *src);
 int		 lib_source_watch(tisock_client *c, struct lib_source *src, int fd, uint32_t events);
 void		 lib_source_quiet(tisock_client *c, struct lib_source *src);
-
-/* tcp.c */
-bool		 lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params);
-void		 lib_tcp_reap(tisock_client *c);
-void		 lib_tcp_detach_all(tisock_client *c);
-int		 lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t offset,
-		    ssize_t length, tisock_stream_cb cb, void *userdata, bool is_read);
-int		 lib_tcp_add_stream(tisock_tcp *s, tisock_stream *st);
-void		 lib_tcp_remove_stream(tisock_tcp *s, tisock_stream *st);
-void		 lib_tcp_broken(tisock_client *c);
-
-/* stream.c */
-void		 lib_stream_socket_gone(tisock_stream *st);
-
-int		 lib_tcp_pump(tisock_tcp *s, tisock_stream *st, tisock_stream_cb cb, void *userdata,
-		    size_t max_chunk);
+void		 lib_sources_detach(tisock_client *c);
 
 #endif

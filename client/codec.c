@@ -73,9 +73,24 @@ tisock_codec_type_from_name(const char *name)
 	return -EINVAL;
 }
 
+/* TISOCK_CHARSET_DEFAULT means UTF-8, as Titanium's charset arguments default to. */
+static int
+charset_resolve(int charset)
+{
+	return charset == TISOCK_CHARSET_DEFAULT ? TISOCK_CHARSET_UTF8 : charset;
+}
+
+/* TISOCK_NATIVE_ENDIAN means the host's order, Titanium's default byteOrder. */
+static int
+order_resolve(int byte_order)
+{
+	return byte_order == TISOCK_NATIVE_ENDIAN ? tisock_codec_native_byte_order() : byte_order;
+}
+
 TISOCK_PUBLIC const char *
 tisock_codec_charset_name(int charset)
 {
+	charset = charset_resolve(charset);
 	if (charset <= 0 || (size_t)charset >= N_CHARSETS)
 		return NULL;
 	return charsets[charset].name;
@@ -144,7 +159,10 @@ check(size_t length, size_t position, int type, int byte_order)
 static ssize_t
 encode_bits(tisock_buffer *dest, size_t position, uint64_t bits, int type, int byte_order)
 {
-	int w = check(tisock_buffer_length(dest), position, type, byte_order);
+	int w;
+
+	byte_order = order_resolve(byte_order);
+	w = check(tisock_buffer_length(dest), position, type, byte_order);
 
 	if (!dest || w < 0)
 		return -EINVAL;
@@ -197,7 +215,10 @@ tisock_codec_encode_integer(tisock_buffer *dest, size_t position, int64_t value,
 static int
 decode_bits(const tisock_buffer *src, size_t position, int type, int byte_order, uint64_t *ret)
 {
-	int w = check(tisock_buffer_length(src), position, type, byte_order);
+	int w;
+
+	byte_order = order_resolve(byte_order);
+	w = check(tisock_buffer_length(src), position, type, byte_order);
 
 	if (!src || w < 0)
 		return -EINVAL;
@@ -301,6 +322,7 @@ tisock_codec_encode_string(tisock_buffer *dest, size_t position, const char *s, 
 	char *bytes;
 	ssize_t k;
 
+	charset = charset_resolve(charset);
 	if (!dest || !s || len < TISOCK_ALL || !tisock_codec_charset_name(charset) ||
 	    position > room)
 		return -EINVAL;
@@ -332,6 +354,7 @@ tisock_codec_decode_string(const tisock_buffer *src, size_t position, ssize_t le
 	char *out = NULL;
 	ssize_t k;
 
+	charset = charset_resolve(charset);
 	if (!src || !tisock_codec_charset_name(charset) || position > size ||
 	    (length != TISOCK_ALL && (length < 0 || (size_t)length > size - position))) {
 		errno = EINVAL;

@@ -1,6 +1,7 @@
 #!/bin/sh
-# The installed library as a user meets it: builds the three example
-# programs with nothing but `pkg-config --cflags --libs tisock` against
+# The installed library as a user meets it: builds the example programs
+# with nothing but `pkg-config --cflags --libs tisock` (and -lev for the
+# libev chat server) against
 # the installed headers and library, then runs them against the
 # installed daemon with loopback peers (tests/integration/test-examples).
 #
@@ -13,8 +14,10 @@ export PKG_CONFIG_PATH="$destdir$libdir/pkgconfig"
 [ -n "$destdir" ] && export PKG_CONFIG_SYSROOT_DIR="$destdir"
 flags=$(pkg-config --cflags --libs tisock)
 echo "pkg-config --cflags --libs tisock: $flags"
-for ex in connect-read write listen-accept; do
-	${CC:-cc} -std=c11 -Wall -Wextra -Werror -o "$tmp/$ex" "$srcdir/examples/$ex.c" $flags
+for ex in connect-read write listen-accept forward http-get chat; do
+	extra=
+	[ "$ex" = chat ] && extra=-lev
+	${CC:-cc} -std=c11 -Wall -Wextra -Werror -o "$tmp/$ex" "$srcdir/examples/$ex.c" $flags $extra
 done
 export LD_LIBRARY_PATH="$destdir$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # The programs must run on the installed library, not the build tree's.

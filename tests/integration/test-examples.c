@@ -1,7 +1,8 @@
 /*
- * test-examples: runs the three programs in examples/ (the Sockets
- * guide's) against a real tisockd and loopback peers, and checks what
- * the peers and the programs see.  Every wait has a deadline.
+ * test-examples: runs the programs in examples/ against a real tisockd
+ * and loopback peers, and checks what the peers and the programs see:
+ * the Sockets guide's three here, the forwarder, the chat server and
+ * the HTTP client in test-examples-apps.c.  Every wait has a deadline.
  */
 #include "config.h"
 
@@ -18,124 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
-
-#define DEADLINE_MS 15000
-
-static struct spawned sp;
-static const char *exdir;
-
-
-struct child {
-	pid_t	pid;
-	int	out;		/* its stdout */
-	char	text[4096];	/* what it printed */
-	size_t	len;
-};
-
-static int
-run(struct child *ch, const char *prog, const char *a1, const char *a2, const char *a3)
-{
-	char path[512];
-	int fds[2];
-
-	snprintf(path, sizeof(path), "%s/%s", exdir, prog);
-	if (pipe(fds) < 0)
-		return -1;
-	memset(ch, 0, sizeof(*ch));
-	ch->pid = fork();
-	if (ch->pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		setenv("TISOCKD_SOCKET", sp.socket, 1);
-		execl(path, prog, a1, a2, a3, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	ch->out = fds[0];
-	return 0;
-}
-
-/* Reads the child's output until it contains want or EOF, within the deadline. */
-static bool
-read_until(struct child *ch, const char *want)
-{
-	long long end = spawn_now_ms() + DEADLINE_MS;
-
-	while (!strstr(ch->text, want) && spawn_now_ms() < end) {
-		struct pollfd p = { .fd = ch->out, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, 200) <= 0)
-			continue;
-		n = read(ch->out, ch->text + ch->len, sizeof(ch->text) - 1 - ch->len);
-		if (n <= 0)
-			break;
-		ch->len += (size_t)n;
-		ch->text[ch->len] = '\0';
-	}
-	return strstr(ch->text, want) != NULL;
-}
-
-/* Waits for the child's exit.  Returns its status, or -1 (killed) after the deadline. */
-static int
-finish(struct child *ch)
-{
-	int status;
-
-	read_until(ch, "\x01never\x01");	/* drain to EOF */
-	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
-		if (waitpid(ch->pid, &status, WNOHANG) == ch->pid) {
-			close(ch->out);
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		}
-		poll(NULL, 0, 20);
-	}
-	kill(ch->pid, SIGKILL);
-	waitpid(ch->pid, &status, 0);
-	close(ch->out);
-	return -1;
-}
-
-static int
-listener(int *ret_port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = { .tv_sec = DEADLINE_MS / 1000 };
-
-	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	listen(fd, 4);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	*ret_port = ntohs(sin.sin_port);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));	/* bounds accept() */
-	return fd;
-}
-
-static int
-accept_bounded(int lfd)
-{
-	struct timeval tv = { .tv_sec = DEADLINE_MS / 1000 };
-	int fd = accept(lfd, NULL, NULL);
-
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-/* Reads to EOF (bounded by SO_RCVTIMEO).  Returns the byte count. */
-static size_t
-read_all(int fd, char *buf, size_t size)
-{
-	size_t n = 0;
-	ssize_t k;
-
-	while (n + 1 < size && (k = recv(fd, buf + n, size - 1 - n, 0)) > 0)
-		n += (size_t)k;
-	buf[n] = '\0';
-	return n;
-}
+#include "examples-run.h"
 
 static void
 example_write(void)
@@ -145,7 +29,7 @@ example_write(void)
 	struct child ch;
 
 	snprintf(p, sizeof(p), "%d", port);
-	run(&ch, "write", "127.0.0.1", p, "hello-tisock");
+	run(&ch, "write", (const char *[]){ "127.0.0.1", p, "hello-tisock", NULL });
 	pfd = accept_bounded(lfd);
 	read_all(pfd, got, sizeof(got));
 	check(strcmp(got, "hello-tisock") == 0, "write: the peer got \"%s\" then EOF", got);
@@ -163,7 +47,7 @@ example_connect_read(void)
 	struct child ch;
 
 	snprintf(p, sizeof(p), "%d", port);
-	run(&ch, "connect-read", "127.0.0.1", p, NULL);
+	run(&ch, "connect-read", (const char *[]){ "127.0.0.1", p, NULL });
 	pfd = accept_bounded(lfd);
 	check(pfd >= 0 && recv(pfd, got, 33, MSG_WAITALL) == 33 &&
 	      memcmp(got, "Howdy remote socket! How are you?", 33) == 0,
@@ -186,7 +70,7 @@ example_listen_accept(void)
 	char c;
 	int fd;
 
-	run(&ch, "listen-accept", "0", NULL, NULL);
+	run(&ch, "listen-accept", (const char *[]){ "0", NULL });
 	check(read_until(&ch, "\n") && (at = strstr(ch.text, "listening on port ")),
 	      "listen-accept: prints its port");
 	sin.sin_port = htons((uint16_t)atoi(strstr(ch.text, "port ") + 5));
@@ -216,6 +100,7 @@ main(int argc, char **argv)
 	example_write();
 	example_connect_read();
 	example_listen_accept();
+	example_apps();
 	status = spawn_stop(&sp);
 	check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon exits 0");
 	return check_summary();

@@ -257,6 +257,67 @@ strings_and_numbers(void **state)
 	assert_int_equal(tisock_buffer_set_byte_order(NULL, 0), -EINVAL);
 }
 
+/*
+ * ti.buffer.test.js "copies type, byteOrder, and value of fully cloned
+ * Buffer": createBuffer({value: 305419896, type: TYPE_LONG, byteOrder:
+ * BIG_ENDIAN}).clone() keeps length, byteOrder and type; "copies full
+ * Buffer" / "copies portion of Buffer": type and byteOrder equal too;
+ * "defaults to UTF-8": createBuffer({value: 'appcelerator'}).
+ */
+static void
+type_and_defaults(void **state)
+{
+	tisock_buffer *b = tisock_buffer_from_number(305419896, TISOCK_TYPE_LONG, TISOCK_BIG_ENDIAN);
+	tisock_buffer *c = tisock_buffer_clone(b, 0, TISOCK_ALL), *p;
+
+	(void)state;
+	assert_string_equal(tisock_buffer_type(b), "long");
+	assert_int_equal(tisock_buffer_length(c), 8);
+	assert_int_equal(tisock_buffer_byte_order(c), TISOCK_BIG_ENDIAN);
+	assert_string_equal(tisock_buffer_type(c), "long");
+	assert_memory_equal(tisock_buffer_data(c), "\0\0\0\0\x12\x34\x56\x78", 8);
+	p = tisock_buffer_clone(b, 4, 4);
+	assert_string_equal(tisock_buffer_type(p), "long");
+	assert_int_equal(tisock_buffer_byte_order(p), TISOCK_BIG_ENDIAN);
+	tisock_buffer_free(p);
+	tisock_buffer_free(c);
+	tisock_buffer_free(b);
+	/* A plain buffer has no type; a clone has none either. */
+	b = tisock_buffer_create(20);
+	assert_null(tisock_buffer_type(b));
+	c = tisock_buffer_clone(b, 0, TISOCK_ALL);
+	assert_null(tisock_buffer_type(c));
+	assert_int_equal(tisock_buffer_byte_order(c), tisock_codec_native_byte_order());
+	tisock_buffer_free(c);
+	/* Set by name, kept in Titanium's spelling. */
+	assert_int_equal(tisock_buffer_set_type(b, "iso-latin-1"), 0);
+	assert_string_equal(tisock_buffer_type(b), "latin1");
+	assert_int_equal(tisock_buffer_set_type(b, "short"), 0);
+	assert_string_equal(tisock_buffer_type(b), "short");
+	assert_int_equal(tisock_buffer_set_type(b, "nibble"), -EINVAL);
+	assert_int_equal(tisock_buffer_set_type(b, NULL), 0);
+	assert_null(tisock_buffer_type(b));
+	/* The native order as a value to pass. */
+	assert_int_equal(tisock_buffer_set_byte_order(b, TISOCK_NATIVE_ENDIAN), 0);
+	assert_int_equal(tisock_buffer_byte_order(b), tisock_codec_native_byte_order());
+	tisock_buffer_free(b);
+	/* Charset 0 is UTF-8. */
+	b = tisock_buffer_from_string("appcelerator", TISOCK_ALL, TISOCK_CHARSET_DEFAULT);
+	assert_int_equal(tisock_buffer_length(b), 12);
+	assert_int_equal(tisock_buffer_get(b, 0), 97);
+	assert_int_equal(tisock_buffer_get(b, 11), 114);
+	assert_string_equal(tisock_buffer_type(b), "utf8");
+	tisock_buffer_free(b);
+	b = tisock_buffer_from_string("appcelerator", TISOCK_ALL, TISOCK_CHARSET_UTF16);
+	assert_string_equal(tisock_buffer_type(b), "utf16");
+	assert_int_equal(tisock_buffer_byte_order(b), tisock_codec_native_byte_order());
+	tisock_buffer_free(b);
+	b = tisock_buffer_from_number(1, TISOCK_TYPE_SHORT, TISOCK_NATIVE_ENDIAN);
+	assert_int_equal(tisock_buffer_byte_order(b), tisock_codec_native_byte_order());
+	assert_string_equal(tisock_buffer_type(b), "short");
+	tisock_buffer_free(b);
+}
+
 int
 main(void)
 {
@@ -269,6 +330,7 @@ main(void)
 		cmocka_unit_test(clone_),
 		cmocka_unit_test(fill_clear_release),
 		cmocka_unit_test(strings_and_numbers),
+		cmocka_unit_test(type_and_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

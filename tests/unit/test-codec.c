@@ -257,6 +257,62 @@ names(void **state)
 								  : TISOCK_BIG_ENDIAN);
 }
 
+/*
+ * Titanium's defaults (ti.codec.test.js): encodeString and decodeString
+ * without a charset are UTF-8 ("Wer reitet so spät durch Nacht und
+ * Wind?" gives 41, with 'ä' as 195 164 at 16; [115,112,195,164,116] is
+ * "spät"); encodeNumber and decodeNumber without a byteOrder use the
+ * native order (78187493530 as LONG: [154,120,86,52,18,0,0,0] on a
+ * little-endian host).
+ */
+static void
+defaults(void **state)
+{
+	tisock_buffer *b = tisock_buffer_create(1024), *n = tisock_buffer_create(8), *e;
+	const char phrase[] = "Wer reitet so sp\xc3\xa4t durch Nacht und Wind?";
+	uint8_t want[8] = { 154, 120, 86, 52, 18, 0, 0, 0 };
+	int64_t v;
+	double d;
+	char *s;
+
+	(void)state;
+	assert_int_equal(tisock_codec_encode_string(b, 0, phrase, TISOCK_ALL,
+						    TISOCK_CHARSET_DEFAULT), 41);
+	assert_int_equal(tisock_buffer_get(b, 16), 195);
+	assert_int_equal(tisock_buffer_get(b, 17), 164);
+	e = bytes("\x73\x70\xc3\xa4\x74", 5);
+	s = tisock_codec_decode_string(e, 0, TISOCK_ALL, TISOCK_CHARSET_DEFAULT, NULL);
+	assert_string_equal(s, "sp\xc3\xa4t");
+	free(s);
+	assert_string_equal(tisock_codec_charset_name(TISOCK_CHARSET_DEFAULT), "utf8");
+	assert_int_equal(tisock_codec_encode_number(n, 0, 78187493530.0, TISOCK_TYPE_LONG,
+						    TISOCK_NATIVE_ENDIAN), 8);
+	if (tisock_codec_native_byte_order() == TISOCK_BIG_ENDIAN)
+		for (int i = 0; i < 4; i++) {
+			uint8_t t = want[i];
+
+			want[i] = want[7 - i];
+			want[7 - i] = t;
+		}
+	assert_memory_equal(tisock_buffer_data(n), want, 8);
+	assert_int_equal(tisock_codec_decode_integer(n, 0, TISOCK_TYPE_LONG, TISOCK_NATIVE_ENDIAN,
+						     &v), 0);
+	assert_int_equal(v, 78187493530LL);
+	assert_int_equal(tisock_codec_decode_number(n, 0, TISOCK_TYPE_LONG, TISOCK_NATIVE_ENDIAN,
+						    &d), 0);
+	assert_true(d == 78187493530.0);
+	assert_int_equal(tisock_codec_encode_integer(n, 0, 7, TISOCK_TYPE_BYTE,
+						     TISOCK_NATIVE_ENDIAN), 1);
+	/* Still refused: anything else. */
+	assert_int_equal(tisock_codec_encode_number(n, 0, 1, TISOCK_TYPE_INT, 2), -EINVAL);
+	assert_int_equal(tisock_codec_encode_number(n, 0, 1, TISOCK_TYPE_INT, -2), -EINVAL);
+	assert_int_equal(tisock_codec_encode_string(b, 0, "x", 1, -1), -EINVAL);
+	assert_int_equal(tisock_codec_encode_string(b, 0, "x", 1, 99), -EINVAL);
+	tisock_buffer_free(b);
+	tisock_buffer_free(n);
+	tisock_buffer_free(e);
+}
+
 int
 main(void)
 {
@@ -267,6 +323,7 @@ main(void)
 		cmocka_unit_test(encode_strings),
 		cmocka_unit_test(decode_strings),
 		cmocka_unit_test(names),
+		cmocka_unit_test(defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

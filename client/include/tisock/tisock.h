@@ -11,8 +11,11 @@
  *
  * Threads: a client and its sockets belong to one thread at a time.
  *
- * This version provides the client connection, Ti.Network.Socket.TCP,
- * Ti.Stream (blocking and asynchronous), Ti.Buffer and Ti.Codec.
+ * This version provides the client connection (to tisockd, or local),
+ * Ti.Network.Socket.TCP, Ti.Stream (blocking and asynchronous, over
+ * buffers, files, fds and sockets), Ti.Buffer and Ti.Codec.  Names
+ * added after the first version are marked "(0.2)"; the version script
+ * gives them the symbol version LIBTISOCK_0.2.
  */
 #ifndef TISOCK_TISOCK_H
 #define TISOCK_TISOCK_H
@@ -39,12 +42,14 @@ enum tisock_type {
 
 /* Ti.Codec byte orders, with Titanium's (Android) values. */
 enum tisock_byte_order {
+	TISOCK_NATIVE_ENDIAN = -1,	/* (0.2) the host's: Titanium's default byteOrder */
 	TISOCK_BIG_ENDIAN = 0,
 	TISOCK_LITTLE_ENDIAN = 1,
 };
 
 /* Ti.Codec CHARSET_*. */
 enum tisock_charset {
+	TISOCK_CHARSET_DEFAULT = 0,	/* (0.2) UTF-8, Titanium's default charset */
 	TISOCK_CHARSET_ASCII = 1,
 	TISOCK_CHARSET_ISO_LATIN_1 = 2,
 	TISOCK_CHARSET_UTF8 = 3,
@@ -72,6 +77,13 @@ struct tisock_error {
  */
 tisock_client	*tisock_client_open(const char *path);
 /*
+ * (0.2) A local client: a loop context with no daemon connection.  It
+ * runs the asynchronous work of buffer and fd streams bound to it
+ * (tisock_stream_set_client) like any client: fd, dispatch, run and the
+ * libev adapter work on it; socket calls on it fail with -ENOTCONN.
+ */
+tisock_client	*tisock_client_open_local(void);
+/*
  * Closes the connection (the daemon then closes every socket it owned) and
  * frees c and every tisock_tcp of c.  Inside a callback, c is closed when
  * the callback returns, and no further callbacks run.
@@ -96,6 +108,34 @@ int		 tisock_client_pending(const tisock_client *c);
 int		 tisock_client_dispatch(tisock_client *c, int timeout_ms);
 /* Dispatches until no asynchronous work is pending.  Blocks.  0 or -errno. */
 int		 tisock_client_run(tisock_client *c);
+/*
+ * (0.2) Every blocking call on c gives up after timeout_ms (0: waits
+ * without limit, the default) with -ETIMEDOUT.  A blocking read hands
+ * the timeout to the daemon, so no byte is lost: what arrives later is
+ * there for the next read.  A blocking connect does too, so no socket is
+ * left over.  Other blocking calls stop waiting; their late answer is
+ * dropped (a write may still go out).  Asynchronous writes and shutdowns
+ * get it too: their callback comes with -ETIMEDOUT once it has passed.
+ * Reads, accepts and pumps wait for peers and never time out this way;
+ * connects take their own timeout_ms.  0 or -EINVAL.
+ */
+int		 tisock_client_set_timeout(tisock_client *c, int timeout_ms);
+/*
+ * (0.2) Milliseconds until c must be dispatched even without input (an
+ * asynchronous call's deadline), 0 when it is due, -1 when nothing is
+ * timed.  Poll tisock_client_fd() with it; the libev adapter arms a
+ * timer with it.
+ */
+int		 tisock_client_timeout(const tisock_client *c);
+/*
+ * (0.2) Bounds the inbox: the messages read from the daemon and not yet
+ * dispatched (default 4 MiB; 0 restores it; at least 64 KiB).  Once it
+ * is full the library stops reading the daemon, so the daemon's flow
+ * control holds back what it sends.  A blocking call that must read on
+ * to find its own answer pauses the client's pumps meanwhile; they
+ * resume when dispatch has emptied the inbox.  0 or -EINVAL.
+ */
+int		 tisock_client_set_inbox_max(tisock_client *c, size_t bytes);
 /*
  * Event-loop integration (what <tisock/adapters/libev.h> uses).  update is
  * called whenever the events c wants or its pending state may have
@@ -184,14 +224,34 @@ struct tisock_stream_event {
 	int		 code;			/* 0 or a negative errno */
 	const char	*error;
 	void		*userdata;
+	tisock_stream	*destination;		/* (0.2) write_stream: the output (toStream) */
 };
 
 typedef void (*tisock_stream_cb)(const struct tisock_stream_event *ev);
+
+/* (0.2) Socket options (tcp.setOptions): only the fields whose bit is in set are read. */
+#define TISOCK_OPT_NO_DELAY		(1u << 0)	/* TCP_NODELAY */
+#define TISOCK_OPT_KEEP_ALIVE		(1u << 1)	/* SO_KEEPALIVE */
+#define TISOCK_OPT_KEEP_ALIVE_IDLE	(1u << 2)	/* TCP_KEEPIDLE */
+#define TISOCK_OPT_TIMEOUT		(1u << 3)	/* connect timeout */
+
+struct tisock_tcp_socket_options {
+	unsigned	 set;			/* TISOCK_OPT_* of the fields that apply */
+	int		 no_delay;		/* 1 or 0 */
+	int		 keep_alive;		/* 1 or 0 */
+	int		 keep_alive_idle;	/* seconds before probes, 1-32767 */
+	int		 timeout_ms;		/* for a later connect; 0: the daemon's none */
+};
 
 /* A socket in TISOCK_INITIALIZED; no I/O.  opts may be NULL.  NULL with errno. */
 tisock_tcp	*tisock_tcp_create(tisock_client *c, const struct tisock_tcp_options *opts);
 /* Starts connecting; the connected or error callback follows.  0 or -errno. */
 int		 tisock_tcp_connect(tisock_tcp *s);
+/*
+ * (0.2) Connects and waits: 0 once connected, or -errno (-ECONNREFUSED,
+ * -ETIMEDOUT, -ENXIO...) with s in TISOCK_ERROR.  No callback runs.
+ */
+int		 tisock_tcp_connect_wait(tisock_tcp *s);
 /* Binds and listens.  Blocks until listening.  0 or -errno. */
 int		 tisock_tcp_listen(tisock_tcp *s);
 /* Arms one accept; one accepted (or error) callback follows.  0 or -errno. */
@@ -209,6 +269,26 @@ int		 tisock_tcp_write_async(tisock_tcp *s, const tisock_buffer *buf, size_t off
 		     ssize_t length, tisock_stream_cb cb, void *userdata);
 /* Closes (gracefully: queued writes are sent first).  Blocks until closed.  0 or -errno. */
 int		 tisock_tcp_close(tisock_tcp *s);
+/*
+ * (0.2) Half-close (tcp.shutdown): once the writes sent before are out,
+ * FIN goes to the peer; reading goes on.  Writes are -EPIPE from now on
+ * and tisock_tcp_is_writable() is 0.  The blocking form waits for the
+ * daemon's answer (queued bytes flushed, FIN sent): 0 or -errno.  The
+ * callback form returns 0 or -errno at once; cb (may be NULL) then runs
+ * from dispatch with success and code, and the socket's userdata.
+ */
+int		 tisock_tcp_shutdown(tisock_tcp *s);
+int		 tisock_tcp_shutdown_async(tisock_tcp *s, tisock_tcp_cb cb);
+/*
+ * (0.2) Sets the options whose bit is in o->set.  On a socket with no
+ * daemon socket yet, no-delay, keep-alive and the timeout are kept for
+ * its connect or listen (no round trip); keep-alive idle creates the
+ * daemon's socket first (tcp.create).  Otherwise blocks for the
+ * daemon's answer, which comes at once.  0, -EINVAL (a value out of
+ * range), -EOPNOTSUPP (a bit this library does not know), -EBADF
+ * (closed) or -errno.
+ */
+int		 tisock_tcp_set_options(tisock_tcp *s, const struct tisock_tcp_socket_options *o);
 /*
  * The data channel (tcp.channel): returns a stream socket (AF_UNIX, the
  * caller's to close) that the daemon relays to s both ways: what is
@@ -231,9 +311,28 @@ int		 tisock_tcp_port(const tisock_tcp *s);
 int		 tisock_tcp_is_readable(const tisock_tcp *s);
 int		 tisock_tcp_is_writable(const tisock_tcp *s);
 void		*tisock_tcp_userdata(const tisock_tcp *s);
+/*
+ * (0.2) Sets what the socket's callbacks get as userdata; an accepted
+ * socket starts with its listener's and may be given its own in the
+ * accepted callback.  0 or -EINVAL.
+ */
+int		 tisock_tcp_set_userdata(tisock_tcp *s, void *userdata);
+/*
+ * (0.2) cb runs once s is freed (tisock_tcp_free, or tisock_client_close
+ * for every socket left), from the dispatch after the free (from
+ * tisock_client_close itself when the client closes), as the last
+ * callback of s: after it no callback of s runs and s is gone, so its
+ * userdata may be freed there.  The event's socket is only good for
+ * tisock_tcp_userdata/_id/_host/_port inside cb.  0 or -EINVAL.
+ */
+int		 tisock_tcp_set_free_callback(tisock_tcp *s, tisock_tcp_cb cb);
 /* The daemon's id of the socket (0 before connect or listen). */
 int64_t		 tisock_tcp_id(const tisock_tcp *s);
-/* Closes (without waiting) and frees s; safe inside its own callbacks.  Returns NULL. */
+/*
+ * Closes (without waiting) and frees s; safe inside its own callbacks.
+ * Operations in flight end silently.  With a free callback, the memory
+ * goes after that callback has run.  Returns NULL.
+ */
 tisock_tcp	*tisock_tcp_free(tisock_tcp *s);
 
 /* ---- Ti.Stream ------------------------------------------------------------ */
@@ -249,11 +348,19 @@ enum tisock_mode {
 tisock_stream	*tisock_stream_create(tisock_buffer *buf, int mode);
 /* A stream over an open file descriptor (not owned: closing the stream leaves fd open). */
 tisock_stream	*tisock_stream_from_fd(int fd, int mode);
+/*
+ * (0.2) Ti.Filesystem.openStream(mode, path): a stream over the file at
+ * path, which it owns (closing the stream closes the file).  READ reads
+ * from the start; WRITE creates or truncates; APPEND creates or writes
+ * at the end (mode 0666 less the umask).  NULL with errno.
+ */
+tisock_stream	*tisock_stream_open(const char *path, int mode);
 /* A stream over a connected socket: reads and writes block as tisock_tcp_read/write do. */
 tisock_stream	*tisock_tcp_stream(tisock_tcp *s);
 /*
- * Binds a buffer or fd stream to c: its asynchronous operations
- * (tisock_stream_read_async, _write_async, asynchronous pump) run their
+ * Binds a buffer or fd stream to c (a local client will do): its
+ * asynchronous operations (tisock_stream_read_async, _write_async,
+ * _read_all_async, _write_stream_async, asynchronous pump) run their
  * callbacks from c's dispatch.  NULL unbinds.  Socket streams use their
  * socket's client (-EINVAL here).  -EBUSY while operations are pending.
  * Closing c drops the stream's pending operations without callbacks.
@@ -286,8 +393,31 @@ int		 tisock_stream_write_async(tisock_stream *st, const tisock_buffer *buf,
 		     size_t offset, ssize_t length, tisock_stream_cb cb, void *userdata);
 /* Reads to the end, appending to buf (which grows).  Returns the bytes read or -errno. */
 ssize_t		 tisock_stream_read_all(tisock_stream *in, tisock_buffer *buf);
+/*
+ * (0.2) Titanium's Ti.Stream.readAll(stream): reads to the end into a
+ * new buffer whose length is exactly the bytes read.  NULL with errno.
+ */
+tisock_buffer	*tisock_stream_read_all_new(tisock_stream *in);
+/*
+ * (0.2) Titanium's Ti.Stream.readAll(stream, buffer, callback): reads to
+ * the end into buf from offset 0, buf's length becoming the bytes read;
+ * cb then runs from dispatch with bytes_processed the total (or -1 with
+ * success 0 and code on an error; buf then holds what was read).  buf
+ * must not be touched meanwhile.  Returns 0 or -errno at once.
+ */
+int		 tisock_stream_read_all_async(tisock_stream *in, tisock_buffer *buf,
+		     tisock_stream_cb cb, void *userdata);
 /* Copies in to out in chunks of at most max_chunk bytes until in ends.  Returns the total. */
 ssize_t		 tisock_stream_write_stream(tisock_stream *in, tisock_stream *out, size_t max_chunk);
+/*
+ * (0.2) Titanium's Ti.Stream.writeStream(in, out, maxChunkSize,
+ * callback): the same, one chunk in flight at a time; cb runs from
+ * dispatch with source in, destination out and bytes_processed the
+ * total written (or -1 with success 0 and code).  Closing or freeing
+ * either stream meanwhile ends it without the callback.  0 or -errno.
+ */
+int		 tisock_stream_write_stream_async(tisock_stream *in, tisock_stream *out,
+		     size_t max_chunk, tisock_stream_cb cb, void *userdata);
 /*
  * Reads in chunks of at most max_chunk bytes and calls handler with each
  * (buffer holds the chunk), then once with bytes_processed -1 at the end
@@ -311,9 +441,17 @@ tisock_stream	*tisock_stream_free(tisock_stream *st);
 
 /* A zero-filled buffer of length bytes (0 is fine).  NULL with errno on failure. */
 tisock_buffer	*tisock_buffer_create(size_t length);
-/* The bytes of the UTF-8 string s (len bytes, or TISOCK_ALL for strlen) in charset. */
+/*
+ * The bytes of the UTF-8 string s (len bytes, or TISOCK_ALL for strlen)
+ * in charset (TISOCK_CHARSET_DEFAULT: UTF-8).  Its type is the charset's
+ * name ("utf8").
+ */
 tisock_buffer	*tisock_buffer_from_string(const char *s, ssize_t len, int charset);
-/* A buffer as wide as type holding value, as tisock_codec_encode_number writes it. */
+/*
+ * A buffer as wide as type holding value, as tisock_codec_encode_number
+ * writes it; its byte order is byte_order (TISOCK_NATIVE_ENDIAN: the
+ * host's) and its type the type's name ("long").
+ */
 tisock_buffer	*tisock_buffer_from_number(double value, int type, int byte_order);
 tisock_buffer	*tisock_buffer_free(tisock_buffer *b);
 void		 tisock_buffer_freep(tisock_buffer **b);
@@ -338,7 +476,7 @@ ssize_t		 tisock_buffer_insert(tisock_buffer *b, const tisock_buffer *src, size_
 /* Overwrites b[offset, +src_length) with src[src_offset, +src_length); never grows b. */
 ssize_t		 tisock_buffer_copy(tisock_buffer *b, const tisock_buffer *src, size_t offset,
 		     size_t src_offset, ssize_t src_length);
-/* A new buffer of b[offset, +length), with b's byte order.  NULL with errno. */
+/* A new buffer of b[offset, +length), with b's byte order and type.  NULL with errno. */
 tisock_buffer	*tisock_buffer_clone(const tisock_buffer *b, size_t offset, ssize_t length);
 /* Sets b[offset, +length) to the low 8 bits of fill_byte.  0 or -EINVAL. */
 int		 tisock_buffer_fill(tisock_buffer *b, long fill_byte, size_t offset,
@@ -350,11 +488,25 @@ void		 tisock_buffer_release(tisock_buffer *b);
 /* The bytes as a NUL-terminated string (a copy to free()); *ret_len gets its length. */
 char		*tisock_buffer_to_string(const tisock_buffer *b, size_t *ret_len);
 int		 tisock_buffer_byte_order(const tisock_buffer *b);
+/* TISOCK_NATIVE_ENDIAN stores the host's order.  0 or -EINVAL. */
 int		 tisock_buffer_set_byte_order(tisock_buffer *b, int byte_order);
+/*
+ * (0.2) Titanium's Buffer.type: the type or charset name the buffer was
+ * made with ("long", "utf8", ...), or NULL (tisock_buffer_create).
+ * set_type takes any Titanium type or charset name (NULL clears it):
+ * 0 or -EINVAL.
+ */
+const char	*tisock_buffer_type(const tisock_buffer *b);
+int		 tisock_buffer_set_type(tisock_buffer *b, const char *name);
 
 /* ---- Ti.Codec ------------------------------------------------------------ */
 
-/* TISOCK_LITTLE_ENDIAN or TISOCK_BIG_ENDIAN: the host's order. */
+/*
+ * TISOCK_LITTLE_ENDIAN or TISOCK_BIG_ENDIAN: the host's order.  Every
+ * function taking a byte order also takes TISOCK_NATIVE_ENDIAN for it,
+ * and every one taking a charset TISOCK_CHARSET_DEFAULT (UTF-8), as
+ * Titanium's arguments default to them.
+ */
 int		 tisock_codec_native_byte_order(void);
 
 /*
