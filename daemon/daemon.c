@@ -242,6 +242,7 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	TAILQ_INIT(&d->ctls);
 	TAILQ_INIT(&d->flush);
 	TAILQ_INIT(&d->dead_ctls);
+	tcp_engine_init(&d->eng);
 	TAILQ_INIT(&d->monitors);
 	ev_set_userdata(loop, d);
 	d->eng.sockets = idmap_new();

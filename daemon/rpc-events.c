@@ -461,16 +461,15 @@ static const struct tcp_events rpc_tcp_events = {
 };
 
 /*
- * Sets up the engine's context from d: its loop, run queue, scratch
- * buffer, resolver, configuration and these events.  d->eng.sockets is
- * already made.
+ * Fills in the engine's context from d: its loop, run queue, scratch
+ * buffer, resolver, configuration and these events (d->eng's lists and
+ * id map are already made).
  */
 void
 rpc_events_init(struct daemon *d)
 {
 	struct tcp_engine *eng = &d->eng;
 
-	tcp_engine_init(eng);
 	eng->loop = d->loop;
 	eng->flow = &d->flow;
 	eng->scratch = d->scratch;
