@@ -96,8 +96,7 @@ ctl_new(struct daemon *d, int fd)
 	}
 	snprintf(c->desc, sizeof(c->desc), "ctl#%llu[pid=%d,uid=%d]",
 		 (unsigned long long)c->num, (int)c->cred.pid, (int)c->cred.uid);
-	TAILQ_INIT(&c->sockets);
-	TAILQ_INIT(&c->closed);
+	tcp_owner_init(&c->own, &c->acct, c->desc);
 	TAILQ_INIT(&c->calls);
 	TAILQ_INIT(&c->batches);
 	ev_io_init(&c->rio, ctl_on_read, fd, EV_READ);
@@ -156,9 +155,9 @@ ctl_close(struct ctl *c, const char *reason)
 	}
 	c->ncalls = 0;
 	rpc_batch_detach_all(c);
-	while ((t = TAILQ_FIRST(&c->sockets)))
+	while ((t = TAILQ_FIRST(&c->own.sockets)))
 		tcp_orphan(t);
-	while ((t = TAILQ_FIRST(&c->closed)))
+	while ((t = TAILQ_FIRST(&c->own.closed)))
 		tcp_forget(t);
 	for (size_t i = 0; i < c->nfdpass; i++)
 		(void) close(c->fdpass[i].fd);
@@ -214,7 +213,7 @@ ctl_stop(struct ctl *c)
 	ev_io_stop(c->d->loop, &c->rio);
 	if (!(c->flags & CTL_HUP))
 		ctl_hup_watch(c);	/* gone meanwhile: its sockets linger on as orphans */
-	for (t = TAILQ_FIRST(&c->sockets); t; t = next) {
+	for (t = TAILQ_FIRST(&c->own.sockets); t; t = next) {
 		next = TAILQ_NEXT(t, link);
 		tcp_stop(t);
 	}
@@ -225,7 +224,7 @@ ctl_stop(struct ctl *c)
 void
 ctl_socket_closed(struct ctl *c)
 {
-	if (c->flags & CTL_STOPPING && TAILQ_EMPTY(&c->sockets))
+	if (c->flags & CTL_STOPPING && TAILQ_EMPTY(&c->own.sockets))
 		ctl_close_after_flush(c, "daemon stopping");
 }
 
@@ -269,22 +268,6 @@ ctl_has_room(struct ctl *c)
 {
 	ctl_account(c);
 	return flow_has_room(&c->acct);
-}
-
-/* t wants to read but c or its uid has no room: t waits its turn. */
-void
-ctl_stall(struct ctl *c, struct tcp *t)
-{
-	if (t->stall_item.on)
-		return;
-	quota_count_pause(c->d, flow_stall(&c->acct, &t->stall_item) == &c->acct ?
-			  QL_CLIENT_NOTIFY : QL_UID_NOTIFY);
-}
-
-void
-ctl_unstall(struct ctl *c, struct tcp *t)
-{
-	flow_unstall(&t->stall_item);
 }
 
 /* Re-evaluates reading after the budget or the request count changed. */
@@ -443,6 +426,6 @@ ctl_find_tcp(struct ctl *c, int64_t id)
 
 	if (id <= 0)
 		return NULL;
-	t = idmap_get(c->d->sockets, (uint64_t)id);
-	return t && t->owner == c ? t : NULL;
+	t = tcp_find(&c->d->eng, id);
+	return t && t->owner == &c->own ? t : NULL;
 }

@@ -12,6 +12,7 @@
 
 #include <ev.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include "policy.h"
 #include "proto-buf.h"
 #include "rpc.h"
+#include "tcp.h"
 
 struct daemon;
 struct tcp;
@@ -27,9 +29,6 @@ struct proto_reader;
 
 #define CTL_READ_CHUNK	(256 * 1024)	/* bytes per read(2) of a control socket */
 /* Sockets stop reading above client-notify-bytes of queued output and resume below a quarter. */
-#define CTL_CLOSED_KEEP	256		/* closed sockets remembered per client */
-
-TAILQ_HEAD(tcp_list, tcp);
 
 enum {
 	CTL_DEAD	= 1 << 0,	/* closed, in the graveyard */
@@ -70,10 +69,8 @@ struct ctl {
 	}			*fdpass;	/* in output order */
 	size_t			 nfdpass;
 	size_t			 batch_bytes;	/* answers held in open batches */
-	struct tcp_list		 sockets;	/* open sockets */
-	struct tcp_list		 closed;	/* closed, kept for info, oldest first */
+	struct tcp_owner	 own;		/* its sockets, open and closed */
 	struct flow_account	 acct;		/* output, pending writes, waiting sockets */
-	size_t			 nsockets, nclosed;
 	struct rpc_call_list	 calls;		/* deferred calls */
 	size_t			 ncalls;
 	TAILQ_HEAD(, rpc_batch)	 batches;	/* batches waiting for answers */
@@ -90,8 +87,6 @@ bool		 ctl_privileged(const struct ctl *c);
 struct ctl	*ctl_free(struct ctl *c);
 void		 ctl_output_added(struct ctl *c);
 bool		 ctl_has_room(struct ctl *c);
-void		 ctl_stall(struct ctl *c, struct tcp *t);
-void		 ctl_unstall(struct ctl *c, struct tcp *t);
 void		 ctl_budget_changed(struct ctl *c);
 void		 ctl_flush(struct ctl *c);
 bool		 ctl_over_budget(const struct ctl *c);
@@ -105,5 +100,12 @@ void		 ctl_hup_watch(struct ctl *c);
 void		 ctl_hup_unwatch(struct ctl *c);
 void		 ctl_on_hup(struct ev_loop *loop, ev_io *w, int revents);
 struct tcp	*ctl_find_tcp(struct ctl *c, int64_t id);
+
+/* The client that owns o (a socket's owner), or NULL. */
+static inline struct ctl *
+ctl_of_owner(const struct tcp_owner *o)
+{
+	return o ? (struct ctl *)((char *)o - offsetof(struct ctl, own)) : NULL;
+}
 
 #endif

@@ -61,7 +61,6 @@ static void
 sweep(struct daemon *d)
 {
 	struct ctl *c;
-	struct tcp *t;
 	bool freed = false;
 
 	while ((c = TAILQ_FIRST(&d->flush))) {
@@ -77,14 +76,11 @@ sweep(struct daemon *d)
 		ctl_free(c);
 		freed = true;
 	}
-	while ((t = TAILQ_FIRST(&d->dead_tcps))) {
-		TAILQ_REMOVE(&d->dead_tcps, t, link);
-		tcp_free(t);
+	if (tcp_engine_reap(&d->eng))
 		freed = true;
-	}
 	if (freed && !ev_is_active(&d->trim_timer) && !d->stopping)
 		ev_timer_start(d->loop, &d->trim_timer);
-	if (d->stopping && TAILQ_EMPTY(&d->ctls) && TAILQ_EMPTY(&d->orphans))
+	if (d->stopping && TAILQ_EMPTY(&d->ctls) && TAILQ_EMPTY(&d->eng.orphans))
 		ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -181,15 +177,12 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 static void
 resume_accepts(struct daemon *d)
 {
-	struct tcp *t;
-
 	ev_timer_stop(d->loop, &d->accept_retry);
 	if (d->accept_paused && !d->stopping) {
 		d->accept_paused = false;
 		ev_io_start(d->loop, &d->accept_io);
 	}
-	while ((t = TAILQ_FIRST(&d->paused_listeners)))
-		tcp_accept_resume(t);
+	tcp_engine_resume_accepts(&d->eng);
 }
 
 static void
@@ -213,7 +206,7 @@ daemon_accept_pause(struct daemon *d)
 void
 daemon_fd_freed(struct daemon *d)
 {
-	if (d->accept_paused || !TAILQ_EMPTY(&d->paused_listeners))
+	if (d->accept_paused || !TAILQ_EMPTY(&d->eng.paused))
 		resume_accepts(d);
 }
 
@@ -249,18 +242,17 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	TAILQ_INIT(&d->ctls);
 	TAILQ_INIT(&d->flush);
 	TAILQ_INIT(&d->dead_ctls);
-	TAILQ_INIT(&d->orphans);
-	TAILQ_INIT(&d->dead_tcps);
-	TAILQ_INIT(&d->paused_listeners);
+	tcp_engine_init(&d->eng);
 	TAILQ_INIT(&d->monitors);
 	ev_set_userdata(loop, d);
-	d->sockets = idmap_new();
+	d->eng.sockets = idmap_new();
 	d->scratch = malloc(DAEMON_SCRATCH);
-	if (!d->sockets || !d->scratch)
+	if (!d->eng.sockets || !d->scratch)
 		return -ENOMEM;
 	d->dns = dns_new(loop, d->conf.resolver_lookups, (unsigned)d->conf.resolver_timeout_ms);
 	if (!d->dns)
 		return -EIO;
+	rpc_events_init(d);
 	d->hup_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->hup_fd < 0)
 		return -errno;
@@ -517,7 +509,7 @@ daemon_done(struct daemon *d)
 
 	while ((c = TAILQ_FIRST(&d->ctls)))
 		ctl_close(c, "exiting");
-	while ((t = TAILQ_FIRST(&d->orphans)))
+	while ((t = TAILQ_FIRST(&d->eng.orphans)))
 		tcp_forget(t);
 	sweep(d);
 	if (d->listen_fd >= 0) {
@@ -551,7 +543,7 @@ daemon_done(struct daemon *d)
 	}
 	d->conf.policy = policy_free(d->conf.policy);
 	d->dns = dns_free(d->dns);
-	d->sockets = idmap_free(d->sockets);
+	d->eng.sockets = idmap_free(d->eng.sockets);
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);
 	quota_done(d);

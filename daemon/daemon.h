@@ -19,6 +19,7 @@
 #include "proto-buf.h"
 #include "proto-jw.h"
 #include "quota.h"
+#include "tcp.h"
 
 struct ctl;
 struct tcp;
@@ -81,20 +82,15 @@ struct daemon {
 	TAILQ_HEAD(, ctl)	 ctls;		/* live control connections */
 	TAILQ_HEAD(, ctl)	 flush;		/* ctls with output to write */
 	TAILQ_HEAD(, ctl)	 dead_ctls;	/* graveyard */
-	TAILQ_HEAD(, tcp)	 orphans;	/* lingering sockets of vanished clients */
-	TAILQ_HEAD(, tcp)	 dead_tcps;	/* graveyard */
-	TAILQ_HEAD(, tcp)	 paused_listeners;	/* accept waits for fds */
 	TAILQ_HEAD(, ctl)	 monitors;	/* ctls with daemon.monitor on */
 	size_t			 nmonitors;
 	struct proto_buf	 monitor_buf;	/* the event being built */
 	struct proto_jw		 monitor_jw;
 	size_t			 nctls;		/* live ctls */
 	size_t			 input_bytes;	/* held by every ctl's line reader */
-	size_t			 nsockets;	/* open TCP sockets (with an fd) */
 
 	uint64_t		 next_client;	/* client numbers, for logs */
-	uint64_t		 next_socket;	/* socket ids, never reused */
-	struct idmap		*sockets;	/* id -> tcp, all known sockets */
+	struct tcp_engine	 eng;		/* the sockets: ids, orphans, graveyard */
 	struct quota_user	*quota[QUOTA_BUCKETS];	/* uid -> usage */
 	struct dns		*dns;
 	struct flow		 flow;		/* the run queue of sockets with bytes to move */

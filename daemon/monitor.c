@@ -20,7 +20,7 @@ monitor_begin(struct daemon *d, const struct ctl *c, const struct tcp *t, const 
 	struct proto_jw *w = &d->monitor_jw;
 
 	if (!c && t)
-		c = t->owner;
+		c = ctl_of_owner(t->owner);
 	proto_buf_reset(&d->monitor_buf);
 	proto_jw_init(w, &d->monitor_buf);
 	proto_rpc_begin_notification(w, proto_methods[PROTO_N_MONITOR_EVENT].name);
@@ -63,7 +63,7 @@ monitor_drop(struct daemon *d, struct ctl *m)
 	proto_jw_obj_end(&w);
 	proto_rpc_end(&w);
 	(void) proto_buf_putc(&m->out, '\n');
-	if (m->nsockets == 0 && m->ncalls == 0 && TAILQ_EMPTY(&m->batches))
+	if (m->own.nsockets == 0 && m->ncalls == 0 && TAILQ_EMPTY(&m->batches))
 		ctl_close_after_flush(m, "monitor fell behind");
 	else
 		ctl_output_added(m);

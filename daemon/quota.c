@@ -135,7 +135,7 @@ sum(const struct quota_user *u, size_t (*of)(const struct ctl *c))
 static size_t
 sockets_of(const struct ctl *c)
 {
-	return c->nsockets;
+	return c->own.nsockets;
 }
 
 static size_t

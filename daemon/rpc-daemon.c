@@ -32,7 +32,7 @@ write_user(struct proto_jw *w, const struct ctl *c)
 	proto_jw_obj_begin(w);
 	proto_jw_kint(w, "uid", (int64_t)c->cred.uid);
 	proto_jw_kuint(w, "clients", u ? u->nctls : 1);
-	proto_jw_kuint(w, "sockets", u ? quota_uid_sockets(u) : c->nsockets);
+	proto_jw_kuint(w, "sockets", u ? quota_uid_sockets(u) : c->own.nsockets);
 	proto_jw_kuint(w, "requests", u ? quota_uid_requests(u) : c->ncalls);
 	proto_jw_kuint(w, "pendingWriteBytes", u ? quota_uid_pending_write(u) :
 		       c->acct.pending_write);
@@ -88,7 +88,7 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_obj_begin(&w);
 		proto_jw_kuint(&w, "clients", d->nctls);
 		proto_jw_kuint(&w, "clientsTotal", k->clients_total);
-		proto_jw_kuint(&w, "sockets", d->nsockets);
+		proto_jw_kuint(&w, "sockets", d->eng.nsockets);
 		proto_jw_kuint(&w, "socketsTotal", k->sockets_total);
 		proto_jw_kuint(&w, "requests", k->requests);
 		proto_jw_kuint(&w, "bytesRead", k->bytes_read);

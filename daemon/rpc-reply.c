@@ -39,10 +39,11 @@ rpc_call_defer(struct rpc_call *stack_call, struct tcp *t)
 	*call = *stack_call;
 	stack_call->id = NULL;
 	if (call->method == PROTO_M_TCP_WRITE)
-		stack_call->u.write.data = NULL;	/* the heap call has the payload */
+		stack_call->op.u.write.data = NULL;	/* the heap call has the payload */
 	call->deferred = true;
 	call->tcp = t;
-	call->timer_on = false;
+	call->op.tcp = t;
+	call->op.timer_on = false;
 	if (call->ctl) {
 		TAILQ_INSERT_TAIL(&call->ctl->calls, call, ctl_link);
 		call->ctl->ncalls++;
@@ -63,13 +64,12 @@ rpc_call_free(struct rpc_call *call)
 	free(call->id);
 	call->id = NULL;
 	if (call->method == PROTO_M_TCP_WRITE) {
-		free(call->u.write.data);
-		call->u.write.data = NULL;
+		free(call->op.u.write.data);
+		call->op.u.write.data = NULL;
 	}
 	if (!call->deferred)
 		return;
-	if (call->timer_on)
-		ev_timer_stop(call->tcp->d->loop, &call->timer);
+	tcp_op_done(&call->op);
 	if (call->ctl) {
 		struct ctl *c = call->ctl;
 
@@ -274,6 +274,21 @@ rpc_reply_state(struct rpc_call *call, struct tcp *t)
 		proto_jw_obj_begin(&w);
 		proto_jw_kint(&w, "socket", (int64_t)t->id);
 		proto_jw_kstr(&w, "state", proto_state_name(tcp_proto_state(t)));
+		proto_jw_obj_end(&w);
+	}
+	rpc_result_end(call, &w);
+}
+
+/* Answers a read at the end of stream: {socket, bytes: -1}. */
+void
+rpc_reply_eof(struct rpc_call *call, const struct tcp *t)
+{
+	struct proto_jw w;
+
+	if (rpc_result_begin(call, &w)) {
+		proto_jw_obj_begin(&w);
+		proto_jw_kint(&w, "socket", (int64_t)t->id);
+		proto_jw_kint(&w, "bytes", -1);
 		proto_jw_obj_end(&w);
 	}
 	rpc_result_end(call, &w);

@@ -14,13 +14,16 @@
 #include "rpc.h"
 #include "rpc-handlers.h"
 #include "tcp.h"
+#include "tcp-kinfo.h"
 
 int
 rpc_tcp_close(struct rpc_call *call, const union proto_args *args)
 {
 	struct tcp *t = call->tcp;
 	struct daemon *d = call->ctl->d;
-	bool foreign = t->owner != call->ctl;
+	struct ctl *owner = ctl_of_owner(t->owner);
+	bool foreign = owner != call->ctl;
+	struct rpc_call *dc = NULL;
 
 	if (monitor_on(d) && t->state != TCP_STATE_CLOSED) {
 		struct proto_jw *w = monitor_begin(d, NULL, t, "close");
@@ -33,16 +36,27 @@ rpc_tcp_close(struct rpc_call *call, const union proto_args *args)
 		struct proto_jw w;
 
 		log_info("%s: closing tcp#%llu of %s", call->ctl->desc, (unsigned long long)t->id,
-			 t->owner ? t->owner->desc : "a departed client");
-		if (rpc_notify_begin(t->owner, &w, PROTO_N_TCP_CLOSED)) {
+			 owner ? owner->desc : "a departed client");
+		if (rpc_notify_begin(owner, &w, PROTO_N_TCP_CLOSED)) {
 			proto_jw_obj_begin(&w);
 			proto_jw_kuint(&w, "socket", t->id);
 			proto_jw_kstr(&w, "reason", "admin");
 			proto_jw_obj_end(&w);
-			rpc_notify_end(t->owner, &w);
+			rpc_notify_end(owner, &w);
 		}
 	}
-	return tcp_close(t, call, args->close.abort);
+	/* A close that waits for the peer is answered when it ends (without memory: now). */
+	if (tcp_close_waits(t, args->close.abort))
+		dc = rpc_call_defer(call, t);
+	if (tcp_close(t, dc ? &dc->op : NULL, args->close.abort))
+		return RPC_DEFERRED;
+	if (!dc) {
+		rpc_reply_closed(call, t);
+		return 0;
+	}
+	rpc_reply_closed(dc, t);
+	rpc_call_free(dc);
+	return RPC_DEFERRED;	/* already done */
 }
 
 int
@@ -70,9 +84,59 @@ rpc_tcp_info(struct rpc_call *call, const union proto_args *args)
 	struct proto_jw w;
 
 	if (rpc_result_begin(call, &w))
-		tcp_write_info(&w, call->tcp);
+		rpc_write_info(&w, call->tcp);
 	rpc_result_end(call, &w);
 	return 0;
+}
+
+/* Writes the tcp.info object of t. */
+void
+rpc_write_info(struct proto_jw *w, const struct tcp *t)
+{
+	enum proto_state ps = tcp_proto_state(t);
+	const struct daemon *d = t->eng->up;
+	const struct ctl *o = ctl_of_owner(t->owner);
+
+	proto_jw_obj_begin(w);
+	proto_jw_kint(w, "socket", (int64_t)t->id);
+	proto_jw_kstr(w, "state", proto_state_name(ps));
+	proto_jw_kint(w, "stateCode", proto_state_code(ps));
+	proto_jw_kstr(w, "host", t->host ? t->host : "127.0.0.1");
+	proto_jw_kint(w, "port", t->port < 0 ? 0 : t->port);
+	if (t->has_local)
+		rpc_write_endpoint(w, "local", &t->local);
+	if (t->has_remote)
+		rpc_write_endpoint(w, "remote", &t->remote);
+	proto_jw_kint(w, "listenQueueSize", t->listen_queue < 0 ? SOMAXCONN : t->listen_queue);
+	proto_jw_kint(w, "timeout", t->timeout_ms < 0 ? (int64_t)d->conf.connect_timeout_ms
+						       : t->timeout_ms);
+	proto_jw_kuint(w, "bytesRead", t->bytes_read);
+	proto_jw_kuint(w, "bytesWritten", t->bytes_written);
+	proto_jw_kuint(w, "pendingWriteBytes", t->pending_write_bytes);
+	proto_jw_kbool(w, "pumping", t->pumping);
+	proto_jw_kbool(w, "channel", t->channel != NULL);
+	proto_jw_key(w, "owner");
+	proto_jw_obj_begin(w);
+	proto_jw_kuint(w, "client", o ? o->num : 0);
+	if (o) {
+		proto_jw_kint(w, "pid", (int64_t)o->cred.pid);
+		proto_jw_kint(w, "uid", (int64_t)o->cred.uid);
+		proto_jw_kint(w, "gid", (int64_t)o->cred.gid);
+		proto_jw_key(w, "groups");
+		proto_jw_arr_begin(w);
+		for (size_t i = 0; i < o->subject.ngroups; i++)
+			proto_jw_int(w, (int64_t)o->subject.groups[i]);
+		proto_jw_arr_end(w);
+	}
+	proto_jw_obj_end(w);
+	proto_jw_kuint(w, "ageMs", (uint64_t)((ev_now(d->loop) - t->created) * 1000.));
+	if (t->fd >= 0 && (t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING)) {
+		struct tcp_kinfo k;
+
+		if (tcp_kinfo_get(t->fd, &k) == 0)
+			tcp_kinfo_write(w, "tcpInfo", &k);
+	}
+	proto_jw_obj_end(w);
 }
 
 static int
@@ -102,13 +166,13 @@ rpc_tcp_list(struct rpc_call *call, const union proto_args *args)
 	struct proto_jw w;
 
 	if (!args->list.all) {
-		cap = c->nsockets + c->nclosed;
+		cap = c->own.nsockets + c->own.nclosed;
 	} else {
 		TAILQ_FOREACH(o, &d->ctls, link)
 			if (may_see(c, o))
-				cap += o->nsockets + o->nclosed;
+				cap += o->own.nsockets + o->own.nclosed;
 		if (may_see(c, NULL))
-			TAILQ_FOREACH(t, &d->orphans, link)
+			TAILQ_FOREACH(t, &d->eng.orphans, link)
 				cap++;
 	}
 	all = calloc(cap ? cap : 1, sizeof(*all));
@@ -117,13 +181,13 @@ rpc_tcp_list(struct rpc_call *call, const union proto_args *args)
 	TAILQ_FOREACH(o, &d->ctls, link) {
 		if (args->list.all ? !may_see(c, o) : o != c)
 			continue;
-		TAILQ_FOREACH(t, &o->sockets, link)
+		TAILQ_FOREACH(t, &o->own.sockets, link)
 			all[n++] = t;
-		TAILQ_FOREACH(t, &o->closed, link)
+		TAILQ_FOREACH(t, &o->own.closed, link)
 			all[n++] = t;
 	}
 	if (args->list.all && may_see(c, NULL))
-		TAILQ_FOREACH(t, &d->orphans, link)
+		TAILQ_FOREACH(t, &d->eng.orphans, link)
 			all[n++] = t;
 	qsort(all, n, sizeof(*all), by_id);
 	if (rpc_result_begin(call, &w)) {
@@ -131,7 +195,7 @@ rpc_tcp_list(struct rpc_call *call, const union proto_args *args)
 		proto_jw_key(&w, "sockets");
 		proto_jw_arr_begin(&w);
 		for (size_t i = 0; i < n; i++)
-			tcp_write_info(&w, all[i]);
+			rpc_write_info(&w, all[i]);
 		proto_jw_arr_end(&w);
 		proto_jw_obj_end(&w);
 	}

@@ -36,19 +36,20 @@ rpc_tcp_read(struct rpc_call *call, const union proto_args *args)
 		return 0;
 	}
 	if (t->eof && TAILQ_EMPTY(&t->reads)) {
-		tcp_reply_eof(call, t);
+		rpc_reply_eof(call, t);
 		return 0;
 	}
 	dc = rpc_call_defer(call, t);
 	if (!dc)
 		return -ENOMEM;
-	dc->u.read.length = (size_t)a->length;
-	return tcp_read_queue(t, dc, a->timeout);
+	dc->op.u.read.length = (size_t)a->length;
+	tcp_read_queue(t, &dc->op, a->timeout);
+	return RPC_DEFERRED;
 }
 
 /*
- * The payload: the fast path decoded it already (call->u.write.data);
- * else it is decoded or copied here into call->u.write, which owns it
+ * The payload: the fast path decoded it already (call->op.u.write.data);
+ * else it is decoded or copied here into call->op.u.write, which owns it
  * from then on.  Returns 0, or 1 after answering a base64 error.
  */
 static int
@@ -57,7 +58,7 @@ write_payload(struct rpc_call *call, const struct proto_tcp_write_args *a)
 	ssize_t n;
 	char *buf;
 
-	if (call->u.write.data)
+	if (call->op.u.write.data)
 		return 0;
 	if (a->data.s) {
 		buf = malloc(proto_base64_decoded_max(a->data.len) + 1);
@@ -79,8 +80,8 @@ write_payload(struct rpc_call *call, const struct proto_tcp_write_args *a)
 		memcpy(buf, a->text.s, a->text.len);
 		n = (ssize_t)a->text.len;
 	}
-	call->u.write.data = buf;
-	call->u.write.len = (size_t)n;
+	call->op.u.write.data = buf;
+	call->op.u.write.len = (size_t)n;
 	return 0;
 }
 
@@ -100,14 +101,14 @@ rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 			.message = "give exactly one of data and text" });
 		return 0;
 	}
-	if (t->shut_wr || t->shutdown_call) {
+	if (t->shut_wr || t->shutdown_op) {
 		invalid_state(call, t, "shutdown");
 		return 0;
 	}
 	r = write_payload(call, a);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	if (call->ctl->quser && call->ctl->quser->acct.pending_write + call->u.write.len >
+	if (call->ctl->quser && call->ctl->quser->acct.pending_write + call->op.u.write.len >
 	    call->ctl->d->conf.uid_pending_write) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .socket = (int64_t)t->id,
@@ -119,8 +120,9 @@ rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 	dc = rpc_call_defer(call, t);
 	if (!dc)
 		return -ENOMEM;
-	dc->u.write.off = 0;
-	return tcp_write_queue(t, dc);
+	dc->op.u.write.off = 0;
+	tcp_write_queue(t, &dc->op);
+	return RPC_DEFERRED;
 }
 
 int
@@ -145,14 +147,24 @@ rpc_tcp_pump(struct rpc_call *call, const union proto_args *args)
 	return 0;
 }
 
+/* tcp.shutdown: FIN once the queued writes are out. */
 int
 rpc_tcp_shutdown(struct rpc_call *call, const union proto_args *args)
 {
-	int r = tcp_shutdown(call->tcp, call);
+	struct tcp *t = call->tcp;
+	struct rpc_call *dc;
 
-	if (r == -EALREADY) {
-		invalid_state(call, call->tcp, "shutdown");
+	if (t->shut_wr) {
+		rpc_reply_socket(call, (int64_t)t->id);
 		return 0;
 	}
-	return r;
+	if (t->shutdown_op) {
+		invalid_state(call, t, "shutdown");
+		return 0;
+	}
+	dc = rpc_call_defer(call, t);
+	if (!dc)
+		return -ENOMEM;
+	tcp_shutdown(t, &dc->op);
+	return RPC_DEFERRED;
 }

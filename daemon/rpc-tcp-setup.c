@@ -47,7 +47,7 @@ check_limits(struct rpc_call *call, bool needs_fd, int64_t socket)
 	struct ctl *c = call->ctl;
 	struct daemon *d = c->d;
 
-	if (socket == 0 && c->nsockets >= d->conf.client_sockets) {
+	if (socket == 0 && c->own.nsockets >= d->conf.client_sockets) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .message = "too many sockets for this client",
 			.limit = "clientSockets", .limit_value = (int64_t)d->conf.client_sockets });
@@ -59,7 +59,7 @@ check_limits(struct rpc_call *call, bool needs_fd, int64_t socket)
 			.limit = "uidSockets", .limit_value = (int64_t)d->conf.uid_sockets });
 		return false;
 	}
-	if (needs_fd && d->nsockets >= d->conf.sockets) {
+	if (needs_fd && d->eng.nsockets >= d->conf.sockets) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .message = "too many sockets in the daemon",
 			.limit = "sockets", .socket = socket,
@@ -81,7 +81,7 @@ open_target(struct rpc_call *call, const struct proto_tcp_open_args *a, bool nee
 	if (!check_limits(call, needs_fd, a->socket))
 		return NULL;
 	if (!t) {
-		t = tcp_new(call->ctl->d, call->ctl);
+		t = tcp_new(&call->ctl->d->eng, &call->ctl->own);
 		if (!t) {
 			rpc_reply_errno(call, -ENOMEM, 0);
 			return NULL;
@@ -93,6 +93,20 @@ open_target(struct rpc_call *call, const struct proto_tcp_open_args *a, bool nee
 		return NULL;
 	}
 	return t;
+}
+
+/* Starts the connect or listen of t; the call waits for its end. */
+static int
+open_start(struct rpc_call *call, struct tcp *t, void (*start)(struct tcp *, struct tcp_op *))
+{
+	struct rpc_call *dc = rpc_call_defer(call, t);
+
+	if (!dc) {
+		rpc_reply_errno(call, -ENOMEM, (int64_t)t->id);
+		return 0;
+	}
+	start(t, &dc->op);
+	return RPC_DEFERRED;
 }
 
 int
@@ -131,24 +145,17 @@ rpc_tcp_connect(struct rpc_call *call, const union proto_args *args)
 			.message = "connect needs a port from 1 to 65535" });
 		return 0;
 	}
-	r = tcp_connect(t, call);
-	if (r < 0)
-		rpc_reply_errno(call, r, (int64_t)t->id);
-	return r < 0 ? 0 : r;
+	return open_start(call, t, tcp_connect);
 }
 
 int
 rpc_tcp_listen(struct rpc_call *call, const union proto_args *args)
 {
 	struct tcp *t = open_target(call, &args->open, true);
-	int r;
 
 	if (!t)
 		return 0;
-	r = tcp_listen(t, call);
-	if (r < 0)
-		rpc_reply_errno(call, r, (int64_t)t->id);
-	return r < 0 ? 0 : r;
+	return open_start(call, t, tcp_listen);
 }
 
 int
@@ -159,7 +166,8 @@ rpc_tcp_accept(struct rpc_call *call, const union proto_args *args)
 
 	if (!dc)
 		return -ENOMEM;
-	dc->u.accept.no_delay = a->no_delay;
-	dc->u.accept.keep_alive = a->keep_alive;
-	return tcp_accept_queue(dc->tcp, dc, a->timeout);
+	dc->op.u.accept.no_delay = a->no_delay;
+	dc->op.u.accept.keep_alive = a->keep_alive;
+	tcp_accept_queue(dc->tcp, &dc->op, a->timeout);
+	return RPC_DEFERRED;
 }

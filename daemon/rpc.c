@@ -108,7 +108,7 @@ resolve_socket(struct rpc_call *call, const struct proto_method *m, const union 
 		return true;
 	if (call->method == PROTO_M_TCP_CLOSE && a->close.admin) {
 		/* An administrator's close names any client's socket. */
-		t = a->socket > 0 ? idmap_get(call->ctl->d->sockets, (uint64_t)a->socket) : NULL;
+		t = a->socket > 0 ? idmap_get(call->ctl->d->eng.sockets, (uint64_t)a->socket) : NULL;
 	} else {
 		t = ctl_find_tcp(call->ctl, a->socket);
 	}
@@ -268,8 +268,8 @@ dispatch_fast(struct ctl *c, const char *line, size_t len)
 	} else {
 		call.silent = true;	/* a notification: the write, with no answer */
 	}
-	call.u.write.data = buf;
-	call.u.write.len = (size_t)n;
+	call.op.u.write.data = buf;
+	call.op.u.write.len = (size_t)n;
 	c->d->counters.requests++;
 	memset(&args, 0, sizeof(args));
 	args.write.socket = fw.socket;

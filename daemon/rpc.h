@@ -22,16 +22,15 @@
 #include "proto-buf.h"
 #include "proto-jw.h"
 #include "proto-methods.h"
+#include "tcp.h"
 
 struct ctl;
-struct tcp;
 struct rpc_batch;
 
 #define RPC_DEFERRED 1
 
 struct rpc_call {
 	TAILQ_ENTRY(rpc_call)	 ctl_link;	/* in ctl->calls while deferred */
-	TAILQ_ENTRY(rpc_call)	 q_link;	/* in one of the socket's FIFOs */
 	struct ctl		*ctl;		/* NULL once the client is gone */
 	struct rpc_batch	*batch;		/* NULL outside a batch */
 	struct tcp		*tcp;		/* socket it waits on, if any */
@@ -42,20 +41,9 @@ struct rpc_call {
 	bool			 answered;
 	bool			 deferred;	/* heap call waiting in a FIFO */
 	size_t			 mark;		/* output length before the answer */
-	bool			 timer_on;
-	ev_timer		 timer;		/* read / accept timeout */
-	union {
-		struct {
-			size_t	 length;	/* most bytes to return */
-		} read;
-		struct {
-			char	*data;		/* owned payload: decoded by the */
-			size_t	 len, off;	/* fast path or the handler; bytes, sent */
-		} write;
-		struct {
-			int	 no_delay, keep_alive;	/* for the inbound socket */
-		} accept;
-	} u;
+	struct tcp_op		 op;		/* what it waits for on its socket; a
+						 * write's payload (op.u.write.data) is
+						 * owned by the call */
 };
 
 TAILQ_HEAD(rpc_call_list, rpc_call);
@@ -102,6 +90,20 @@ void	 rpc_input_limit(struct ctl *c, const char *limit, uint64_t value);
 void	 rpc_batch_detach_all(struct ctl *c);
 size_t	 rpc_batch_bytes(const struct ctl *c);
 
+/* The call an engine operation belongs to. */
+static inline struct rpc_call *
+rpc_call_of(struct tcp_op *op)
+{
+	return (struct rpc_call *)((char *)op - offsetof(struct rpc_call, op));
+}
+
+/* rpc-events.c */
+struct daemon;
+void	 rpc_events_init(struct daemon *d);
+
+/* rpc-tcp-admin.c */
+void	 rpc_write_info(struct proto_jw *w, const struct tcp *t);
+
 /* rpc-reply.c */
 struct rpc_call	*rpc_call_defer(struct rpc_call *stack_call, struct tcp *t);
 void	 rpc_call_free(struct rpc_call *call);
@@ -112,6 +114,7 @@ void	 rpc_reply_errno(struct rpc_call *call, int r, int64_t socket);
 void	 rpc_reply_socket(struct rpc_call *call, int64_t socket);
 void	 rpc_reply_state(struct rpc_call *call, struct tcp *t);
 void	 rpc_reply_closed(struct rpc_call *call, struct tcp *t);
+void	 rpc_reply_eof(struct rpc_call *call, const struct tcp *t);
 void	 rpc_finish(struct rpc_call *call);
 void	 rpc_format_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len);
 void	 rpc_write_endpoint(struct proto_jw *w, const char *key,

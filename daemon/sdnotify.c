@@ -25,7 +25,7 @@ send_status(struct daemon *d, const char *prefix, bool force)
 	char status[sizeof(d->status)];
 
 	snprintf(status, sizeof(status), "%zu clients, %zu sockets, %llu bytes in, %llu bytes out",
-		 d->nctls, d->nsockets, (unsigned long long)d->counters.bytes_read,
+		 d->nctls, d->eng.nsockets, (unsigned long long)d->counters.bytes_read,
 		 (unsigned long long)d->counters.bytes_written);
 	if (!force && strcmp(status, d->status) == 0)
 		return;
@@ -118,7 +118,7 @@ void
 sdnotify_stopping(struct daemon *d)
 {
 	(void) sd_notifyf(0, "STOPPING=1\nSTATUS=stopping: %zu clients, %zu sockets", d->nctls,
-			  d->nsockets);
+			  d->eng.nsockets);
 	stop_unref(d->loop, &d->status_timer);
 }
 

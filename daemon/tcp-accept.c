@@ -17,12 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "monitor.h"
-#include "quota.h"
-#include "daemon.h"
 #include "proto-errors.h"
-#include "rpc.h"
 #include "tcp.h"
 
 #define TCP_ACCEPTS_PER_WAKEUP 16
@@ -46,80 +41,54 @@ set_peer(struct tcp *nt, const struct sockaddr_storage *ss)
 	nt->host = strdup(addr);
 }
 
+/* The accept op is over: the inbound socket nt is connected. */
 static void
-accept_done(struct tcp *t, struct rpc_call *call, struct tcp *nt)
+accept_done(struct tcp *t, struct tcp_op *op, struct tcp *nt)
 {
-	struct proto_jw w;
-
-	TAILQ_REMOVE(&t->accepts, call, q_link);
-	if (monitor_on(t->d)) {
-		struct proto_jw *mw = monitor_begin(t->d, NULL, t, "accept");
-
-		proto_jw_kuint(mw, "inbound", nt->id);
-		rpc_write_endpoint(mw, "local", &nt->local);
-		rpc_write_endpoint(mw, "remote", &nt->remote);
-		monitor_end(t->d);
-	}
-	if (rpc_result_begin(call, &w)) {
-		proto_jw_obj_begin(&w);
-		proto_jw_kint(&w, "socket", (int64_t)t->id);
-		proto_jw_kint(&w, "inbound", (int64_t)nt->id);
-		proto_jw_kstr(&w, "state", "connected");
-		rpc_write_endpoint(&w, "local", &nt->local);
-		rpc_write_endpoint(&w, "remote", &nt->remote);
-		proto_jw_obj_end(&w);
-	}
-	rpc_result_end(call, &w);
-	rpc_call_free(call);
+	TAILQ_REMOVE(&t->accepts, op, q_link);
+	t->eng->ev->accepted(t, op, nt);
 }
 
 static void
-accept_refused(struct tcp *t, struct rpc_call *call, const char *limit, uint64_t value)
+accept_failed(struct tcp *t, struct tcp_op *op, const struct tcp_error *e)
 {
-	TAILQ_REMOVE(&t->accepts, call, q_link);
-	rpc_reply_error(call, &(struct rpc_error){
-		.code = PROTO_E_LIMIT, .socket = (int64_t)t->id, .limit = limit,
-		.limit_value = (int64_t)value });
-	rpc_call_free(call);
+	TAILQ_REMOVE(&t->accepts, op, q_link);
+	t->eng->ev->op_failed(t, op, e);
 }
 
 static void
 pause_accept(struct tcp *t)
 {
-	struct daemon *d = t->d;
+	struct tcp_engine *eng = t->eng;
 
 	if (!t->accept_paused) {
 		t->accept_paused = true;
-		TAILQ_INSERT_TAIL(&d->paused_listeners, t, pause_link);
+		TAILQ_INSERT_TAIL(&eng->paused, t, pause_link);
 	}
-	daemon_accept_pause(d);
+	eng->ev->accept_paused(eng->up);
 }
 
 static void
 tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, rio));
-	struct daemon *d = t->d;
+	struct tcp_engine *eng = t->eng;
 
 	for (int i = 0; i < TCP_ACCEPTS_PER_WAKEUP && !TAILQ_EMPTY(&t->accepts); i++) {
-		struct rpc_call *call = TAILQ_FIRST(&t->accepts);
+		struct tcp_op *call = TAILQ_FIRST(&t->accepts);
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
+		const char *limit;
+		uint64_t value;
 		struct tcp *nt;
 		int fd;
 
 		if (!t->owner)
 			break;
-		if (t->owner->nsockets >= d->conf.client_sockets) {
-			accept_refused(t, call, "clientSockets", d->conf.client_sockets);
-			continue;
-		}
-		if (d->nsockets >= d->conf.sockets) {
-			accept_refused(t, call, "sockets", d->conf.sockets);
-			continue;
-		}
-		if (quota_uid_sockets(t->owner->quser) >= d->conf.uid_sockets) {
-			accept_refused(t, call, "uidSockets", d->conf.uid_sockets);
+		limit = eng->ev->accept_limit(t, &value);
+		if (limit) {
+			accept_failed(t, call, &(struct tcp_error){
+				.code = PROTO_E_LIMIT, .limit = limit, .limit_value = (int64_t)value });
 			continue;
 		}
 		fd = accept4(t->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -133,12 +102,10 @@ tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				pause_accept(t);
 				break;
 			}
-			TAILQ_REMOVE(&t->accepts, call, q_link);
-			rpc_reply_errno(call, -errno, (int64_t)t->id);
-			rpc_call_free(call);
+			accept_failed(t, call, &(struct tcp_error){ .sys_errno = errno });
 			continue;
 		}
-		if (tcp_policy_denies(t, POLICY_ACCEPT, NULL, &ss)) {
+		if (eng->ev->judge(t, POLICY_ACCEPT, NULL, &ss)) {
 			/* Refused: reset at once; the accept waits for the next peer. */
 			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
@@ -146,12 +113,10 @@ tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			(void) close(fd);
 			continue;
 		}
-		nt = tcp_new(d, t->owner);
+		nt = tcp_new(eng, t->owner);
 		if (!nt) {
 			(void) close(fd);
-			TAILQ_REMOVE(&t->accepts, call, q_link);
-			rpc_reply_errno(call, -ENOMEM, (int64_t)t->id);
-			rpc_call_free(call);
+			accept_failed(t, call, &(struct tcp_error){ .sys_errno = ENOMEM });
 			continue;
 		}
 		set_peer(nt, &ss);
@@ -177,14 +142,15 @@ tcp_accept_init(struct tcp *t)
 	ev_set_cb(&t->rio, tcp_on_accept);
 }
 
-/* Queues a deferred accept on the listener t.  Returns RPC_DEFERRED. */
-int
-tcp_accept_queue(struct tcp *t, struct rpc_call *call, int64_t timeout_ms)
+/* Queues an accept on the listener t (options for the inbound socket in op->u.accept). */
+void
+tcp_accept_queue(struct tcp *t, struct tcp_op *op, int64_t timeout_ms)
 {
-	TAILQ_INSERT_TAIL(&t->accepts, call, q_link);
-	tcp_start_call_timer(call, timeout_ms);
+	op->tcp = t;
+	op->kind = TCP_OP_ACCEPT;
+	TAILQ_INSERT_TAIL(&t->accepts, op, q_link);
+	tcp_start_op_timer(op, timeout_ms);
 	tcp_update_io(t);
-	return RPC_DEFERRED;
 }
 
 /* An fd may be free again: a paused listener tries once more. */
@@ -192,7 +158,7 @@ void
 tcp_accept_resume(struct tcp *t)
 {
 	if (t->accept_paused) {
-		TAILQ_REMOVE(&t->d->paused_listeners, t, pause_link);
+		TAILQ_REMOVE(&t->eng->paused, t, pause_link);
 		t->accept_paused = false;
 	}
 	tcp_update_io(t);

@@ -15,6 +15,8 @@
  * When both directions have ended, the socket is closed and the owner
  * told (tcp.closed, reason "channel").  While a channel is open the
  * socket's JSON reads, writes and pump are refused (-32002 "channel").
+ * Passing the client's end and answering tcp.channel are the layer
+ * above's (rpc-tcp-channel.c).
  */
 #include "config.h"
 
@@ -26,13 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "daemon.h"
 #include "log.h"
-#include "monitor.h"
-#include "proto-errors.h"
-#include "rpc.h"
-#include "rpc-handlers.h"
 #include "tcp.h"
 
 #define CHANNEL_SNDBUF	(4 << 20)	/* socketpair send buffers, both ends */
@@ -54,7 +50,7 @@ static bool channel_update(struct tcp_channel *ch);
 static void
 channel_free(struct tcp_channel *ch)
 {
-	struct ev_loop *loop = ch->t->d->loop;
+	struct ev_loop *loop = ch->t->eng->loop;
 
 	ev_io_stop(loop, &ch->rio);
 	ev_io_stop(loop, &ch->wio);
@@ -80,17 +76,10 @@ static void
 channel_finish(struct tcp_channel *ch)
 {
 	struct tcp *t = ch->t;
-	struct proto_jw w;
 
 	channel_free(ch);
 	tcp_channel_closed(t);
-	if (rpc_notify_begin(t->owner, &w, PROTO_N_TCP_CLOSED)) {
-		proto_jw_obj_begin(&w);
-		proto_jw_kuint(&w, "socket", t->id);
-		proto_jw_kstr(&w, "reason", "channel");
-		proto_jw_obj_end(&w);
-		rpc_notify_end(t->owner, &w);
-	}
+	t->eng->ev->closed(t, "channel", false);
 }
 
 /* The client's end went away with bytes still to come: the TCP side is reset. */
@@ -131,15 +120,15 @@ flush_held(int fd, char **buf, size_t *len, size_t *off)
  * (*dst_err: the error was dst's).
  */
 static ssize_t
-move_once(struct daemon *d, int src, int dst, char **held, size_t *len, size_t *off,
+move_once(struct tcp_engine *eng, int src, int dst, char **held, size_t *len, size_t *off,
 	  bool *dst_err)
 {
-	ssize_t n = recv(src, d->scratch, DAEMON_SCRATCH, MSG_DONTWAIT), k;
+	ssize_t n = recv(src, eng->scratch, eng->scratch_size, MSG_DONTWAIT), k;
 
 	*dst_err = false;
 	if (n <= 0)
 		return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : 0;
-	k = send(dst, d->scratch, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	k = send(dst, eng->scratch, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (k < 0 && errno != EAGAIN && errno != EINTR) {
 		*dst_err = true;
 		return -errno;
@@ -150,11 +139,11 @@ move_once(struct daemon *d, int src, int dst, char **held, size_t *len, size_t *
 		*held = malloc((size_t)(n - k));
 		if (!*held)
 			return -ENOMEM;
-		memcpy(*held, d->scratch + k, (size_t)(n - k));
+		memcpy(*held, eng->scratch + k, (size_t)(n - k));
 		*len = (size_t)(n - k);
 		*off = 0;
 	}
-	flow_charge(&d->flow, (size_t)n);
+	flow_charge(eng->flow, (size_t)n);
 	return n;
 }
 
@@ -165,7 +154,7 @@ turn_down(struct flow_item *it)
 	struct tcp_channel *ch = (struct tcp_channel *)((char *)it -
 						       offsetof(struct tcp_channel, down_item));
 	struct tcp *t = ch->t;
-	struct daemon *d = t->d;
+	struct tcp_engine *eng = t->eng;
 	bool dst_err;
 	ssize_t n;
 
@@ -177,16 +166,14 @@ turn_down(struct flow_item *it)
 		}
 	}
 	if (!ch->down && !ch->down_eof) {
-		n = move_once(d, t->fd, ch->fd, &ch->down, &ch->down_len, &ch->down_off, &dst_err);
+		n = move_once(eng, t->fd, ch->fd, &ch->down, &ch->down_len, &ch->down_off, &dst_err);
 		if (n == 0) {
 			ch->down_eof = true;
 		} else if (n > 0) {
 			t->bytes_read += (uint64_t)n;
-			d->counters.bytes_read += (uint64_t)n;
-			if (monitor_on(d))
-				monitor_bytes(d, t, "read", (size_t)n);
-			if (n == DAEMON_SCRATCH && !ch->down)
-				flow_ready(&d->flow, it);	/* more, after the others */
+			eng->ev->moved(t, true, (size_t)n);
+			if ((size_t)n == eng->scratch_size && !ch->down)
+				flow_ready(eng->flow, it);	/* more, after the others */
 		} else if (n != -EAGAIN) {
 			if (dst_err)
 				channel_client_gone(ch);
@@ -210,7 +197,7 @@ turn_up(struct flow_item *it)
 	struct tcp_channel *ch = (struct tcp_channel *)((char *)it -
 						       offsetof(struct tcp_channel, up_item));
 	struct tcp *t = ch->t;
-	struct daemon *d = t->d;
+	struct tcp_engine *eng = t->eng;
 	bool dst_err;
 	size_t before = ch->up ? ch->up_len - ch->up_off : 0;
 	ssize_t n, sent;
@@ -224,13 +211,13 @@ turn_up(struct flow_item *it)
 	}
 	sent = (ssize_t)before - (ssize_t)(ch->up ? ch->up_len - ch->up_off : 0);
 	if (!ch->up && !ch->up_eof) {
-		n = move_once(d, ch->fd, t->fd, &ch->up, &ch->up_len, &ch->up_off, &dst_err);
+		n = move_once(eng, ch->fd, t->fd, &ch->up, &ch->up_len, &ch->up_off, &dst_err);
 		if (n == 0) {
 			ch->up_eof = true;
 		} else if (n > 0) {
 			sent += n - (ssize_t)(ch->up ? ch->up_len : 0);
-			if (n == DAEMON_SCRATCH && !ch->up)
-				flow_ready(&d->flow, it);	/* more, after the others */
+			if ((size_t)n == eng->scratch_size && !ch->up)
+				flow_ready(eng->flow, it);	/* more, after the others */
 		} else if (n != -EAGAIN) {
 			if (dst_err)
 				tcp_fail(t, (int)-n);
@@ -241,9 +228,7 @@ turn_up(struct flow_item *it)
 	}
 	if (sent > 0) {
 		t->bytes_written += (uint64_t)sent;
-		d->counters.bytes_written += (uint64_t)sent;
-		if (monitor_on(d))
-			monitor_bytes(d, t, "write", (size_t)sent);
+		eng->ev->moved(t, false, (size_t)sent);
 	}
 	if (ch->up_eof && !ch->up && !ch->up_done) {
 		(void) shutdown(t->fd, SHUT_WR);
@@ -271,7 +256,7 @@ static bool
 channel_update(struct tcp_channel *ch)
 {
 	struct tcp *t = ch->t;
-	struct ev_loop *loop = t->d->loop;
+	struct ev_loop *loop = t->eng->loop;
 
 	if (ch->up_done && ch->down_done) {
 		channel_finish(ch);
@@ -292,7 +277,7 @@ on_tcp_readable(struct ev_loop *loop, ev_io *w, int revents)
 	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, rio));
 
 	ev_io_stop(loop, w);
-	flow_ready(&t->d->flow, &t->channel->down_item);
+	flow_ready(t->eng->flow, &t->channel->down_item);
 }
 
 static void
@@ -301,7 +286,7 @@ on_tcp_writable(struct ev_loop *loop, ev_io *w, int revents)
 	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, wio));
 
 	ev_io_stop(loop, w);
-	flow_ready(&t->d->flow, &t->channel->up_item);
+	flow_ready(t->eng->flow, &t->channel->up_item);
 }
 
 static void
@@ -310,7 +295,7 @@ on_channel_readable(struct ev_loop *loop, ev_io *w, int revents)
 	struct tcp_channel *ch = (struct tcp_channel *)((char *)w - offsetof(struct tcp_channel, rio));
 
 	ev_io_stop(loop, w);
-	flow_ready(&ch->t->d->flow, &ch->up_item);
+	flow_ready(ch->t->eng->flow, &ch->up_item);
 }
 
 static void
@@ -319,7 +304,7 @@ on_channel_writable(struct ev_loop *loop, ev_io *w, int revents)
 	struct tcp_channel *ch = (struct tcp_channel *)((char *)w - offsetof(struct tcp_channel, wio));
 
 	ev_io_stop(loop, w);
-	flow_ready(&ch->t->d->flow, &ch->down_item);
+	flow_ready(ch->t->eng->flow, &ch->down_item);
 }
 
 /* Socketpair buffers sized for throughput (the forced size needs CAP_NET_ADMIN). */
@@ -333,34 +318,36 @@ size_buffers(int fd)
 }
 
 /*
- * tcp.channel.  The socket must be connected with no read, write or pump
- * under way; not in a batch (the fd rides on the answer's own line).
+ * Why t cannot open a channel now (a read, write, pump, shutdown or
+ * channel under way), or NULL when it can.
+ */
+const char *
+tcp_channel_busy(const struct tcp *t)
+{
+	if (t->channel)
+		return "channel";
+	if (t->pumping)
+		return "pumping";
+	if (!TAILQ_EMPTY(&t->reads))
+		return "reading";
+	if (!TAILQ_EMPTY(&t->writes))
+		return "writing";
+	if (t->shutdown_op || t->shut_wr)
+		return "shutdown";
+	return NULL;
+}
+
+/*
+ * A new channel, not yet attached: *client_end is the client's end of its
+ * socketpair (blocking: status flags travel with the fd), for the layer
+ * above to pass on.  Returns 0, or -errno.
  */
 int
-rpc_tcp_channel(struct rpc_call *call, const union proto_args *args)
+tcp_channel_new(struct tcp_channel **chp, int *client_end)
 {
-	struct tcp *t = call->tcp;
 	struct tcp_channel *ch;
-	struct proto_jw w;
 	int sv[2];
 
-	if (call->batch) {
-		rpc_reply_error(call, &(struct rpc_error){
-			.code = PROTO_E_INVALID_REQUEST, .reason = "batch",
-			.message = "tcp.channel cannot be part of a batch" });
-		return 0;
-	}
-	if (t->channel || t->pumping || !TAILQ_EMPTY(&t->reads) || !TAILQ_EMPTY(&t->writes) ||
-	    t->shutdown_call || t->shut_wr) {
-		rpc_reply_error(call, &(struct rpc_error){
-			.code = PROTO_E_INVALID_STATE, .socket = (int64_t)t->id,
-			.state = proto_state_name(tcp_proto_state(t)),
-			.reason = t->channel ? "channel" : t->pumping ? "pumping" :
-				  !TAILQ_EMPTY(&t->reads) ? "reading" :
-				  !TAILQ_EMPTY(&t->writes) ? "writing" : "shutdown" });
-		return 0;
-	}
-	/* The client's end stays blocking (status flags travel with the fd); ours does not. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	(void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
@@ -372,37 +359,44 @@ rpc_tcp_channel(struct rpc_call *call, const union proto_args *args)
 		(void) close(sv[1]);
 		return -ENOMEM;
 	}
-	if (ctl_pass_fd(call->ctl, sv[1]) < 0) {
-		free(ch);
-		(void) close(sv[0]);
-		return -ENOMEM;
-	}
 	ch->fd = sv[0];
+	*chp = ch;
+	*client_end = sv[1];
+	return 0;
+}
+
+/* A channel that could not be given to the client: our end closes. */
+void
+tcp_channel_discard(struct tcp_channel *ch)
+{
+	(void) close(ch->fd);
+	free(ch);
+}
+
+/*
+ * The relay of t (connected, not busy) through ch starts: the socket's
+ * own reads and writes stop and each direction takes turns.
+ */
+void
+tcp_channel_attach(struct tcp *t, struct tcp_channel *ch)
+{
 	ch->t = t;
 	ch->up_item.run = turn_up;
 	ch->down_item.run = turn_down;
 	ch->down_eof = t->eof;	/* the peer may have closed already */
 	t->channel = ch;
 	if (t->owner)
-		ctl_unstall(t->owner, t);
+		flow_unstall(&t->stall_item);
 	flow_cancel(&t->run_item);
-	ev_io_stop(t->d->loop, &t->rio);
-	ev_io_stop(t->d->loop, &t->wio);
+	ev_io_stop(t->eng->loop, &t->rio);
+	ev_io_stop(t->eng->loop, &t->wio);
 	ev_io_init(&ch->rio, on_channel_readable, ch->fd, EV_READ);
 	ev_io_init(&ch->wio, on_channel_writable, ch->fd, EV_WRITE);
 	ev_io_init(&t->rio, on_tcp_readable, t->fd, EV_READ);
 	ev_io_init(&t->wio, on_tcp_writable, t->fd, EV_WRITE);
-	if (rpc_result_begin(call, &w)) {
-		proto_jw_obj_begin(&w);
-		proto_jw_kuint(&w, "socket", t->id);
-		proto_jw_kbool(&w, "fd", true);
-		proto_jw_obj_end(&w);
-	}
-	rpc_result_end(call, &w);
 	log_debug("tcp#%llu: channel open", (unsigned long long)t->id);
 	if (ch->down_eof)
-		flow_ready(&t->d->flow, &ch->down_item);
+		flow_ready(t->eng->flow, &ch->down_item);
 	else
 		(void) channel_update(ch);
-	return 0;
 }

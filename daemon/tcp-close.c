@@ -7,8 +7,8 @@
  * kernel's send queue polled until the peer has acknowledged every byte,
  * all bounded by linger-ms; then FIN.  Past linger-ms the connection is
  * reset, and what did not reach the peer is measured just before (struct
- * tcp_loss: SIOCOUTQNSD and SIOCOUTQ) and told: to the pending writes,
- * the close answers, tcp.closed, monitors, the counters and the log.
+ * tcp_loss: SIOCOUTQNSD and SIOCOUTQ) and told to the layer above (the
+ * pending writes, the close answers, tcp.closed, monitors, counters, log).
  */
 #include "config.h"
 
@@ -20,11 +20,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "ctl.h"
-#include "daemon.h"
-#include "monitor.h"
+#include "log.h"
 #include "proto-errors.h"
-#include "rpc.h"
 #include "tcp.h"
 
 #define TCP_ACK_POLL_FIRST	0.002	/* s: first look at the kernel's send queue */
@@ -107,57 +104,6 @@ tcp_measure_loss(struct tcp *t, bool reset)
 				     .kernel_unsent = unsent, .unacked = unacked };
 }
 
-/* Sends tcp.closed to t's owner, with the figures of t's end. */
-static void
-tcp_notify_closed(struct tcp *t, const char *reason)
-{
-	struct proto_jw w;
-
-	if (!rpc_notify_begin(t->owner, &w, PROTO_N_TCP_CLOSED))
-		return;
-	proto_jw_obj_begin(&w);
-	proto_jw_kuint(&w, "socket", t->id);
-	proto_jw_kstr(&w, "reason", reason);
-	proto_jw_kuint(&w, "undeliveredBytes", t->loss.undelivered);
-	proto_jw_kuint(&w, "unacknowledgedBytes", t->loss.unacked);
-	proto_jw_obj_end(&w);
-	rpc_notify_end(t->owner, &w);
-}
-
-/*
- * A connection has just ended: monitors see how, and bytes that did not
- * reach the peer are counted and logged (a warning when the owner is
- * gone: nobody else can be told).
- */
-static void
-tcp_report_end(struct tcp *t, bool reset)
-{
-	struct daemon *d = t->d;
-	const struct tcp_loss *l = &t->loss;
-
-	if (monitor_on(d))
-		monitor_closed(d, t, reset);
-	if (l->undelivered == 0 && l->unacked == 0)
-		return;
-	d->counters.linger_resets++;
-	d->counters.undelivered_bytes += l->undelivered;
-	if (t->owner)
-		log_info("tcp#%llu of %s: connection reset, %llu bytes accepted for writing did not "
-			 "reach the peer (%llu queued, %llu unsent in the kernel), %llu more not "
-			 "acknowledged", (unsigned long long)t->id, t->owner->desc,
-			 (unsigned long long)l->undelivered,
-			 (unsigned long long)(l->undelivered - l->kernel_unsent),
-			 (unsigned long long)l->kernel_unsent, (unsigned long long)l->unacked);
-	else if (log_ratelimit_ok(&d->rl_linger, ev_now(d->loop), 1.))
-		log_warning("tcp#%llu of %s, gone: connection reset, %llu bytes accepted for "
-			    "writing did not reach the peer (%llu queued, %llu unsent in the kernel), "
-			    "%llu more not acknowledged", (unsigned long long)t->id,
-			    t->gone_owner ? t->gone_owner : "a client",
-			    (unsigned long long)l->undelivered,
-			    (unsigned long long)(l->undelivered - l->kernel_unsent),
-			    (unsigned long long)l->kernel_unsent, (unsigned long long)l->unacked);
-}
-
 /*
  * Ends t's close, lingering or not: what will not reach the peer is
  * measured (t->loss) and the pending writes are answered with e and their
@@ -166,14 +112,14 @@ tcp_report_end(struct tcp *t, bool reset)
  * t->closed_reason first), and the close calls are answered.
  */
 void
-tcp_end(struct tcp *t, bool reset, const struct rpc_error *e, const char *reason)
+tcp_end(struct tcp *t, bool reset, const struct tcp_error *e, const char *reason)
 {
 	bool conn = t->fd >= 0 && (t->state == TCP_STATE_CONNECTED ||
 				   t->state == TCP_STATE_CLOSING);
-	struct rpc_call *call;
+	struct tcp_op *op;
 
-	ev_timer_stop(t->d->loop, &t->linger_timer);
-	ev_timer_stop(t->d->loop, &t->ack_timer);
+	ev_timer_stop(t->eng->loop, &t->linger_timer);
+	ev_timer_stop(t->eng->loop, &t->ack_timer);
 	t->loss = (struct tcp_loss){ 0 };
 	if (conn)
 		tcp_measure_loss(t, reset);
@@ -181,15 +127,14 @@ tcp_end(struct tcp *t, bool reset, const struct rpc_error *e, const char *reason
 	tcp_close_fd(t, reset);
 	tcp_set_state(t, TCP_STATE_CLOSED);
 	if (conn)
-		tcp_report_end(t, reset);
+		t->eng->ev->ended(t, reset);
 	if (t->closed_reason)
 		reason = t->closed_reason;
 	if (reason)
-		tcp_notify_closed(t, reason);
-	while ((call = TAILQ_FIRST(&t->closes))) {
-		TAILQ_REMOVE(&t->closes, call, q_link);
-		rpc_reply_closed(call, t);
-		rpc_call_free(call);
+		t->eng->ev->closed(t, reason, true);
+	while ((op = TAILQ_FIRST(&t->closes))) {
+		TAILQ_REMOVE(&t->closes, op, q_link);
+		t->eng->ev->close_done(t, op);
 	}
 	tcp_retire(t);
 }
@@ -203,7 +148,7 @@ tcp_end(struct tcp *t, bool reset, const struct rpc_error *e, const char *reason
 static void
 tcp_check_acked(struct tcp *t, double interval)
 {
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
+	struct tcp_error e = { .code = PROTO_E_CLOSED };
 	uint64_t unsent, unacked;
 	socklen_t len = sizeof(int);
 	int err = 0;
@@ -219,7 +164,7 @@ tcp_check_acked(struct tcp *t, double interval)
 	}
 	t->ack_every = interval < TCP_ACK_POLL_MAX ? interval : TCP_ACK_POLL_MAX;
 	ev_timer_set(&t->ack_timer, t->ack_every, 0.);
-	ev_timer_start(t->d->loop, &t->ack_timer);
+	ev_timer_start(t->eng->loop, &t->ack_timer);
 }
 
 static void
@@ -237,19 +182,19 @@ tcp_on_ack_poll(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 tcp_start_linger(struct tcp *t)
 {
-	struct daemon *d = t->d;
+	struct tcp_engine *eng = t->eng;
 
 	tcp_set_state(t, TCP_STATE_CLOSING);
-	ev_io_stop(d->loop, &t->rio);
+	ev_io_stop(eng->loop, &t->rio);
 	if (t->owner)
-		ctl_unstall(t->owner, t);
-	ev_timer_set(&t->linger_timer, (double)d->conf.linger_ms / 1000., 0.);
-	ev_timer_start(d->loop, &t->linger_timer);
+		flow_unstall(&t->stall_item);
+	ev_timer_set(&t->linger_timer, (double)eng->conf->linger_ms / 1000., 0.);
+	ev_timer_start(eng->loop, &t->linger_timer);
 	if (TAILQ_EMPTY(&t->writes)) {
 		/* Only the kernel holds bytes: look again shortly. */
 		t->ack_every = TCP_ACK_POLL_FIRST;
 		ev_timer_set(&t->ack_timer, t->ack_every, 0.);
-		ev_timer_start(d->loop, &t->ack_timer);
+		ev_timer_start(eng->loop, &t->ack_timer);
 	}
 }
 
@@ -257,7 +202,7 @@ static void
 tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, linger_timer));
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id,
+	struct tcp_error e = { .code = PROTO_E_CLOSED,
 			       .message = "linger time expired before the data was sent" };
 
 	log_debug("tcp#%llu: linger time expired with %zu bytes queued, resetting",
@@ -277,16 +222,37 @@ tcp_writes_drained(struct tcp *t)
 }
 
 /*
+ * Whether a close of t (abort or not) waits for the peer, and so needs an
+ * op to finish later.
+ */
+bool
+tcp_close_waits(struct tcp *t, bool abort)
+{
+	if (abort || t->state == TCP_STATE_CLOSED)
+		return false;
+	return t->state == TCP_STATE_CLOSING || tcp_in_flight(t);
+}
+
+static void
+close_queue(struct tcp *t, struct tcp_op *op)
+{
+	op->tcp = t;
+	op->kind = TCP_OP_CLOSE;
+	TAILQ_INSERT_TAIL(&t->closes, op, q_link);
+}
+
+/*
  * tcp.close.  Pending reads, accepts, connect and shutdown get -32004; a
  * graceful close of a connection with bytes in flight waits until the
- * peer has acknowledged them (bounded by linger-ms) and answers then.
- * Returns 0 (answered) or RPC_DEFERRED.
+ * peer has acknowledged them (bounded by linger-ms) and op is over then.
+ * op (NULL: none could be had) is given when tcp_close_waits() said so.
+ * Returns true when op waits; false when the close is over now, for the
+ * caller to answer (t->loss says what was lost).
  */
-int
-tcp_close(struct tcp *t, struct rpc_call *call, bool abort)
+bool
+tcp_close(struct tcp *t, struct tcp_op *op, bool abort)
 {
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
-	struct rpc_call *dc;
+	struct tcp_error e = { .code = PROTO_E_CLOSED };
 
 	if (t->state == TCP_STATE_CLOSING && abort) {
 		/*
@@ -295,26 +261,23 @@ tcp_close(struct tcp *t, struct rpc_call *call, bool abort)
 		 * the first close is answered too.
 		 */
 		tcp_end(t, true, &e, NULL);
-		rpc_reply_closed(call, t);
-		return 0;
+		return false;
 	}
 	if (t->state == TCP_STATE_CLOSED || t->state == TCP_STATE_CLOSING) {
-		if (t->state == TCP_STATE_CLOSING && (dc = rpc_call_defer(call, t))) {
-			TAILQ_INSERT_TAIL(&t->closes, dc, q_link);
-			return RPC_DEFERRED;
+		if (t->state == TCP_STATE_CLOSING && op) {
+			close_queue(t, op);
+			return true;
 		}
-		rpc_reply_closed(call, t);
-		return 0;
+		return false;
 	}
 	tcp_cancel_pending(t, &e);
-	if (!abort && tcp_in_flight(t) && (dc = rpc_call_defer(call, t))) {
-		TAILQ_INSERT_TAIL(&t->closes, dc, q_link);
+	if (!abort && op && tcp_in_flight(t)) {
+		close_queue(t, op);
 		tcp_start_linger(t);
-		return RPC_DEFERRED;
+		return true;
 	}
 	tcp_end(t, abort && t->state != TCP_STATE_LISTENING, &e, NULL);
-	rpc_reply_closed(call, t);
-	return 0;
+	return false;
 }
 
 /*
@@ -325,20 +288,20 @@ tcp_close(struct tcp *t, struct rpc_call *call, bool abort)
 void
 tcp_orphan(struct tcp *t)
 {
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
-	struct ctl *c = t->owner;
-	struct daemon *d = t->d;
+	struct tcp_error e = { .code = PROTO_E_CLOSED };
+	struct tcp_owner *c = t->owner;
+	struct tcp_engine *eng = t->eng;
 
 	tcp_cancel_pending(t, &e);
 	if (t->state == TCP_STATE_CLOSING || tcp_in_flight(t)) {
-		ctl_unstall(c, t);
-		flow_pending_sub(&c->acct, t->pending_write_bytes);
+		flow_unstall(&t->stall_item);
+		flow_pending_sub(c->acct, t->pending_write_bytes);
 		TAILQ_REMOVE(&c->sockets, t, link);
 		c->nsockets--;
 		free(t->gone_owner);
 		t->gone_owner = strdup(c->desc);
 		t->owner = NULL;
-		TAILQ_INSERT_TAIL(&d->orphans, t, link);
+		TAILQ_INSERT_TAIL(&eng->orphans, t, link);
 		t->where = TCP_IN_ORPHANS;
 		if (t->state != TCP_STATE_CLOSING)
 			tcp_start_linger(t);
@@ -360,8 +323,7 @@ tcp_orphan(struct tcp *t)
 void
 tcp_stop(struct tcp *t)
 {
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id,
-			       .message = "the daemon is stopping" };
+	struct tcp_error e = { .code = PROTO_E_CLOSED, .message = "the daemon is stopping" };
 
 	t->closed_reason = "shutdown";
 	if (t->state == TCP_STATE_CLOSING)

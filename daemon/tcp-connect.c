@@ -24,12 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "monitor.h"
-#include "daemon.h"
 #include "dns.h"
 #include "proto-errors.h"
-#include "rpc.h"
 #include "tcp.h"
 
 #define TCP_DEFAULT_HOST "127.0.0.1"
@@ -118,23 +114,19 @@ parse_numeric(const char *host, int port, struct sockaddr_storage *ss)
 }
 
 static void
-finish_call(struct tcp *t, const struct rpc_error *e, int r)
+finish_op(struct tcp *t, const struct tcp_error *e, int r)
 {
-	struct rpc_call *call = t->connect_call;
+	struct tcp_op *op = t->connect_op;
 
-	t->connect_call = NULL;
-	if (!call)
+	t->connect_op = NULL;
+	if (!op)
 		return;
-	if (e)
-		rpc_reply_error(call, e);
-	else
-		rpc_reply_errno(call, r, (int64_t)t->id);
-	rpc_call_free(call);
+	t->eng->ev->op_failed(t, op, e ? e : &(struct tcp_error){ .sys_errno = -r });
 }
 
-/* The connect or listen failed: socket closed, state error, call answered. */
+/* The connect or listen failed: socket closed, state error, op failed. */
 static void
-open_failed(struct tcp *t, const struct rpc_error *e, int r)
+open_failed(struct tcp *t, const struct tcp_error *e, int r)
 {
 	dns_cancel(t->dns_q);
 	t->dns_q = NULL;
@@ -142,15 +134,15 @@ open_failed(struct tcp *t, const struct rpc_error *e, int r)
 	t->addrs = NULL;
 	tcp_close_fd(t, false);
 	tcp_set_state(t, TCP_STATE_ERROR);
-	finish_call(t, e, r);
+	finish_op(t, e, r);
 }
 
 static void
 resolve_failed(struct tcp *t, const char *errname)
 {
-	open_failed(t, &(struct rpc_error){
-		.code = PROTO_E_RESOLVE, .socket = (int64_t)t->id,
-		.message = "name resolution failed", .resolver = errname }, 0);
+	open_failed(t, &(struct tcp_error){
+		.code = PROTO_E_RESOLVE, .message = "name resolution failed",
+		.resolver = errname }, 0);
 }
 
 static void
@@ -174,18 +166,17 @@ peer_denied(struct tcp *t, struct sockaddr_storage *peer)
 {
 	*peer = t->remote;
 	effective_dest(peer);
-	if (t->judged_gen == t->d->policy_gen && same_endpoint(peer, &t->judged))
+	if (t->judged_gen == *t->eng->policy_gen && same_endpoint(peer, &t->judged))
 		return NULL;
-	return tcp_policy_denies(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, peer);
+	return t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, peer);
 }
 
 static void
 connected(struct tcp *t)
 {
-	struct rpc_call *call = t->connect_call;
+	struct tcp_op *op = t->connect_op;
 	const struct policy_rule *r;
 	struct sockaddr_storage peer;
-	struct proto_jw w;
 
 	errno = ENOTCONN;
 	record_endpoints(t, true);	/* first: the state change reports them */
@@ -206,24 +197,15 @@ connected(struct tcp *t)
 		attempt_next(t);
 		return;
 	}
-	ev_timer_stop(t->d->loop, &t->connect_timer);
-	ev_io_stop(t->d->loop, &t->wio);
+	ev_timer_stop(t->eng->loop, &t->connect_timer);
+	ev_io_stop(t->eng->loop, &t->wio);
 	free(t->addrs);
 	t->addrs = NULL;
 	tcp_set_state(t, TCP_STATE_CONNECTED);
 	tcp_io_connected(t);
 	tcp_apply_options(t);
-	t->connect_call = NULL;
-	if (rpc_result_begin(call, &w)) {
-		proto_jw_obj_begin(&w);
-		proto_jw_kint(&w, "socket", (int64_t)t->id);
-		proto_jw_kstr(&w, "state", "connected");
-		rpc_write_endpoint(&w, "local", &t->local);
-		rpc_write_endpoint(&w, "remote", &t->remote);
-		proto_jw_obj_end(&w);
-	}
-	rpc_result_end(call, &w);
-	rpc_call_free(call);
+	t->connect_op = NULL;
+	t->eng->ev->opened(t, op);
 	tcp_update_io(t);
 }
 
@@ -250,8 +232,8 @@ static void
 policy_refused(struct tcp *t, const struct policy_rule *r, enum policy_action action,
 	       const struct sockaddr_storage *ss)
 {
-	open_failed(t, &(struct rpc_error){
-		.code = PROTO_E_NOT_PERMITTED, .socket = (int64_t)t->id,
+	open_failed(t, &(struct tcp_error){
+		.code = PROTO_E_NOT_PERMITTED,
 		.message = "not permitted by policy", .rule = policy_rule_text(r),
 		.rule_index = policy_rule_line(r), .action = policy_action_name(action),
 		.address = ss }, 0);
@@ -271,14 +253,14 @@ attempt_next(struct tcp *t)
 		int fd;
 
 		effective_dest(ss);
-		r = tcp_policy_denies(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, ss);
+		r = t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, ss);
 		if (r) {
 			t->denied = r;
 			t->denied_addr = *ss;
 			continue;
 		}
 		t->judged = *ss;
-		t->judged_gen = t->d->policy_gen;
+		t->judged_gen = *t->eng->policy_gen;
 		fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 		if (fd < 0) {
@@ -297,7 +279,7 @@ attempt_next(struct tcp *t)
 		}
 		if (errno == EINPROGRESS) {
 			ev_set_cb(&t->wio, on_connect_ready);
-			ev_io_start(t->d->loop, &t->wio);
+			ev_io_start(t->eng->loop, &t->wio);
 			return;
 		}
 		t->last_errno = errno;
@@ -342,63 +324,53 @@ on_resolved_connect(void *userdata, int status, const char *errname,
 }
 
 /*
- * Starts connecting t (state initialized or error) to its host and port,
- * answering call when done.  Returns RPC_DEFERRED or -errno.
+ * Starts connecting t (state initialized or error) to its host and port;
+ * op is over when it is connected or has failed.
  */
-int
-tcp_connect(struct tcp *t, struct rpc_call *call)
+void
+tcp_connect(struct tcp *t, struct tcp_op *op)
 {
 	const char *host = t->host ? t->host : TCP_DEFAULT_HOST;
 	int64_t timeout = t->timeout_ms >= 0 ? t->timeout_ms
-					     : (int64_t)t->d->conf.connect_timeout_ms;
+					     : (int64_t)t->eng->conf->connect_timeout_ms;
 	struct sockaddr_storage ss;
-	struct rpc_call *dc;
 
-	dc = rpc_call_defer(call, t);
-	if (!dc)
-		return -ENOMEM;
-	t->connect_call = dc;
+	op->tcp = t;
+	op->kind = TCP_OP_OPEN;
+	t->connect_op = op;
 	t->eof = t->eof_told = t->shut_wr = t->pumping = false;
 	t->has_local = t->has_remote = false;
 	t->last_errno = 0;
 	t->denied = NULL;
-	if (monitor_on(t->d)) {
-		struct proto_jw *w = monitor_begin(t->d, NULL, t, "connect");
-
-		proto_jw_kstr(w, "host", host);
-		proto_jw_kint(w, "port", t->port < 0 ? 0 : t->port);
-		monitor_end(t->d);
-	}
+	t->eng->ev->connecting(t, host, t->port < 0 ? 0 : t->port);
 	tcp_set_state(t, TCP_STATE_CONNECTING);
 	ev_init(&t->connect_timer, on_connect_timeout);
 	if (timeout > 0) {
 		ev_timer_set(&t->connect_timer, (double)timeout / 1000., 0.);
-		ev_timer_start(t->d->loop, &t->connect_timer);
+		ev_timer_start(t->eng->loop, &t->connect_timer);
 	}
 	if (parse_numeric(host, t->port, &ss) == 0) {
 		t->addrs = calloc(1, sizeof(*t->addrs));
 		if (!t->addrs) {
 			open_failed(t, NULL, -ENOMEM);
-			return RPC_DEFERRED;
+			return;
 		}
 		t->addrs->count = 1;
 		t->addrs->addrs[0] = ss;
 		t->addr_next = 0;
 		attempt_next(t);
-		return RPC_DEFERRED;
+		return;
 	}
-	t->dns_q = dns_resolve(t->d->dns, host, t->port, on_resolved_connect, t);
+	t->dns_q = dns_resolve(t->eng->dns, host, t->port, on_resolved_connect, t);
 	if (!t->dns_q)
 		open_failed(t, NULL, -ENOMEM);
-	return RPC_DEFERRED;
 }
 
-/* Binds and listens on ss; answers and frees t->connect_call. */
+/* Binds and listens on ss; t->connect_op is over. */
 static void
 listen_on(struct tcp *t, const struct sockaddr_storage *ss)
 {
-	struct rpc_call *call;
-	struct proto_jw w;
+	struct tcp_op *op;
 	int fd, one = 1;
 
 	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -424,7 +396,7 @@ listen_on(struct tcp *t, const struct sockaddr_storage *ss)
 		return;
 	}
 	{
-		const struct policy_rule *r = tcp_policy_denies(t, POLICY_LISTEN, t->host,
+		const struct policy_rule *r = t->eng->ev->judge(t, POLICY_LISTEN, t->host,
 							       &t->local);
 
 		if (r) {
@@ -440,17 +412,9 @@ listen_on(struct tcp *t, const struct sockaddr_storage *ss)
 	}
 	tcp_set_state(t, TCP_STATE_LISTENING);
 	tcp_accept_init(t);
-	call = t->connect_call;
-	t->connect_call = NULL;
-	if (rpc_result_begin(call, &w)) {
-		proto_jw_obj_begin(&w);
-		proto_jw_kint(&w, "socket", (int64_t)t->id);
-		proto_jw_kstr(&w, "state", "listening");
-		rpc_write_endpoint(&w, "local", &t->local);
-		proto_jw_obj_end(&w);
-	}
-	rpc_result_end(call, &w);
-	rpc_call_free(call);
+	op = t->connect_op;
+	t->connect_op = NULL;
+	t->eng->ev->opened(t, op);
 }
 
 static void
@@ -468,28 +432,25 @@ on_resolved_listen(void *userdata, int status, const char *errname,
 }
 
 /*
- * Starts listening on t's host and port (0: any).  A numeric host answers
- * at once; a name is resolved first.  Returns 0, RPC_DEFERRED or -errno.
+ * Starts listening on t's host and port (0: any).  With a numeric host op
+ * is over at once; a name is resolved first.
  */
-int
-tcp_listen(struct tcp *t, struct rpc_call *call)
+void
+tcp_listen(struct tcp *t, struct tcp_op *op)
 {
 	const char *host = t->host ? t->host : TCP_DEFAULT_HOST;
 	int port = t->port < 0 ? 0 : t->port;
 	struct sockaddr_storage ss;
-	struct rpc_call *dc;
 
-	dc = rpc_call_defer(call, t);
-	if (!dc)
-		return -ENOMEM;
-	t->connect_call = dc;
+	op->tcp = t;
+	op->kind = TCP_OP_OPEN;
+	t->connect_op = op;
 	if (parse_numeric(host, port, &ss) == 0) {
 		listen_on(t, &ss);
-		return RPC_DEFERRED;
+		return;
 	}
 	tcp_set_state(t, TCP_STATE_CONNECTING);
-	t->dns_q = dns_resolve(t->d->dns, host, port, on_resolved_listen, t);
+	t->dns_q = dns_resolve(t->eng->dns, host, port, on_resolved_listen, t);
 	if (!t->dns_q)
 		open_failed(t, NULL, -ENOMEM);
-	return RPC_DEFERRED;
 }

@@ -19,85 +19,51 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "ctl.h"
-#include "monitor.h"
-#include "daemon.h"
-#include "proto-errors.h"
-#include "rpc.h"
 #include "tcp.h"
 
 #define TCP_IOV_MAX		64	/* write calls per sendmsg() */
 
-/* Answers a read at the end of stream: {socket, bytes: -1}. */
-void
-tcp_reply_eof(struct rpc_call *call, const struct tcp *t)
-{
-	struct proto_jw w;
-
-	if (rpc_result_begin(call, &w)) {
-		proto_jw_obj_begin(&w);
-		proto_jw_kint(&w, "socket", (int64_t)t->id);
-		proto_jw_kint(&w, "bytes", -1);
-		proto_jw_obj_end(&w);
-	}
-	rpc_result_end(call, &w);
-}
-
-/* Delivers the end of stream to every pending read and to pump mode. */
+/*
+ * Delivers the end of stream to every pending read and to pump mode
+ * (once per pump session, once the layer above could tell it).
+ */
 static void
 tcp_deliver_eof(struct tcp *t)
 {
-	struct rpc_call *call;
-	struct proto_jw w;
+	struct tcp_op *op;
 
-	while ((call = TAILQ_FIRST(&t->reads))) {
-		TAILQ_REMOVE(&t->reads, call, q_link);
-		tcp_reply_eof(call, t);
-		rpc_call_free(call);
+	while ((op = TAILQ_FIRST(&t->reads))) {
+		TAILQ_REMOVE(&t->reads, op, q_link);
+		t->eng->ev->read_eof(t, op);
 	}
-	if (t->pumping && !t->eof_told && rpc_notify_begin(t->owner, &w, PROTO_N_TCP_DATA)) {
+	if (t->pumping && !t->eof_told && t->eng->ev->eof(t))
 		t->eof_told = true;
-		proto_jw_obj_begin(&w);
-		proto_jw_kint(&w, "socket", (int64_t)t->id);
-		proto_jw_kint(&w, "bytes", -1);
-		proto_jw_kuint(&w, "totalBytes", t->pump_total);
-		proto_jw_obj_end(&w);
-		rpc_notify_end(t->owner, &w);
-	}
 }
 
 static void
 tcp_deliver(struct tcp *t, const char *buf, size_t n)
 {
-	struct proto_jw w;
+	struct tcp_op *op;
 
 	if (t->pumping) {
 		t->pump_total += n;
-		if (rpc_notify_begin(t->owner, &w, PROTO_N_TCP_DATA)) {
-			proto_jw_obj_begin(&w);
-			proto_jw_kint(&w, "socket", (int64_t)t->id);
-			proto_jw_kint(&w, "bytes", (int64_t)n);
-			proto_jw_key(&w, "data");
-			proto_jw_base64(&w, buf, n);
-			proto_jw_kuint(&w, "totalBytes", t->pump_total);
-			proto_jw_obj_end(&w);
-			rpc_notify_end(t->owner, &w);
-		}
+		t->eng->ev->data(t, buf, n);
 		return;
 	}
-	struct rpc_call *call = TAILQ_FIRST(&t->reads);
+	op = TAILQ_FIRST(&t->reads);
+	TAILQ_REMOVE(&t->reads, op, q_link);
+	t->eng->ev->read_done(t, op, buf, n);
+}
 
-	TAILQ_REMOVE(&t->reads, call, q_link);
-	if (rpc_result_begin(call, &w)) {
-		proto_jw_obj_begin(&w);
-		proto_jw_kint(&w, "socket", (int64_t)t->id);
-		proto_jw_kint(&w, "bytes", (int64_t)n);
-		proto_jw_key(&w, "data");
-		proto_jw_base64(&w, buf, n);
-		proto_jw_obj_end(&w);
-	}
-	rpc_result_end(call, &w);
-	rpc_call_free(call);
+/* t wants to read but its owner or the owner's uid has no room: t waits its turn. */
+static void
+tcp_stall(struct tcp *t)
+{
+	struct tcp_owner *o = t->owner;
+
+	if (t->stall_item.on)
+		return;
+	t->eng->ev->stalled(o, flow_stall(o->acct, &t->stall_item) == o->acct);
 }
 
 /*
@@ -110,7 +76,7 @@ tcp_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, rio));
 
 	ev_io_stop(loop, w);
-	flow_ready(&t->d->flow, &t->run_item);
+	flow_ready(t->eng->flow, &t->run_item);
 }
 
 /*
@@ -123,13 +89,13 @@ bool
 tcp_read_turn(struct flow_item *it)
 {
 	struct tcp *t = (struct tcp *)((char *)it - offsetof(struct tcp, run_item));
-	struct daemon *d = t->d;
+	struct tcp_engine *eng = t->eng;
 	size_t want;
 	ssize_t n;
 
 	if (t->fd < 0 || t->channel || t->state != TCP_STATE_CONNECTED || !t->owner || t->eof)
 		return false;
-	if (!ctl_has_room(t->owner)) {
+	if (!eng->ev->has_room(t->owner)) {
 		tcp_update_io(t);	/* waits for room */
 		return false;
 	}
@@ -139,9 +105,9 @@ tcp_read_turn(struct flow_item *it)
 		want = TAILQ_FIRST(&t->reads)->u.read.length;
 	else
 		return false;
-	if (want > DAEMON_SCRATCH)
-		want = DAEMON_SCRATCH;
-	n = recv(t->fd, d->scratch, want, MSG_DONTWAIT);
+	if (want > eng->scratch_size)
+		want = eng->scratch_size;
+	n = recv(t->fd, eng->scratch, want, MSG_DONTWAIT);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			tcp_fail(t, errno);
@@ -155,19 +121,17 @@ tcp_read_turn(struct flow_item *it)
 		tcp_update_io(t);
 		return false;
 	}
-	flow_charge(&d->flow, (size_t)n);
+	flow_charge(eng->flow, (size_t)n);
 	t->bytes_read += (uint64_t)n;
-	d->counters.bytes_read += (uint64_t)n;
-	if (monitor_on(d))
-		monitor_bytes(d, t, "read", (size_t)n);
-	tcp_deliver(t, d->scratch, (size_t)n);
+	eng->ev->moved(t, true, (size_t)n);
+	tcp_deliver(t, eng->scratch, (size_t)n);
 	if ((size_t)n == want && t->fd >= 0 && !t->eof && t->owner &&
 	    (t->pumping || !TAILQ_EMPTY(&t->reads))) {
 		/* More to read: after the others, and behind those waiting for room. */
-		if (ctl_has_room(t->owner) && !flow_contended(&t->owner->acct))
-			flow_ready(&d->flow, it);
+		if (eng->ev->has_room(t->owner) && !flow_contended(t->owner->acct))
+			flow_ready(eng->flow, it);
 		else
-			ctl_stall(t->owner, t);
+			tcp_stall(t);
 		return false;
 	}
 	tcp_update_io(t);
@@ -182,7 +146,7 @@ tcp_wake(struct flow_item *it)
 
 	if (t->fd >= 0 && !t->channel && t->state == TCP_STATE_CONNECTED && !t->eof &&
 	    (t->pumping || !TAILQ_EMPTY(&t->reads)))
-		flow_ready(&t->d->flow, &t->run_item);
+		flow_ready(t->eng->flow, &t->run_item);
 	return false;
 }
 
@@ -193,7 +157,7 @@ tcp_wake(struct flow_item *it)
 void
 tcp_update_io(struct tcp *t)
 {
-	struct ev_loop *loop = t->d->loop;
+	struct ev_loop *loop = t->eng->loop;
 	bool want = false;
 
 	if (t->fd < 0 || t->channel)
@@ -202,8 +166,8 @@ tcp_update_io(struct tcp *t)
 		want = !TAILQ_EMPTY(&t->accepts) && !t->accept_paused;
 	} else if (t->state == TCP_STATE_CONNECTED && t->owner) {
 		want = !t->eof && (t->pumping || !TAILQ_EMPTY(&t->reads));
-		if (want && !ctl_has_room(t->owner)) {
-			ctl_stall(t->owner, t);
+		if (want && !t->eng->ev->has_room(t->owner)) {
+			tcp_stall(t);
 			want = false;
 		}
 	}
@@ -217,77 +181,66 @@ tcp_update_io(struct tcp *t)
 
 /* A read or accept waited too long: -32006, the socket stays as it was. */
 static void
-tcp_on_call_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+tcp_on_op_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct rpc_call *call = (struct rpc_call *)((char *)w - offsetof(struct rpc_call, timer));
-	struct tcp *t = call->tcp;
+	struct tcp_op *op = (struct tcp_op *)((char *)w - offsetof(struct tcp_op, timer));
+	struct tcp *t = op->tcp;
 
-	call->timer_on = false;
-	if (call->method == PROTO_M_TCP_ACCEPT)
-		TAILQ_REMOVE(&t->accepts, call, q_link);
+	op->timer_on = false;
+	if (op->kind == TCP_OP_ACCEPT)
+		TAILQ_REMOVE(&t->accepts, op, q_link);
 	else
-		TAILQ_REMOVE(&t->reads, call, q_link);
-	rpc_reply_errno(call, -ETIMEDOUT, (int64_t)t->id);
-	rpc_call_free(call);
+		TAILQ_REMOVE(&t->reads, op, q_link);
+	t->eng->ev->op_failed(t, op, &(struct tcp_error){ .sys_errno = ETIMEDOUT });
 	tcp_update_io(t);
 }
 
-/* Arms the timeout of a deferred read or accept; 0 or less means none. */
+/* Arms the timeout of a pending read or accept; 0 or less means none. */
 void
-tcp_start_call_timer(struct rpc_call *call, int64_t timeout_ms)
+tcp_start_op_timer(struct tcp_op *op, int64_t timeout_ms)
 {
 	if (timeout_ms <= 0)
 		return;
-	ev_timer_init(&call->timer, tcp_on_call_timeout, (double)timeout_ms / 1000., 0.);
-	ev_timer_start(call->tcp->d->loop, &call->timer);
-	call->timer_on = true;
+	ev_timer_init(&op->timer, tcp_on_op_timeout, (double)timeout_ms / 1000., 0.);
+	ev_timer_start(op->tcp->eng->loop, &op->timer);
+	op->timer_on = true;
 }
 
-/* Queues a deferred read on t.  Returns RPC_DEFERRED. */
-int
-tcp_read_queue(struct tcp *t, struct rpc_call *call, int64_t timeout_ms)
+/* Queues a read of up to op->u.read.length bytes on t. */
+void
+tcp_read_queue(struct tcp *t, struct tcp_op *op, int64_t timeout_ms)
 {
-	TAILQ_INSERT_TAIL(&t->reads, call, q_link);
-	tcp_start_call_timer(call, timeout_ms);
+	op->tcp = t;
+	op->kind = TCP_OP_READ;
+	TAILQ_INSERT_TAIL(&t->reads, op, q_link);
+	tcp_start_op_timer(op, timeout_ms);
 	tcp_update_io(t);
-	return RPC_DEFERRED;
 }
 
 static void
-write_done(struct tcp *t, struct rpc_call *call)
+write_done(struct tcp *t, struct tcp_op *op)
 {
-	struct proto_jw w;
-
-	TAILQ_REMOVE(&t->writes, call, q_link);
-	if (rpc_result_begin(call, &w)) {
-		proto_jw_obj_begin(&w);
-		proto_jw_kint(&w, "socket", (int64_t)t->id);
-		proto_jw_kuint(&w, "bytes", call->u.write.len);
-		proto_jw_obj_end(&w);
-	}
-	rpc_result_end(call, &w);
-	rpc_call_free(call);
+	TAILQ_REMOVE(&t->writes, op, q_link);
+	t->eng->ev->write_done(t, op);
 }
 
 static void
 writes_empty(struct tcp *t)
 {
-	struct rpc_call *call = t->shutdown_call;
+	struct tcp_op *op = t->shutdown_op;
 
-	ev_io_stop(t->d->loop, &t->wio);
-	if (call) {
-		t->shutdown_call = NULL;
+	ev_io_stop(t->eng->loop, &t->wio);
+	if (op) {
+		t->shutdown_op = NULL;
 		if (shutdown(t->fd, SHUT_WR) < 0 && errno != ENOTCONN) {
 			int err = errno;
 
-			rpc_reply_errno(call, -err, (int64_t)t->id);
-			rpc_call_free(call);
+			t->eng->ev->op_failed(t, op, &(struct tcp_error){ .sys_errno = err });
 			tcp_fail(t, err);
 			return;
 		}
 		t->shut_wr = true;
-		rpc_reply_socket(call, (int64_t)t->id);
-		rpc_call_free(call);
+		t->eng->ev->shutdown_done(t, op);
 	}
 	tcp_writes_drained(t);
 }
@@ -302,7 +255,7 @@ tcp_flush_writes(struct tcp *t)
 	for (;;) {
 		struct iovec iov[TCP_IOV_MAX];
 		struct msghdr mh = { .msg_iov = iov };
-		struct rpc_call *call;
+		struct tcp_op *call;
 		size_t total = 0;
 		ssize_t n;
 
@@ -328,16 +281,14 @@ tcp_flush_writes(struct tcp *t)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				ev_io_start(t->d->loop, &t->wio);
+				ev_io_start(t->eng->loop, &t->wio);
 				return;
 			}
 			tcp_fail(t, errno);
 			return;
 		}
 		t->bytes_written += (uint64_t)n;
-		t->d->counters.bytes_written += (uint64_t)n;
-		if (monitor_on(t->d))
-			monitor_bytes(t->d, t, "write", (size_t)n);
+		t->eng->ev->moved(t, false, (size_t)n);
 		for (size_t left = (size_t)n; left > 0;) {
 			size_t take;
 
@@ -349,14 +300,14 @@ tcp_flush_writes(struct tcp *t)
 			left -= take;
 			t->pending_write_bytes -= take;
 			if (t->owner)
-				flow_pending_sub(&t->owner->acct, take);
+				flow_pending_sub(t->owner->acct, take);
 			if (call->u.write.off == call->u.write.len)
 				write_done(t, call);
 		}
 		if (t->owner)
-			ctl_budget_changed(t->owner);
+			t->eng->ev->budget_changed(t->owner);
 		if ((size_t)n < total) {
-			ev_io_start(t->d->loop, &t->wio);
+			ev_io_start(t->eng->loop, &t->wio);
 			return;
 		}
 	}
@@ -371,43 +322,37 @@ tcp_on_writable(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /*
- * Queues the deferred write call (its payload already in call->u.write)
- * and sends what the kernel takes now.  Returns RPC_DEFERRED.
+ * Queues the write op (its payload in op->u.write, off 0) and sends what
+ * the kernel takes now.
  */
-int
-tcp_write_queue(struct tcp *t, struct rpc_call *call)
+void
+tcp_write_queue(struct tcp *t, struct tcp_op *op)
 {
+	op->tcp = t;
+	op->kind = TCP_OP_WRITE;
 	ev_set_cb(&t->wio, tcp_on_writable);
-	TAILQ_INSERT_TAIL(&t->writes, call, q_link);
-	t->pending_write_bytes += call->u.write.len;
+	TAILQ_INSERT_TAIL(&t->writes, op, q_link);
+	t->pending_write_bytes += op->u.write.len;
 	if (t->owner) {
-		flow_pending_add(&t->owner->acct, call->u.write.len);
-		ctl_budget_changed(t->owner);
+		flow_pending_add(t->owner->acct, op->u.write.len);
+		t->eng->ev->budget_changed(t->owner);
 	}
 	if (!ev_is_active(&t->wio))
 		tcp_flush_writes(t);
-	return RPC_DEFERRED;
 }
 
-/* tcp.shutdown: FIN once the queued writes are out.  Returns 0 or RPC_DEFERRED. */
-int
-tcp_shutdown(struct tcp *t, struct rpc_call *call)
+/*
+ * Half-close: FIN once the queued writes are out, then op is done.  The
+ * caller has checked that no FIN is sent or pending (shut_wr, shutdown_op).
+ */
+void
+tcp_shutdown(struct tcp *t, struct tcp_op *op)
 {
-	struct rpc_call *dc;
-
-	if (t->shut_wr) {
-		rpc_reply_socket(call, (int64_t)t->id);
-		return 0;
-	}
-	if (t->shutdown_call)
-		return -EALREADY;
-	dc = rpc_call_defer(call, t);
-	if (!dc)
-		return -ENOMEM;
-	t->shutdown_call = dc;
+	op->tcp = t;
+	op->kind = TCP_OP_SHUTDOWN;
+	t->shutdown_op = op;
 	if (TAILQ_EMPTY(&t->writes))
 		writes_empty(t);
-	return RPC_DEFERRED;
 }
 
 /* Turns pump mode on or off; an end of stream already seen is told now. */

@@ -5,6 +5,10 @@
  * list, the daemon's orphans (lingering after the owner vanished), or the
  * graveyard.  Closing answers every pending request exactly once; how a
  * connection is closed (lingering, and what a reset lost) is tcp-close.c.
+ *
+ * The engine (this file and tcp-*.c) knows nothing above it: what happens
+ * is told through eng->ev (tcp-events.h), which answers, notifies and
+ * counts.
  */
 #include "config.h"
 
@@ -18,15 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "monitor.h"
-#include "daemon.h"
 #include "dns.h"
 #include "idmap.h"
+#include "log.h"
 #include "proto-errors.h"
-#include "rpc.h"
 #include "tcp.h"
-#include "tcp-kinfo.h"
 
 static const char *const state_names[_TCP_STATE_MAX] = {
 	[TCP_STATE_INITIALIZED] = "initialized",
@@ -61,17 +61,66 @@ tcp_proto_state(const struct tcp *t)
 void
 tcp_set_state(struct tcp *t, enum tcp_state s)
 {
-	if (t->state == s)
-		return;
-	log_debug("tcp#%llu: %s -> %s", (unsigned long long)t->id, tcp_state_name(t->state),
-		  tcp_state_name(s));
-	if (monitor_on(t->d)) {
-		enum tcp_state from = t->state;
+	enum tcp_state from = t->state;
 
-		t->state = s;
-		monitor_state(t->d, t, tcp_state_name(from), tcp_state_name(s));
-	}
+	if (from == s)
+		return;
+	log_debug("tcp#%llu: %s -> %s", (unsigned long long)t->id, tcp_state_name(from),
+		  tcp_state_name(s));
 	t->state = s;
+	t->eng->ev->state(t, from);
+}
+
+/* Sets up an empty engine; the daemon fills in the rest of its context. */
+void
+tcp_engine_init(struct tcp_engine *eng)
+{
+	TAILQ_INIT(&eng->orphans);
+	TAILQ_INIT(&eng->dead);
+	TAILQ_INIT(&eng->paused);
+}
+
+/* Frees the sockets in the graveyard.  Returns whether there were any. */
+bool
+tcp_engine_reap(struct tcp_engine *eng)
+{
+	struct tcp *t;
+	bool any = false;
+
+	while ((t = TAILQ_FIRST(&eng->dead))) {
+		TAILQ_REMOVE(&eng->dead, t, link);
+		tcp_free(t);
+		any = true;
+	}
+	return any;
+}
+
+/* An fd may be free again: every paused listener tries once more. */
+void
+tcp_engine_resume_accepts(struct tcp_engine *eng)
+{
+	struct tcp *t;
+
+	while ((t = TAILQ_FIRST(&eng->paused)))
+		tcp_accept_resume(t);
+}
+
+/* Sets up an owner with no sockets; acct and desc stay its own. */
+void
+tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc)
+{
+	TAILQ_INIT(&o->sockets);
+	TAILQ_INIT(&o->closed);
+	o->nsockets = o->nclosed = 0;
+	o->acct = acct;
+	o->desc = desc;
+}
+
+/* The socket of that id, or NULL. */
+struct tcp *
+tcp_find(struct tcp_engine *eng, int64_t id)
+{
+	return id > 0 ? idmap_get(eng->sockets, (uint64_t)id) : NULL;
 }
 
 /*
@@ -79,20 +128,20 @@ tcp_set_state(struct tcp *t, enum tcp_state s)
  * it, or NULL on OOM.
  */
 struct tcp *
-tcp_new(struct daemon *d, struct ctl *owner)
+tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
 {
 	struct tcp *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	*t = (struct tcp){
-		.d = d, .owner = owner, .id = ++d->next_socket, .fd = -1,
-		.state = TCP_STATE_INITIALIZED, .created = ev_now(d->loop),
+		.eng = eng, .owner = owner, .id = ++eng->next_socket, .fd = -1,
+		.state = TCP_STATE_INITIALIZED, .created = ev_now(eng->loop),
 		.port = -1, .listen_queue = -1, .timeout_ms = -1,
 		.no_delay = -1, .keep_alive = -1, .keep_alive_idle = -1,
 		.chunk_size = PROTO_READ_DEFAULT, .where = TCP_IN_SOCKETS,
 	};
-	if (idmap_put(d->sockets, t->id, t) < 0) {
+	if (idmap_put(eng->sockets, t->id, t) < 0) {
 		free(t);
 		return NULL;
 	}
@@ -108,9 +157,7 @@ tcp_new(struct daemon *d, struct ctl *owner)
 	tcp_close_init(t);
 	TAILQ_INSERT_TAIL(&owner->sockets, t, link);
 	owner->nsockets++;
-	d->counters.sockets_total++;
-	if (monitor_on(d))
-		monitor_event(d, owner, t, "create");
+	eng->ev->created(t);
 	return t;
 }
 
@@ -138,26 +185,26 @@ tcp_set_fd(struct tcp *t, int fd)
 	t->fd = fd;
 	ev_io_set(&t->rio, fd, EV_READ);
 	ev_io_set(&t->wio, fd, EV_WRITE);
-	t->d->nsockets++;
+	t->eng->nsockets++;
 }
 
 /* Stops the watchers and closes the fd; reset sends RST instead of FIN. */
 void
 tcp_close_fd(struct tcp *t, bool reset)
 {
-	struct daemon *d = t->d;
+	struct tcp_engine *eng = t->eng;
 
 	tcp_channel_drop(t);
-	ev_io_stop(d->loop, &t->rio);
-	ev_io_stop(d->loop, &t->wio);
+	ev_io_stop(eng->loop, &t->rio);
+	ev_io_stop(eng->loop, &t->wio);
 	flow_cancel(&t->run_item);
-	ev_timer_stop(d->loop, &t->connect_timer);
+	ev_timer_stop(eng->loop, &t->connect_timer);
 	if (t->accept_paused) {
-		TAILQ_REMOVE(&d->paused_listeners, t, pause_link);
+		TAILQ_REMOVE(&eng->paused, t, pause_link);
 		t->accept_paused = false;
 	}
 	if (t->owner)
-		ctl_unstall(t->owner, t);
+		flow_unstall(&t->stall_item);
 	if (t->fd < 0)
 		return;
 	if (reset) {
@@ -167,8 +214,8 @@ tcp_close_fd(struct tcp *t, bool reset)
 	}
 	(void) close(t->fd);
 	t->fd = -1;
-	d->nsockets--;
-	daemon_fd_freed(d);
+	eng->nsockets--;
+	eng->ev->fd_freed(eng->up);
 }
 
 static void
@@ -176,23 +223,32 @@ pending_sub(struct tcp *t, size_t n)
 {
 	t->pending_write_bytes -= n;
 	if (t->owner) {
-		flow_pending_sub(&t->owner->acct, n);
-		ctl_budget_changed(t->owner);
+		flow_pending_sub(t->owner->acct, n);
+		t->eng->ev->budget_changed(t->owner);
 	}
 }
 
-/* Answers and frees every call of l with e. */
+/* An operation is over: its timer, if any, stops.  The layer above frees it. */
 void
-tcp_cancel_list(struct rpc_call_list *l, const struct rpc_error *e)
+tcp_op_done(struct tcp_op *op)
 {
-	struct rpc_call *call;
+	if (op->timer_on) {
+		ev_timer_stop(op->tcp->eng->loop, &op->timer);
+		op->timer_on = false;
+	}
+}
 
-	while ((call = TAILQ_FIRST(l))) {
-		TAILQ_REMOVE(l, call, q_link);
-		if (call->method == PROTO_M_TCP_WRITE)
-			pending_sub(call->tcp, call->u.write.len - call->u.write.off);
-		rpc_reply_error(call, e);
-		rpc_call_free(call);
+/* Fails every operation of l with e. */
+void
+tcp_cancel_list(struct tcp_op_list *l, const struct tcp_error *e)
+{
+	struct tcp_op *op;
+
+	while ((op = TAILQ_FIRST(l))) {
+		TAILQ_REMOVE(l, op, q_link);
+		if (op->kind == TCP_OP_WRITE)
+			pending_sub(op->tcp, op->u.write.len - op->u.write.off);
+		op->tcp->eng->ev->op_failed(op->tcp, op, e);
 	}
 }
 
@@ -204,36 +260,34 @@ tcp_cancel_list(struct rpc_call_list *l, const struct rpc_error *e)
  * written bytes out.
  */
 void
-tcp_fail_writes(struct tcp *t, const struct rpc_error *e)
+tcp_fail_writes(struct tcp *t, const struct tcp_error *e)
 {
 	uint64_t unsent = t->loss.kernel_unsent;
-	struct rpc_call *call;
+	struct tcp_op *op;
 
-	while ((call = TAILQ_FIRST(&t->writes))) {
-		struct rpc_error we = *e;
-		size_t off = call->u.write.off, len = call->u.write.len;
+	while ((op = TAILQ_FIRST(&t->writes))) {
+		struct tcp_error we = *e;
+		size_t off = op->u.write.off, len = op->u.write.len;
 		uint64_t out = off > unsent ? off - unsent : 0;
 
-		TAILQ_REMOVE(&t->writes, call, q_link);
+		TAILQ_REMOVE(&t->writes, op, q_link);
 		pending_sub(t, len - off);
 		we.cut = true;
 		we.written = off;
 		we.undelivered = len - out;
-		rpc_reply_error(call, &we);
-		rpc_call_free(call);
+		t->eng->ev->op_failed(t, op, &we);
 	}
 }
 
 static void
-cancel_one(struct rpc_call **slot, const struct rpc_error *e)
+cancel_one(struct tcp *t, struct tcp_op **slot, const struct tcp_error *e)
 {
-	struct rpc_call *call = *slot;
+	struct tcp_op *op = *slot;
 
-	if (!call)
+	if (!op)
 		return;
 	*slot = NULL;
-	rpc_reply_error(call, e);
-	rpc_call_free(call);
+	t->eng->ev->op_failed(t, op, e);
 }
 
 /* Stops resolution and connect attempts. */
@@ -244,7 +298,7 @@ tcp_stop_connect(struct tcp *t)
 	t->dns_q = NULL;
 	free(t->addrs);
 	t->addrs = NULL;
-	ev_timer_stop(t->d->loop, &t->connect_timer);
+	ev_timer_stop(t->eng->loop, &t->connect_timer);
 }
 
 /*
@@ -253,13 +307,13 @@ tcp_stop_connect(struct tcp *t)
  * mode ends.
  */
 void
-tcp_cancel_pending(struct tcp *t, const struct rpc_error *e)
+tcp_cancel_pending(struct tcp *t, const struct tcp_error *e)
 {
 	tcp_stop_connect(t);
-	cancel_one(&t->connect_call, e);
+	cancel_one(t, &t->connect_op, e);
 	tcp_cancel_list(&t->reads, e);
 	tcp_cancel_list(&t->accepts, e);
-	cancel_one(&t->shutdown_call, e);
+	cancel_one(t, &t->shutdown_op, e);
 	t->pumping = false;
 }
 
@@ -271,21 +325,12 @@ tcp_cancel_pending(struct tcp *t, const struct rpc_error *e)
 void
 tcp_fail(struct tcp *t, int err)
 {
-	struct rpc_error e = { .code = PROTO_E_NETWORK, .socket = (int64_t)t->id,
-			       .message = "network error", .sys_errno = err };
-	bool told = !TAILQ_EMPTY(&t->reads) || !TAILQ_EMPTY(&t->writes) || t->shutdown_call;
-	struct proto_jw w;
+	struct tcp_error e = { .code = PROTO_E_NETWORK, .message = "network error",
+			       .sys_errno = err };
+	bool told = !TAILQ_EMPTY(&t->reads) || !TAILQ_EMPTY(&t->writes) || t->shutdown_op;
 
 	log_debug("tcp#%llu: %s", (unsigned long long)t->id, strerror(err));
-	if (monitor_on(t->d)) {
-		struct proto_jw *mw = monitor_begin(t->d, NULL, t, "error");
-		const char *name = proto_errno_name(err);
-
-		proto_jw_kint(mw, "errno", err);
-		proto_jw_kstr(mw, "errname", name ? name : "EUNKNOWN");
-		proto_jw_kstr(mw, "message", strerror(err));
-		monitor_end(t->d);
-	}
+	t->eng->ev->failing(t, err);
 	if (t->state == TCP_STATE_CLOSING) {
 		/* Closed for the client already: the close just ends early. */
 		tcp_end(t, true, &e, NULL);
@@ -294,22 +339,12 @@ tcp_fail(struct tcp *t, int err)
 	tcp_measure_loss(t, true);
 	tcp_cancel_list(&t->reads, &e);
 	tcp_fail_writes(t, &e);
-	cancel_one(&t->shutdown_call, &e);
+	cancel_one(t, &t->shutdown_op, &e);
 	t->pumping = false;
 	tcp_close_fd(t, false);
 	tcp_set_state(t, TCP_STATE_ERROR);
-	if (!told && rpc_notify_begin(t->owner, &w, PROTO_N_TCP_ERROR)) {
-		const char *name = proto_errno_name(err);
-
-		proto_jw_obj_begin(&w);
-		proto_jw_kint(&w, "socket", (int64_t)t->id);
-		proto_jw_kint(&w, "code", PROTO_E_NETWORK);
-		proto_jw_kstr(&w, "message", strerror(err));
-		proto_jw_kint(&w, "errno", err);
-		proto_jw_kstr(&w, "errname", name ? name : "EUNKNOWN");
-		proto_jw_obj_end(&w);
-		rpc_notify_end(t->owner, &w);
-	}
+	if (!told)
+		t->eng->ev->error(t, err);
 }
 
 /* A channel ended both ways: the socket is done, closed gracefully. */
@@ -337,7 +372,7 @@ tcp_channel_reset(struct tcp *t)
 void
 tcp_retire(struct tcp *t)
 {
-	struct ctl *c = t->owner;
+	struct tcp_owner *c = t->owner;
 
 	if (!c) {
 		tcp_forget(t);
@@ -349,9 +384,9 @@ tcp_retire(struct tcp *t)
 	TAILQ_INSERT_TAIL(&c->closed, t, link);
 	t->where = TCP_IN_CLOSED;
 	c->nclosed++;
-	if (c->nclosed > CTL_CLOSED_KEEP)
+	if (c->nclosed > TCP_CLOSED_KEEP)
 		tcp_forget(TAILQ_FIRST(&c->closed));
-	ctl_socket_closed(c);
+	t->eng->ev->socket_closed(c);
 }
 
 /*
@@ -361,34 +396,34 @@ tcp_retire(struct tcp *t)
 void
 tcp_forget(struct tcp *t)
 {
-	struct daemon *d = t->d;
-	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id };
+	struct tcp_engine *eng = t->eng;
+	struct tcp_error e = { .code = PROTO_E_CLOSED };
 
 	tcp_cancel_pending(t, &e);
 	tcp_cancel_list(&t->writes, &e);
 	tcp_cancel_list(&t->closes, &e);
-	ev_timer_stop(d->loop, &t->linger_timer);
-	ev_timer_stop(d->loop, &t->ack_timer);
+	ev_timer_stop(eng->loop, &t->linger_timer);
+	ev_timer_stop(eng->loop, &t->ack_timer);
 	tcp_close_fd(t, false);
 	switch (t->where) {
 	case TCP_IN_SOCKETS:
 		TAILQ_REMOVE(&t->owner->sockets, t, link);
 		t->owner->nsockets--;
-		ctl_socket_closed(t->owner);
+		eng->ev->socket_closed(t->owner);
 		break;
 	case TCP_IN_CLOSED:
 		TAILQ_REMOVE(&t->owner->closed, t, link);
 		t->owner->nclosed--;
 		break;
 	case TCP_IN_ORPHANS:
-		TAILQ_REMOVE(&d->orphans, t, link);
+		TAILQ_REMOVE(&eng->orphans, t, link);
 		break;
 	case TCP_IN_DEAD:
 		return;
 	}
-	idmap_remove(d->sockets, t->id);
+	idmap_remove(eng->sockets, t->id);
 	t->owner = NULL;
-	TAILQ_INSERT_TAIL(&d->dead_tcps, t, link);
+	TAILQ_INSERT_TAIL(&eng->dead, t, link);
 	t->where = TCP_IN_DEAD;
 }
 
@@ -405,93 +440,4 @@ tcp_apply_options(struct tcp *t)
 	if (t->keep_alive_idle > 0)
 		(void) setsockopt(t->fd, IPPROTO_TCP, TCP_KEEPIDLE, &t->keep_alive_idle,
 				  sizeof(int));
-}
-
-/*
- * Asks the policy whether t's owner may do action on ss (host: the name
- * the client gave, or NULL).  Every decision is logged with [policy]
- * audit = yes; denials are counted, and shown to monitors.  Returns NULL
- * when allowed, else the rule that denies.
- */
-const struct policy_rule *
-tcp_policy_denies(struct tcp *t, enum policy_action action, const char *host,
-		  const struct sockaddr_storage *ss)
-{
-	struct daemon *d = t->d;
-	const struct policy_rule *r;
-	char addr[INET6_ADDRSTRLEN + 8] = "?";
-	bool allowed;
-
-	if (!t->owner || !d->conf.policy)
-		return NULL;	/* lingering: nothing new is started for it */
-	r = policy_check(d->conf.policy, &t->owner->subject, action, host,
-			 (const struct sockaddr *)ss);
-	allowed = policy_rule_allows(r);
-	if (!allowed)
-		d->counters.policy_denials++;
-	if (d->conf.policy->audit || monitor_on(d))
-		rpc_format_endpoint(ss, addr, sizeof(addr));
-	if (d->conf.policy->audit)
-		log_notice("policy: %s %s by uid %d pid %d (%s) to %s%s%s: rule %d: %s",
-			   allowed ? "allowed" : "denied", policy_action_name(action),
-			   (int)t->owner->cred.uid, (int)t->owner->cred.pid, t->owner->desc, addr,
-			   host ? " as " : "", host ? host : "", policy_rule_line(r),
-			   policy_rule_text(r));
-	if (!allowed && monitor_on(d)) {
-		struct proto_jw *w = monitor_begin(d, NULL, t, "denied");
-
-		proto_jw_kstr(w, "action", policy_action_name(action));
-		rpc_write_endpoint(w, "address", ss);
-		proto_jw_kstr(w, "rule", policy_rule_text(r));
-		monitor_end(d);
-	}
-	return allowed ? NULL : r;
-}
-
-/* Writes the tcp.info object of t. */
-void
-tcp_write_info(struct proto_jw *w, const struct tcp *t)
-{
-	enum proto_state ps = tcp_proto_state(t);
-
-	proto_jw_obj_begin(w);
-	proto_jw_kint(w, "socket", (int64_t)t->id);
-	proto_jw_kstr(w, "state", proto_state_name(ps));
-	proto_jw_kint(w, "stateCode", proto_state_code(ps));
-	proto_jw_kstr(w, "host", t->host ? t->host : "127.0.0.1");
-	proto_jw_kint(w, "port", t->port < 0 ? 0 : t->port);
-	if (t->has_local)
-		rpc_write_endpoint(w, "local", &t->local);
-	if (t->has_remote)
-		rpc_write_endpoint(w, "remote", &t->remote);
-	proto_jw_kint(w, "listenQueueSize", t->listen_queue < 0 ? SOMAXCONN : t->listen_queue);
-	proto_jw_kint(w, "timeout", t->timeout_ms < 0 ? (int64_t)t->d->conf.connect_timeout_ms
-						       : t->timeout_ms);
-	proto_jw_kuint(w, "bytesRead", t->bytes_read);
-	proto_jw_kuint(w, "bytesWritten", t->bytes_written);
-	proto_jw_kuint(w, "pendingWriteBytes", t->pending_write_bytes);
-	proto_jw_kbool(w, "pumping", t->pumping);
-	proto_jw_kbool(w, "channel", t->channel != NULL);
-	proto_jw_key(w, "owner");
-	proto_jw_obj_begin(w);
-	proto_jw_kuint(w, "client", t->owner ? t->owner->num : 0);
-	if (t->owner) {
-		proto_jw_kint(w, "pid", (int64_t)t->owner->cred.pid);
-		proto_jw_kint(w, "uid", (int64_t)t->owner->cred.uid);
-		proto_jw_kint(w, "gid", (int64_t)t->owner->cred.gid);
-		proto_jw_key(w, "groups");
-		proto_jw_arr_begin(w);
-		for (size_t i = 0; i < t->owner->subject.ngroups; i++)
-			proto_jw_int(w, (int64_t)t->owner->subject.groups[i]);
-		proto_jw_arr_end(w);
-	}
-	proto_jw_obj_end(w);
-	proto_jw_kuint(w, "ageMs", (uint64_t)((ev_now(t->d->loop) - t->created) * 1000.));
-	if (t->fd >= 0 && (t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING)) {
-		struct tcp_kinfo k;
-
-		if (tcp_kinfo_get(t->fd, &k) == 0)
-			tcp_kinfo_write(w, "tcpInfo", &k);
-	}
-	proto_jw_obj_end(w);
 }

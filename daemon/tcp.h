@@ -15,16 +15,93 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "conf.h"
 #include "flow.h"
-#include "proto-jw.h"
 #include "proto-methods.h"
 #include "policy.h"
-#include "rpc.h"
+#include "tcp-events.h"
 
-struct daemon;
-struct ctl;
+struct dns;
 struct dns_query;
 struct dns_result;
+struct idmap;
+struct tcp;
+
+#define TCP_CLOSED_KEEP	256		/* closed sockets remembered per owner */
+
+TAILQ_HEAD(tcp_list, tcp);
+
+/*
+ * What the engine runs in, set up by the daemon: the loop, the run queue,
+ * the receive buffer, the resolver, the configuration it reads
+ * (connect-timeout-ms, linger-ms), the layer above (events, up) and the
+ * sockets themselves.
+ */
+struct tcp_engine {
+	struct ev_loop		*loop;
+	struct flow		*flow;
+	char			*scratch;	/* scratch_size bytes for recv */
+	size_t			 scratch_size;
+	struct dns		*dns;
+	const struct conf	*conf;
+	const uint64_t		*policy_gen;	/* bumped each time a policy comes into force */
+	const struct tcp_events	*ev;
+	void			*up;		/* the layer above's, for fd_freed, accept_paused */
+
+	struct idmap		*sockets;	/* id -> tcp, all known sockets */
+	uint64_t		 next_socket;	/* ids, never reused */
+	size_t			 nsockets;	/* open sockets (with an fd) */
+	struct tcp_list		 orphans;	/* lingering sockets of vanished owners */
+	struct tcp_list		 dead;		/* graveyard */
+	struct tcp_list		 paused;	/* listeners whose accept waits for fds */
+};
+
+/*
+ * Who owns sockets: embedded in the layer above's client object.  The
+ * engine keeps its lists; acct is its flow account, desc its name in logs.
+ */
+struct tcp_owner {
+	struct tcp_list		 sockets;	/* open */
+	struct tcp_list		 closed;	/* closed, kept for info, oldest first */
+	size_t			 nsockets, nclosed;
+	struct flow_account	*acct;
+	const char		*desc;
+};
+
+enum tcp_op_kind {
+	TCP_OP_READ,
+	TCP_OP_WRITE,
+	TCP_OP_ACCEPT,
+	TCP_OP_OPEN,		/* connect or listen */
+	TCP_OP_SHUTDOWN,
+	TCP_OP_CLOSE,
+};
+
+/*
+ * A pending operation on a socket, embedded in the request of the layer
+ * above: its place in one of the socket's FIFOs, its timeout, its figures.
+ */
+struct tcp_op {
+	TAILQ_ENTRY(tcp_op)	 q_link;
+	struct tcp		*tcp;
+	enum tcp_op_kind	 kind;
+	bool			 timer_on;
+	ev_timer		 timer;		/* read / accept timeout */
+	union {
+		struct {
+			size_t	 length;	/* most bytes to return */
+		} read;
+		struct {
+			char	*data;		/* owned by the layer above */
+			size_t	 len, off;	/* bytes, sent */
+		} write;
+		struct {
+			int	 no_delay, keep_alive;	/* for the inbound socket */
+		} accept;
+	} u;
+};
+
+TAILQ_HEAD(tcp_op_list, tcp_op);
 
 enum tcp_state {
 	TCP_STATE_INITIALIZED,
@@ -55,21 +132,21 @@ struct tcp_loss {
 };
 
 struct tcp {
-	TAILQ_ENTRY(tcp)	 link;		/* owner's sockets/closed, d->orphans or graveyard */
-	TAILQ_ENTRY(tcp)	 pause_link;	/* d->paused_listeners while accept_paused */
-	struct daemon		*d;
-	struct ctl		*owner;		/* NULL: orphan, lingering */
+	TAILQ_ENTRY(tcp)	 link;		/* owner's sockets/closed, orphans or graveyard */
+	TAILQ_ENTRY(tcp)	 pause_link;	/* eng->paused while accept_paused */
+	struct tcp_engine	*eng;
+	struct tcp_owner	*owner;		/* NULL: orphan, lingering */
 	uint64_t		 id;		/* > 0, never reused */
 	int			 fd;		/* -1 when none */
 	enum tcp_state		 state;
-	struct flow_item	 run_item;	/* in d->flow's run queue: bytes to move */
+	struct flow_item	 run_item;	/* in the run queue: bytes to move */
 	struct flow_item	 stall_item;	/* waiting for its owner's (or uid's) output room */
 	bool			 accept_paused;	/* listener waits for fds */
 	enum {
 		TCP_IN_SOCKETS,			/* owner->sockets */
 		TCP_IN_CLOSED,			/* owner->closed */
-		TCP_IN_ORPHANS,			/* d->orphans */
-		TCP_IN_DEAD,			/* d->dead_tcps */
+		TCP_IN_ORPHANS,			/* eng->orphans */
+		TCP_IN_DEAD,			/* eng->dead */
 	}			 where;		/* which list link is in */
 	ev_io			 rio, wio;
 	ev_timer		 connect_timer;	/* whole connect, resolution included */
@@ -89,9 +166,9 @@ struct tcp {
 	struct sockaddr_storage	 local, remote;
 	bool			 has_local, has_remote;
 
-	struct rpc_call_list	 reads, writes, accepts, closes;
-	struct rpc_call		*connect_call;	/* pending connect or listen */
-	struct rpc_call		*shutdown_call;	/* pending shutdown */
+	struct tcp_op_list	 reads, writes, accepts, closes;
+	struct tcp_op		*connect_op;	/* pending connect or listen */
+	struct tcp_op		*shutdown_op;	/* pending shutdown */
 	struct dns_query	*dns_q;		/* resolution under way */
 	struct dns_result	*addrs;		/* owned: addresses left to try */
 	int			 addr_next;	/* next index in addrs */
@@ -99,7 +176,7 @@ struct tcp {
 	const struct policy_rule *denied;	/* the rule that refused an address */
 	struct sockaddr_storage	 denied_addr;
 	struct sockaddr_storage	 judged;	/* the address the connect was allowed to */
-	uint64_t		 judged_gen;	/* under d->policy_gen */
+	uint64_t		 judged_gen;	/* under eng->policy_gen */
 
 	struct tcp_channel	*channel;	/* tcp.channel open: the relay owns the fd's I/O */
 	bool			 pumping;
@@ -120,8 +197,13 @@ bool		 tcp_read_turn(struct flow_item *it);
 bool		 tcp_wake(struct flow_item *it);
 
 /* tcp.c */
-struct tcp	*tcp_new(struct daemon *d, struct ctl *owner);
+void		 tcp_engine_init(struct tcp_engine *eng);
+bool		 tcp_engine_reap(struct tcp_engine *eng);
+void		 tcp_engine_resume_accepts(struct tcp_engine *eng);
+void		 tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc);
+struct tcp	*tcp_new(struct tcp_engine *eng, struct tcp_owner *owner);
 struct tcp	*tcp_free(struct tcp *t);
+struct tcp	*tcp_find(struct tcp_engine *eng, int64_t id);
 void		 tcp_set_state(struct tcp *t, enum tcp_state s);
 enum proto_state tcp_proto_state(const struct tcp *t);
 void		 tcp_set_fd(struct tcp *t, int fd);
@@ -129,46 +211,49 @@ void		 tcp_close_fd(struct tcp *t, bool reset);
 void		 tcp_fail(struct tcp *t, int err);
 void		 tcp_channel_closed(struct tcp *t);
 void		 tcp_channel_reset(struct tcp *t);
-/* tcp-channel.c */
-void		 tcp_channel_drop(struct tcp *t);
-void		 tcp_cancel_list(struct rpc_call_list *l, const struct rpc_error *e);
-void		 tcp_cancel_pending(struct tcp *t, const struct rpc_error *e);
-void		 tcp_fail_writes(struct tcp *t, const struct rpc_error *e);
+void		 tcp_op_done(struct tcp_op *op);
+void		 tcp_cancel_list(struct tcp_op_list *l, const struct tcp_error *e);
+void		 tcp_cancel_pending(struct tcp *t, const struct tcp_error *e);
+void		 tcp_fail_writes(struct tcp *t, const struct tcp_error *e);
 void		 tcp_retire(struct tcp *t);
 void		 tcp_forget(struct tcp *t);
-const struct policy_rule *tcp_policy_denies(struct tcp *t, enum policy_action action,
-		    const char *host, const struct sockaddr_storage *ss);
-void		 tcp_write_info(struct proto_jw *w, const struct tcp *t);
 void		 tcp_apply_options(struct tcp *t);
 const char	*tcp_state_name(enum tcp_state s);
 
 /* tcp-close.c */
 void		 tcp_close_init(struct tcp *t);
 void		 tcp_measure_loss(struct tcp *t, bool reset);
-void		 tcp_end(struct tcp *t, bool reset, const struct rpc_error *e, const char *reason);
-int		 tcp_close(struct tcp *t, struct rpc_call *call, bool abort);
+void		 tcp_end(struct tcp *t, bool reset, const struct tcp_error *e, const char *reason);
+bool		 tcp_close_waits(struct tcp *t, bool abort);
+bool		 tcp_close(struct tcp *t, struct tcp_op *op, bool abort);
 void		 tcp_orphan(struct tcp *t);
 void		 tcp_stop(struct tcp *t);
 void		 tcp_writes_drained(struct tcp *t);
 
 /* tcp-io.c */
 void		 tcp_update_io(struct tcp *t);
-int		 tcp_read_queue(struct tcp *t, struct rpc_call *call, int64_t timeout_ms);
-int		 tcp_write_queue(struct tcp *t, struct rpc_call *call);
-int		 tcp_shutdown(struct tcp *t, struct rpc_call *call);
+void		 tcp_read_queue(struct tcp *t, struct tcp_op *op, int64_t timeout_ms);
+void		 tcp_write_queue(struct tcp *t, struct tcp_op *op);
+void		 tcp_shutdown(struct tcp *t, struct tcp_op *op);
 void		 tcp_pump_set(struct tcp *t, bool on, size_t chunk);
 void		 tcp_flush_writes(struct tcp *t);
 void		 tcp_io_connected(struct tcp *t);
-void		 tcp_start_call_timer(struct rpc_call *call, int64_t timeout_ms);
-void		 tcp_reply_eof(struct rpc_call *call, const struct tcp *t);
+void		 tcp_start_op_timer(struct tcp_op *op, int64_t timeout_ms);
 
 /* tcp-connect.c */
-int		 tcp_connect(struct tcp *t, struct rpc_call *call);
-int		 tcp_listen(struct tcp *t, struct rpc_call *call);
+void		 tcp_connect(struct tcp *t, struct tcp_op *op);
+void		 tcp_listen(struct tcp *t, struct tcp_op *op);
 
 /* tcp-accept.c */
-int		 tcp_accept_queue(struct tcp *t, struct rpc_call *call, int64_t timeout_ms);
+void		 tcp_accept_queue(struct tcp *t, struct tcp_op *op, int64_t timeout_ms);
 void		 tcp_accept_resume(struct tcp *t);
 void		 tcp_accept_init(struct tcp *t);
+
+/* tcp-channel.c */
+const char	*tcp_channel_busy(const struct tcp *t);
+int		 tcp_channel_new(struct tcp_channel **chp, int *client_end);
+void		 tcp_channel_discard(struct tcp_channel *ch);
+void		 tcp_channel_attach(struct tcp *t, struct tcp_channel *ch);
+void		 tcp_channel_drop(struct tcp *t);
 
 #endif
