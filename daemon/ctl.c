@@ -131,6 +131,9 @@ ctl_close(struct ctl *c, const char *reason)
 		return;
 	monitor_detach(c);
 	ctl_input_release(c);
+	/* Its sockets wait for nobody's room any more (some may wait on the uid's queue). */
+	TAILQ_FOREACH(t, &c->own.sockets, link)
+		flow_unstall(&t->stall_item);
 	flow_account_done(&c->acct);	/* before its uid's account may go */
 	quota_detach(c);
 	c->flags |= CTL_DEAD;

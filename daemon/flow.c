@@ -122,16 +122,23 @@ flow_account_init(struct flow_account *a, struct flow_account *parent, size_t li
 	flow_queue_init(&a->stalled);
 }
 
-/* The account goes: its counts leave its parent's, its waiting sockets are forgotten. */
+/*
+ * The account goes: its counts leave its parent's (whose waiting sockets
+ * may have room now: they get their turn), its own waiters are forgotten.
+ */
 void
 flow_account_done(struct flow_account *a)
 {
+	struct flow_account *parent = a->parent;
+
 	flow_output_set(a, 0);
 	if (a->pending_write)
 		flow_pending_sub(a, a->pending_write);
 	while (flow_queue_pop(&a->stalled))
 		;
 	a->parent = NULL;
+	if (parent)
+		flow_drained(parent);
 }
 
 /* a's output is now `now` bytes. */
@@ -220,10 +227,17 @@ flow_drained(struct flow_account *a)
 			continue;
 		/* At most the ones waiting now: a woken one may queue again. */
 		while (n-- > 0 && (it = flow_queue_pop(&a->stalled))) {
-			if (flow_has_room(a))
+			if (flow_has_room(a)) {
 				(void) it->run(it);
-			else
-				(void) flow_stall(a, it);	/* an ancestor is full: wait there */
+			} else if (a->parent) {
+				(void) flow_stall(a->parent, it);	/* an ancestor is full: wait there */
+			} else {
+				/* (a itself full again: it keeps its place at the head) */
+				TAILQ_INSERT_HEAD(&a->stalled.items, it, link);
+				it->on = &a->stalled;
+				a->stalled.n++;
+				break;
+			}
 		}
 	}
 }

@@ -116,6 +116,7 @@ quota_detach(struct ctl *c)
 	for (p = &c->d->quota[u->uid % QUOTA_BUCKETS]; *p != u; p = &(*p)->next)
 		;
 	*p = u->next;
+	flow_account_done(&u->acct);	/* (nothing should wait on it by now) */
 	free(u);
 }
 
@@ -179,6 +180,9 @@ quota_limits_changed(struct daemon *d)
 			u->acct.notify_limit = d->conf.uid_notify;
 	TAILQ_FOREACH(c, &d->ctls, link)
 		c->acct.notify_limit = d->conf.client_notify;
+	/* Raised limits: whoever waits may have room now. */
+	TAILQ_FOREACH(c, &d->ctls, link)
+		flow_drained(&c->acct);
 }
 
 /* Refills a bucket of rate tokens per second, holding at most one second's worth. */

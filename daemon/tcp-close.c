@@ -27,15 +27,36 @@
 #define TCP_ACK_POLL_FIRST	0.002	/* s: first look at the kernel's send queue */
 #define TCP_ACK_POLL_MAX	0.2	/* s: the interval doubles up to this */
 
+/* What a graceful close needs, allocated for its duration only (sockets are many, closes few). */
+struct tcp_closing {
+	struct tcp	*t;
+	ev_timer	 linger_timer;	/* bounds the whole close */
+	ev_timer	 ack_timer;	/* queue empty: polls until the peer acked all */
+	double		 ack_every;	/* its interval, seconds, doubling */
+};
+
 static void tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents);
 static void tcp_on_ack_poll(struct ev_loop *loop, ev_timer *w, int revents);
 
-/* Sets up the close timers of a new socket. */
+/* Nothing to set up: a socket gets its close timers when it starts closing. */
 void
 tcp_close_init(struct tcp *t)
 {
-	ev_init(&t->linger_timer, tcp_on_linger);
-	ev_init(&t->ack_timer, tcp_on_ack_poll);
+	t->closing = NULL;
+}
+
+/* The close timers go (the close ended, or the socket is forgotten). */
+void
+tcp_close_done(struct tcp *t)
+{
+	struct tcp_closing *cl = t->closing;
+
+	if (!cl)
+		return;
+	ev_timer_stop(t->eng->loop, &cl->linger_timer);
+	ev_timer_stop(t->eng->loop, &cl->ack_timer);
+	free(cl);
+	t->closing = NULL;
 }
 
 /*
@@ -118,8 +139,7 @@ tcp_end(struct tcp *t, bool reset, const struct tcp_error *e, const char *reason
 				   t->state == TCP_STATE_CLOSING);
 	struct tcp_op *op;
 
-	ev_timer_stop(t->eng->loop, &t->linger_timer);
-	ev_timer_stop(t->eng->loop, &t->ack_timer);
+	tcp_close_done(t);
 	t->loss = (struct tcp_loss){ 0 };
 	if (conn)
 		tcp_measure_loss(t, reset);
@@ -162,22 +182,44 @@ tcp_check_acked(struct tcp *t, double interval)
 		tcp_end(t, false, &e, NULL);
 		return;
 	}
-	t->ack_every = interval < TCP_ACK_POLL_MAX ? interval : TCP_ACK_POLL_MAX;
-	ev_timer_set(&t->ack_timer, t->ack_every, 0.);
-	ev_timer_start(t->eng->loop, &t->ack_timer);
+	if (!t->closing)
+		return;		/* not lingering (an abort after all): nothing to poll for */
+	t->closing->ack_every = interval < TCP_ACK_POLL_MAX ? interval : TCP_ACK_POLL_MAX;
+	ev_timer_set(&t->closing->ack_timer, t->closing->ack_every, 0.);
+	ev_timer_start(t->eng->loop, &t->closing->ack_timer);
 }
 
 static void
 tcp_on_ack_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, ack_timer));
+	struct tcp_closing *cl = (struct tcp_closing *)((char *)w -
+							offsetof(struct tcp_closing, ack_timer));
 
-	tcp_check_acked(t, t->ack_every * 2);
+	tcp_check_acked(cl->t, cl->ack_every * 2);
+}
+
+/* The close timers, made before a close starts to wait.  False without memory. */
+static bool
+closing_alloc(struct tcp *t)
+{
+	struct tcp_closing *cl;
+
+	if (t->closing)
+		return true;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return false;
+	cl->t = t;
+	ev_init(&cl->linger_timer, tcp_on_linger);
+	ev_init(&cl->ack_timer, tcp_on_ack_poll);
+	t->closing = cl;
+	return true;
 }
 
 /*
  * t, connected with bytes in flight, starts closing: closed for its owner
  * at once, its queue flushed and then acknowledged within linger-ms.
+ * closing_alloc() has succeeded.
  */
 static void
 tcp_start_linger(struct tcp *t)
@@ -188,20 +230,21 @@ tcp_start_linger(struct tcp *t)
 	ev_io_stop(eng->loop, &t->rio);
 	if (t->owner)
 		flow_unstall(&t->stall_item);
-	ev_timer_set(&t->linger_timer, (double)eng->conf->linger_ms / 1000., 0.);
-	ev_timer_start(eng->loop, &t->linger_timer);
+	ev_timer_set(&t->closing->linger_timer, (double)eng->conf->linger_ms / 1000., 0.);
+	ev_timer_start(eng->loop, &t->closing->linger_timer);
 	if (TAILQ_EMPTY(&t->writes)) {
 		/* Only the kernel holds bytes: look again shortly. */
-		t->ack_every = TCP_ACK_POLL_FIRST;
-		ev_timer_set(&t->ack_timer, t->ack_every, 0.);
-		ev_timer_start(eng->loop, &t->ack_timer);
+		t->closing->ack_every = TCP_ACK_POLL_FIRST;
+		ev_timer_set(&t->closing->ack_timer, t->closing->ack_every, 0.);
+		ev_timer_start(eng->loop, &t->closing->ack_timer);
 	}
 }
 
 static void
 tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, linger_timer));
+	struct tcp *t = ((struct tcp_closing *)((char *)w -
+						offsetof(struct tcp_closing, linger_timer)))->t;
 	struct tcp_error e = { .code = PROTO_E_CLOSED,
 			       .message = "linger time expired before the data was sent" };
 
@@ -217,7 +260,7 @@ tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents)
 void
 tcp_writes_drained(struct tcp *t)
 {
-	if (t->state == TCP_STATE_CLOSING && !ev_is_active(&t->ack_timer))
+	if (t->state == TCP_STATE_CLOSING && t->closing && !ev_is_active(&t->closing->ack_timer))
 		tcp_check_acked(t, TCP_ACK_POLL_FIRST);
 }
 
@@ -271,11 +314,14 @@ tcp_close(struct tcp *t, struct tcp_op *op, bool abort)
 		return false;
 	}
 	tcp_cancel_pending(t, &e);
-	if (!abort && op && tcp_in_flight(t)) {
+	if (!abort && op && tcp_in_flight(t) && closing_alloc(t)) {
 		close_queue(t, op);
 		tcp_start_linger(t);
 		return true;
 	}
+	/* (Without memory to wait, bytes in flight are reset, and reported as such.) */
+	if (!abort && tcp_in_flight(t))
+		abort = true;
 	tcp_end(t, abort && t->state != TCP_STATE_LISTENING, &e, NULL);
 	return false;
 }
@@ -303,8 +349,12 @@ tcp_orphan(struct tcp *t)
 		t->owner = NULL;
 		TAILQ_INSERT_TAIL(&eng->orphans, t, link);
 		t->where = TCP_IN_ORPHANS;
-		if (t->state != TCP_STATE_CLOSING)
-			tcp_start_linger(t);
+		if (t->state != TCP_STATE_CLOSING) {
+			if (closing_alloc(t))
+				tcp_start_linger(t);
+			else
+				tcp_end(t, true, &e, "linger");
+		}
 		return;
 	}
 	if (t->state == TCP_STATE_CONNECTED) {
@@ -330,7 +380,10 @@ tcp_stop(struct tcp *t)
 		return;
 	tcp_cancel_pending(t, &e);
 	if (tcp_in_flight(t)) {
-		tcp_start_linger(t);
+		if (closing_alloc(t))
+			tcp_start_linger(t);
+		else
+			tcp_end(t, true, &e, "linger");
 		return;
 	}
 	tcp_end(t, false, &e, NULL);

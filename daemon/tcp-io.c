@@ -171,8 +171,8 @@ tcp_update_io(struct tcp *t)
 			want = false;
 		}
 	}
-	if (want && t->run_item.on)
-		want = false;	/* its turn comes anyway */
+	if (want && (t->run_item.on || t->stall_item.on))
+		want = false;	/* its turn comes anyway, or it waits behind others */
 	if (want && !ev_is_active(&t->rio))
 		ev_io_start(loop, &t->rio);
 	else if (!want && ev_is_active(&t->rio))

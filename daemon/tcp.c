@@ -402,8 +402,7 @@ tcp_forget(struct tcp *t)
 	tcp_cancel_pending(t, &e);
 	tcp_cancel_list(&t->writes, &e);
 	tcp_cancel_list(&t->closes, &e);
-	ev_timer_stop(eng->loop, &t->linger_timer);
-	ev_timer_stop(eng->loop, &t->ack_timer);
+	tcp_close_done(t);
 	tcp_close_fd(t, false);
 	switch (t->where) {
 	case TCP_IN_SOCKETS:

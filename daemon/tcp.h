@@ -118,6 +118,7 @@ enum tcp_state {
 			     (s) == TCP_STATE_LISTENING || (s) == TCP_STATE_CLOSING)
 
 struct tcp_channel;
+struct tcp_closing;
 
 /*
  * What a connection's end left undelivered, measured just before its fd
@@ -150,9 +151,7 @@ struct tcp {
 	}			 where;		/* which list link is in */
 	ev_io			 rio, wio;
 	ev_timer		 connect_timer;	/* whole connect, resolution included */
-	ev_timer		 linger_timer;	/* graceful close bound */
-	ev_timer		 ack_timer;	/* closing, queue empty: polls until the peer acked all */
-	double			 ack_every;	/* its interval, seconds, doubling */
+	struct tcp_closing	*closing;	/* while closing gracefully (tcp-close.c) */
 	double			 created;	/* ev_now */
 
 	/* As given at create/connect/listen (the peer's, for an inbound socket). */
@@ -222,6 +221,7 @@ const char	*tcp_state_name(enum tcp_state s);
 
 /* tcp-close.c */
 void		 tcp_close_init(struct tcp *t);
+void		 tcp_close_done(struct tcp *t);
 void		 tcp_measure_loss(struct tcp *t, bool reset);
 void		 tcp_end(struct tcp *t, bool reset, const struct tcp_error *e, const char *reason);
 bool		 tcp_close_waits(struct tcp *t, bool abort);

@@ -263,6 +263,77 @@ test_channels(void)
 	close(ctl);
 }
 
+/* Bytes readable on fd within ms (all of them read), or -1 at EOF or error. */
+static long long
+drain_for(int fd, int ms)
+{
+	static char buf[1 << 16];
+	long long got = 0;
+
+	for (long long end = spawn_now_ms() + ms; spawn_now_ms() < end;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		r = read(fd, buf, sizeof(buf));
+		if (r <= 0)
+			return -1;
+		got += r;
+	}
+	return got;
+}
+
+/*
+ * A client that holds its uid's output room (it never reads) exits: the
+ * uid's other client, waiting for that room, is read again, and nothing
+ * of the departed client is touched after it went.
+ */
+static void
+test_exit_while_holding_room(const char *bin)
+{
+	int port, a, b, probe;
+	pid_t peer = blaster(2, &port);
+	char params[96];
+	long long got;
+
+	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n[limits]\n"
+			"uid-notify-bytes = 65536\nclient-notify-bytes = 1048576\n", 0) < 0) {
+		check(0, "a daemon with uid-notify-bytes under client-notify-bytes");
+		return;
+	}
+	a = spawn_ctl_open(&sp);
+	b = spawn_ctl_open(&sp);
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? b : a;
+		long long s;
+
+		snprintf(params, sizeof(params), "{\"port\":%d}", port);
+		s = socket_of(spawn_ask(fd, 1, "tcp.connect", params));
+		snprintf(params, sizeof(params), "{\"socket\":%lld,\"chunkSize\":16384}", s);
+		spawn_ask(fd, 2, "tcp.pump", params);
+	}
+	/* a never reads: its output holds the uid's room, and b waits for it. */
+	(void) drain_for(b, 500);
+	close(a);
+	got = drain_for(b, 3000);
+	check(got >= 1 << 20, "once the client holding its uid's room is gone, the uid's other "
+	      "client is read again (%lld bytes in 3 s)", got);
+	close(b);
+	probe = spawn_ctl_open(&sp);
+	check(probe >= 0 && strstr(spawn_ask(probe, 3, "daemon.info", NULL), "\"result\""),
+	      "the daemon serves on after both left");
+	if (probe >= 0)
+		close(probe);
+	kill(peer, SIGTERM);
+	waitpid(peer, NULL, 0);
+	{
+		int status = spawn_stop(&sp);
+
+		check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "that daemon exits 0");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -282,5 +353,6 @@ main(int argc, char **argv)
 
 		check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon exits 0");
 	}
+	test_exit_while_holding_room(bin);
 	return check_summary();
 }

@@ -168,6 +168,59 @@ client_waiter_moves_to_uid(void **state)
 	flow_account_done(&uid);
 }
 
+/* Two waiters of a client with room, the uid full: both move to the uid's queue, in order. */
+static void
+two_client_waiters_move_to_uid(void **state)
+{
+	struct flow_account uid, a, b;
+	struct fake f[2];
+
+	flow_account_init(&uid, NULL, 1000);
+	flow_account_init(&a, &uid, 2000);
+	flow_account_init(&b, &uid, 400);
+	for (int i = 0; i < 2; i++)
+		f[i] = (struct fake){ .it.run = wake_run, .id = i };
+	norder = 0;
+	flow_output_set(&b, 400);	/* b is full: both wait on b */
+	assert_ptr_equal(flow_stall(&b, &f[0].it), &b);
+	assert_ptr_equal(flow_stall(&b, &f[1].it), &b);
+	flow_output_set(&a, 1000);	/* the uid is full too */
+	flow_output_set(&b, 0);
+	flow_drained(&b);
+	assert_int_equal(norder, 0);
+	assert_ptr_equal(f[0].it.on, &uid.stalled);
+	assert_ptr_equal(f[1].it.on, &uid.stalled);
+	flow_output_set(&a, 0);
+	flow_drained(&a);
+	assert_int_equal(norder, 2);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 1);
+	flow_account_done(&a);
+	flow_account_done(&b);
+	flow_account_done(&uid);
+}
+
+/* A client that goes away gives its uid room: the uid's waiters get their turn. */
+static void
+closing_client_wakes_uid_waiters(void **state)
+{
+	struct flow_account uid, a, b;
+	struct fake f = { .it.run = wake_run, .id = 3 };
+
+	flow_account_init(&uid, NULL, 1000);
+	flow_account_init(&a, &uid, 2000);
+	flow_account_init(&b, &uid, 2000);
+	norder = 0;
+	flow_output_set(&a, 1000);	/* a holds the uid's room, and never reads */
+	assert_ptr_equal(flow_stall(&b, &f.it), &uid);
+	flow_account_done(&a);		/* a goes */
+	assert_int_equal(uid.output, 0);
+	assert_int_equal(norder, 1);
+	assert_int_equal(order[0], 3);
+	flow_account_done(&b);
+	flow_account_done(&uid);
+}
+
 int
 main(void)
 {
@@ -175,6 +228,8 @@ main(void)
 		cmocka_unit_test(run_queue_round_robin),
 		cmocka_unit_test(stalled_queue_fifo),
 		cmocka_unit_test(client_waiter_moves_to_uid),
+		cmocka_unit_test(two_client_waiters_move_to_uid),
+		cmocka_unit_test(closing_client_wakes_uid_waiters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
