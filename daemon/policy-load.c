@@ -90,6 +90,10 @@ on_resolved(void *userdata, int status, const char *errname, const struct dns_re
 	l->pending--;
 	if (status != 0) {
 		host_failed(l, it->index, errname);
+	} else if (res->count >= DNS_MAX_ADDRS) {
+		/* Perhaps more than were kept: a deny rule must not miss one (fail closed). */
+		host_failed(l, it->index, "it has as many addresses as a rule keeps, or more; "
+			    "list them with dest=");
 	} else if (policy_host_set(l->p, it->index, res->addrs, res->count) < 0) {
 		host_failed(l, it->index, "out of memory");
 	} else {
