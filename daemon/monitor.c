@@ -13,6 +13,7 @@
 #include "proto-methods.h"
 #include "rpc.h"
 #include "tcp.h"
+#include "tcp-kinfo.h"
 
 struct proto_jw *
 monitor_begin(struct daemon *d, const struct ctl *c, const struct tcp *t, const char *event)
@@ -121,6 +122,13 @@ monitor_state(struct daemon *d, const struct tcp *t, const char *from, const cha
 		rpc_write_endpoint(w, "local", &t->local);
 	if (t->has_remote)
 		rpc_write_endpoint(w, "remote", &t->remote);
+	if (t->fd >= 0 && (t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING)) {
+		struct tcp_kinfo k;
+
+		/* Connected (the handshake's round trip), or closing (what is left in flight). */
+		if (tcp_kinfo_get(t->fd, &k) == 0)
+			tcp_kinfo_write(w, "tcpInfo", &k);
+	}
 	monitor_end(d);
 }
 

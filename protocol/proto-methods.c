@@ -352,6 +352,8 @@ static const struct proto_field note_monitor[] = {
 	  "left this host."),
 	R("unacknowledgedBytes", PROTO_T_INT, OPT, "closed: bytes sent but not acknowledged by "
 	  "the peer at the reset."),
+	RS("tcpInfo", PROTO_T_OBJECT, OPT, res_kinfo, "state (to connected or closing): "
+	   "the kernel's view, as in tcp.info."),
 	END
 };
 

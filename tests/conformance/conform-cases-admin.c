@@ -97,8 +97,9 @@ case_monitor_events(void)
 	      "state to connecting: %s", e ? j_text(e) : "none");
 	cJSON_Delete(e);
 	e = next_event(m, s, "state", end);
-	CHECK(e && j_is(e, "params.to", "connected") && j_get(e, "params.remote"),
-	      "state to connected: %s", e ? j_text(e) : "none");
+	CHECK(e && j_is(e, "params.to", "connected") && j_get(e, "params.remote") &&
+	      j_int(e, "params.tcpInfo.cwnd") > 0,
+	      "state to connected, with the kernel's view: %s", e ? j_text(e) : "none");
 	cJSON_Delete(e);
 
 	cJSON_Delete(cc_call(c, "tcp.write", "{\"socket\":%lld,\"text\":\"hello\"}", s));

@@ -27,6 +27,7 @@ table names exactly the notifications and no field they do not have; the
 monitor.event table lists exactly monitor.event's fields.
 """
 import json
+import re
 import sys
 
 import jsonschema
@@ -283,7 +284,7 @@ def check_markdown(doc, path):
         elif head[:2] == ["event", "when"]:
             fields = {"time", "event", "client", "pid", "uid", "socket"}
             for row in rows:
-                fields |= names(row[2].split(" (")[0]) if len(row) > 2 else set()
+                fields |= names(re.sub(r"\([^)]*\)", "", row[2])) if len(row) > 2 else set()
             fields = {f.split(" ")[0] for f in fields}
             declared = {p["name"] for n in doc.doc.get("x-notifications", [])
                         if n["name"] == "monitor.event" for p in n["params"]}
