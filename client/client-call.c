@@ -126,6 +126,24 @@ call_detach(tisock_client *c, struct lib_call *call)
 }
 
 /*
+ * Queues rpc.cancel for the request id; its answer is dropped (the
+ * cancelled request's own answer says what became of it).
+ */
+static int
+cancel_quietly(tisock_client *c, int64_t id)
+{
+	cJSON *want = cJSON_CreateNumber((double)id);
+	struct proto_cancel_args a = { .id = want };
+	int r;
+
+	if (!want)
+		return -ENOMEM;
+	r = lib_call_start(c, PROTO_M_RPC_CANCEL, &a, lib_done_ignore, NULL, 0, NULL);
+	cJSON_Delete(want);
+	return r;
+}
+
+/*
  * Sends a request whose answer done() will get from dispatch (done
  * must not be NULL; lib_done_ignore drops it).  With LIB_CALL_DEADLINE
  * and a client timeout, done() gets no answer (-ETIMEDOUT) once the
@@ -219,12 +237,15 @@ call_wait(tisock_client *c, enum proto_method_id m, const char *name,
 {
 	long long deadline = wait_ms > 0 ? lib_now_ms() + wait_ms : 0;
 	struct lib_call *call;
+	bool cancelled = false;
 	int64_t id;
 
 	if (c->fd < 0) {
 		lib_set_error(c, 0, "a local client has no daemon connection");
 		return -ENOTCONN;
 	}
+	if (m != PROTO_M_RPC_CANCEL)
+		c->interrupted = 0;	/* an interrupt with no call waiting is forgotten */
 	id = queue_request(c, name, fields, args, raw);
 	call = id < 0 ? NULL : call_new(c, m, id);
 	if (!call) {
@@ -241,6 +262,11 @@ call_wait(tisock_client *c, enum proto_method_id m, const char *name,
 			lib_call_finish(c, call);
 			lib_update(c);	/* what was read ahead is due */
 			return 0;
+		}
+		if (c->interrupted && !cancelled && m != PROTO_M_RPC_CANCEL) {
+			/* tisock_client_interrupt(): the answer will say -32800, or came first. */
+			c->interrupted = 0;
+			cancelled = cancel_quietly(c, id) == 0;
 		}
 		if (c->broken || lib_flush(c) < 0)
 			break;
@@ -396,6 +422,55 @@ lib_calls_free(tisock_client *c)
 
 	while ((call = TAILQ_FIRST(&c->calls)))
 		lib_call_finish(c, call);
+}
+
+/*
+ * rpc.cancel of request_id, waiting for its answer: 1 when the request
+ * was pending (its answer is -32800, given to its callback or waiter),
+ * 0 when no pending request had that id, or a negative errno.
+ */
+TISOCK_PUBLIC int
+tisock_client_cancel(tisock_client *c, int64_t request_id)
+{
+	cJSON *want, *answer = NULL;
+	struct proto_cancel_args a = { 0 };
+	int r;
+
+	if (!c || request_id <= 0)
+		return -EINVAL;
+	want = cJSON_CreateNumber((double)request_id);
+	if (!want)
+		return -ENOMEM;
+	a.id = want;
+	r = lib_call_wait(c, PROTO_M_RPC_CANCEL, &a, &answer);
+	cJSON_Delete(want);
+	if (r == 0)
+		r = lib_answer_error(c, answer);
+	if (r == 0)
+		r = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(answer, "result"), "cancelled"));
+	cJSON_Delete(answer);
+	return r;
+}
+
+/* The id of the last request c sent (0: none yet). */
+TISOCK_PUBLIC int64_t
+tisock_client_last_request_id(const tisock_client *c)
+{
+	return c && c->next_id > 1 ? c->next_id - 1 : 0;
+}
+
+/*
+ * Async-signal-safe: the blocking call waiting on c sends rpc.cancel for
+ * its request and returns its answer (-ECANCELED with code -32800 when
+ * the cancel won).  With no call waiting, it is forgotten when the next
+ * blocking call starts.
+ */
+TISOCK_PUBLIC void
+tisock_client_interrupt(tisock_client *c)
+{
+	if (c)
+		c->interrupted = 1;
 }
 
 TISOCK_PUBLIC int

@@ -332,6 +332,7 @@ lib_errno_from_code(int code, int sys_errno)
 	case PROTO_E_INVALID_STATE:	return -ENOTCONN;
 	case PROTO_E_NOT_PERMITTED:	return -EPERM;
 	case PROTO_E_CLOSED:		return -ECANCELED;
+	case PROTO_E_CANCELLED:		return -ECANCELED;
 	case PROTO_E_LIMIT:		return -ENOBUFS;
 	case PROTO_E_TIMEOUT:		return -ETIMEDOUT;
 	case PROTO_E_RESOLVE:		return -ENXIO;

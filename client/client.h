@@ -13,6 +13,7 @@
 #ifndef TISOCK_CLIENT_H
 #define TISOCK_CLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -85,6 +86,7 @@ struct tisock_client {
 	struct proto_reader	*reader;
 	struct proto_buf	 out;		/* queued request lines */
 	int64_t			 next_id;
+	volatile sig_atomic_t	 interrupted;	/* tisock_client_interrupt() */
 	struct lib_call_list	 calls;		/* waiting for answers, in order */
 	struct proto_idmap	*call_ids;	/* id -> struct lib_call */
 	struct lib_call_list	 deadlines;	/* async calls with a deadline, earliest first */

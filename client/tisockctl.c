@@ -222,9 +222,24 @@ cmd_info(tisock_client *c, const struct opts *o, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static tisock_client *call_client;
+
+/*
+ * Ctrl-C during `call`: the pending request is cancelled (rpc.cancel) and
+ * its -32800 answer printed as any error; a second Ctrl-C ends at once.
+ */
+static void
+on_call_sigint(int sig)
+{
+	(void)sig;
+	tisock_client_interrupt(call_client);
+	signal(SIGINT, SIG_DFL);
+}
+
 static int
 cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
+	struct sigaction sa = { .sa_handler = on_call_sigint }, old_sa;
 	const struct tisock_error *e;
 	char *params = NULL, *text = NULL;
 	cJSON *parsed;
@@ -263,7 +278,11 @@ cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 		cJSON_Delete(parsed);
 	}
 	arm_timeout(o);
+	call_client = c;
+	sigemptyset(&sa.sa_mask);
+	(void) sigaction(SIGINT, &sa, &old_sa);
 	r = tisock_client_call(c, argv[1], params, &text);
+	(void) sigaction(SIGINT, &old_sa, NULL);
 	free(params);
 	if (r < 0) {
 		e = tisock_client_last_error(c);
@@ -613,7 +632,10 @@ static const struct command commands[] = {
 	  cmd_describe },
 	{ "call", "METHOD [PARAMS|-]", "call any method with JSON params (- reads stdin)",
 	  "Prints the result as JSON.  On an error prints \"error CODE: MESSAGE DATA\" on\n"
-	  "stderr (with --json: {\"error\": {...}} on stdout) and exits 1.\n", cmd_call },
+	  "stderr (with --json: {\"error\": {...}} on stdout) and exits 1.  Ctrl-C (SIGINT)\n"
+	  "while waiting cancels the request (rpc.cancel) and prints its answer, the error\n"
+	  "-32800 \"request cancelled\" (exit 1), or the result when it came first; a\n"
+	  "second Ctrl-C ends at once.\n", cmd_call },
 	{ "connect", "[--channel] HOST:PORT",
 	  "netcat through the daemon: stdin to the socket, the socket to stdout",
 	  "Binary-safe.  At the end of stdin the sending side is shut down (FIN); exits\n"

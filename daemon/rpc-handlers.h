@@ -27,5 +27,6 @@ RPC_HANDLER(rpc_tcp_channel);
 RPC_HANDLER(rpc_daemon_info);
 RPC_HANDLER(rpc_daemon_monitor);
 RPC_HANDLER(rpc_rpc_discover);
+RPC_HANDLER(rpc_rpc_cancel);
 
 #endif

@@ -161,6 +161,8 @@ dispatch_args(struct ctl *c, struct rpc_call *callp, const struct proto_method *
 	}
 	if (!resolve_socket(&call, m, &args, &t))
 		goto out;
+	if (mid == PROTO_M_RPC_CANCEL)
+		goto run;	/* answered at once: no request limit may stand in its way */
 	if (c->quser && quota_uid_requests(c->quser) >= c->d->conf.uid_requests) {
 		rpc_reply_error(&call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .message = "too many requests in flight for this user",
@@ -175,6 +177,7 @@ dispatch_args(struct ctl *c, struct rpc_call *callp, const struct proto_method *
 			.limit_value = (int64_t)c->d->conf.client_requests });
 		goto out;
 	}
+run:
 	call.tcp = t;
 	r = rpc_handlers[mid](&call, &args);
 	if (r == RPC_DEFERRED)
@@ -360,4 +363,5 @@ const rpc_handler rpc_handlers[_PROTO_M_MAX] = {
 	[PROTO_M_DAEMON_INFO] = rpc_daemon_info,
 	[PROTO_M_DAEMON_MONITOR] = rpc_daemon_monitor,
 	[PROTO_M_RPC_DISCOVER] = rpc_rpc_discover,
+	[PROTO_M_RPC_CANCEL] = rpc_rpc_cancel,
 };

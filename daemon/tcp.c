@@ -318,6 +318,63 @@ tcp_cancel_pending(struct tcp *t, const struct tcp_error *e)
 }
 
 /*
+ * rpc.cancel: takes the pending op off its socket without answering it
+ * (the layer above does, once this returns).  Nothing read is lost: a
+ * read or accept only leaves its FIFO, the kernel keeps what it holds.
+ * A write's bytes already handed to the kernel stay sent, the rest of it
+ * is dropped and the next write follows them; *written says how many
+ * went.  A connect or a listen still resolving stops, its fd is closed
+ * and the socket is back in state initialized.  A shutdown leaves without
+ * sending FIN.  Returns false, touching nothing, for an op that cannot be
+ * cancelled (a close).
+ */
+bool
+tcp_op_cancel(struct tcp_op *op, uint64_t *written)
+{
+	struct tcp *t = op->tcp;
+
+	*written = 0;
+	switch (op->kind) {
+	case TCP_OP_READ:
+		TAILQ_REMOVE(&t->reads, op, q_link);
+		break;
+	case TCP_OP_ACCEPT:
+		TAILQ_REMOVE(&t->accepts, op, q_link);
+		break;
+	case TCP_OP_WRITE:
+		TAILQ_REMOVE(&t->writes, op, q_link);
+		pending_sub(t, op->u.write.len - op->u.write.off);
+		*written = op->u.write.off;
+		/*
+		 * Queue now empty while waiting for room: the writable
+		 * callback, on the next loop turn, sees it empty and sends a
+		 * pending shutdown's FIN or lets a closing socket end.
+		 */
+		if (TAILQ_EMPTY(&t->writes) && ev_is_active(&t->wio))
+			ev_feed_event(t->eng->loop, &t->wio, EV_WRITE);
+		break;
+	case TCP_OP_OPEN:
+		if (t->connect_op != op)
+			return false;
+		t->connect_op = NULL;
+		tcp_stop_connect(t);
+		tcp_close_fd(t, false);
+		tcp_set_state(t, TCP_STATE_INITIALIZED);
+		break;
+	case TCP_OP_SHUTDOWN:
+		if (t->shutdown_op != op)
+			return false;
+		t->shutdown_op = NULL;
+		break;
+	case TCP_OP_CLOSE:
+		return false;
+	}
+	tcp_op_done(op);
+	tcp_update_io(t);
+	return true;
+}
+
+/*
  * A network error on an open socket: every pending read, write and
  * shutdown gets it; with none pending, one tcp.error notification does.
  * The socket is closed and left in state error.

@@ -211,6 +211,7 @@ void		 tcp_fail(struct tcp *t, int err);
 void		 tcp_channel_closed(struct tcp *t);
 void		 tcp_channel_reset(struct tcp *t);
 void		 tcp_op_done(struct tcp_op *op);
+bool		 tcp_op_cancel(struct tcp_op *op, uint64_t *written);
 void		 tcp_cancel_list(struct tcp_op_list *l, const struct tcp_error *e);
 void		 tcp_cancel_pending(struct tcp *t, const struct tcp_error *e);
 void		 tcp_fail_writes(struct tcp *t, const struct tcp_error *e);

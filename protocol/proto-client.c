@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
 
@@ -153,6 +154,20 @@ proto_params_write(const struct proto_field *fields, const void *args, struct pr
 				proto_jw_strn(w, s->s, s->len);
 			else
 				proto_jw_base64(w, s->s, s->len);
+			break;
+		}
+		case PROTO_T_ID: {
+			const cJSON *v = *(const cJSON *const *)p;
+			char *text;
+
+			if (!v)
+				continue;
+			text = cJSON_PrintUnformatted(v);
+			if (!text)
+				return -ENOMEM;
+			proto_jw_key(w, f->name);
+			proto_jw_raw(w, text, strlen(text));
+			free(text);
 			break;
 		}
 		default:

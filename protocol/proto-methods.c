@@ -150,6 +150,13 @@ static const struct proto_field tcp_options_params[] = {
 	END
 };
 
+static const struct proto_field rpc_cancel_params[] = {
+	P(struct proto_cancel_args, id, "id", PROTO_T_ID, REQ, 0, 0, 0,
+	  "The id of a pending request of this connection, matched as a JSON value: a string "
+	  "never matches a number, strings match by their characters, numbers by value."),
+	END
+};
+
 /* Results and notification params: descriptions only. */
 static const struct proto_field res_socket[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."), END
@@ -297,6 +304,11 @@ static const struct proto_field res_discover[] = {
 	RS("info", PROTO_T_OBJECT, REQ, res_discover_info, "Title and version."),
 	RS("methods", PROTO_T_ARRAY, REQ, res_discover_method, "Every method."), END
 };
+static const struct proto_field res_cancel[] = {
+	R("cancelled", PROTO_T_BOOL, REQ, "true: the request was pending and has been answered "
+	  "-32800 (before this answer); false: no pending request of this connection has that id "
+	  "(unknown, already answered, or a tcp.close), nothing was done."), END
+};
 static const struct proto_field note_data[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("bytes", PROTO_T_INT, REQ, "Bytes in this chunk, or -1 at end of stream."),
@@ -364,13 +376,14 @@ static const struct proto_field note_monitor[] = {
 #define E(x) PROTO_E_##x
 static const int err_create[] = { E(INVALID_PARAMS), E(LIMIT), 0 };
 static const int err_connect[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
-	E(NOT_PERMITTED), E(CLOSED), E(LIMIT), E(TIMEOUT), E(RESOLVE), E(NETWORK), 0 };
+	E(NOT_PERMITTED), E(CLOSED), E(LIMIT), E(TIMEOUT), E(RESOLVE), E(NETWORK), E(CANCELLED), 0 };
 static const int err_listen[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
-	E(NOT_PERMITTED), E(LIMIT), E(RESOLVE), E(NETWORK), 0 };
+	E(NOT_PERMITTED), E(LIMIT), E(RESOLVE), E(NETWORK), E(CANCELLED), 0 };
 static const int err_wait[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
-	E(CLOSED), E(LIMIT), E(TIMEOUT), E(NETWORK), 0 };	/* accept, read */
+	E(CLOSED), E(LIMIT), E(TIMEOUT), E(NETWORK), E(CANCELLED), 0 };	/* accept, read */
 static const int err_write[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
-	E(CLOSED), E(LIMIT), E(NETWORK), 0 };	/* write, shutdown */
+	E(CLOSED), E(LIMIT), E(NETWORK), E(CANCELLED), 0 };	/* write, shutdown */
+static const int err_cancel[] = { E(INVALID_PARAMS), 0 };	/* never refused by a limit */
 static const int err_socket[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
 	E(LIMIT), E(NETWORK), 0 };	/* pump, setOptions, channel */
 static const int err_close[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(NOT_PERMITTED), E(LIMIT),
@@ -463,6 +476,12 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.name = "rpc.discover", .errors = err_none, .result = res_discover,
 		.summary = "OpenRPC document of the whole protocol.",
 		.description = "Answers at once." },
+	[PROTO_M_RPC_CANCEL] = {
+		.name = "rpc.cancel", .errors = err_cancel, .params = rpc_cancel_params,
+		.result = res_cancel,
+		.summary = "Cancel a pending request of this connection.",
+		.description = "Answers at once; a request it cancels is answered -32800 first "
+			       "(a write's data says how much of it was written)." },
 	[PROTO_N_TCP_DATA] = {
 		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,
 		.summary = "Pump mode: bytes arrived, or the end of stream (bytes -1)." },

@@ -51,6 +51,7 @@ enum proto_method_id {
 	PROTO_M_DAEMON_INFO,
 	PROTO_M_DAEMON_MONITOR,
 	PROTO_M_RPC_DISCOVER,
+	PROTO_M_RPC_CANCEL,
 	/* Notifications, daemon to client. */
 	PROTO_N_TCP_DATA,
 	PROTO_N_TCP_ERROR,
@@ -143,6 +144,11 @@ struct proto_socket_args {
 	int64_t	socket;
 };
 
+struct proto_cancel_args {
+	int64_t		 socket;	/* unused */
+	const cJSON	*id;		/* the request to cancel; points into the params */
+};
+
 union proto_args {
 	int64_t				socket;	/* first member of each */
 	struct proto_tcp_open_args	open;
@@ -155,6 +161,7 @@ union proto_args {
 	struct proto_monitor_args	monitor;
 	struct proto_tcp_options_args	options;
 	struct proto_socket_args	sock;
+	struct proto_cancel_args	cancel;
 };
 
 #endif

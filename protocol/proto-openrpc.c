@@ -85,6 +85,14 @@ write_schema(struct proto_jw *w, const struct proto_field *f, bool bounds)
 		proto_jw_kstr(w, "type", "integer");
 		proto_jw_kint(w, "minimum", 1);
 		break;
+	case PROTO_T_ID:
+		/* A JSON-RPC request id (null is not one this daemon can cancel). */
+		proto_jw_key(w, "type");
+		proto_jw_arr_begin(w);
+		proto_jw_str(w, "string");
+		proto_jw_str(w, "number");
+		proto_jw_arr_end(w);
+		break;
 	case PROTO_T_BASE64:
 		proto_jw_kstr(w, "type", "string");
 		proto_jw_kstr(w, "contentEncoding", "base64");

@@ -29,6 +29,9 @@ set_default(const struct proto_field *f, void *args)
 	case PROTO_T_BASE64:
 		*(struct proto_str *)p = (struct proto_str){ NULL, 0 };
 		break;
+	case PROTO_T_ID:
+		*(const cJSON **)p = NULL;
+		break;
 	default:
 		break;
 	}
@@ -68,6 +71,11 @@ parse_one(const struct proto_field *f, const cJSON *v, void *args)
 		if (f->type == PROTO_T_BASE64 && !proto_base64_valid(s.s, s.len))
 			return PROTO_PARAM_BASE64;
 		*(struct proto_str *)p = s;
+		return PROTO_PARAM_OK;
+	case PROTO_T_ID:
+		if (!cJSON_IsString(v) && !cJSON_IsNumber(v))
+			return PROTO_PARAM_TYPE;
+		*(const cJSON **)p = v;
 		return PROTO_PARAM_OK;
 	default:
 		return PROTO_PARAM_TYPE;
@@ -138,6 +146,7 @@ proto_type_name(enum proto_type t)
 {
 	switch (t) {
 	case PROTO_T_BOOL:	return "boolean";
+	case PROTO_T_ID:	return "string or number";
 	case PROTO_T_INT:
 	case PROTO_T_SOCKET:	return "integer";
 	case PROTO_T_STRING:

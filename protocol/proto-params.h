@@ -22,6 +22,7 @@ enum proto_type {
 	PROTO_T_SOCKET,		/* int64_t socket id */
 	PROTO_T_STRING,		/* struct proto_str, UTF-8 */
 	PROTO_T_BASE64,		/* struct proto_str, checked base64 */
+	PROTO_T_ID,		/* const cJSON *: a request id, string or number */
 	/* Result-only types, for descriptions. */
 	PROTO_T_STATE,		/* one of the state names */
 	PROTO_T_ENDPOINT,	/* {address, port, family} */

@@ -12,6 +12,9 @@
  *		asks the daemon for daemon.monitor and reads nothing until its
  *		stdin ends; then reads the connection to its end and prints the
  *		last line
+ *	cli-peer blackhole PORTFILE
+ *		listens with its backlog full and never accepts, so that
+ *		connects to it hang, until its stdin ends
  *
  * Listening peers write their port to PORTFILE (via a rename, so a
  * reader never sees half of it).  Everything is bounded: alarm(120).
@@ -63,6 +66,38 @@ listen_any(const char *portfile)
 		die("accept");
 	close(fd);
 	return cfd;
+}
+
+/*
+ * A listener whose backlog (0: one connection) is filled by our own
+ * connects: a connect to it waits until stdin ends.
+ */
+static int
+blackhole(const char *portfile)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), fill[4];
+	char tmp[4096], c;
+	FILE *f;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 0) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		die("listen");
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
+	f = fopen(tmp, "w");
+	if (!f)
+		die(tmp);
+	fprintf(f, "%d\n", ntohs(sin.sin_port));
+	if (fclose(f) != 0 || rename(tmp, portfile) < 0)
+		die("portfile");
+	while (read(STDIN_FILENO, &c, 1) > 0)
+		;
+	return 0;
 }
 
 static void
@@ -253,6 +288,8 @@ main(int argc, char **argv)
 	}
 	if (argc == 5 && strcmp(argv[1], "client") == 0)
 		return client(argv[2], argv[3], argv[4]);
+	if (argc == 3 && strcmp(argv[1], "blackhole") == 0)
+		return blackhole(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "monitor-stall") == 0)
 		return monitor_stall(argv[2]);
 	fprintf(stderr, "usage: see the comment in cli-peer.c\n");

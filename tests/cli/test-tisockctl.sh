@@ -64,6 +64,25 @@ check "--help lists every command" bash -c "'$CTL' --help | grep -q '^  monitor 
 check "call --help lists the methods and their params" \
 	bash -c "'$CTL' call --help | grep -q '^  daemon.monitor '"
 
+# --- call: Ctrl-C cancels the pending request ------------------------------
+# A connect to a listener with a full backlog hangs; SIGINT makes tisockctl
+# send rpc.cancel and print the -32800 answer; the daemon serves on.
+exec 4> >("$PEER" blackhole "$tmp/hole.port")
+wait_until test -s "$tmp/hole.port"
+"$CTL" call tcp.connect "{\"port\":$(cat "$tmp/hole.port"),\"timeout\":0}" \
+	> "$tmp/cancel.out" 2> "$tmp/cancel.err" &
+cpid=$!
+pids+=("$cpid")
+connecting() { "$CTL" call tcp.list '{"all":true}' | jq -e 'any(.sockets[]; .state == "connecting")'; }
+check "call: the connect is pending" wait_until connecting
+kill -INT "$cpid"
+wait_until gone "$cpid"; wait "$cpid"; rc=$?
+check "call: SIGINT cancels, exit 1" [ $rc = 1 ]
+check "call: SIGINT prints the -32800 answer" \
+	grep -q 'error -32800: request cancelled {"socket":[0-9]*' "$tmp/cancel.err"
+check "call: the daemon still serves after the cancel" grep -q '^name: tisockd$' <("$CTL" info)
+exec 4>&-
+
 # --- connect: an HTTP exchange, byte for byte -----------------------------
 printf 'HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 7\r\n\r\n\001\000\377abcd' > "$tmp/response"
 "$PEER" http-server "$tmp/http.port" "$tmp/response" "$tmp/request" &

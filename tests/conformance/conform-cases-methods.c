@@ -169,6 +169,8 @@ value_for(const struct proto_field *f, bool valid)
 	case PROTO_T_INT:
 	case PROTO_T_SOCKET:
 		return valid ? "999999999" : "\"1\"";
+	case PROTO_T_ID:
+		return valid ? "\"no-such-request\"" : "true";
 	default:
 		return valid ? "\"\"" : "7";
 	}
@@ -325,6 +327,8 @@ exercise(struct ctx *x, enum proto_method_id i)
 	}
 	case PROTO_M_RPC_DISCOVER:
 		return cc_call(x->c, "rpc.discover", NULL);
+	case PROTO_M_RPC_CANCEL:
+		return cc_call(x->c, "rpc.cancel", "{\"id\":\"no-such-request\"}");
 	case PROTO_N_TCP_DATA:
 	case PROTO_N_TCP_ERROR:
 	case PROTO_N_TCP_CLOSED:

@@ -162,6 +162,8 @@ has_type(enum proto_type t, const cJSON *v)
 	case PROTO_T_STRING:
 	case PROTO_T_BASE64:
 		return cJSON_IsString(v);
+	case PROTO_T_ID:
+		return cJSON_IsString(v) || cJSON_IsNumber(v);
 	case PROTO_T_STATE:
 		return cJSON_IsString(v) && is_state(v->valuestring);
 	case PROTO_T_ENDPOINT:

@@ -56,6 +56,7 @@ extern const struct conform_case conform_cases_states[];
 extern const struct conform_case conform_cases_flow[];
 extern const struct conform_case conform_cases_admin[];
 extern const struct conform_case conform_cases_shapes[];
+extern const struct conform_case conform_cases_cancel[];
 
 bool	 conform_fail(const char *file, int line, const char *fmt, ...)
 	     __attribute__((format(printf, 3, 4)));

@@ -250,7 +250,10 @@ def check_markdown(doc, path):
                         problem(f"{path}: {heading}: param {n} is not in the method table")
                         continue
                     schema = p["schema"]
-                    if not col.get("type", "").startswith(schema.get("type", "?")):
+                    types = schema.get("type", "?")
+                    if isinstance(types, list):
+                        types = " or ".join(types)
+                    if not col.get("type", "").startswith(types):
                         problem(f"{path}: {heading}: {n} is {col.get('type')!r}, "
                                 f"the table says {schema.get('type')}")
                     req = col.get("required", "")

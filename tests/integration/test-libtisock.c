@@ -3,7 +3,8 @@
  * loopback: the Titanium connect/accept scenario with both callbacks,
  * blocking and callback I/O, errors (refused, timed out, unknown host),
  * freeing a socket inside its own callback, the raw call escape hatch,
- * and a client with hundreds of sockets at once.
+ * a client with hundreds of sockets at once, and cancellation (an async
+ * accept by its request id, a blocking call interrupted by a signal).
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -279,6 +281,68 @@ raw_call(void **state)
 	assert_int_equal(tisock_client_call(c, "tcp.info", "[1]", NULL), -EINVAL);
 	tisock_client_close(c);
 	assert_null(tisock_client_open("/nonexistent/tisockd.sock"));
+}
+
+static tisock_client *to_interrupt;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	tisock_client_interrupt(to_interrupt);
+}
+
+/*
+ * tisock_client_cancel() of a pending accept: its error callback gets
+ * -ECANCELED (-32800), a second cancel and an unknown id are 0, and the
+ * socket still accepts.  A blocking raw tcp.accept interrupted from a
+ * signal handler returns -ECANCELED, and the client goes on working.
+ */
+static void
+cancel_requests(void **state)
+{
+	tisock_client *c = tisock_client_open(sp.socket);
+	struct seen seen = { 0 };
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	struct itimerval it = { .it_value = { .tv_usec = 200000 } };
+	char params[64], *res = NULL;
+	tisock_tcp *l;
+	int64_t id;
+	int r;
+
+	(void)state;
+	assert_non_null(c);
+	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = 0,
+		.accepted = on_accepted, .error = on_error, .userdata = &seen });
+	assert_int_equal(tisock_tcp_listen(l), 0);
+	assert_int_equal(tisock_tcp_accept(l, NULL), 0);
+	id = tisock_client_last_request_id(c);
+	assert_true(id > 0);
+	assert_int_equal(tisock_client_cancel(c, id), 1);
+	run_until(c, &seen.errors, 1);
+	assert_int_equal(seen.last_code, -ECANCELED);
+	assert_int_equal(tisock_client_last_error(c)->code, -32800);
+	assert_int_equal(seen.accepted, 0);
+	assert_int_equal(tisock_client_cancel(c, id), 0);
+	assert_int_equal(tisock_client_cancel(c, 987654321), 0);
+	assert_int_equal(tisock_client_cancel(c, 0), -EINVAL);
+	assert_int_equal(tisock_tcp_state(l), TISOCK_LISTENING);
+
+	/* A blocking call, interrupted. */
+	to_interrupt = c;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	snprintf(params, sizeof(params), "{\"socket\":%lld}", (long long)tisock_tcp_id(l));
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	r = tisock_client_call(c, "tcp.accept", params, &res);
+	assert_int_equal(r, -ECANCELED);
+	assert_int_equal(tisock_client_last_error(c)->code, -32800);
+	assert_null(res);
+	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+	assert_int_equal(tisock_client_call(c, "daemon.info", NULL, &res), 0);
+	assert_non_null(strstr(res, "\"name\":\"tisockd\""));
+	free(res);
+	tisock_client_close(c);
 }
 
 static void
@@ -550,6 +614,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(errors),
 		cmocka_unit_test(freeing_inside_callbacks),
 		cmocka_unit_test(raw_call),
+		cmocka_unit_test(cancel_requests),
 		cmocka_unit_test(hundreds_of_sockets),
 		cmocka_unit_test(libev_adapter),
 		cmocka_unit_test(socket_stream_http),

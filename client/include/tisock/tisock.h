@@ -169,6 +169,27 @@ const struct tisock_error *tisock_client_last_error(const tisock_client *c);
 int		 tisock_client_call(tisock_client *c, const char *method, const char *params_json,
 		     char **ret_result_json);
 
+/*
+ * Cancellation (rpc.cancel).  Every request c sends has an id;
+ * tisock_client_last_request_id() is the one of the request sent last
+ * (0: none), e.g. just after tisock_tcp_read_async().
+ * tisock_client_cancel() cancels the pending request request_id and
+ * waits for the daemon's word: 1 when it was pending, and then its
+ * callback (or the call waiting for it) gets -ECANCELED, with
+ * tisock_client_last_error() code -32800 (a write's data says how many
+ * of its bytes were written); 0 when no request of c with that id was
+ * pending (unknown, or already answered: its answer stands); or a
+ * negative errno.  Blocks.
+ * tisock_client_interrupt() is async-signal-safe (call it from a SIGINT
+ * handler): the blocking call then waiting on c cancels its request and
+ * returns its answer, -ECANCELED with code -32800 when the cancel came
+ * first.  With no blocking call waiting it is forgotten when the next
+ * one starts.
+ */
+int		 tisock_client_cancel(tisock_client *c, int64_t request_id);
+int64_t		 tisock_client_last_request_id(const tisock_client *c);
+void		 tisock_client_interrupt(tisock_client *c);
+
 /* ---- Ti.Network.Socket.TCP ----------------------------------------------- */
 
 typedef struct tisock_tcp tisock_tcp;
