@@ -224,6 +224,25 @@ case_vanished_client(void)
 	close(peer);
 }
 
+/* The last record of a stream may lack its LF: with the client's EOF it is a line, answered. */
+static void
+case_last_line_without_lf(void)
+{
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":\"last\",\"method\":\"daemon.info\"}";
+	struct cc *c = cc_open();
+	cJSON *a;
+
+	CHECK(c, "setup");
+	CHECK(cc_send_raw(c, req, sizeof(req) - 1) == 0, "send");
+	CHECK(shutdown(cc_fd(c), SHUT_WR) == 0, "shutdown");
+	a = cc_read(c, CONFORM_DEADLINE_MS);
+	CHECK(a && j_is(a, "id", "last") && j_get(a, "result.name"),
+	      "a final request without LF, then EOF: %s", a ? j_text(a) : "no answer");
+	cJSON_Delete(a);
+	CHECK(!cc_read_line(c, CONFORM_DEADLINE_MS), "then the daemon closes the connection");
+	cc_close(c);
+}
+
 /* A client vanishing in the middle of a line does not disturb another. */
 static void
 case_disconnect_mid_line(void)
@@ -363,6 +382,7 @@ const struct conform_case conform_cases_flow[] = {
 	{ "request-flood", case_request_flood, false },
 	{ "vanished-client-flushes", case_vanished_client, false },
 	{ "disconnect-mid-line", case_disconnect_mid_line, false },
+	{ "last-line-without-lf", case_last_line_without_lf, false },
 	{ "limit-client-sockets", case_limit_client_sockets, true },
 	{ "limit-client-requests-batch", case_limit_requests_batch, true },
 	{ "limit-client-requests-lines", case_limit_requests_lines, true },
