@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "dns.h"
-#include "idmap.h"
+#include "proto-idmap.h"
 #include "log.h"
 #include "proto-errors.h"
 #include "tcp.h"
@@ -120,7 +120,7 @@ tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc)
 struct tcp *
 tcp_find(struct tcp_engine *eng, int64_t id)
 {
-	return id > 0 ? idmap_get(eng->sockets, (uint64_t)id) : NULL;
+	return id > 0 ? proto_idmap_get(eng->sockets, (uint64_t)id) : NULL;
 }
 
 /*
@@ -141,7 +141,7 @@ tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
 		.no_delay = -1, .keep_alive = -1, .keep_alive_idle = -1,
 		.chunk_size = PROTO_READ_DEFAULT, .where = TCP_IN_SOCKETS,
 	};
-	if (idmap_put(eng->sockets, t->id, t) < 0) {
+	if (proto_idmap_put(eng->sockets, t->id, t) < 0) {
 		free(t);
 		return NULL;
 	}
@@ -477,7 +477,7 @@ tcp_forget(struct tcp *t)
 	case TCP_IN_DEAD:
 		return;
 	}
-	idmap_remove(eng->sockets, t->id);
+	proto_idmap_remove(eng->sockets, t->id);
 	t->owner = NULL;
 	TAILQ_INSERT_TAIL(&eng->dead, t, link);
 	t->where = TCP_IN_DEAD;

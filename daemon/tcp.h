@@ -24,7 +24,7 @@
 struct dns;
 struct dns_query;
 struct dns_result;
-struct idmap;
+struct proto_idmap;
 struct tcp;
 
 #define TCP_CLOSED_KEEP	256		/* closed sockets remembered per owner */
@@ -48,7 +48,7 @@ struct tcp_engine {
 	const struct tcp_events	*ev;
 	void			*up;		/* the layer above's, for fd_freed, accept_paused */
 
-	struct idmap		*sockets;	/* id -> tcp, all known sockets */
+	struct proto_idmap	*sockets;	/* id -> tcp, all known sockets */
 	uint64_t		 next_socket;	/* ids, never reused */
 	size_t			 nsockets;	/* open sockets (with an fd) */
 	struct tcp_list		 orphans;	/* lingering sockets of vanished owners */
