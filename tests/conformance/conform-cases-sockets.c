@@ -422,6 +422,12 @@ case_socket_options(void)
 	if (!opts_are(a, 43, 9, 24576, 49152))
 		conform_fail(__FILE__, __LINE__, "options given at tcp.accept: %s", j_text(a));
 	cJSON_Delete(a);
+	/* linger 9 with nothing in flight: FIN at once, close(2) does not wait. */
+	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", s);
+	CHECK(j_is(a, "result.state", "closed"), "tcp.close: %s", j_text(a));
+	cJSON_Delete(a);
+	if (peer_wait_eof(in_pfd, CONFORM_DEADLINE_MS) != 0)
+		conform_fail(__FILE__, __LINE__, "linger 9: the peer did not see EOF");
 out:
 	if (in_pfd >= 0)
 		close(in_pfd);
