@@ -14,6 +14,10 @@
 #include "proto-client.h"
 #include "tcp.h"
 
+#define LIB_IDLE_MAX	32767		/* as tcp.setOptions' bounds */
+#define LIB_LINGER_MAX	3600
+#define LIB_BUF_MAX	67108864
+
 TISOCK_PUBLIC int
 tisock_tcp_close(tisock_tcp *s)
 {
@@ -111,34 +115,16 @@ tisock_tcp_shutdown_async(tisock_tcp *s, tisock_tcp_cb cb)
 	return 0;
 }
 
-/* The daemon's socket for s, created now (tcp.create) when it has none yet. */
-static int
-ensure_id(tisock_tcp *s)
-{
-	struct proto_tcp_open_args a;
-	struct proto_socket_result res;
-	cJSON *answer = NULL;
-	int r;
-
-	if (s->id)
-		return 0;
-	lib_tcp_open_args(s, &a);
-	r = lib_call_wait(s->c, PROTO_M_TCP_CREATE, &a, &answer);
-	if (r == 0)
-		r = lib_answer_result(s->c, NULL, answer, PROTO_M_TCP_CREATE, &res);
-	if (r == 0)
-		r = lib_tcp_set_id(s, res.socket);
-	cJSON_Delete(answer);
-	return r;
-}
-
 TISOCK_PUBLIC int
 tisock_tcp_set_options(tisock_tcp *s, const struct tisock_tcp_socket_options *o)
 {
 	const unsigned known = TISOCK_OPT_NO_DELAY | TISOCK_OPT_KEEP_ALIVE |
-			       TISOCK_OPT_KEEP_ALIVE_IDLE | TISOCK_OPT_TIMEOUT;
+			       TISOCK_OPT_KEEP_ALIVE_IDLE | TISOCK_OPT_TIMEOUT | TISOCK_OPT_LINGER |
+			       TISOCK_OPT_SEND_BUFFER_SIZE | TISOCK_OPT_RECEIVE_BUFFER_SIZE;
 	struct proto_tcp_options_args a = { .no_delay = -1, .keep_alive = -1,
-					    .keep_alive_idle = -1, .timeout = -1 };
+					    .keep_alive_idle = -1, .linger = -1,
+					    .send_buffer = -1, .receive_buffer = -1,
+					    .timeout = -1 };
 	struct proto_socket_result res;
 	cJSON *answer = NULL;
 	int r;
@@ -148,12 +134,17 @@ tisock_tcp_set_options(tisock_tcp *s, const struct tisock_tcp_socket_options *o)
 	if (o->set & ~known)
 		return -EOPNOTSUPP;	/* an option this library does not know */
 	if (((o->set & TISOCK_OPT_KEEP_ALIVE_IDLE) &&
-	     (o->keep_alive_idle < 1 || o->keep_alive_idle > 32767)) ||
-	    ((o->set & TISOCK_OPT_TIMEOUT) && o->timeout_ms < 0))
+	     (o->keep_alive_idle < 1 || o->keep_alive_idle > LIB_IDLE_MAX)) ||
+	    ((o->set & TISOCK_OPT_TIMEOUT) && o->timeout_ms < 0) ||
+	    ((o->set & TISOCK_OPT_LINGER) && (o->linger < 0 || o->linger > LIB_LINGER_MAX)) ||
+	    ((o->set & TISOCK_OPT_SEND_BUFFER_SIZE) &&
+	     (o->send_buffer_size < 1 || o->send_buffer_size > LIB_BUF_MAX)) ||
+	    ((o->set & TISOCK_OPT_RECEIVE_BUFFER_SIZE) &&
+	     (o->receive_buffer_size < 1 || o->receive_buffer_size > LIB_BUF_MAX)))
 		return -EINVAL;
 	if (s->state == TISOCK_CLOSED)
 		return -EBADF;
-	/* Kept for a later connect or listen, whose params carry them. */
+	/* Kept for a later connect or listen, whose params carry them all. */
 	if (o->set & TISOCK_OPT_NO_DELAY)
 		a.no_delay = s->no_delay = !!o->no_delay;
 	if (o->set & TISOCK_OPT_KEEP_ALIVE)
@@ -161,12 +152,15 @@ tisock_tcp_set_options(tisock_tcp *s, const struct tisock_tcp_socket_options *o)
 	if (o->set & TISOCK_OPT_TIMEOUT)
 		a.timeout = s->timeout_ms = o->timeout_ms;
 	if (o->set & TISOCK_OPT_KEEP_ALIVE_IDLE)
-		a.keep_alive_idle = o->keep_alive_idle;
-	if (!s->id && !(o->set & TISOCK_OPT_KEEP_ALIVE_IDLE))
-		return 0;	/* nothing the connect cannot carry: no round trip */
-	r = ensure_id(s);
-	if (r < 0)
-		return r;
+		a.keep_alive_idle = s->keep_alive_idle = o->keep_alive_idle;
+	if (o->set & TISOCK_OPT_LINGER)
+		a.linger = s->linger = o->linger;
+	if (o->set & TISOCK_OPT_SEND_BUFFER_SIZE)
+		a.send_buffer = s->send_buffer = o->send_buffer_size;
+	if (o->set & TISOCK_OPT_RECEIVE_BUFFER_SIZE)
+		a.receive_buffer = s->receive_buffer = o->receive_buffer_size;
+	if (!s->id)
+		return 0;	/* the connect carries them: no round trip */
 	a.socket = s->id;
 	r = lib_call_wait(s->c, PROTO_M_TCP_SET_OPTIONS, &a, &answer);
 	if (r == 0)

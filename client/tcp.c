@@ -75,7 +75,8 @@ tisock_tcp_create(tisock_client *c, const struct tisock_tcp_options *o)
 		return NULL;
 	s->c = c;
 	s->state = TISOCK_INITIALIZED;
-	s->no_delay = s->keep_alive = -1;
+	s->no_delay = s->keep_alive = s->keep_alive_idle = s->linger = -1;
+	s->send_buffer = s->receive_buffer = -1;
 	TAILQ_INIT(&s->calls);
 	if (o) {
 		if (o->host && !(s->host = strdup(o->host))) {
@@ -104,6 +105,8 @@ lib_tcp_open_args(const tisock_tcp *s, struct proto_tcp_open_args *a)
 		.listen_queue = s->listen_queue_size > 0 ? s->listen_queue_size : -1,
 		.timeout = s->timeout_ms > 0 ? s->timeout_ms : -1,
 		.no_delay = s->no_delay, .keep_alive = s->keep_alive,
+		.keep_alive_idle = s->keep_alive_idle, .linger = s->linger,
+		.send_buffer = s->send_buffer, .receive_buffer = s->receive_buffer,
 	};
 	return 0;
 }
@@ -270,7 +273,8 @@ tisock_tcp_accept(tisock_tcp *s, const struct tisock_tcp_accept_options *o)
 	a->inbound_error = o ? o->error : NULL;
 	args = (struct proto_tcp_accept_args){ .socket = s->id,
 		.timeout = o && o->timeout_ms > 0 ? o->timeout_ms : -1,
-		.no_delay = -1, .keep_alive = -1 };
+		.no_delay = -1, .keep_alive = -1, .keep_alive_idle = -1, .linger = -1,
+		.send_buffer = -1, .receive_buffer = -1 };
 	r = lib_call_start(s->c, PROTO_M_TCP_ACCEPT, &args, on_accept, s, 0, &call);
 	if (r < 0) {
 		free(a);

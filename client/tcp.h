@@ -30,6 +30,9 @@ struct tisock_tcp {
 	int			 timeout_ms;	/* connect timeout; 0: the daemon's */
 	int			 no_delay;	/* for the daemon's socket; -1: unset */
 	int			 keep_alive;
+	int			 keep_alive_idle;	/* seconds; -1: unset */
+	int			 linger;	/* seconds; -1: unset */
+	int			 send_buffer, receive_buffer;	/* bytes; -1: unset */
 	tisock_tcp_cb		 connected, accepted, error;
 	tisock_tcp_cb		 on_free;	/* after it, no callback of this socket runs */
 	void			*userdata;

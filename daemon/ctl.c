@@ -20,7 +20,6 @@
 
 #include "ctl.h"
 #include "daemon.h"
-#include "idmap.h"
 #include "monitor.h"
 #include "quota.h"
 #include "proto-reader.h"

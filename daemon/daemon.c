@@ -33,7 +33,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "dns.h"
-#include "idmap.h"
+#include "proto-idmap.h"
 #include "quota.h"
 #include "policy.h"
 #include "policy-load.h"
@@ -245,7 +245,7 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	tcp_engine_init(&d->eng);
 	TAILQ_INIT(&d->monitors);
 	ev_set_userdata(loop, d);
-	d->eng.sockets = idmap_new();
+	d->eng.sockets = proto_idmap_new();
 	d->scratch = malloc(DAEMON_SCRATCH);
 	if (!d->eng.sockets || !d->scratch)
 		return -ENOMEM;
@@ -543,7 +543,7 @@ daemon_done(struct daemon *d)
 	}
 	d->conf.policy = policy_free(d->conf.policy);
 	d->dns = dns_free(d->dns);
-	d->eng.sockets = idmap_free(d->eng.sockets);
+	d->eng.sockets = proto_idmap_free(d->eng.sockets);
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);
 	quota_done(d);

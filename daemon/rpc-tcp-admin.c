@@ -65,12 +65,10 @@ rpc_tcp_set_options(struct rpc_call *call, const union proto_args *args)
 	const struct proto_tcp_options_args *a = &args->options;
 	struct tcp *t = call->tcp;
 
-	if (a->no_delay >= 0)
-		t->no_delay = a->no_delay;
-	if (a->keep_alive >= 0)
-		t->keep_alive = a->keep_alive;
-	if (a->keep_alive_idle >= 0)
-		t->keep_alive_idle = (int)a->keep_alive_idle;
+	tcp_sockopts_merge(&t->opts, &(struct tcp_sockopts){
+		.no_delay = a->no_delay, .keep_alive = a->keep_alive,
+		.keep_alive_idle = (int)a->keep_alive_idle, .linger = (int)a->linger,
+		.sndbuf = (int)a->send_buffer, .rcvbuf = (int)a->receive_buffer });
 	if (a->timeout >= 0)
 		t->timeout_ms = a->timeout;
 	tcp_apply_options(t);
@@ -130,6 +128,8 @@ rpc_write_info(struct proto_jw *w, const struct tcp *t)
 	}
 	proto_jw_obj_end(w);
 	proto_jw_kuint(w, "ageMs", (uint64_t)((ev_now(d->loop) - t->created) * 1000.));
+	if (t->fd >= 0)
+		tcp_kinfo_write_options(w, "options", t->fd);
 	if (t->fd >= 0 && (t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING)) {
 		struct tcp_kinfo k;
 

@@ -34,10 +34,10 @@ apply_open_args(struct tcp *t, const struct proto_tcp_open_args *a)
 		t->listen_queue = (int)a->listen_queue;
 	if (a->timeout >= 0)
 		t->timeout_ms = a->timeout;
-	if (a->no_delay >= 0)
-		t->no_delay = a->no_delay;
-	if (a->keep_alive >= 0)
-		t->keep_alive = a->keep_alive;
+	tcp_sockopts_merge(&t->opts, &(struct tcp_sockopts){
+		.no_delay = a->no_delay, .keep_alive = a->keep_alive,
+		.keep_alive_idle = (int)a->keep_alive_idle, .linger = (int)a->linger,
+		.sndbuf = (int)a->send_buffer, .rcvbuf = (int)a->receive_buffer });
 	return 0;
 }
 
@@ -166,8 +166,10 @@ rpc_tcp_accept(struct rpc_call *call, const union proto_args *args)
 
 	if (!dc)
 		return -ENOMEM;
-	dc->op.u.accept.no_delay = a->no_delay;
-	dc->op.u.accept.keep_alive = a->keep_alive;
+	dc->op.u.accept.opts = (struct tcp_sockopts){
+		.no_delay = a->no_delay, .keep_alive = a->keep_alive,
+		.keep_alive_idle = (int)a->keep_alive_idle, .linger = (int)a->linger,
+		.sndbuf = (int)a->send_buffer, .rcvbuf = (int)a->receive_buffer };
 	tcp_accept_queue(dc->tcp, &dc->op, a->timeout);
 	return RPC_DEFERRED;
 }

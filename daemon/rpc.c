@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "idmap.h"
+#include "proto-idmap.h"
 #include "daemon.h"
 #include "proto-errors.h"
 #include "proto-fastwrite.h"
@@ -108,7 +108,7 @@ resolve_socket(struct rpc_call *call, const struct proto_method *m, const union 
 		return true;
 	if (call->method == PROTO_M_TCP_CLOSE && a->close.admin) {
 		/* An administrator's close names any client's socket. */
-		t = a->socket > 0 ? idmap_get(call->ctl->d->eng.sockets, (uint64_t)a->socket) : NULL;
+		t = a->socket > 0 ? proto_idmap_get(call->ctl->d->eng.sockets, (uint64_t)a->socket) : NULL;
 	} else {
 		t = ctl_find_tcp(call->ctl, a->socket);
 	}

@@ -127,8 +127,7 @@ tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		nt->has_local = getsockname(fd, (struct sockaddr *)&nt->local, &len) == 0;
 		nt->remote = ss;
 		nt->has_remote = true;
-		nt->no_delay = call->u.accept.no_delay;
-		nt->keep_alive = call->u.accept.keep_alive;
+		nt->opts = call->u.accept.opts;
 		tcp_apply_options(nt);
 		accept_done(t, call, nt);
 	}

@@ -9,6 +9,12 @@
  * reset, and what did not reach the peer is measured just before (struct
  * tcp_loss: SIOCOUTQNSD and SIOCOUTQ) and told to the layer above (the
  * pending writes, the close answers, tcp.closed, monitors, counters, log).
+ *
+ * A socket's linger option (SO_LINGER, seconds) is the kernel's, but the
+ * daemon does the waiting, so close(2) never blocks the loop: linger N > 0
+ * bounds the graceful close by N seconds (never past linger-ms), and just
+ * before the final close(2) SO_LINGER is turned off; linger 0 makes every
+ * close of the socket a reset, as tcp.close with abort.
  */
 #include "config.h"
 
@@ -218,19 +224,22 @@ closing_alloc(struct tcp *t)
 
 /*
  * t, connected with bytes in flight, starts closing: closed for its owner
- * at once, its queue flushed and then acknowledged within linger-ms.
- * closing_alloc() has succeeded.
+ * at once, its queue flushed and then acknowledged within linger-ms (or
+ * the socket's linger seconds, if shorter).  closing_alloc() has succeeded.
  */
 static void
 tcp_start_linger(struct tcp *t)
 {
 	struct tcp_engine *eng = t->eng;
+	double bound = (double)eng->conf->linger_ms / 1000.;
 
+	if (t->opts.linger > 0 && t->opts.linger < bound)
+		bound = t->opts.linger;	/* the socket's own, shorter */
 	tcp_set_state(t, TCP_STATE_CLOSING);
 	ev_io_stop(eng->loop, &t->rio);
 	if (t->owner)
 		flow_unstall(&t->stall_item);
-	ev_timer_set(&t->closing->linger_timer, (double)eng->conf->linger_ms / 1000., 0.);
+	ev_timer_set(&t->closing->linger_timer, bound, 0.);
 	ev_timer_start(eng->loop, &t->closing->linger_timer);
 	if (TAILQ_EMPTY(&t->writes)) {
 		/* Only the kernel holds bytes: look again shortly. */
@@ -313,6 +322,8 @@ tcp_close(struct tcp *t, struct tcp_op *op, bool abort)
 		}
 		return false;
 	}
+	if (t->opts.linger == 0)
+		abort = true;	/* SO_LINGER 0: closes reset */
 	tcp_cancel_pending(t, &e);
 	if (!abort && op && tcp_in_flight(t) && closing_alloc(t)) {
 		close_queue(t, op);
@@ -339,6 +350,10 @@ tcp_orphan(struct tcp *t)
 	struct tcp_engine *eng = t->eng;
 
 	tcp_cancel_pending(t, &e);
+	if (t->state == TCP_STATE_CONNECTED && t->opts.linger == 0) {
+		tcp_end(t, true, &e, NULL);	/* SO_LINGER 0: no lingering, a reset */
+		return;
+	}
 	if (t->state == TCP_STATE_CLOSING || tcp_in_flight(t)) {
 		flow_unstall(&t->stall_item);
 		flow_pending_sub(c->acct, t->pending_write_bytes);
@@ -379,12 +394,12 @@ tcp_stop(struct tcp *t)
 	if (t->state == TCP_STATE_CLOSING)
 		return;
 	tcp_cancel_pending(t, &e);
-	if (tcp_in_flight(t)) {
+	if (t->opts.linger != 0 && tcp_in_flight(t)) {
 		if (closing_alloc(t))
 			tcp_start_linger(t);
 		else
 			tcp_end(t, true, &e, "linger");
 		return;
 	}
-	tcp_end(t, false, &e, NULL);
+	tcp_end(t, t->opts.linger == 0 && t->state == TCP_STATE_CONNECTED, &e, NULL);
 }

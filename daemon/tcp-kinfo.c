@@ -69,3 +69,36 @@ tcp_kinfo_write(struct proto_jw *w, const char *key, const struct tcp_kinfo *k)
 	proto_jw_kstr(w, "limitedBy", k->limited_by);
 	proto_jw_obj_end(w);
 }
+
+/* Reads one int socket option, -1 when it cannot be read. */
+static int
+sockopt_int(int fd, int level, int name)
+{
+	socklen_t len = sizeof(int);
+	int v = 0;
+
+	return getsockopt(fd, level, name, &v, &len) == 0 ? v : -1;
+}
+
+/*
+ * Writes key: the options in effect on fd, as the kernel reports them
+ * (buffer sizes doubled and clamped; linger -1 when SO_LINGER is off).
+ */
+void
+tcp_kinfo_write_options(struct proto_jw *w, const char *key, int fd)
+{
+	struct linger l = { 0 };
+	socklen_t len = sizeof(l);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) < 0)
+		l.l_onoff = 0;
+	proto_jw_key(w, key);
+	proto_jw_obj_begin(w);
+	proto_jw_kbool(w, "noDelay", sockopt_int(fd, IPPROTO_TCP, TCP_NODELAY) > 0);
+	proto_jw_kbool(w, "keepAlive", sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE) > 0);
+	proto_jw_kint(w, "keepAliveIdle", sockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE));
+	proto_jw_kint(w, "linger", l.l_onoff ? l.l_linger : -1);
+	proto_jw_kint(w, "sendBufferSize", sockopt_int(fd, SOL_SOCKET, SO_SNDBUF));
+	proto_jw_kint(w, "receiveBufferSize", sockopt_int(fd, SOL_SOCKET, SO_RCVBUF));
+	proto_jw_obj_end(w);
+}

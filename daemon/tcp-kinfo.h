@@ -1,7 +1,8 @@
 /*
  * tcp-kinfo: the kernel's view of a connected TCP socket (TCP_INFO):
  * round trip time, retransmissions, congestion window, delivery rate,
- * bytes acknowledged and received, and what has been limiting it.
+ * bytes acknowledged and received, and what has been limiting it; and
+ * the socket options in effect.
  */
 #ifndef TISOCK_TCP_KINFO_H
 #define TISOCK_TCP_KINFO_H
@@ -23,5 +24,6 @@ struct tcp_kinfo {
 
 int	tcp_kinfo_get(int fd, struct tcp_kinfo *k);
 void	tcp_kinfo_write(struct proto_jw *w, const char *key, const struct tcp_kinfo *k);
+void	tcp_kinfo_write_options(struct proto_jw *w, const char *key, int fd);
 
 #endif

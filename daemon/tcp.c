@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "dns.h"
-#include "idmap.h"
+#include "proto-idmap.h"
 #include "log.h"
 #include "proto-errors.h"
 #include "tcp.h"
@@ -120,7 +120,7 @@ tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc)
 struct tcp *
 tcp_find(struct tcp_engine *eng, int64_t id)
 {
-	return id > 0 ? idmap_get(eng->sockets, (uint64_t)id) : NULL;
+	return id > 0 ? proto_idmap_get(eng->sockets, (uint64_t)id) : NULL;
 }
 
 /*
@@ -138,10 +138,10 @@ tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
 		.eng = eng, .owner = owner, .id = ++eng->next_socket, .fd = -1,
 		.state = TCP_STATE_INITIALIZED, .created = ev_now(eng->loop),
 		.port = -1, .listen_queue = -1, .timeout_ms = -1,
-		.no_delay = -1, .keep_alive = -1, .keep_alive_idle = -1,
+		.opts = TCP_SOCKOPTS_NONE,
 		.chunk_size = PROTO_READ_DEFAULT, .where = TCP_IN_SOCKETS,
 	};
-	if (idmap_put(eng->sockets, t->id, t) < 0) {
+	if (proto_idmap_put(eng->sockets, t->id, t) < 0) {
 		free(t);
 		return NULL;
 	}
@@ -188,7 +188,10 @@ tcp_set_fd(struct tcp *t, int fd)
 	t->eng->nsockets++;
 }
 
-/* Stops the watchers and closes the fd; reset sends RST instead of FIN. */
+/*
+ * Stops the watchers and closes the fd; reset sends RST instead of FIN.
+ * A positive SO_LINGER is turned off first so close(2) does not block.
+ */
 void
 tcp_close_fd(struct tcp *t, bool reset)
 {
@@ -207,8 +210,9 @@ tcp_close_fd(struct tcp *t, bool reset)
 		flow_unstall(&t->stall_item);
 	if (t->fd < 0)
 		return;
-	if (reset) {
-		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	if (reset || t->opts.linger > 0) {
+		/* Reset; or FIN without close(2) waiting: the daemon has lingered. */
+		struct linger l = { .l_onoff = reset, .l_linger = 0 };
 
 		(void) setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	}
@@ -477,23 +481,56 @@ tcp_forget(struct tcp *t)
 	case TCP_IN_DEAD:
 		return;
 	}
-	idmap_remove(eng->sockets, t->id);
+	proto_idmap_remove(eng->sockets, t->id);
 	t->owner = NULL;
 	TAILQ_INSERT_TAIL(&eng->dead, t, link);
 	t->where = TCP_IN_DEAD;
 }
 
-/* Applies the socket options that were asked for to the fd, if any. */
+/* Copies into to the options of from that are not -1. */
+void
+tcp_sockopts_merge(struct tcp_sockopts *to, const struct tcp_sockopts *from)
+{
+	if (from->no_delay >= 0)
+		to->no_delay = from->no_delay;
+	if (from->keep_alive >= 0)
+		to->keep_alive = from->keep_alive;
+	if (from->keep_alive_idle >= 0)
+		to->keep_alive_idle = from->keep_alive_idle;
+	if (from->linger >= 0)
+		to->linger = from->linger;
+	if (from->sndbuf >= 0)
+		to->sndbuf = from->sndbuf;
+	if (from->rcvbuf >= 0)
+		to->rcvbuf = from->rcvbuf;
+}
+
+/*
+ * Applies the socket options that were asked for to the fd, if any: as
+ * soon as it exists (before connect, so the receive buffer size counts
+ * for the window scale), and again once connected.
+ */
 void
 tcp_apply_options(struct tcp *t)
 {
+	const struct tcp_sockopts *o = &t->opts;
+
 	if (t->fd < 0 || t->state == TCP_STATE_LISTENING)
 		return;
-	if (t->no_delay >= 0)
-		(void) setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &t->no_delay, sizeof(int));
-	if (t->keep_alive >= 0)
-		(void) setsockopt(t->fd, SOL_SOCKET, SO_KEEPALIVE, &t->keep_alive, sizeof(int));
-	if (t->keep_alive_idle > 0)
-		(void) setsockopt(t->fd, IPPROTO_TCP, TCP_KEEPIDLE, &t->keep_alive_idle,
+	if (o->no_delay >= 0)
+		(void) setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &o->no_delay, sizeof(int));
+	if (o->keep_alive >= 0)
+		(void) setsockopt(t->fd, SOL_SOCKET, SO_KEEPALIVE, &o->keep_alive, sizeof(int));
+	if (o->keep_alive_idle > 0)
+		(void) setsockopt(t->fd, IPPROTO_TCP, TCP_KEEPIDLE, &o->keep_alive_idle,
 				  sizeof(int));
+	if (o->linger >= 0) {
+		struct linger l = { .l_onoff = 1, .l_linger = o->linger };
+
+		(void) setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	if (o->sndbuf > 0)
+		(void) setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf, sizeof(int));
+	if (o->rcvbuf > 0)
+		(void) setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof(int));
 }

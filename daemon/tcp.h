@@ -24,7 +24,7 @@
 struct dns;
 struct dns_query;
 struct dns_result;
-struct idmap;
+struct proto_idmap;
 struct tcp;
 
 #define TCP_CLOSED_KEEP	256		/* closed sockets remembered per owner */
@@ -48,7 +48,7 @@ struct tcp_engine {
 	const struct tcp_events	*ev;
 	void			*up;		/* the layer above's, for fd_freed, accept_paused */
 
-	struct idmap		*sockets;	/* id -> tcp, all known sockets */
+	struct proto_idmap	*sockets;	/* id -> tcp, all known sockets */
 	uint64_t		 next_socket;	/* ids, never reused */
 	size_t			 nsockets;	/* open sockets (with an fd) */
 	struct tcp_list		 orphans;	/* lingering sockets of vanished owners */
@@ -78,6 +78,21 @@ enum tcp_op_kind {
 };
 
 /*
+ * Socket options asked for, each -1 to leave it alone.  linger > 0 also
+ * bounds the socket's graceful close (with linger-ms), linger 0 makes
+ * every close a reset; the daemon's close(2) never waits (tcp-close.c).
+ */
+struct tcp_sockopts {
+	int	 no_delay, keep_alive;	/* TCP_NODELAY, SO_KEEPALIVE: 1 or 0 */
+	int	 keep_alive_idle;	/* TCP_KEEPIDLE, seconds */
+	int	 linger;		/* SO_LINGER, seconds */
+	int	 sndbuf, rcvbuf;	/* SO_SNDBUF, SO_RCVBUF, bytes */
+};
+
+#define TCP_SOCKOPTS_NONE ((struct tcp_sockopts){ .no_delay = -1, .keep_alive = -1, \
+	.keep_alive_idle = -1, .linger = -1, .sndbuf = -1, .rcvbuf = -1 })
+
+/*
  * A pending operation on a socket, embedded in the request of the layer
  * above: its place in one of the socket's FIFOs, its timeout, its figures.
  */
@@ -96,7 +111,7 @@ struct tcp_op {
 			size_t	 len, off;	/* bytes, sent */
 		} write;
 		struct {
-			int	 no_delay, keep_alive;	/* for the inbound socket */
+			struct tcp_sockopts opts;	/* for the inbound socket */
 		} accept;
 	} u;
 };
@@ -159,8 +174,7 @@ struct tcp {
 	int			 port;		/* -1: none */
 	int			 listen_queue;	/* -1: system maximum */
 	int64_t			 timeout_ms;	/* connect timeout, -1: daemon default */
-	int			 no_delay, keep_alive;	/* -1: leave alone */
-	int			 keep_alive_idle;	/* seconds, -1: leave alone */
+	struct tcp_sockopts	 opts;		/* asked for, applied once there is an fd */
 
 	struct sockaddr_storage	 local, remote;
 	bool			 has_local, has_remote;
@@ -217,6 +231,7 @@ void		 tcp_cancel_pending(struct tcp *t, const struct tcp_error *e);
 void		 tcp_fail_writes(struct tcp *t, const struct tcp_error *e);
 void		 tcp_retire(struct tcp *t);
 void		 tcp_forget(struct tcp *t);
+void		 tcp_sockopts_merge(struct tcp_sockopts *to, const struct tcp_sockopts *from);
 void		 tcp_apply_options(struct tcp *t);
 const char	*tcp_state_name(enum tcp_state s);
 

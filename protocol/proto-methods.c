@@ -16,6 +16,24 @@
 
 #define MS_MAX		2147483647	/* longest timeout, ms */
 #define ID_MAX		9007199254740991LL
+#define IDLE_MAX	32767		/* TCP_KEEPIDLE, s */
+#define LINGER_MAX	3600		/* SO_LINGER, s (as linger-ms at most) */
+#define BUF_MAX		67108864	/* SO_SNDBUF / SO_RCVBUF asked, bytes */
+
+/* The socket options of tcp.create, connect, listen, accept and setOptions. */
+#define SOCKOPT_PARAMS(st, what) \
+	P(st, keep_alive_idle, "keepAliveIdle", PROTO_T_INT, OPT, 1, IDLE_MAX, -1, \
+	  "Idle seconds before keepalive probes (TCP_KEEPIDLE)" what "."), \
+	P(st, linger, "linger", PROTO_T_INT, OPT, 0, LINGER_MAX, -1, \
+	  "SO_LINGER seconds" what ": a graceful close waits at most this long (and never " \
+	  "past linger-ms) for the peer to acknowledge, then resets; 0: every close resets. " \
+	  "Absent: linger-ms alone."), \
+	P(st, send_buffer, "sendBufferSize", PROTO_T_INT, OPT, 1, BUF_MAX, -1, \
+	  "SO_SNDBUF bytes" what " (the kernel doubles and clamps it; tcp.info tells the " \
+	  "size in effect)."), \
+	P(st, receive_buffer, "receiveBufferSize", PROTO_T_INT, OPT, 1, BUF_MAX, -1, \
+	  "SO_RCVBUF bytes" what " (the kernel doubles and clamps it; tcp.info tells the " \
+	  "size in effect).")
 
 #define P(st, fld, nm, ty, fl, lo, hi, df, sum) \
 	{ .name = nm, .type = ty, .offset = offsetof(st, fld), .flags = fl, \
@@ -43,7 +61,8 @@
 	P(struct proto_tcp_open_args, no_delay, "noDelay", PROTO_T_BOOL, OPT, 0, 0, -1, \
 	  "TCP_NODELAY on the socket."), \
 	P(struct proto_tcp_open_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1, \
-	  "SO_KEEPALIVE on the socket.")
+	  "SO_KEEPALIVE on the socket."), \
+	SOCKOPT_PARAMS(struct proto_tcp_open_args, "")
 
 static const struct proto_field tcp_create_params[] = {
 	P(struct proto_tcp_open_args, host, "host", PROTO_T_STRING, OPT, 0, 0, 0,
@@ -58,6 +77,7 @@ static const struct proto_field tcp_create_params[] = {
 	  "TCP_NODELAY once connected."),
 	P(struct proto_tcp_open_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1,
 	  "SO_KEEPALIVE once connected."),
+	SOCKOPT_PARAMS(struct proto_tcp_open_args, ""),
 	END
 };
 
@@ -73,6 +93,7 @@ static const struct proto_field tcp_accept_params[] = {
 	  "TCP_NODELAY on the inbound socket."),
 	P(struct proto_tcp_accept_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1,
 	  "SO_KEEPALIVE on the inbound socket."),
+	SOCKOPT_PARAMS(struct proto_tcp_accept_args, " on the inbound socket"),
 	END
 };
 
@@ -143,8 +164,7 @@ static const struct proto_field tcp_options_params[] = {
 	  "TCP_NODELAY."),
 	P(struct proto_tcp_options_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1,
 	  "SO_KEEPALIVE."),
-	P(struct proto_tcp_options_args, keep_alive_idle, "keepAliveIdle", PROTO_T_INT, OPT, 1,
-	  32767, -1, "Idle seconds before keepalive probes (TCP_KEEPIDLE)."),
+	SOCKOPT_PARAMS(struct proto_tcp_options_args, ""),
 	P(struct proto_tcp_options_args, timeout, "timeout", PROTO_T_INT, OPT, 0, MS_MAX, -1,
 	  "Connect timeout in ms for a later tcp.connect."),
 	END
@@ -228,6 +248,15 @@ static const struct proto_field res_kinfo[] = {
 	R("limitedBy", PROTO_T_STRING, REQ, "What limited sending most: rwnd, cwnd, sender, or "
 	  "none before anything was sent."), END
 };
+static const struct proto_field res_sockopts[] = {
+	R("noDelay", PROTO_T_BOOL, REQ, "TCP_NODELAY."),
+	R("keepAlive", PROTO_T_BOOL, REQ, "SO_KEEPALIVE."),
+	R("keepAliveIdle", PROTO_T_INT, REQ, "TCP_KEEPIDLE, seconds."),
+	R("linger", PROTO_T_INT, REQ, "SO_LINGER seconds; -1: off."),
+	R("sendBufferSize", PROTO_T_INT, REQ, "SO_SNDBUF in effect, bytes (as the kernel "
+	  "reports it: twice what was asked, within its limits)."),
+	R("receiveBufferSize", PROTO_T_INT, REQ, "SO_RCVBUF in effect, bytes (likewise)."), END
+};
 #define INFO_FIELDS \
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."), \
 	R("state", PROTO_T_STATE, REQ, "State name."), \
@@ -246,6 +275,8 @@ static const struct proto_field res_kinfo[] = {
 	RS("owner", PROTO_T_OBJECT, REQ, res_owner, "The owning connection; client 0 while " \
 	  "lingering after its owner left."), \
 	R("ageMs", PROTO_T_INT, REQ, "Milliseconds since the socket was created."), \
+	RS("options", PROTO_T_OBJECT, OPT, res_sockopts, "The socket options in effect, read " \
+	   "from the kernel, while the socket is open."), \
 	RS("tcpInfo", PROTO_T_OBJECT, OPT, res_kinfo, "The kernel's view (TCP_INFO), while " \
 	   "connected.")
 static const struct proto_field res_info[] = { INFO_FIELDS, END };

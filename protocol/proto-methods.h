@@ -91,12 +91,18 @@ struct proto_tcp_open_args {
 	int64_t			timeout;	/* connect timeout ms, -1: absent */
 	int			no_delay;	/* -1: absent */
 	int			keep_alive;	/* -1: absent */
+	int64_t			keep_alive_idle;	/* seconds, -1: absent */
+	int64_t			linger;		/* seconds, -1: absent */
+	int64_t			send_buffer;	/* bytes, -1: absent */
+	int64_t			receive_buffer;	/* bytes, -1: absent */
 };
 
 struct proto_tcp_accept_args {
 	int64_t	socket;
 	int64_t	timeout;		/* ms, -1: none */
 	int	no_delay, keep_alive;	/* for the inbound socket, -1: absent */
+	int64_t	keep_alive_idle, linger;	/* seconds, -1: absent */
+	int64_t	send_buffer, receive_buffer;	/* bytes, -1: absent */
 };
 
 struct proto_tcp_read_args {
@@ -137,6 +143,8 @@ struct proto_tcp_options_args {
 	int64_t	socket;
 	int	no_delay, keep_alive;	/* -1: absent */
 	int64_t	keep_alive_idle;	/* seconds, -1: absent */
+	int64_t	linger;			/* seconds, -1: absent */
+	int64_t	send_buffer, receive_buffer;	/* bytes, -1: absent */
 	int64_t	timeout;		/* connect timeout ms, -1: absent */
 };
 

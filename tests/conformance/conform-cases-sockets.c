@@ -1,10 +1,11 @@
 /*
  * conform-cases-sockets: creating, connecting (IPv4, IPv6, names, refused,
- * timed out, unresolvable), listening and accepting, against the suite's
- * own loopback peers.
+ * timed out, unresolvable), listening and accepting, socket options,
+ * against the suite's own loopback peers.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,117 @@ case_accept(void)
 	cc_close(c);
 }
 
+/* SO_SNDBUF / SO_RCVBUF as the kernel reports them when asked: doubled, within its maximum. */
+static long long
+kernel_buf(const char *max_file, long long asked)
+{
+	FILE *f = fopen(max_file, "r");
+	long long max = asked;
+
+	if (f) {
+		if (fscanf(f, "%lld", &max) != 1)
+			max = asked;
+		fclose(f);
+	}
+	return 2 * (asked < max ? asked : max);
+}
+
+/* Whether answer a's socket options (result.options, or result.<path>) are the ones given. */
+static bool
+opts_are(const cJSON *a, long long idle, long long linger, long long snd, long long rcv)
+{
+	return j_int(a, "result.options.keepAliveIdle") == idle &&
+	       j_int(a, "result.options.linger") == linger &&
+	       j_int(a, "result.options.sendBufferSize") ==
+	       kernel_buf("/proc/sys/net/core/wmem_max", snd) &&
+	       j_int(a, "result.options.receiveBufferSize") ==
+	       kernel_buf("/proc/sys/net/core/rmem_max", rcv);
+}
+
+/*
+ * Socket options: keepAliveIdle, linger and the buffer sizes given at
+ * tcp.connect, tcp.setOptions and tcp.accept are the daemon socket's, as
+ * tcp.info reports them from the kernel; linger 0 makes tcp.close a reset.
+ */
+static void
+case_socket_options(void)
+{
+	struct cc *c = cc_open();
+	int port, lfd = -1, pfd = -1, in_pfd = -1;
+	long long s = 0, ls, id;
+	cJSON *a;
+
+	CHECK(c, "cannot connect");
+	lfd = peer_listen(AF_INET, 4, &port);
+	a = cc_call(c, "tcp.connect", "{\"port\":%d,\"keepAliveIdle\":41,\"linger\":7,"
+		    "\"sendBufferSize\":32768,\"receiveBufferSize\":65536}", port);
+	s = j_int(a, "result.socket");
+	CHECK(s > 0 && j_is(a, "result.state", "connected"), "tcp.connect: %s", j_text(a));
+	cJSON_Delete(a);
+	pfd = peer_accept(lfd, CONFORM_DEADLINE_MS);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	if (!opts_are(a, 41, 7, 32768, 65536))
+		conform_fail(__FILE__, __LINE__, "options given at tcp.connect: %s", j_text(a));
+	cJSON_Delete(a);
+	if (FAILED())
+		goto out;
+	a = cc_call(c, "tcp.setOptions", "{\"socket\":%lld,\"keepAliveIdle\":42,\"linger\":0,"
+		    "\"sendBufferSize\":16384,\"receiveBufferSize\":20000}", s);
+	CHECK(j_int(a, "result.socket") == s, "tcp.setOptions: %s", j_text(a));
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	if (!opts_are(a, 42, 0, 16384, 20000))
+		conform_fail(__FILE__, __LINE__, "options after tcp.setOptions: %s", j_text(a));
+	cJSON_Delete(a);
+	if (FAILED())
+		goto out;
+	/* Leaving out an option leaves it alone. */
+	a = cc_call(c, "tcp.setOptions", "{\"socket\":%lld,\"noDelay\":true}", s);
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	if (!opts_are(a, 42, 0, 16384, 20000) || !j_true(a, "result.options.noDelay"))
+		conform_fail(__FILE__, __LINE__, "options after noDelay alone: %s", j_text(a));
+	cJSON_Delete(a);
+	/* linger 0: the graceful close is a reset, even with nothing in flight. */
+	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", s);
+	CHECK(j_is(a, "result.state", "closed"), "tcp.close: %s", j_text(a));
+	cJSON_Delete(a);
+	if (peer_wait_eof(pfd, CONFORM_DEADLINE_MS) != -ECONNRESET)
+		conform_fail(__FILE__, __LINE__, "linger 0: the peer did not see a reset");
+	if (FAILED())
+		goto out;
+	/* The inbound socket of tcp.accept. */
+	a = cc_call(c, "tcp.listen", "{\"port\":0}");
+	ls = j_int(a, "result.socket");
+	port = (int)j_int(a, "result.local.port");
+	cJSON_Delete(a);
+	id = cc_request(c, "tcp.accept", "{\"socket\":%lld,\"timeout\":5000,\"keepAliveIdle\":43,"
+			"\"linger\":9,\"sendBufferSize\":24576,\"receiveBufferSize\":49152}", ls);
+	in_pfd = peer_connect(AF_INET, port);
+	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+	s = j_int(a, "result.inbound");
+	CHECK(s > 0, "tcp.accept: %s", j_text(a));
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	if (!opts_are(a, 43, 9, 24576, 49152))
+		conform_fail(__FILE__, __LINE__, "options given at tcp.accept: %s", j_text(a));
+	cJSON_Delete(a);
+	/* linger 9 with nothing in flight: FIN at once, close(2) does not wait. */
+	a = cc_call(c, "tcp.close", "{\"socket\":%lld}", s);
+	CHECK(j_is(a, "result.state", "closed"), "tcp.close: %s", j_text(a));
+	cJSON_Delete(a);
+	if (peer_wait_eof(in_pfd, CONFORM_DEADLINE_MS) != 0)
+		conform_fail(__FILE__, __LINE__, "linger 9: the peer did not see EOF");
+out:
+	if (in_pfd >= 0)
+		close(in_pfd);
+	if (pfd >= 0)
+		close(pfd);
+	if (lfd >= 0)
+		close(lfd);
+	cc_close(c);
+}
+
 const struct conform_case conform_cases_sockets[] = {
 	{ "tcp-create-ids", case_create, false },
 	{ "tcp-connect-ipv4", case_connect_ipv4, false },
@@ -338,5 +450,6 @@ const struct conform_case conform_cases_sockets[] = {
 	{ "tcp-listen-port0", case_listen_default, false },
 	{ "tcp-listen-ipv6", case_listen_ipv6, false },
 	{ "tcp-accept", case_accept, false },
+	{ "tcp-socket-options", case_socket_options, false },
 	{ NULL, NULL, false },
 };

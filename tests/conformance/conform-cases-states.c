@@ -465,6 +465,47 @@ case_close_linger_undelivered(void)
 	cc_close(c);
 }
 
+/*
+ * A socket's own linger option bounds its graceful close more tightly
+ * than linger-ms: with linger 1 (linger-ms 2000 here) a close held by a
+ * peer that does not read is reset after about a second.
+ */
+static void
+case_close_socket_linger(void)
+{
+	struct cc *c = cc_open();
+	long long s, last = 0, id, t0, took;
+	int peer;
+	cJSON *a;
+
+	CHECK(c, "cannot connect");
+	if (C->limits.linger_ms < 1800 || C->limits.linger_ms > 10000)
+		SKIP("linger-ms %lld: not clearly longer than the socket's 1 s",
+		     C->limits.linger_ms);
+	s = stalled_pair(c, &peer, &last);
+	CHECK(s > 0, "setup: no writes held for a peer that does not read");
+	a = cc_call(c, "tcp.setOptions", "{\"socket\":%lld,\"linger\":1}", s);
+	CHECK(j_int(a, "result.socket") == s, "tcp.setOptions: %s", j_text(a));
+	cJSON_Delete(a);
+	t0 = conform_now_ms();
+	id = cc_request(c, "tcp.close", "{\"socket\":%lld}", s);
+	a = cc_note(c, "tcp.closed", (int)C->limits.linger_ms + CONFORM_DEADLINE_MS);
+	took = conform_now_ms() - t0;
+	CHECK(a && j_is(a, "params.reason", "linger") && j_int(a, "params.undeliveredBytes") > 0,
+	      "no tcp.closed with reason linger: %s", a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	CHECK(took >= 900 && took < C->limits.linger_ms - 300,
+	      "linger 1 ended the close after %lld ms (linger-ms %lld)", took,
+	      C->limits.linger_ms);
+	a = cc_wait(c, id, CONFORM_DEADLINE_MS);
+	CHECK(j_is(a, "result.state", "closed"), "tcp.close: %s", a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	a = cc_wait(c, last, CONFORM_DEADLINE_MS);
+	cJSON_Delete(a);
+	close(peer);
+	cc_close(c);
+}
+
 static void
 case_peer_reset(void)
 {
@@ -569,6 +610,7 @@ const struct conform_case conform_cases_states[] = {
 	{ "tcp-close-abort-while-closing", case_close_abort_while_closing, false },
 	{ "tcp-close-abort", case_close_abort, false },
 	{ "tcp-close-linger-undelivered", case_close_linger_undelivered, false },
+	{ "tcp-close-socket-linger", case_close_socket_linger, false },
 	{ "peer-reset", case_peer_reset, false },
 	{ "closed-sockets-forgotten", case_closed_forgotten, false },
 	{ NULL, NULL, false },

@@ -119,20 +119,21 @@ peer_of(int lfd)
 }
 
 /*
- * An option of the daemon's socket bound to local port port, read
- * through pidfd_getfd; -2 when this system does not let the test look.
+ * An option of the daemon's socket bound to local port port, read into
+ * val (len bytes) through pidfd_getfd.  0, or -2 when this system does
+ * not let the test look.
  */
 static int
-daemon_sockopt(int port, int level, int name)
+daemon_sockopt_get(int port, int level, int name, void *val, socklen_t vlen)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, sp.pid, 0), v = -2;
+	int pidfd = (int)syscall(SYS_pidfd_open, sp.pid, 0), r = -2;
 
 	if (pidfd < 0)
 		return -2;
-	for (int n = 0; n < 1024 && v == -2; n++) {
+	for (int n = 0; n < 1024 && r == -2; n++) {
 		struct sockaddr_in sin;
-		socklen_t len = sizeof(sin), vl = sizeof(int);
-		int fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0), x;
+		socklen_t len = sizeof(sin), vl = vlen;
+		int fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
 
 		if (fd < 0) {
 			if (errno == EPERM)
@@ -141,12 +142,47 @@ daemon_sockopt(int port, int level, int name)
 		}
 		if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0 &&
 		    sin.sin_family == AF_INET && ntohs(sin.sin_port) == port &&
-		    getsockopt(fd, level, name, &x, &vl) == 0)
-			v = x;
+		    getsockopt(fd, level, name, val, &vl) == 0)
+			r = 0;
 		close(fd);
 	}
 	close(pidfd);
-	return v;
+	return r;
+}
+
+/* An int option of the daemon's socket on local port port; -2 when the test cannot look. */
+static int
+daemon_sockopt(int port, int level, int name)
+{
+	int v;
+
+	return daemon_sockopt_get(port, level, name, &v, sizeof(v)) == 0 ? v : -2;
+}
+
+/* The SO_LINGER seconds of the daemon's socket on local port port, -1 when off. */
+static int
+daemon_linger(int port)
+{
+	struct linger l = { 0 };
+
+	if (daemon_sockopt_get(port, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
+		return -2;
+	return l.l_onoff ? l.l_linger : -1;
+}
+
+/* SO_SNDBUF / SO_RCVBUF as the kernel reports asked bytes: doubled, within max_file. */
+static int
+kernel_buf(const char *max_file, int asked)
+{
+	FILE *f = fopen(max_file, "r");
+	int max = asked;
+
+	if (f) {
+		if (fscanf(f, "%d", &max) != 1)
+			max = asked;
+		fclose(f);
+	}
+	return 2 * (asked < max ? asked : max);
 }
 
 static void
@@ -223,15 +259,16 @@ socket_options(void **state)
 	tisock_tcp *s;
 
 	(void)state;
-	/* Before connecting: kept for the connect (no-delay) or set on tcp.create (idle). */
+	/* Before connecting: all kept for the connect, which carries them. */
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = port });
 	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
 		.set = TISOCK_OPT_NO_DELAY, .no_delay = 1 }), 0);
-	assert_int_equal(tisock_tcp_id(s), 0);	/* no round trip for that */
 	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
-		.set = TISOCK_OPT_KEEP_ALIVE | TISOCK_OPT_KEEP_ALIVE_IDLE, .keep_alive = 1,
-		.keep_alive_idle = 77 }), 0);
-	assert_true(tisock_tcp_id(s) > 0);
+		.set = TISOCK_OPT_KEEP_ALIVE | TISOCK_OPT_KEEP_ALIVE_IDLE | TISOCK_OPT_LINGER |
+		       TISOCK_OPT_SEND_BUFFER_SIZE | TISOCK_OPT_RECEIVE_BUFFER_SIZE,
+		.keep_alive = 1, .keep_alive_idle = 77, .linger = 3, .send_buffer_size = 40000,
+		.receive_buffer_size = 50000 }), 0);
+	assert_int_equal(tisock_tcp_id(s), 0);	/* no round trip for any of them */
 	assert_int_equal(tisock_tcp_connect_wait(s), 0);
 	pfd = peer_of(lfd);
 	getpeername(pfd, (struct sockaddr *)&sin, &len);
@@ -240,20 +277,38 @@ socket_options(void **state)
 		assert_int_equal(v != 0, 1);
 		assert_int_equal(daemon_sockopt(ntohs(sin.sin_port), SOL_SOCKET, SO_KEEPALIVE) != 0, 1);
 		assert_int_equal(daemon_sockopt(ntohs(sin.sin_port), IPPROTO_TCP, TCP_KEEPIDLE), 77);
+		assert_int_equal(daemon_linger(ntohs(sin.sin_port)), 3);
+		assert_int_equal(daemon_sockopt(ntohs(sin.sin_port), SOL_SOCKET, SO_SNDBUF),
+				 kernel_buf("/proc/sys/net/core/wmem_max", 40000));
+		assert_int_equal(daemon_sockopt(ntohs(sin.sin_port), SOL_SOCKET, SO_RCVBUF),
+				 kernel_buf("/proc/sys/net/core/rmem_max", 50000));
 	} else {
 		printf("# cannot look at the daemon's sockets here; options not checked there\n");
 	}
 	/* Connected: applied now. */
 	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
-		.set = TISOCK_OPT_NO_DELAY | TISOCK_OPT_KEEP_ALIVE_IDLE, .no_delay = 0,
-		.keep_alive_idle = 99 }), 0);
+		.set = TISOCK_OPT_NO_DELAY | TISOCK_OPT_KEEP_ALIVE_IDLE | TISOCK_OPT_LINGER |
+		       TISOCK_OPT_SEND_BUFFER_SIZE, .no_delay = 0, .keep_alive_idle = 99,
+		.linger = 11, .send_buffer_size = 30000 }), 0);
 	if (v != -2) {
 		assert_int_equal(daemon_sockopt(ntohs(sin.sin_port), IPPROTO_TCP, TCP_NODELAY), 0);
 		assert_int_equal(daemon_sockopt(ntohs(sin.sin_port), IPPROTO_TCP, TCP_KEEPIDLE), 99);
+		assert_int_equal(daemon_linger(ntohs(sin.sin_port)), 11);
+		assert_int_equal(daemon_sockopt(ntohs(sin.sin_port), SOL_SOCKET, SO_SNDBUF),
+				 kernel_buf("/proc/sys/net/core/wmem_max", 30000));
+		assert_int_equal(daemon_sockopt(ntohs(sin.sin_port), SOL_SOCKET, SO_RCVBUF),
+				 kernel_buf("/proc/sys/net/core/rmem_max", 50000));
 	}
 	/* Refused locally: out of range, an unknown bit, a closed socket. */
 	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
 		.set = TISOCK_OPT_KEEP_ALIVE_IDLE, .keep_alive_idle = 0 }), -EINVAL);
+	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
+		.set = TISOCK_OPT_LINGER, .linger = 3601 }), -EINVAL);
+	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
+		.set = TISOCK_OPT_SEND_BUFFER_SIZE, .send_buffer_size = 0 }), -EINVAL);
+	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
+		.set = TISOCK_OPT_RECEIVE_BUFFER_SIZE, .receive_buffer_size = 67108865 }),
+		-EINVAL);
 	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
 		.set = 1u << 20 }), -EOPNOTSUPP);
 	assert_int_equal(tisock_tcp_close(s), 0);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "idmap.h"
+#include "proto-idmap.h"
 #include "proto-methods.h"
 #include "rpc.h"
 
@@ -30,50 +30,50 @@ every_method_has_a_handler(void **state)
 static void
 idmap_put_get_remove(void **state)
 {
-	struct idmap *m = idmap_new();
+	struct proto_idmap *m = proto_idmap_new();
 	int dummy[4096];
 
 	(void)state;
 	assert_non_null(m);
 	for (uint64_t id = 1; id <= 4096; id++)
-		assert_int_equal(idmap_put(m, id * 7919, &dummy[id - 1]), 0);
-	assert_int_equal(idmap_size(m), 4096);
-	assert_int_equal(idmap_put(m, 7919, &dummy[0]), -17 /* EEXIST */);
+		assert_int_equal(proto_idmap_put(m, id * 7919, &dummy[id - 1]), 0);
+	assert_int_equal(proto_idmap_size(m), 4096);
+	assert_int_equal(proto_idmap_put(m, 7919, &dummy[0]), -17 /* EEXIST */);
 	for (uint64_t id = 1; id <= 4096; id++)
-		assert_ptr_equal(idmap_get(m, id * 7919), &dummy[id - 1]);
-	assert_null(idmap_get(m, 1));
-	assert_null(idmap_get(m, 0));
+		assert_ptr_equal(proto_idmap_get(m, id * 7919), &dummy[id - 1]);
+	assert_null(proto_idmap_get(m, 1));
+	assert_null(proto_idmap_get(m, 0));
 	/* Remove every other entry; the rest must stay reachable. */
 	for (uint64_t id = 1; id <= 4096; id += 2)
-		assert_ptr_equal(idmap_remove(m, id * 7919), &dummy[id - 1]);
-	assert_null(idmap_remove(m, 7919));
-	assert_int_equal(idmap_size(m), 2048);
+		assert_ptr_equal(proto_idmap_remove(m, id * 7919), &dummy[id - 1]);
+	assert_null(proto_idmap_remove(m, 7919));
+	assert_int_equal(proto_idmap_size(m), 2048);
 	for (uint64_t id = 1; id <= 4096; id++) {
 		if (id % 2)
-			assert_null(idmap_get(m, id * 7919));
+			assert_null(proto_idmap_get(m, id * 7919));
 		else
-			assert_ptr_equal(idmap_get(m, id * 7919), &dummy[id - 1]);
+			assert_ptr_equal(proto_idmap_get(m, id * 7919), &dummy[id - 1]);
 	}
-	idmap_free(m);
+	proto_idmap_free(m);
 }
 
 static void
 idmap_churn(void **state)
 {
-	struct idmap *m = idmap_new();
+	struct proto_idmap *m = proto_idmap_new();
 	int v;
 
 	(void)state;
 	/* Ids only grow, as the daemon hands them out; the map must not. */
 	for (uint64_t id = 1; id <= 100000; id++) {
-		assert_int_equal(idmap_put(m, id, &v), 0);
+		assert_int_equal(proto_idmap_put(m, id, &v), 0);
 		if (id > 10)
-			assert_ptr_equal(idmap_remove(m, id - 10), &v);
+			assert_ptr_equal(proto_idmap_remove(m, id - 10), &v);
 	}
-	assert_int_equal(idmap_size(m), 10);
+	assert_int_equal(proto_idmap_size(m), 10);
 	for (uint64_t id = 99991; id <= 100000; id++)
-		assert_ptr_equal(idmap_get(m, id), &v);
-	idmap_free(m);
+		assert_ptr_equal(proto_idmap_get(m, id), &v);
+	proto_idmap_free(m);
 }
 
 int

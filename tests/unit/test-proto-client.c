@@ -79,7 +79,8 @@ params_written_parse_back(void **state)
 	struct proto_tcp_read_args rd = { .socket = 3, .length = 100, .timeout = -1 }, rd2;
 	struct proto_tcp_open_args op = { .socket = 0, .host = { "::1", 3 }, .port = 80,
 					  .listen_queue = -1, .timeout = 0, .no_delay = 1,
-					  .keep_alive = -1 }, op2;
+					  .keep_alive = -1, .keep_alive_idle = -1, .linger = 0,
+					  .send_buffer = -1, .receive_buffer = -1 }, op2;
 	struct proto_tcp_write_args wr = { .socket = 9, .data = { "\0\1\2hi", 5 } }, wr2;
 	struct proto_tcp_pump_args pu = { .socket = 2, .enable = 0, .chunk_size = 65536 };
 	const char *param;
@@ -97,9 +98,10 @@ params_written_parse_back(void **state)
 	cJSON_Delete(j);
 	free(s);
 
-	/* Absent socket, BOOL -1 and INT -1 are left out; timeout 0 is a value. */
+	/* Absent socket, BOOL -1 and INT -1 are left out; timeout 0 and linger 0 are values. */
 	s = write_params(PROTO_M_TCP_CONNECT, &op);
-	assert_string_equal(s, "{\"host\":\"::1\",\"port\":80,\"timeout\":0,\"noDelay\":true}");
+	assert_string_equal(s, "{\"host\":\"::1\",\"port\":80,\"timeout\":0,\"noDelay\":true,"
+			    "\"linger\":0}");
 	j = cJSON_Parse(s);
 	assert_int_equal(proto_params_parse(proto_methods[PROTO_M_TCP_CONNECT].params, j, &op2,
 					    &param, &why), 0);
@@ -107,6 +109,8 @@ params_written_parse_back(void **state)
 	assert_int_equal(op2.timeout, 0);
 	assert_int_equal(op2.no_delay, 1);
 	assert_int_equal(op2.keep_alive, -1);
+	assert_int_equal(op2.linger, 0);
+	assert_int_equal(op2.send_buffer, -1);
 	assert_string_equal(op2.host.s, "::1");
 	cJSON_Delete(j);
 	free(s);

@@ -255,6 +255,9 @@ typedef void (*tisock_stream_cb)(const struct tisock_stream_event *ev);
 #define TISOCK_OPT_KEEP_ALIVE		(1u << 1)	/* SO_KEEPALIVE */
 #define TISOCK_OPT_KEEP_ALIVE_IDLE	(1u << 2)	/* TCP_KEEPIDLE */
 #define TISOCK_OPT_TIMEOUT		(1u << 3)	/* connect timeout */
+#define TISOCK_OPT_LINGER		(1u << 4)	/* SO_LINGER, the daemon's close */
+#define TISOCK_OPT_SEND_BUFFER_SIZE	(1u << 5)	/* SO_SNDBUF */
+#define TISOCK_OPT_RECEIVE_BUFFER_SIZE	(1u << 6)	/* SO_RCVBUF */
 
 struct tisock_tcp_socket_options {
 	unsigned	 set;			/* TISOCK_OPT_* of the fields that apply */
@@ -262,6 +265,10 @@ struct tisock_tcp_socket_options {
 	int		 keep_alive;		/* 1 or 0 */
 	int		 keep_alive_idle;	/* seconds before probes, 1-32767 */
 	int		 timeout_ms;		/* for a later connect; 0: the daemon's none */
+	/* Added later in 0.2; like the others, read only when their bit is set. */
+	int		 linger;		/* seconds, 0-3600; 0: closes reset */
+	int		 send_buffer_size;	/* bytes, 1-67108864 */
+	int		 receive_buffer_size;	/* bytes, 1-67108864 */
 };
 
 /* A socket in TISOCK_INITIALIZED; no I/O.  opts may be NULL.  NULL with errno. */
