@@ -134,7 +134,7 @@ sdnotify_reload(struct daemon *d)
 	conf_defaults(&n);
 	r = d->conf_path ? conf_load(&n, d->conf_path, d->conf_must_exist, &err) : 0;
 	if (r < 0) {
-		log_error("reload: %s: %s; keeping the running configuration", d->conf_path,
+		log_error("reload: %s; keeping the running configuration",
 			  err ? err : strerror(-r));
 		free(err);
 		conf_done(&n);
