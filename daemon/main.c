@@ -86,7 +86,8 @@ main(int argc, char **argv)
 		if (check)
 			fprintf(stderr, "tisockd: config: %s\n", err ? err : strerror(-r));
 		else
-			log_error("config: %s", err ? err : strerror(-r));
+			log_event(LOG_ERR, &(struct log_fields){ .message_id = LOG_MID_CONFIG_ERROR },
+				  "config: %s", err ? err : strerror(-r));
 		free(err);
 		conf_done(&d.conf);
 		return CONF_EXIT_CONFIG;
@@ -125,7 +126,8 @@ main(int argc, char **argv)
 		daemon_done(&d);
 		return 1;
 	}
-	log_notice("listening on %s", d.socket_path);
+	log_event(LOG_NOTICE, &(struct log_fields){ .message_id = LOG_MID_STARTED },
+		  "listening on %s", d.socket_path);
 	if (d.socket_owned) {
 		log_notice("try: client/tisockctl --socket %s info   (installed: tisockctl)",
 			   d.socket_path);
@@ -135,6 +137,6 @@ main(int argc, char **argv)
 	daemon_run(&d);
 	daemon_done(&d);
 	ev_loop_destroy(ev_default_loop(0));
-	log_info("stopped");
+	log_event(LOG_INFO, &(struct log_fields){ .message_id = LOG_MID_STOPPED }, "stopped");
 	return 0;
 }

@@ -134,8 +134,8 @@ sdnotify_reload(struct daemon *d)
 	conf_defaults(&n);
 	r = d->conf_path ? conf_load(&n, d->conf_path, d->conf_must_exist, &err) : 0;
 	if (r < 0) {
-		log_error("reload: %s; keeping the running configuration",
-			  err ? err : strerror(-r));
+		log_event(LOG_ERR, &(struct log_fields){ .message_id = LOG_MID_RELOAD_FAILED },
+			  "reload: %s; keeping the running configuration", err ? err : strerror(-r));
 		free(err);
 		conf_done(&n);
 		send_status(d, "READY=1\n", true);
@@ -161,7 +161,8 @@ sdnotify_reload(struct daemon *d)
 	policy_resolve(d->conf.policy, d->dns);
 	log_set_level(d->conf.log_level);
 	d->counters.reloads++;
-	log_notice("reloaded %s", d->conf_path ? d->conf_path : "the defaults");
+	log_event(LOG_NOTICE, &(struct log_fields){ .message_id = LOG_MID_RELOADED },
+		  "reloaded %s", d->conf_path ? d->conf_path : "the defaults");
 	send_status(d, "READY=1\n", true);
 	return 0;
 }

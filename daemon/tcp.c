@@ -342,8 +342,12 @@ tcp_on_linger(struct ev_loop *loop, ev_timer *w, int revents)
 	struct rpc_error e = { .code = PROTO_E_CLOSED, .socket = (int64_t)t->id,
 			       .message = "linger time expired before the data was sent" };
 
-	log_info("tcp#%llu: linger time expired with %zu bytes unsent, resetting",
-		 (unsigned long long)t->id, t->pending_write_bytes);
+	log_event(LOG_INFO, &(struct log_fields){ .message_id = LOG_MID_LINGER_EXPIRED,
+		  .socket = t->id, .client = t->owner != NULL,
+		  .client_uid = t->owner ? t->owner->cred.uid : 0,
+		  .client_pid = t->owner ? t->owner->cred.pid : 0 },
+		  "tcp#%llu: linger time expired with %zu bytes unsent, resetting",
+		  (unsigned long long)t->id, t->pending_write_bytes);
 	tcp_cancel_list(&t->writes, &e);
 	tcp_finish_close(t, true);
 }
@@ -516,11 +520,15 @@ tcp_policy_denies(struct tcp *t, enum policy_action action, const char *host,
 	if (d->conf.policy->audit || monitor_on(d))
 		rpc_format_endpoint(ss, addr, sizeof(addr));
 	if (d->conf.policy->audit)
-		log_notice("policy: %s %s by uid %d pid %d (%s) to %s%s%s: rule %d: %s",
-			   allowed ? "allowed" : "denied", policy_action_name(action),
-			   (int)t->owner->cred.uid, (int)t->owner->cred.pid, t->owner->desc, addr,
-			   host ? " as " : "", host ? host : "", policy_rule_line(r),
-			   policy_rule_text(r));
+		log_event(LOG_NOTICE, &(struct log_fields){
+			  .message_id = allowed ? LOG_MID_POLICY_ALLOWED : LOG_MID_POLICY_DENIED,
+			  .socket = t->id, .client = true, .client_uid = t->owner->cred.uid,
+			  .client_pid = t->owner->cred.pid, .dest = addr, .rule = policy_rule_text(r) },
+			  "policy: %s %s by uid %d pid %d (%s) to %s%s%s: rule %d: %s",
+			  allowed ? "allowed" : "denied", policy_action_name(action),
+			  (int)t->owner->cred.uid, (int)t->owner->cred.pid, t->owner->desc, addr,
+			  host ? " as " : "", host ? host : "", policy_rule_line(r),
+			  policy_rule_text(r));
 	if (!allowed && monitor_on(d)) {
 		struct proto_jw *w = monitor_begin(d, NULL, t, "denied");
 
