@@ -222,6 +222,29 @@ cmd_info(tisock_client *c, const struct opts *o, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* daemon.metrics: the exposition text as it is (the result object with --json). */
+static int
+cmd_metrics(tisock_client *c, const struct opts *o, int argc, char **argv)
+{
+	const cJSON *text;
+	cJSON *res;
+	int r;
+
+	if (argc > 1)
+		return EXIT_USAGE;
+	arm_timeout(o);
+	r = call(c, "daemon.metrics", NULL, &res);
+	if (r < 0)
+		return ctl_client_failed(c, r);
+	text = cJSON_GetObjectItemCaseSensitive(res, "text");
+	if (o->json)
+		print_json(o, res);
+	else if (cJSON_IsString(text))
+		fputs(text->valuestring, stdout);
+	cJSON_Delete(res);
+	return EXIT_OK;
+}
+
 static int
 cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
@@ -633,6 +656,9 @@ static const struct command commands[] = {
 	  "error close denied monitor.dropped.  Runs until interrupted (exit 0) or\n"
 	  "dropped by the daemon for falling behind (exit 1).\n", cmd_monitor },
 	{ "close", "ID", "close any client's socket (root and the daemon's user)", NULL, cmd_close },
+	{ "metrics", "", "every counter and gauge, Prometheus text format (root and the "
+	  "daemon's user)", "Prints daemon.metrics: the same text the daemon serves as GET /metrics when\n"
+	  "[daemon] metrics-listen is set.  With --json, the result object.\n", cmd_metrics },
 	{ "ping", "[-c COUNT]", "round trips to the daemon, with their time", NULL, cmd_ping },
 	{ "help", "[COMMAND]", "this help, or a command's", NULL, NULL },
 };

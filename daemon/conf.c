@@ -224,7 +224,7 @@ parse_listen(const char *s, struct sockaddr_storage *ss)
 		strcpy(host, "127.0.0.1");
 	errno = 0;
 	p = strtol(port, &end, 10);
-	if (errno || end == port || *end || p < 1 || p > 65535)
+	if (errno || end == port || *end || p < 0 || p > 65535)
 		return -EINVAL;
 	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;

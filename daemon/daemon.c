@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "idmap.h"
+#include "metrics.h"
 #include "quota.h"
 #include "policy.h"
 #include "sdnotify.h"
@@ -227,7 +228,8 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	ev_set_userdata(loop, d);
 	d->sockets = idmap_new();
 	d->scratch = malloc(DAEMON_SCRATCH);
-	if (!d->sockets || !d->scratch)
+	d->metrics = metrics_new();
+	if (!d->sockets || !d->scratch || !d->metrics)
 		return -ENOMEM;
 	d->dns = dns_new(loop, d->conf.resolver_lookups, (unsigned)d->conf.resolver_timeout_ms);
 	if (!d->dns)
@@ -470,6 +472,7 @@ daemon_done(struct daemon *d)
 	d->conf.policy = policy_free(d->conf.policy);	/* its lookups live in d->dns */
 	d->dns = dns_free(d->dns);
 	d->sockets = idmap_free(d->sockets);
+	d->metrics = metrics_free(d->metrics);	/* closes GET /metrics too */
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);
 	quota_done(d);

@@ -22,6 +22,7 @@
 struct ctl;
 struct tcp;
 struct dns;
+struct metrics;
 
 #define DAEMON_SCRATCH		(256 * 1024)	/* bytes per recv into the daemon */
 #define DAEMON_ACCEPT_RETRY	1.0		/* seconds between tries after EMFILE */
@@ -88,6 +89,7 @@ struct daemon {
 	struct dns		*dns;
 	char			*scratch;	/* DAEMON_SCRATCH bytes for recv */
 	struct daemon_counters	 counters;
+	struct metrics		*metrics;	/* what only daemon.metrics shows; owned */
 	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit;
 };
 

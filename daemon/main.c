@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 
 static void
 usage(FILE *f)
@@ -122,6 +123,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	r = daemon_listen(&d);
+	if (r >= 0)
+		r = metrics_http_start(&d);
 	if (r < 0) {
 		daemon_done(&d);
 		return 1;

@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "metrics.h"
 #include "proto-errors.h"
 #include "proto-jsonrpc.h"
 #include "quota.h"
@@ -156,6 +157,8 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 {
 	struct proto_jw w;
 
+	if (call->ctl)
+		metrics_count_error(call->ctl->d, e->code);
 	if (call->ctl && e->code == PROTO_E_LIMIT) {
 		struct ctl *c = call->ctl;
 

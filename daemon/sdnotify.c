@@ -156,6 +156,12 @@ sdnotify_reload(struct daemon *d)
 		memcpy(n.resolver_lookups, d->conf.resolver_lookups, sizeof(n.resolver_lookups));
 		n.resolver_timeout_ms = d->conf.resolver_timeout_ms;
 	}
+	if (n.metrics_on != d->conf.metrics_on ||
+	    memcmp(&n.metrics_listen, &d->conf.metrics_listen, sizeof(n.metrics_listen)) != 0) {
+		log_warning("reload: metrics-listen changes only with a restart");
+		n.metrics_on = d->conf.metrics_on;
+		n.metrics_listen = d->conf.metrics_listen;
+	}
 	conf_done(&d->conf);	/* the old policy goes with it, atomically */
 	d->conf = n;
 	policy_resolve(d->conf.policy, d->dns);

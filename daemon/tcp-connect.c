@@ -21,6 +21,7 @@
 #include "monitor.h"
 #include "daemon.h"
 #include "dns.h"
+#include "metrics.h"
 #include "proto-errors.h"
 #include "rpc.h"
 #include "tcp.h"
@@ -112,6 +113,7 @@ connected(struct tcp *t)
 
 	ev_timer_stop(t->d->loop, &t->connect_timer);
 	ev_io_stop(t->d->loop, &t->wio);
+	metrics_connected(t->d, t->connect_asked, t->connect_syn);
 	free(t->addrs);
 	t->addrs = NULL;
 	record_endpoints(t, true);	/* first: the state change reports them */
@@ -193,6 +195,7 @@ attempt_next(struct tcp *t)
 		}
 		tcp_set_fd(t, fd);
 		tcp_apply_options(t);
+		t->connect_syn = metrics_now();
 		if (connect(fd, (struct sockaddr *)ss, ss_len(ss)) == 0) {
 			connected(t);
 			return;
@@ -260,6 +263,7 @@ tcp_connect(struct tcp *t, struct rpc_call *call)
 	if (!dc)
 		return -ENOMEM;
 	t->connect_call = dc;
+	t->connect_asked = metrics_now();
 	t->eof = t->eof_told = t->shut_wr = t->pumping = false;
 	t->has_local = t->has_remote = false;
 	t->last_errno = 0;

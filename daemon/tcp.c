@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "idmap.h"
+#include "metrics.h"
 #include "proto-errors.h"
 #include "rpc.h"
 #include "tcp.h"
@@ -515,8 +516,10 @@ tcp_policy_denies(struct tcp *t, enum policy_action action, const char *host,
 	r = policy_check(d->conf.policy, &t->owner->subject, action, host,
 			 (const struct sockaddr *)ss);
 	allowed = policy_rule_allows(r);
-	if (!allowed)
+	if (!allowed) {
 		d->counters.policy_denials++;
+		metrics_count_denial(d, r);
+	}
 	if (d->conf.policy->audit || monitor_on(d))
 		rpc_format_endpoint(ss, addr, sizeof(addr));
 	if (d->conf.policy->audit)

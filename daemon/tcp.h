@@ -93,6 +93,8 @@ struct tcp {
 	uint64_t		 pump_total;	/* bytes sent as tcp.data */
 	uint64_t		 bytes_read, bytes_written;
 	size_t			 pending_write_bytes;	/* queued in writes */
+	double			 connect_asked;	/* metrics: tcp.connect came, monotonic s */
+	double			 connect_syn;	/* metrics: connect(2) of the last try */
 };
 
 /* tcp.c */

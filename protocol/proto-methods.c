@@ -231,6 +231,12 @@ static const struct proto_field res_daemon_info[] = {
 	R("counters", PROTO_T_OBJECT, OPT, "Counter name to value, daemon-wide (scope all)."),
 	R("limitHitsBy", PROTO_T_OBJECT, OPT, "-32005 answers by limit name (scope all)."), END
 };
+static const struct proto_field res_metrics[] = {
+	R("contentType", PROTO_T_STRING, REQ, "\"text/plain; version=0.0.4; charset=utf-8\": "
+	  "the Prometheus text exposition format."),
+	R("text", PROTO_T_STRING, REQ, "The exposition: the same text GET /metrics serves on "
+	  "[daemon] metrics-listen."), END
+};
 static const struct proto_field res_discover[] = {
 	R("openrpc", PROTO_T_STRING, REQ, "OpenRPC version."),
 	R("info", PROTO_T_OBJECT, REQ, "Title and version."),
@@ -361,6 +367,11 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.name = "rpc.discover", .result = res_discover,
 		.summary = "OpenRPC document of the whole protocol.",
 		.description = "Answers at once." },
+	[PROTO_M_DAEMON_METRICS] = {
+		.name = "daemon.metrics", .result = res_metrics, .flags = PROTO_M_PRIVILEGED,
+		.summary = "Every counter and gauge in the Prometheus text exposition format.",
+		.description = "Answers at once; root and the daemon's uid only (the figures "
+			       "cover every user)." },
 	[PROTO_N_TCP_DATA] = {
 		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,
 		.summary = "Pump mode: bytes arrived, or the end of stream (bytes -1)." },

@@ -325,6 +325,8 @@ exercise(struct ctx *x, enum proto_method_id i)
 	}
 	case PROTO_M_RPC_DISCOVER:
 		return cc_call(x->c, "rpc.discover", NULL);
+	case PROTO_M_DAEMON_METRICS:
+		return cc_call(x->c, "daemon.metrics", NULL);
 	case PROTO_N_TCP_DATA:
 	case PROTO_N_TCP_ERROR:
 	case PROTO_N_TCP_CLOSED:
