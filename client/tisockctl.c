@@ -115,7 +115,10 @@ print_flat(const char *prefix, const cJSON *o)
 			char d[64];
 
 			ctl_duration(m->valuedouble, d, sizeof(d));
-			printf("%s: %s (%.0f ms)\n", key, d, m->valuedouble);
+			if (m->valuedouble < 1000.)
+				printf("%s: %s\n", key, d);
+			else
+				printf("%s: %s (%.0f ms)\n", key, d, m->valuedouble);
 		} else if (cJSON_IsNumber(m) && is_duration(m->string)) {
 			printf("%s: %.0f ms\n", key, m->valuedouble);
 		} else if (cJSON_IsString(m)) {

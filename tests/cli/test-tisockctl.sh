@@ -124,7 +124,8 @@ check "help of a mistyped command: the nearest one, exit 2" \
 	bash -c "'$CTL' help conect 2>&1 | grep -q 'did you mean connect?'; [ \${PIPESTATUS[0]} = 2 ]"
 check "monitor --event with a mistyped kind: exit 2, the nearest kind" \
 	bash -c "timeout 10 '$CTL' monitor --event creat 2>&1 | grep -q 'did you mean create?'"
-check "info: the uptime with units" grep -Eq '^uptime: ([0-9.]+ (ms|s)|[0-9]+m [0-9]+s|[0-9]+h [0-9]+m) \([0-9]+ ms\)$' <("$CTL" info)
+check "info: the uptime with units" \
+	grep -Eq '^uptime: ([0-9]+ ms|([0-9.]+ s|[0-9]+m [0-9]+s|[0-9]+h [0-9]+m|[0-9]+d [0-9]+h) \([0-9]+ ms\))$' <("$CTL" info)
 check "info: durations in ms say so" grep -q '^limits.lingerMs: 60000 ms$' <("$CTL" info)
 check "tisockd --help: --foreground as the README uses it, not \"the only mode\"" \
 	bash -c "'$DAEMON' --help | grep -q -- '--foreground  *run in the foreground' && ! '$DAEMON' --help | grep -q 'only mode'"
