@@ -9,31 +9,20 @@
  * an option, a state or an event kind that does not exist) is an error
  * that says what was probably meant, by edit distance.
  *
- * Every error is reported the same way: "tisockctl: MESSAGE" on stderr,
- * or with --json one line {"error": {"type", "message", "exitStatus",
- * ...}} on stdout (on stderr for connect and listen, whose stdout is the
- * data).  --json counts wherever it is on the line, so a usage error
- * found before it is read is reported as JSON too.
+ * --json counts wherever it is on the line: errors follow it from the
+ * start (tisockctl-errors.c), so a usage error found before it is read is
+ * reported as JSON too.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cjson/cJSON.h>
-
-#include "proto-errors.h"
 #include "proto-methods.h"
 #include "tisockctl.h"
-
-#define DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
 
 struct optdef {
 	const char	*lng;		/* without the dashes */
@@ -44,7 +33,7 @@ struct optdef {
 
 static const struct optdef optdefs[_OPT_MAX] = {
 	[OPT_SOCKET] = { "socket", 's', "PATH", "the daemon's socket (default: $TISOCKD_SOCKET,\n"
-			 "$XDG_RUNTIME_DIR/tisockd.sock, " DEFAULT_SOCKET ")" },
+			 "$XDG_RUNTIME_DIR/tisockd.sock, " CTL_DEFAULT_SOCKET ")" },
 	[OPT_JSON] = { "json", 'j', NULL, "one JSON value per line on stdout; errors too" },
 	[OPT_TIMEOUT] = { "timeout", 't', "TIME", "give up after TIME (exit 4): milliseconds, or\n"
 			  "with a unit: 500ms, 2s, 1m" },
@@ -129,305 +118,6 @@ ctl_suggest(const char *word, const char *const *names, size_t n)
 	if (nprefixed == 1 && strlen(word) >= 2)
 		return prefixed;
 	return best;
-}
-
-/* ---- reporting --------------------------------------------------------- */
-
-static const struct opts *eo;	/* what errors go by: --json, the command */
-
-/* From now on errors follow o (--json, and where the command's output goes). */
-void
-ctl_errors_to(const struct opts *o)
-{
-	eo = o;
-}
-
-static FILE *
-json_target(void)
-{
-	return eo && eo->cmd && eo->cmd->data_on_stdout ? stderr : stdout;
-}
-
-/* Prints the error object; extra_json (an object's text, or NULL) adds members. */
-static void
-print_json_error(const char *type, int status, const char *message, const char *extra_json)
-{
-	cJSON *root = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(root, "error");
-	cJSON *extra = extra_json ? cJSON_Parse(extra_json) : NULL, *m;
-	char *text;
-
-	cJSON_AddStringToObject(e, "type", type);
-	cJSON_AddStringToObject(e, "message", message);
-	while (extra && (m = extra->child)) {
-		cJSON_DetachItemViaPointer(extra, m);
-		cJSON_AddItemToObject(e, m->string, m);
-	}
-	cJSON_AddNumberToObject(e, "exitStatus", status);
-	text = cJSON_PrintUnformatted(root);
-	fprintf(json_target(), "%s\n", text ? text : "{\"error\":{}}");
-	fflush(json_target());
-	free(text);
-	cJSON_Delete(extra);
-	cJSON_Delete(root);
-}
-
-static int
-vfail(int status, const char *type, const char *extra_json, const char *fmt, va_list ap)
-{
-	char msg[4096];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (eo && eo->json)
-		print_json_error(type, status, msg, extra_json);
-	else
-		fprintf(stderr, "tisockctl: %s\n", msg);
-	return status;
-}
-
-/*
- * Reports an error of the given type ("usage", "unreachable", "daemon",
- * "timeout", "failed") and returns status.  extra_json: more members of
- * the JSON error object, or NULL.
- */
-int
-ctl_fail(const struct opts *o, int status, const char *type, const char *extra_json,
-	 const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (o)
-		eo = o;
-	va_start(ap, fmt);
-	r = vfail(status, type, extra_json, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-/* A failure of the operation (exit 1 follows): "tisockctl: ..." or JSON. */
-void
-ctl_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void) vfail(EXIT_FAILED, "failed", NULL, fmt, ap);
-	va_end(ap);
-}
-
-/* The synopsis of the command (or of tisockctl) for usage errors. */
-static void
-synopsis(char *buf, size_t len, const struct command *cmd)
-{
-	if (cmd)
-		snprintf(buf, len, "tisockctl [OPTIONS] %s%s%s", cmd->name, *cmd->args ? " " : "",
-			 cmd->args);
-	else
-		snprintf(buf, len, "tisockctl [OPTIONS] COMMAND [ARGS...]");
-}
-
-/* A usage error: the message, the synopsis and where to read more.  Returns EXIT_USAGE. */
-int
-ctl_usage(const struct opts *o, const char *fmt, ...)
-{
-	const struct command *cmd = o ? o->cmd : NULL;
-	char msg[1024], syn[256];
-	va_list ap;
-
-	if (o)
-		eo = o;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	synopsis(syn, sizeof(syn), cmd);
-	if (eo && eo->json) {
-		cJSON *x = cJSON_CreateObject();
-		char *extra;
-
-		cJSON_AddStringToObject(x, "usage", syn);
-		extra = cJSON_PrintUnformatted(x);
-		print_json_error("usage", EXIT_USAGE, msg, extra);
-		free(extra);
-		cJSON_Delete(x);
-		return EXIT_USAGE;
-	}
-	fprintf(stderr, "tisockctl: %s\nUsage: %s\nTry 'tisockctl %s%s--help'.\n", msg, syn,
-		cmd ? cmd->name : "", cmd ? " " : "");
-	return EXIT_USAGE;
-}
-
-/*
- * Reports a failed library call on c and returns the exit status it
- * stands for: the daemon's error (1), or the daemon gone (3).  An unknown
- * method gets the nearest known one as a suggestion.
- */
-int
-ctl_client_failed(tisock_client *c, int r)
-{
-	const struct tisock_error *e = tisock_client_last_error(c);
-
-	if (e->code != 0) {
-		const char *names[_PROTO_M_MAX], *hint = NULL;
-		cJSON *data = e->data_json ? cJSON_Parse(e->data_json) : NULL;
-		const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data,
-								"method"));
-		int rc;
-
-		if (e->code == PROTO_E_NO_METHOD && method) {
-			for (int i = 0; i < _PROTO_M_MAX; i++)
-				names[i] = proto_methods[i].flags & PROTO_M_NOTIFICATION ? NULL
-										: proto_methods[i].name;
-			hint = ctl_suggest(method, names, _PROTO_M_MAX);
-		}
-		if (eo && eo->json) {
-			cJSON *x = cJSON_CreateObject();
-			char *extra;
-
-			cJSON_AddNumberToObject(x, "code", e->code);
-			if (data)
-				cJSON_AddItemToObject(x, "data", cJSON_Duplicate(data, true));
-			if (hint)
-				cJSON_AddStringToObject(x, "suggestion", hint);
-			extra = cJSON_PrintUnformatted(x);
-			print_json_error("daemon", EXIT_FAILED, e->message, extra);
-			free(extra);
-			cJSON_Delete(x);
-			rc = EXIT_FAILED;
-		} else {
-			rc = ctl_fail(NULL, EXIT_FAILED, "daemon", NULL, "error %d: %s%s%s%s%s%s",
-				      e->code, e->message, e->data_json ? " " : "",
-				      e->data_json ? e->data_json : "", hint ? "; did you mean " : "",
-				      hint ? hint : "", hint ? "?" : "");
-		}
-		cJSON_Delete(data);
-		return rc;
-	}
-	if (r == -EPIPE || r == -ECONNRESET)
-		return ctl_fail(NULL, EXIT_UNREACHABLE, "unreachable", NULL, "the daemon went away");
-	return ctl_fail(NULL, EXIT_FAILED, "failed", NULL, "%s",
-			*tisock_client_error(c) ? tisock_client_error(c) : strerror(-r));
-}
-
-/*
- * Reports a failed tisock_client_dispatch (never a daemon error: the
- * daemon is gone, or the system refused).  Returns the exit status.
- */
-int
-ctl_dispatch_failed(tisock_client *c, int r)
-{
-	if (r == -EPIPE || r == -ECONNRESET)
-		return ctl_fail(NULL, EXIT_UNREACHABLE, "unreachable", NULL, "the daemon went away");
-	return ctl_fail(NULL, EXIT_FAILED, "failed", NULL, "%s", strerror(-r));
-}
-
-/* The socket path as libtisock resolves it (o->socket first). */
-static void
-socket_path(const struct opts *o, char *buf, size_t len, const char **ret_from)
-{
-	const char *env = getenv("TISOCKD_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (o->socket) {
-		snprintf(buf, len, "%s", o->socket);
-		*ret_from = "--socket";
-	} else if (env && *env) {
-		snprintf(buf, len, "%s", env);
-		*ret_from = "$TISOCKD_SOCKET";
-	} else if (xdg && *xdg) {
-		snprintf(buf, len, "%s/tisockd.sock", xdg);
-		*ret_from = "$XDG_RUNTIME_DIR";
-	} else {
-		snprintf(buf, len, "%s", DEFAULT_SOCKET);
-		*ret_from = "the default";
-	}
-}
-
-/*
- * The group that would let us in, for EACCES on path: the socket's own,
- * or that of the first directory on the way we may not enter.
- */
-static const char *
-blocking_group(const char *path, char *what, size_t whatlen)
-{
-	char copy[4096], *dir;
-	struct stat st;
-	struct group *gr;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	snprintf(what, whatlen, "the socket");
-	if (stat(path, &st) < 0) {
-		st.st_gid = (gid_t)-1;
-		for (dir = dirname(copy); strcmp(dir, "/") && strcmp(dir, "."); dir = dirname(dir)) {
-			struct stat ds;
-
-			if (stat(dir, &ds) == 0 && access(dir, X_OK) < 0) {
-				st.st_gid = ds.st_gid;
-				snprintf(what, whatlen, "its directory %.1024s", dir);
-				break;
-			}
-		}
-		if (st.st_gid == (gid_t)-1)
-			return NULL;
-	}
-	gr = getgrgid(st.st_gid);
-	return gr ? gr->gr_name : NULL;
-}
-
-/*
- * tisock_client_open failed with err: says which path was tried, why
- * that fails, and what to do about it.  Returns EXIT_UNREACHABLE.
- */
-int
-ctl_unreachable(const struct opts *o, int err)
-{
-	char path[4096], hint[2048], what[1200], extra[8192];
-	const char *from, *name = proto_errno_name(err), *group;
-	struct stat st;
-	cJSON *x;
-	char *xs;
-
-	socket_path(o, path, sizeof(path), &from);
-	switch (err) {
-	case EACCES:
-	case EPERM:
-		group = blocking_group(path, what, sizeof(what));
-		if (group)
-			snprintf(hint, sizeof(hint), "%.1100s belongs to the group \"%.64s\": ask to be added "
-				 "(usermod -aG %.64s $USER) and log in again, or run as root", what,
-				 group, group);
-		else
-			snprintf(hint, sizeof(hint), "you may not use it: join the group of the "
-				 "socket (tisock for the system service) and log in again");
-		break;
-	case ENOENT:
-	case ECONNREFUSED:
-		if (err == ENOENT && strcmp(path, DEFAULT_SOCKET) != 0 &&
-		    stat(DEFAULT_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
-			snprintf(hint, sizeof(hint), "the system's tisockd listens at %s (%s chose "
-				 "%.1024s): add --socket %s, or set TISOCKD_SOCKET", DEFAULT_SOCKET, from,
-				 path, DEFAULT_SOCKET);
-		else
-			snprintf(hint, sizeof(hint), "%s: is tisockd running? Start it: sudo "
-				 "systemctl start tisockd.socket, or tisockd --foreground --socket %.1024s",
-				 err == ENOENT ? "no such socket" : "nothing accepts there", path);
-		break;
-	default:
-		snprintf(hint, sizeof(hint), "the path comes from %s; see tisockctl(1)", from);
-		break;
-	}
-	x = cJSON_CreateObject();
-	cJSON_AddStringToObject(x, "path", path);
-	cJSON_AddNumberToObject(x, "errno", err);
-	cJSON_AddStringToObject(x, "errname", name ? name : "EUNKNOWN");
-	cJSON_AddStringToObject(x, "hint", hint);
-	xs = cJSON_PrintUnformatted(x);
-	snprintf(extra, sizeof(extra), "%s", xs ? xs : "{}");
-	free(xs);
-	cJSON_Delete(x);
-	if (o->json)
-		return ctl_fail(o, EXIT_UNREACHABLE, "unreachable", extra, "cannot reach tisockd at "
-				"%s: %s", path, strerror(err));
-	return ctl_fail(o, EXIT_UNREACHABLE, "unreachable", NULL, "cannot reach tisockd at %s: "
-			"%s\n  %s", path, strerror(err), hint);
 }
 
 /* ---- values ------------------------------------------------------------- */
@@ -632,15 +322,6 @@ set_option(struct opts *o, enum ctl_opt id, const char *v, const char *as)
 	return EXIT_OK;
 }
 
-static const struct command *
-find_command(const char *name)
-{
-	for (size_t i = 0; i < ctl_ncommands; i++)
-		if (strcmp(ctl_commands[i].name, name) == 0)
-			return &ctl_commands[i];
-	return NULL;
-}
-
 /*
  * The option called name (long: without dashes; short: one letter in
  * name[0] with is_short) among those cmd takes and the global ones, the
@@ -725,6 +406,85 @@ find_command_word(int argc, char **argv)
 	return argc;
 }
 
+/* What reading one word of the command line found. */
+struct seen {
+	bool	help, version;
+};
+
+/*
+ * A long option at argv[*i] ("--name" or "--name=value"), its value
+ * perhaps the next word.  Returns EXIT_OK or EXIT_USAGE (reported).
+ */
+static int
+take_long(struct opts *o, int argc, char **argv, int *i, bool after, struct seen *seen)
+{
+	const char *a = argv[*i], *eq = strchr(a + 2, '='), *value = NULL;
+	size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+	int id = lookup(a + 2, len, false, o->cmd, after);
+
+	if (id < 0)
+		return unknown_option(o, a, len + 2);
+	if (optdefs[id].arg) {
+		value = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+		if (!value)
+			return ctl_usage(o, "--%s wants a value (%s)", optdefs[id].lng,
+					 optdefs[id].arg);
+	} else if (eq) {
+		return ctl_usage(o, "--%s takes no value", optdefs[id].lng);
+	}
+	seen->help |= id == OPT_HELP;
+	seen->version |= id == OPT_VERSION;
+	return set_option(o, (enum ctl_opt)id, value, a);
+}
+
+/*
+ * Short options at argv[*i]: flags may share a word ("-kv"); one that
+ * takes a value takes the rest of the word or the next word.  Returns
+ * EXIT_OK or EXIT_USAGE (reported).
+ */
+static int
+take_short(struct opts *o, int argc, char **argv, int *i, bool after, struct seen *seen)
+{
+	for (const char *p = argv[*i] + 1; *p; p++) {
+		char as[3] = { '-', *p, '\0' };
+		const char *value = NULL;
+		int id = lookup(p, 1, true, o->cmd, after), r;
+
+		if (id < 0)
+			return unknown_option(o, as, 2);
+		if (optdefs[id].arg) {
+			value = p[1] ? p + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+			if (!value)
+				return ctl_usage(o, "%s wants a value (%s)", as, optdefs[id].arg);
+		}
+		seen->help |= id == OPT_HELP;
+		seen->version |= id == OPT_VERSION;
+		r = set_option(o, (enum ctl_opt)id, value, as);
+		if (r != EXIT_OK || optdefs[id].arg)
+			return r;
+	}
+	return EXIT_OK;
+}
+
+/* The command word at argv[at] into o->cmd; an unknown one is a usage error. */
+static int
+take_command(struct opts *o, const char *word)
+{
+	const char *names[32], *hint;
+	size_t n = ctl_ncommands < 32 ? ctl_ncommands : 32;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ctl_commands[i].name, word) == 0) {
+			o->cmd = &ctl_commands[i];
+			return EXIT_OK;
+		}
+	for (size_t i = 0; i < n; i++)
+		names[i] = ctl_commands[i].name;
+	hint = ctl_suggest(word, names, n);
+	return ctl_usage(o, "no command \"%s\"%s%s%s", word, hint ? "; did you mean " : "",
+			 hint ? hint : "", hint ? "?" : "");
+}
+
 /*
  * Reads the whole command line into o, leaving the command's own
  * arguments (the command's name first) in *ret_argc / *ret_argv (a new
@@ -736,8 +496,9 @@ enum ctl_parsed
 ctl_parse_args(int argc, char **argv, struct opts *o, int *ret_argc, char ***ret_argv)
 {
 	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	struct seen seen = { false, false };
+	bool dashdash = false;
 	int nargs = 0, at, r;
-	bool help = false, version = false, dashdash = false;
 
 	*ret_argc = 0;
 	*ret_argv = args;
@@ -751,95 +512,29 @@ ctl_parse_args(int argc, char **argv, struct opts *o, int *ret_argc, char ***ret
 		return CTL_USAGE;
 	}
 	at = find_command_word(argc, argv);
-	if (at < argc) {
-		o->cmd = find_command(argv[at]);
-		if (!o->cmd) {
-			const char *names[32];
-			const char *hint;
-
-			for (size_t i = 0; i < ctl_ncommands && i < 32; i++)
-				names[i] = ctl_commands[i].name;
-			hint = ctl_suggest(argv[at], names, ctl_ncommands < 32 ? ctl_ncommands : 32);
-			ctl_usage(o, "no command \"%s\"%s%s%s", argv[at], hint ? "; did you mean " : "",
-				  hint ? hint : "", hint ? "?" : "");
-			return CTL_USAGE;
-		}
-	}
+	if (at < argc && take_command(o, argv[at]) != EXIT_OK)
+		return CTL_USAGE;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *value = NULL;
-		bool after = i > at;
-		int id;
+		const char *a = argv[i];
 
-		if (i == at) {
-			args[nargs++] = argv[i];
+		r = EXIT_OK;
+		if (i == at || dashdash || a[0] != '-' || a[1] == '\0') {
+			args[nargs++] = argv[i];	/* the command and its arguments */
 			continue;
 		}
-		if (dashdash || a[0] != '-' || a[1] == '\0') {
-			if (at >= argc) {
-				ctl_usage(o, "\"%s\" comes before any command", a);
-				return CTL_USAGE;
-			}
-			args[nargs++] = argv[i];
-			continue;
-		}
-		if (strcmp(a, "--") == 0) {
+		if (strcmp(a, "--") == 0)
 			dashdash = true;
-			continue;
-		}
-		if (a[1] == '-') {
-			const char *eq = strchr(a + 2, '=');
-			size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-
-			id = lookup(a + 2, len, false, o->cmd, after);
-			if (id < 0) {
-				unknown_option(o, a, len + 2);
-				return CTL_USAGE;
-			}
-			if (optdefs[id].arg) {
-				value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-				if (!value) {
-					ctl_usage(o, "--%s wants a value (%s)", optdefs[id].lng,
-						  optdefs[id].arg);
-					return CTL_USAGE;
-				}
-			} else if (eq) {
-				ctl_usage(o, "--%s takes no value", optdefs[id].lng);
-				return CTL_USAGE;
-			}
-			help |= id == OPT_HELP;
-			version |= id == OPT_VERSION;
-			r = set_option(o, (enum ctl_opt)id, value, a);
-			if (r != EXIT_OK)
-				return CTL_USAGE;
-			continue;
-		}
-		for (const char *p = a + 1; *p; p++) {
-			char as[3] = { '-', *p, '\0' };
-
-			id = lookup(p, 1, true, o->cmd, after);
-			if (id < 0) {
-				unknown_option(o, as, 2);
-				return CTL_USAGE;
-			}
-			if (optdefs[id].arg) {
-				value = p[1] ? p + 1 : (i + 1 < argc ? argv[++i] : NULL);
-				if (!value) {
-					ctl_usage(o, "%s wants a value (%s)", as, optdefs[id].arg);
-					return CTL_USAGE;
-				}
-			}
-			help |= id == OPT_HELP;
-			version |= id == OPT_VERSION;
-			if (set_option(o, (enum ctl_opt)id, value, as) != EXIT_OK)
-				return CTL_USAGE;
-			if (optdefs[id].arg)
-				break;
-		}
+		else if (a[1] == '-')
+			r = take_long(o, argc, argv, &i, i > at, &seen);
+		else
+			r = take_short(o, argc, argv, &i, i > at, &seen);
+		if (!dashdash && r != EXIT_OK)
+			return CTL_USAGE;
 	}
 	*ret_argc = nargs;
-	if (help)
+	if (seen.help)
 		return CTL_HELP;
-	if (version)
+	if (seen.version)
 		return CTL_VERSION;
 	if (!o->cmd) {
 		ctl_usage(o, "no command given");

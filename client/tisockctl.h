@@ -1,9 +1,9 @@
 /*
  * tisockctl: the command-line tool.  tisockctl.c runs the request/answer
  * commands; tisockctl-args.c reads the command line (options anywhere,
- * suggestions for slips) and reports errors (as text, or as JSON with
- * --json); tisockctl-relay.c is the netcat part (connect, listen);
- * tisockctl-monitor.c prints daemon.monitor.
+ * suggestions for slips); tisockctl-errors.c reports errors (as text, or
+ * as JSON with --json); tisockctl-relay.c is the netcat part (connect,
+ * listen); tisockctl-monitor.c prints daemon.monitor.
  */
 #ifndef TISOCK_TISOCKCTL_H
 #define TISOCK_TISOCKCTL_H
@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 #include <tisock/tisock.h>
+
+#define CTL_DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
 
 /* Exit statuses (documented in tisockctl(1)). */
 enum {
@@ -73,6 +75,11 @@ enum ctl_parsed ctl_parse_args(int argc, char **argv, struct opts *o, int *ret_a
 	    char ***ret_argv);
 void	 ctl_options_help(FILE *f, unsigned opts);
 const char *ctl_suggest(const char *word, const char *const *names, size_t n);
+bool	 ctl_parse_endpoint(const char *arg, bool port_only_ok, char **ret_host, int *ret_port);
+bool	 ctl_parse_ms(const char *s, long *ret_ms);
+void	 ctl_duration(double ms, char *buf, size_t len);
+
+/* tisockctl-errors.c */
 int	 ctl_usage(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int	 ctl_fail(const struct opts *o, int status, const char *type, const char *extra_json,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -81,9 +88,6 @@ void	 ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	 ctl_client_failed(tisock_client *c, int r);
 int	 ctl_dispatch_failed(tisock_client *c, int r);
 int	 ctl_unreachable(const struct opts *o, int err);
-bool	 ctl_parse_endpoint(const char *arg, bool port_only_ok, char **ret_host, int *ret_port);
-bool	 ctl_parse_ms(const char *s, long *ret_ms);
-void	 ctl_duration(double ms, char *buf, size_t len);
 
 int	 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv);

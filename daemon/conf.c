@@ -262,6 +262,27 @@ on_policy(struct conf_parse *p, const char *name, const char *value)
 	return fail(p, "unknown key [policy] %s (audit, rule)", name);
 }
 
+/* A key nobody knows: where it belongs, or what it may have meant.  Returns 0 for inih. */
+static int
+unknown_key(struct conf_parse *p, const char *section, const char *name)
+{
+	const char *ks, *kn = suggest(section, name, &ks);
+	bool elsewhere = kn && strcmp(kn, name) == 0;
+
+	if (!*section)
+		return fail(p, "%s: a key before any [section]%s%s%s", name,
+			    elsewhere ? " (it belongs in [" : "", elsewhere ? ks : "",
+			    elsewhere ? "])" : "");
+	if (strcmp(section, "daemon") && strcmp(section, "limits"))
+		return fail(p, "unknown section [%s] (key %s): the sections are [daemon], [limits] "
+			    "and [policy]", section, name);
+	if (elsewhere)
+		return fail(p, "[%s] %s: this key belongs in [%s]", section, name, ks);
+	if (kn)
+		return fail(p, "unknown key [%s] %s (did you mean [%s] %s?)", section, name, ks, kn);
+	return fail(p, "unknown key [%s] %s", section, name);
+}
+
 static int
 on_value(void *user, const char *section, const char *name, const char *value)
 {
@@ -330,25 +351,7 @@ on_value(void *user, const char *section, const char *name, const char *value)
 		c->metrics_on = true;
 		return 1;
 	}
-	{
-		const char *ks, *kn = suggest(section, name, &ks);
-
-		if (!*section)
-			return fail(p, "%s: a key before any [section]%s%s%s", name,
-				    kn && !strcmp(kn, name) ? " (it belongs in [" : "",
-				    kn && !strcmp(kn, name) ? ks : "",
-				    kn && !strcmp(kn, name) ? "])" : "");
-		if (strcmp(section, "daemon") && strcmp(section, "limits"))
-			return fail(p, "unknown section [%s] (key %s): the sections are [daemon], "
-				    "[limits] and [policy]", section, name);
-
-		if (kn && strcmp(kn, name) == 0)
-			return fail(p, "[%s] %s: this key belongs in [%s]", section, name, ks);
-		if (kn)
-			return fail(p, "unknown key [%s] %s (did you mean [%s] %s?)", section, name,
-				    ks, kn);
-	}
-	return fail(p, "unknown key [%s] %s", section, name);
+	return unknown_key(p, section, name);
 }
 
 /*
