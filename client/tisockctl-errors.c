@@ -63,7 +63,7 @@ print_json_error(const char *type, int status, const char *message, const char *
 	cJSON_Delete(root);
 }
 
-static int
+static int __attribute__((format(printf, 4, 0)))
 vfail(int status, const char *type, const char *extra_json, const char *fmt, va_list ap)
 {
 	char msg[4096];

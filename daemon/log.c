@@ -155,7 +155,7 @@ emit(int level, const struct log_fields *f, const char *line)
 	fprintf(stderr, "%s: %s\n", log_ident, line);
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(int level, const struct log_fields *f, const char *fmt, va_list ap)
 {
 	char line[1024];
