@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +19,7 @@
 struct monitor {
 	const struct opts	*o;
 	long long		 pid, socket;	/* 0: any */
-	char			*kinds;		/* ",a,b," or NULL: any */
+	const char		*kinds;		/* ",a,b," or NULL: any */
 	bool			 dropped;
 	unsigned long		 printed;
 };
@@ -123,61 +122,21 @@ on_note(tisock_client *c, const char *method, const char *params_json, void *use
 	cJSON_Delete(ev);
 }
 
-static bool
-parse_id(const char *s, long long *ret)
-{
-	char *end;
-
-	errno = 0;
-	*ret = strtoll(s, &end, 10);
-	return !errno && end != s && !*end && *ret > 0;
-}
-
 int
 cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "event", required_argument, NULL, 'e' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct monitor m = { .o = o };
+	struct monitor m = { .o = o, .pid = o->mon_pid, .socket = o->mon_socket,
+			     .kinds = o->mon_kinds };
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waiting;
-	int opt, r;
+	int r;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			if (!parse_id(optarg, &m.pid))
-				return EXIT_USAGE;
-			break;
-		case 's':
-			if (!parse_id(optarg, &m.socket))
-				return EXIT_USAGE;
-			break;
-		case 'e':
-			free(m.kinds);
-			if (asprintf(&m.kinds, ",%s,", optarg) < 0)
-				return EXIT_FAILED;
-			break;
-		default:
-			free(m.kinds);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		free(m.kinds);
-		return EXIT_USAGE;
-	}
+	if (argc > 1)
+		return ctl_usage(o, "monitor takes options only (got \"%s\")", argv[1]);
 	tisock_client_set_notify(c, on_note, &m);
 	r = tisock_client_call(c, "daemon.monitor", NULL, NULL);
-	if (r < 0) {
-		free(m.kinds);
+	if (r < 0)
 		return ctl_client_failed(c, r);
-	}
 	/*
 	 * SIGINT and SIGTERM stay blocked except inside ppoll, so one that
 	 * comes between the test of stop and the wait is not lost.
@@ -204,6 +163,5 @@ cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv)
 			break;
 		}
 	}
-	free(m.kinds);
 	return m.dropped ? EXIT_FAILED : r;
 }

@@ -12,22 +12,146 @@
  *    a slow stdout slows the peer down through the daemon's flow control.
  * The relay is done when stdin is all sent and shut down and the peer's
  * end of stream has arrived.
+ *
+ * --progress draws bytes, rates and the elapsed time on stderr as they go
+ * (redrawn in place on a terminal, a line a second otherwise, JSON lines
+ * with --json), as pv does; -v prints a summary at the end.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tisockctl.h"
 
 #define RELAY_CHUNK	(256u << 10)	/* bytes per stdin read and per pushed chunk */
 #define RELAY_WRITES	4		/* writes in flight */
+#define PROGRESS_TTY	0.25		/* seconds between redraws on a terminal */
+#define PROGRESS_LINES	1.0		/* seconds between lines otherwise */
+
+/* Bytes moved, for --progress and -v. */
+struct progress {
+	const struct opts *o;
+	double		 t0, last;	/* monotonic seconds: start, last drawn */
+	uint64_t	 sent;		/* to the peer */
+	uint64_t	 received;	/* from the peer */
+	bool		 tty;		/* stderr is a terminal: redraw in place */
+	size_t		 drawn;		/* length of the line on the terminal, 0: none */
+};
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+progress_init(struct progress *p, const struct opts *o)
+{
+	*p = (struct progress){ .o = o, .t0 = mono(), .tty = isatty(STDERR_FILENO) };
+	p->last = p->t0;
+}
+
+/* n bytes as "812 B", "4.0 KiB", "12.3 MiB", "1.50 GiB". */
+static void
+human(double n, char *buf, size_t len)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	int u = -1;
+
+	while (n >= 1024. && u < 3) {
+		n /= 1024.;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%.0f B", n);
+	else
+		snprintf(buf, len, n < 10. ? "%.2f %s" : "%.1f %s", n, units[u]);
+}
+
+/* "sent 12.3 MiB (4.1 MiB/s), received 9.5 MiB (3.2 MiB/s), 0:00:03" */
+static void
+progress_text(const struct progress *p, double now, char *buf, size_t len)
+{
+	double t = now - p->t0 > 1e-6 ? now - p->t0 : 1e-6;
+	char s[32], sr[32], r[32], rr[32];
+	long secs = (long)t;
+
+	human((double)p->sent, s, sizeof(s));
+	human((double)p->sent / t, sr, sizeof(sr));
+	human((double)p->received, r, sizeof(r));
+	human((double)p->received / t, rr, sizeof(rr));
+	snprintf(buf, len, "sent %s (%s/s), received %s (%s/s), %ld:%02ld:%02ld", s, sr, r, rr,
+		 secs / 3600, secs / 60 % 60, secs % 60);
+}
+
+static void
+progress_json(const struct progress *p, double now, const char *event, const char *peer)
+{
+	fprintf(stderr, "{\"event\":\"%s\",\"sent\":%" PRIu64 ",\"received\":%" PRIu64
+		",\"elapsedMs\":%.0f%s%s%s}\n", event, p->sent, p->received, (now - p->t0) * 1000.,
+		peer ? ",\"peer\":\"" : "", peer ? peer : "", peer ? "\"" : "");
+}
+
+/* Draws the progress line when --progress asks and it is time (or force). */
+static void
+progress_tick(struct progress *p, bool force)
+{
+	double now = mono();
+	char line[320];
+	size_t n;
+
+	if (!p->o->progress || (!force && now - p->last < (p->tty ? PROGRESS_TTY : PROGRESS_LINES)))
+		return;
+	p->last = now;
+	if (p->o->json) {
+		progress_json(p, now, "progress", NULL);
+		return;
+	}
+	progress_text(p, now, line, sizeof(line));
+	n = strlen(line);
+	if (p->tty) {
+		/* Redrawn in place; spaces cover what a longer line left. */
+		fprintf(stderr, "\r%s%*s", line, p->drawn > n ? (int)(p->drawn - n) : 0, "");
+		p->drawn = n;
+	} else {
+		fprintf(stderr, "%s\n", line);
+	}
+	fflush(stderr);
+}
+
+/* The end: the last progress line, and the summary with -v. */
+static void
+progress_done(struct progress *p, const char *peer)
+{
+	double now = mono();
+	char line[320];
+
+	progress_tick(p, true);
+	if (p->drawn) {
+		fputc('\n', stderr);
+		p->drawn = 0;
+	}
+	if (!p->o->verbose)
+		return;
+	if (p->o->json) {
+		progress_json(p, now, "summary", peer);
+		return;
+	}
+	progress_text(p, now, line, sizeof(line));
+	fprintf(stderr, "tisockctl: %s: %s (%" PRIu64 " bytes sent, %" PRIu64 " received in "
+		"%.3f s)\n", peer, line, p->sent, p->received, now - p->t0);
+}
 
 struct relay {
 	tisock_client	*c;
@@ -40,6 +164,7 @@ struct relay {
 	bool		 out_eof;	/* the peer's end of stream arrived */
 	int		 writes;	/* writes in flight */
 	int		 status;	/* EXIT_* once failed */
+	struct progress	*progress;	/* bytes counted */
 };
 
 /* Accept and connect results, for the callbacks. */
@@ -67,6 +192,8 @@ on_written(const struct tisock_stream_event *ev)
 	struct relay *r = ev->userdata;
 
 	r->writes--;
+	if (ev->success && ev->bytes_processed > 0)
+		r->progress->sent += (uint64_t)ev->bytes_processed;
 	if (!ev->success)
 		relay_fail(r, "write", ev->code, ev->error);
 	else if (!r->in_eof)
@@ -139,6 +266,7 @@ on_data(const struct tisock_stream_event *ev)
 		r->out_eof = true;
 		return;
 	}
+	r->progress->received += (uint64_t)ev->bytes_processed;
 	if (!write_all(STDOUT_FILENO, tisock_buffer_cdata(ev->buffer),
 		       (size_t)ev->bytes_processed)) {
 		relay_fail(r, "writing stdout", -errno, NULL);
@@ -164,9 +292,9 @@ static tisock_stream *stdin_stream(tisock_client *c);
  * still pending, so nothing outlives the relay.  Returns EXIT_*.
  */
 static int
-relay(tisock_client *c, tisock_tcp *s)
+relay(tisock_client *c, tisock_tcp *s, struct progress *p)
 {
-	struct relay r = { .c = c, .s = s };
+	struct relay r = { .c = c, .s = s, .progress = p };
 	char params[64];
 	int k;
 
@@ -206,11 +334,12 @@ relay(tisock_client *c, tisock_tcp *s)
 									: "the connection failed");
 			break;
 		}
-		k = tisock_client_dispatch(c, -1);
+		k = tisock_client_dispatch(c, p->o->progress ? (int)(PROGRESS_TTY * 1000) : -1);
 		if (k < 0) {
 			r.status = ctl_dispatch_failed(c, k);
 			break;
 		}
+		progress_tick(p, false);
 	}
 	tisock_stream_free(r.in);	/* drops a pending read: r is going away */
 	tisock_stream_free(r.sock);
@@ -258,7 +387,7 @@ stdin_stream(tisock_client *c)
  * channel's EOF once stdin is all sent.  Returns EXIT_*.
  */
 static int
-relay_channel(int fd)
+relay_channel(int fd, struct progress *pr)
 {
 	static char up[RELAY_CHUNK], down[RELAY_CHUNK];
 	size_t up_len = 0, up_off = 0;
@@ -277,7 +406,8 @@ relay_channel(int fd)
 			shut = true;
 			continue;
 		}
-		if (poll(p, 2, -1) < 0) {
+		progress_tick(pr, false);
+		if (poll(p, 2, pr->o->progress ? (int)(PROGRESS_TTY * 1000) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ctl_err("poll: %s", strerror(errno));
@@ -301,8 +431,10 @@ relay_channel(int fd)
 				ctl_err("connection: %s", strerror(errno));
 				return EXIT_FAILED;
 			}
-			if (n > 0)
+			if (n > 0) {
 				up_off += (size_t)n;
+				pr->sent += (uint64_t)n;
+			}
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && !out_eof) {
 			n = recv(fd, down, sizeof(down), MSG_DONTWAIT);
@@ -312,6 +444,8 @@ relay_channel(int fd)
 			}
 			if (n == 0)
 				out_eof = true;
+			if (n > 0)
+				pr->received += (uint64_t)n;
 			if (n > 0 && !write_all(STDOUT_FILENO, (unsigned char *)down, (size_t)n)) {
 				ctl_err("writing stdout: %s", strerror(errno));
 				return EXIT_FAILED;
@@ -325,22 +459,17 @@ int
 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
 	struct wait w = { 0 };
-	bool channel = false;
+	struct progress p;
 	tisock_tcp *s;
 	char *host;
 	int port, status;
 
-	if (argc == 3 && strcmp(argv[1], "--channel") == 0) {
-		channel = true;
-		argv[1] = argv[2];
-		argc = 2;
-	}
 	if (argc != 2)
-		return EXIT_USAGE;
-	if (!ctl_parse_endpoint(argv[1], false, &host, &port)) {
-		ctl_err("want HOST:PORT (IPv6 in brackets: [::1]:80), not %s", argv[1]);
-		return EXIT_USAGE;
-	}
+		return ctl_usage(o, argc < 2 ? "connect wants HOST:PORT" : "connect takes one "
+				 "HOST:PORT (got \"%s\" too)", argc > 2 ? argv[2] : "");
+	if (!ctl_parse_endpoint(argv[1], false, &host, &port))
+		return ctl_usage(o, "want HOST:PORT (IPv6 in brackets: [::1]:80), not \"%s\"",
+				 argv[1]);
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = host, .port = port,
 		.timeout_ms = (int)o->timeout_ms, .connected = on_connected,
 		.error = on_socket_error, .userdata = &w });
@@ -357,16 +486,18 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 		ctl_err("connect to %s: %s", argv[1], w.error);
 		return w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
 	}
-	if (channel) {
+	progress_init(&p, o);
+	if (o->channel) {
 		int fd = tisock_tcp_channel(s);
 
 		if (fd < 0)
 			return ctl_client_failed(c, fd);
-		status = relay_channel(fd);
+		status = relay_channel(fd, &p);
 		close(fd);
 	} else {
-		status = relay(c, s);
+		status = relay(c, s, &p);
 	}
+	progress_done(&p, argv[1]);
 	if (tisock_tcp_state(s) == TISOCK_CONNECTED)
 		(void) tisock_tcp_close(s);
 	tisock_tcp_free(s);
@@ -385,24 +516,17 @@ on_accepted(const struct tisock_tcp_event *ev)
 int
 cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
-	bool keep = false;
 	struct wait w = { 0 };
+	struct progress p;
 	tisock_tcp *l;
 	char *host;
-	int port, opt, status = EXIT_OK;
+	int port, status = EXIT_OK;
 
-	optind = 1;
-	while ((opt = getopt(argc, argv, "+k")) != -1) {
-		if (opt != 'k')
-			return EXIT_USAGE;
-		keep = true;
-	}
-	if (argc - optind != 1)
-		return EXIT_USAGE;
-	if (!ctl_parse_endpoint(argv[optind], true, &host, &port)) {
-		ctl_err("want [HOST:]PORT, not %s", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if (argc != 2)
+		return ctl_usage(o, argc < 2 ? "listen wants [HOST:]PORT (0: any free port)"
+					     : "listen takes one [HOST:]PORT");
+	if (!ctl_parse_endpoint(argv[1], true, &host, &port))
+		return ctl_usage(o, "want [HOST:]PORT, not \"%s\"", argv[1]);
 	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = host ? host : "127.0.0.1",
 		.port = port, .accepted = on_accepted, .error = on_socket_error,
 		.userdata = &w });
@@ -441,11 +565,20 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 		else
 			fprintf(stderr, "connection from %s:%d\n", tisock_tcp_host(w.inbound),
 				tisock_tcp_port(w.inbound));
-		status = relay(c, w.inbound);
+		{
+			char peer[300];
+
+			snprintf(peer, sizeof(peer), strchr(tisock_tcp_host(w.inbound), ':') ?
+				 "[%s]:%d" : "%s:%d", tisock_tcp_host(w.inbound),
+				 tisock_tcp_port(w.inbound));
+			progress_init(&p, o);
+			status = relay(c, w.inbound, &p);
+			progress_done(&p, peer);
+		}
 		if (tisock_tcp_state(w.inbound) == TISOCK_CONNECTED)
 			(void) tisock_tcp_close(w.inbound);
 		tisock_tcp_free(w.inbound);
-	} while (keep && status == EXIT_OK);
+	} while (o->keep && status == EXIT_OK);
 	(void) tisock_tcp_close(l);
 	tisock_tcp_free(l);
 	return status;

@@ -5,12 +5,12 @@
  * gives `call --help` its list without asking a daemon.
  *
  * Output: results on stdout, diagnostics on stderr with a "tisockctl: "
- * prefix, no colour.  --json makes stdout one JSON value per line.
+ * prefix, no colour.  --json makes stdout one JSON value per line, errors
+ * included (see tisockctl-args.c).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,114 +27,16 @@
 #include "proto-methods.h"
 #include "tisockctl.h"
 
-struct command {
-	const char	*name;
-	const char	*args;		/* synopsis after the name */
-	const char	*summary;
-	const char	*help;		/* more, for COMMAND --help; may be NULL */
-	int		(*run)(tisock_client *c, const struct opts *o, int argc, char **argv);
-};
-
-static const struct command *find_command(const char *name);
-
-void
-ctl_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tisockctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/*
- * Reports a failed library call on c and returns the exit status it
- * stands for: the daemon's error (1), or the daemon gone (3).
- */
-int
-ctl_client_failed(tisock_client *c, int r)
-{
-	const struct tisock_error *e = tisock_client_last_error(c);
-
-	if (e->code != 0) {
-		ctl_err("error %d: %s%s%s", e->code, e->message, e->data_json ? " " : "",
-			e->data_json ? e->data_json : "");
-		return EXIT_FAILED;
-	}
-	if (r == -EPIPE || r == -ECONNRESET) {
-		ctl_err("the daemon went away");
-		return EXIT_UNREACHABLE;
-	}
-	ctl_err("%s", *tisock_client_error(c) ? tisock_client_error(c) : strerror(-r));
-	return EXIT_FAILED;
-}
-
-/*
- * Reports a failed tisock_client_dispatch (never a daemon error: the
- * daemon is gone, or the system refused).  Returns the exit status.
- */
-int
-ctl_dispatch_failed(tisock_client *c, int r)
-{
-	if (r == -EPIPE || r == -ECONNRESET) {
-		ctl_err("the daemon went away");
-		return EXIT_UNREACHABLE;
-	}
-	ctl_err("%s", strerror(-r));
-	return EXIT_FAILED;
-}
-
-/*
- * HOST:PORT, [V6]:PORT, or (port_only_ok) PORT alone.  The host is
- * returned malloc'ed, NULL when absent.  False on a bad argument.
- */
-bool
-ctl_parse_endpoint(const char *arg, bool port_only_ok, char **ret_host, int *ret_port)
-{
-	const char *colon, *port;
-	char *end;
-	long p;
-
-	*ret_host = NULL;
-	if (arg[0] == '[') {
-		const char *close = strchr(arg, ']');
-
-		if (!close || close[1] != ':')
-			return false;
-		*ret_host = strndup(arg + 1, (size_t)(close - arg - 1));
-		port = close + 2;
-	} else if ((colon = strrchr(arg, ':'))) {
-		if (colon == arg || strchr(arg, ':') != colon)
-			return false;	/* an IPv6 address needs brackets */
-		*ret_host = strndup(arg, (size_t)(colon - arg));
-		port = colon + 1;
-	} else {
-		if (!port_only_ok)
-			return false;
-		port = arg;
-	}
-	errno = 0;
-	p = strtol(port, &end, 10);
-	if (errno || end == port || *end || p < 0 || p > 65535 || (p == 0 && !port_only_ok)) {
-		free(*ret_host);
-		*ret_host = NULL;
-		return false;
-	}
-	*ret_port = (int)p;
-	return true;
-}
-
 /* ---- --timeout for the request/answer commands ------------------------- */
+
+static char alarm_text[160];	/* what on_alarm writes, made before it can run */
+static int alarm_fd = STDERR_FILENO;
 
 static void
 on_alarm(int sig)
 {
-	static const char m[] = "tisockctl: timed out\n";
-
 	(void)sig;
-	(void) !write(STDERR_FILENO, m, sizeof(m) - 1);
+	(void) !write(alarm_fd, alarm_text, strlen(alarm_text));
 	_exit(EXIT_TIMEOUT);
 }
 
@@ -146,6 +48,14 @@ arm_timeout(const struct opts *o)
 
 	if (o->timeout_ms <= 0)
 		return;
+	if (o->json)
+		snprintf(alarm_text, sizeof(alarm_text), "{\"error\":{\"type\":\"timeout\","
+			 "\"message\":\"timed out after %ld ms\",\"exitStatus\":%d}}\n",
+			 o->timeout_ms, EXIT_TIMEOUT);
+	else
+		snprintf(alarm_text, sizeof(alarm_text), "tisockctl: timed out after %ld ms\n",
+			 o->timeout_ms);
+	alarm_fd = o->json ? STDOUT_FILENO : STDERR_FILENO;
 	signal(SIGALRM, on_alarm);
 	setitimer(ITIMER_REAL, &it, NULL);
 }
@@ -177,7 +87,19 @@ print_json(const struct opts *o, const cJSON *v)
 	free(text);
 }
 
-/* "key: value" lines, nested objects as dotted keys. */
+/* Whether the member called name holds milliseconds (uptime, *Ms). */
+static bool
+is_duration(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strcmp(name, "uptime") == 0 || (n > 2 && strcmp(name + n - 2, "Ms") == 0);
+}
+
+/*
+ * "key: value" lines, nested objects as dotted keys.  Durations carry
+ * their unit: "uptime: 54m 20s", "limits.lingerMs: 5000 ms".
+ */
 static void
 print_flat(const char *prefix, const cJSON *o)
 {
@@ -189,6 +111,16 @@ print_flat(const char *prefix, const cJSON *o)
 		snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", m->string);
 		if (cJSON_IsObject(m)) {
 			print_flat(key, m);
+		} else if (cJSON_IsNumber(m) && strcmp(m->string, "uptime") == 0) {
+			char d[64];
+
+			ctl_duration(m->valuedouble, d, sizeof(d));
+			if (m->valuedouble < 1000.)
+				printf("%s: %s\n", key, d);
+			else
+				printf("%s: %s (%.0f ms)\n", key, d, m->valuedouble);
+		} else if (cJSON_IsNumber(m) && is_duration(m->string)) {
+			printf("%s: %.0f ms\n", key, m->valuedouble);
 		} else if (cJSON_IsString(m)) {
 			printf("%s: %s\n", key, m->valuestring);
 		} else {
@@ -202,6 +134,13 @@ print_flat(const char *prefix, const cJSON *o)
 
 /* ---- commands ---------------------------------------------------------- */
 
+/* A command that takes no argument was given one. */
+static int
+no_args(const struct opts *o, char **argv)
+{
+	return ctl_usage(o, "%s takes no argument (got \"%s\")", argv[0], argv[1]);
+}
+
 static int
 cmd_info(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
@@ -209,7 +148,7 @@ cmd_info(tisock_client *c, const struct opts *o, int argc, char **argv)
 	int r;
 
 	if (argc > 1)
-		return EXIT_USAGE;
+		return no_args(o, argv);
 	arm_timeout(o);
 	r = call(c, "daemon.info", NULL, &res);
 	if (r < 0)
@@ -236,17 +175,84 @@ on_call_sigint(int sig)
 	signal(SIGINT, SIG_DFL);
 }
 
+/* daemon.metrics: the exposition text as it is (the result object with --json). */
+static int
+cmd_metrics(tisock_client *c, const struct opts *o, int argc, char **argv)
+{
+	const cJSON *text;
+	cJSON *res;
+	int r;
+
+	if (argc > 1)
+		return no_args(o, argv);
+	arm_timeout(o);
+	r = call(c, "daemon.metrics", NULL, &res);
+	if (r < 0)
+		return ctl_client_failed(c, r);
+	text = cJSON_GetObjectItemCaseSensitive(res, "text");
+	if (o->json)
+		print_json(o, res);
+	else if (cJSON_IsString(text))
+		fputs(text->valuestring, stdout);
+	cJSON_Delete(res);
+	return EXIT_OK;
+}
+
+/*
+ * Checks call's params before they go: JSON (a syntax error is told with
+ * its line and column, and the line with a caret under the place), and an
+ * object.  Returns EXIT_OK or the usage error, reported.
+ */
+static int
+check_params(const struct opts *o, const char *params)
+{
+	const char *end = NULL, *at, *bol;
+	cJSON *v = cJSON_ParseWithOpts(params, &end, true);
+	int line = 1, col = 1;
+	char extra[128];
+
+	if (v) {
+		bool obj = cJSON_IsObject(v);
+
+		cJSON_Delete(v);
+		if (obj)
+			return EXIT_OK;
+		return ctl_usage(o, "params must be a JSON object, e.g. '{\"socket\": 1}'");
+	}
+	at = cJSON_GetErrorPtr();
+	if (!at || at < params || at > params + strlen(params))
+		at = params + strlen(params);
+	bol = params;
+	for (const char *p = params; p < at; p++)
+		if (*p == '\n') {
+			line++;
+			bol = p + 1;
+		}
+	for (const char *p = bol; p < at; p++)
+		col += ((unsigned char)*p & 0xc0) != 0x80;	/* characters, not bytes */
+	snprintf(extra, sizeof(extra), "{\"line\":%d,\"column\":%d}", line, col);
+	if (o->json)
+		return ctl_fail(o, EXIT_USAGE, "usage", extra, "params are not valid JSON: line %d, "
+				"column %d", line, col);
+	ctl_fail(o, EXIT_USAGE, "usage", NULL, "params are not valid JSON: line %d, column %d:",
+		 line, col);
+	fprintf(stderr, "  %.*s\n  %*s^\n", (int)strcspn(bol, "\r\n"), bol, col - 1, "");
+	return EXIT_USAGE;
+}
+
 static int
 cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_call_sigint }, old_sa;
-	const struct tisock_error *e;
 	char *params = NULL, *text = NULL;
 	cJSON *parsed;
 	int r;
 
-	if (argc < 2 || argc > 3)
-		return EXIT_USAGE;
+	if (argc < 2)
+		return ctl_usage(o, "call wants a METHOD (see tisockctl methods)");
+	if (argc > 3)
+		return ctl_usage(o, "call takes METHOD and one PARAMS argument; quote the JSON: "
+				 "'{\"socket\": 1}'");
 	if (argc == 3 && strcmp(argv[2], "-") == 0) {
 		size_t cap = 0, len = 0, n;
 		char buf[65536];
@@ -268,14 +274,11 @@ cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 		params = strdup(argv[2]);
 	}
 	if (params) {
-		parsed = cJSON_Parse(params);
-		if (!cJSON_IsObject(parsed)) {
-			cJSON_Delete(parsed);
+		r = check_params(o, params);
+		if (r != EXIT_OK) {
 			free(params);
-			ctl_err("params must be a JSON object, e.g. '{\"socket\": 1}'");
-			return EXIT_USAGE;
+			return r;
 		}
-		cJSON_Delete(parsed);
 	}
 	arm_timeout(o);
 	call_client = c;
@@ -284,22 +287,8 @@ cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 	r = tisock_client_call(c, argv[1], params, &text);
 	(void) sigaction(SIGINT, &old_sa, NULL);
 	free(params);
-	if (r < 0) {
-		e = tisock_client_last_error(c);
-		if (e->code != 0 && o->json) {
-			printf("{\"error\":{\"code\":%d,\"message\":", e->code);
-			parsed = cJSON_CreateString(e->message);
-			text = cJSON_PrintUnformatted(parsed);
-			printf("%s", text ? text : "\"\"");
-			free(text);
-			cJSON_Delete(parsed);
-			if (e->data_json)
-				printf(",\"data\":%s", e->data_json);
-			printf("}}\n");
-			return EXIT_FAILED;
-		}
+	if (r < 0)
 		return ctl_client_failed(c, r);
-	}
 	parsed = cJSON_Parse(text);
 	if (parsed)
 		print_json(o, parsed);
@@ -327,6 +316,25 @@ discover_find(const cJSON *doc, const char *name)
 	return NULL;
 }
 
+/* The method or notification of doc nearest to name, or NULL. */
+static const char *
+discover_suggest(const cJSON *doc, const char *name)
+{
+	const char *lists[] = { "methods", "x-notifications" }, *names[64];
+	const cJSON *m;
+	size_t n = 0;
+
+	for (size_t i = 0; i < 2; i++)
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, lists[i])) {
+			const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m,
+									"name"));
+
+			if (s && n < 64)
+				names[n++] = s;
+		}
+	return ctl_suggest(name, names, n);
+}
+
 static const char *
 str_of(const cJSON *o, const char *key)
 {
@@ -344,7 +352,7 @@ cmd_methods(tisock_client *c, const struct opts *o, int argc, char **argv)
 	int r;
 
 	if (argc > 1)
-		return EXIT_USAGE;
+		return no_args(o, argv);
 	arm_timeout(o);
 	r = call(c, "rpc.discover", NULL, &doc);
 	if (r < 0)
@@ -407,16 +415,23 @@ cmd_describe(tisock_client *c, const struct opts *o, int argc, char **argv)
 	int r;
 
 	if (argc != 2)
-		return EXIT_USAGE;
+		return ctl_usage(o, argc < 2 ? "describe wants a METHOD (see tisockctl methods)"
+					     : "describe takes one METHOD");
 	arm_timeout(o);
 	r = call(c, "rpc.discover", NULL, &doc);
 	if (r < 0)
 		return ctl_client_failed(c, r);
 	m = discover_find(doc, argv[1]);
 	if (!m) {
-		ctl_err("no method %s (see tisockctl methods)", argv[1]);
+		const char *hint = discover_suggest(doc, argv[1]);
+		char extra[160];
+
+		snprintf(extra, sizeof(extra), hint ? "{\"suggestion\":\"%s\"}" : "{}", hint);
+		r = ctl_fail(o, EXIT_FAILED, "failed", extra, "no method %s%s%s%s (see tisockctl "
+			     "methods)", argv[1], hint ? "; did you mean " : "", hint ? hint : "",
+			     hint ? "?" : "");
 		cJSON_Delete(doc);
-		return EXIT_FAILED;
+		return r;
 	}
 	if (o->json) {
 		print_json(o, m);
@@ -484,6 +499,20 @@ num_of(const cJSON *o, const char *path1, const char *path2)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/* Whether list shows a socket in state (--state, --open). */
+static bool
+list_wants(const struct opts *o, const char *state)
+{
+	int s;
+
+	for (s = 0; s < _PROTO_STATE_MAX; s++)
+		if (strcmp(state, proto_state_name(s)) == 0)
+			break;
+	if (o->open && (s == PROTO_STATE_CLOSED || s == PROTO_STATE_ERROR))
+		return false;
+	return !o->states || (s < _PROTO_STATE_MAX && (o->states & (1u << s)));
+}
+
 static int
 cmd_list(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
@@ -492,7 +521,7 @@ cmd_list(tisock_client *c, const struct opts *o, int argc, char **argv)
 	int r;
 
 	if (argc > 1)
-		return EXIT_USAGE;
+		return no_args(o, argv);
 	arm_timeout(o);
 	r = call(c, "tcp.list", "{\"all\":true}", &res);
 	if (r < 0)
@@ -503,6 +532,8 @@ cmd_list(tisock_client *c, const struct opts *o, int argc, char **argv)
 	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(res, "sockets")) {
 		char owner[32], local[64], remote[64], age[32];
 
+		if (!list_wants(o, str_of(s, "state")))
+			continue;
 		if (o->json) {
 			print_json(o, s);
 			continue;
@@ -535,13 +566,12 @@ cmd_close(tisock_client *c, const struct opts *o, int argc, char **argv)
 	int r;
 
 	if (argc != 2)
-		return EXIT_USAGE;
+		return ctl_usage(o, argc < 2 ? "close wants a socket ID (see tisockctl list)"
+					     : "close takes one socket ID");
 	errno = 0;
 	id = strtoll(argv[1], &end, 10);
-	if (errno || end == argv[1] || *end || id <= 0) {
-		ctl_err("not a socket id: %s", argv[1]);
-		return EXIT_USAGE;
-	}
+	if (errno || end == argv[1] || *end || id <= 0)
+		return ctl_usage(o, "not a socket id: \"%s\" (see tisockctl list)", argv[1]);
 	snprintf(params, sizeof(params), "{\"socket\":%lld,\"admin\":true}", id);
 	arm_timeout(o);
 	r = call(c, "tcp.close", params, &res);
@@ -567,25 +597,10 @@ now_ms(void)
 static int
 cmd_ping(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
-	long count = 1;
-	int opt;
-
-	optind = 1;
-	while ((opt = getopt(argc, argv, "+c:")) != -1) {
-		char *end;
-
-		if (opt != 'c')
-			return EXIT_USAGE;
-		count = strtol(optarg, &end, 10);
-		if (*end || count < 1 || count > 1000000) {
-			ctl_err("-c wants a count from 1 to 1000000");
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		return EXIT_USAGE;
+	if (argc > 1)
+		return no_args(o, argv);
 	arm_timeout(o);
-	for (long i = 1; i <= count; i++) {
+	for (long i = 1; i <= o->count; i++) {
 		double t0 = now_ms(), ms;
 		cJSON *res;
 		int r = call(c, "daemon.info", NULL, &res);
@@ -606,67 +621,66 @@ cmd_ping(tisock_client *c, const struct opts *o, int argc, char **argv)
 
 /* ---- help --------------------------------------------------------------- */
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: tisockctl [--socket PATH] [--json] [--timeout MS] COMMAND [ARGS...]\n"
-		"\n"
-		"Call, inspect, monitor and use the sockets of tisockd.\n"
-		"\n"
-		"Options:\n"
-		"  -s, --socket PATH   the daemon's socket (default: $TISOCKD_SOCKET,\n"
-		"                      $XDG_RUNTIME_DIR/tisockd.sock, /run/tisockd/tisockd.sock)\n"
-		"  -j, --json          one JSON value per line on stdout\n"
-		"  -t, --timeout MS    give up after MS milliseconds (exit 4)\n"
-		"  -h, --help          this help; COMMAND --help for a command's\n"
-		"  -V, --version       the version\n"
-		"\n"
-		"Commands:\n");
-}
+#define O(x)	OPT_BIT(OPT_##x)
 
-static const struct command commands[] = {
-	{ "info", "", "daemon version, uptime, limits and counters", NULL, cmd_info },
-	{ "methods", "", "every method and notification, from rpc.discover", NULL, cmd_methods },
-	{ "describe", "METHOD", "a method's params and result, from rpc.discover", NULL,
+const struct command ctl_commands[] = {
+	{ "info", "", "daemon version, uptime, limits and counters", NULL, 0, false, cmd_info },
+	{ "methods", "", "every method and notification, from rpc.discover", NULL, 0, false,
+	  cmd_methods },
+	{ "describe", "METHOD", "a method's params and result, from rpc.discover", NULL, 0, false,
 	  cmd_describe },
 	{ "call", "METHOD [PARAMS|-]", "call any method with JSON params (- reads stdin)",
-	  "Prints the result as JSON.  On an error prints \"error CODE: MESSAGE DATA\" on\n"
-	  "stderr (with --json: {\"error\": {...}} on stdout) and exits 1.  Ctrl-C (SIGINT)\n"
-	  "while waiting cancels the request (rpc.cancel) and prints its answer, the error\n"
-	  "-32800 \"request cancelled\" (exit 1), or the result when it came first; a\n"
-	  "second Ctrl-C ends at once.\n", cmd_call },
-	{ "connect", "[--channel] HOST:PORT",
+	  "Prints the result as JSON.  PARAMS must be a JSON object; a syntax error is\n"
+	  "shown with its line and column.  On an error from the daemon prints \"error\n"
+	  "CODE: MESSAGE DATA\" on stderr (with --json: {\"error\": {...}} on stdout) and\n"
+	  "exits 1; an unknown method gets the nearest known one as a suggestion.  Ctrl-C\n"
+	  "(SIGINT) while waiting cancels the request (rpc.cancel) and prints its answer,\n"
+	  "the error -32800 \"request cancelled\" (exit 1), or the result when it came\n"
+	  "first; a second Ctrl-C ends at once.\n",
+	  0, false, cmd_call },
+	{ "connect", "[--channel] [--progress] [-v] HOST:PORT",
 	  "netcat through the daemon: stdin to the socket, the socket to stdout",
 	  "Binary-safe.  At the end of stdin the sending side is shut down (FIN); exits\n"
 	  "when stdin is all sent and the peer has closed its side.  --timeout bounds the\n"
 	  "connect.  IPv6 addresses go in brackets: [::1]:8080.  --channel moves the\n"
 	  "bytes over the data channel (tcp.channel: a socket the daemon relays, no JSON),\n"
-	  "the fastest path.\n", cmd_connect },
-	{ "listen", "[-k] [HOST:]PORT", "accept a connection and relay it like connect",
+	  "the fastest path.  --progress shows bytes sent and received, rates and the\n"
+	  "time on stderr as they go (one line, redrawn on a terminal; a line a second\n"
+	  "otherwise); -v prints a summary there at the end.  With --json, those and the\n"
+	  "errors are JSON lines on stderr: stdout is the data.\n",
+	  O(CHANNEL) | O(PROGRESS) | O(VERBOSE), true, cmd_connect },
+	{ "listen", "[-k] [--progress] [-v] [HOST:]PORT",
+	  "accept a connection and relay it like connect",
 	  "HOST defaults to 127.0.0.1; PORT 0 picks a free port.  \"listening on HOST:PORT\"\n"
 	  "goes to stderr.  -k keeps accepting, one connection after another.  --timeout\n"
-	  "bounds each wait for a connection.\n", cmd_listen },
-	{ "list", "", "the sockets you may see (all of them for root and the daemon's user)", NULL,
-	  cmd_list },
-	{ "monitor", "[--pid PID] [--socket ID] [--event KIND,...]",
+	  "bounds each wait for a connection.  --progress and -v as for connect.\n",
+	  O(KEEP) | O(PROGRESS) | O(VERBOSE), true, cmd_listen },
+	{ "list", "[--state STATE[,STATE]] [--open]",
+	  "the sockets you may see (all of them for root and the daemon's user)",
+	  "A client's closed sockets stay listed for a while (up to 256 per client):\n"
+	  "--open leaves them out, with those in error; --state shows only the states\n"
+	  "named.\n", O(STATE) | O(OPEN), false, cmd_list },
+	{ "monitor", "[--pid PID] [--socket ID] [--event KIND[,KIND]]",
 	  "live events from every client (root and the daemon's user)",
 	  "Kinds: client.connect client.disconnect create connect state accept read write\n"
-	  "error close denied monitor.dropped.  Runs until interrupted (exit 0) or\n"
-	  "dropped by the daemon for falling behind (exit 1).\n", cmd_monitor },
-	{ "close", "ID", "close any client's socket (root and the daemon's user)", NULL, cmd_close },
-	{ "ping", "[-c COUNT]", "round trips to the daemon, with their time", NULL, cmd_ping },
-	{ "help", "[COMMAND]", "this help, or a command's", NULL, NULL },
+	  "error close denied monitor.dropped.  After the command, --socket is the\n"
+	  "socket id to follow; the daemon's socket is --socket before the command (or\n"
+	  "-s).  Runs until interrupted (exit 0) or dropped by the daemon for falling\n"
+	  "behind (exit 1).\n", O(PID) | O(MSOCKET) | O(EVENT), false, cmd_monitor },
+	{ "close", "ID", "close any client's socket (root and the daemon's user)", NULL, 0, false,
+	  cmd_close },
+	{ "metrics", "", "every counter and gauge, Prometheus text format (root and the "
+	  "daemon's user)",
+	  "Prints daemon.metrics: the same text the daemon serves as GET /metrics when\n"
+	  "[daemon] metrics-listen is set.  With --json, the result object.\n", 0, false,
+	  cmd_metrics },
+	{ "ping", "[-c COUNT]", "round trips to the daemon, with their time", NULL, O(COUNT), false,
+	  cmd_ping },
+	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, false, NULL },
 };
+const size_t ctl_ncommands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
 
-static const struct command *
-find_command(const char *name)
-{
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
-	return NULL;
-}
+#undef O
 
 /* `call --help`: every method with its params, from the compiled-in method table. */
 static void
@@ -692,114 +706,106 @@ command_help(FILE *f, const struct command *cmd)
 		cmd->args, cmd->summary);
 	if (cmd->help)
 		fprintf(f, "\n%s", cmd->help);
-	if (strcmp(cmd->name, "call") == 0)
+	if (cmd->opts) {
+		fprintf(f, "\nOptions of %s:\n", cmd->name);
+		ctl_options_help(f, cmd->opts);
+	}
+	fprintf(f, "\nOptions of every command (before or after it):\n");
+	ctl_options_help(f, OPT_GLOBAL);
+	if (strcmp(cmd->name, "call") == 0 || strcmp(cmd->name, "describe") == 0)
 		methods_help(f);
 }
 
 static void
 help(FILE *f)
 {
-	usage(f);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		char head[64];
+	fprintf(f, "Usage: tisockctl [OPTIONS] COMMAND [ARGS...]\n"
+		"\n"
+		"Call, inspect, monitor and use the sockets of tisockd.  Options may come\n"
+		"anywhere on the line; \"--\" ends them.\n"
+		"\n"
+		"Options:\n");
+	ctl_options_help(f, OPT_GLOBAL);
+	fprintf(f, "\nCommands:\n");
+	for (size_t i = 0; i < ctl_ncommands; i++) {
+		char head[80];
 
-		snprintf(head, sizeof(head), "%s %s", commands[i].name, commands[i].args);
+		snprintf(head, sizeof(head), "%s %s", ctl_commands[i].name, ctl_commands[i].args);
 		if (strlen(head) > 26)
-			fprintf(f, "  %s\n  %-26s %s\n", head, "", commands[i].summary);
+			fprintf(f, "  %s\n  %-26s %s\n", head, "", ctl_commands[i].summary);
 		else
-			fprintf(f, "  %-26s %s\n", head, commands[i].summary);
+			fprintf(f, "  %-26s %s\n", head, ctl_commands[i].summary);
 	}
 	fprintf(f, "\nExit status: 0 ok, 1 failed (an error from the daemon or the network),\n"
 		"2 usage, 3 the daemon unreachable or gone, 4 timed out.\n"
 		"See tisockctl(1).\n");
 }
 
+/* `help [COMMAND]` and `--help`: to stdout, exit 0; an unknown COMMAND is a usage error. */
+static int
+run_help(struct opts *o, int argc, char **argv)
+{
+	const struct command *what = o->cmd && o->cmd->run ? o->cmd : NULL;
+
+	if (o->cmd && !o->cmd->run && argc > 1) {
+		for (size_t i = 0; i < ctl_ncommands; i++)
+			if (strcmp(ctl_commands[i].name, argv[1]) == 0)
+				what = &ctl_commands[i];
+		if (!what) {
+			const char *names[32], *hint;
+
+			for (size_t i = 0; i < ctl_ncommands && i < 32; i++)
+				names[i] = ctl_commands[i].name;
+			hint = ctl_suggest(argv[1], names, ctl_ncommands);
+			o->cmd = NULL;
+			return ctl_usage(o, "no command \"%s\"%s%s%s", argv[1],
+					 hint ? "; did you mean " : "", hint ? hint : "",
+					 hint ? "?" : "");
+		}
+	}
+	if (what)
+		command_help(stdout, what);
+	else
+		help(stdout);
+	return EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct opts o = { 0 };
-	const struct command *cmd;
 	tisock_client *c;
-	char *end;
-	int opt, r;
+	char **args;
+	int nargs, r;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "+s:jt:hV", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			o.socket = optarg;
-			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 't':
-			errno = 0;
-			o.timeout_ms = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || o.timeout_ms < 0) {
-				ctl_err("--timeout wants milliseconds, 0 for none");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			help(stdout);
-			return EXIT_OK;
-		case 'V':
-			printf("tisockctl %s (protocol %d)\n", PACKAGE_VERSION, PROTO_VERSION);
-			return EXIT_OK;
-		default:
-			fprintf(stderr, "Try 'tisockctl --help'.\n");
-			return EXIT_USAGE;
-		}
+	switch (ctl_parse_args(argc, argv, &o, &nargs, &args)) {
+	case CTL_USAGE:
+		r = EXIT_USAGE;
+		goto out;
+	case CTL_VERSION:
+		printf("tisockctl %s (protocol %d)\n", PACKAGE_VERSION, PROTO_VERSION);
+		r = EXIT_OK;
+		goto out;
+	case CTL_HELP:
+		r = run_help(&o, nargs, args);
+		goto out;
+	case CTL_RUN:
+		break;
 	}
-	if (optind >= argc) {
-		help(stderr);
-		return EXIT_USAGE;
+	if (!o.cmd->run) {
+		r = run_help(&o, nargs, args);
+		goto out;
 	}
-	argc -= optind;
-	argv += optind;
-	cmd = find_command(argv[0]);
-	if (!cmd) {
-		ctl_err("no command %s; try 'tisockctl --help'", argv[0]);
-		return EXIT_USAGE;
-	}
-	if (!cmd->run) {	/* help */
-		const struct command *what = argc > 1 ? find_command(argv[1]) : NULL;
-
-		if (argc > 1 && !what) {
-			ctl_err("no command %s", argv[1]);
-			return EXIT_USAGE;
-		}
-		if (what)
-			command_help(stdout, what);
-		else
-			help(stdout);
-		return EXIT_OK;
-	}
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			command_help(stdout, cmd);
-			return EXIT_OK;
-		}
 	c = tisock_client_open(o.socket);
 	if (!c) {
-		const char *path = o.socket ? o.socket : getenv("TISOCKD_SOCKET");
-
-		ctl_err("cannot reach tisockd%s%s: %s", path ? " at " : "", path ? path : "",
-			strerror(errno));
-		return EXIT_UNREACHABLE;
+		r = ctl_unreachable(&o, errno);
+		goto out;
 	}
-	r = cmd->run(c, &o, argc, argv);
-	if (r == EXIT_USAGE) {
-		fprintf(stderr, "Usage: tisockctl [OPTIONS] %s %s\n", cmd->name, cmd->args);
-	}
+	r = o.cmd->run(c, &o, nargs, args);
 	tisock_client_close(c);
+out:
+	free(args);
+	free(o.mon_kinds);
 	return r;
 }

@@ -1,14 +1,20 @@
 /*
- * tisockctl: the command-line tool.  tisockctl.c parses the command line
- * and runs the request/answer commands; tisockctl-relay.c is the netcat
- * part (connect, listen); tisockctl-monitor.c prints daemon.monitor.
+ * tisockctl: the command-line tool.  tisockctl.c runs the request/answer
+ * commands; tisockctl-args.c reads the command line (options anywhere,
+ * suggestions for slips); tisockctl-errors.c reports errors (as text, or
+ * as JSON with --json); tisockctl-relay.c is the netcat part (connect,
+ * listen); tisockctl-monitor.c prints daemon.monitor.
  */
 #ifndef TISOCK_TISOCKCTL_H
 #define TISOCK_TISOCKCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include <tisock/tisock.h>
+
+#define CTL_DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
 
 /* Exit statuses (documented in tisockctl(1)). */
 enum {
@@ -19,16 +25,69 @@ enum {
 	EXIT_TIMEOUT = 4,
 };
 
+struct command;
+
 struct opts {
 	const char	*socket;	/* NULL: the default resolution */
 	bool		 json;
 	long		 timeout_ms;	/* 0: none */
+	/* Options of one command or two; unset for the others. */
+	long		 count;		/* ping -c, 1 by default */
+	bool		 keep;		/* listen -k */
+	bool		 channel;	/* connect --channel */
+	bool		 progress;	/* connect, listen --progress */
+	bool		 verbose;	/* connect, listen -v: a summary at the end */
+	unsigned	 states;	/* list --state: bit per enum proto_state, 0: any */
+	bool		 open;		/* list --open */
+	long long	 mon_pid;	/* monitor --pid, 0: any */
+	long long	 mon_socket;	/* monitor --socket, 0: any */
+	char		*mon_kinds;	/* monitor --event: ",a,b," or NULL: any; owned */
+	const struct command *cmd;	/* the command, once known */
 };
 
+struct command {
+	const char	*name;
+	const char	*args;		/* synopsis after the name */
+	const char	*summary;
+	const char	*help;		/* more, for COMMAND --help; may be NULL */
+	unsigned	 opts;		/* its own options: bits of enum ctl_opt */
+	bool		 data_on_stdout;	/* stdout is data: JSON errors go to stderr */
+	int		(*run)(tisock_client *c, const struct opts *o, int argc, char **argv);
+};
+
+/* Options, global and per command. */
+enum ctl_opt {
+	OPT_SOCKET, OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION,
+	OPT_COUNT, OPT_KEEP, OPT_CHANNEL, OPT_PROGRESS, OPT_VERBOSE, OPT_STATE, OPT_OPEN,
+	OPT_PID, OPT_MSOCKET, OPT_EVENT,
+	_OPT_MAX,
+};
+#define OPT_BIT(o)	(1u << (o))
+#define OPT_GLOBAL	(OPT_BIT(OPT_SOCKET) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_TIMEOUT) | \
+			 OPT_BIT(OPT_HELP) | OPT_BIT(OPT_VERSION))
+
+extern const struct command ctl_commands[];
+extern const size_t ctl_ncommands;
+
+/* tisockctl-args.c */
+enum ctl_parsed { CTL_RUN, CTL_HELP, CTL_VERSION, CTL_USAGE };
+enum ctl_parsed ctl_parse_args(int argc, char **argv, struct opts *o, int *ret_argc,
+	    char ***ret_argv);
+void	 ctl_options_help(FILE *f, unsigned opts);
+const char *ctl_suggest(const char *word, const char *const *names, size_t n);
+bool	 ctl_parse_endpoint(const char *arg, bool port_only_ok, char **ret_host, int *ret_port);
+bool	 ctl_parse_ms(const char *s, long *ret_ms);
+void	 ctl_duration(double ms, char *buf, size_t len);
+
+/* tisockctl-errors.c */
+int	 ctl_usage(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int	 ctl_fail(const struct opts *o, int status, const char *type, const char *extra_json,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void	 ctl_errors_to(const struct opts *o);
 void	 ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	 ctl_client_failed(tisock_client *c, int r);
 int	 ctl_dispatch_failed(tisock_client *c, int r);
-bool	 ctl_parse_endpoint(const char *arg, bool port_only_ok, char **ret_host, int *ret_port);
+int	 ctl_unreachable(const struct opts *o, int err);
 
 int	 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv);

@@ -7,10 +7,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct policy;
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/tisockd/tisockd.conf"
+#define CONF_EXIT_CONFIG	78	/* exit status for a bad config file (EX_CONFIG) */
 
 struct conf {
 	char		*socket_path;		/* NULL: resolve the default */
@@ -37,6 +39,8 @@ struct conf {
 	uint64_t	 resolver_timeout_ms;	/* per resolver try */
 	char		 resolver_lookups[8];	/* c-ares lookups: "fb", "f", "b" */
 	struct policy	*policy;		/* [policy] rules and the defaults; owned */
+	bool		 metrics_on;		/* metrics-listen given */
+	struct sockaddr_storage metrics_listen;	/* where GET /metrics is served */
 };
 
 void	 conf_defaults(struct conf *c);

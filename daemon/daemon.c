@@ -33,6 +33,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "dns.h"
+#include "metrics.h"
 #include "proto-idmap.h"
 #include "quota.h"
 #include "policy.h"
@@ -114,12 +115,18 @@ refuse_client(struct daemon *d, int fd, const char *limit, uint64_t value)
 			 "\"message\":\"too many clients\",\"data\":{\"limit\":\"%s\","
 			 "\"value\":%llu}}}\n", PROTO_E_LIMIT, limit, (unsigned long long)value);
 
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool known = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+
 	(void) send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void) close(fd);
 	quota_count(d, limit);
 	if (log_ratelimit_ok(&d->rl_limit, ev_now(d->loop), 10.))
-		log_warning("refusing client: limit %s (%llu) reached", limit,
-			    (unsigned long long)value);
+		log_event(LOG_WARNING, &(struct log_fields){ .message_id = LOG_MID_LIMIT_HIT,
+			  .limit = limit, .client = known, .client_uid = known ? cred.uid : 0,
+			  .client_pid = known ? cred.pid : 0 },
+			  "refusing client: limit %s (%llu) reached", limit, (unsigned long long)value);
 }
 
 /* Whether the peer of fd has as many connections as its uid may. */
@@ -150,7 +157,9 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				if (log_ratelimit_ok(&d->rl_accept, ev_now(loop), 10.))
-					log_warning("accept: %m, pausing");
+					log_event(LOG_WARNING, &(struct log_fields){
+						  .message_id = LOG_MID_ACCEPT_PAUSED },
+						  "accept: %m, pausing");
 				d->accept_paused = true;
 				ev_io_stop(loop, &d->accept_io);
 				daemon_accept_pause(d);
@@ -247,7 +256,8 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	ev_set_userdata(loop, d);
 	d->eng.sockets = proto_idmap_new();
 	d->scratch = malloc(DAEMON_SCRATCH);
-	if (!d->eng.sockets || !d->scratch)
+	d->metrics = metrics_new();
+	if (!d->eng.sockets || !d->scratch || !d->metrics)
 		return -ENOMEM;
 	d->dns = dns_new(loop, d->conf.resolver_lookups, (unsigned)d->conf.resolver_timeout_ms);
 	if (!d->dns)
@@ -544,6 +554,7 @@ daemon_done(struct daemon *d)
 	d->conf.policy = policy_free(d->conf.policy);
 	d->dns = dns_free(d->dns);
 	d->eng.sockets = proto_idmap_free(d->eng.sockets);
+	d->metrics = metrics_free(d->metrics);	/* closes GET /metrics too */
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);
 	quota_done(d);

@@ -25,6 +25,7 @@ struct ctl;
 struct tcp;
 struct dns;
 struct policy_load;
+struct metrics;
 
 #define DAEMON_SCRATCH		(256 * 1024)	/* bytes per recv into the daemon */
 #define DAEMON_ACCEPT_RETRY	1.0		/* seconds between tries after EMFILE */
@@ -96,6 +97,7 @@ struct daemon {
 	struct flow		 flow;		/* the run queue of sockets with bytes to move */
 	char			*scratch;	/* DAEMON_SCRATCH bytes for recv */
 	struct daemon_counters	 counters;
+	struct metrics		*metrics;	/* what only daemon.metrics shows; owned */
 	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit, rl_linger;
 };
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 
 static void
 usage(FILE *f)
@@ -25,11 +27,21 @@ usage(FILE *f)
 		"\n"
 		"  -s, --socket PATH     control socket (default: $TISOCKD_SOCKET,\n"
 		"                        $XDG_RUNTIME_DIR/tisockd.sock, /run/tisockd/tisockd.sock)\n"
-		"  -f, --foreground      stay in the foreground (the only mode; for scripts)\n"
-		"  -c, --config FILE     config file (default %s)\n"
+		"  -f, --foreground      run in the foreground, logging to stderr; tisockd\n"
+		"                        never forks, so this is how it runs (the systemd\n"
+		"                        unit and the README pass it to say so)\n"
+		"  -c, --config FILE     config file (default %s;\n"
+		"                        a missing default file means the defaults)\n"
+		"  -t, --check-config    read the config file, say what is wrong, and exit:\n"
+		"                        0 when it is good, %d when not\n"
 		"  -l, --log-level L     error, warning, notice, info or debug\n"
 		"  -h, --help            this help\n"
-		"  -V, --version         version\n", CONF_DEFAULT_PATH);
+		"  -V, --version         version\n"
+		"\n"
+		"Exit status: 0 stopped by SIGTERM or SIGINT, 1 start-up failed, 2 usage,\n"
+		"%d a bad config file (the message names the file, the line and the key).\n"
+		"See tisockd(8) and tisockd.conf(5).\n", CONF_DEFAULT_PATH, CONF_EXIT_CONFIG,
+		CONF_EXIT_CONFIG);
 }
 
 int
@@ -39,6 +51,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -47,13 +60,15 @@ main(int argc, char **argv)
 	const char *config = NULL, *socket_path = NULL, *level = NULL;
 	struct daemon d = { 0 };
 	char *err = NULL;
+	bool check = false;
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, "s:fc:l:hV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:fc:tl:hV", opts, NULL)) != -1) {
 		switch (o) {
 		case 's': socket_path = optarg; break;
 		case 'f': break;
 		case 'c': config = optarg; break;
+		case 't': check = true; break;
 		case 'l': level = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tisockd %s (protocol 1)\n", PACKAGE_VERSION); return 0;
@@ -69,9 +84,19 @@ main(int argc, char **argv)
 	conf_defaults(&d.conf);
 	r = conf_load(&d.conf, config ? config : CONF_DEFAULT_PATH, config != NULL, &err);
 	if (r < 0) {
-		log_error("config: %s", err ? err : strerror(-r));
+		if (check)
+			fprintf(stderr, "tisockd: config: %s\n", err ? err : strerror(-r));
+		else
+			log_event(LOG_ERR, &(struct log_fields){ .message_id = LOG_MID_CONFIG_ERROR },
+				  "config: %s", err ? err : strerror(-r));
 		free(err);
-		return 1;
+		conf_done(&d.conf);
+		return CONF_EXIT_CONFIG;
+	}
+	if (check) {
+		printf("%s: ok\n", config ? config : CONF_DEFAULT_PATH);
+		conf_done(&d.conf);
+		return 0;
 	}
 	if (socket_path) {
 		free(d.conf.socket_path);
@@ -98,11 +123,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	r = daemon_listen(&d);
+	if (r >= 0)
+		r = metrics_http_start(&d);
 	if (r < 0) {
 		daemon_done(&d);
 		return 1;
 	}
-	log_notice("listening on %s", d.socket_path);
+	log_event(LOG_NOTICE, &(struct log_fields){ .message_id = LOG_MID_STARTED },
+		  "listening on %s", d.socket_path);
 	if (d.socket_owned) {
 		log_notice("try: client/tisockctl --socket %s info   (installed: tisockctl)",
 			   d.socket_path);
@@ -112,6 +140,6 @@ main(int argc, char **argv)
 	r = daemon_run(&d);
 	daemon_done(&d);
 	ev_loop_destroy(ev_default_loop(0));
-	log_info("stopped");
+	log_event(LOG_INFO, &(struct log_fields){ .message_id = LOG_MID_STOPPED }, "stopped");
 	return r;
 }

@@ -50,7 +50,9 @@ monitor_drop(struct daemon *d, struct ctl *m)
 
 	monitor_detach(m);
 	d->counters.monitors_dropped++;
-	log_warning("%s: monitor dropped: more than %u bytes unread", m->desc, MONITOR_BACKLOG);
+	log_event(LOG_WARNING, &(struct log_fields){ .message_id = LOG_MID_MONITOR_DROPPED,
+		  .client = true, .client_uid = m->cred.uid, .client_pid = m->cred.pid },
+		  "%s: monitor dropped: more than %u bytes unread", m->desc, MONITOR_BACKLOG);
 	proto_jw_init(&w, &m->out);
 	proto_rpc_begin_notification(&w, proto_methods[PROTO_N_MONITOR_EVENT].name);
 	proto_jw_obj_begin(&w);

@@ -14,6 +14,8 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "log.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "proto-errors.h"
 #include "quota.h"
@@ -90,7 +92,10 @@ ev_write_done(struct tcp *t, struct tcp_op *op)
 	rpc_call_free(call);
 }
 
-/* A connect or listen succeeded: {socket, state, local[, remote]}. */
+/*
+ * A connect or listen succeeded: {socket, state, local[, remote]}; a
+ * connect's latencies go to the metrics.
+ */
 static void
 ev_opened(struct tcp *t, struct tcp_op *op)
 {
@@ -98,6 +103,8 @@ ev_opened(struct tcp *t, struct tcp_op *op)
 	bool listening = t->state == TCP_STATE_LISTENING;
 	struct proto_jw w;
 
+	if (!listening)
+		metrics_connected(daemon_of(t), t->connect_asked, t->connect_syn);
 	if (rpc_result_begin(call, &w)) {
 		proto_jw_obj_begin(&w);
 		proto_jw_kint(&w, "socket", (int64_t)t->id);
@@ -254,11 +261,14 @@ ev_state(struct tcp *t, int from)
 		monitor_state(d, t, tcp_state_name((enum tcp_state)from), tcp_state_name(t->state));
 }
 
+/* A connect starts: monitors see it; its start is kept for the metrics. */
 static void
 ev_connecting(struct tcp *t, const char *host, int port)
 {
 	struct daemon *d = daemon_of(t);
 
+	t->connect_asked = metrics_now();
+	t->connect_syn = 0;
 	if (monitor_on(d)) {
 		struct proto_jw *w = monitor_begin(d, NULL, t, "connect");
 
@@ -266,6 +276,13 @@ ev_connecting(struct tcp *t, const char *host, int port)
 		proto_jw_kint(w, "port", port);
 		monitor_end(d);
 	}
+}
+
+/* connect(2) to the next address: the handshake's start, for the metrics. */
+static void
+ev_attempting(struct tcp *t)
+{
+	t->connect_syn = metrics_now();
 }
 
 static void
@@ -307,6 +324,7 @@ ev_ended(struct tcp *t, bool reset)
 {
 	struct daemon *d = daemon_of(t);
 	const struct tcp_loss *l = &t->loss;
+	struct ctl *c = ctl_of_owner(t->owner);
 
 	if (monitor_on(d))
 		monitor_closed(d, t, reset);
@@ -315,20 +333,25 @@ ev_ended(struct tcp *t, bool reset)
 	d->counters.linger_resets++;
 	d->counters.undelivered_bytes += l->undelivered;
 	if (t->owner)
-		log_info("tcp#%llu of %s: connection reset, %llu bytes accepted for writing did not "
-			 "reach the peer (%llu queued, %llu unsent in the kernel), %llu more not "
-			 "acknowledged", (unsigned long long)t->id, t->owner->desc,
-			 (unsigned long long)l->undelivered,
-			 (unsigned long long)(l->undelivered - l->kernel_unsent),
-			 (unsigned long long)l->kernel_unsent, (unsigned long long)l->unacked);
+		log_event(LOG_INFO, &(struct log_fields){ .message_id = LOG_MID_LINGER_EXPIRED,
+			  .socket = t->id, .client = c != NULL, .client_uid = c ? c->cred.uid : 0,
+			  .client_pid = c ? c->cred.pid : 0 },
+			  "tcp#%llu of %s: connection reset, %llu bytes accepted for writing did not "
+			  "reach the peer (%llu queued, %llu unsent in the kernel), %llu more not "
+			  "acknowledged", (unsigned long long)t->id, t->owner->desc,
+			  (unsigned long long)l->undelivered,
+			  (unsigned long long)(l->undelivered - l->kernel_unsent),
+			  (unsigned long long)l->kernel_unsent, (unsigned long long)l->unacked);
 	else if (log_ratelimit_ok(&d->rl_linger, ev_now(d->loop), 1.))
-		log_warning("tcp#%llu of %s, gone: connection reset, %llu bytes accepted for "
-			    "writing did not reach the peer (%llu queued, %llu unsent in the kernel), "
-			    "%llu more not acknowledged", (unsigned long long)t->id,
-			    t->gone_owner ? t->gone_owner : "a client",
-			    (unsigned long long)l->undelivered,
-			    (unsigned long long)(l->undelivered - l->kernel_unsent),
-			    (unsigned long long)l->kernel_unsent, (unsigned long long)l->unacked);
+		log_event(LOG_WARNING, &(struct log_fields){ .message_id = LOG_MID_LINGER_EXPIRED,
+			  .socket = t->id },
+			  "tcp#%llu of %s, gone: connection reset, %llu bytes accepted for "
+			  "writing did not reach the peer (%llu queued, %llu unsent in the kernel), "
+			  "%llu more not acknowledged", (unsigned long long)t->id,
+			  t->gone_owner ? t->gone_owner : "a client",
+			  (unsigned long long)l->undelivered,
+			  (unsigned long long)(l->undelivered - l->kernel_unsent),
+			  (unsigned long long)l->kernel_unsent, (unsigned long long)l->unacked);
 }
 
 /*
@@ -352,16 +375,22 @@ ev_judge(struct tcp *t, enum policy_action action, const char *host,
 	r = policy_check(d->conf.policy, &c->subject, action, host,
 			 (const struct sockaddr *)ss);
 	allowed = policy_rule_allows(r);
-	if (!allowed)
+	if (!allowed) {
 		d->counters.policy_denials++;
+		metrics_count_denial(d, r);
+	}
 	if (d->conf.policy->audit || monitor_on(d))
 		rpc_format_endpoint(ss, addr, sizeof(addr));
 	if (d->conf.policy->audit)
-		log_notice("policy: %s %s by uid %d pid %d (%s) to %s%s%s: rule %d: %s",
-			   allowed ? "allowed" : "denied", policy_action_name(action),
-			   (int)c->cred.uid, (int)c->cred.pid, c->desc, addr,
-			   host ? " as " : "", host ? host : "", policy_rule_line(r),
-			   policy_rule_text(r));
+		log_event(LOG_NOTICE, &(struct log_fields){
+			  .message_id = allowed ? LOG_MID_POLICY_ALLOWED : LOG_MID_POLICY_DENIED,
+			  .socket = t->id, .client = true, .client_uid = c->cred.uid,
+			  .client_pid = c->cred.pid, .dest = addr, .rule = policy_rule_text(r) },
+			  "policy: %s %s by uid %d pid %d (%s) to %s%s%s: rule %d: %s",
+			  allowed ? "allowed" : "denied", policy_action_name(action),
+			  (int)c->cred.uid, (int)c->cred.pid, c->desc, addr,
+			  host ? " as " : "", host ? host : "", policy_rule_line(r),
+			  policy_rule_text(r));
 	if (!allowed && monitor_on(d)) {
 		struct proto_jw *w = monitor_begin(d, NULL, t, "denied");
 
@@ -447,6 +476,7 @@ static const struct tcp_events rpc_tcp_events = {
 	.created = ev_created,
 	.state = ev_state,
 	.connecting = ev_connecting,
+	.attempting = ev_attempting,
 	.failing = ev_failing,
 	.moved = ev_moved,
 	.ended = ev_ended,

@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "metrics.h"
 #include "proto-errors.h"
 #include "proto-jsonrpc.h"
 #include "quota.h"
@@ -160,8 +161,19 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 {
 	struct proto_jw w;
 
-	if (call->ctl && e->code == PROTO_E_LIMIT)
-		quota_count(call->ctl->d, e->limit);
+	if (call->ctl)
+		metrics_count_error(call->ctl->d, e->code);
+	if (call->ctl && e->code == PROTO_E_LIMIT) {
+		struct ctl *c = call->ctl;
+
+		quota_count(c->d, e->limit);
+		if (log_ratelimit_ok(&c->d->rl_limit, ev_now(c->d->loop), 10.))
+			log_event(LOG_WARNING, &(struct log_fields){ .message_id = LOG_MID_LIMIT_HIT,
+				  .limit = e->limit, .socket = e->socket > 0 ? (uint64_t)e->socket : 0,
+				  .client = true, .client_uid = c->cred.uid, .client_pid = c->cred.pid },
+				  "%s: limit %s reached (%lld)", c->desc, e->limit ? e->limit : "?",
+				  (long long)e->limit_value);
+	}
 	if (!answer_begin(call, &w)) {
 		answer_end(call, &w);
 		return;

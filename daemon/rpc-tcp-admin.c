@@ -35,8 +35,11 @@ rpc_tcp_close(struct rpc_call *call, const union proto_args *args)
 	if (foreign && t->state != TCP_STATE_CLOSED) {
 		struct proto_jw w;
 
-		log_info("%s: closing tcp#%llu of %s", call->ctl->desc, (unsigned long long)t->id,
-			 owner ? owner->desc : "a departed client");
+		log_event(LOG_INFO, &(struct log_fields){ .message_id = LOG_MID_ADMIN_CLOSE,
+			  .socket = t->id, .client = true, .client_uid = call->ctl->cred.uid,
+			  .client_pid = call->ctl->cred.pid },
+			  "%s: closing tcp#%llu of %s", call->ctl->desc, (unsigned long long)t->id,
+			  owner ? owner->desc : "a departed client");
 		if (rpc_notify_begin(owner, &w, PROTO_N_TCP_CLOSED)) {
 			proto_jw_obj_begin(&w);
 			proto_jw_kuint(&w, "socket", t->id);

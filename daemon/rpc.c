@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "metrics.h"
 #include "proto-idmap.h"
 #include "daemon.h"
 #include "proto-errors.h"
@@ -151,6 +152,7 @@ dispatch_args(struct ctl *c, struct rpc_call *callp, const struct proto_method *
 	struct tcp *t;
 	const char *method = m->name;
 
+	metrics_count_request(c->d, mid);
 	if ((m->flags & PROTO_M_PRIVILEGED ||
 	     (mid == PROTO_M_TCP_CLOSE && args.close.admin)) && !ctl_privileged(c)) {
 		rpc_reply_error(&call, &(struct rpc_error){
@@ -362,6 +364,7 @@ const rpc_handler rpc_handlers[_PROTO_M_MAX] = {
 	[PROTO_M_TCP_CHANNEL] = rpc_tcp_channel,
 	[PROTO_M_DAEMON_INFO] = rpc_daemon_info,
 	[PROTO_M_DAEMON_MONITOR] = rpc_daemon_monitor,
+	[PROTO_M_DAEMON_METRICS] = rpc_daemon_metrics,
 	[PROTO_M_RPC_DISCOVER] = rpc_rpc_discover,
 	[PROTO_M_RPC_CANCEL] = rpc_rpc_cancel,
 };

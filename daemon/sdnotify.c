@@ -152,13 +152,20 @@ apply(struct daemon *d, struct conf *n)
 		memcpy(n->resolver_lookups, d->conf.resolver_lookups, sizeof(n->resolver_lookups));
 		n->resolver_timeout_ms = d->conf.resolver_timeout_ms;
 	}
+	if (n->metrics_on != d->conf.metrics_on ||
+	    memcmp(&n->metrics_listen, &d->conf.metrics_listen, sizeof(n->metrics_listen)) != 0) {
+		log_warning("reload: metrics-listen changes only with a restart");
+		n->metrics_on = d->conf.metrics_on;
+		n->metrics_listen = d->conf.metrics_listen;
+	}
 	conf_done(&d->conf);	/* the old policy goes with it, atomically */
 	d->conf = *n;
 	d->policy_gen++;
 	log_set_level(d->conf.log_level);
 	quota_limits_changed(d);
 	d->counters.reloads++;
-	log_notice("reloaded %s", d->conf_path ? d->conf_path : "the defaults");
+	log_event(LOG_NOTICE, &(struct log_fields){ .message_id = LOG_MID_RELOADED },
+		  "reloaded %s", d->conf_path ? d->conf_path : "the defaults");
 }
 
 /* The reloaded policy is complete (r 0): apply; or not: keep the running one. */
@@ -171,7 +178,8 @@ on_reload_loaded(void *userdata, int r)
 	d->policy_load = NULL;
 	d->reload_conf = NULL;
 	if (r < 0) {
-		log_error("reload: %s: a deny rule's host name did not resolve; keeping the "
+		log_event(LOG_ERR, &(struct log_fields){ .message_id = LOG_MID_RELOAD_FAILED },
+			  "reload: %s: a deny rule's host name did not resolve; keeping the "
 			  "running configuration", d->conf_path ? d->conf_path : "(no file)");
 		conf_done(n);
 	} else {
@@ -227,8 +235,8 @@ sdnotify_reload(struct daemon *d)
 	conf_defaults(n);
 	r = d->conf_path ? conf_load(n, d->conf_path, d->conf_must_exist, &err) : 0;
 	if (r < 0) {
-		log_error("reload: %s: %s; keeping the running configuration", d->conf_path,
-			  err ? err : strerror(-r));
+		log_event(LOG_ERR, &(struct log_fields){ .message_id = LOG_MID_RELOAD_FAILED },
+			  "reload: %s; keeping the running configuration", err ? err : strerror(-r));
 		free(err);
 		conf_done(n);
 		free(n);

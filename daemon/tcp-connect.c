@@ -273,6 +273,7 @@ attempt_next(struct tcp *t)
 		}
 		tcp_set_fd(t, fd);
 		tcp_apply_options(t);
+		t->eng->ev->attempting(t);
 		if (connect(fd, (struct sockaddr *)ss, ss_len(ss)) == 0) {
 			connected(t);
 			return;

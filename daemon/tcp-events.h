@@ -64,6 +64,7 @@ struct tcp_events {
 	void	(*created)(struct tcp *t);
 	void	(*state)(struct tcp *t, int from);	/* enum tcp_state */
 	void	(*connecting)(struct tcp *t, const char *host, int port);
+	void	(*attempting)(struct tcp *t);	/* connect(2) to the next address, now */
 	void	(*failing)(struct tcp *t, int err);
 	void	(*moved)(struct tcp *t, bool read, size_t n);
 	void	(*ended)(struct tcp *t, bool reset);	/* t->loss says what was lost */

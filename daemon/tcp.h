@@ -203,6 +203,8 @@ struct tcp {
 	struct tcp_loss		 loss;		/* how the connection ended, once it has */
 	const char		*closed_reason;	/* tcp.closed at the end of the close ("shutdown") */
 	char			*gone_owner;	/* owned: the owner's desc once it left, for the log */
+	double			 connect_asked;	/* the layer above's: tcp.connect came (metrics) */
+	double			 connect_syn;	/* the layer above's: connect(2) of the last try */
 };
 
 /* tcp-io.c, turns of flow.c */

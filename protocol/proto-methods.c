@@ -330,6 +330,12 @@ static const struct proto_field res_method_fields[] = {
 static const struct proto_field res_discover_method[] = {
 	RS("method", PROTO_T_OBJECT, REQ, res_method_fields, "An OpenRPC Method Object."), END
 };
+static const struct proto_field res_metrics[] = {
+	R("contentType", PROTO_T_STRING, REQ, "\"text/plain; version=0.0.4; charset=utf-8\": "
+	  "the Prometheus text exposition format."),
+	R("text", PROTO_T_STRING, REQ, "The exposition: the same text GET /metrics serves on "
+	  "[daemon] metrics-listen."), END
+};
 static const struct proto_field res_discover[] = {
 	R("openrpc", PROTO_T_STRING, REQ, "OpenRPC version."),
 	RS("info", PROTO_T_OBJECT, REQ, res_discover_info, "Title and version."),
@@ -422,6 +428,7 @@ static const int err_close[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(NOT_PERMITTE
 static const int err_info[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(LIMIT), 0 };
 static const int err_list[] = { E(INVALID_PARAMS), E(LIMIT), 0 };
 static const int err_monitor[] = { E(INVALID_PARAMS), E(NOT_PERMITTED), E(LIMIT), 0 };
+static const int err_metrics[] = { E(NOT_PERMITTED), E(LIMIT), 0 };
 static const int err_none[] = { E(LIMIT), 0 };
 
 #define S(x) PROTO_S(x)
@@ -513,6 +520,12 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.summary = "Cancel a pending request of this connection.",
 		.description = "Answers at once; a request it cancels is answered -32800 first "
 			       "(a write's data says how much of it was written)." },
+	[PROTO_M_DAEMON_METRICS] = {
+		.name = "daemon.metrics", .errors = err_metrics, .result = res_metrics,
+		.flags = PROTO_M_PRIVILEGED,
+		.summary = "Every counter and gauge in the Prometheus text exposition format.",
+		.description = "Answers at once; root and the daemon's uid only (the figures "
+			       "cover every user)." },
 	[PROTO_N_TCP_DATA] = {
 		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,
 		.summary = "Pump mode: bytes arrived, or the end of stream (bytes -1)." },

@@ -52,6 +52,7 @@ enum proto_method_id {
 	PROTO_M_DAEMON_MONITOR,
 	PROTO_M_RPC_DISCOVER,
 	PROTO_M_RPC_CANCEL,
+	PROTO_M_DAEMON_METRICS,
 	/* Notifications, daemon to client. */
 	PROTO_N_TCP_DATA,
 	PROTO_N_TCP_ERROR,

@@ -1,6 +1,8 @@
 #!/bin/bash
 # tisockctl against a real tisockd on a temporary socket, with loopback
-# peers from cli-peer: call and its exit codes, info/ping/methods,
+# peers from cli-peer: call and its exit codes, info/ping/methods, slips
+# forgiven (options anywhere, suggestions, JSON positions, --json errors,
+# the unreachable message), list --state/--open, connect --progress/-v,
 # connect to an HTTP server, listen with binary data both ways, a large
 # file through connect, list and monitor watching another client,
 # monitor permissions (run as other users when root), and a monitor that
@@ -83,6 +85,99 @@ check "call: SIGINT prints the -32800 answer" \
 check "call: the daemon still serves after the cancel" grep -q '^name: tisockd$' <("$CTL" info)
 exec 4>&-
 
+# --- slips forgiven: options anywhere, suggestions, positions, --json errors --
+check "an option after the command: info --json" \
+	jq -se 'length == 1 and .[0].name == "tisockd"' <("$CTL" info --json)
+check "an option among the arguments: call tcp.create --json '{}'" \
+	jq -se 'length == 1 and .[0].state == "initialized"' <("$CTL" call tcp.create --json '{}')
+check "ping -c 2 --json is ping --json -c 2" [ "$("$CTL" ping -c 2 --json | jq -s length)" = 2 ]
+check "-- ends the options" bash -c "'$CTL' call -- tcp.create '{}' | jq -e .socket"
+"$CTL" inof > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "a mistyped command: exit 2 and what was meant" \
+	bash -c "[ $rc = 2 ] && grep -q 'no command \"inof\"; did you mean info?' '$tmp/err'"
+"$CTL" inof --json > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "--json after a usage error: the error is JSON on stdout, nothing on stderr" \
+	bash -c "[ $rc = 2 ] && jq -e '.error.type == \"usage\" and .error.exitStatus == 2 and
+		(.error.message | test(\"did you mean info\"))' '$tmp/out' && [ ! -s '$tmp/err' ]"
+"$CTL" list --stat open > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "a mistyped option: exit 2, the nearest option" \
+	bash -c "[ $rc = 2 ] && grep -q 'unknown option --stat for list; did you mean --state?' '$tmp/err'"
+"$CTL" call tcp.conect '{}' > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "call of a mistyped method: exit 1 and the nearest method" \
+	bash -c "[ $rc = 1 ] && grep -q 'did you mean tcp.connect?' '$tmp/err'"
+"$CTL" --json call tcp.conect > "$tmp/out"; rc=$?
+check "call --json of a mistyped method: code -32601 and a suggestion" \
+	bash -c "[ $rc = 1 ] && jq -e '.error.code == -32601 and .error.suggestion == \"tcp.connect\" and .error.type == \"daemon\"' '$tmp/out'"
+check "describe of a mistyped method: the nearest one" \
+	bash -c "'$CTL' describe tcp.conect 2>&1 | grep -q 'did you mean tcp.connect?'"
+"$CTL" call tcp.create "$(printf '{"port": 80,\n "host": x}')" > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "call with bad JSON: exit 2, line 2, column 10, the line and a caret" \
+	bash -c "[ $rc = 2 ] && grep -q 'params are not valid JSON: line 2, column 10' '$tmp/err' &&
+		grep -q '^           \^$' '$tmp/err'"
+"$CTL" --json call tcp.create '{"port" 80}' > "$tmp/out"; rc=$?
+check "call --json with bad JSON: line and column in the error object" \
+	bash -c "[ $rc = 2 ] && jq -e '.error.line == 1 and .error.column == 9' '$tmp/out'"
+"$CTL" --socket "$tmp/none.sock" info > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "unreachable: exit 3, the path, and how to start the daemon" \
+	bash -c "[ $rc = 3 ] && grep -q \"cannot reach tisockd at $tmp/none.sock: No such file\" '$tmp/err' &&
+		grep -q 'systemctl start tisockd.socket' '$tmp/err'"
+"$CTL" info --json --socket "$tmp/none.sock" > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "unreachable with --json: type, path, errname and hint on stdout" \
+	bash -c "[ $rc = 3 ] && jq -e '.error.type == \"unreachable\" and .error.path == \"$tmp/none.sock\" and
+		.error.errname == \"ENOENT\" and .error.exitStatus == 3 and (.error.hint | length > 0)' '$tmp/out'"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$tmp" "$tmp/d"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" info > "$tmp/out" 2> "$tmp/err"; rc=$?
+	check "no permission: exit 3, the path, the socket's group and how to join it" \
+		bash -c "[ $rc = 3 ] && grep -q \"cannot reach tisockd at $TISOCKD_SOCKET: Permission denied\" '$tmp/err' &&
+			grep -q 'belongs to the group \"root\".*usermod -aG root' '$tmp/err'"
+else
+	echo "# skipped the permission message: not root"
+fi
+check "--timeout takes units: 2s" "$CTL" --timeout 2s ping
+check "--timeout with a bad unit: exit 2" [ "$(status "$CTL" ping --timeout 2x)" = 2 ]
+check "--help after the command: that command's help" \
+	bash -c "'$CTL' list --help | grep -q -- '--state STATE' && '$CTL' list --help | grep -q -- '--open'"
+check "help COMMAND is COMMAND --help" [ "$("$CTL" help connect)" = "$("$CTL" connect --help)" ]
+check "help of a mistyped command: the nearest one, exit 2" \
+	bash -c "'$CTL' help conect 2>&1 | grep -q 'did you mean connect?'; [ \${PIPESTATUS[0]} = 2 ]"
+check "monitor --event with a mistyped kind: exit 2, the nearest kind" \
+	bash -c "timeout 10 '$CTL' monitor --event creat 2>&1 | grep -q 'did you mean create?'"
+check "info: the uptime with units" \
+	grep -Eq '^uptime: ([0-9]+ ms|([0-9.]+ s|[0-9]+m [0-9]+s|[0-9]+h [0-9]+m|[0-9]+d [0-9]+h) \([0-9]+ ms\))$' <("$CTL" info)
+check "info: durations in ms say so" grep -q '^limits.lingerMs: 60000 ms$' <("$CTL" info)
+check "tisockd --help: --foreground as the README uses it, not \"the only mode\"" \
+	bash -c "'$DAEMON' --help | grep -q -- '--foreground  *run in the foreground' && ! '$DAEMON' --help | grep -q 'only mode'"
+check "tisockctl --help lists every command, metrics too" \
+	bash -c "'$CTL' --help | grep -q '^  metrics ' && '$CTL' --help | grep -q 'anywhere on the line'"
+
+# --- list --state and --open ----------------------------------------------------
+mkfifo "$tmp/hold-list"
+socat -t 30 - "UNIX-CONNECT:$TISOCKD_SOCKET" < "$tmp/hold-list" > "$tmp/hold-list.out" &
+hpid=$!
+pids+=("$hpid")
+exec 5> "$tmp/hold-list"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tcp.create"}' '{"jsonrpc":"2.0","id":2,"method":"tcp.create"}' >&5
+wait_until bash -c "[ \$(wc -l < '$tmp/hold-list.out') = 2 ]"
+hs1=$(sed -n 1p "$tmp/hold-list.out" | jq .result.socket)
+hs2=$(sed -n 2p "$tmp/hold-list.out" | jq .result.socket)
+printf '{"jsonrpc":"2.0","id":3,"method":"tcp.close","params":{"socket":%s}}\n' "$hs2" >&5
+wait_until bash -c "[ \$(wc -l < '$tmp/hold-list.out') = 3 ]"
+"$CTL" --json list > "$tmp/all.json"
+check "list: the closed socket is there" jq -se "map(select(.socket == $hs2 and .state == \"closed\")) | length == 1" "$tmp/all.json"
+"$CTL" list --open --json > "$tmp/open.json"
+check "list --open: the open one, not the closed one" \
+	jq -se "(map(select(.socket == $hs1)) | length == 1) and (map(select(.state == \"closed\" or .state == \"error\")) | length == 0)" "$tmp/open.json"
+"$CTL" list --state closed --json > "$tmp/closed.json"
+check "list --state closed: closed ones only, ours among them" \
+	jq -se "(map(select(.state != \"closed\")) | length == 0) and (map(select(.socket == $hs2)) | length == 1)" "$tmp/closed.json"
+check "list --state initialized,closed: both" \
+	bash -c "[ \"\$('$CTL' list --state initialized,closed --json | jq -s 'map(select(.socket == $hs1 or .socket == $hs2)) | length')\" = 2 ]"
+check "list --state in text: the header and only those rows" \
+	bash -c "'$CTL' list --state closed | awk 'NR > 1 && \$3 != \"closed\" { bad = 1 } END { exit bad }'"
+exec 5>&-
+wait "$hpid" 2>/dev/null
+
 # --- connect: an HTTP exchange, byte for byte -----------------------------
 printf 'HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 7\r\n\r\n\001\000\377abcd' > "$tmp/response"
 "$PEER" http-server "$tmp/http.port" "$tmp/response" "$tmp/request" &
@@ -132,7 +227,27 @@ wait_until test -s "$tmp/echo2.port"
 check "connect --channel: $BIG_MB MiB through the data channel exits 0" [ $rc = 0 ]
 check "connect --channel: the same SHA-256 back" \
 	[ "$(sha256sum < "$tmp/big" | cut -d' ' -f1)" = "$(sha256sum < "$tmp/big.out" | cut -d' ' -f1)" ]
-rm -f "$tmp/big" "$tmp/big.out"
+# --- connect --progress and -v ---------------------------------------------------
+"$PEER" echo-server "$tmp/echo3.port" &
+pids+=($!)
+wait_until test -s "$tmp/echo3.port"
+head -c 3000000 "$tmp/big" > "$tmp/three"
+"$CTL" connect --progress -v "127.0.0.1:$(cat "$tmp/echo3.port")" < "$tmp/three" > "$tmp/three.out" 2> "$tmp/progress.err"; rc=$?
+check "connect --progress -v: exit 0, the bytes back intact" bash -c "[ $rc = 0 ] && cmp -s '$tmp/three' '$tmp/three.out'"
+check "--progress: bytes, rates and elapsed time on stderr" \
+	grep -Eq '^sent [0-9.]+ [KMG]?i?B \([0-9.]+ [KMG]?i?B/s\), received [0-9.]+ [KMG]?i?B \([0-9.]+ [KMG]?i?B/s\), [0-9]+:[0-9]{2}:[0-9]{2}$' "$tmp/progress.err"
+check "-v: a summary with the exact byte counts" \
+	grep -q "^tisockctl: 127.0.0.1:[0-9]*: sent .*(3000000 bytes sent, 3000000 received in [0-9.]* s)$" "$tmp/progress.err"
+"$PEER" echo-server "$tmp/echo4.port" &
+pids+=($!)
+wait_until test -s "$tmp/echo4.port"
+"$CTL" --json connect --channel -v --progress "127.0.0.1:$(cat "$tmp/echo4.port")" < "$tmp/three" > "$tmp/three.out" 2> "$tmp/progress.json"; rc=$?
+check "connect --channel --json -v: JSON progress and summary lines on stderr" \
+	bash -c "[ $rc = 0 ] && cmp -s '$tmp/three' '$tmp/three.out' &&
+		jq -se 'map(select(.event == \"summary\" and .sent == 3000000 and .received == 3000000)) | length == 1' '$tmp/progress.json'"
+check "connect --json to a closed port: the error is JSON on stderr, stdout stays data" \
+	bash -c "'$CTL' --json connect 127.0.0.1:1 < /dev/null 2>&1 >/dev/null | jq -e '.error.exitStatus == 1'"
+rm -f "$tmp/big" "$tmp/big.out" "$tmp/three" "$tmp/three.out"
 
 # --- list and monitor watch another client --------------------------------
 "$CTL" --json monitor > "$tmp/mon.json" 2> "$tmp/mon.err" &

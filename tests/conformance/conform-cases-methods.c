@@ -329,6 +329,8 @@ exercise(struct ctx *x, enum proto_method_id i)
 		return cc_call(x->c, "rpc.discover", NULL);
 	case PROTO_M_RPC_CANCEL:
 		return cc_call(x->c, "rpc.cancel", "{\"id\":\"no-such-request\"}");
+	case PROTO_M_DAEMON_METRICS:
+		return cc_call(x->c, "daemon.metrics", NULL);
 	case PROTO_N_TCP_DATA:
 	case PROTO_N_TCP_ERROR:
 	case PROTO_N_TCP_CLOSED:
