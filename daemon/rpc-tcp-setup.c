@@ -38,6 +38,8 @@ apply_open_args(struct tcp *t, const struct proto_tcp_open_args *a)
 		t->no_delay = a->no_delay;
 	if (a->keep_alive >= 0)
 		t->keep_alive = a->keep_alive;
+	if (a->happy_eyeballs >= 0)
+		t->happy_eyeballs = (int8_t)a->happy_eyeballs;
 	return 0;
 }
 

@@ -138,7 +138,7 @@ tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
 		.eng = eng, .owner = owner, .id = ++eng->next_socket, .fd = -1,
 		.state = TCP_STATE_INITIALIZED, .created = ev_now(eng->loop),
 		.port = -1, .listen_queue = -1, .timeout_ms = -1,
-		.no_delay = -1, .keep_alive = -1, .keep_alive_idle = -1,
+		.no_delay = -1, .keep_alive = -1, .keep_alive_idle = -1, .happy_eyeballs = -1,
 		.chunk_size = PROTO_READ_DEFAULT, .where = TCP_IN_SOCKETS,
 	};
 	if (idmap_put(eng->sockets, t->id, t) < 0) {
@@ -151,7 +151,6 @@ tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
 	TAILQ_INIT(&t->closes);
 	ev_init(&t->rio, NULL);
 	ev_init(&t->wio, NULL);
-	ev_init(&t->connect_timer, NULL);
 	t->run_item.run = tcp_read_turn;
 	t->stall_item.run = tcp_wake;
 	tcp_close_init(t);
@@ -170,8 +169,8 @@ tcp_free(struct tcp *t)
 	assert(TAILQ_EMPTY(&t->reads) && TAILQ_EMPTY(&t->writes));
 	flow_cancel(&t->run_item);
 	flow_unstall(&t->stall_item);
+	tcp_connect_free(t);
 	free(t->host);
-	free(t->addrs);
 	free(t->gone_owner);
 	free(t);
 	return NULL;
@@ -198,7 +197,6 @@ tcp_close_fd(struct tcp *t, bool reset)
 	ev_io_stop(eng->loop, &t->rio);
 	ev_io_stop(eng->loop, &t->wio);
 	flow_cancel(&t->run_item);
-	ev_timer_stop(eng->loop, &t->connect_timer);
 	if (t->accept_paused) {
 		TAILQ_REMOVE(&eng->paused, t, pause_link);
 		t->accept_paused = false;
@@ -290,17 +288,6 @@ cancel_one(struct tcp *t, struct tcp_op **slot, const struct tcp_error *e)
 	t->eng->ev->op_failed(t, op, e);
 }
 
-/* Stops resolution and connect attempts. */
-static void
-tcp_stop_connect(struct tcp *t)
-{
-	dns_cancel(t->dns_q);
-	t->dns_q = NULL;
-	free(t->addrs);
-	t->addrs = NULL;
-	ev_timer_stop(t->eng->loop, &t->connect_timer);
-}
-
 /*
  * Answers with e everything pending on t but its writes and closes: the
  * connect (resolution stopped), reads, accepts and a shutdown.  Pump
@@ -309,8 +296,7 @@ tcp_stop_connect(struct tcp *t)
 void
 tcp_cancel_pending(struct tcp *t, const struct tcp_error *e)
 {
-	tcp_stop_connect(t);
-	cancel_one(t, &t->connect_op, e);
+	tcp_connect_cancel(t, e);	/* the connect or listen, resolution stopped */
 	tcp_cancel_list(&t->reads, e);
 	tcp_cancel_list(&t->accepts, e);
 	cancel_one(t, &t->shutdown_op, e);

@@ -24,6 +24,7 @@
 struct dns;
 struct dns_query;
 struct dns_result;
+struct tcp_connect;
 struct idmap;
 struct tcp;
 
@@ -149,7 +150,6 @@ struct tcp {
 		TCP_IN_DEAD,			/* eng->dead */
 	}			 where;		/* which list link is in */
 	ev_io			 rio, wio;
-	ev_timer		 connect_timer;	/* whole connect, resolution included */
 	ev_timer		 linger_timer;	/* graceful close bound */
 	ev_timer		 ack_timer;	/* closing, queue empty: polls until the peer acked all */
 	double			 ack_every;	/* its interval, seconds, doubling */
@@ -169,17 +169,11 @@ struct tcp {
 	struct tcp_op_list	 reads, writes, accepts, closes;
 	struct tcp_op		*connect_op;	/* pending connect or listen */
 	struct tcp_op		*shutdown_op;	/* pending shutdown */
-	struct dns_query	*dns_q;		/* resolution under way */
-	struct dns_result	*addrs;		/* owned: addresses left to try */
-	int			 addr_next;	/* next index in addrs */
-	int			 last_errno;	/* of the last failed attempt */
-	const struct policy_rule *denied;	/* the rule that refused an address */
-	struct sockaddr_storage	 denied_addr;
-	struct sockaddr_storage	 judged;	/* the address the connect was allowed to */
-	uint64_t		 judged_gen;	/* under eng->policy_gen */
+	struct tcp_connect	*conn;		/* owned: a connect or listen under way */
 
 	struct tcp_channel	*channel;	/* tcp.channel open: the relay owns the fd's I/O */
 	bool			 pumping;
+	int8_t			 happy_eyeballs;	/* race addresses on connect; -1: default (yes) */
 	bool			 eof;		/* the peer sent FIN */
 	bool			 eof_told;	/* pump's -1 has been sent */
 	bool			 shut_wr;	/* FIN sent or queued */
@@ -242,6 +236,8 @@ void		 tcp_start_op_timer(struct tcp_op *op, int64_t timeout_ms);
 
 /* tcp-connect.c */
 void		 tcp_connect(struct tcp *t, struct tcp_op *op);
+void		 tcp_connect_cancel(struct tcp *t, const struct tcp_error *e);
+void		 tcp_connect_free(struct tcp *t);
 void		 tcp_listen(struct tcp *t, struct tcp_op *op);
 
 /* tcp-accept.c */

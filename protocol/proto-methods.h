@@ -90,6 +90,7 @@ struct proto_tcp_open_args {
 	int64_t			timeout;	/* connect timeout ms, -1: absent */
 	int			no_delay;	/* -1: absent */
 	int			keep_alive;	/* -1: absent */
+	int			happy_eyeballs;	/* -1: absent */
 };
 
 struct proto_tcp_accept_args {
