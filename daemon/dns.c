@@ -278,7 +278,9 @@ on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 struct dns_query *
 dns_resolve(struct dns *d, const char *host, int port, dns_cb cb, void *userdata)
 {
-	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	/* ARES_AI_ENVHOSTS: the hosts file is $CARES_HOSTS when set (tisockd(8)). */
+	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+					     .ai_flags = ARES_AI_ENVHOSTS };
 	struct dns_query *q = calloc(1, sizeof(*q));
 
 	if (!q)
