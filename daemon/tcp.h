@@ -22,8 +22,6 @@
 #include "tcp-events.h"
 
 struct dns;
-struct dns_query;
-struct dns_result;
 struct tcp_connect;
 struct idmap;
 struct tcp;
