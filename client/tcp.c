@@ -104,6 +104,7 @@ lib_tcp_open_args(const tisock_tcp *s, struct proto_tcp_open_args *a)
 		.listen_queue = s->listen_queue_size > 0 ? s->listen_queue_size : -1,
 		.timeout = s->timeout_ms > 0 ? s->timeout_ms : -1,
 		.no_delay = s->no_delay, .keep_alive = s->keep_alive,
+		.happy_eyeballs = -1,	/* the daemon's default: race */
 	};
 	return 0;
 }

@@ -167,6 +167,20 @@ parse_numeric(const char *host, int port, struct sockaddr_storage *ss)
 	return r;
 }
 
+/*
+ * Closes an attempt's fd.  Attempts in flight count among the engine's
+ * open sockets (eng->nsockets), as the fds they are.
+ */
+static void
+try_close(struct tcp_connect *c, struct tcp_try *tr)
+{
+	ev_io_stop(c->t->eng->loop, &tr->io);
+	(void) close(tr->fd);
+	tr->fd = -1;
+	c->inflight--;
+	c->t->eng->nsockets--;
+}
+
 static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_stagger(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -200,12 +214,9 @@ tcp_connect_free(struct tcp *t)
 	dns_cancel(c->dns_q);
 	ev_timer_stop(t->eng->loop, &c->timer);
 	ev_timer_stop(t->eng->loop, &c->stagger);
-	for (int i = 0; i < c->n; i++) {
-		if (c->tries[i].fd < 0)
-			continue;
-		ev_io_stop(t->eng->loop, &c->tries[i].io);
-		(void) close(c->tries[i].fd);
-	}
+	for (int i = 0; i < c->n; i++)
+		if (c->tries[i].fd >= 0)
+			try_close(c, &c->tries[i]);
 	if (c->tries != c->tries_in)
 		free(c->tries);
 	free(c);
@@ -217,12 +228,8 @@ try_over(struct tcp_connect *c, int i, enum tcp_outcome outcome, int err)
 {
 	struct tcp_try *tr = &c->tries[i];
 
-	if (tr->fd >= 0) {
-		ev_io_stop(c->t->eng->loop, &tr->io);
-		(void) close(tr->fd);
-		tr->fd = -1;
-		c->inflight--;
-	}
+	if (tr->fd >= 0)
+		try_close(c, tr);
 	c->att[i].outcome = outcome;
 	c->att[i].err = outcome == TCP_OUTCOME_ERROR ? err : 0;
 	c->att[i].ms = (int64_t)((ev_time() - tr->started) * 1000.);
@@ -371,6 +378,7 @@ try_won(struct tcp_connect *c, int i)
 	ev_io_stop(t->eng->loop, &tr->io);
 	tr->fd = -1;
 	c->inflight--;
+	t->eng->nsockets--;	/* counted again as the socket's own */
 	tcp_set_fd(t, fd);
 	errno = ENOTCONN;
 	record_endpoints(t, true);	/* first: the state change reports them */
@@ -470,6 +478,7 @@ start_one(struct tcp_connect *c)
 		}
 		tr->fd = fd;
 		c->inflight++;
+		t->eng->nsockets++;
 		/*
 		 * A connect that completes at once is reported like one that
 		 * completes later: the fd is writable on the next iteration.
