@@ -107,6 +107,7 @@ lib_tcp_open_args(const tisock_tcp *s, struct proto_tcp_open_args *a)
 		.no_delay = s->no_delay, .keep_alive = s->keep_alive,
 		.keep_alive_idle = s->keep_alive_idle, .linger = s->linger,
 		.send_buffer = s->send_buffer, .receive_buffer = s->receive_buffer,
+		.happy_eyeballs = -1,	/* the daemon's default: race */
 	};
 	return 0;
 }

@@ -51,6 +51,7 @@ conf_defaults(struct conf *c)
 		.uid_input = 64ull << 20,
 		.input = 256ull << 20,
 		.connect_timeout_ms = 30000,
+		.happy_eyeballs_delay_ms = 250,
 		.linger_ms = 5000,
 		.resolver_timeout_ms = 5000,
 		.resolver_lookups = "fb",
@@ -90,6 +91,7 @@ static const struct conf_key keys[] = {
 	K("limits", "uid-input-bytes", uid_input, 65536, 1ull << 40),
 	K("limits", "input-bytes", input, 65536, 1ull << 40),
 	K("daemon", "connect-timeout-ms", connect_timeout_ms, 0, 2147483647),
+	K("daemon", "happy-eyeballs-delay-ms", happy_eyeballs_delay_ms, 10, 2000),
 	K("daemon", "linger-ms", linger_ms, 0, 3600000),
 	K("daemon", "resolver-timeout-ms", resolver_timeout_ms, 100, 600000),
 };

@@ -35,6 +35,7 @@ struct conf {
 	uint64_t	 uid_input;		/* unfinished input lines held per uid */
 	uint64_t	 input;			/* the same, daemon-wide */
 	uint64_t	 connect_timeout_ms;	/* default connect timeout; 0: none */
+	uint64_t	 happy_eyeballs_delay_ms;	/* stagger between raced attempts */
 	uint64_t	 linger_ms;		/* flush bound at close */
 	uint64_t	 resolver_timeout_ms;	/* per resolver try */
 	char		 resolver_lookups[8];	/* c-ares lookups: "fb", "f", "b" */

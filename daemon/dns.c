@@ -39,7 +39,7 @@ struct dns_query {
 	bool			 in_resolve;	/* inside dns_resolve() */
 	bool			 done;		/* answered inside dns_resolve() */
 	int			 status;	/* when done */
-	struct dns_result	 res;		/* when done */
+	struct dns_result	*res;		/* when done: owned */
 	struct dns_query	*next_ready;	/* in dns->ready */
 };
 
@@ -54,6 +54,8 @@ struct dns {
 
 static void dns_update_timer(struct dns *d);
 
+static const struct dns_result none;	/* what a failed query's callback gets */
+
 /* Delivers answers that c-ares gave inside dns_resolve(). */
 static void
 on_ready(struct ev_loop *loop, ev_timer *w, int revents)
@@ -66,7 +68,9 @@ on_ready(struct ev_loop *loop, ev_timer *w, int revents)
 
 		d->ready = q->next_ready;
 		if (q->cb)
-			q->cb(q->userdata, q->status, dns_status_name(q->status), &q->res);
+			q->cb(q->userdata, q->status, dns_status_name(q->status),
+			      q->res ? q->res : &none);
+		free(q->res);
 		free(q);
 	}
 }
@@ -190,6 +194,7 @@ dns_free(struct dns *d)
 		struct dns_query *q = d->ready;
 
 		d->ready = q->next_ready;
+		free(q->res);
 		free(q);
 	}
 	for (int i = 0; i < DNS_MAX_FDS; i++)
@@ -200,32 +205,57 @@ dns_free(struct dns *d)
 	return NULL;
 }
 
+/*
+ * The addresses of ai, at most DNS_MAX_ADDRS, with port; NULL when there
+ * is none (*status ARES_ENODATA) or no memory (ARES_ENOMEM).
+ */
+static struct dns_result *
+result_of(const struct ares_addrinfo *ai, int port, int *status)
+{
+	struct dns_result *res;
+	int n = 0;
+
+	for (struct ares_addrinfo_node *x = ai->nodes; x && n < DNS_MAX_ADDRS; x = x->ai_next)
+		if ((x->ai_family == AF_INET && x->ai_addrlen >= sizeof(struct sockaddr_in)) ||
+		    (x->ai_family == AF_INET6 && x->ai_addrlen >= sizeof(struct sockaddr_in6)))
+			n++;
+	if (n == 0) {
+		*status = ARES_ENODATA;
+		return NULL;
+	}
+	res = calloc(1, sizeof(*res) + (size_t)n * sizeof(res->addrs[0]));
+	if (!res) {
+		*status = ARES_ENOMEM;
+		return NULL;
+	}
+	for (struct ares_addrinfo_node *x = ai->nodes; x && res->count < n; x = x->ai_next) {
+		struct sockaddr_storage *ss = &res->addrs[res->count];
+
+		if (x->ai_family == AF_INET && x->ai_addrlen >= sizeof(struct sockaddr_in)) {
+			memcpy(ss, x->ai_addr, sizeof(struct sockaddr_in));
+			((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		} else if (x->ai_family == AF_INET6 &&
+			   x->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+			memcpy(ss, x->ai_addr, sizeof(struct sockaddr_in6));
+			((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		} else
+			continue;
+		res->count++;
+	}
+	return res;
+}
+
 static void
 on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 {
 	struct dns_query *q = arg;
-	struct dns_result res = { 0 };
+	struct dns_result *res = NULL;
 
 	(void)timeouts;
-	if (status == ARES_SUCCESS && ai) {
-		for (struct ares_addrinfo_node *n = ai->nodes; n && res.count < DNS_MAX_ADDRS;
-		     n = n->ai_next) {
-			struct sockaddr_storage *ss = &res.addrs[res.count];
-
-			if (n->ai_family == AF_INET && n->ai_addrlen >= sizeof(struct sockaddr_in)) {
-				memcpy(ss, n->ai_addr, sizeof(struct sockaddr_in));
-				((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)q->port);
-			} else if (n->ai_family == AF_INET6 &&
-				   n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
-				memcpy(ss, n->ai_addr, sizeof(struct sockaddr_in6));
-				((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)q->port);
-			} else
-				continue;
-			res.count++;
-		}
-		if (res.count == 0)
-			status = ARES_ENODATA;
-	}
+	if (status == ARES_SUCCESS && ai)
+		res = result_of(ai, q->port, &status);
+	else if (status == ARES_SUCCESS)
+		status = ARES_ENODATA;
 	if (ai)
 		ares_freeaddrinfo(ai);
 	if (q->in_resolve) {
@@ -235,7 +265,8 @@ on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 		return;
 	}
 	if (q->cb)
-		q->cb(q->userdata, status, dns_status_name(status), &res);
+		q->cb(q->userdata, status, dns_status_name(status), res ? res : &none);
+	free(res);
 	free(q);
 }
 
@@ -247,7 +278,9 @@ on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 struct dns_query *
 dns_resolve(struct dns *d, const char *host, int port, dns_cb cb, void *userdata)
 {
-	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	/* ARES_AI_ENVHOSTS: the hosts file is $CARES_HOSTS when set (tisockd(8)). */
+	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+					     .ai_flags = ARES_AI_ENVHOSTS };
 	struct dns_query *q = calloc(1, sizeof(*q));
 
 	if (!q)

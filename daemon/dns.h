@@ -16,9 +16,10 @@ struct dns_query;
 
 #define DNS_MAX_ADDRS 16
 
+/* The addresses of a name, allocated by their count. */
 struct dns_result {
 	int			 count;
-	struct sockaddr_storage	 addrs[DNS_MAX_ADDRS];	/* port filled in */
+	struct sockaddr_storage	 addrs[];	/* count of them, port filled in */
 };
 
 /* status 0 on success, else the c-ares status; errname names it. */

@@ -33,16 +33,21 @@ static void
 ev_op_failed(struct tcp *t, struct tcp_op *op, const struct tcp_error *e)
 {
 	struct rpc_call *call = rpc_call_of(op);
+	const struct tcp_attempts *a = e->attempts.v ? &e->attempts : NULL;
 
 	if (e->code == 0) {
-		rpc_reply_errno(call, -e->sys_errno, (int64_t)t->id);
+		struct rpc_error re = { .socket = (int64_t)t->id, .attempts = a };
+
+		rpc_errno_error(&re, -e->sys_errno);
+		rpc_reply_error(call, &re);
 	} else {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = e->code, .message = e->message, .socket = (int64_t)t->id,
 			.sys_errno = e->sys_errno, .resolver = e->resolver, .limit = e->limit,
 			.limit_value = e->limit_value, .rule = e->rule,
 			.rule_index = e->rule_index, .action = e->action, .address = e->address,
-			.cut = e->cut, .written = e->written, .undelivered = e->undelivered });
+			.cut = e->cut, .written = e->written, .undelivered = e->undelivered,
+			.attempts = a });
 	}
 	rpc_call_free(call);
 }
@@ -93,11 +98,11 @@ ev_write_done(struct tcp *t, struct tcp_op *op)
 }
 
 /*
- * A connect or listen succeeded: {socket, state, local[, remote]}; a
- * connect's latencies go to the metrics.
+ * A connect or listen succeeded: {socket, state, local[, remote, attempts]};
+ * a connect's latencies go to the metrics.
  */
 static void
-ev_opened(struct tcp *t, struct tcp_op *op)
+ev_opened(struct tcp *t, struct tcp_op *op, const struct tcp_attempts *a)
 {
 	struct rpc_call *call = rpc_call_of(op);
 	bool listening = t->state == TCP_STATE_LISTENING;
@@ -112,6 +117,8 @@ ev_opened(struct tcp *t, struct tcp_op *op)
 		rpc_write_endpoint(&w, "local", &t->local);
 		if (!listening)
 			rpc_write_endpoint(&w, "remote", &t->remote);
+		if (a->v)
+			rpc_write_attempts(&w, a);
 		proto_jw_obj_end(&w);
 	}
 	rpc_result_end(call, &w);

@@ -180,7 +180,7 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 	}
 	proto_rpc_begin_error(&w, call->id, call->id_len, e->code, e->message);
 	if (e->socket || e->state || e->param || e->reason || e->limit || e->method ||
-	    e->resolver || e->sys_errno || e->rule || e->cut) {
+	    e->resolver || e->sys_errno || e->rule || e->cut || e->attempts) {
 		proto_jw_key(&w, "data");
 		proto_jw_obj_begin(&w);
 		if (e->socket)
@@ -218,6 +218,8 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 			proto_jw_kuint(&w, "written", e->written);
 			proto_jw_kuint(&w, "undeliveredBytes", e->undelivered);
 		}
+		if (e->attempts)
+			rpc_write_attempts(&w, e->attempts);
 		proto_jw_obj_end(&w);
 	}
 	proto_rpc_end_error(&w);
@@ -234,32 +236,39 @@ rpc_reply_errno(struct rpc_call *call, int r, int64_t socket)
 {
 	struct rpc_error e = { .socket = socket };
 
+	rpc_errno_error(&e, r);
+	rpc_reply_error(call, &e);
+}
+
+/* Fills in e the code, message and fields rpc_reply_errno answers -errno r with. */
+void
+rpc_errno_error(struct rpc_error *e, int r)
+{
 	switch (r) {
 	case -ETIMEDOUT:
-		e.code = PROTO_E_TIMEOUT;
-		e.message = "timed out";
+		e->code = PROTO_E_TIMEOUT;
+		e->message = "timed out";
 		break;
 	case -EMFILE:
 	case -ENFILE:
-		e.code = PROTO_E_LIMIT;
-		e.message = "out of file descriptors";
-		e.limit = "fds";
-		e.sys_errno = -r;
+		e->code = PROTO_E_LIMIT;
+		e->message = "out of file descriptors";
+		e->limit = "fds";
+		e->sys_errno = -r;
 		break;
 	case -ECANCELED:
-		e.code = PROTO_E_CLOSED;
+		e->code = PROTO_E_CLOSED;
 		break;
 	case -ENOMEM:
-		e.code = PROTO_E_INTERNAL;
-		e.message = "out of memory";
+		e->code = PROTO_E_INTERNAL;
+		e->message = "out of memory";
 		break;
 	default:
-		e.code = PROTO_E_NETWORK;
-		e.message = "network error";
-		e.sys_errno = r < 0 ? -r : EIO;
+		e->code = PROTO_E_NETWORK;
+		e->message = "network error";
+		e->sys_errno = r < 0 ? -r : EIO;
 		break;
 	}
-	rpc_reply_error(call, &e);
 }
 
 /* Answers {socket}. */
@@ -359,7 +368,42 @@ rpc_write_endpoint(struct proto_jw *w, const char *key, const struct sockaddr_st
 	proto_jw_kstr(w, "address", addr);
 	proto_jw_kint(w, "port", port);
 	proto_jw_kstr(w, "family", ss->ss_family == AF_INET6 ? "ipv6" : "ipv4");
+	if (ss->ss_family == AF_INET6 && ((const struct sockaddr_in6 *)ss)->sin6_scope_id)
+		proto_jw_kuint(w, "scopeId", ((const struct sockaddr_in6 *)ss)->sin6_scope_id);
 	proto_jw_obj_end(w);
+}
+
+static const char *const outcome_names[] = {
+	[TCP_OUTCOME_PENDING] = "pending",
+	[TCP_OUTCOME_CONNECTED] = "connected",
+	[TCP_OUTCOME_REFUSED] = "refused",
+	[TCP_OUTCOME_TIMEOUT] = "timeout",
+	[TCP_OUTCOME_DENIED] = "denied",
+	[TCP_OUTCOME_CANCELLED] = "cancelled",
+	[TCP_OUTCOME_ERROR] = "error",
+};
+
+/* "attempts": [{address, outcome[, errname], ms}, ...] of a connect. */
+void
+rpc_write_attempts(struct proto_jw *w, const struct tcp_attempts *a)
+{
+	proto_jw_key(w, "attempts");
+	proto_jw_arr_begin(w);
+	for (int i = 0; i < a->n; i++) {
+		const struct tcp_attempt *at = &a->v[i];
+
+		proto_jw_obj_begin(w);
+		rpc_write_endpoint(w, "address", &at->address);
+		proto_jw_kstr(w, "outcome", outcome_names[at->outcome]);
+		if (at->outcome == TCP_OUTCOME_ERROR) {
+			const char *name = proto_errno_name(at->err);
+
+			proto_jw_kstr(w, "errname", name ? name : "EUNKNOWN");
+		}
+		proto_jw_kint(w, "ms", at->ms);
+		proto_jw_obj_end(w);
+	}
+	proto_jw_arr_end(w);
 }
 
 /* "1.2.3.4:80" or "[::1]:80", for logs. */

@@ -38,6 +38,8 @@ apply_open_args(struct tcp *t, const struct proto_tcp_open_args *a)
 		.no_delay = a->no_delay, .keep_alive = a->keep_alive,
 		.keep_alive_idle = (int)a->keep_alive_idle, .linger = (int)a->linger,
 		.sndbuf = (int)a->send_buffer, .rcvbuf = (int)a->receive_buffer });
+	if (a->happy_eyeballs >= 0)
+		t->happy_eyeballs = (int8_t)a->happy_eyeballs;
 	return 0;
 }
 

@@ -77,6 +77,7 @@ struct rpc_error {
 	bool		 cut;		/* a write that failed: written, undeliveredBytes */
 	uint64_t	 written;	/* bytes of it handed to the kernel */
 	uint64_t	 undelivered;	/* bytes of it that never left this host */
+	const struct tcp_attempts *attempts;	/* a connect's, NULL: none */
 };
 
 typedef int (*rpc_handler)(struct rpc_call *call, const union proto_args *args);
@@ -111,6 +112,8 @@ bool	 rpc_result_begin(struct rpc_call *call, struct proto_jw *w);
 void	 rpc_result_end(struct rpc_call *call, struct proto_jw *w);
 void	 rpc_reply_error(struct rpc_call *call, const struct rpc_error *e);
 void	 rpc_reply_errno(struct rpc_call *call, int r, int64_t socket);
+void	 rpc_errno_error(struct rpc_error *e, int r);
+void	 rpc_write_attempts(struct proto_jw *w, const struct tcp_attempts *a);
 void	 rpc_reply_socket(struct rpc_call *call, int64_t socket);
 void	 rpc_reply_state(struct rpc_call *call, struct tcp *t);
 void	 rpc_reply_closed(struct rpc_call *call, struct tcp *t);

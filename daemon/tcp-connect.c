@@ -1,10 +1,20 @@
 /*
  * tcp-connect: outgoing connects and listening sockets.
  *
- * A host name is resolved on the loop (dns.c); a connect then tries each
- * address in turn, non-blocking, until one succeeds, all under one
- * ev_timer for the whole connect timeout.  Listening binds the first
- * address.  Both leave the socket in state error when they fail.
+ * A host name is resolved on the loop (dns.c); a connect then tries its
+ * addresses, non-blocking, all under one ev_timer for the whole connect
+ * timeout.  With both families it races them as RFC 8305 describes
+ * (Happy Eyeballs): addresses in an order that alternates the families,
+ * IPv6 first; the first attempt at once, each next one after a stagger
+ * (happy-eyeballs-delay-ms) or as soon as the one before fails; the first
+ * to connect wins and the others are closed.  Without racing they are
+ * tried one after another in the resolver's order.  Every attempt is
+ * recorded for the answer (struct tcp_attempt).  Listening binds the
+ * first address.  Both leave the socket in state error when they fail.
+ *
+ * What only a connect needs lives in a struct tcp_connect, allocated
+ * when the connect (or a listen's resolution) starts and freed when it
+ * ends, so that a connected socket carries none of it.
  *
  * The policy judges the address the kernel actually uses: a destination
  * is first made what the kernel makes of it (effective_dest) and that is
@@ -18,6 +28,7 @@
 #include <stddef.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +41,40 @@
 
 #define TCP_DEFAULT_HOST "127.0.0.1"
 
-static void attempt_next(struct tcp *t);
+#define TCP_INLINE_TRIES 2	/* attempts held in the context itself */
+
+/* One address being tried: its descriptor while in flight. */
+struct tcp_try {
+	struct tcp_connect	*c;
+	int			 fd;		/* -1: not started, or over */
+	ev_io			 io;
+	double			 started;	/* ev_time() */
+	uint64_t		 judged_gen;	/* policy generation it was allowed under */
+};
+
+/*
+ * A connect (or a listen's resolution) under way: everything the socket
+ * needs only until it is connected, listening or failed.
+ */
+struct tcp_connect {
+	struct tcp		*t;
+	ev_timer		 timer;		/* whole connect, resolution included */
+	ev_timer		 stagger;	/* racing: starts the next attempt */
+	struct dns_query	*dns_q;		/* resolution under way */
+	bool			 is_connect;	/* false: a listen's resolution */
+	bool			 race;
+	int			 n, next;	/* addresses, next to try */
+	int			 inflight;	/* attempts with an fd */
+	int			 last_errno;	/* of the last failed attempt */
+	const struct policy_rule *denied;	/* the rule that refused an address */
+	struct sockaddr_storage	 denied_addr;
+	struct tcp_try		*tries;		/* n: tries_in or owned */
+	struct tcp_attempt	*att;		/* n: addresses to try, then outcomes */
+	struct tcp_try		 tries_in[TCP_INLINE_TRIES];
+	struct tcp_attempt	 att_in[TCP_INLINE_TRIES];
+};
+
+static void launch(struct tcp_connect *c);
 
 static socklen_t
 ss_len(const struct sockaddr_storage *ss)
@@ -72,7 +116,7 @@ effective_dest(struct sockaddr_storage *ss)
 	}
 }
 
-/* Whether a and b are the same address and port (families as normalised). */
+/* Whether a and b are the same address, scope and port (families as normalised). */
 static bool
 same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
@@ -86,18 +130,25 @@ same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b
 	if (a->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 
-		return x->sin6_port == y->sin6_port &&
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
 		       IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr);
 	}
 	return false;
 }
 
-/* Parses a numeric IPv4 or IPv6 host into *ss.  Returns 0 or -EINVAL. */
+/*
+ * Parses a numeric IPv4 or IPv6 host into *ss; an IPv6 address may carry
+ * a scope, by interface name or number (fe80::1%lo, fe80::1%1).  Returns
+ * 0 or -EINVAL.
+ */
 static int
 parse_numeric(const char *host, int port, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct addrinfo hints = { .ai_family = AF_INET6, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *ai = NULL;
+	int r = -EINVAL;
 
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
@@ -105,36 +156,140 @@ parse_numeric(const char *host, int port, struct sockaddr_storage *ss)
 		sin->sin_port = htons((uint16_t)port);
 		return 0;
 	}
-	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		return 0;
+	if (!strchr(host, ':') || getaddrinfo(host, NULL, &hints, &ai) != 0)
+		return -EINVAL;
+	if (ai && ai->ai_family == AF_INET6 && ai->ai_addrlen == sizeof(struct sockaddr_in6)) {
+		memcpy(ss, ai->ai_addr, sizeof(struct sockaddr_in6));
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		r = 0;
 	}
-	return -EINVAL;
+	freeaddrinfo(ai);
+	return r;
 }
 
+/*
+ * Closes an attempt's fd.  Attempts in flight count among the engine's
+ * open sockets (eng->nsockets), as the fds they are.
+ */
 static void
-finish_op(struct tcp *t, const struct tcp_error *e, int r)
+try_close(struct tcp_connect *c, struct tcp_try *tr)
 {
-	struct tcp_op *op = t->connect_op;
+	ev_io_stop(c->t->eng->loop, &tr->io);
+	(void) close(tr->fd);
+	tr->fd = -1;
+	c->inflight--;
+	c->t->eng->nsockets--;
+}
 
-	t->connect_op = NULL;
-	if (!op)
+static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_stagger(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Gives t a connect context (t->conn).  Returns it, or NULL on OOM. */
+static struct tcp_connect *
+conn_new(struct tcp *t, bool is_connect)
+{
+	struct tcp_connect *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->t = t;
+	c->is_connect = is_connect;
+	c->tries = c->tries_in;
+	c->att = c->att_in;
+	ev_init(&c->timer, on_connect_timeout);
+	ev_init(&c->stagger, on_stagger);
+	t->conn = c;
+	return c;
+}
+
+/* Ends t's connect context: resolution, timers and attempts in flight stop. */
+void
+tcp_connect_free(struct tcp *t)
+{
+	struct tcp_connect *c = t->conn;
+
+	if (!c)
 		return;
-	t->eng->ev->op_failed(t, op, e ? e : &(struct tcp_error){ .sys_errno = -r });
+	t->conn = NULL;
+	dns_cancel(c->dns_q);
+	ev_timer_stop(t->eng->loop, &c->timer);
+	ev_timer_stop(t->eng->loop, &c->stagger);
+	for (int i = 0; i < c->n; i++)
+		if (c->tries[i].fd >= 0)
+			try_close(c, &c->tries[i]);
+	if (c->tries != c->tries_in)
+		free(c->tries);
+	free(c);
+}
+
+/* Attempt i is over with outcome (err: its errno); its fd, if any, closed. */
+static void
+try_over(struct tcp_connect *c, int i, enum tcp_outcome outcome, int err)
+{
+	struct tcp_try *tr = &c->tries[i];
+
+	if (tr->fd >= 0)
+		try_close(c, tr);
+	c->att[i].outcome = outcome;
+	c->att[i].err = outcome == TCP_OUTCOME_ERROR ? err : 0;
+	c->att[i].ms = (int64_t)((ev_time() - tr->started) * 1000.);
+}
+
+/* Every attempt still in flight ends with outcome. */
+static void
+abandon(struct tcp_connect *c, enum tcp_outcome outcome)
+{
+	for (int i = 0; i < c->next; i++)
+		if (c->att[i].outcome == TCP_OUTCOME_PENDING)
+			try_over(c, i, outcome, 0);
+}
+
+/* The attempts made so far, for an answer (none for a listen). */
+static struct tcp_attempts
+attempts_of(const struct tcp_connect *c)
+{
+	if (!c || !c->is_connect)
+		return (struct tcp_attempts){ NULL, 0 };
+	return (struct tcp_attempts){ c->att, c->next };
 }
 
 /* The connect or listen failed: socket closed, state error, op failed. */
 static void
 open_failed(struct tcp *t, const struct tcp_error *e, int r)
 {
-	dns_cancel(t->dns_q);
-	t->dns_q = NULL;
-	free(t->addrs);
-	t->addrs = NULL;
+	struct tcp_error err = e ? *e : (struct tcp_error){ .sys_errno = -r };
+	struct tcp_op *op = t->connect_op;
+
+	if (t->conn) {
+		abandon(t->conn, r == -ETIMEDOUT ? TCP_OUTCOME_TIMEOUT : TCP_OUTCOME_CANCELLED);
+		err.attempts = attempts_of(t->conn);
+	}
 	tcp_close_fd(t, false);
 	tcp_set_state(t, TCP_STATE_ERROR);
-	finish_op(t, e, r);
+	t->connect_op = NULL;
+	if (op)
+		t->eng->ev->op_failed(t, op, &err);
+	tcp_connect_free(t);
+}
+
+/*
+ * The connect or listen is abandoned (the socket closes): it is answered
+ * with e and the attempts in flight are cancelled.
+ */
+void
+tcp_connect_cancel(struct tcp *t, const struct tcp_error *e)
+{
+	struct tcp_error err = *e;
+	struct tcp_op *op = t->connect_op;
+
+	if (t->conn) {
+		abandon(t->conn, TCP_OUTCOME_CANCELLED);
+		err.attempts = attempts_of(t->conn);
+	}
+	t->connect_op = NULL;
+	if (op)
+		t->eng->ev->op_failed(t, op, &err);
+	tcp_connect_free(t);
 }
 
 static void
@@ -156,77 +311,6 @@ record_endpoints(struct tcp *t, bool connected)
 			getpeername(t->fd, (struct sockaddr *)&t->remote, &len) == 0;
 }
 
-/*
- * The connect completed: judges the peer as getpeername() reports it,
- * unless that is the address already judged under the policy still in
- * force.  Returns the rule that denies it, or NULL.
- */
-static const struct policy_rule *
-peer_denied(struct tcp *t, struct sockaddr_storage *peer)
-{
-	*peer = t->remote;
-	effective_dest(peer);
-	if (t->judged_gen == *t->eng->policy_gen && same_endpoint(peer, &t->judged))
-		return NULL;
-	return t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, peer);
-}
-
-static void
-connected(struct tcp *t)
-{
-	struct tcp_op *op = t->connect_op;
-	const struct policy_rule *r;
-	struct sockaddr_storage peer;
-
-	errno = ENOTCONN;
-	record_endpoints(t, true);	/* first: the state change reports them */
-	if (!t->has_remote) {
-		/* Reset already: no peer to judge, no connection to give. */
-		t->last_errno = errno;
-		tcp_close_fd(t, true);
-		attempt_next(t);
-		return;
-	}
-	r = peer_denied(t, &peer);
-	if (r) {
-		/* Abort: the peer gets a reset, the client -32003 (or the next address). */
-		t->denied = r;
-		t->denied_addr = peer;
-		t->has_local = t->has_remote = false;
-		tcp_close_fd(t, true);
-		attempt_next(t);
-		return;
-	}
-	ev_timer_stop(t->eng->loop, &t->connect_timer);
-	ev_io_stop(t->eng->loop, &t->wio);
-	free(t->addrs);
-	t->addrs = NULL;
-	tcp_set_state(t, TCP_STATE_CONNECTED);
-	tcp_io_connected(t);
-	tcp_apply_options(t);
-	t->connect_op = NULL;
-	t->eng->ev->opened(t, op);
-	tcp_update_io(t);
-}
-
-static void
-on_connect_ready(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, wio));
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err == 0) {
-		connected(t);
-		return;
-	}
-	t->last_errno = err;
-	tcp_close_fd(t, false);
-	attempt_next(t);
-}
-
 /* The connect or listen was refused by policy rule r, for address ss. */
 static void
 policy_refused(struct tcp *t, const struct policy_rule *r, enum policy_action action,
@@ -240,88 +324,276 @@ policy_refused(struct tcp *t, const struct policy_rule *r, enum policy_action ac
 }
 
 /*
- * Tries the resolved addresses in order.  Each is put to the policy
- * first: a name cannot reach an address the policy denies.  When every
- * address is denied, the connect fails with -32003 and the rule.
+ * Nothing is in flight and no address is left: the connect fails with
+ * -32003 and the rule when the policy denied every address tried, else
+ * with the last attempt's error.
  */
 static void
-attempt_next(struct tcp *t)
+connect_failed(struct tcp *t)
 {
-	while (t->addrs && t->addr_next < t->addrs->count) {
-		struct sockaddr_storage *ss = &t->addrs->addrs[t->addr_next++];
-		const struct policy_rule *r;
-		int fd;
+	struct tcp_connect *c = t->conn;
 
-		effective_dest(ss);
-		r = t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, ss);
-		if (r) {
-			t->denied = r;
-			t->denied_addr = *ss;
-			continue;
-		}
-		t->judged = *ss;
-		t->judged_gen = *t->eng->policy_gen;
-		fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->denied && !c->last_errno) {
+		struct sockaddr_storage ss = c->denied_addr;
 
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				open_failed(t, NULL, -errno);
-				return;
-			}
-			t->last_errno = errno;
-			continue;
-		}
-		tcp_set_fd(t, fd);
-		tcp_apply_options(t);
-		t->eng->ev->attempting(t);
-		if (connect(fd, (struct sockaddr *)ss, ss_len(ss)) == 0) {
-			connected(t);
-			return;
-		}
-		if (errno == EINPROGRESS) {
-			ev_set_cb(&t->wio, on_connect_ready);
-			ev_io_start(t->eng->loop, &t->wio);
-			return;
-		}
-		t->last_errno = errno;
-		tcp_close_fd(t, false);
-	}
-	if (t->denied && !t->last_errno) {
-		struct sockaddr_storage ss = t->denied_addr;
-
-		policy_refused(t, t->denied, POLICY_CONNECT, &ss);
+		policy_refused(t, c->denied, POLICY_CONNECT, &ss);
 		return;
 	}
-	open_failed(t, NULL, -(t->last_errno ? t->last_errno : ECONNREFUSED));
+	open_failed(t, NULL, -(c->last_errno ? c->last_errno : ECONNREFUSED));
+}
+
+/*
+ * Attempt i completed its handshake: judges the peer as getpeername()
+ * reports it, unless that is the address already judged under the
+ * policy still in force.  Returns the rule that denies it, or NULL.
+ */
+static const struct policy_rule *
+peer_denied(struct tcp *t, int i, struct sockaddr_storage *peer)
+{
+	struct tcp_connect *c = t->conn;
+
+	*peer = t->remote;
+	effective_dest(peer);
+	if (c->tries[i].judged_gen == *t->eng->policy_gen &&
+	    same_endpoint(peer, &c->att[i].address))
+		return NULL;
+	return t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, peer);
+}
+
+/*
+ * Attempt i connected: unless its peer is gone or now denied, it wins,
+ * the others are cancelled and the socket is connected on its fd.
+ */
+static void
+try_won(struct tcp_connect *c, int i)
+{
+	struct tcp *t = c->t;
+	struct tcp_try *tr = &c->tries[i];
+	const struct policy_rule *r;
+	struct sockaddr_storage peer;
+	struct tcp_attempts attempts;
+	struct tcp_op *op;
+	int fd = tr->fd;
+
+	ev_io_stop(t->eng->loop, &tr->io);
+	tr->fd = -1;
+	c->inflight--;
+	t->eng->nsockets--;	/* counted again as the socket's own */
+	tcp_set_fd(t, fd);
+	errno = ENOTCONN;
+	record_endpoints(t, true);	/* first: the state change reports them */
+	if (!t->has_remote) {
+		/* Reset already: no peer to judge, no connection to give. */
+		c->last_errno = errno;
+		try_over(c, i, TCP_OUTCOME_ERROR, errno);
+		tcp_close_fd(t, true);
+		launch(c);
+		return;
+	}
+	r = peer_denied(t, i, &peer);
+	if (r) {
+		/* Abort: the peer gets a reset, the client -32003 (or the next address). */
+		c->denied = r;
+		c->denied_addr = peer;
+		try_over(c, i, TCP_OUTCOME_DENIED, 0);
+		t->has_local = t->has_remote = false;
+		tcp_close_fd(t, true);
+		launch(c);
+		return;
+	}
+	try_over(c, i, TCP_OUTCOME_CONNECTED, 0);
+	abandon(c, TCP_OUTCOME_CANCELLED);
+	ev_timer_stop(t->eng->loop, &c->timer);
+	ev_timer_stop(t->eng->loop, &c->stagger);
+	tcp_set_state(t, TCP_STATE_CONNECTED);
+	tcp_io_connected(t);
+	tcp_apply_options(t);
+	op = t->connect_op;
+	t->connect_op = NULL;
+	attempts = attempts_of(c);
+	t->eng->ev->opened(t, op, &attempts);
+	tcp_connect_free(t);
+	tcp_update_io(t);
+}
+
+static void
+on_try_ready(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tcp_try *tr = (struct tcp_try *)((char *)w - offsetof(struct tcp_try, io));
+	struct tcp_connect *c = tr->c;
+	int i = (int)(tr - c->tries);
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(tr->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == 0) {
+		try_won(c, i);
+		return;
+	}
+	c->last_errno = err;
+	try_over(c, i, err == ECONNREFUSED ? TCP_OUTCOME_REFUSED :
+		       err == ETIMEDOUT ? TCP_OUTCOME_TIMEOUT : TCP_OUTCOME_ERROR, err);
+	launch(c);
+}
+
+/*
+ * Starts the next address the policy allows, put to the policy first: a
+ * name cannot reach an address the policy denies (the attempt is
+ * recorded as denied).  Stops at the first attempt in flight, or when no
+ * address is left.
+ */
+static void
+start_one(struct tcp_connect *c)
+{
+	struct tcp *t = c->t;
+
+	while (c->next < c->n) {
+		int i = c->next++;
+		struct tcp_attempt *a = &c->att[i];
+		struct tcp_try *tr = &c->tries[i];
+		const struct policy_rule *r;
+		int fd, err;
+
+		tr->started = ev_time();
+		a->outcome = TCP_OUTCOME_PENDING;
+		effective_dest(&a->address);
+		r = t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST,
+				      &a->address);
+		if (r) {
+			c->denied = r;
+			c->denied_addr = a->address;
+			try_over(c, i, TCP_OUTCOME_DENIED, 0);
+			continue;
+		}
+		tr->judged_gen = *t->eng->policy_gen;
+		fd = socket(a->address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = errno;
+			c->last_errno = err;
+			try_over(c, i, TCP_OUTCOME_ERROR, err);
+			if (err == EMFILE || err == ENFILE)
+				c->next = c->n;		/* no more descriptors to try with */
+			continue;
+		}
+		tr->fd = fd;
+		c->inflight++;
+		t->eng->nsockets++;
+		tcp_apply_options_fd(t, fd);	/* before connect(2): buffer sizes set the window scale */
+		t->eng->ev->attempting(t);
+		/*
+		 * A connect that completes at once is reported like one that
+		 * completes later: the fd is writable on the next iteration.
+		 */
+		if (connect(fd, (struct sockaddr *)&a->address, ss_len(&a->address)) == 0 ||
+		    errno == EINPROGRESS) {
+			ev_io_init(&tr->io, on_try_ready, fd, EV_WRITE);
+			ev_io_start(t->eng->loop, &tr->io);
+			return;
+		}
+		err = errno;
+		c->last_errno = err;
+		try_over(c, i, err == ECONNREFUSED ? TCP_OUTCOME_REFUSED : TCP_OUTCOME_ERROR, err);
+	}
+}
+
+/*
+ * Moves the connect on: starts the next attempt and, racing, arms the
+ * stagger for the one after; fails the connect when nothing is left in
+ * flight.
+ */
+static void
+launch(struct tcp_connect *c)
+{
+	struct ev_loop *loop = c->t->eng->loop;
+
+	start_one(c);
+	if (c->inflight == 0) {
+		connect_failed(c->t);
+		return;
+	}
+	ev_timer_stop(loop, &c->stagger);
+	if (c->race && c->next < c->n) {
+		ev_timer_set(&c->stagger, (double)c->t->eng->conf->happy_eyeballs_delay_ms / 1000.,
+			     0.);
+		ev_timer_start(loop, &c->stagger);
+	}
+}
+
+static void
+on_stagger(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	launch((struct tcp_connect *)((char *)w - offsetof(struct tcp_connect, stagger)));
 }
 
 static void
 on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct tcp *t = (struct tcp *)((char *)w - offsetof(struct tcp, connect_timer));
+	struct tcp_connect *c = (struct tcp_connect *)((char *)w -
+						       offsetof(struct tcp_connect, timer));
 
-	open_failed(t, NULL, -ETIMEDOUT);
+	open_failed(c->t, NULL, -ETIMEDOUT);
+}
+
+/*
+ * Takes the n addresses to try: racing, in the order RFC 8305 gives them
+ * (families alternating, IPv6 first, each family in the resolver's
+ * order); else in the resolver's order.  Returns 0 or -ENOMEM.
+ */
+static int
+set_addresses(struct tcp_connect *c, const struct sockaddr_storage *addrs, int n)
+{
+	int k = 0;
+
+	if (n > TCP_INLINE_TRIES) {
+		void *p = calloc((size_t)n, sizeof(struct tcp_try) + sizeof(struct tcp_attempt));
+
+		if (!p)
+			return -ENOMEM;
+		c->tries = p;
+		c->att = (struct tcp_attempt *)(c->tries + n);
+	}
+	if (c->race) {
+		int i6 = 0, i4 = 0;
+
+		while (k < n) {
+			while (i6 < n && addrs[i6].ss_family != AF_INET6)
+				i6++;
+			if (i6 < n)
+				c->att[k++].address = addrs[i6++];
+			while (i4 < n && addrs[i4].ss_family == AF_INET6)
+				i4++;
+			if (i4 < n && k < n)
+				c->att[k++].address = addrs[i4++];
+		}
+	} else {
+		for (; k < n; k++)
+			c->att[k].address = addrs[k];
+	}
+	for (int i = 0; i < n; i++) {
+		c->tries[i].c = c;
+		c->tries[i].fd = -1;
+	}
+	c->n = n;
+	return 0;
 }
 
 static void
 on_resolved_connect(void *userdata, int status, const char *errname,
 		    const struct dns_result *res)
 {
-	struct tcp *t = userdata;
+	struct tcp_connect *c = userdata;
 
-	t->dns_q = NULL;
+	c->dns_q = NULL;
 	if (status != 0) {
-		resolve_failed(t, errname);
+		resolve_failed(c->t, errname);
 		return;
 	}
-	t->addrs = malloc(sizeof(*t->addrs));
-	if (!t->addrs) {
-		open_failed(t, NULL, -ENOMEM);
+	if (set_addresses(c, res->addrs, res->count) < 0) {
+		open_failed(c->t, NULL, -ENOMEM);
 		return;
 	}
-	*t->addrs = *res;
-	t->addr_next = 0;
-	attempt_next(t);
+	launch(c);
 }
 
 /*
@@ -335,38 +607,35 @@ tcp_connect(struct tcp *t, struct tcp_op *op)
 	int64_t timeout = t->timeout_ms >= 0 ? t->timeout_ms
 					     : (int64_t)t->eng->conf->connect_timeout_ms;
 	struct sockaddr_storage ss;
+	struct tcp_connect *c;
 
 	op->tcp = t;
 	op->kind = TCP_OP_OPEN;
 	t->connect_op = op;
 	t->eof = t->eof_told = t->shut_wr = t->pumping = false;
 	t->has_local = t->has_remote = false;
-	t->last_errno = 0;
-	t->denied = NULL;
+	tcp_connect_free(t);
 	t->eng->ev->connecting(t, host, t->port < 0 ? 0 : t->port);
 	tcp_set_state(t, TCP_STATE_CONNECTING);
-	ev_init(&t->connect_timer, on_connect_timeout);
-	if (timeout > 0) {
-		ev_timer_set(&t->connect_timer, (double)timeout / 1000., 0.);
-		ev_timer_start(t->eng->loop, &t->connect_timer);
-	}
-	if (parse_numeric(host, t->port, &ss) == 0) {
-		t->addrs = calloc(1, sizeof(*t->addrs));
-		if (!t->addrs) {
-			open_failed(t, NULL, -ENOMEM);
-			return;
-		}
-		t->addrs->count = 1;
-		t->addrs->addrs[0] = ss;
-		t->addr_next = 0;
-		attempt_next(t);
+	c = conn_new(t, true);
+	if (!c) {
+		open_failed(t, NULL, -ENOMEM);
 		return;
 	}
-	t->dns_q = dns_resolve(t->eng->dns, host, t->port, on_resolved_connect, t);
-	if (!t->dns_q)
+	c->race = t->happy_eyeballs != 0;
+	if (timeout > 0) {
+		ev_timer_set(&c->timer, (double)timeout / 1000., 0.);
+		ev_timer_start(t->eng->loop, &c->timer);
+	}
+	if (parse_numeric(host, t->port, &ss) == 0) {
+		(void) set_addresses(c, &ss, 1);	/* inline: cannot fail */
+		launch(c);
+		return;
+	}
+	c->dns_q = dns_resolve(t->eng->dns, host, t->port, on_resolved_connect, c);
+	if (!c->dns_q)
 		open_failed(t, NULL, -ENOMEM);
 }
-
 /* Binds and listens on ss; t->connect_op is over. */
 static void
 listen_on(struct tcp *t, const struct sockaddr_storage *ss)
@@ -415,21 +684,22 @@ listen_on(struct tcp *t, const struct sockaddr_storage *ss)
 	tcp_accept_init(t);
 	op = t->connect_op;
 	t->connect_op = NULL;
-	t->eng->ev->opened(t, op);
+	tcp_connect_free(t);
+	t->eng->ev->opened(t, op, &(struct tcp_attempts){ NULL, 0 });
 }
 
 static void
 on_resolved_listen(void *userdata, int status, const char *errname,
 		   const struct dns_result *res)
 {
-	struct tcp *t = userdata;
+	struct tcp_connect *c = userdata;
 
-	t->dns_q = NULL;
+	c->dns_q = NULL;
 	if (status != 0) {
-		resolve_failed(t, errname);
+		resolve_failed(c->t, errname);
 		return;
 	}
-	listen_on(t, &res->addrs[0]);
+	listen_on(c->t, &res->addrs[0]);
 }
 
 /*
@@ -451,7 +721,12 @@ tcp_listen(struct tcp *t, struct tcp_op *op)
 		return;
 	}
 	tcp_set_state(t, TCP_STATE_CONNECTING);
-	t->dns_q = dns_resolve(t->eng->dns, host, port, on_resolved_listen, t);
-	if (!t->dns_q)
+	tcp_connect_free(t);
+	if (!conn_new(t, false)) {
+		open_failed(t, NULL, -ENOMEM);
+		return;
+	}
+	t->conn->dns_q = dns_resolve(t->eng->dns, host, port, on_resolved_listen, t->conn);
+	if (!t->conn->dns_q)
 		open_failed(t, NULL, -ENOMEM);
 }

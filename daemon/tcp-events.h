@@ -23,6 +23,31 @@ struct tcp;
 struct tcp_op;
 struct tcp_owner;
 
+/* How one connect attempt ended (tcp.connect's attempts). */
+enum tcp_outcome {
+	TCP_OUTCOME_PENDING,	/* still in flight */
+	TCP_OUTCOME_CONNECTED,
+	TCP_OUTCOME_REFUSED,	/* ECONNREFUSED */
+	TCP_OUTCOME_TIMEOUT,	/* the connect timeout ran out while it was in flight */
+	TCP_OUTCOME_DENIED,	/* by policy, before or after the handshake */
+	TCP_OUTCOME_CANCELLED,	/* another attempt won, or the connect was abandoned */
+	TCP_OUTCOME_ERROR,	/* anything else the kernel said: err */
+};
+
+/* One address a connect tried, and what became of it. */
+struct tcp_attempt {
+	struct sockaddr_storage	 address;	/* as connected to (kernel's view) */
+	enum tcp_outcome	 outcome;
+	int			 err;		/* errno of an error, else 0 */
+	int64_t			 ms;		/* from its start to its outcome */
+};
+
+/* The attempts of a connect, in the order they were made. */
+struct tcp_attempts {
+	const struct tcp_attempt *v;
+	int			  n;
+};
+
 /*
  * Why an operation failed.  code is a PROTO_E_* error; 0 means "errno":
  * sys_errno is then mapped as a -errno result would be.
@@ -41,6 +66,7 @@ struct tcp_error {
 	bool		 cut;		/* a write that failed: */
 	uint64_t	 written;	/* bytes of it handed to the kernel */
 	uint64_t	 undelivered;	/* bytes of it that never left this host */
+	struct tcp_attempts attempts;	/* a connect: every attempt made */
 };
 
 struct tcp_events {
@@ -49,7 +75,8 @@ struct tcp_events {
 	void	(*read_done)(struct tcp *t, struct tcp_op *op, const char *buf, size_t n);
 	void	(*read_eof)(struct tcp *t, struct tcp_op *op);
 	void	(*write_done)(struct tcp *t, struct tcp_op *op);
-	void	(*opened)(struct tcp *t, struct tcp_op *op);	/* connected or listening */
+	/* Connected (attempts: every attempt made) or listening (none). */
+	void	(*opened)(struct tcp *t, struct tcp_op *op, const struct tcp_attempts *a);
 	void	(*accepted)(struct tcp *t, struct tcp_op *op, struct tcp *inbound);
 	void	(*shutdown_done)(struct tcp *t, struct tcp_op *op);
 	void	(*close_done)(struct tcp *t, struct tcp_op *op);

@@ -138,7 +138,7 @@ tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
 		.eng = eng, .owner = owner, .id = ++eng->next_socket, .fd = -1,
 		.state = TCP_STATE_INITIALIZED, .created = ev_now(eng->loop),
 		.port = -1, .listen_queue = -1, .timeout_ms = -1,
-		.opts = TCP_SOCKOPTS_NONE,
+		.opts = TCP_SOCKOPTS_NONE, .happy_eyeballs = -1,
 		.chunk_size = PROTO_READ_DEFAULT, .where = TCP_IN_SOCKETS,
 	};
 	if (proto_idmap_put(eng->sockets, t->id, t) < 0) {
@@ -151,7 +151,6 @@ tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
 	TAILQ_INIT(&t->closes);
 	ev_init(&t->rio, NULL);
 	ev_init(&t->wio, NULL);
-	ev_init(&t->connect_timer, NULL);
 	t->run_item.run = tcp_read_turn;
 	t->stall_item.run = tcp_wake;
 	tcp_close_init(t);
@@ -170,8 +169,8 @@ tcp_free(struct tcp *t)
 	assert(TAILQ_EMPTY(&t->reads) && TAILQ_EMPTY(&t->writes));
 	flow_cancel(&t->run_item);
 	flow_unstall(&t->stall_item);
+	tcp_connect_free(t);
 	free(t->host);
-	free(t->addrs);
 	free(t->gone_owner);
 	free(t);
 	return NULL;
@@ -201,7 +200,6 @@ tcp_close_fd(struct tcp *t, bool reset)
 	ev_io_stop(eng->loop, &t->rio);
 	ev_io_stop(eng->loop, &t->wio);
 	flow_cancel(&t->run_item);
-	ev_timer_stop(eng->loop, &t->connect_timer);
 	if (t->accept_paused) {
 		TAILQ_REMOVE(&eng->paused, t, pause_link);
 		t->accept_paused = false;
@@ -294,17 +292,6 @@ cancel_one(struct tcp *t, struct tcp_op **slot, const struct tcp_error *e)
 	t->eng->ev->op_failed(t, op, e);
 }
 
-/* Stops resolution and connect attempts. */
-static void
-tcp_stop_connect(struct tcp *t)
-{
-	dns_cancel(t->dns_q);
-	t->dns_q = NULL;
-	free(t->addrs);
-	t->addrs = NULL;
-	ev_timer_stop(t->eng->loop, &t->connect_timer);
-}
-
 /*
  * Answers with e everything pending on t but its writes and closes: the
  * connect (resolution stopped), reads, accepts and a shutdown.  Pump
@@ -313,8 +300,7 @@ tcp_stop_connect(struct tcp *t)
 void
 tcp_cancel_pending(struct tcp *t, const struct tcp_error *e)
 {
-	tcp_stop_connect(t);
-	cancel_one(t, &t->connect_op, e);
+	tcp_connect_cancel(t, e);	/* the connect or listen, resolution stopped */
 	tcp_cancel_list(&t->reads, e);
 	tcp_cancel_list(&t->accepts, e);
 	cancel_one(t, &t->shutdown_op, e);
@@ -361,7 +347,8 @@ tcp_op_cancel(struct tcp_op *op, uint64_t *written)
 		if (t->connect_op != op)
 			return false;
 		t->connect_op = NULL;
-		tcp_stop_connect(t);
+		/* The attempts stop (no answer: the op is the caller's to answer). */
+		tcp_connect_cancel(t, &(struct tcp_error){ .code = PROTO_E_CANCELLED });
 		tcp_close_fd(t, false);
 		tcp_set_state(t, TCP_STATE_INITIALIZED);
 		break;
@@ -513,24 +500,31 @@ tcp_sockopts_merge(struct tcp_sockopts *to, const struct tcp_sockopts *from)
 void
 tcp_apply_options(struct tcp *t)
 {
-	const struct tcp_sockopts *o = &t->opts;
-
 	if (t->fd < 0 || t->state == TCP_STATE_LISTENING)
 		return;
+	tcp_apply_options_fd(t, t->fd);
+}
+
+/* Sets t's options on fd (the socket's own, or a connect attempt's). */
+void
+tcp_apply_options_fd(const struct tcp *t, int fd)
+{
+	const struct tcp_sockopts *o = &t->opts;
+
 	if (o->no_delay >= 0)
-		(void) setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &o->no_delay, sizeof(int));
+		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &o->no_delay, sizeof(int));
 	if (o->keep_alive >= 0)
-		(void) setsockopt(t->fd, SOL_SOCKET, SO_KEEPALIVE, &o->keep_alive, sizeof(int));
+		(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &o->keep_alive, sizeof(int));
 	if (o->keep_alive_idle > 0)
-		(void) setsockopt(t->fd, IPPROTO_TCP, TCP_KEEPIDLE, &o->keep_alive_idle,
+		(void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &o->keep_alive_idle,
 				  sizeof(int));
 	if (o->linger >= 0) {
 		struct linger l = { .l_onoff = 1, .l_linger = o->linger };
 
-		(void) setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		(void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	}
 	if (o->sndbuf > 0)
-		(void) setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf, sizeof(int));
+		(void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf, sizeof(int));
 	if (o->rcvbuf > 0)
-		(void) setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof(int));
+		(void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof(int));
 }

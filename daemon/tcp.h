@@ -22,8 +22,7 @@
 #include "tcp-events.h"
 
 struct dns;
-struct dns_query;
-struct dns_result;
+struct tcp_connect;
 struct proto_idmap;
 struct tcp;
 
@@ -165,7 +164,6 @@ struct tcp {
 		TCP_IN_DEAD,			/* eng->dead */
 	}			 where;		/* which list link is in */
 	ev_io			 rio, wio;
-	ev_timer		 connect_timer;	/* whole connect, resolution included */
 	struct tcp_closing	*closing;	/* while closing gracefully (tcp-close.c) */
 	double			 created;	/* ev_now */
 
@@ -182,17 +180,11 @@ struct tcp {
 	struct tcp_op_list	 reads, writes, accepts, closes;
 	struct tcp_op		*connect_op;	/* pending connect or listen */
 	struct tcp_op		*shutdown_op;	/* pending shutdown */
-	struct dns_query	*dns_q;		/* resolution under way */
-	struct dns_result	*addrs;		/* owned: addresses left to try */
-	int			 addr_next;	/* next index in addrs */
-	int			 last_errno;	/* of the last failed attempt */
-	const struct policy_rule *denied;	/* the rule that refused an address */
-	struct sockaddr_storage	 denied_addr;
-	struct sockaddr_storage	 judged;	/* the address the connect was allowed to */
-	uint64_t		 judged_gen;	/* under eng->policy_gen */
+	struct tcp_connect	*conn;		/* owned: a connect or listen under way */
 
 	struct tcp_channel	*channel;	/* tcp.channel open: the relay owns the fd's I/O */
 	bool			 pumping;
+	int8_t			 happy_eyeballs;	/* race addresses on connect; -1: default (yes) */
 	bool			 eof;		/* the peer sent FIN */
 	bool			 eof_told;	/* pump's -1 has been sent */
 	bool			 shut_wr;	/* FIN sent or queued */
@@ -235,6 +227,7 @@ void		 tcp_retire(struct tcp *t);
 void		 tcp_forget(struct tcp *t);
 void		 tcp_sockopts_merge(struct tcp_sockopts *to, const struct tcp_sockopts *from);
 void		 tcp_apply_options(struct tcp *t);
+void		 tcp_apply_options_fd(const struct tcp *t, int fd);
 const char	*tcp_state_name(enum tcp_state s);
 
 /* tcp-close.c */
@@ -260,6 +253,8 @@ void		 tcp_start_op_timer(struct tcp_op *op, int64_t timeout_ms);
 
 /* tcp-connect.c */
 void		 tcp_connect(struct tcp *t, struct tcp_op *op);
+void		 tcp_connect_cancel(struct tcp *t, const struct tcp_error *e);
+void		 tcp_connect_free(struct tcp *t);
 void		 tcp_listen(struct tcp *t, struct tcp_op *op);
 
 /* tcp-accept.c */

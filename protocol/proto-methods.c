@@ -62,7 +62,10 @@
 	  "TCP_NODELAY on the socket."), \
 	P(struct proto_tcp_open_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1, \
 	  "SO_KEEPALIVE on the socket."), \
-	SOCKOPT_PARAMS(struct proto_tcp_open_args, "")
+	SOCKOPT_PARAMS(struct proto_tcp_open_args, ""), \
+	P(struct proto_tcp_open_args, happy_eyeballs, "happyEyeballs", PROTO_T_BOOL, OPT, 0, 0, \
+	  -1, "Race the addresses of a name (RFC 8305); false: try them one after another " \
+	  "(default true).")
 
 static const struct proto_field tcp_create_params[] = {
 	P(struct proto_tcp_open_args, host, "host", PROTO_T_STRING, OPT, 0, 0, 0,
@@ -78,6 +81,9 @@ static const struct proto_field tcp_create_params[] = {
 	P(struct proto_tcp_open_args, keep_alive, "keepAlive", PROTO_T_BOOL, OPT, 0, 0, -1,
 	  "SO_KEEPALIVE once connected."),
 	SOCKOPT_PARAMS(struct proto_tcp_open_args, ""),
+	P(struct proto_tcp_open_args, happy_eyeballs, "happyEyeballs", PROTO_T_BOOL, OPT, 0, 0, -1,
+	  "Race the addresses of a name on a later tcp.connect (RFC 8305); false: try them one "
+	  "after another (default true)."),
 	END
 };
 
@@ -194,11 +200,24 @@ static const struct proto_field res_close[] = {
 	R("unacknowledgedBytes", PROTO_T_INT, REQ, "Bytes sent but not yet acknowledged by the peer "
 	  "when the connection was reset: the ones just before those."), END
 };
+static const struct proto_field res_attempt[] = {
+	R("address", PROTO_T_ENDPOINT, REQ, "The address tried, as the kernel connects to it."),
+	R("outcome", PROTO_T_STRING, REQ, "connected, refused, timeout, denied (by policy), "
+	  "cancelled (another attempt won, or the connect was abandoned) or error."),
+	R("errname", PROTO_T_STRING, OPT, "For error: the errno name."),
+	R("ms", PROTO_T_INT, REQ, "Milliseconds from its start to its outcome."), END
+};
+static const struct proto_field res_attempt_item[] = {
+	RS("attempt", PROTO_T_OBJECT, REQ, res_attempt, "One connect attempt."), END
+};
 static const struct proto_field res_connect[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("state", PROTO_T_STATE, REQ, "\"connected\"."),
 	R("local", PROTO_T_ENDPOINT, REQ, "Local endpoint."),
-	R("remote", PROTO_T_ENDPOINT, REQ, "Remote endpoint."), END
+	R("remote", PROTO_T_ENDPOINT, REQ, "Remote endpoint."),
+	RS("attempts", PROTO_T_ARRAY, REQ, res_attempt_item, "Every address tried, in the order "
+	   "tried (Happy Eyeballs races them), with its outcome; also in the error's data when "
+	   "the connect fails."), END
 };
 static const struct proto_field res_listen[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),

@@ -96,6 +96,7 @@ struct proto_tcp_open_args {
 	int64_t			linger;		/* seconds, -1: absent */
 	int64_t			send_buffer;	/* bytes, -1: absent */
 	int64_t			receive_buffer;	/* bytes, -1: absent */
+	int			happy_eyeballs;	/* -1: absent */
 };
 
 struct proto_tcp_accept_args {

@@ -23,7 +23,8 @@
 #define ENDPOINT_SCHEMA \
 	"{\"type\":\"object\",\"properties\":{\"address\":{\"type\":\"string\"}," \
 	"\"port\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":65535}," \
-	"\"family\":{\"type\":\"string\",\"enum\":[\"ipv4\",\"ipv6\"]}}," \
+	"\"family\":{\"type\":\"string\",\"enum\":[\"ipv4\",\"ipv6\"]}," \
+	"\"scopeId\":{\"type\":\"integer\",\"minimum\":1}}," \
 	"\"required\":[\"address\",\"port\",\"family\"]}"
 
 static void write_schema(struct proto_jw *w, const struct proto_field *f, bool bounds);

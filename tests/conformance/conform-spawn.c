@@ -32,6 +32,7 @@
 
 static char dir[32];			/* the temporary directory */
 static char sock_path[PATH_LEN], conf_path[PATH_LEN], notify_path[PATH_LEN];
+static char hosts_path[PATH_LEN];	/* the daemon's hosts file (CARES_HOSTS) */
 static pid_t pid = -1;			/* the daemon (or its wrapper) */
 static int chld_pipe[2] = { -1, -1 };	/* SIGCHLD self-pipe */
 
@@ -79,8 +80,35 @@ write_config(void)
 		return -1;
 	fprintf(f, "# written by tisock-conform\n[limits]\nclient-budget-bytes = %d\n"
 		"client-requests = %d\nclient-sockets = %d\nmax-message-bytes = %d\n"
-		"[daemon]\nlinger-ms = %d\nresolver-lookups = f\n", CONFORM_BUDGET,
-		CONFORM_REQUESTS, CONFORM_SOCKETS, CONFORM_MAX_MESSAGE, CONFORM_LINGER_MS);
+		"[daemon]\nlinger-ms = %d\nresolver-lookups = f\nhappy-eyeballs-delay-ms = %d\n",
+		CONFORM_BUDGET,
+		CONFORM_REQUESTS, CONFORM_SOCKETS, CONFORM_MAX_MESSAGE, CONFORM_LINGER_MS,
+		CONFORM_HE_DELAY_MS);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/*
+ * The daemon's hosts file: the system's, and the suite's own names
+ * (conform.h), each with an IPv6 and an IPv4 loopback address, the IPv6
+ * one first.
+ */
+static int
+write_hosts(void)
+{
+	FILE *f = fopen(hosts_path, "w"), *sys = fopen("/etc/hosts", "r");
+	char line[512];
+
+	if (!f) {
+		if (sys)
+			fclose(sys);
+		return -1;
+	}
+	while (sys && fgets(line, sizeof(line), sys))
+		fputs(line, f);
+	if (sys)
+		fclose(sys);
+	fprintf(f, "\n# tisock-conform\n::1 %s\n127.0.0.1 %s\n", CONFORM_HOST_BOTH,
+		CONFORM_HOST_BOTH);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -89,6 +117,7 @@ cleanup(void)
 {
 	(void)unlink(notify_path);
 	(void)unlink(conf_path);
+	(void)unlink(hosts_path);
 	(void)unlink(sock_path);
 	if (dir[0])
 		(void)rmdir(dir);
@@ -106,6 +135,7 @@ exec_daemon(const char *bin)
 		_exit(127);
 	}
 	setenv("NOTIFY_SOCKET", notify_path, 1);
+	setenv("CARES_HOSTS", hosts_path, 1);	/* c-ares reads it instead of /etc/hosts */
 	if (asprintf(&cmd, "exec %s '%s' --foreground --socket '%s' --config '%s' "
 		     "--log-level warning", wrap ? wrap : "", bin, sock_path, conf_path) < 0)
 		_exit(127);
@@ -168,7 +198,8 @@ spawn_daemon(const char *bin, const char **ret_socket)
 	snprintf(sock_path, sizeof(sock_path), "%s/sock", dir);
 	snprintf(conf_path, sizeof(conf_path), "%s/tisockd.conf", dir);
 	snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
-	if (write_config() < 0 || pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+	snprintf(hosts_path, sizeof(hosts_path), "%s/hosts", dir);
+	if (write_config() < 0 || write_hosts() < 0 || pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		goto fail;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGCHLD, &sa, NULL);

@@ -21,6 +21,8 @@
 #define CONFORM_SOCKETS		64
 #define CONFORM_MAX_MESSAGE	1048576
 #define CONFORM_LINGER_MS	2000
+#define CONFORM_HE_DELAY_MS	250		/* happy-eyeballs-delay-ms */
+#define CONFORM_HOST_BOTH	"both.tisock-conform.test"	/* ::1, then 127.0.0.1 */
 
 struct conform_limits {
 	long long	max_message_bytes;	/* daemon.info limits, J_NONE if absent */
@@ -57,6 +59,7 @@ extern const struct conform_case conform_cases_flow[];
 extern const struct conform_case conform_cases_admin[];
 extern const struct conform_case conform_cases_shapes[];
 extern const struct conform_case conform_cases_cancel[];
+extern const struct conform_case conform_cases_eyeballs[];
 
 bool	 conform_fail(const char *file, int line, const char *fmt, ...)
 	     __attribute__((format(printf, 3, 4)));

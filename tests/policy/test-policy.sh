@@ -7,7 +7,9 @@
 #    daemon, so an address cannot reach a denied host name;
 #  - accept rules (a refused peer is reset, the accept keeps waiting);
 #  - audit lines; counters.policyDenials;
-#  - SIGHUP: a new policy applies at once, a broken one changes nothing.
+#  - SIGHUP: a new policy applies at once, a broken one changes nothing;
+#  - a raced connect (Happy Eyeballs) judges every address: a denied one
+#    is an attempt with outcome denied.
 # test-policy-uids.sh does the same with real uids and groups.
 # Every wait polls its condition with a deadline.
 set -u
@@ -136,6 +138,33 @@ check "a broken policy is reported" wait_until grep -q 'rule 1: a rule starts wi
 check "... and changes nothing" \
 	bash -c "[ \"\$('$CTL' --json info | jq .counters.reloads)\" = $reloads ] &&
 		'$CTL' --json call tcp.connect '{\"host\":\"127.0.0.1\",\"port\":9}' | jq -e '.error.code == -32003'"
+kill -TERM "$dpid"; wait "$dpid"
+
+# --- a raced connect: every address is judged; a denied one is an attempt ---
+# he.test is ::1 and 127.0.0.1 in a hosts file of ours (CARES_HOSTS); the
+# race tries ::1 first, the policy denies it, 127.0.0.1 connects at once.
+printf '::1 he.test\n127.0.0.1 he.test\n' > "$tmp/hosts"
+cat > "$tmp/tisockd.conf" <<'EOF'
+[daemon]
+resolver-lookups = f
+[policy]
+rule = deny connect dest=::1
+EOF
+CARES_HOSTS=$tmp/hosts start_daemon
+echo_peer
+check "a raced connect: ::1 denied, 127.0.0.1 connected, both reported" \
+	jqcall '.state == "connected" and .remote.address == "127.0.0.1" and
+		(.attempts | length) == 2 and
+		.attempts[0].address.address == "::1" and .attempts[0].outcome == "denied" and
+		.attempts[1].address.address == "127.0.0.1" and .attempts[1].outcome == "connected"' \
+	tcp.connect "{\"host\":\"he.test\",\"port\":$port}"
+echo_peer
+check "one after another, the same" \
+	jqcall '.state == "connected" and (.attempts | map(.outcome)) == ["denied", "connected"]' \
+	tcp.connect "{\"host\":\"he.test\",\"port\":$port,\"happyEyeballs\":false}"
+check "every address denied: -32003, each attempt denied" \
+	jqcall '.error.code == -32003 and (.error.data.attempts | map(.outcome)) == ["denied"]' \
+	tcp.connect '{"host":"::1","port":9}'
 kill -TERM "$dpid"; wait "$dpid"
 
 finish

@@ -80,7 +80,7 @@ params_written_parse_back(void **state)
 	struct proto_tcp_open_args op = { .socket = 0, .host = { "::1", 3 }, .port = 80,
 					  .listen_queue = -1, .timeout = 0, .no_delay = 1,
 					  .keep_alive = -1, .keep_alive_idle = -1, .linger = 0,
-					  .send_buffer = -1, .receive_buffer = -1 }, op2;
+					  .send_buffer = -1, .receive_buffer = -1, .happy_eyeballs = -1 }, op2;
 	struct proto_tcp_write_args wr = { .socket = 9, .data = { "\0\1\2hi", 5 } }, wr2;
 	struct proto_tcp_pump_args pu = { .socket = 2, .enable = 0, .chunk_size = 65536 };
 	const char *param;
