@@ -210,7 +210,7 @@ flow_unstall(struct flow_item *it)
 }
 
 /*
- * a's output went down: below a quarter of its limit, its waiting
+ * a's output went down: below half its limit, its waiting
  * sockets get their turn from the head while there is room.  When a has
  * room but an ancestor has not, they move to the tail of that ancestor's
  * queue (where its drain will find them) rather than wait on a, whose
@@ -223,7 +223,7 @@ flow_drained(struct flow_account *a)
 		struct flow_item *it;
 		size_t n = a->stalled.n;
 
-		if (a->output >= a->notify_limit / 4)
+		if (a->output >= a->notify_limit / 2)
 			continue;
 		/* At most the ones waiting now: a woken one may queue again. */
 		while (n-- > 0 && (it = flow_queue_pop(&a->stalled))) {
