@@ -108,8 +108,15 @@ ev_opened(struct tcp *t, struct tcp_op *op, const struct tcp_attempts *a)
 	bool listening = t->state == TCP_STATE_LISTENING;
 	struct proto_jw w;
 
-	if (!listening)
-		metrics_connected(daemon_of(t), t->connect_asked, t->connect_syn);
+	if (!listening) {
+		double syn = t->connect_syn;
+
+		/* The handshake is the winner's: from its own start (attempts race). */
+		for (int i = 0; a && i < a->n; i++)
+			if (a->v[i].outcome == TCP_OUTCOME_CONNECTED)
+				syn = metrics_now() - (double)a->v[i].ms / 1000.;
+		metrics_connected(daemon_of(t), t->connect_asked, syn);
+	}
 	if (rpc_result_begin(call, &w)) {
 		proto_jw_obj_begin(&w);
 		proto_jw_kint(&w, "socket", (int64_t)t->id);

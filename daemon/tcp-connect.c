@@ -175,6 +175,12 @@ static void
 try_close(struct tcp_connect *c, struct tcp_try *tr)
 {
 	ev_io_stop(c->t->eng->loop, &tr->io);
+	if (c->t->opts.linger > 0) {
+		/* The socket's SO_LINGER would make close(2) wait: a losing attempt is reset. */
+		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+		(void) setsockopt(tr->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
 	(void) close(tr->fd);
 	tr->fd = -1;
 	c->inflight--;
@@ -473,7 +479,7 @@ start_one(struct tcp_connect *c)
 			c->last_errno = err;
 			try_over(c, i, TCP_OUTCOME_ERROR, err);
 			if (err == EMFILE || err == ENFILE)
-				c->next = c->n;		/* no more descriptors to try with */
+				c->n = c->next;		/* no more descriptors: the rest is not tried */
 			continue;
 		}
 		tr->fd = fd;
