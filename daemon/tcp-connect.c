@@ -17,7 +17,7 @@
  * ends, so that a connected socket carries none of it.
  *
  * The policy judges the address the kernel actually uses: a destination
- * is first made what the kernel makes of it (effective_dest) and that is
+ * is first made what the kernel makes of it (tcp_addr_effective) and that is
  * what is judged and connected to; a completed connect is judged again on
  * its getpeername() address when that differs or a reload came in
  * between, and reset if now denied.  A listener is judged on the address
@@ -38,6 +38,7 @@
 #include "dns.h"
 #include "proto-errors.h"
 #include "tcp.h"
+#include "tcp-addr.h"
 
 #define TCP_DEFAULT_HOST "127.0.0.1"
 
@@ -75,97 +76,6 @@ struct tcp_connect {
 };
 
 static void launch(struct tcp_connect *c);
-
-static socklen_t
-ss_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					 : sizeof(struct sockaddr_in);
-}
-
-/*
- * Makes ss the destination the kernel really connects to for it: an
- * IPv4-mapped IPv6 address becomes its IPv4 address, and the unspecified
- * address, which Linux sends to loopback (0.0.0.0 and ::ffff:0.0.0.0 to
- * 127.0.0.1, :: to ::1), becomes that loopback address.
- */
-static void
-effective_dest(struct sockaddr_storage *ss)
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (ss->ss_family == AF_INET6) {
-		struct sockaddr_in6 s6 = *(struct sockaddr_in6 *)ss;
-
-		if (memcmp(s6.sin6_addr.s6_addr, mapped, sizeof(mapped)) == 0) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-			memset(ss, 0, sizeof(*ss));
-			s4->sin_family = AF_INET;
-			s4->sin_port = s6.sin6_port;
-			memcpy(&s4->sin_addr, s6.sin6_addr.s6_addr + 12, 4);
-		} else if (IN6_IS_ADDR_UNSPECIFIED(&s6.sin6_addr)) {
-			((struct sockaddr_in6 *)ss)->sin6_addr = in6addr_loopback;
-		}
-	}
-	if (ss->ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		if (s4->sin_addr.s_addr == htonl(INADDR_ANY))
-			s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	}
-}
-
-/* Whether a and b are the same address, scope and port (families as normalised). */
-static bool
-same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
-		       IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr);
-	}
-	return false;
-}
-
-/*
- * Parses a numeric IPv4 or IPv6 host into *ss; an IPv6 address may carry
- * a scope, by interface name or number (fe80::1%lo, fe80::1%1).  Returns
- * 0 or -EINVAL.
- */
-static int
-parse_numeric(const char *host, int port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct addrinfo hints = { .ai_family = AF_INET6, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICHOST };
-	struct addrinfo *ai = NULL;
-	int r = -EINVAL;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		return 0;
-	}
-	if (!strchr(host, ':') || getaddrinfo(host, NULL, &hints, &ai) != 0)
-		return -EINVAL;
-	if (ai && ai->ai_family == AF_INET6 && ai->ai_addrlen == sizeof(struct sockaddr_in6)) {
-		memcpy(ss, ai->ai_addr, sizeof(struct sockaddr_in6));
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-		r = 0;
-	}
-	freeaddrinfo(ai);
-	return r;
-}
 
 /*
  * Closes an attempt's fd.  Attempts in flight count among the engine's
@@ -359,9 +269,9 @@ peer_denied(struct tcp *t, int i, struct sockaddr_storage *peer)
 	struct tcp_connect *c = t->conn;
 
 	*peer = t->remote;
-	effective_dest(peer);
+	tcp_addr_effective(peer);
 	if (c->tries[i].judged_gen == *t->eng->policy_gen &&
-	    same_endpoint(peer, &c->att[i].address))
+	    tcp_addr_same(peer, &c->att[i].address))
 		return NULL;
 	return t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, peer);
 }
@@ -463,7 +373,7 @@ start_one(struct tcp_connect *c)
 
 		tr->started = ev_time();
 		a->outcome = TCP_OUTCOME_PENDING;
-		effective_dest(&a->address);
+		tcp_addr_effective(&a->address);
 		r = t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST,
 				      &a->address);
 		if (r) {
@@ -491,7 +401,7 @@ start_one(struct tcp_connect *c)
 		 * A connect that completes at once is reported like one that
 		 * completes later: the fd is writable on the next iteration.
 		 */
-		if (connect(fd, (struct sockaddr *)&a->address, ss_len(&a->address)) == 0 ||
+		if (connect(fd, (struct sockaddr *)&a->address, tcp_addr_len(&a->address)) == 0 ||
 		    errno == EINPROGRESS) {
 			ev_io_init(&tr->io, on_try_ready, fd, EV_WRITE);
 			ev_io_start(t->eng->loop, &tr->io);
@@ -633,7 +543,7 @@ tcp_connect(struct tcp *t, struct tcp_op *op)
 		ev_timer_set(&c->timer, (double)timeout / 1000., 0.);
 		ev_timer_start(t->eng->loop, &c->timer);
 	}
-	if (parse_numeric(host, t->port, &ss) == 0) {
+	if (tcp_addr_parse(host, t->port, &ss) == 0) {
 		(void) set_addresses(c, &ss, 1);	/* inline: cannot fail */
 		launch(c);
 		return;
@@ -658,7 +568,7 @@ listen_on(struct tcp *t, const struct sockaddr_storage *ss)
 	(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss->ss_family == AF_INET6)
 		(void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, ss_len(ss)) < 0) {
+	if (bind(fd, (const struct sockaddr *)ss, tcp_addr_len(ss)) < 0) {
 		open_failed(t, NULL, -errno);
 		return;
 	}
@@ -722,7 +632,7 @@ tcp_listen(struct tcp *t, struct tcp_op *op)
 	op->tcp = t;
 	op->kind = TCP_OP_OPEN;
 	t->connect_op = op;
-	if (parse_numeric(host, port, &ss) == 0) {
+	if (tcp_addr_parse(host, port, &ss) == 0) {
 		listen_on(t, &ss);
 		return;
 	}
