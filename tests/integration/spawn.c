@@ -239,3 +239,22 @@ spawn_rss_is_inflated(void)
 #endif
 	return w && *w;
 }
+
+struct spawned spawn_group;
+const char *spawn_bin = "daemon/tisockd";
+
+int
+spawn_group_setup(void **state)
+{
+	(void)state;
+	return spawn_start(&spawn_group, spawn_bin, "[daemon]\nresolver-lookups = f\n", 0);
+}
+
+int
+spawn_group_teardown(void **state)
+{
+	int status = spawn_stop(&spawn_group);
+
+	(void)state;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}

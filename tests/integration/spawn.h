@@ -39,6 +39,16 @@ long	spawn_status_kib(pid_t pid, const char *key);
 /* Whether the daemon's RSS is inflated by valgrind or a sanitizer. */
 bool	spawn_rss_is_inflated(void);
 
+/*
+ * The daemon of a cmocka group (as its group setup and teardown): started
+ * from spawn_bin with a default config; the teardown fails unless it
+ * exits 0.
+ */
+extern struct spawned spawn_group;
+extern const char *spawn_bin;
+int	spawn_group_setup(void **state);
+int	spawn_group_teardown(void **state);
+
 /* Prints "ok WHAT" or "FAIL WHAT" and counts it. */
 void	check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "N passed, N failed".  Returns the exit status: 0, or 1 after a failure. */

@@ -37,8 +37,6 @@
 #define FLOOD		(32u << 20)	/* bytes the flooding peer tries to send */
 #define FLOOD_HELD	(24u << 20)	/* at most this much may be in flight at the stall */
 
-static struct spawned sp;
-static const char *daemon_bin;
 
 static uint8_t
 pattern(size_t i)
@@ -184,7 +182,7 @@ flooder(void *arg)
 static void
 blocking_call_behind_a_flood(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	int port, lfd = listener(&port, 0), small = 65536;
 	struct flood f = { 0 };
 	struct seen seen = { 0 };
@@ -246,7 +244,7 @@ writer(void *arg)
 static void
 dispatch_reads_at_most_the_bound(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	int port, lfd = listener(&port, 0);
 	struct flood f = { 0 };
 	struct seen seen = { 0 };
@@ -280,7 +278,7 @@ dispatch_reads_at_most_the_bound(void **state)
 static void
 blocking_timeouts(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	int port, lfd = listener(&port, 4096), pfd;
 	tisock_buffer *in = tisock_buffer_create(16), *big = tisock_buffer_create(32u << 20);
 	tisock_tcp *s;
@@ -337,7 +335,7 @@ static void
 libev_timer_hook(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	int port, lfd = listener(&port, 4096), pfd, timed_out = 0;
 	tisock_buffer *big = tisock_buffer_create(8u << 20);
 	struct seen seen = { 0 };
@@ -372,22 +370,6 @@ libev_timer_hook(void **state)
 	tisock_buffer_free(big);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	return spawn_start(&sp, daemon_bin, "[daemon]\nresolver-lookups = f\n", 0);
-}
-
-static int
-teardown(void **state)
-{
-	int status = spawn_stop(&sp);
-
-	(void)state;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -399,6 +381,6 @@ main(int argc, char **argv)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	daemon_bin = argc > 1 ? argv[1] : "daemon/tisockd";
-	return cmocka_run_group_tests(tests, setup, teardown);
+	spawn_bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	return cmocka_run_group_tests(tests, spawn_group_setup, spawn_group_teardown);
 }

@@ -32,8 +32,6 @@
 
 #define DEADLINE_MS 10000
 
-static struct spawned sp;
-static const char *daemon_bin;
 
 struct seen {
 	int	 calls, errors, freed, connected;
@@ -126,7 +124,7 @@ peer_of(int lfd)
 static int
 daemon_sockopt_get(int port, int level, int name, void *val, socklen_t vlen)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, sp.pid, 0), r = -2;
+	int pidfd = (int)syscall(SYS_pidfd_open, spawn_group.pid, 0), r = -2;
 
 	if (pidfd < 0)
 		return -2;
@@ -188,7 +186,7 @@ kernel_buf(const char *max_file, int asked)
 static void
 shutdown_with_callback(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 }, io = { 0 };
 	tisock_buffer *big = tisock_buffer_create(8u << 20), *in = tisock_buffer_create(16);
 	int port, lfd = listener(&port, 4096), pfd;
@@ -252,7 +250,7 @@ shutdown_with_callback(void **state)
 static void
 socket_options(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	int port, lfd = listener(&port, 0), pfd, v;
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
@@ -322,7 +320,7 @@ socket_options(void **state)
 static void
 blocking_connect(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 };
 	int port, lfd = listener(&port, 0), fill[4];
 	tisock_tcp *s;
@@ -388,7 +386,7 @@ on_accepted(const struct tisock_tcp_event *ev)
 static void
 accepted_userdata(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct server k = { .in = NULL };
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	tisock_tcp *l;
@@ -426,7 +424,7 @@ free_in_connected(const struct tisock_tcp_event *ev)
 static void
 free_callback(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 }, other = { 0 }, io = { 0 };
 	tisock_buffer *in = tisock_buffer_create(16);
 	int port, lfd = listener(&port, 0), pfd;
@@ -474,22 +472,6 @@ free_callback(void **state)
 	tisock_buffer_free(in);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	return spawn_start(&sp, daemon_bin, "[daemon]\nresolver-lookups = f\n", 0);
-}
-
-static int
-teardown(void **state)
-{
-	int status = spawn_stop(&sp);
-
-	(void)state;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -502,6 +484,6 @@ main(int argc, char **argv)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	daemon_bin = argc > 1 ? argv[1] : "daemon/tisockd";
-	return cmocka_run_group_tests(tests, setup, teardown);
+	spawn_bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	return cmocka_run_group_tests(tests, spawn_group_setup, spawn_group_teardown);
 }

@@ -33,8 +33,6 @@
 #define DEADLINE_MS 10000
 #define MANY 300
 
-static struct spawned sp;
-static const char *daemon_bin;
 
 struct seen {
 	int		 connected, accepted, errors, freed;
@@ -101,7 +99,7 @@ run_until(tisock_client *c, const int *flag, int want)
 static void
 connect_accept_and_io(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 };
 	tisock_tcp *l, *s;
 	tisock_buffer *out = tisock_buffer_from_string("hello, world", TISOCK_ALL,
@@ -172,7 +170,7 @@ connect_accept_and_io(void **state)
 static void
 errors(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 };
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sin);
@@ -237,7 +235,7 @@ free_in_callback(const struct tisock_tcp_event *ev)
 static void
 freeing_inside_callbacks(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 };
 	tisock_tcp *l, *s;
 	int port;
@@ -267,7 +265,7 @@ freeing_inside_callbacks(void **state)
 static void
 raw_call(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	char *res = NULL;
 
 	(void)state;
@@ -301,7 +299,7 @@ on_alarm(int sig)
 static void
 cancel_requests(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 };
 	struct sigaction sa = { .sa_handler = on_alarm }, old;
 	struct itimerval it = { .it_value = { .tv_usec = 200000 } };
@@ -348,7 +346,7 @@ cancel_requests(void **state)
 static void
 hundreds_of_sockets(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 };
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sin);
@@ -413,7 +411,7 @@ static void
 libev_adapter(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sin);
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), pfd;
@@ -488,7 +486,7 @@ static void
 socket_stream_http(void **state)
 {
 	static const char reply[] = "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sin);
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), pfd;
@@ -564,7 +562,7 @@ close_client_in_callback(const struct tisock_tcp_event *ev)
 static void
 closing_client_inside_callback(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 };
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sin);
@@ -590,22 +588,6 @@ closing_client_inside_callback(void **state)
 	close(lfd);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	return spawn_start(&sp, daemon_bin, "[daemon]\nresolver-lookups = f\n", 0);
-}
-
-static int
-teardown(void **state)
-{
-	int status = spawn_stop(&sp);
-
-	(void)state;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -622,6 +604,6 @@ main(int argc, char **argv)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	daemon_bin = argc > 1 ? argv[1] : "daemon/tisockd";
-	return cmocka_run_group_tests(tests, setup, teardown);
+	spawn_bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	return cmocka_run_group_tests(tests, spawn_group_setup, spawn_group_teardown);
 }

@@ -33,8 +33,6 @@
 #define DEADLINE_MS	10000
 #define BIG		(1u << 20)
 
-static struct spawned sp;
-static const char *daemon_bin;
 
 /* What the callbacks saw, in order. */
 struct log {
@@ -108,7 +106,7 @@ fd_readable(int fd, int timeout_ms)
 static void
 buffer_streams(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	tisock_buffer *src = tisock_buffer_from_string("0123456789", TISOCK_ALL, TISOCK_CHARSET_UTF8);
 	tisock_buffer *dst = tisock_buffer_create(0), *into = tisock_buffer_create(4);
 	tisock_buffer *bits[3];
@@ -180,7 +178,7 @@ buffer_streams(void **state)
 static void
 buffer_pump(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	tisock_buffer *src = tisock_buffer_create(10000);
 	tisock_stream *in;
 	struct log l = { 0 };
@@ -235,7 +233,7 @@ buffer_pump(void **state)
 static void
 pipes(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	tisock_buffer *into = tisock_buffer_create(64), *big = tisock_buffer_create(BIG);
 	tisock_stream *in, *out;
 	struct log rl = { 0 }, wl = { 0 };
@@ -345,7 +343,7 @@ pipes(void **state)
 static void
 socket_pair_pump(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	tisock_buffer *data = tisock_buffer_create(200000);
 	tisock_stream *in, *out;
 	struct log pl = { 0 }, wl = { 0 };
@@ -382,7 +380,7 @@ regular_file_pump(void **state)
 {
 	char path[] = "/tmp/tisock-stream-XXXXXX";
 	int fd = mkstemp(path);
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	unsigned char *bytes = malloc(100000);
 	tisock_stream *in;
 	struct log l = { 0 };
@@ -443,7 +441,7 @@ connected_pair(tisock_client *c, int *pfd)
 static void
 socket_streams(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	int pfd;
 	tisock_buffer *msg = tisock_buffer_from_string("ping", TISOCK_ALL, TISOCK_CHARSET_UTF8);
 	tisock_buffer *into = tisock_buffer_create(16);
@@ -509,7 +507,7 @@ daemon_goes_away(void **state)
 	long long end;
 
 	(void)state;
-	assert_int_equal(spawn_start(&other, daemon_bin, "[daemon]\nresolver-lookups = f\n", 0), 0);
+	assert_int_equal(spawn_start(&other, spawn_bin, "[daemon]\nresolver-lookups = f\n", 0), 0);
 	c = tisock_client_open(other.socket);
 	assert_non_null(c);
 	s = connected_pair(c, &pfd);
@@ -552,7 +550,7 @@ daemon_goes_away(void **state)
 static void
 socket_stream_freed_early(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	int pfd;
 	tisock_buffer *into = tisock_buffer_create(16);
 	struct log rl = { 0 }, pl = { 0 };
@@ -589,7 +587,7 @@ socket_stream_freed_early(void **state)
 static void
 channel_stream(void **state)
 {
-	tisock_client *c = tisock_client_open(sp.socket);
+	tisock_client *c = tisock_client_open(spawn_group.socket);
 	int pfd;
 	tisock_buffer *out = tisock_buffer_create(300000), *in = tisock_buffer_create(0),
 		      *small = tisock_buffer_create(8);
@@ -639,22 +637,6 @@ channel_stream(void **state)
 	tisock_client_close(c);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	return spawn_start(&sp, daemon_bin, "[daemon]\nresolver-lookups = f\n", 0);
-}
-
-static int
-teardown(void **state)
-{
-	int status = spawn_stop(&sp);
-
-	(void)state;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -672,6 +654,6 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	alarm(120);	/* a hang is a failure, not a stuck CI */
-	daemon_bin = argc > 1 ? argv[1] : "daemon/tisockd";
-	return cmocka_run_group_tests(tests, setup, teardown);
+	spawn_bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	return cmocka_run_group_tests(tests, spawn_group_setup, spawn_group_teardown);
 }
