@@ -40,8 +40,8 @@ on_alarm(int sig)
 	_exit(EXIT_TIMEOUT);
 }
 
-static void
-arm_timeout(const struct opts *o)
+void
+ctl_arm_timeout(const struct opts *o)
 {
 	struct itimerval it = { .it_value = { .tv_sec = o->timeout_ms / 1000,
 					      .tv_usec = (o->timeout_ms % 1000) * 1000 } };
@@ -61,8 +61,8 @@ arm_timeout(const struct opts *o)
 }
 
 /* Calls method; on success returns 0 and the parsed result in *ret. */
-static int
-call(tisock_client *c, const char *method, const char *params, cJSON **ret)
+int
+ctl_call(tisock_client *c, const char *method, const char *params, cJSON **ret)
 {
 	char *text = NULL;
 	int r = tisock_client_call(c, method, params, &text);
@@ -76,8 +76,8 @@ call(tisock_client *c, const char *method, const char *params, cJSON **ret)
 }
 
 /* Prints v: one line with --json or off a terminal, indented on a terminal. */
-static void
-print_json(const struct opts *o, const cJSON *v)
+void
+ctl_print_json(const struct opts *o, const cJSON *v)
 {
 	char *text = o->json || !isatty(STDOUT_FILENO) ? cJSON_PrintUnformatted(v)
 						       : cJSON_Print(v);
@@ -135,8 +135,8 @@ print_flat(const char *prefix, const cJSON *o)
 /* ---- commands ---------------------------------------------------------- */
 
 /* A command that takes no argument was given one. */
-static int
-no_args(const struct opts *o, char **argv)
+int
+ctl_no_args(const struct opts *o, char **argv)
 {
 	return ctl_usage(o, "%s takes no argument (got \"%s\")", argv[0], argv[1]);
 }
@@ -148,13 +148,13 @@ cmd_info(tisock_client *c, const struct opts *o, int argc, char **argv)
 	int r;
 
 	if (argc > 1)
-		return no_args(o, argv);
-	arm_timeout(o);
-	r = call(c, "daemon.info", NULL, &res);
+		return ctl_no_args(o, argv);
+	ctl_arm_timeout(o);
+	r = ctl_call(c, "daemon.info", NULL, &res);
 	if (r < 0)
 		return ctl_client_failed(c, r);
 	if (o->json)
-		print_json(o, res);
+		ctl_print_json(o, res);
 	else
 		print_flat("", res);
 	cJSON_Delete(res);
@@ -184,14 +184,14 @@ cmd_metrics(tisock_client *c, const struct opts *o, int argc, char **argv)
 	int r;
 
 	if (argc > 1)
-		return no_args(o, argv);
-	arm_timeout(o);
-	r = call(c, "daemon.metrics", NULL, &res);
+		return ctl_no_args(o, argv);
+	ctl_arm_timeout(o);
+	r = ctl_call(c, "daemon.metrics", NULL, &res);
 	if (r < 0)
 		return ctl_client_failed(c, r);
 	text = cJSON_GetObjectItemCaseSensitive(res, "text");
 	if (o->json)
-		print_json(o, res);
+		ctl_print_json(o, res);
 	else if (cJSON_IsString(text))
 		fputs(text->valuestring, stdout);
 	cJSON_Delete(res);
@@ -280,7 +280,7 @@ cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 			return r;
 		}
 	}
-	arm_timeout(o);
+	ctl_arm_timeout(o);
 	call_client = c;
 	sigemptyset(&sa.sa_mask);
 	(void) sigaction(SIGINT, &sa, &old_sa);
@@ -291,7 +291,7 @@ cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 		return ctl_client_failed(c, r);
 	parsed = cJSON_Parse(text);
 	if (parsed)
-		print_json(o, parsed);
+		ctl_print_json(o, parsed);
 	else
 		puts(text);
 	cJSON_Delete(parsed);
@@ -299,176 +299,19 @@ cmd_call(tisock_client *c, const struct opts *o, int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* The method (or notification) object called name in an rpc.discover result. */
-static const cJSON *
-discover_find(const cJSON *doc, const char *name)
-{
-	const char *lists[] = { "methods", "x-notifications" };
-	const cJSON *m;
-
-	for (size_t i = 0; i < 2; i++)
-		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, lists[i])) {
-			const cJSON *n = cJSON_GetObjectItemCaseSensitive(m, "name");
-
-			if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-				return m;
-		}
-	return NULL;
-}
-
-/* The method or notification of doc nearest to name, or NULL. */
-static const char *
-discover_suggest(const cJSON *doc, const char *name)
-{
-	const char *lists[] = { "methods", "x-notifications" }, *names[64];
-	const cJSON *m;
-	size_t n = 0;
-
-	for (size_t i = 0; i < 2; i++)
-		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, lists[i])) {
-			const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m,
-									"name"));
-
-			if (s && n < 64)
-				names[n++] = s;
-		}
-	return ctl_suggest(name, names, n);
-}
-
-static const char *
-str_of(const cJSON *o, const char *key)
+/* o's member key if it is a string, else "". */
+const char *
+ctl_str_of(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static int
-cmd_methods(tisock_client *c, const struct opts *o, int argc, char **argv)
-{
-	const char *lists[] = { "methods", "x-notifications" };
-	cJSON *doc;
-	const cJSON *m;
-	int r;
-
-	if (argc > 1)
-		return no_args(o, argv);
-	arm_timeout(o);
-	r = call(c, "rpc.discover", NULL, &doc);
-	if (r < 0)
-		return ctl_client_failed(c, r);
-	for (size_t i = 0; i < 2; i++)
-		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, lists[i])) {
-			const char *kind = i ? "notification" : "method";
-
-			if (o->json) {
-				cJSON *line = cJSON_CreateObject();
-
-				cJSON_AddStringToObject(line, "name", str_of(m, "name"));
-				cJSON_AddStringToObject(line, "summary", str_of(m, "summary"));
-				cJSON_AddStringToObject(line, "kind", kind);
-				print_json(o, line);
-				cJSON_Delete(line);
-			} else {
-				printf("%-16s %s%s\n", str_of(m, "name"), i ? "(notification) " : "",
-				       str_of(m, "summary"));
-			}
-		}
-	cJSON_Delete(doc);
-	return EXIT_OK;
-}
-
-/* One line of a schema: type, bounds, default. */
-static void
-print_schema(const cJSON *schema, char *out, size_t len)
-{
-	const cJSON *v;
-	size_t n;
-
-	if (cJSON_GetObjectItemCaseSensitive(schema, "$ref")) {
-		const char *ref = str_of(schema, "$ref"), *slash = strrchr(ref, '/');
-
-		snprintf(out, len, "%s", slash ? slash + 1 : ref);
-		return;
-	}
-	n = (size_t)snprintf(out, len, "%s", str_of(schema, "type"));
-	if ((v = cJSON_GetObjectItemCaseSensitive(schema, "minimum")) && n < len)
-		n += (size_t)snprintf(out + n, len - n, ", %.0f", v->valuedouble);
-	if ((v = cJSON_GetObjectItemCaseSensitive(schema, "maximum")) && n < len)
-		n += (size_t)snprintf(out + n, len - n, "..%.0f", v->valuedouble);
-	if ((v = cJSON_GetObjectItemCaseSensitive(schema, "default")) && n < len) {
-		char *d = cJSON_PrintUnformatted(v);
-
-		n += (size_t)snprintf(out + n, len - n, ", default %s", d ? d : "?");
-		free(d);
-	}
-	if (cJSON_GetObjectItemCaseSensitive(schema, "contentEncoding") && n < len)
-		snprintf(out + n, len - n, " (base64)");
-}
-
-static int
-cmd_describe(tisock_client *c, const struct opts *o, int argc, char **argv)
-{
-	const cJSON *m, *p, *props;
-	cJSON *doc;
-	char schema[256];
-	int r;
-
-	if (argc != 2)
-		return ctl_usage(o, argc < 2 ? "describe wants a METHOD (see tisockctl methods)"
-					     : "describe takes one METHOD");
-	arm_timeout(o);
-	r = call(c, "rpc.discover", NULL, &doc);
-	if (r < 0)
-		return ctl_client_failed(c, r);
-	m = discover_find(doc, argv[1]);
-	if (!m) {
-		const char *hint = discover_suggest(doc, argv[1]);
-		char extra[160];
-
-		snprintf(extra, sizeof(extra), hint ? "{\"suggestion\":\"%s\"}" : "{}", hint);
-		r = ctl_fail(o, EXIT_FAILED, "failed", extra, "no method %s%s%s%s (see tisockctl "
-			     "methods)", argv[1], hint ? "; did you mean " : "", hint ? hint : "",
-			     hint ? "?" : "");
-		cJSON_Delete(doc);
-		return r;
-	}
-	if (o->json) {
-		print_json(o, m);
-		cJSON_Delete(doc);
-		return EXIT_OK;
-	}
-	printf("%s: %s\n", str_of(m, "name"), str_of(m, "summary"));
-	if (*str_of(m, "description"))
-		printf("%s\n", str_of(m, "description"));
-	printf("\nParams:%s\n", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "params"))
-				? "" : " none");
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(m, "params")) {
-		print_schema(cJSON_GetObjectItemCaseSensitive(p, "schema"), schema, sizeof(schema));
-		printf("  %-16s %-8s %s\n      %s\n", str_of(p, "name"),
-		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "required")) ? "required"
-										 : "optional",
-		       schema, str_of(p, "description"));
-	}
-	props = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "result"),
-						 "schema"), "properties");
-	if (props) {
-		printf("\nResult:\n");
-		cJSON_ArrayForEach(p, props) {
-			print_schema(cJSON_GetObjectItemCaseSensitive(p, "schema"), schema,
-				     sizeof(schema));
-			printf("  %-16s %-18s %s\n", p->string, schema, str_of(p, "description"));
-		}
-	}
-	cJSON_Delete(doc);
-	return EXIT_OK;
-}
-
 static const char *
 endpoint_text(const cJSON *e, char *buf, size_t len)
 {
-	const char *addr = str_of(e, "address");
+	const char *addr = ctl_str_of(e, "address");
 	const cJSON *port = cJSON_GetObjectItemCaseSensitive(e, "port");
 
 	if (!e || !*addr)
@@ -521,9 +364,9 @@ cmd_list(tisock_client *c, const struct opts *o, int argc, char **argv)
 	int r;
 
 	if (argc > 1)
-		return no_args(o, argv);
-	arm_timeout(o);
-	r = call(c, "tcp.list", "{\"all\":true}", &res);
+		return ctl_no_args(o, argv);
+	ctl_arm_timeout(o);
+	r = ctl_call(c, "tcp.list", "{\"all\":true}", &res);
 	if (r < 0)
 		return ctl_client_failed(c, r);
 	if (!o->json)
@@ -532,10 +375,10 @@ cmd_list(tisock_client *c, const struct opts *o, int argc, char **argv)
 	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(res, "sockets")) {
 		char owner[32], local[64], remote[64], age[32];
 
-		if (!list_wants(o, str_of(s, "state")))
+		if (!list_wants(o, ctl_str_of(s, "state")))
 			continue;
 		if (o->json) {
-			print_json(o, s);
+			ctl_print_json(o, s);
 			continue;
 		}
 		if (num_of(s, "owner", "client") == 0)
@@ -545,7 +388,7 @@ cmd_list(tisock_client *c, const struct opts *o, int argc, char **argv)
 				 num_of(s, "owner", "uid"));
 		age_text(num_of(s, "ageMs", NULL), age, sizeof(age));
 		printf("%-6.0f %-14s %-12s %-24s %-24s %10.0f %10.0f %8.0f %8s\n",
-		       num_of(s, "socket", NULL), owner, str_of(s, "state"),
+		       num_of(s, "socket", NULL), owner, ctl_str_of(s, "state"),
 		       endpoint_text(cJSON_GetObjectItemCaseSensitive(s, "local"), local,
 				     sizeof(local)),
 		       endpoint_text(cJSON_GetObjectItemCaseSensitive(s, "remote"), remote,
@@ -573,14 +416,14 @@ cmd_close(tisock_client *c, const struct opts *o, int argc, char **argv)
 	if (errno || end == argv[1] || *end || id <= 0)
 		return ctl_usage(o, "not a socket id: \"%s\" (see tisockctl list)", argv[1]);
 	snprintf(params, sizeof(params), "{\"socket\":%lld,\"admin\":true}", id);
-	arm_timeout(o);
-	r = call(c, "tcp.close", params, &res);
+	ctl_arm_timeout(o);
+	r = ctl_call(c, "tcp.close", params, &res);
 	if (r < 0)
 		return ctl_client_failed(c, r);
 	if (o->json)
-		print_json(o, res);
+		ctl_print_json(o, res);
 	else
-		printf("socket %lld: %s\n", id, str_of(res, "state"));
+		printf("socket %lld: %s\n", id, ctl_str_of(res, "state"));
 	cJSON_Delete(res);
 	return EXIT_OK;
 }
@@ -598,12 +441,12 @@ static int
 cmd_ping(tisock_client *c, const struct opts *o, int argc, char **argv)
 {
 	if (argc > 1)
-		return no_args(o, argv);
-	arm_timeout(o);
+		return ctl_no_args(o, argv);
+	ctl_arm_timeout(o);
 	for (long i = 1; i <= o->count; i++) {
 		double t0 = now_ms(), ms;
 		cJSON *res;
-		int r = call(c, "daemon.info", NULL, &res);
+		int r = ctl_call(c, "daemon.info", NULL, &res);
 
 		if (r < 0)
 			return ctl_client_failed(c, r);
@@ -611,7 +454,7 @@ cmd_ping(tisock_client *c, const struct opts *o, int argc, char **argv)
 		if (o->json)
 			printf("{\"seq\":%ld,\"ms\":%.3f}\n", i, ms);
 		else
-			printf("reply from %s %.0f: seq=%ld time=%.3f ms\n", str_of(res, "name"),
+			printf("reply from %s %.0f: seq=%ld time=%.3f ms\n", ctl_str_of(res, "name"),
 			       num_of(res, "pid", NULL), i, ms);
 		fflush(stdout);
 		cJSON_Delete(res);

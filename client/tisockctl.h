@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
 #include <tisock/tisock.h>
 
 #define CTL_DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
@@ -89,6 +90,15 @@ int	 ctl_client_failed(tisock_client *c, int r);
 int	 ctl_dispatch_failed(tisock_client *c, int r);
 int	 ctl_unreachable(const struct opts *o, int err);
 
+/* tisockctl.c: what the request/answer commands share */
+void	 ctl_arm_timeout(const struct opts *o);
+int	 ctl_call(tisock_client *c, const char *method, const char *params, cJSON **ret);
+void	 ctl_print_json(const struct opts *o, const cJSON *v);
+int	 ctl_no_args(const struct opts *o, char **argv);
+const char *ctl_str_of(const cJSON *o, const char *key);
+
+int	 cmd_methods(tisock_client *c, const struct opts *o, int argc, char **argv);
+int	 cmd_describe(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv);
