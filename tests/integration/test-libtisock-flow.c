@@ -31,6 +31,7 @@
 #include <tisock/tisock.h>
 #include <tisock/adapters/libev.h>
 
+#include "client-wait.h"
 #include "spawn.h"
 
 #define DEADLINE_MS	20000
@@ -91,32 +92,6 @@ on_tcp_done(const struct tisock_tcp_event *ev)
 	s->timeouts += ev->code == -ETIMEDOUT;
 }
 
-static void
-run_until(tisock_client *c, const int *flag, int want)
-{
-	long long end = spawn_now_ms() + DEADLINE_MS;
-
-	while (*flag < want && spawn_now_ms() < end)
-		assert_true(tisock_client_dispatch(c, 100) >= 0);
-	assert_int_equal(*flag, want);
-}
-
-static int
-listener(int *port, int rcvbuf)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (rcvbuf > 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
 /* Connects a socket of c to the listener (with the 0.1 calls only) and returns the peer. */
 static tisock_tcp *
 pair(tisock_client *c, int lfd, int port, int *ret_peer)
@@ -127,7 +102,7 @@ pair(tisock_client *c, int lfd, int port, int *ret_peer)
 		.connected = on_connected, .userdata = &seen });
 
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &seen.connected, 1);
+	client_wait_flag(c, &seen.connected, 1, DEADLINE_MS);
 	*ret_peer = accept(lfd, NULL, NULL);
 	assert_true(*ret_peer >= 0);
 	setsockopt(*ret_peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -183,7 +158,7 @@ static void
 blocking_call_behind_a_flood(void **state)
 {
 	tisock_client *c = tisock_client_open(spawn_group.socket);
-	int port, lfd = listener(&port, 0), small = 65536;
+	int port, lfd = client_listener(&port, 0), small = 65536;
 	struct flood f = { 0 };
 	struct seen seen = { 0 };
 	tisock_buffer *one = tisock_buffer_create(1);
@@ -245,7 +220,7 @@ static void
 dispatch_reads_at_most_the_bound(void **state)
 {
 	tisock_client *c = tisock_client_open(spawn_group.socket);
-	int port, lfd = listener(&port, 0);
+	int port, lfd = client_listener(&port, 0);
 	struct flood f = { 0 };
 	struct seen seen = { 0 };
 	tisock_stream *st;
@@ -279,7 +254,7 @@ static void
 blocking_timeouts(void **state)
 {
 	tisock_client *c = tisock_client_open(spawn_group.socket);
-	int port, lfd = listener(&port, 4096), pfd;
+	int port, lfd = client_listener(&port, 4096), pfd;
 	tisock_buffer *in = tisock_buffer_create(16), *big = tisock_buffer_create(32u << 20);
 	tisock_tcp *s;
 	char *res = NULL;
@@ -312,7 +287,7 @@ blocking_timeouts(void **state)
 	tisock_tcp_set_userdata(s, &seen);
 	assert_int_equal(tisock_tcp_shutdown_async(s, on_tcp_done), 0);
 	assert_true(tisock_client_timeout(c) >= 0 && tisock_client_timeout(c) <= 300);
-	run_until(c, &seen.calls, 2);
+	client_wait_flag(c, &seen.calls, 2, DEADLINE_MS);
 	assert_int_equal(seen.timeouts, 2);
 	assert_int_equal(tisock_client_timeout(c), -1);
 	tisock_tcp_free(s);
@@ -336,7 +311,7 @@ libev_timer_hook(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	tisock_client *c = tisock_client_open(spawn_group.socket);
-	int port, lfd = listener(&port, 4096), pfd, timed_out = 0;
+	int port, lfd = client_listener(&port, 4096), pfd, timed_out = 0;
 	tisock_buffer *big = tisock_buffer_create(8u << 20);
 	struct seen seen = { 0 };
 	ev_timer deadline;

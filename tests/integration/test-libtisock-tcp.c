@@ -28,6 +28,7 @@
 
 #include <tisock/tisock.h>
 
+#include "client-wait.h"
 #include "spawn.h"
 
 #define DEADLINE_MS 10000
@@ -71,34 +72,6 @@ on_io(const struct tisock_stream_event *ev)
 
 	s->calls++;
 	s->last_code = ev->code;
-}
-
-/* Dispatches until *flag reaches want, within the deadline. */
-static void
-run_until(tisock_client *c, const int *flag, int want)
-{
-	long long end = spawn_now_ms() + DEADLINE_MS;
-
-	while (*flag < want && spawn_now_ms() < end)
-		assert_true(tisock_client_dispatch(c, 100) >= 0);
-	assert_int_equal(*flag, want);
-}
-
-/* A loopback listener; *port gets its port. */
-static int
-listener(int *port, int rcvbuf)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (rcvbuf > 0)	/* inherited by accepted sockets: a small window */
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	*port = ntohs(sin.sin_port);
-	return fd;
 }
 
 /* The peer side of a connection the listener has queued, with bounded reads. */
@@ -189,7 +162,7 @@ shutdown_with_callback(void **state)
 	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 }, io = { 0 };
 	tisock_buffer *big = tisock_buffer_create(8u << 20), *in = tisock_buffer_create(16);
-	int port, lfd = listener(&port, 4096), pfd;
+	int port, lfd = client_listener(&port, 4096), pfd;
 	tisock_tcp *s;
 	char got[8];
 	size_t drained = 0;
@@ -220,7 +193,7 @@ shutdown_with_callback(void **state)
 	}
 	assert_int_equal(n, 0);
 	assert_int_equal(drained, 8u << 20);
-	run_until(c, &seen.calls, 1);
+	client_wait_flag(c, &seen.calls, 1, DEADLINE_MS);
 	assert_int_equal(seen.last_code, 0);
 	assert_int_equal(io.calls, 1);
 	/* Half-closed: the other direction still works. */
@@ -251,7 +224,7 @@ static void
 socket_options(void **state)
 {
 	tisock_client *c = tisock_client_open(spawn_group.socket);
-	int port, lfd = listener(&port, 0), pfd, v;
+	int port, lfd = client_listener(&port, 0), pfd, v;
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
 	tisock_tcp *s;
@@ -322,7 +295,7 @@ blocking_connect(void **state)
 {
 	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 };
-	int port, lfd = listener(&port, 0), fill[4];
+	int port, lfd = client_listener(&port, 0), fill[4];
 	tisock_tcp *s;
 	long long t0;
 
@@ -345,7 +318,7 @@ blocking_connect(void **state)
 	assert_int_equal(tisock_tcp_state(s), TISOCK_ERROR);
 	assert_int_equal(seen.calls, 0);
 	/* Timed out by the client's timeout: the daemon gives up, no socket is left over. */
-	lfd = listener(&port, 0);
+	lfd = client_listener(&port, 0);
 	listen(lfd, 0);
 	for (int i = 0; i < 4; i++) {
 		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -400,11 +373,11 @@ accepted_userdata(void **state)
 	sin.sin_port = htons((uint16_t)tisock_tcp_port(l));
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	run_until(c, &k.listener.calls, 1);
+	client_wait_flag(c, &k.listener.calls, 1, DEADLINE_MS);
 	assert_ptr_equal(tisock_tcp_userdata(k.in), &k.inbound);
 	assert_ptr_equal(tisock_tcp_userdata(l), &k);
 	tisock_tcp_free(k.in);
-	run_until(c, &k.inbound.freed, 1);
+	client_wait_flag(c, &k.inbound.freed, 1, DEADLINE_MS);
 	assert_ptr_equal(k.inbound.last_userdata, &k.inbound);
 	close(fd);
 	tisock_client_close(c);
@@ -427,7 +400,7 @@ free_callback(void **state)
 	tisock_client *c = tisock_client_open(spawn_group.socket);
 	struct seen seen = { 0 }, other = { 0 }, io = { 0 };
 	tisock_buffer *in = tisock_buffer_create(16);
-	int port, lfd = listener(&port, 0), pfd;
+	int port, lfd = client_listener(&port, 0), pfd;
 	tisock_tcp *s, *t;
 
 	(void)state;
@@ -441,7 +414,7 @@ free_callback(void **state)
 	assert_int_equal(seen.freed, 0);	/* never before the call returns */
 	assert_true(tisock_client_pending(c));
 	assert_int_equal(send(pfd, "data", 4, 0), 4);
-	run_until(c, &seen.freed, 1);
+	client_wait_flag(c, &seen.freed, 1, DEADLINE_MS);
 	assert_ptr_equal(seen.last_userdata, &seen);
 	assert_int_equal(tisock_client_run(c), 0);
 	assert_int_equal(io.calls, 0);
@@ -453,9 +426,9 @@ free_callback(void **state)
 		.connected = free_in_connected, .userdata = &seen });
 	tisock_tcp_set_free_callback(s, on_freed);
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &seen.connected, 1);
+	client_wait_flag(c, &seen.connected, 1, DEADLINE_MS);
 	if (seen.freed == 0)
-		run_until(c, &seen.freed, 1);
+		client_wait_flag(c, &seen.freed, 1, DEADLINE_MS);
 	assert_int_equal(seen.freed, 1);
 	close(peer_of(lfd));
 

@@ -28,6 +28,7 @@
 #include <tisock/tisock.h>
 #include <tisock/adapters/libev.h>
 
+#include "client-wait.h"
 #include "spawn.h"
 
 #define DEADLINE_MS 10000
@@ -85,17 +86,6 @@ on_io(const struct tisock_stream_event *ev)
 	s->io_done++;
 }
 
-/* Dispatches until *flag reaches want, within the deadline. */
-static void
-run_until(tisock_client *c, const int *flag, int want)
-{
-	long long end = spawn_now_ms() + DEADLINE_MS;
-
-	while (*flag < want && spawn_now_ms() < end)
-		assert_true(tisock_client_dispatch(c, 100) >= 0);
-	assert_int_equal(*flag, want);
-}
-
 static void
 connect_accept_and_io(void **state)
 {
@@ -122,8 +112,8 @@ connect_accept_and_io(void **state)
 	/* Callbacks never fire before the call that asked for them has returned. */
 	assert_int_equal(seen.connected, 0);
 	assert_int_equal(seen.accepted, 0);
-	run_until(c, &seen.connected, 1);
-	run_until(c, &seen.accepted, 1);
+	client_wait_flag(c, &seen.connected, 1, DEADLINE_MS);
+	client_wait_flag(c, &seen.accepted, 1, DEADLINE_MS);
 	assert_int_equal(seen.errors, 0);
 	assert_true(tisock_tcp_is_writable(s) && tisock_tcp_is_readable(seen.inbound));
 	assert_string_equal(tisock_tcp_host(seen.inbound), "127.0.0.1");
@@ -148,7 +138,7 @@ connect_accept_and_io(void **state)
 	assert_int_equal(tisock_tcp_read_async(seen.inbound, in, 0, TISOCK_ALL, on_io, &seen), 0);
 	assert_int_equal(tisock_tcp_write_async(s, out, 7, 5, on_io, &seen), 0);
 	assert_int_equal(seen.io_done, 0);
-	run_until(c, &seen.io_done, 2);
+	client_wait_flag(c, &seen.io_done, 2, DEADLINE_MS);
 	assert_memory_equal(tisock_buffer_data(in), "world", 5);
 
 	/* Offsets are checked as Titanium does. */
@@ -184,7 +174,7 @@ errors(void **state)
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
 		.connected = on_connected, .error = on_error, .userdata = &seen });
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &seen.errors, 1);
+	client_wait_flag(c, &seen.errors, 1, DEADLINE_MS);
 	assert_int_equal(seen.last_code, -ECONNREFUSED);
 	assert_int_equal(tisock_tcp_state(s), TISOCK_ERROR);
 	assert_int_equal(tisock_client_last_error(c)->code, -32011);
@@ -200,14 +190,14 @@ errors(void **state)
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
 		.timeout_ms = 300, .connected = on_connected, .error = on_error, .userdata = &seen });
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &seen.errors, 2);
+	client_wait_flag(c, &seen.errors, 2, DEADLINE_MS);
 	assert_int_equal(seen.last_code, -ETIMEDOUT);
 	tisock_tcp_free(s);
 	/* Unknown host (the daemon resolves from the hosts file only here). */
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "nonexistent.invalid",
 		.port = 80, .connected = on_connected, .error = on_error, .userdata = &seen });
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &seen.errors, 3);
+	client_wait_flag(c, &seen.errors, 3, DEADLINE_MS);
 	assert_int_equal(seen.last_code, -ENXIO);
 	assert_int_equal(seen.connected, 0);
 	/* Local argument errors return at once and fire nothing. */
@@ -249,7 +239,7 @@ freeing_inside_callbacks(void **state)
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = port,
 		.connected = free_in_callback, .userdata = &seen });
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &seen.freed, 2);
+	client_wait_flag(c, &seen.freed, 2, DEADLINE_MS);
 	/* Freeing a socket with an operation in flight is safe too. */
 	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .accepted = on_accepted,
 		.userdata = &seen });
@@ -317,7 +307,7 @@ cancel_requests(void **state)
 	id = tisock_client_last_request_id(c);
 	assert_true(id > 0);
 	assert_int_equal(tisock_client_cancel(c, id), 1);
-	run_until(c, &seen.errors, 1);
+	client_wait_flag(c, &seen.errors, 1, DEADLINE_MS);
 	assert_int_equal(seen.last_code, -ECANCELED);
 	assert_int_equal(tisock_client_last_error(c)->code, -32800);
 	assert_int_equal(seen.accepted, 0);
@@ -363,7 +353,7 @@ hundreds_of_sockets(void **state)
 			.userdata = &seen });
 		assert_int_equal(tisock_tcp_connect(s[i]), 0);
 	}
-	run_until(c, &seen.connected, MANY);
+	client_wait_flag(c, &seen.connected, MANY, DEADLINE_MS);
 	assert_int_equal(seen.errors, 0);
 	for (int i = 0; i < MANY; i++)
 		tisock_tcp_free(s[i]);
@@ -506,7 +496,7 @@ socket_stream_http(void **state)
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
 		.connected = on_connected, .error = on_error, .userdata = &seen });
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &seen.connected, 1);
+	client_wait_flag(c, &seen.connected, 1, DEADLINE_MS);
 	pfd = accept(lfd, NULL, NULL);
 	setsockopt(pfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	st = tisock_tcp_stream(s);
@@ -529,7 +519,7 @@ socket_stream_http(void **state)
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
 		.connected = on_connected, .error = on_error, .userdata = &seen });
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &seen.connected, 1);
+	client_wait_flag(c, &seen.connected, 1, DEADLINE_MS);
 	pfd = accept(lfd, NULL, NULL);
 	st = tisock_tcp_stream(s);
 	assert_int_equal(tisock_stream_pump(st, on_http_chunk, &h, 8, 1), 0);
@@ -537,7 +527,7 @@ socket_stream_http(void **state)
 	assert_int_equal(h.ended, 0);	/* nothing before dispatch */
 	assert_int_equal(send(pfd, reply, sizeof(reply) - 1, 0), (ssize_t)sizeof(reply) - 1);
 	close(pfd);
-	run_until(c, &h.ended, 1);
+	client_wait_flag(c, &h.ended, 1, DEADLINE_MS);
 	assert_int_equal(h.len, sizeof(reply) - 1);
 	assert_memory_equal(h.body, reply, h.len);
 	assert_int_equal(tisock_client_run(c), 0);	/* returns: pumping ended */

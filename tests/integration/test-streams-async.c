@@ -28,6 +28,7 @@
 #include <tisock/tisock.h>
 #include <tisock/adapters/libev.h>
 
+#include "client-wait.h"
 #include "spawn.h"
 
 #define DEADLINE_MS	10000
@@ -84,17 +85,6 @@ on_chunk(const struct tisock_stream_event *ev)
 	on_event(ev);
 }
 
-/* Dispatches until *flag reaches want, within the deadline. */
-static void
-run_until(tisock_client *c, const int *flag, int want)
-{
-	long long end = spawn_now_ms() + DEADLINE_MS;
-
-	while (*flag < want && spawn_now_ms() < end)
-		assert_true(tisock_client_dispatch(c, 100) >= 0);
-	assert_int_equal(*flag, want);
-}
-
 static int
 fd_readable(int fd, int timeout_ms)
 {
@@ -133,7 +123,7 @@ buffer_streams(void **state)
 	assert_int_equal(rl.calls, 0);	/* nothing before dispatch */
 	assert_true(tisock_client_pending(c));
 	assert_true(fd_readable(tisock_client_fd(c), 0));	/* the loop is told */
-	run_until(c, &rl.calls, 4);
+	client_wait_flag(c, &rl.calls, 4, DEADLINE_MS);
 	assert_int_equal(rl.bytes[0], 4);
 	assert_int_equal(rl.bytes[1], 4);
 	assert_int_equal(rl.bytes[2], 2);
@@ -149,7 +139,7 @@ buffer_streams(void **state)
 	bits[2] = tisock_buffer_from_string("gamma", TISOCK_ALL, TISOCK_CHARSET_UTF8);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(tisock_stream_write_async(out, bits[i], 0, TISOCK_ALL, on_event, &wl), 0);
-	run_until(c, &wl.calls, 3);
+	client_wait_flag(c, &wl.calls, 3, DEADLINE_MS);
 	assert_int_equal(wl.bytes[0], 6);
 	assert_int_equal(wl.bytes[2], 5);
 	text = tisock_buffer_to_string(dst, NULL);
@@ -160,7 +150,7 @@ buffer_streams(void **state)
 	memset(&wl, 0, sizeof(wl));
 	assert_int_equal(tisock_stream_write_async(out, bits[0], 0, TISOCK_ALL, on_event, &wl), 0);
 	assert_int_equal(tisock_stream_close(out), 0);
-	run_until(c, &wl.calls, 1);
+	client_wait_flag(c, &wl.calls, 1, DEADLINE_MS);
 	assert_int_equal(wl.errors, 1);
 	assert_int_equal(wl.last_code, -EBADF);
 	assert_int_equal(tisock_buffer_length(dst), 16);	/* nothing written */
@@ -196,7 +186,7 @@ buffer_pump(void **state)
 	runs = tisock_client_dispatch(c, 0);
 	assert_int_equal(runs, 1);
 	assert_int_equal(l.calls, 1);
-	run_until(c, &l.ended, 1);
+	client_wait_flag(c, &l.ended, 1, DEADLINE_MS);
 	assert_int_equal(l.calls, 11);	/* 9 x 1024, 784, then -1 */
 	assert_int_equal(l.bytes[9], 784);
 	assert_int_equal(l.bytes[10], -1);
@@ -212,7 +202,7 @@ buffer_pump(void **state)
 	assert_int_equal(tisock_stream_set_client(in, c), 0);
 	l.free_after = 3;
 	assert_int_equal(tisock_stream_pump(in, on_chunk, &l, 1024, 1), 0);
-	run_until(c, &l.calls, 3);
+	client_wait_flag(c, &l.calls, 3, DEADLINE_MS);
 	for (int i = 0; i < 5; i++)
 		assert_true(tisock_client_dispatch(c, 0) >= 0);
 	assert_int_equal(l.calls, 3);
@@ -254,14 +244,14 @@ pipes(void **state)
 	assert_false(fd_readable(tisock_client_fd(c), 0));
 	assert_int_equal(write(p[1], "abc", 3), 3);
 	assert_true(fd_readable(tisock_client_fd(c), DEADLINE_MS));
-	run_until(c, &rl.calls, 1);
+	client_wait_flag(c, &rl.calls, 1, DEADLINE_MS);
 	assert_int_equal(rl.bytes[0], 3);
 	assert_memory_equal(tisock_buffer_data(into), "abc", 3);
 
 	/* Closing the stream ends a waiting read with -EBADF. */
 	assert_int_equal(tisock_stream_read_async(in, into, 0, TISOCK_ALL, on_event, &rl), 0);
 	assert_int_equal(tisock_stream_close(in), 0);
-	run_until(c, &rl.calls, 2);
+	client_wait_flag(c, &rl.calls, 2, DEADLINE_MS);
 	assert_int_equal(rl.last_code, -EBADF);
 	tisock_stream_free(in);
 
@@ -316,7 +306,7 @@ pipes(void **state)
 	close(p[0]);
 	assert_int_equal(write(p[1], "z", 1), -1);
 	assert_int_equal(errno, EPIPE);
-	run_until(c, &rl.calls, 1);
+	client_wait_flag(c, &rl.calls, 1, DEADLINE_MS);
 	assert_int_equal(rl.last_code, -EBADF);
 	tisock_stream_free(in);
 
@@ -327,7 +317,7 @@ pipes(void **state)
 	close(q[0]);
 	memset(&wl, 0, sizeof(wl));
 	assert_int_equal(tisock_stream_write_async(out, big, 0, 100, on_event, &wl), 0);
-	run_until(c, &wl.calls, 1);
+	client_wait_flag(c, &wl.calls, 1, DEADLINE_MS);
 	signal(SIGPIPE, SIG_IGN);
 	assert_int_equal(wl.last_code, -EPIPE);
 	tisock_stream_free(out);
@@ -359,10 +349,10 @@ socket_pair_pump(void **state)
 	assert_int_equal(tisock_stream_set_client(in, c), 0);
 	assert_int_equal(tisock_stream_pump(in, on_chunk, &pl, 8192, 1), 0);
 	assert_int_equal(tisock_stream_write_async(out, data, 0, TISOCK_ALL, on_event, &wl), 0);
-	run_until(c, &wl.calls, 1);
+	client_wait_flag(c, &wl.calls, 1, DEADLINE_MS);
 	assert_int_equal(wl.bytes[0], 200000);
 	assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
-	run_until(c, &pl.ended, 1);
+	client_wait_flag(c, &pl.ended, 1, DEADLINE_MS);
 	assert_int_equal(pl.len, 200000);
 	assert_int_equal(pl.total, 200000);
 	assert_memory_equal(pl.data, tisock_buffer_cdata(data), 200000);
@@ -396,7 +386,7 @@ regular_file_pump(void **state)
 	assert_int_equal(tisock_stream_set_client(in, c), 0);
 	/* epoll refuses regular files: they are always ready. */
 	assert_int_equal(tisock_stream_pump(in, on_chunk, &l, 4096, 1), 0);
-	run_until(c, &l.ended, 1);
+	client_wait_flag(c, &l.ended, 1, DEADLINE_MS);
 	assert_int_equal(l.calls, 26);	/* 24 x 4096, 1696, then -1 */
 	assert_int_equal(l.bytes[24], 1696);
 	assert_int_equal(l.len, 100000);
@@ -431,7 +421,7 @@ connected_pair(tisock_client *c, int *pfd)
 	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
 		.connected = on_connected, .userdata = &connected });
 	assert_int_equal(tisock_tcp_connect(s), 0);
-	run_until(c, &connected, 1);
+	client_wait_flag(c, &connected, 1, DEADLINE_MS);
 	*pfd = accept(lfd, NULL, NULL);
 	assert_true(*pfd >= 0);
 	close(lfd);
@@ -464,7 +454,7 @@ socket_streams(void **state)
 	assert_int_equal(tisock_stream_write(st, msg, 0, TISOCK_ALL), 4);
 	assert_int_equal(wl.calls, 0);
 	assert_true(fd_readable(tisock_client_fd(c), DEADLINE_MS));
-	run_until(c, &wl.calls, 1);
+	client_wait_flag(c, &wl.calls, 1, DEADLINE_MS);
 	assert_int_equal(wl.bytes[0], 4);
 	assert_ptr_equal(wl.source, st);
 	for (size_t got_n = 0; got_n < 8;) {
@@ -476,14 +466,14 @@ socket_streams(void **state)
 	}
 	assert_int_equal(tisock_stream_read_async(st, into, 0, TISOCK_ALL, on_event, &rl), 0);
 	assert_int_equal(send(pfd, "pong", 4, 0), 4);
-	run_until(c, &rl.calls, 1);
+	client_wait_flag(c, &rl.calls, 1, DEADLINE_MS);
 	assert_int_equal(rl.bytes[0], 4);
 	assert_ptr_equal(rl.source, st);
 	assert_memory_equal(tisock_buffer_data(into), "pong", 4);
 	close(pfd);
 	memset(&rl, 0, sizeof(rl));
 	assert_int_equal(tisock_stream_read_async(st, into, 0, TISOCK_ALL, on_event, &rl), 0);
-	run_until(c, &rl.calls, 1);
+	client_wait_flag(c, &rl.calls, 1, DEADLINE_MS);
 	assert_int_equal(rl.ended, 1);	/* the peer closed: -1 */
 
 	tisock_stream_free(st);
@@ -520,7 +510,7 @@ daemon_goes_away(void **state)
 	assert_int_equal(tisock_client_call(c, "daemon.info", NULL, NULL), 0);
 	assert_true(spawn_stop(&other) != -1);
 	/* The read on the socket fails: the stopping daemon answers it -32004. */
-	run_until(c, &rl.calls, 1);
+	client_wait_flag(c, &rl.calls, 1, DEADLINE_MS);
 	assert_int_equal(rl.errors, 1);
 	assert_int_equal(rl.last_code, -ECANCELED);
 	assert_int_equal(tisock_tcp_state(s), TISOCK_CLOSED);	/* tcp.closed, reason shutdown */
@@ -528,7 +518,7 @@ daemon_goes_away(void **state)
 	assert_true(tisock_client_pending(c));
 	assert_false(fd_readable(tisock_client_fd(c), 50));	/* no busy loop */
 	assert_int_equal(write(p[1], "ok", 2), 2);
-	run_until(c, &pl.calls, 1);
+	client_wait_flag(c, &pl.calls, 1, DEADLINE_MS);
 	assert_int_equal(pl.bytes[0], 2);
 	/* Nothing left: dispatch says the daemon is gone, at once. */
 	assert_false(tisock_client_pending(c));
@@ -563,7 +553,7 @@ socket_stream_freed_early(void **state)
 	assert_int_equal(tisock_stream_read_async(st, into, 0, TISOCK_ALL, on_event, &rl), 0);
 	tisock_stream_free(st);
 	assert_int_equal(send(pfd, "x", 1, 0), 1);
-	run_until(c, &rl.calls, 1);
+	client_wait_flag(c, &rl.calls, 1, DEADLINE_MS);
 	assert_null(rl.source);
 	assert_int_equal(rl.bytes[0], 1);
 	/* A pump whose stream is freed; then the socket freed under a second stream. */
@@ -571,7 +561,7 @@ socket_stream_freed_early(void **state)
 	assert_int_equal(tisock_stream_pump(st, on_chunk, &pl, 64, 1), 0);
 	tisock_stream_free(st);
 	assert_int_equal(send(pfd, "yz", 2, 0), 2);
-	run_until(c, &pl.calls, 1);
+	client_wait_flag(c, &pl.calls, 1, DEADLINE_MS);
 	assert_null(pl.source);
 	st2 = tisock_tcp_stream(s);
 	tisock_tcp_free(s);
