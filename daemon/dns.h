@@ -14,7 +14,7 @@ struct ev_loop;
 struct dns;
 struct dns_query;
 
-#define DNS_MAX_ADDRS 16
+#define DNS_MAX_ADDRS 256	/* addresses kept of one name (results are sized by their count) */
 
 /* The addresses of a name, allocated by their count. */
 struct dns_result {

@@ -91,9 +91,9 @@ on_resolved(void *userdata, int status, const char *errname, const struct dns_re
 	if (status != 0) {
 		host_failed(l, it->index, errname);
 	} else if (res->count >= DNS_MAX_ADDRS) {
-		/* Perhaps more than were kept: a deny rule must not miss one (fail closed). */
-		host_failed(l, it->index, "it has as many addresses as a rule keeps, or more; "
-			    "list them with dest=");
+		/* Perhaps more than the resolver keeps: a deny rule must not miss one. */
+		host_failed(l, it->index, "it has as many addresses as the resolver keeps (256), "
+			    "or more; list them with dest=");
 	} else if (policy_host_set(l->p, it->index, res->addrs, res->count) < 0) {
 		host_failed(l, it->index, "out of memory");
 	} else {

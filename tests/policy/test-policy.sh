@@ -167,18 +167,18 @@ check "every address denied: -32003, each attempt denied" \
 	tcp.connect '{"host":"::1","port":9}'
 kill -TERM "$dpid"; wait "$dpid"
 
-# A deny rule's name with as many addresses as a rule keeps (16) or more
+# A deny rule's name with as many addresses as the resolver keeps (256) or more
 # could hide one more: it fails like a name that does not resolve (fail
 # closed), so the daemon does not start with it.
 : > "$tmp/hosts"
-for i in $(seq 1 17); do echo "127.0.1.$i many.test" >> "$tmp/hosts"; done
+for i in $(seq 1 257); do echo "127.0.$((i / 256 + 1)).$((i % 256)) many.test" >> "$tmp/hosts"; done
 printf '[daemon]\nresolver-lookups = f\n[policy]\nrule = deny connect host=many.test\n' \
 	> "$tmp/tisockd.conf"
 : > "$tmp/many.log"
 CARES_HOSTS=$tmp/hosts timeout 30 ${TISOCK_DAEMON_WRAPPER:-} "$DAEMON" --foreground \
 	--config "$tmp/tisockd.conf" --socket "$tmp/many.sock" 2> "$tmp/many.log"
 rc=$?
-check "a deny rule's name with 17 addresses: the daemon refuses to start (exit 1)" [ $rc = 1 ]
+check "a deny rule's name with 257 addresses: the daemon refuses to start (exit 1)" [ $rc = 1 ]
 check "... and says why, naming the rule" grep -q "rule 1: host many.test.*as many addresses" \
 	"$tmp/many.log"
 
