@@ -592,6 +592,84 @@ def case_policy(tmp):
         check(d.stop() == 0, "the policy daemon's exit")
 
 
+def case_resumption(d):
+    """A second connect to the same host, port and name resumes the session (the daemon's cache)."""
+    ctx = server_context(CERTS)
+
+    def serve(c):
+        s = ctx.wrap_socket(c, server_side=True)
+        s.sendall(b"t")         # TLS 1.3: the ticket comes before these bytes
+        s.recv(1)
+    peer = Peer(serve, count=3)
+    results = []
+    for k in range(3):
+        c = Client(d)
+        tls = {"caPem": pem("ca.pem"), "serverName": "localhost"}
+        if k == 2:
+            tls["sessionReuse"] = False
+        r = c.result("tcp.connect", {"port": peer.port, "tls": tls})
+        c.read_all(r["socket"], b"t")
+        c.result("tcp.write", {"socket": r["socket"], "text": "k"})
+        results.append(r["tls"]["resumed"])
+        c.close()
+    peer.join()
+    check(results == [False, True, False], f"resumed: {results}")
+
+
+def case_server_no_shared_cipher(d):
+    """An inbound handshake with no shared cipher fails alone (monitor: noSharedCipher)."""
+    c = Client(d)
+    m = Client(d)
+    m.result("daemon.monitor", {})
+    ls, port = listen_tls(c, server_tls())
+    acc = c.send("tcp.accept", {"socket": ls, "timeout": int(DEADLINE * 1000)})
+    ctx = client_ctx()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")   # RSA only: our key is EC
+    t, box = py_client(port, ctx, lambda s: None)
+    t.join(DEADLINE)
+    check("error" in box, f"{box}")
+    ev = m.note(lambda n: n["params"].get("event") == "tls" and n["params"].get("reason"))
+    check(ev["params"]["reason"] == "noSharedCipher" and ev["params"]["socket"] == ls, f"{ev}")
+    old = client_ctx()
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    t, box = py_client(port, old, lambda s: None)
+    t.join(DEADLINE)
+    ev = m.note(lambda n: n["params"].get("event") == "tls" and n["params"].get("reason"))
+    check(ev["params"]["reason"] == "protocolVersion", f"{ev}")
+    t, box = py_client(port, client_ctx(), lambda s: s.sendall(b"fine"))
+    a = c.wait(acc)
+    check(a["result"]["tls"]["version"] == "TLSv1.3", f"{a}")
+    t.join(DEADLINE)
+    m.close()
+    c.close()
+
+
+def case_channel_truncated(d):
+    """A channel whose TLS peer ends without close_notify: tcp.closed says truncated."""
+    def serve(s):
+        s.sendall(b"abc")
+        s.recv(1)
+        os.close(s.detach())
+    peer = tls_server(server_context(CERTS), serve)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    c.result("tcp.channel", {"socket": s})
+    ch = socket.socket(fileno=c.fds.pop())
+    ch.settimeout(DEADLINE)
+    got = b""
+    while len(got) < 3:
+        got += ch.recv(10)
+    ch.sendall(b"k")
+    peer.join()
+    check(ch.recv(10) == b"", "the channel's end")
+    ch.close()
+    note = c.note(lambda m: m["method"] == "tcp.closed")
+    check(note["params"]["reason"] == "channel" and note["params"].get("truncated") is True,
+          f"{note}")
+    c.close()
+
+
 CASES = [
     ("verified-connect", case_verified_connect),
     ("ip-literal", case_ip_literal),
@@ -617,6 +695,9 @@ CASES = [
     ("starttls-busy", case_starttls_busy),
     ("bad-pem", case_bad_pem),
     ("insecure-denied", case_insecure_denied),
+    ("resumption", case_resumption),
+    ("server-no-shared-cipher", case_server_no_shared_cipher),
+    ("channel-truncated", case_channel_truncated),
 ]
 
 

@@ -189,7 +189,8 @@ def server_context(certs, cert="server", alpn=None, ca=None, require_cert=False,
 class Peer:
     """A loopback listener whose one connection is served by fn(sock) in a thread."""
 
-    def __init__(self, fn, family=socket.AF_INET):
+    def __init__(self, fn, family=socket.AF_INET, count=1):
+        self.count = count
         self.ls = socket.socket(family, socket.SOCK_STREAM)
         self.ls.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
         self.ls.listen(8)
@@ -203,12 +204,13 @@ class Peer:
 
     def _run(self):
         try:
-            c, _ = self.ls.accept()
-            c.settimeout(DEADLINE)
-            try:
-                self.result = self.fn(c)
-            finally:
-                c.close()
+            for _ in range(self.count):
+                c, _ = self.ls.accept()
+                c.settimeout(DEADLINE)
+                try:
+                    self.result = self.fn(c)
+                finally:
+                    c.close()
         except Exception as e:  # reported by join()
             self.error = e
         finally:
