@@ -458,13 +458,21 @@ tcp_conn_send(struct tcp *t, const char *buf, size_t len)
 	}
 	if (!tls->open || !tls->ssl)
 		return -ENOTCONN;
-	if (len == 0)
-		return 0;
-	errno = 0;
-	if (SSL_write_ex(tls->ssl, buf, len, &k) == 1)
-		return (ssize_t)k;
-	n = io_error(tls, 0, false);
-	return n == 0 ? -EPIPE : n;
+	/*
+	 * Record by record (partial writes): as much as the kernel takes.
+	 * After a WANT_WRITE the caller's next call starts at the same byte
+	 * with at least as many, as OpenSSL requires.
+	 */
+	for (size_t done = 0; done < len; done += k) {
+		errno = 0;
+		if (SSL_write_ex(tls->ssl, buf + done, len - done, &k) == 1)
+			continue;
+		n = io_error(tls, 0, false);
+		if (done > 0 && n == -EAGAIN)
+			return (ssize_t)done;
+		return n == 0 ? -EPIPE : n;
+	}
+	return (ssize_t)len;
 }
 
 /*
