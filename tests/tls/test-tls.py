@@ -84,6 +84,22 @@ def case_ip_literal(d):
     c.close()
 
 
+def case_ipv6(d):
+    """TLS over IPv6: ::1 is checked against the certificate's IP:::1."""
+    ctx = server_context(CERTS)
+    peer = Peer(lambda c: echo_once(ctx.wrap_socket(c, server_side=True)), family=socket.AF_INET6)
+    c = Client(d)
+    r = c.result("tcp.connect", {"host": "::1", "port": peer.port,
+                                 "tls": {"caPem": pem("ca.pem")}})
+    check(r["tls"]["verified"] and "IP:::1" in r["tls"]["peerCertificate"]["subjectAltNames"],
+          f"{r}")
+    c.result("tcp.write", {"socket": r["socket"], "text": "6"})
+    check(c.read_all(r["socket"], b"6") == b"6", "echo")
+    c.result("tcp.shutdown", {"socket": r["socket"]})
+    peer.join()
+    c.close()
+
+
 def handshake_fails(d, ctx_or_fn, tls, reason, host="127.0.0.1"):
     """A connect whose handshake fails: -32012 with reason; returns the error."""
     if callable(ctx_or_fn):
@@ -464,6 +480,8 @@ def case_mutual(d):
     c.result("tcp.close", {"socket": s})
     t2.join(DEADLINE)
     check(box2.get("result") == (b"", True), f"{box2}")
+    c.result("tcp.list", {"all": True})
+    c.result("tcp.info", {"socket": ls})
     for line in m.lines + c.lines:
         check(b"PRIVATE KEY" not in line and b"BEGIN CERT" not in line, "PEM echoed")
     m.close()
@@ -673,6 +691,7 @@ def case_channel_truncated(d):
 CASES = [
     ("verified-connect", case_verified_connect),
     ("ip-literal", case_ip_literal),
+    ("ipv6", case_ipv6),
     ("expired", case_expired),
     ("self-signed", case_self_signed),
     ("unknown-ca", case_unknown_ca),
@@ -730,6 +749,10 @@ def main():
         if rc != 0:
             print(f"FAIL daemon exit status {rc}")
             failed += 1
+        with open(os.path.join(TMP, "tls.log"), errors="replace") as f:
+            if "PRIVATE KEY" in f.read():
+                print("FAIL the daemon's log (debug) holds key material")
+                failed += 1
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
