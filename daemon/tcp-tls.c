@@ -34,6 +34,7 @@ struct tcp_tls {
 	bool			 truncated;	/* the peer's FIN came without close_notify */
 	bool			 read_wants_write;	/* SSL_read waits for the fd's room */
 	bool			 shut_sent;	/* close_notify sent */
+	bool			 broken;	/* a fatal error: no close_notify may follow */
 	bool			 stashed;	/* an end or error behind bytes returned: */
 	ssize_t			 stash;		/* ... 0 or -errno, for the next read */
 	int			 alert_in, alert_out;	/* fatal alerts, -1: none */
@@ -341,7 +342,7 @@ tcp_tls_close(struct tcp *t, bool reset)
 	if (!tls)
 		return;
 	hs_stop(tls);
-	if (tls->ssl && tls->open && !reset && !tls->shut_sent) {
+	if (tls->ssl && tls->open && !reset && !tls->shut_sent && !tls->broken) {
 		(void) SSL_shutdown(tls->ssl);
 		tls->shut_sent = true;
 	}
@@ -380,6 +381,7 @@ io_error(struct tcp_tls *tls, int r, bool reading)
 	case SSL_ERROR_ZERO_RETURN:
 		return 0;	/* close_notify */
 	case SSL_ERROR_SYSCALL:
+		tls->broken = true;
 		if (sys == 0 || !ERR_peek_error()) {
 			if (reading && (sys == 0 || sys == EAGAIN)) {
 				tls->truncated = true;	/* FIN without close_notify */
@@ -390,6 +392,7 @@ io_error(struct tcp_tls *tls, int r, bool reading)
 		ERR_clear_error();
 		return -(sys ? sys : EPIPE);
 	default:
+		tls->broken = true;
 		e = ERR_peek_error();
 		ERR_clear_error();
 		if (reading && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
@@ -484,7 +487,7 @@ tcp_conn_shutdown_wr(struct tcp *t)
 {
 	struct tcp_tls *tls = t->tls;
 
-	if (tls && tls->open && tls->ssl && !tls->shut_sent) {
+	if (tls && tls->open && tls->ssl && !tls->shut_sent && !tls->broken) {
 		int r;
 
 		ERR_clear_error();
