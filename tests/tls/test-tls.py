@@ -508,13 +508,42 @@ def case_starttls(d):
     check(c.read_all(s, b"220 ready\r\n") == b"220 ready\r\n", "greeting")
     c.result("tcp.write", {"socket": s, "text": "STARTTLS\r\n"})
     check(c.read_all(s, b"220 go ahead\r\n") == b"220 go ahead\r\n", "go ahead")
-    busy = c.call("tcp.startTls", {"socket": s, "tls": {"caPem": pem("ca.pem")}})
+    # Pipelined: the write and the read asked during the handshake wait for it.
+    st = c.send("tcp.startTls", {"socket": s, "tls": {"caPem": pem("ca.pem")}})
+    wr = c.send("tcp.write", {"socket": s, "text": "x1"})
+    rd = c.send("tcp.read", {"socket": s, "timeout": int(DEADLINE * 1000)})
+    busy = c.wait(st)
     check("result" in busy and busy["result"]["tls"]["verified"], f"{busy}")
+    check(c.wait(wr)["result"]["bytes"] == 2, "the write")
+    got = base64.b64decode(c.wait(rd)["result"]["data"])
     again = c.call("tcp.startTls", {"socket": s})
     check(again.get("error", {}).get("data", {}).get("reason") == "tls", f"{again}")
-    c.result("tcp.write", {"socket": s, "text": "x1"})
-    check(c.read_all(s, b"secret:x1") == b"secret:x1", "after STARTTLS")
+    got += c.read_all(s, 9 - len(got))
+    check(got == b"secret:x1", f"after STARTTLS: {got!r}")
     c.result("tcp.shutdown", {"socket": s})
+    peer.join()
+    c.close()
+
+
+def case_starttls_fails(d):
+    """A STARTTLS handshake that fails: -32012, and the socket is in error."""
+    ctx = server_context(CERTS, "self")
+
+    def serve(c):
+        c.sendall(b"go\n")
+        try:
+            ctx.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError):
+            pass
+    peer = Peer(serve)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port})["socket"]
+    check(c.read_all(s, b"go\n") == b"go\n", "go")
+    a = c.call("tcp.startTls", {"socket": s, "tls": {"serverName": "localhost"}})
+    check(a.get("error", {}).get("code") == -32012 and a["error"]["data"]["reason"] == "selfSigned",
+          f"{a}")
+    info = c.result("tcp.info", {"socket": s})
+    check(info["state"] == "error" and "tls" not in info, f"{info}")
     peer.join()
     c.close()
 
@@ -711,6 +740,7 @@ CASES = [
     ("server", case_server),
     ("mutual-tls", case_mutual),
     ("starttls", case_starttls),
+    ("starttls-fails", case_starttls_fails),
     ("starttls-busy", case_starttls_busy),
     ("bad-pem", case_bad_pem),
     ("insecure-denied", case_insecure_denied),
