@@ -81,6 +81,12 @@ rpc_tls_event(struct tcp *t, const struct tcp_tls_failure *f, bool truncated)
 	const struct tcp_tls_info *i = tcp_tls_info(t);
 	struct proto_jw *w;
 
+	if (truncated)
+		d->counters.tls_truncated++;
+	else if (f)
+		d->counters.tls_failures++;
+	else
+		d->counters.tls_handshakes++;
 	if (f)
 		log_debug("tcp#%llu: TLS handshake failed: %s%s%s",
 			  (unsigned long long)t->id, f->reason, f->alert ? ", alert " : "",

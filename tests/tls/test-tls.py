@@ -717,6 +717,13 @@ def case_channel_truncated(d):
     c.close()
 
 
+def case_counters(d):
+    """daemon.info counts the handshakes done and failed so far, and truncated ends."""
+    k = Client(d).result("daemon.info")["counters"]
+    check(k["tlsHandshakes"] >= 10 and k["tlsHandshakeFailures"] >= 10
+          and k["tlsTruncated"] >= 2, f"{k}")
+
+
 CASES = [
     ("verified-connect", case_verified_connect),
     ("ip-literal", case_ip_literal),
@@ -747,6 +754,7 @@ CASES = [
     ("resumption", case_resumption),
     ("server-no-shared-cipher", case_server_no_shared_cipher),
     ("channel-truncated", case_channel_truncated),
+    ("counters", case_counters),
 ]
 
 
