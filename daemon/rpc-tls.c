@@ -143,7 +143,8 @@ rpc_tls_config(struct rpc_call *call, const struct proto_tls_args *a, bool serve
 		*cfg = tcp_tls_config_free(*cfg);
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_NOT_PERMITTED, .socket = socket,
-			.message = "not permitted by policy: verify false needs tls-insecure = allow",
+			.message = "not permitted by policy: verify false needs "
+				   "tls-insecure = allow",
 			.rule = "tls-insecure = deny", .rule_index = 0, .action = "connect" });
 		return -1;
 	}

@@ -27,16 +27,16 @@
 
 struct tcp_tls {
 	struct ev_loop		*loop;
-	SSL			*ssl;		/* NULL once the connection is closed */
+	SSL			*ssl;		/* NULL once closed */
 	int			 fd;
 	bool			 verify;	/* the peer's certificate is checked */
 	bool			 handshaking, open;
-	bool			 truncated;	/* the peer's FIN came without close_notify */
-	bool			 read_wants_write;	/* SSL_read waits for the fd's room */
+	bool			 truncated;	/* FIN without close_notify */
+	bool			 read_wants_write;	/* SSL_read waits for room */
 	bool			 shut_sent;	/* close_notify sent */
 	bool			 broken;	/* a fatal error: no close_notify may follow */
 	bool			 stashed;	/* an end or error behind bytes returned: */
-	ssize_t			 stash;		/* ... 0 or -errno, for the next read */
+	ssize_t			 stash;		/* 0 or -errno, for the next read */
 	int			 alert_in, alert_out;	/* fatal alerts, -1: none */
 	ev_io			 io;		/* the handshake's */
 	ev_timer		 timer;		/* bounds the handshake */
@@ -214,7 +214,7 @@ tcp_tls_start(struct tcp *t, struct tcp_tls_config *cfg, int64_t timeout_ms,
 		return -ENOMEM;
 	}
 	if (cfg == t->tls_cfg)
-		t->tls_cfg = tcp_tls_config_free(t->tls_cfg);	/* the SSL object has what it needs */
+		t->tls_cfg = tcp_tls_config_free(t->tls_cfg);	/* the SSL has it all */
 	tcp_tls_handshake(t->tls, timeout_ms, done, t);
 	return 0;
 }
@@ -434,7 +434,7 @@ tcp_conn_recv(struct tcp *t, char *buf, size_t len)
 		}
 		n = io_error(tls, 0, true);
 		if (n == -EAGAIN && !SSL_has_pending(tls->ssl))
-			(void) SSL_free_buffers(tls->ssl);	/* drained: idle sockets hold none */
+			(void) SSL_free_buffers(tls->ssl);	/* idle sockets hold none */
 		if (got == 0)
 			return n;
 		if (n != -EAGAIN) {
