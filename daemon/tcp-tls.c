@@ -35,6 +35,7 @@ struct tcp_tls {
 	bool			 read_wants_write;	/* SSL_read waits for room */
 	bool			 shut_sent;	/* close_notify sent */
 	bool			 broken;	/* a fatal error: no close_notify may follow */
+	bool			 write_blocked;	/* a record is half sent: the next write retries it */
 	bool			 stashed;	/* an end or error behind bytes returned: */
 	ssize_t			 stash;		/* 0 or -errno, for the next read */
 	int			 alert_in, alert_out;	/* fatal alerts, -1: none */
@@ -318,6 +319,16 @@ tcp_tls_pending(const struct tcp *t)
 			  (t->tls->open && t->tls->ssl && SSL_has_pending(t->tls->ssl)));
 }
 
+/*
+ * Whether OpenSSL holds a record of the head write, half sent: that
+ * write must be retried as it is, so it cannot be cancelled now.
+ */
+bool
+tcp_tls_write_blocked(const struct tcp *t)
+{
+	return t->tls && t->tls->write_blocked;
+}
+
 /* Whether the last read waits for room to write (clear: and forget it). */
 bool
 tcp_tls_read_wants_write(struct tcp *t, bool clear)
@@ -468,9 +479,11 @@ tcp_conn_send(struct tcp *t, const char *buf, size_t len)
 	 */
 	for (size_t done = 0; done < len; done += k) {
 		errno = 0;
+		tls->write_blocked = false;
 		if (SSL_write_ex(tls->ssl, buf + done, len - done, &k) == 1)
 			continue;
 		n = io_error(tls, 0, false);
+		tls->write_blocked = n == -EAGAIN;
 		if (done > 0 && n == -EAGAIN)
 			return (ssize_t)done;
 		return n == 0 ? -EPIPE : n;
