@@ -273,6 +273,30 @@ def case_close_notify_on_close(d):
     c.close()
 
 
+def case_linger_close(d):
+    """A graceful close with 8 MiB still queued: flushed, then close_notify."""
+    go = threading.Event()
+
+    def serve(s):
+        go.wait(DEADLINE)
+        data, clean = recv_until_eof(s)
+        return hashlib.sha256(data).hexdigest(), len(data), clean
+    peer = tls_server(server_context(CERTS), serve)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    data = pattern(8 * MIB, 9)
+    wr = c.send("tcp.write", {"socket": s, "data": b64(data)})
+    cl = c.send("tcp.close", {"socket": s})
+    go.set()
+    w = c.wait(wr)
+    a = c.wait(cl)
+    check("result" in w and a.get("result", {}).get("undeliveredBytes") == 0, f"{w} {a}")
+    h, n, clean = peer.join()
+    check(n == len(data) and h == hashlib.sha256(data).hexdigest() and clean,
+          f"the peer read {n}, clean={clean}")
+    c.close()
+
+
 def bulk_peer(n):
     """A TLS peer that sends n bytes while it reads to the end (one thread: OpenSSL
     objects are not for two), then closes cleanly; returns the hash it read."""
@@ -742,6 +766,7 @@ CASES = [
     ("truncation", case_truncation),
     ("close-notify-on-shutdown", case_close_notify_on_shutdown),
     ("close-notify-on-close", case_close_notify_on_close),
+    ("linger-close", case_linger_close),
     ("bulk-json-64MiB", case_bulk_json),
     ("bulk-channel-64MiB", case_bulk_channel),
     ("server", case_server),
