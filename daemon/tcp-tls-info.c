@@ -268,7 +268,6 @@ tcp_tls_failure_of(struct tcp_tls_failure *f, void *p, int ssl_err, unsigned lon
 		case SSL_AD_CERTIFICATE_EXPIRED:
 			r = "certificateExpired";
 			break;
-		case SSL_AD_HANDSHAKE_FAILURE:
 		case SSL_AD_INSUFFICIENT_SECURITY:
 			r = "noSharedCipher";
 			break;

@@ -129,6 +129,19 @@ def case_expired(d):
     check(data["verifyError"] == 10 and "expired" in data["verifyErrorText"], f"{data}")
 
 
+def case_not_yet_valid(d):
+    handshake_fails(d, server_context(CERTS, "future"),
+                    {"caPem": pem("ca.pem"), "serverName": "localhost"},
+                    "certificateNotYetValid")
+
+
+def case_server_wants_cert(d):
+    """A TLS 1.2 server that requires a client certificate refuses with its alert."""
+    ctx = server_context(CERTS, ca="ca", require_cert=True, maximum=ssl.TLSVersion.TLSv1_2)
+    data = handshake_fails(d, ctx, {"caPem": pem("ca.pem")}, "alert")
+    check(data.get("alert") == "handshake failure", f"{data}")
+
+
 def case_self_signed(d):
     handshake_fails(d, server_context(CERTS, "self"), {"serverName": "localhost"},
                     "selfSigned")
@@ -753,7 +766,9 @@ CASES = [
     ("ip-literal", case_ip_literal),
     ("ipv6", case_ipv6),
     ("expired", case_expired),
+    ("not-yet-valid", case_not_yet_valid),
     ("self-signed", case_self_signed),
+    ("server-wants-client-cert", case_server_wants_cert),
     ("unknown-ca", case_unknown_ca),
     ("system-store", case_system_store),
     ("hostname-mismatch", case_hostname),
