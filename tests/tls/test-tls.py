@@ -142,6 +142,25 @@ def case_server_wants_cert(d):
     check(data.get("alert") == "handshake failure", f"{data}")
 
 
+def case_server_wants_cert_tls13(d):
+    """TLS 1.3: the server's refusal of a missing client certificate ends the first read."""
+    ctx = server_context(CERTS, ca="ca", require_cert=True)
+
+    def serve(c):
+        try:
+            ctx.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError):
+            pass
+    peer = Peer(serve)
+    c = Client(d)
+    r = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})
+    a = c.call("tcp.read", {"socket": r["socket"], "timeout": int(DEADLINE * 1000)})
+    peer.join()
+    c.close()
+    check(a.get("error", {}).get("code") == -32011 and a["error"]["data"]["errname"] == "EPROTO",
+          f"{a}")
+
+
 def case_self_signed(d):
     handshake_fails(d, server_context(CERTS, "self"), {"serverName": "localhost"},
                     "selfSigned")
@@ -769,6 +788,7 @@ CASES = [
     ("not-yet-valid", case_not_yet_valid),
     ("self-signed", case_self_signed),
     ("server-wants-client-cert", case_server_wants_cert),
+    ("server-wants-client-cert-tls1.3", case_server_wants_cert_tls13),
     ("unknown-ca", case_unknown_ca),
     ("system-store", case_system_store),
     ("hostname-mismatch", case_hostname),
