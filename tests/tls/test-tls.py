@@ -17,6 +17,7 @@ import threading
 import time
 import traceback
 
+sys.dont_write_bytecode = True     # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tlstest import (DEADLINE, Client, Daemon, Failure, Peer, b64, pattern,  # noqa: E402
                      recv_until_eof, server_context, tls_server)
