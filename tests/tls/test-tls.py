@@ -223,7 +223,7 @@ def case_connect_timeout_bounds(d):
     stop = threading.Event()
     peer = Peer(lambda c: stop.wait(DEADLINE))
     c = Client(d)
-    a = c.call("tcp.connect", {"port": peer.port, "timeout": 300,
+    a = c.call("tcp.connect", {"port": peer.port, "timeout": 1000,
                                "tls": {"caPem": pem("ca.pem")}})
     stop.set()
     peer.join()
@@ -822,7 +822,7 @@ CASES = [
 def main():
     passed = failed = 0
     Client.record = open(os.path.join(TMP, "record.txt"), "w")
-    d = Daemon(TISOCKD, TMP, "tls", "[daemon]\ntls-handshake-timeout-ms = 1500\n")
+    d = Daemon(TISOCKD, TMP, "tls", "[daemon]\ntls-handshake-timeout-ms = 3000\n")
     try:
         c = Client(d)
         c.result("rpc.discover")     # first: validate-openrpc.py checks the rest against it
