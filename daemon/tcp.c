@@ -78,6 +78,7 @@ tcp_engine_init(struct tcp_engine *eng)
 	TAILQ_INIT(&eng->orphans);
 	TAILQ_INIT(&eng->dead);
 	TAILQ_INIT(&eng->paused);
+	TAILQ_INIT(&eng->to_flush);
 }
 
 /* Frees the sockets in the graveyard.  Returns whether there were any. */
@@ -169,6 +170,7 @@ tcp_free(struct tcp *t)
 	assert(TAILQ_EMPTY(&t->reads) && TAILQ_EMPTY(&t->writes));
 	flow_cancel(&t->run_item);
 	flow_unstall(&t->stall_item);
+	tcp_flush_cancel(t);
 	tcp_connect_free(t);
 	free(t->host);
 	free(t->gone_owner);
@@ -200,6 +202,7 @@ tcp_close_fd(struct tcp *t, bool reset)
 	ev_io_stop(eng->loop, &t->rio);
 	ev_io_stop(eng->loop, &t->wio);
 	flow_cancel(&t->run_item);
+	tcp_flush_cancel(t);
 	if (t->accept_paused) {
 		TAILQ_REMOVE(&eng->paused, t, pause_link);
 		t->accept_paused = false;
