@@ -11,7 +11,8 @@
  *    per GB for each (the daemon's, socat's);
  *  - 64-byte round trips (p50, p99): direct, the JSON path (tcp.write
  *    then tcp.data), the channel, socat;
- *  - connection setup: connect + close, direct and through the daemon;
+ *  - connection setup: connect + close, direct and through the daemon,
+ *    one at a time and 32 in flight;
  *  - pipelined tcp.info requests per second;
  *  - memory, each on a fresh daemon: RSS per idle connected socket with
  *    1,000 and 10,000, per idle channel with 1,000, and 5 s after closing
@@ -475,6 +476,88 @@ setup_rate(bool through)
 	return setup_n / t;
 }
 
+#define SETUP_DEPTH	32	/* connections in flight in the pipelined setup */
+
+/* A non-blocking connect to the loopback port. */
+static int
+connect_start(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				   .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)
+		die("connect");
+	return fd;
+}
+
+/*
+ * Connections per second with SETUP_DEPTH in flight: each one closed as
+ * soon as it is connected and replaced by a new one.  Direct: as many
+ * non-blocking connects, polled; through the daemon: as many tcp.connect
+ * requests pipelined, each answer followed by a tcp.close notification.
+ */
+static double
+setup_rate_pipelined(bool through)
+{
+	int port, started = 0, done = 0;
+	pid_t pid = peer_start(HOLD, 0, &port);
+	struct pollfd pf[SETUP_DEPTH];
+	struct rpc r;
+	double t0, t;
+
+	if (through)
+		rpc_open(&r);
+	t0 = now_s();
+	for (; started < SETUP_DEPTH && started < setup_n; started++) {
+		if (through)
+			rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.connect\","
+				 "\"params\":{\"port\":%d,\"noDelay\":true}}\n", started + 1, port);
+		else
+			pf[started] = (struct pollfd){ .fd = connect_start(port), .events = POLLOUT };
+	}
+	while (done < setup_n) {
+		if (through) {
+			size_t len;
+			char *line = rpc_line(&r, &len), *p = strstr(line, "\"result\":{\"socket\":");
+
+			if (!p)
+				die("tcp.connect failed");
+			rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.close\","
+				 "\"params\":{\"socket\":%lld}}\n", strtoll(p + 20, NULL, 10));
+			done++;
+			if (started < setup_n) {
+				started++;
+				rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+					 "\"tcp.connect\",\"params\":{\"port\":%d,\"noDelay\":true}}\n",
+					 started, port);
+			}
+			continue;
+		}
+		if (poll(pf, SETUP_DEPTH, 10000) <= 0)
+			die("connects did not complete");
+		for (int i = 0; i < SETUP_DEPTH; i++) {
+			if (pf[i].fd < 0 || !pf[i].revents)
+				continue;
+			close(pf[i].fd);
+			pf[i].fd = -1;
+			done++;
+			if (started < setup_n) {
+				started++;
+				pf[i].fd = connect_start(port);
+			}
+		}
+	}
+	t = now_s() - t0;
+	if (through)
+		rpc_close(&r);
+	peer_stop(pid);
+	return setup_n / t;
+}
+
 /* Pipelined tcp.info on one socket: requests per second. */
 static double
 info_rate(void)
@@ -697,7 +780,7 @@ main(int argc, char **argv)
 {
 	const char *json = NULL;
 	struct series bulk[_B_MAX] = { 0 }, cpu[_B_MAX] = { 0 }, p50[_R_MAX] = { 0 }, p99[_R_MAX] = { 0 };
-	struct series setup[2] = { 0 }, info = { 0 };
+	struct series setup[2] = { 0 }, setup32[2] = { 0 }, info = { 0 };
 	double *rtt, load_secs = 5;
 	int nb = _B_MAX, nr = _R_MAX;
 
@@ -795,6 +878,8 @@ main(int argc, char **argv)
 		if (want("setup")) {
 			add(&setup[r % 2], r % 2 ? setup_daemon() : setup_direct());
 			add(&setup[(r + 1) % 2], (r + 1) % 2 ? setup_daemon() : setup_direct());
+			add(&setup32[r % 2], setup_rate_pipelined(r % 2));
+			add(&setup32[(r + 1) % 2], setup_rate_pipelined((r + 1) % 2));
 		}
 		if (want("info"))
 			add(&info, info_rate());
@@ -830,6 +915,9 @@ main(int argc, char **argv)
 	report("64 B round trip p99, socat", &p99[R_SOCAT], 1e6, "us", &p99[R_DIRECT], NULL);
 	report("connection setup, direct", &setup[0], 1, "conn/s", NULL, NULL);
 	report("connection setup, daemon", &setup[1], 1, "conn/s", &setup[0], NULL);
+	report("connection setup, 32 in flight, direct", &setup32[0], 1, "conn/s", NULL, NULL);
+	report("connection setup, 32 in flight, daemon", &setup32[1], 1, "conn/s", &setup32[0],
+	       NULL);
 	report("pipelined tcp.info", &info, 1, "req/s", NULL, NULL);
 	free(rtt);
 	if (want("rss"))
