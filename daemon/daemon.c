@@ -555,7 +555,6 @@ daemon_done(struct daemon *d)
 	d->conf.policy = policy_free(d->conf.policy);
 	d->dns = dns_free(d->dns);
 	d->eng.sockets = proto_idmap_free(d->eng.sockets);
-	tcp_engine_done(&d->eng);
 	d->metrics = metrics_free(d->metrics);	/* closes GET /metrics too */
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);

@@ -5,14 +5,10 @@
  * SCM_RIGHTS on the answer's line; both ends' send buffers enlarged for
  * throughput); the daemon relays between the other end and the TCP
  * socket, both ways.  Each direction takes turns in the daemon's run
- * queue (flow.c): one move of up to 256 KiB per turn, spliced (splice(2))
- * from the source into a pipe the engine keeps for all channels and on
- * into the destination, so the bytes are not copied through the daemon
- * (where splice(2) is refused, one receive into the daemon's scratch
- * buffer, sent on at once); only what the destination does not take is
- * kept, in a buffer of that size allocated then and given back once it
- * is out (the pipe is empty after every move), and the direction reads
- * again only after that.  An idle channel holds no
+ * queue (flow.c): one receive into the daemon's scratch buffer, sent on
+ * at once; only what the destination does not take is kept, in a buffer
+ * of that size allocated then and given back once it is out, and the
+ * direction reads again only after that.  An idle channel holds no
  * buffer, a busy one at most one receive per direction, and a slow side
  * slows the other through the kernel's flow control.  EOF (shutdown) is passed on once
  * the bytes before it are; an error on either side resets the other.
@@ -151,108 +147,6 @@ move_once(struct tcp_engine *eng, int src, int dst, char **held, size_t *len, si
 	return n;
 }
 
-/* Empties the engine's pipe (after a move that could not finish); false: it is gone. */
-static bool
-pipe_discard(struct tcp_engine *eng, size_t n)
-{
-	char sink[4096];
-
-	while (n > 0) {
-		ssize_t r = read(eng->relay_pipe[0], sink, n < sizeof(sink) ? n : sizeof(sink));
-
-		if (r <= 0) {
-			/* Never leave bytes behind for the next move: a new pipe then. */
-			tcp_engine_done(eng);
-			return false;
-		}
-		n -= (size_t)r;
-	}
-	return true;
-}
-
-/*
- * move_once() through the engine's pipe: splice(2) from src into it and
- * from it into dst, no copy through the daemon.  What dst does not take
- * is read back into a held buffer, so the pipe is empty again for the
- * next move of any channel.  Returns as move_once(), or -EINVAL when
- * splice(2) does not apply (the caller copies instead).
- */
-static ssize_t
-splice_once(struct tcp_engine *eng, int src, int dst, char **held, size_t *len, size_t *off,
-	    bool *dst_err)
-{
-	int *p = eng->relay_pipe;
-	ssize_t n, k, r;
-
-	*dst_err = false;
-	n = splice(src, NULL, p[1], NULL, eng->scratch_size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n <= 0)
-		return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : 0;
-	k = splice(p[0], NULL, dst, NULL, (size_t)n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (k < 0 && errno == EINVAL)
-		eng->no_splice = true;	/* dst takes no splice: copy from now on, these bytes too */
-	else if (k < 0 && errno != EAGAIN && errno != EINTR) {
-		int err = errno;
-
-		(void) pipe_discard(eng, (size_t)n);
-		*dst_err = true;
-		return -err;
-	}
-	if (k < 0)
-		k = 0;
-	if (k < n) {
-		*held = malloc((size_t)(n - k));
-		if (!*held) {
-			(void) pipe_discard(eng, (size_t)(n - k));
-			return -ENOMEM;
-		}
-		for (size_t got = 0; got < (size_t)(n - k); got += (size_t)r) {
-			r = read(p[0], *held + got, (size_t)(n - k) - got);
-			if (r <= 0) {
-				free(*held);
-				*held = NULL;
-				tcp_engine_done(eng);
-				return -EIO;
-			}
-		}
-		*len = (size_t)(n - k);
-		*off = 0;
-	}
-	flow_charge(eng->flow, (size_t)n);
-	return n;
-}
-
-/*
- * Moves one chunk from src to dst: where the relay reads and writes.
- * Plain sockets splice through the engine's pipe (made on first use, as
- * large as the scratch buffer); without it, or where splice(2) is
- * refused, the bytes are copied through the scratch buffer.
- */
-static ssize_t
-relay_once(struct tcp_engine *eng, int src, int dst, char **held, size_t *len, size_t *off,
-	   bool *dst_err)
-{
-	int *p = eng->relay_pipe;
-	ssize_t n;
-
-	if (!eng->no_splice && p[0] < 0) {
-		if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
-			p[0] = p[1] = -1;
-		} else if (fcntl(p[0], F_SETPIPE_SZ, (int)eng->scratch_size) < 0) {
-			/* A smaller pipe would split every move: copy instead. */
-			tcp_engine_done(eng);
-			eng->no_splice = true;
-		}
-	}
-	if (!eng->no_splice && p[0] >= 0) {
-		n = splice_once(eng, src, dst, held, len, off, dst_err);
-		if (n != -EINVAL || *dst_err)
-			return n;
-		eng->no_splice = true;	/* the kernel cannot splice these: copy from now on */
-	}
-	return move_once(eng, src, dst, held, len, off, dst_err);
-}
-
 /* A turn of TCP -> client; after a full read all passed on, it queues itself again. */
 static bool
 turn_down(struct flow_item *it)
@@ -272,7 +166,7 @@ turn_down(struct flow_item *it)
 		}
 	}
 	if (!ch->down && !ch->down_eof) {
-		n = relay_once(eng, t->fd, ch->fd, &ch->down, &ch->down_len, &ch->down_off, &dst_err);
+		n = move_once(eng, t->fd, ch->fd, &ch->down, &ch->down_len, &ch->down_off, &dst_err);
 		if (n == 0) {
 			ch->down_eof = true;
 		} else if (n > 0) {
@@ -317,7 +211,7 @@ turn_up(struct flow_item *it)
 	}
 	sent = (ssize_t)before - (ssize_t)(ch->up ? ch->up_len - ch->up_off : 0);
 	if (!ch->up && !ch->up_eof) {
-		n = relay_once(eng, ch->fd, t->fd, &ch->up, &ch->up_len, &ch->up_off, &dst_err);
+		n = move_once(eng, ch->fd, t->fd, &ch->up, &ch->up_len, &ch->up_off, &dst_err);
 		if (n == 0) {
 			ch->up_eof = true;
 		} else if (n > 0) {

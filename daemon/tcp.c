@@ -79,18 +79,6 @@ tcp_engine_init(struct tcp_engine *eng)
 	TAILQ_INIT(&eng->dead);
 	TAILQ_INIT(&eng->paused);
 	TAILQ_INIT(&eng->to_flush);
-	eng->relay_pipe[0] = eng->relay_pipe[1] = -1;
-}
-
-/* What the engine holds beside its sockets goes (the channels' pipe). */
-void
-tcp_engine_done(struct tcp_engine *eng)
-{
-	for (int i = 0; i < 2; i++)
-		if (eng->relay_pipe[i] >= 0) {
-			(void) close(eng->relay_pipe[i]);
-			eng->relay_pipe[i] = -1;
-		}
 }
 
 /* Frees the sockets in the graveyard.  Returns whether there were any. */

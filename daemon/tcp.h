@@ -54,8 +54,6 @@ struct tcp_engine {
 	struct tcp_list		 dead;		/* graveyard */
 	struct tcp_list		 paused;	/* listeners whose accept waits for fds */
 	struct tcp_list		 to_flush;	/* writes queued, to send in tcp_engine_flush() */
-	int			 relay_pipe[2];	/* channels splice through it; -1: none yet */
-	bool			 no_splice;	/* splice(2) failed: channels copy */
 };
 
 /*
@@ -211,7 +209,6 @@ bool		 tcp_wake(struct flow_item *it);
 
 /* tcp.c */
 void		 tcp_engine_init(struct tcp_engine *eng);
-void		 tcp_engine_done(struct tcp_engine *eng);
 bool		 tcp_engine_reap(struct tcp_engine *eng);
 void		 tcp_engine_resume_accepts(struct tcp_engine *eng);
 void		 tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc);

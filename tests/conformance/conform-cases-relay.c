@@ -1,5 +1,5 @@
 /*
- * conform-cases-splice: the data channel's relay under back-pressure.
+ * conform-cases-relay: the data channel's relay under back-pressure.
  * Two channels move bytes both ways at once to slow readers, so each
  * direction's destination fills and the relay keeps what it did not
  * take (the moves of every channel share one pipe in the daemon); every
@@ -76,7 +76,7 @@ case_channel_slow_ends(void)
 	cc_close(c);
 }
 
-const struct conform_case conform_cases_splice[] = {
+const struct conform_case conform_cases_relay[] = {
 	{ "tcp-channel-slow-ends", case_channel_slow_ends, false },
 	{ NULL, NULL, false },
 };
