@@ -29,6 +29,7 @@
 #include "proto-reader.h"
 #include "quota.h"
 #include "rpc.h"
+#include "tcp.h"
 
 #define CTL_HUP_EVENTS	64	/* hang-ups handled per wakeup */
 
@@ -85,7 +86,8 @@ check_input_limits(struct ctl *c)
 /*
  * Dispatches buffered complete lines until none is left or c pauses.
  * Lines past the request cap are still dispatched (and refused with
- * -32005), but a budget pause stops here.
+ * -32005), but a budget pause stops here.  Then the sockets written to
+ * send what these lines queued (tcp_engine_flush()).
  */
 void
 ctl_process(struct ctl *c)
@@ -104,6 +106,8 @@ ctl_process(struct ctl *c)
 		else
 			rpc_dispatch_line(c, line, len);
 	}
+	/* The writes of these requests go out together, their answers in one flush. */
+	tcp_engine_flush(&c->d->eng);
 	if (c->flags & CTL_DEAD)
 		return;
 	account(c, proto_reader_buffered(c->reader));

@@ -65,6 +65,7 @@ sweep(struct daemon *d)
 	struct ctl *c;
 	bool freed = false;
 
+	tcp_engine_flush(&d->eng);	/* none is left marked before the loop blocks */
 	while ((c = TAILQ_FIRST(&d->flush))) {
 		TAILQ_REMOVE(&d->flush, c, flush_link);
 		c->in_flush = false;

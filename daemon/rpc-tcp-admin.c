@@ -113,6 +113,7 @@ rpc_write_info(struct proto_jw *w, const struct tcp *t)
 						       : t->timeout_ms);
 	proto_jw_kuint(w, "bytesRead", t->bytes_read);
 	proto_jw_kuint(w, "bytesWritten", t->bytes_written);
+	proto_jw_kuint(w, "sendCalls", t->send_calls);
 	proto_jw_kuint(w, "pendingWriteBytes", t->pending_write_bytes);
 	proto_jw_kbool(w, "pumping", t->pumping);
 	proto_jw_kbool(w, "channel", t->channel != NULL);

@@ -109,6 +109,9 @@ rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 	if (r != 0)
 		return r < 0 ? r : 0;
 	if (call->ctl->quser && call->ctl->quser->acct.pending_write + call->op.u.write.len >
+	    call->ctl->d->conf.uid_pending_write)
+		tcp_engine_flush(&call->ctl->d->eng);	/* the run so far first, as if sent at once */
+	if (call->ctl->quser && call->ctl->quser->acct.pending_write + call->op.u.write.len >
 	    call->ctl->d->conf.uid_pending_write) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .socket = (int64_t)t->id,

@@ -140,7 +140,8 @@ resolve_socket(struct rpc_call *call, const struct proto_method *m, const union 
 /*
  * Runs the call of method m (call->method) with its parsed args: the
  * privilege, the socket and its state, the request limits, then the
- * handler.  Frees call's id unless the handler deferred the call.
+ * handler.  Writes queued by the tcp.write requests before it go out
+ * first unless it is one more of them.  Frees call's id unless the handler deferred the call.
  */
 static void
 dispatch_args(struct ctl *c, struct rpc_call *callp, const struct proto_method *m,
@@ -152,6 +153,12 @@ dispatch_args(struct ctl *c, struct rpc_call *callp, const struct proto_method *
 	struct tcp *t;
 	const char *method = m->name;
 
+	/*
+	 * A run of tcp.write requests is sent together (tcp_engine_flush());
+	 * any other request sees the sockets as if each write had gone at once.
+	 */
+	if (mid != PROTO_M_TCP_WRITE)
+		tcp_engine_flush(&c->d->eng);
 	metrics_count_request(c->d, mid);
 	if ((m->flags & PROTO_M_PRIVILEGED ||
 	     (mid == PROTO_M_TCP_CLOSE && args.close.admin)) && !ctl_privileged(c)) {

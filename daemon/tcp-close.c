@@ -77,8 +77,8 @@ tcp_kernel_queue(const struct tcp *t, uint64_t *unsent, uint64_t *unacked)
 	int outq = 0, nsd = 0;
 
 	*unsent = *unacked = 0;
-	if (t->fd < 0)
-		return 0;
+	if (t->fd < 0 || t->bytes_written == 0)
+		return 0;	/* nothing was ever sent (a FIN alone is not counted) */
 	if (ioctl(t->fd, SIOCOUTQ, &outq) < 0 || ioctl(t->fd, SIOCOUTQNSD, &nsd) < 0)
 		return -errno;
 	if (t->shut_wr && outq > 0) {

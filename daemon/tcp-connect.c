@@ -52,6 +52,7 @@ struct tcp_try {
 	ev_io			 io;
 	double			 started;	/* ev_time() */
 	uint64_t		 judged_gen;	/* policy generation it was allowed under */
+	struct tcp_sockopts	 applied;	/* the options set on fd before connect(2) */
 };
 
 /*
@@ -279,14 +280,15 @@ peer_denied(struct tcp *t, int i, struct sockaddr_storage *peer)
 
 /* The connection is up (and its TLS, if any): the connect is over. */
 static void
-connected(struct tcp *t)
+connected(struct tcp *t, const struct tcp_sockopts *applied)
 {
 	struct tcp_attempts attempts;
 	struct tcp_op *op;
 
 	tcp_set_state(t, TCP_STATE_CONNECTED);
 	tcp_io_connected(t);
-	tcp_apply_options(t);
+	if (!applied || memcmp(applied, &t->opts, sizeof(t->opts)) != 0)
+		tcp_apply_options(t);	/* tcp.setOptions came while connecting */
 	op = t->connect_op;
 	t->connect_op = NULL;
 	attempts = attempts_of(t->conn);
@@ -308,7 +310,7 @@ on_tls_done(void *arg, const struct tcp_tls_failure *f)
 		return;
 	}
 	ev_timer_stop(t->eng->loop, &t->conn->timer);
-	connected(t);
+	connected(t, NULL);	/* options set again: tcp.setOptions may have come */
 }
 
 /*
@@ -363,7 +365,7 @@ try_won(struct tcp_connect *c, int i)
 		return;
 	}
 	ev_timer_stop(t->eng->loop, &c->timer);
-	connected(t);
+	connected(t, &tr->applied);
 }
 
 static void
@@ -385,6 +387,23 @@ on_try_ready(struct ev_loop *loop, ev_io *w, int revents)
 	try_over(c, i, err == ECONNREFUSED ? TCP_OUTCOME_REFUSED :
 		       err == ETIMEDOUT ? TCP_OUTCOME_TIMEOUT : TCP_OUTCOME_ERROR, err);
 	launch(c);
+}
+
+/*
+ * Whether the connect(2) just made on fd has completed already, as one
+ * to a local address usually has (the kernel handles the handshake's
+ * replies before connect(2) returns, while still saying EINPROGRESS).
+ * Such an attempt is reported in this loop iteration, like one that
+ * completes later (on_try_ready), without waiting for the poll to say
+ * what is known: one round through epoll less per connection.
+ */
+static bool
+connected_now(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
 }
 
 /*
@@ -430,15 +449,14 @@ start_one(struct tcp_connect *c)
 		c->inflight++;
 		t->eng->nsockets++;
 		tcp_apply_options_fd(t, fd);	/* before connect(2): buffer sizes set the window scale */
+		tr->applied = t->opts;
 		t->eng->ev->attempting(t);
-		/*
-		 * A connect that completes at once is reported like one that
-		 * completes later: the fd is writable on the next iteration.
-		 */
 		if (connect(fd, (struct sockaddr *)&a->address, tcp_addr_len(&a->address)) == 0 ||
 		    errno == EINPROGRESS) {
 			ev_io_init(&tr->io, on_try_ready, fd, EV_WRITE);
 			ev_io_start(t->eng->loop, &tr->io);
+			if (connected_now(fd))
+				ev_feed_event(t->eng->loop, &tr->io, EV_WRITE);
 			return;
 		}
 		err = errno;

@@ -8,7 +8,12 @@
  * peer.  A readable socket reads in its turn of the daemon's run queue,
  * one receive per turn.  Writes are the socket's write FIFO:
  * each call holds its payload, sent with one sendmsg() over many calls,
- * and answered in order once handed to the kernel.
+ * and answered in order once handed to the kernel.  A queued write is
+ * not sent at once: its socket is marked, and tcp_engine_flush() sends
+ * each marked socket's FIFO once a run of tcp.write requests from one
+ * control read has been dispatched (before any other request, and at the
+ * end of the read), so those writes leave in one sendmsg() as far as the
+ * socket has room, and their answers in one flush.
  */
 #include "config.h"
 
@@ -319,6 +324,7 @@ tcp_flush_writes(struct tcp *t)
 			mh.msg_iovlen++;
 		}
 		n = t->tls ? send_tls(t, &mh) : sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		t->send_calls++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -364,8 +370,10 @@ tcp_on_writable(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /*
- * Queues the write op (its payload in op->u.write, off 0) and sends what
- * the kernel takes now.
+ * Queues the write op (its payload in op->u.write, off 0).  Unless the
+ * socket waits for room already, it is marked to be flushed by
+ * tcp_engine_flush(), which the layer above calls once the requests at
+ * hand are dispatched (and before the loop blocks, in any case).
  */
 void
 tcp_write_queue(struct tcp *t, struct tcp_op *op)
@@ -379,8 +387,40 @@ tcp_write_queue(struct tcp *t, struct tcp_op *op)
 		flow_pending_add(t->owner->acct, op->u.write.len);
 		t->eng->ev->budget_changed(t->owner);
 	}
-	if (!ev_is_active(&t->wio))
+	if (!ev_is_active(&t->wio) && !t->flush_on) {
+		TAILQ_INSERT_TAIL(&t->eng->to_flush, t, flush_link);
+		t->flush_on = true;
+	}
+}
+
+/* t's marked flush is off (its fd closes, or it is flushed now). */
+void
+tcp_flush_cancel(struct tcp *t)
+{
+	if (!t->flush_on)
+		return;
+	TAILQ_REMOVE(&t->eng->to_flush, t, flush_link);
+	t->flush_on = false;
+}
+
+/*
+ * Sends the write FIFO of every marked socket, in the order they were
+ * marked: all writes queued since the last flush go out together.  A
+ * socket that closed meanwhile is no longer marked (its close answered
+ * the writes); one that waits for room is skipped (its writable watcher
+ * sends them).
+ */
+void
+tcp_engine_flush(struct tcp_engine *eng)
+{
+	struct tcp *t;
+
+	while ((t = TAILQ_FIRST(&eng->to_flush))) {
+		tcp_flush_cancel(t);
+		if (t->fd < 0 || ev_is_active(&t->wio))
+			continue;
 		tcp_flush_writes(t);
+	}
 }
 
 /*

@@ -79,6 +79,7 @@ tcp_engine_init(struct tcp_engine *eng)
 	TAILQ_INIT(&eng->orphans);
 	TAILQ_INIT(&eng->dead);
 	TAILQ_INIT(&eng->paused);
+	TAILQ_INIT(&eng->to_flush);
 }
 
 /* Frees the sockets in the graveyard.  Returns whether there were any. */
@@ -170,6 +171,7 @@ tcp_free(struct tcp *t)
 	assert(TAILQ_EMPTY(&t->reads) && TAILQ_EMPTY(&t->writes));
 	flow_cancel(&t->run_item);
 	flow_unstall(&t->stall_item);
+	tcp_flush_cancel(t);
 	tcp_connect_free(t);
 	t->tls = tcp_tls_free(t->tls);
 	t->tls_cfg = tcp_tls_config_free(t->tls_cfg);
@@ -203,6 +205,7 @@ tcp_close_fd(struct tcp *t, bool reset)
 	ev_io_stop(eng->loop, &t->rio);
 	ev_io_stop(eng->loop, &t->wio);
 	flow_cancel(&t->run_item);
+	tcp_flush_cancel(t);
 	if (t->accept_paused) {
 		TAILQ_REMOVE(&eng->paused, t, pause_link);
 		t->accept_paused = false;

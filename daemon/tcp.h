@@ -58,6 +58,7 @@ struct tcp_engine {
 	struct tcp_list		 dead;		/* graveyard */
 	struct tcp_list		 paused;	/* listeners whose accept waits for fds */
 	struct tcp_tls_engine	*tls;		/* client context, sessions */
+	struct tcp_list		 to_flush;	/* writes queued, to send in tcp_engine_flush() */
 };
 
 /*
@@ -154,6 +155,8 @@ struct tcp_loss {
 struct tcp {
 	TAILQ_ENTRY(tcp)	 link;		/* owner's sockets/closed, orphans or graveyard */
 	TAILQ_ENTRY(tcp)	 pause_link;	/* eng->paused while accept_paused */
+	TAILQ_ENTRY(tcp)	 flush_link;	/* eng->to_flush while flush_on */
+	bool			 flush_on;	/* writes queued since the last flush */
 	struct tcp_engine	*eng;
 	struct tcp_owner	*owner;		/* NULL: orphan, lingering */
 	uint64_t		 id;		/* > 0, never reused */
@@ -196,6 +199,7 @@ struct tcp {
 	size_t			 chunk_size;	/* pump bytes per tcp.data */
 	uint64_t		 pump_total;	/* bytes sent as tcp.data */
 	uint64_t		 bytes_read, bytes_written;
+	uint64_t		 send_calls;	/* sendmsg() calls that sent tcp.write bytes */
 	size_t			 pending_write_bytes;	/* queued in writes */
 	struct tcp_loss		 loss;		/* how the connection ended, once it has */
 	const char		*closed_reason;	/* tcp.closed at the end of the close ("shutdown") */
@@ -256,6 +260,8 @@ void		 tcp_write_queue(struct tcp *t, struct tcp_op *op);
 void		 tcp_shutdown(struct tcp *t, struct tcp_op *op);
 void		 tcp_pump_set(struct tcp *t, bool on, size_t chunk);
 void		 tcp_flush_writes(struct tcp *t);
+void		 tcp_flush_cancel(struct tcp *t);
+void		 tcp_engine_flush(struct tcp_engine *eng);
 void		 tcp_io_connected(struct tcp *t);
 void		 tcp_start_op_timer(struct tcp_op *op, int64_t timeout_ms);
 

@@ -385,6 +385,8 @@ static const struct proto_field res_sockopts[] = {
 	R("timeout", PROTO_T_INT, REQ, "Connect timeout in force, ms."), \
 	R("bytesRead", PROTO_T_INT, REQ, "Bytes read from the peer."), \
 	R("bytesWritten", PROTO_T_INT, REQ, "Bytes handed to the kernel."), \
+	R("sendCalls", PROTO_T_INT, REQ, "sendmsg(2) calls made to send tcp.write bytes: the " \
+	  "writes queued from one control read go out together."), \
 	R("pendingWriteBytes", PROTO_T_INT, REQ, "Bytes accepted by tcp.write, not yet sent."), \
 	R("pumping", PROTO_T_BOOL, REQ, "Pump mode."), \
 	R("channel", PROTO_T_BOOL, REQ, "A data channel is open."), \

@@ -7,10 +7,12 @@
  *  - bulk throughput, 64 KiB chunks: direct TCP; tisockd's JSON pump
  *    (TCP -> client, tcp.data); JSON writes (client -> TCP, tcp.write);
  *    the data channel both ways (tcp.channel); socat -b 65536 relaying
- *    Unix <-> TCP, both ways, when installed;
+ *    Unix <-> TCP, both ways, when installed; and the relay's CPU time
+ *    per GB for each (the daemon's, socat's);
  *  - 64-byte round trips (p50, p99): direct, the JSON path (tcp.write
  *    then tcp.data), the channel, socat;
- *  - connection setup: connect + close, direct and through the daemon;
+ *  - connection setup: connect + close, direct and through the daemon,
+ *    one at a time and 32 in flight;
  *  - pipelined tcp.info requests per second;
  *  - memory, each on a fresh daemon: RSS per idle connected socket with
  *    1,000 and 10,000, per idle channel with 1,000, and 5 s after closing
@@ -84,6 +86,34 @@ median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * The relay's CPU time for the bulk run just measured, seconds (user +
+ * system): the daemon's from /proc, socat's from its rusage.  -1: none.
+ */
+static double relay_cpu = -1;
+
+/*
+ * CPU seconds the (single-threaded) process pid has run so far, from
+ * /proc/PID/schedstat (nanoseconds; /proc/PID/stat counts clock ticks,
+ * too coarse for one run).  -1 when unknown.
+ */
+static double
+cpu_of(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns;
+	FILE *f;
+	int k;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	k = fscanf(f, "%llu", &ns);
+	fclose(f);
+	return k == 1 ? (double)ns / 1e9 : -1;
 }
 
 /* Direct TCP, client -> server: bytes per second. */
@@ -162,7 +192,13 @@ bulk_socat(bool up)
 	}
 	t = now_s() - t0;
 	close(fd);
-	waitpid(relay, NULL, 0);
+	{
+		struct rusage ru;
+
+		relay_cpu = wait4(relay, NULL, 0, &ru) == relay ?
+			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6 : -1;
+	}
 	peer_stop(peer);
 	return (double)got / t;
 }
@@ -181,6 +217,7 @@ bulk_pump(void)
 
 	rpc_open(&r);
 	s = rpc_connect(&r, port);
+	relay_cpu = -cpu_of(sp.pid);
 	t0 = now_s();
 	rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"id\":999999,\"method\":\"tcp.pump\","
 		 "\"params\":{\"socket\":%lld,\"chunkSize\":%d}}\n", s, CHUNK);
@@ -198,6 +235,7 @@ bulk_pump(void)
 		got += (uint64_t)proto_base64_decode(raw, d, (size_t)(e - d));
 	}
 	t = now_s() - t0;
+	relay_cpu += cpu_of(sp.pid);
 	rpc_close(&r);
 	peer_stop(pid);
 	return (double)got / t;
@@ -227,6 +265,7 @@ bulk_write(void)
 	n0 += proto_base64_encoded_len(CHUNK);
 	memcpy(line + n0, "\"}}\n", 4);
 	n0 += 4;
+	relay_cpu = -cpu_of(sp.pid);
 	t0 = now_s();
 	while (sent < total_bytes || inflight > 0) {
 		size_t len;
@@ -257,6 +296,7 @@ bulk_write(void)
 			die("the sink's count");
 	}
 	t = now_s() - t0;
+	relay_cpu += cpu_of(sp.pid);
 	cJSON_Delete(a);
 	rpc_close(&r);
 	peer_stop(pid);
@@ -278,6 +318,7 @@ bulk_channel(bool up)
 
 	rpc_open(&r);
 	fd = rpc_channel(&r, rpc_connect(&r, port));
+	relay_cpu = -cpu_of(sp.pid);
 	t0 = now_s();
 	if (up) {
 		memset(buf, 'x', CHUNK);
@@ -292,6 +333,7 @@ bulk_channel(bool up)
 			got += (uint64_t)k;
 	}
 	t = now_s() - t0;
+	relay_cpu += cpu_of(sp.pid);
 	close(fd);
 	rpc_close(&r);
 	peer_stop(pid);
@@ -425,6 +467,88 @@ setup_rate(bool through)
 				 "\"params\":{\"socket\":%lld}}\n", s);
 		} else {
 			close(connect_tcp(port));
+		}
+	}
+	t = now_s() - t0;
+	if (through)
+		rpc_close(&r);
+	peer_stop(pid);
+	return setup_n / t;
+}
+
+#define SETUP_DEPTH	32	/* connections in flight in the pipelined setup */
+
+/* A non-blocking connect to the loopback port. */
+static int
+connect_start(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				   .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)
+		die("connect");
+	return fd;
+}
+
+/*
+ * Connections per second with SETUP_DEPTH in flight: each one closed as
+ * soon as it is connected and replaced by a new one.  Direct: as many
+ * non-blocking connects, polled; through the daemon: as many tcp.connect
+ * requests pipelined, each answer followed by a tcp.close notification.
+ */
+static double
+setup_rate_pipelined(bool through)
+{
+	int port, started = 0, done = 0;
+	pid_t pid = peer_start(HOLD, 0, &port);
+	struct pollfd pf[SETUP_DEPTH];
+	struct rpc r;
+	double t0, t;
+
+	if (through)
+		rpc_open(&r);
+	t0 = now_s();
+	for (; started < SETUP_DEPTH && started < setup_n; started++) {
+		if (through)
+			rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.connect\","
+				 "\"params\":{\"port\":%d,\"noDelay\":true}}\n", started + 1, port);
+		else
+			pf[started] = (struct pollfd){ .fd = connect_start(port), .events = POLLOUT };
+	}
+	while (done < setup_n) {
+		if (through) {
+			size_t len;
+			char *line = rpc_line(&r, &len), *p = strstr(line, "\"result\":{\"socket\":");
+
+			if (!p)
+				die("tcp.connect failed");
+			rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.close\","
+				 "\"params\":{\"socket\":%lld}}\n", strtoll(p + 20, NULL, 10));
+			done++;
+			if (started < setup_n) {
+				started++;
+				rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+					 "\"tcp.connect\",\"params\":{\"port\":%d,\"noDelay\":true}}\n",
+					 started, port);
+			}
+			continue;
+		}
+		if (poll(pf, SETUP_DEPTH, 10000) <= 0)
+			die("connects did not complete");
+		for (int i = 0; i < SETUP_DEPTH; i++) {
+			if (pf[i].fd < 0 || !pf[i].revents)
+				continue;
+			close(pf[i].fd);
+			pf[i].fd = -1;
+			done++;
+			if (started < setup_n) {
+				started++;
+				pf[i].fd = connect_start(port);
+			}
 		}
 	}
 	t = now_s() - t0;
@@ -655,8 +779,8 @@ int
 main(int argc, char **argv)
 {
 	const char *json = NULL;
-	struct series bulk[_B_MAX] = { 0 }, p50[_R_MAX] = { 0 }, p99[_R_MAX] = { 0 };
-	struct series setup[2] = { 0 }, info = { 0 };
+	struct series bulk[_B_MAX] = { 0 }, cpu[_B_MAX] = { 0 }, p50[_R_MAX] = { 0 }, p99[_R_MAX] = { 0 };
+	struct series setup[2] = { 0 }, setup32[2] = { 0 }, info = { 0 };
 	double *rtt, load_secs = 5;
 	int nb = _B_MAX, nr = _R_MAX;
 
@@ -734,7 +858,13 @@ main(int argc, char **argv)
 			for (int k = 0; k < nb; k++) {
 				int i = (k + r) % nb;
 
-				add(&bulk[i], bulk_fn[i]());
+				double bps;
+
+				relay_cpu = -1;
+				bps = bulk_fn[i]();
+				add(&bulk[i], bps);
+				if (relay_cpu >= 0)
+					add(&cpu[i], relay_cpu / ((double)total_bytes / 1e9));
 			}
 		if (want("rtt"))
 			for (int k = 0; k < nr; k++) {
@@ -748,6 +878,8 @@ main(int argc, char **argv)
 		if (want("setup")) {
 			add(&setup[r % 2], r % 2 ? setup_daemon() : setup_direct());
 			add(&setup[(r + 1) % 2], (r + 1) % 2 ? setup_daemon() : setup_direct());
+			add(&setup32[r % 2], setup_rate_pipelined(r % 2));
+			add(&setup32[(r + 1) % 2], setup_rate_pipelined((r + 1) % 2));
 		}
 		if (want("info"))
 			add(&info, info_rate());
@@ -764,6 +896,13 @@ main(int argc, char **argv)
 	       &bulk[B_SOCAT_UP]);
 	report("bulk socat (Unix -> TCP)", &bulk[B_SOCAT_UP], 1e-6, "MB/s", &bulk[B_DIRECT], NULL);
 	report("bulk socat (TCP -> Unix)", &bulk[B_SOCAT_DOWN], 1e-6, "MB/s", &bulk[B_DIRECT], NULL);
+	report("relay CPU s/GB, JSON pump", &cpu[B_PUMP], 1, "s/GB", NULL, &cpu[B_SOCAT_DOWN]);
+	report("relay CPU s/GB, JSON write", &cpu[B_WRITE], 1, "s/GB", NULL, &cpu[B_SOCAT_UP]);
+	report("relay CPU s/GB, channel down", &cpu[B_CH_DOWN], 1, "s/GB", NULL,
+	       &cpu[B_SOCAT_DOWN]);
+	report("relay CPU s/GB, channel up", &cpu[B_CH_UP], 1, "s/GB", NULL, &cpu[B_SOCAT_UP]);
+	report("relay CPU s/GB, socat down", &cpu[B_SOCAT_DOWN], 1, "s/GB", NULL, NULL);
+	report("relay CPU s/GB, socat up", &cpu[B_SOCAT_UP], 1, "s/GB", NULL, NULL);
 	report("64 B round trip p50, direct", &p50[R_DIRECT], 1e6, "us", NULL, NULL);
 	report("64 B round trip p50, JSON", &p50[R_JSON], 1e6, "us", &p50[R_DIRECT], &p50[R_SOCAT]);
 	report("64 B round trip p50, channel", &p50[R_CHANNEL], 1e6, "us", &p50[R_DIRECT],
@@ -776,6 +915,9 @@ main(int argc, char **argv)
 	report("64 B round trip p99, socat", &p99[R_SOCAT], 1e6, "us", &p99[R_DIRECT], NULL);
 	report("connection setup, direct", &setup[0], 1, "conn/s", NULL, NULL);
 	report("connection setup, daemon", &setup[1], 1, "conn/s", &setup[0], NULL);
+	report("connection setup, 32 in flight, direct", &setup32[0], 1, "conn/s", NULL, NULL);
+	report("connection setup, 32 in flight, daemon", &setup32[1], 1, "conn/s", &setup32[0],
+	       NULL);
 	report("pipelined tcp.info", &info, 1, "req/s", NULL, NULL);
 	free(rtt);
 	if (want("rss"))

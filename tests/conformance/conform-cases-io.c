@@ -415,7 +415,7 @@ case_shutdown(void)
  * Sends tcp.channel for s and reads its answer with recvmsg, taking the
  * fd that rides on it.  Returns the fd, or -1 with why set.
  */
-static int
+int
 channel_open(struct cc *c, long long s, char *why, size_t whylen)
 {
 	char line[512], ctl[CMSG_SPACE(sizeof(int))];

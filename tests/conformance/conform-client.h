@@ -43,6 +43,8 @@ const char	*cc_last_line(struct cc *c);
 /* A daemon socket connected to a loopback peer of ours: id and peer fd. */
 long long	 cc_pair(struct cc *c, int *ret_peer);
 long long	 cc_create(struct cc *c);
+/* tcp.channel on s: the fd that came with the answer, or -1 with why set (conform-cases-io.c). */
+int		 channel_open(struct cc *c, long long s, char *why, size_t whylen);
 
 /* Accessors on answers ("error.data.state"). */
 cJSON		*j_get(const cJSON *o, const char *path);

@@ -54,6 +54,8 @@ extern const struct conform_case conform_cases_jsonrpc[];
 extern const struct conform_case conform_cases_methods[];
 extern const struct conform_case conform_cases_sockets[];
 extern const struct conform_case conform_cases_io[];
+extern const struct conform_case conform_cases_coalesce[];
+extern const struct conform_case conform_cases_relay[];
 extern const struct conform_case conform_cases_states[];
 extern const struct conform_case conform_cases_flow[];
 extern const struct conform_case conform_cases_admin[];
