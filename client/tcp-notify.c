@@ -192,6 +192,7 @@ lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
 			lib_tcp_fire(s->error, s, NULL, code, e.message.s);
 	} else if (strcmp(method, "tcp.closed") == 0) {
 		s->state = TISOCK_CLOSED;
+		lib_tls_closed(s, params);
 		if (s->pump_cb)
 			pump_event(s, -1, 0, -ECANCELED, "closed by the daemon");
 	}
