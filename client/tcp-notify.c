@@ -149,6 +149,7 @@ pump_data(tisock_tcp *s, const cJSON *params)
 		return;
 	}
 	if (d.bytes == -1) {
+		lib_tls_closed(s, params);
 		(void) tisock_buffer_set_length(s->pump_buf, 0);
 		pump_event(s, -1, d.total, 0, NULL);
 		return;

@@ -18,7 +18,7 @@
 #include "lib-public.h"
 #include "tcp.h"
 
-#define TLS_ALPN_MAX		32	/* protocols offered */
+#define TLS_ALPN_MAX		16	/* protocols offered */
 #define TLS_ALPN_LEN_MAX	255	/* bytes of one (RFC 7301) */
 
 struct lib_tls {
@@ -64,6 +64,23 @@ add_str(cJSON *obj, const char *name, const char *s)
 	return !s || cJSON_AddStringToObject(obj, name, s) ? 0 : -ENOMEM;
 }
 
+static bool
+version_ok(int v)
+{
+	return v == TISOCK_TLS_VERSION_DEFAULT || v == TISOCK_TLS_VERSION_1_2 ||
+	       v == TISOCK_TLS_VERSION_1_3;
+}
+
+/* minVersion, when one is asked for.  0 or -ENOMEM. */
+static int
+add_version(cJSON *obj, int v)
+{
+	if (v == TISOCK_TLS_VERSION_DEFAULT)
+		return 0;
+	return cJSON_AddStringToObject(obj, "minVersion", v == TISOCK_TLS_VERSION_1_3 ? "1.3"
+									      : "1.2") ? 0 : -ENOMEM;
+}
+
 /*
  * The tls value of a client's request for o: true for the defaults, else
  * an object.  0 with *ret (owned), -EINVAL or -ENOMEM.
@@ -79,9 +96,7 @@ client_json(const struct tisock_tls_options *o, cJSON **ret)
 	*ret = NULL;
 	if (o && ((o->flags & ~known) ||
 		  ((o->flags & TISOCK_TLS_SESSION_REUSE) && (o->flags & TISOCK_TLS_NO_SESSION_REUSE)) ||
-		  (o->min_version != TISOCK_TLS_VERSION_DEFAULT &&
-		   o->min_version != TISOCK_TLS_VERSION_1_2 &&
-		   o->min_version != TISOCK_TLS_VERSION_1_3) ||
+		  !version_ok(o->min_version) ||
 		  (o->server_name && !*o->server_name)))
 		return -EINVAL;
 	if (!o || (!o->server_name && !o->ca_pem && !(o->alpn && o->alpn[0]) &&
@@ -95,8 +110,7 @@ client_json(const struct tisock_tls_options *o, cJSON **ret)
 	if (add_str(t, "serverName", o->server_name) < 0 ||
 	    ((o->flags & TISOCK_TLS_NO_VERIFY) && !cJSON_AddFalseToObject(t, "verify")) ||
 	    add_str(t, "caPem", o->ca_pem) < 0 ||
-	    (o->min_version && !cJSON_AddStringToObject(t, "minVersion",
-		o->min_version == TISOCK_TLS_VERSION_1_3 ? "1.3" : "1.2")) ||
+	    add_version(t, o->min_version) < 0 ||
 	    ((o->flags & (TISOCK_TLS_SESSION_REUSE | TISOCK_TLS_NO_SESSION_REUSE)) &&
 	     !cJSON_AddBoolToObject(t, "sessionReuse", !!(o->flags & TISOCK_TLS_SESSION_REUSE))))
 		r = -ENOMEM;
@@ -119,7 +133,7 @@ server_json(const struct tisock_tls_server_options *o, cJSON **ret)
 
 	*ret = NULL;
 	if (!o->certificate_pem || !*o->certificate_pem || !o->key_pem || !*o->key_pem ||
-	    (o->flags & ~TISOCK_TLS_REQUEST_CLIENT_CERT))
+	    (o->flags & ~TISOCK_TLS_REQUEST_CLIENT_CERT) || !version_ok(o->min_version))
 		return -EINVAL;
 	t = cJSON_CreateObject();
 	if (!t)
@@ -127,7 +141,8 @@ server_json(const struct tisock_tls_server_options *o, cJSON **ret)
 	if (add_str(t, "certificatePem", o->certificate_pem) < 0 ||
 	    add_str(t, "keyPem", o->key_pem) < 0 || add_str(t, "caPem", o->ca_pem) < 0 ||
 	    ((o->flags & TISOCK_TLS_REQUEST_CLIENT_CERT) &&
-	     !cJSON_AddTrueToObject(t, "requestClientCertificate")))
+	     !cJSON_AddTrueToObject(t, "requestClientCertificate")) ||
+	    add_version(t, o->min_version) < 0)
 		r = -ENOMEM;
 	if (r == 0)
 		r = add_alpn(t, o->alpn);
@@ -325,11 +340,14 @@ lib_tls_answer(tisock_tcp *s, const cJSON *answer)
 	}
 }
 
-/* tcp.closed: truncated true means the peer ended without close_notify. */
+/*
+ * The end of stream (a read's result, the pump's last tcp.data) or
+ * tcp.closed: truncated true means the peer ended without close_notify.
+ */
 void
 lib_tls_closed(tisock_tcp *s, const cJSON *params)
 {
-	if (s->tls && bool_of(params, "truncated"))
+	if (s && s->tls && bool_of(params, "truncated"))
 		s->tls->info.truncated = 1;
 }
 

@@ -409,7 +409,8 @@ struct tisock_tls_server_options {
 	const char		*key_pem;		/* its private key; required */
 	const char		*ca_pem;	/* CAs client certificates are checked against */
 	const char *const	*alpn;		/* protocols accepted, by preference; NULL: none */
-	unsigned		 flags;		/* TISOCK_TLS_REQUEST_CLIENT_CERT */
+	int			 min_version;	/* enum tisock_tls_version */
+	unsigned		 flags;		/* TISOCK_TLS_REQUEST_CLIENT_CERT: mutual TLS */
 };
 
 /* A peer's certificate, as the daemon described it. */
@@ -418,9 +419,9 @@ struct tisock_tls_certificate {
 	const char		*issuer;
 	const char *const	*subject_alt_names;	/* NULL-terminated ("DNS:...", "IP:...") */
 	size_t			 n_subject_alt_names;
-	const char		*not_before;	/* as the daemon gives them */
+	const char		*not_before;	/* "YYYY-MM-DDTHH:MM:SSZ" */
 	const char		*not_after;
-	const char		*sha256;	/* fingerprint of the DER, hex */
+	const char		*sha256;	/* of the DER certificate, 64 lowercase hex digits */
 };
 
 /* What was negotiated (connect, accept or start_tls answers). */
@@ -431,7 +432,8 @@ struct tisock_tls_info {
 	int			 resumed;	/* 1: an earlier session was resumed */
 	int			 verified;	/* 1: the peer's chain (and name) checked out */
 	const struct tisock_tls_certificate *peer_certificate;	/* NULL: the peer sent none */
-	int			 truncated;	/* 1: the peer closed without close_notify */
+	int			 truncated;	/* 1: the peer closed without close_notify
+						   (set at the end of stream) */
 };
 
 /* Why a handshake failed (the data of error -32012). */
