@@ -29,5 +29,6 @@ RPC_HANDLER(rpc_daemon_monitor);
 RPC_HANDLER(rpc_daemon_metrics);
 RPC_HANDLER(rpc_rpc_discover);
 RPC_HANDLER(rpc_rpc_cancel);
+RPC_HANDLER(rpc_tcp_start_tls);
 
 #endif

@@ -367,4 +367,5 @@ const rpc_handler rpc_handlers[_PROTO_M_MAX] = {
 	[PROTO_M_DAEMON_METRICS] = rpc_daemon_metrics,
 	[PROTO_M_RPC_DISCOVER] = rpc_rpc_discover,
 	[PROTO_M_RPC_CANCEL] = rpc_rpc_cancel,
+	[PROTO_M_TCP_START_TLS] = rpc_tcp_start_tls,
 };

@@ -156,7 +156,25 @@ proto_params_write(const struct proto_field *fields, const void *args, struct pr
 				proto_jw_base64(w, s->s, s->len);
 			break;
 		}
-		case PROTO_T_ID: {
+		case PROTO_T_SWITCH: {
+			int on = *(const int *)p;
+			int r;
+
+			if (on < 0)
+				continue;
+			if (on == 0) {
+				proto_jw_kbool(w, f->name, false);
+				break;
+			}
+			proto_jw_key(w, f->name);
+			proto_jw_obj_begin(w);
+			if ((r = proto_params_write(f->sub, p, w)) < 0)
+				return r;
+			proto_jw_obj_end(w);
+			break;
+		}
+		case PROTO_T_ID:
+		case PROTO_T_STRLIST: {
 			const cJSON *v = *(const cJSON *const *)p;
 			char *text;
 

@@ -42,6 +42,11 @@
 #define RS(nm, ty, fl, sub_, sum) { .name = nm, .type = ty, .flags = fl, .summary = sum, \
 				    .sub = sub_ }
 #define END { .name = NULL }
+/* A member of the tls parameter: named "tls.<name>" in errors. */
+#define TP(fld, nm, ty, lo, hi, df, sum) \
+	{ .name = nm, .type = ty, .offset = offsetof(struct proto_tls_args, fld), \
+	  .flags = PROTO_F_OPTIONAL, .min = lo, .max = hi, .def = df, .summary = sum, \
+	  .path = "tls." nm }
 
 #define REQ PROTO_F_REQUIRED
 #define OPT PROTO_F_OPTIONAL
@@ -67,6 +72,47 @@
 	  -1, "Race the addresses of a name (RFC 8305); false: try them one after another " \
 	  "(default true).")
 
+/* The tls parameter, client side (tcp.connect, tcp.startTls). */
+static const struct proto_field tls_client_members[] = {
+	TP(server_name, "serverName", PROTO_T_STRING, 0, 255, 0,
+	   "Name the certificate must match and SNI sends (default: the connect host; an IP "
+	   "address is matched against the certificate's IP addresses and sends no SNI)."),
+	TP(verify, "verify", PROTO_T_BOOL, 0, 0, -1,
+	   "Verify the server's certificate chain and name (default true); false needs "
+	   "tls-insecure = allow."),
+	TP(ca_pem, "caPem", PROTO_T_STRING, 0, PROTO_PEM_MAX, 0,
+	   "PEM certificates to trust instead of the system's trust store."),
+	TP(alpn, "alpn", PROTO_T_STRLIST, 0, PROTO_ALPN_MAX, 0,
+	   "ALPN protocols to offer, in order of preference."),
+	TP(min_version, "minVersion", PROTO_T_STRING, 0, 3, 0,
+	   "Oldest TLS version accepted: \"1.2\" (default) or \"1.3\"."),
+	TP(session_reuse, "sessionReuse", PROTO_T_BOOL, 0, 0, -1,
+	   "Resume a session from the daemon's cache for the same host, port and server name "
+	   "(default true)."),
+	END
+};
+
+/* The tls parameter, server side (tcp.listen). */
+static const struct proto_field tls_server_members[] = {
+	TP(certificate_pem, "certificatePem", PROTO_T_STRING, 0, PROTO_PEM_MAX, 0,
+	   "PEM certificate, then its chain; required. Kept in memory, never echoed."),
+	TP(key_pem, "keyPem", PROTO_T_STRING, 0, PROTO_PEM_MAX, 0,
+	   "PEM private key of the certificate; required. Kept in memory, never echoed."),
+	TP(ca_pem, "caPem", PROTO_T_STRING, 0, PROTO_PEM_MAX, 0,
+	   "PEM certificates that client certificates are verified against."),
+	TP(request_client_certificate, "requestClientCertificate", PROTO_T_BOOL, 0, 0, -1,
+	   "Require a client certificate verified against caPem (mutual TLS; default false)."),
+	TP(alpn, "alpn", PROTO_T_STRLIST, 0, PROTO_ALPN_MAX, 0,
+	   "ALPN protocols accepted, in order of preference."),
+	TP(min_version, "minVersion", PROTO_T_STRING, 0, 3, 0,
+	   "Oldest TLS version accepted: \"1.2\" (default) or \"1.3\"."),
+	END
+};
+
+#define TLS_PARAM(st, members, sum) \
+	{ .name = "tls", .type = PROTO_T_SWITCH, .offset = offsetof(st, tls), \
+	  .flags = PROTO_F_OPTIONAL, .sub = members, .summary = sum }
+
 static const struct proto_field tcp_create_params[] = {
 	P(struct proto_tcp_open_args, host, "host", PROTO_T_STRING, OPT, 0, 0, 0,
 	  "Host name or address used by connect and listen (default 127.0.0.1)."),
@@ -87,8 +133,27 @@ static const struct proto_field tcp_create_params[] = {
 	END
 };
 
-static const struct proto_field tcp_connect_params[] = { OPEN_PARAMS(OPT), END };
-static const struct proto_field tcp_listen_params[] = { OPEN_PARAMS(OPT), END };
+static const struct proto_field tcp_connect_params[] = {
+	OPEN_PARAMS(OPT),
+	TLS_PARAM(struct proto_tcp_open_args, tls_client_members,
+		  "TLS over the connection: true for the defaults, or an object; the handshake "
+		  "is done before the answer (-32012 when it fails)."),
+	END
+};
+static const struct proto_field tcp_listen_params[] = {
+	OPEN_PARAMS(OPT),
+	TLS_PARAM(struct proto_tcp_open_args, tls_server_members,
+		  "Serve TLS: inbound connections finish their handshake before tcp.accept "
+		  "answers them."),
+	END
+};
+static const struct proto_field tcp_start_tls_params[] = {
+	P(struct proto_tcp_start_tls_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
+	  "Socket id: connected, plaintext, nothing read ahead or queued."),
+	TLS_PARAM(struct proto_tcp_start_tls_args, tls_client_members,
+		  "The TLS options, as tcp.connect's tls (true: the defaults)."),
+	END
+};
 
 static const struct proto_field tcp_accept_params[] = {
 	P(struct proto_tcp_accept_args, socket, "socket", PROTO_T_SOCKET, REQ, 0, ID_MAX, 0,
@@ -210,6 +275,34 @@ static const struct proto_field res_attempt[] = {
 static const struct proto_field res_attempt_item[] = {
 	RS("attempt", PROTO_T_OBJECT, REQ, res_attempt, "One connect attempt."), END
 };
+static const struct proto_field res_san[] = {
+	R("name", PROTO_T_STRING, REQ, "\"DNS:name\", \"IP:address\", \"email:...\" or "
+	  "\"URI:...\"."), END
+};
+static const struct proto_field res_peer_cert[] = {
+	R("subject", PROTO_T_STRING, REQ, "Subject, RFC 2253."),
+	R("issuer", PROTO_T_STRING, REQ, "Issuer, RFC 2253."),
+	RS("subjectAltNames", PROTO_T_ARRAY, REQ, res_san, "Subject alternative names."),
+	R("notBefore", PROTO_T_STRING, REQ, "Start of validity, \"YYYY-MM-DDTHH:MM:SSZ\"."),
+	R("notAfter", PROTO_T_STRING, REQ, "End of validity, likewise."),
+	R("sha256", PROTO_T_STRING, REQ, "SHA-256 of the DER certificate, 64 lowercase hex "
+	  "digits."), END
+};
+static const struct proto_field res_tls[] = {
+	R("version", PROTO_T_STRING, REQ, "\"TLSv1.2\" or \"TLSv1.3\"."),
+	R("cipher", PROTO_T_STRING, REQ, "Cipher suite, OpenSSL's name."),
+	R("alpn", PROTO_T_STRING, REQ | PROTO_F_NULLABLE, "Protocol agreed by ALPN, or null."),
+	R("resumed", PROTO_T_BOOL, REQ, "The session was resumed."),
+	RS("peerCertificate", PROTO_T_OBJECT, REQ | PROTO_F_NULLABLE, res_peer_cert,
+	   "The peer's certificate, or null when it sent none."),
+	R("verified", PROTO_T_BOOL, REQ, "The peer's certificate chain (and, client side, name) "
+	  "was verified."), END
+};
+#define TLS_RESULT(opt, what) RS("tls", PROTO_T_OBJECT, opt, res_tls, what)
+static const struct proto_field res_start_tls[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	TLS_RESULT(REQ, "The handshake's outcome."), END
+};
 static const struct proto_field res_connect[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("state", PROTO_T_STATE, REQ, "\"connected\"."),
@@ -217,7 +310,8 @@ static const struct proto_field res_connect[] = {
 	R("remote", PROTO_T_ENDPOINT, REQ, "Remote endpoint."),
 	RS("attempts", PROTO_T_ARRAY, REQ, res_attempt_item, "Every address tried, in the order "
 	   "tried (Happy Eyeballs races them), with its outcome; also in the error's data when "
-	   "the connect fails."), END
+	   "the connect fails."),
+	TLS_RESULT(OPT, "With tls: the handshake's outcome."), END
 };
 static const struct proto_field res_listen[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
@@ -229,12 +323,15 @@ static const struct proto_field res_accept[] = {
 	R("inbound", PROTO_T_SOCKET, REQ, "Id of the new, connected socket."),
 	R("state", PROTO_T_STATE, REQ, "The inbound socket's state, \"connected\"."),
 	R("local", PROTO_T_ENDPOINT, REQ, "Inbound socket's local endpoint."),
-	R("remote", PROTO_T_ENDPOINT, REQ, "Inbound socket's peer."), END
+	R("remote", PROTO_T_ENDPOINT, REQ, "Inbound socket's peer."),
+	TLS_RESULT(OPT, "A TLS listener's: the inbound handshake's outcome."), END
 };
 static const struct proto_field res_read[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("bytes", PROTO_T_INT, REQ, "Bytes returned, or -1 at end of stream."),
-	R("data", PROTO_T_BASE64, OPT, "The bytes, base64; absent at end of stream."), END
+	R("data", PROTO_T_BASE64, OPT, "The bytes, base64; absent at end of stream."),
+	R("truncated", PROTO_T_BOOL, OPT, "At end of stream on TLS: true when the peer closed "
+	  "without close_notify."), END
 };
 static const struct proto_field res_write[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
@@ -297,7 +394,8 @@ static const struct proto_field res_sockopts[] = {
 	RS("options", PROTO_T_OBJECT, OPT, res_sockopts, "The socket options in effect, read " \
 	   "from the kernel, while the socket is open."), \
 	RS("tcpInfo", PROTO_T_OBJECT, OPT, res_kinfo, "The kernel's view (TCP_INFO), while " \
-	   "connected.")
+	   "connected."), \
+	TLS_RESULT(OPT, "A TLS socket, once its handshake is done: as tcp.connect's tls.")
 static const struct proto_field res_info[] = { INFO_FIELDS, END };
 static const struct proto_field res_info_item[] = {
 	RS("socket", PROTO_T_OBJECT, REQ, res_info, "One socket, as tcp.info describes it."), END
@@ -370,6 +468,8 @@ static const struct proto_field note_data[] = {
 	R("bytes", PROTO_T_INT, REQ, "Bytes in this chunk, or -1 at end of stream."),
 	R("data", PROTO_T_BASE64, OPT, "The bytes, base64; absent at end of stream."),
 	R("totalBytes", PROTO_T_INT, REQ, "Bytes delivered by tcp.data so far, this chunk included."),
+	R("truncated", PROTO_T_BOOL, OPT, "At end of stream on TLS: true when the peer closed "
+	  "without close_notify."),
 	END
 };
 static const struct proto_field note_error[] = {
@@ -387,12 +487,14 @@ static const struct proto_field note_closed[] = {
 	R("undeliveredBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes accepted for writing that "
 	  "never left this host (the last ones written)."),
 	R("unacknowledgedBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes sent but not "
-	  "acknowledged by the peer when the connection was reset."), END
+	  "acknowledged by the peer when the connection was reset."),
+	R("truncated", PROTO_T_BOOL, OPT, "channel, on TLS: true when the peer closed without "
+	  "close_notify."), END
 };
 static const struct proto_field note_monitor[] = {
 	R("time", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
 	R("event", PROTO_T_STRING, REQ, "client.connect, client.disconnect, create, connect, state, "
-	  "accept, read, write, error, close, closed, denied or monitor.dropped."),
+	  "accept, read, write, error, close, closed, denied, tls or monitor.dropped."),
 	R("client", PROTO_T_INT, REQ, "Client number (0: a socket lingering without owner)."),
 	R("pid", PROTO_T_INT, OPT, "Client process id."),
 	R("uid", PROTO_T_INT, OPT, "Client user id."),
@@ -422,6 +524,12 @@ static const struct proto_field note_monitor[] = {
 	  "the peer at the reset."),
 	RS("tcpInfo", PROTO_T_OBJECT, OPT, res_kinfo, "state (to connected or closing): "
 	   "the kernel's view, as in tcp.info."),
+	R("version", PROTO_T_STRING, OPT, "tls: the version agreed."),
+	R("cipher", PROTO_T_STRING, OPT, "tls: the cipher suite agreed."),
+	R("alpn", PROTO_T_STRING, OPT, "tls: the protocol agreed by ALPN, when one was."),
+	R("resumed", PROTO_T_BOOL, OPT, "tls: the session was resumed."),
+	R("verified", PROTO_T_BOOL, OPT, "tls: the peer's certificate was verified."),
+	R("truncated", PROTO_T_BOOL, OPT, "tls: the peer ended without close_notify."),
 	END
 };
 
@@ -432,7 +540,8 @@ static const struct proto_field note_monitor[] = {
 #define E(x) PROTO_E_##x
 static const int err_create[] = { E(INVALID_PARAMS), E(LIMIT), 0 };
 static const int err_connect[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
-	E(NOT_PERMITTED), E(CLOSED), E(LIMIT), E(TIMEOUT), E(RESOLVE), E(NETWORK), E(CANCELLED), 0 };
+	E(NOT_PERMITTED), E(CLOSED), E(LIMIT), E(TIMEOUT), E(RESOLVE), E(NETWORK), E(TLS),
+	E(CANCELLED), 0 };	/* connect, startTls */
 static const int err_listen[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
 	E(NOT_PERMITTED), E(LIMIT), E(RESOLVE), E(NETWORK), E(CANCELLED), 0 };
 static const int err_wait[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(INVALID_STATE),
@@ -545,6 +654,12 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.summary = "Every counter and gauge in the Prometheus text exposition format.",
 		.description = "Answers at once; root and the daemon's uid only (the figures "
 			       "cover every user)." },
+	[PROTO_M_TCP_START_TLS] = {
+		.name = "tcp.startTls", .errors = err_connect, .params = tcp_start_tls_params,
+		.result = res_start_tls, .flags = PROTO_M_SOCKET, .states = S(CONNECTED),
+		.summary = "Upgrade a connected plaintext socket to TLS (STARTTLS), as its client.",
+		.description = "Answers once the handshake is done (-32012 when it fails); "
+			       "refused (-32002) while bytes are read ahead or queued." },
 	[PROTO_N_TCP_DATA] = {
 		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,
 		.summary = "Pump mode: bytes arrived, or the end of stream (bytes -1)." },

@@ -53,6 +53,7 @@ enum proto_method_id {
 	PROTO_M_RPC_DISCOVER,
 	PROTO_M_RPC_CANCEL,
 	PROTO_M_DAEMON_METRICS,
+	PROTO_M_TCP_START_TLS,
 	/* Notifications, daemon to client. */
 	PROTO_N_TCP_DATA,
 	PROTO_N_TCP_ERROR,
@@ -83,6 +84,26 @@ extern const struct proto_method proto_methods[_PROTO_M_MAX];
 
 int	 proto_method_lookup(const char *name);
 
+#define PROTO_PEM_MAX		65536	/* bytes of one PEM parameter */
+#define PROTO_ALPN_MAX		16	/* protocols in tls.alpn */
+
+/*
+ * The tls parameter of tcp.connect, tcp.startTls (client side) and
+ * tcp.listen (server side); each method reads the members of its side.
+ */
+struct proto_tls_args {
+	int			on;		/* -1: absent, 0: false, 1: true or an object */
+	struct proto_str	server_name;	/* client: name checked and sent (SNI) */
+	int			verify;		/* client: -1 absent (true) */
+	struct proto_str	ca_pem;		/* trust anchors instead of the system's */
+	const cJSON		*alpn;		/* array of protocol names, or NULL */
+	struct proto_str	min_version;	/* "1.2" or "1.3", NULL: 1.2 */
+	int			session_reuse;	/* client: -1 absent (true) */
+	struct proto_str	certificate_pem;	/* server: certificate (and chain) */
+	struct proto_str	key_pem;	/* server: its private key */
+	int			request_client_certificate;	/* server: -1 absent (false) */
+};
+
 /* Parameters of tcp.create, and of tcp.connect / tcp.listen. */
 struct proto_tcp_open_args {
 	int64_t			socket;		/* 0: absent, create one */
@@ -97,6 +118,12 @@ struct proto_tcp_open_args {
 	int64_t			send_buffer;	/* bytes, -1: absent */
 	int64_t			receive_buffer;	/* bytes, -1: absent */
 	int			happy_eyeballs;	/* -1: absent */
+	struct proto_tls_args	tls;		/* connect, listen */
+};
+
+struct proto_tcp_start_tls_args {
+	int64_t			socket;
+	struct proto_tls_args	tls;
 };
 
 struct proto_tcp_accept_args {
@@ -172,6 +199,7 @@ union proto_args {
 	struct proto_tcp_options_args	options;
 	struct proto_socket_args	sock;
 	struct proto_cancel_args	cancel;
+	struct proto_tcp_start_tls_args	start_tls;
 };
 
 #endif

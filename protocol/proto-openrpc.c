@@ -29,11 +29,25 @@
 
 static void write_schema(struct proto_jw *w, const struct proto_field *f, bool bounds);
 
-/* properties and required of an object whose members are fields. */
+/* "type": t, or [t, "null"] for a field that may be null. */
 static void
-write_object(struct proto_jw *w, const struct proto_field *fields, bool bounds)
+write_type(struct proto_jw *w, const struct proto_field *f, const char *t)
 {
-	proto_jw_kstr(w, "type", "object");
+	if (!f || !(f->flags & PROTO_F_NULLABLE)) {
+		proto_jw_kstr(w, "type", t);
+		return;
+	}
+	proto_jw_key(w, "type");
+	proto_jw_arr_begin(w);
+	proto_jw_str(w, t);
+	proto_jw_str(w, "null");
+	proto_jw_arr_end(w);
+}
+
+/* properties and required of an object whose members are fields (f: the object's own row). */
+static void
+write_members(struct proto_jw *w, const struct proto_field *fields, bool bounds)
+{
 	proto_jw_key(w, "properties");
 	proto_jw_obj_begin(w);
 	for (const struct proto_field *f = fields; f && f->name; f++) {
@@ -47,6 +61,14 @@ write_object(struct proto_jw *w, const struct proto_field *fields, bool bounds)
 		if (f->flags & PROTO_F_REQUIRED)
 			proto_jw_str(w, f->name);
 	proto_jw_arr_end(w);
+}
+
+static void
+write_object(struct proto_jw *w, const struct proto_field *f, const struct proto_field *fields,
+	     bool bounds)
+{
+	write_type(w, f, "object");
+	write_members(w, fields, bounds);
 }
 
 /* The JSON Schema of one field; bounds and defaults for parameters. */
@@ -65,7 +87,7 @@ write_schema(struct proto_jw *w, const struct proto_field *f, bool bounds)
 		break;
 	case PROTO_T_OBJECT:
 		if (f->sub) {
-			write_object(w, f->sub, false);
+			write_object(w, f, f->sub, false);
 		} else {
 			/* A map of names to integers (limits, counters). */
 			proto_jw_kstr(w, "type", "object");
@@ -75,8 +97,28 @@ write_schema(struct proto_jw *w, const struct proto_field *f, bool bounds)
 			proto_jw_obj_end(w);
 		}
 		break;
-	case PROTO_T_ARRAY:
+	case PROTO_T_SWITCH:
+		/* true (defaults), false (none) or an object of the members. */
+		proto_jw_key(w, "type");
+		proto_jw_arr_begin(w);
+		proto_jw_str(w, "boolean");
+		proto_jw_str(w, "object");
+		proto_jw_arr_end(w);
+		write_members(w, f->sub, bounds);
+		break;
+	case PROTO_T_STRLIST:
 		proto_jw_kstr(w, "type", "array");
+		proto_jw_key(w, "items");
+		proto_jw_obj_begin(w);
+		proto_jw_kstr(w, "type", "string");
+		proto_jw_kint(w, "minLength", 1);
+		proto_jw_kint(w, "maxLength", 255);
+		proto_jw_obj_end(w);
+		proto_jw_kint(w, "minItems", 1);
+		proto_jw_kint(w, "maxItems", f->max);
+		break;
+	case PROTO_T_ARRAY:
+		write_type(w, f, "array");
 		if (f->sub) {
 			proto_jw_key(w, "items");
 			write_schema(w, f->sub, false);
@@ -108,13 +150,15 @@ write_schema(struct proto_jw *w, const struct proto_field *f, bool bounds)
 		}
 		break;
 	case PROTO_T_BOOL:
-		proto_jw_kstr(w, "type", "boolean");
+		write_type(w, f, "boolean");
 		if (bounds && f->def >= 0)
 			proto_jw_kbool(w, "default", f->def != 0);
 		break;
 	case PROTO_T_STRING:
 	default:
-		proto_jw_kstr(w, "type", "string");
+		write_type(w, f, "string");
+		if (bounds && f->max > 0)
+			proto_jw_kint(w, "maxLength", f->max);
 		break;
 	}
 	proto_jw_obj_end(w);
@@ -145,7 +189,7 @@ write_result(struct proto_jw *w, const struct proto_field *fields)
 	proto_jw_kstr(w, "name", "result");
 	proto_jw_key(w, "schema");
 	proto_jw_obj_begin(w);
-	write_object(w, fields, false);
+	write_object(w, NULL, fields, false);
 	proto_jw_obj_end(w);
 	proto_jw_obj_end(w);
 }

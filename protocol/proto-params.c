@@ -30,11 +30,41 @@ set_default(const struct proto_field *f, void *args)
 		*(struct proto_str *)p = (struct proto_str){ NULL, 0 };
 		break;
 	case PROTO_T_ID:
+	case PROTO_T_STRLIST:
 		*(const cJSON **)p = NULL;
+		break;
+	case PROTO_T_SWITCH:
+		for (const struct proto_field *g = f->sub; g && g->name; g++)
+			set_default(g, p);
+		*(int *)p = -1;
 		break;
 	default:
 		break;
 	}
+}
+
+static int parse_fields(const struct proto_field *fields, const cJSON *params, void *args,
+			const char **ret_param, enum proto_param_error *ret_why);
+
+/* An array of 1 to max non-empty strings of at most 255 bytes each. */
+static enum proto_param_error
+check_strlist(const struct proto_field *f, const cJSON *v)
+{
+	const cJSON *e;
+	int n = 0;
+
+	if (!cJSON_IsArray(v))
+		return PROTO_PARAM_TYPE;
+	cJSON_ArrayForEach(e, v) {
+		size_t len;
+
+		if (!cJSON_IsString(e))
+			return PROTO_PARAM_TYPE;
+		len = strlen(e->valuestring);
+		if (len == 0 || len > 255 || ++n > f->max)
+			return PROTO_PARAM_RANGE;
+	}
+	return n == 0 ? PROTO_PARAM_RANGE : PROTO_PARAM_OK;
 }
 
 static enum proto_param_error
@@ -68,6 +98,8 @@ parse_one(const struct proto_field *f, const cJSON *v, void *args)
 			return PROTO_PARAM_TYPE;
 		struct proto_str s = { v->valuestring, strlen(v->valuestring) };
 
+		if (f->type == PROTO_T_STRING && f->max > 0 && s.len > (size_t)f->max)
+			return PROTO_PARAM_RANGE;
 		if (f->type == PROTO_T_BASE64 && !proto_base64_valid(s.s, s.len))
 			return PROTO_PARAM_BASE64;
 		*(struct proto_str *)p = s;
@@ -77,6 +109,13 @@ parse_one(const struct proto_field *f, const cJSON *v, void *args)
 			return PROTO_PARAM_TYPE;
 		*(const cJSON **)p = v;
 		return PROTO_PARAM_OK;
+	case PROTO_T_STRLIST: {
+		enum proto_param_error why = check_strlist(f, v);
+
+		if (why == PROTO_PARAM_OK)
+			*(const cJSON **)p = v;
+		return why;
+	}
 	default:
 		return PROTO_PARAM_TYPE;
 	}
@@ -92,8 +131,6 @@ int
 proto_params_parse(const struct proto_field *fields, const cJSON *params, void *args,
 		   const char **ret_param, enum proto_param_error *ret_why)
 {
-	const struct proto_field *f;
-
 	/* An empty array says "no parameters" as well as no params member. */
 	if (cJSON_IsArray(params) && cJSON_GetArraySize(params) == 0)
 		params = NULL;
@@ -102,22 +139,54 @@ proto_params_parse(const struct proto_field *fields, const cJSON *params, void *
 		*ret_why = PROTO_PARAM_NOT_OBJECT;
 		return -EINVAL;
 	}
+	return parse_fields(fields, params, args, ret_param, ret_why);
+}
+
+/*
+ * A SWITCH field: false, true (every member its default) or an object
+ * of f->sub's members, into the nested struct at p.
+ */
+static int
+parse_switch(const struct proto_field *f, const cJSON *v, char *p, const char **ret_param,
+	     enum proto_param_error *ret_why)
+{
+	if (cJSON_IsBool(v) || cJSON_IsObject(v)) {
+		*(int *)p = !cJSON_IsFalse(v);
+		return parse_fields(f->sub, cJSON_IsObject(v) ? v : NULL, p, ret_param, ret_why);
+	}
+	*ret_param = f->path ? f->path : f->name;
+	*ret_why = PROTO_PARAM_TYPE;
+	return -EINVAL;
+}
+
+/* The members of params (an object or NULL) as fields say; see proto_params_parse(). */
+static int
+parse_fields(const struct proto_field *fields, const cJSON *params, void *args,
+	     const char **ret_param, enum proto_param_error *ret_why)
+{
+	const struct proto_field *f;
+
 	for (f = fields; f && f->name; f++) {
 		const cJSON *v = params ? cJSON_GetObjectItemCaseSensitive(params, f->name) : NULL;
 		enum proto_param_error why;
 
 		if (!v) {
 			if (f->flags & PROTO_F_REQUIRED) {
-				*ret_param = f->name;
+				*ret_param = f->path ? f->path : f->name;
 				*ret_why = PROTO_PARAM_MISSING;
 				return -EINVAL;
 			}
 			set_default(f, args);
 			continue;
 		}
+		if (f->type == PROTO_T_SWITCH) {
+			if (parse_switch(f, v, (char *)args + f->offset, ret_param, ret_why) < 0)
+				return -EINVAL;
+			continue;
+		}
 		why = parse_one(f, v, args);
 		if (why != PROTO_PARAM_OK) {
-			*ret_param = f->name;
+			*ret_param = f->path ? f->path : f->name;
 			*ret_why = why;
 			return -EINVAL;
 		}
@@ -147,6 +216,8 @@ proto_type_name(enum proto_type t)
 	switch (t) {
 	case PROTO_T_BOOL:	return "boolean";
 	case PROTO_T_ID:	return "string or number";
+	case PROTO_T_SWITCH:	return "boolean or object";
+	case PROTO_T_STRLIST:	return "array";
 	case PROTO_T_INT:
 	case PROTO_T_SOCKET:	return "integer";
 	case PROTO_T_STRING:

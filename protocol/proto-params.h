@@ -23,6 +23,11 @@ enum proto_type {
 	PROTO_T_STRING,		/* struct proto_str, UTF-8 */
 	PROTO_T_BASE64,		/* struct proto_str, checked base64 */
 	PROTO_T_ID,		/* const cJSON *: a request id, string or number */
+	PROTO_T_SWITCH,		/* true, false or an object of sub's members: a nested
+				 * args struct at offset whose first member is an int
+				 * (-1 absent, 0 false, 1 true or an object) */
+	PROTO_T_STRLIST,	/* const cJSON *: an array of 1 to max non-empty strings
+				 * of at most 255 bytes each */
 	/* Result-only types, for descriptions. */
 	PROTO_T_STATE,		/* one of the state names */
 	PROTO_T_ENDPOINT,	/* {address, port, family} */
@@ -34,6 +39,7 @@ enum proto_type {
 enum {
 	PROTO_F_REQUIRED	= 1 << 0,	/* absent is -32602 */
 	PROTO_F_OPTIONAL	= 0,
+	PROTO_F_NULLABLE	= 1 << 1,	/* results: the value may be null */
 };
 
 struct proto_str {
@@ -46,7 +52,8 @@ struct proto_field {
 	enum proto_type	 type;
 	size_t		 offset;	/* into the args struct */
 	unsigned	 flags;		/* PROTO_F_* */
-	int64_t		 min, max;	/* PROTO_T_INT bounds, inclusive */
+	int64_t		 min, max;	/* PROTO_T_INT bounds, inclusive; STRING:
+					 * max > 0 bounds its bytes; STRLIST: max items */
 	int64_t		 def;		/* value when absent (INT, BOOL) */
 	const char	*summary;
 	/*
@@ -54,6 +61,7 @@ struct proto_field {
 	 * integers), an ARRAY's item (one row, its name unused).
 	 */
 	const struct proto_field *sub;
+	const char	*path;		/* a nested param's name in errors ("tls.caPem") */
 };
 
 /* Why a parameter was refused, for data.reason. */

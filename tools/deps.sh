@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libev-dev libcjson-dev libsystemd-dev libc-ares-dev libinih-dev
-	libcmocka-dev socat jq systemd valgrind clang python3-jsonschema python3-aiorpcx
+	libcmocka-dev libssl-dev openssl socat jq systemd valgrind clang python3-jsonschema python3-aiorpcx
 	python3-prometheus-client"
 
 if [ "${1:-}" = "--list" ]; then

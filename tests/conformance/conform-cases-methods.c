@@ -331,6 +331,12 @@ exercise(struct ctx *x, enum proto_method_id i)
 		return cc_call(x->c, "rpc.cancel", "{\"id\":\"no-such-request\"}");
 	case PROTO_M_DAEMON_METRICS:
 		return cc_call(x->c, "daemon.metrics", NULL);
+	case PROTO_M_TCP_START_TLS:
+		/* A plaintext peer that closes: the handshake fails, -32012 (conform-cases-tls.c succeeds). */
+		s = cc_pair(x->c, &pfd);
+		if (pfd >= 0)
+			close(pfd);
+		return cc_call(x->c, "tcp.startTls", "{\"socket\":%lld,\"tls\":true}", s);
 	case PROTO_N_TCP_DATA:
 	case PROTO_N_TCP_ERROR:
 	case PROTO_N_TCP_CLOSED:
@@ -358,6 +364,12 @@ case_every_method(void)
 			continue;
 		a = exercise(&x, (enum proto_method_id)i);
 		CHECK(a, "%s: the suite has no exercise for it, or no answer", m->name);
+		if (i == PROTO_M_TCP_START_TLS) {
+			CHECK(err_code(a) == PROTO_E_TLS && j_is(a, "error.data.reason", "peerClosed"),
+			      "tcp.startTls with a peer gone: %s", j_text(a));
+			cJSON_Delete(a);
+			continue;
+		}
 		if ((m->flags & PROTO_M_PRIVILEGED) && err_code(a) == PROTO_E_NOT_PERMITTED) {
 			conform_log("%s: not privileged, -32003 as it must", m->name);
 			cJSON_Delete(a);

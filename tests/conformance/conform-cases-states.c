@@ -41,6 +41,7 @@ static const struct {
 	{ "tcp.setOptions", ",\"noDelay\":true", false },
 	{ "tcp.info", "", false },
 	{ "tcp.channel", "", false },
+	{ "tcp.startTls", ",\"tls\":true", false },
 };
 
 /* The request params of method on socket s, or NULL when the suite has no template. */

@@ -171,7 +171,10 @@ has_type(enum proto_type t, const cJSON *v)
 	case PROTO_T_OBJECT:
 		return cJSON_IsObject(v);
 	case PROTO_T_ARRAY:
+	case PROTO_T_STRLIST:
 		return cJSON_IsArray(v);
+	case PROTO_T_SWITCH:
+		return cJSON_IsBool(v) || cJSON_IsObject(v);
 	default:
 		return false;
 	}
@@ -195,6 +198,8 @@ j_shape(const struct proto_field *fields, const cJSON *o, char *why, size_t whyl
 			snprintf(why, whylen, "field %s is missing", f->name);
 			return false;
 		}
+		if (v && cJSON_IsNull(v) && (f->flags & PROTO_F_NULLABLE))
+			continue;
 		if (v && !has_type(f->type, v)) {
 			snprintf(why, whylen, "field %s is not a %s", f->name,
 				 proto_type_name(f->type));
