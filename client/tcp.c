@@ -108,6 +108,7 @@ lib_tcp_open_args(const tisock_tcp *s, struct proto_tcp_open_args *a)
 		.keep_alive_idle = s->keep_alive_idle, .linger = s->linger,
 		.send_buffer = s->send_buffer, .receive_buffer = s->receive_buffer,
 		.happy_eyeballs = -1,	/* the daemon's default: race */
+		.tls = { .on = -1 },	/* written by tcp-tls.c, as JSON of its own */
 	};
 	return 0;
 }
