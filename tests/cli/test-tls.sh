@@ -114,8 +114,8 @@ peer expired --cert "$pki/expired.pem" --key "$pki/server.key"
 rc=$?
 check "connect --tls --json to an expired certificate exits 1" [ $rc = 1 ]
 check "connect --tls --json: the error carries the reason" \
-	jq -e '.error.type == "tls" and .error.tls.reason == "certificateExpired" and
-	       .error.tls.verifyError == 10 and .error.exitStatus == 1' "$tmp/expired.err"
+	jq -se 'any(.[]; .error.type == "tls" and .error.tls.reason == "certificateExpired" and
+	       .error.tls.verifyError == 10 and .error.exitStatus == 1)' "$tmp/expired.err"
 wait "$peer_pid"
 
 peer name "${CERT[@]}"
