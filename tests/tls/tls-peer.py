@@ -20,11 +20,15 @@ received as "sha256 HEX BYTES" and the bytes themselves with --print.
 Every wait is bounded by --deadline seconds.
 """
 import argparse
+import warnings
 import hashlib
 import os
 import socket
 import ssl
 import sys
+
+
+warnings.simplefilter("ignore", DeprecationWarning)
 
 
 def server_context(a):
@@ -196,6 +200,8 @@ def client_echo(a):
     ctx = client_context(a)
     raw = socket.create_connection(("127.0.0.1", a.connect), timeout=a.deadline)
     s = ctx.wrap_socket(raw, server_hostname=a.servername)
+    sys.stderr.write("client: %s %s alpn=%s\n" % (s.version(), s.cipher()[0],
+                                                   s.selected_alpn_protocol()))
     data = sys.stdin.buffer.read() if a.bytes < 0 else os.urandom(a.bytes)
     sent = hashlib.sha256(data).hexdigest()
     s.sendall(data)
