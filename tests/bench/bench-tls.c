@@ -10,7 +10,8 @@
  *    JSON pump (tcp.data), and socat -b 65536 UNIX-LISTEN OPENSSL:
  *    relaying to a Unix socket read by this program;
  *  - full handshakes per second, one connection after another: the
- *    daemon (tcp.connect with tls, sessionReuse false, then tcp.close),
+ *    daemon (tcp.connect with tls, sessionReuse false, a tcp.read of the
+ *    server's one byte, then tcp.close),
  *    socat UNIX-LISTEN,fork OPENSSL: (a connection to its Unix socket,
  *    one byte read through it: the handshake is done), and, for
  *    information, the daemon resuming sessions (its default).
@@ -22,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -45,6 +47,7 @@ enum { T_CHANNEL, T_PUMP, T_SOCAT, T_HS, T_HS_SOCAT, T_HS_RESUME, _T_MAX };
 static char pki[96], ca_json[8192];
 static const char *socat_bin;
 static int hs_n = 300;
+static int resumed;		/* connects whose session was resumed */
 
 /* The server's context: the test certificate and key. */
 static SSL_CTX *
@@ -131,6 +134,8 @@ connect_tls(struct rpc *r, int port, bool reuse)
 		exit(1);
 	}
 	s = (long long)cJSON_GetObjectItemCaseSensitive(res, "socket")->valuedouble;
+	resumed += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(res, "tls"), "resumed"));
 	cJSON_Delete(a);
 	return s;
 }
@@ -209,6 +214,11 @@ socat_tls_start(int port, bool fork_each, char *path, size_t path_len)
 		 "snihost=localhost,nodelay", port, pki);
 	pid = fork();
 	if (pid == 0) {
+		/* Its complaints about clients that leave first are not results. */
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
 		execl(socat_bin, "socat", "-b", "65536", arg1, arg2, (char *)NULL);
 		_exit(127);
 	}
@@ -268,14 +278,21 @@ tls_handshakes(bool reuse)
 	if (reuse) {
 		/* A first full handshake leaves a session to resume. */
 		long long s = connect_tls(&r, port, true);
+		char params[64];
 
+		snprintf(params, sizeof(params), "{\"socket\":%lld,\"length\":1}", s);
+		cJSON_Delete(rpc_call(&r, "tcp.read", params));
 		rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.close\","
 			 "\"params\":{\"socket\":%lld}}\n", s);
 	}
 	t0 = now_s();
 	for (int i = 0; i < hs_n; i++) {
 		long long s = connect_tls(&r, port, reuse);
+		char params[64];
 
+		/* The server's byte, as socat's client reads it (its session tickets come first). */
+		snprintf(params, sizeof(params), "{\"socket\":%lld,\"length\":1}", s);
+		cJSON_Delete(rpc_call(&r, "tcp.read", params));
 		rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.close\","
 			 "\"params\":{\"socket\":%lld}}\n", s);
 	}
@@ -401,6 +418,7 @@ tls_run(const char *srcdir, int reps, bool quick, const char *socat, FILE *json,
 	struct tseries x[_T_MAX];
 	char cmd[512];
 	const int n = _T_MAX;
+	int resumed_asked = 0;
 
 	memset(x, 0, sizeof(x));
 	if (reps > TLS_REPS_MAX)
@@ -427,7 +445,12 @@ tls_run(const char *srcdir, int reps, bool quick, const char *socat, FILE *json,
 			case T_SOCAT: x[i].v[x[i].n++] = tls_socat(); break;
 			case T_HS: x[i].v[x[i].n++] = tls_handshakes(false); break;
 			case T_HS_SOCAT: x[i].v[x[i].n++] = tls_handshakes_socat(); break;
-			case T_HS_RESUME: x[i].v[x[i].n++] = tls_handshakes(true); break;
+			case T_HS_RESUME:
+			resumed = 0;
+			x[i].v[x[i].n++] = tls_handshakes(true);
+			resumed_asked += resumed;
+			resumed = 0;
+			break;
 			}
 		}
 	treport(json, rows, "tls bulk channel (server -> client)", &x[T_CHANNEL], 1e-6, "MB/s",
@@ -441,4 +464,6 @@ tls_run(const char *srcdir, int reps, bool quick, const char *socat, FILE *json,
 		NULL, 0);
 	treport(json, rows, "tls resumed handshakes, daemon", &x[T_HS_RESUME], 1, "conn/s",
 		&x[T_HS_SOCAT], 0);
+	printf("(sessions resumed: %d of the %d connects asking for it; none elsewhere)\n",
+	       resumed_asked, reps * (hs_n + 1));
 }
