@@ -61,6 +61,8 @@ static const struct optdef optdefs[_OPT_MAX] = {
 	[OPT_ALPN] = { "alpn", 0, "P[,P]", "--tls: application protocols (ALPN), by preference" },
 	[OPT_CERT] = { "cert", 0, "FILE", "--tls: the certificate (chain) to serve, PEM" },
 	[OPT_KEY] = { "key", 0, "FILE", "--tls: its private key, PEM" },
+	[OPT_STARTTLS] = { "starttls", 0, "PROTO", "plaintext first, then TLS (implies --tls):\n"
+			   "smtp or imap, as openssl s_client -starttls" },
 	[OPT_REQUIRE_CERT] = { "require-client-cert", 0, NULL, "--tls: ask clients for a certificate\n"
 			       "and refuse those without a valid one" },
 };
@@ -334,6 +336,12 @@ set_option(struct opts *o, enum ctl_opt id, const char *v, const char *as)
 	case OPT_CERT: o->cert = v; break;
 	case OPT_KEY: o->key = v; break;
 	case OPT_REQUIRE_CERT: o->require_cert = true; break;
+	case OPT_STARTTLS:
+		if (strcmp(v, "smtp") != 0 && strcmp(v, "imap") != 0)
+			return ctl_usage(o, "%s: smtp or imap (got \"%s\")", as, v);
+		o->starttls = v;
+		o->tls = true;
+		break;
 	case OPT_HELP:
 	case OPT_VERSION:
 	case _OPT_MAX:

@@ -478,7 +478,7 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 	free(host);
 	if (!s)
 		return ctl_client_failed(c, -errno);
-	if ((status = ctl_tls_client(c, s, o)) != EXIT_OK)
+	if (!o->starttls && (status = ctl_tls_client(c, s, o, false, NULL)) != EXIT_OK)
 		return status;
 	status = tisock_tcp_connect(s);
 	if (status < 0)
@@ -495,6 +495,8 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 		ctl_err("connect to %s: %s", argv[1], w.error);
 		return w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
 	}
+	if (o->starttls && (status = ctl_starttls(c, s, o, argv[1])) != EXIT_OK)
+		return status;
 	ctl_tls_summary(s, o, argv[1]);
 	progress_init(&p, o);
 	if (o->channel) {

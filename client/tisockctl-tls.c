@@ -122,9 +122,14 @@ split_alpn(const struct opts *o, char **copy, const char **store)
 	return EXIT_OK;
 }
 
-/* connect --tls: the options of s's connect.  EXIT_*. */
+/*
+ * connect --tls: the options of s's connect; with start (--starttls),
+ * the upgrade of the connected s at once, a failure told as for what.
+ * EXIT_*.
+ */
 int
-ctl_tls_client(tisock_client *c, tisock_tcp *s, const struct opts *o)
+ctl_tls_client(tisock_client *c, tisock_tcp *s, const struct opts *o, bool start,
+	       const char *what)
 {
 	const char *alpn[ALPN_MAX + 1];
 	char *ca = NULL, *alpn_text = NULL;
@@ -136,11 +141,15 @@ ctl_tls_client(tisock_client *c, tisock_tcp *s, const struct opts *o)
 	if (status == EXIT_OK && o->cafile && !(ca = read_pem("--cafile", o->cafile)))
 		status = EXIT_FAILED;
 	if (status == EXIT_OK) {
-		r = tisock_tcp_set_tls(s, &(struct tisock_tls_options){
+		struct tisock_tls_options t = {
 			.server_name = o->servername, .ca_pem = ca, .alpn = alpn[0] ? alpn : NULL,
-			.flags = o->insecure ? TISOCK_TLS_NO_VERIFY : 0 });
-		if (r < 0)
+			.flags = o->insecure ? TISOCK_TLS_NO_VERIFY : 0 };
+
+		r = start ? tisock_tcp_start_tls(s, &t) : tisock_tcp_set_tls(s, &t);
+		if (r < 0 && !(start && ctl_tls_failed(s, what)))
 			status = ctl_client_failed(c, r);
+		else if (r < 0)
+			status = EXIT_FAILED;
 	}
 	free(ca);
 	free(alpn_text);

@@ -495,9 +495,11 @@ const struct command ctl_commands[] = {
 	  "against the system's CAs (--cafile: those of FILE) and its name against HOST\n"
 	  "(--servername: NAME, also sent as SNI); --insecure checks neither; --alpn\n"
 	  "offers protocols.  The session (version, cipher, ALPN, the peer's certificate)\n"
-	  "is told on stderr; a failed handshake says why (expired, unknown CA, name...).\n",
+	  "is told on stderr; a failed handshake says why (expired, unknown CA, name...).\n"
+	  "--starttls smtp|imap speaks the protocol in plaintext up to its STARTTLS, then\n"
+	  "TLS (tcp.startTls); the relay starts after the handshake.\n",
 	  O(CHANNEL) | O(PROGRESS) | O(VERBOSE) | O(TLS) | O(SERVERNAME) | O(CAFILE) |
-	  O(INSECURE) | O(ALPN), true, cmd_connect },
+	  O(INSECURE) | O(ALPN) | O(STARTTLS), true, cmd_connect },
 	{ "listen", "[-k] [--progress] [-v] [--tls --cert FILE --key FILE] [HOST:]PORT",
 	  "accept a connection and relay it like connect",
 	  "HOST defaults to 127.0.0.1; PORT 0 picks a free port.  \"listening on HOST:PORT\"\n"

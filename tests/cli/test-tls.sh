@@ -98,6 +98,26 @@ for mode in json channel; do
 	rm -f "$tmp/big.out"
 done
 
+# --- STARTTLS: SMTP and IMAP in plaintext, then TLS -----------------------
+for proto in smtp imap; do
+	peer "$proto" "${CERT[@]}" --mode "$proto"
+	printf 'after STARTTLS\n' | "$CTL" connect --starttls $proto --cafile "$pki/ca.pem" \
+		--servername localhost "127.0.0.1:$port" > "$tmp/$proto.got" 2> "$tmp/$proto.err"
+	rc=$?
+	check "connect --starttls $proto: plaintext, then TLS verified, exit 0" \
+		bash -c "[ $rc = 0 ] && grep -q '^tls: TLSv1.3 .*, verified' '$tmp/$proto.err'"
+	check "connect --starttls $proto: the relay runs inside TLS" \
+		grep -qx 'after STARTTLS' "$tmp/$proto.got"
+	wait "$peer_pid"
+done
+peer nostarttls "${CERT[@]}" --mode imap
+"$CTL" connect --starttls smtp "localhost:$port" < /dev/null > /dev/null 2> "$tmp/nostart.err"
+rc=$?
+check "connect --starttls smtp to an IMAP server: exit 1, its line shown" \
+	bash -c "[ $rc = 1 ] && grep -q 'smtp STARTTLS refused or not understood: \"\* OK ' '$tmp/nostart.err'"
+kill "$peer_pid" 2>/dev/null
+wait "$peer_pid" 2>/dev/null
+
 # --- verification failures ---------------------------------------------
 peer self --cert "$pki/self.pem" --key "$pki/self.key"
 "$CTL" connect --tls "localhost:$port" < /dev/null > /dev/null 2> "$tmp/self.err"

@@ -12,6 +12,8 @@ on stdout and serves --conns connections, one after another, in --mode:
   truncate  sends "partial" and closes TCP without close_notify
   starttls  plaintext "220 ready", waits for "STARTTLS", answers
             "220 go ahead", then TLS and echo
+  smtp      SMTP up to STARTTLS (greeting, EHLO, STARTTLS), then TLS and echo
+  imap      IMAP up to STARTTLS (greeting, TAG STARTTLS), then TLS and echo
   info      sends one line: ALPN agreed and the client certificate's
             subject CN ("-" for none), then echo
 As a client (--connect PORT) it handshakes, sends --bytes random bytes
@@ -107,7 +109,29 @@ def line(s):
     return buf
 
 
+def smtp_imap(conn, mode):
+    """The plaintext part of SMTP or IMAP up to STARTTLS; False when it went wrong."""
+    if mode == "smtp":
+        conn.sendall(b"220 mx.test ESMTP\r\n")
+        if not line(conn).upper().startswith(b"EHLO "):
+            return False
+        conn.sendall(b"250-mx.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
+        if line(conn).strip().upper() != b"STARTTLS":
+            return False
+        conn.sendall(b"220 2.0.0 go ahead\r\n")
+        return True
+    conn.sendall(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n")
+    tag = line(conn).split(b" ")
+    if len(tag) < 2 or tag[1].strip().upper() != b"STARTTLS":
+        return False
+    conn.sendall(b"* note\r\n" + tag[0] + b" OK begin TLS now\r\n")
+    return True
+
+
 def serve_one(ctx, conn, a):
+    if a.mode in ("smtp", "imap") and not smtp_imap(conn, a.mode):
+        conn.close()
+        return
     if a.mode == "starttls":
         conn.sendall(b"220 ready\r\n")
         if line(conn).strip() != b"STARTTLS":
@@ -120,7 +144,7 @@ def serve_one(ctx, conn, a):
         print("handshake failed: %s" % e, flush=True)
         conn.close()
         return
-    if a.mode in ("echo", "starttls", "info"):
+    if a.mode in ("echo", "starttls", "info", "smtp", "imap"):
         if a.mode == "info":
             cert = s.getpeercert()
             cn = "-"
