@@ -8,8 +8,8 @@
  * by the default policy, STARTTLS after a plaintext exchange (blocking
  * and with a callback), a peer that ends without close_notify reported
  * as truncated, and the daemon as a TLS server accepting a Python client,
- * with a client certificate (mutual TLS) and with PEM that does not
- * parse.
+ * with a client certificate (mutual TLS), with PEM that does not parse
+ * and with file paths instead of PEM.
  *
  * Usage: test-libtisock-tls DAEMON SRCDIR.
  */
@@ -485,6 +485,14 @@ tls_server(void **state)
 	assert_int_equal(tisock_tcp_listen(l), -EINVAL);
 	assert_int_equal(tisock_client_last_error(c)->code, -32602);
 	assert_non_null(strstr(tisock_client_last_error(c)->data_json, "tls.certificatePem"));
+	tisock_tcp_free(l);
+	/* A path is not PEM: the daemon never opens a file for a client. */
+	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = 0 });
+	assert_int_equal(tisock_tcp_set_tls_server(l, &(struct tisock_tls_server_options){
+		.certificate_pem = pem_path(0, "server.pem"), .key_pem = pem_path(1, "server.key") }),
+		0);
+	assert_int_equal(tisock_tcp_listen(l), -EINVAL);
+	assert_int_equal(tisock_client_last_error(c)->code, -32602);
 	tisock_tcp_free(l);
 	free(cert);
 	free(key);
