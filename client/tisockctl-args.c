@@ -69,7 +69,7 @@ static const struct optdef optdefs[_OPT_MAX] = {
 
 static const char *const event_kinds[] = {
 	"client.connect", "client.disconnect", "create", "connect", "state", "accept", "read",
-	"write", "error", "close", "denied", "monitor.dropped",
+	"write", "error", "close", "denied", "tls", "monitor.dropped",
 };
 
 /* ---- suggestions ------------------------------------------------------- */
