@@ -277,6 +277,16 @@ tls_set(tisock_tcp *s, const cJSON *tls)
 	return 0;
 }
 
+static void
+tls_error_clear(tisock_tcp *s)
+{
+	if (!s->tls_err)
+		return;
+	cJSON_Delete(s->tls_err->json);
+	free(s->tls_err);
+	s->tls_err = NULL;
+}
+
 /* The failure described by data (error -32012's), replacing any.  -ENOMEM. */
 static int
 tls_error_set(tisock_tcp *s, const cJSON *data)
@@ -303,14 +313,15 @@ tls_error_set(tisock_tcp *s, const cJSON *data)
 	} else if (cJSON_IsObject(v)) {
 		e->e.alert = str_of(v, "description");
 	}
-	free(s->tls_err ? (cJSON_Delete(s->tls_err->json), s->tls_err) : NULL);
+	tls_error_clear(s);
 	s->tls_err = e;
 	return 0;
 }
 
 /*
- * What an answer (connect, accept, startTls) says of TLS: its result's
- * tls object becomes the socket's session; error -32012 its failure.
+ * What an answer (connect, listen, accept, startTls) says of TLS: its
+ * result's tls object becomes the socket's session (none: plaintext),
+ * and any earlier failure is forgotten; error -32012 is the failure.
  */
 void
 lib_tls_answer(tisock_tcp *s, const cJSON *answer)
@@ -325,6 +336,9 @@ lib_tls_answer(tisock_tcp *s, const cJSON *answer)
 		v = cJSON_GetObjectItemCaseSensitive(res, "tls");
 		if (cJSON_IsObject(v))
 			(void) tls_set(s, v);
+		else
+			lib_tls_free(s);	/* a plaintext connection now */
+		tls_error_clear(s);
 		return;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(err, "code");
@@ -368,11 +382,7 @@ void
 lib_tls_release(tisock_tcp *s)
 {
 	lib_tls_free(s);
-	if (s->tls_err) {
-		cJSON_Delete(s->tls_err->json);
-		free(s->tls_err);
-		s->tls_err = NULL;
-	}
+	tls_error_clear(s);
 	cJSON_Delete(s->tls_connect);
 	cJSON_Delete(s->tls_listen);
 	s->tls_connect = s->tls_listen = NULL;
