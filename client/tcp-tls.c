@@ -64,6 +64,7 @@ add_str(cJSON *obj, const char *name, const char *s)
 	return !s || cJSON_AddStringToObject(obj, name, s) ? 0 : -ENOMEM;
 }
 
+/* A min_version the library knows. */
 static bool
 version_ok(int v)
 {
@@ -229,6 +230,7 @@ str_of(const cJSON *obj, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A boolean member of obj as 1 or 0 (absent: 0). */
 static int
 bool_of(const cJSON *obj, const char *name)
 {
@@ -277,6 +279,7 @@ tls_set(tisock_tcp *s, const cJSON *tls)
 	return 0;
 }
 
+/* Forgets the last handshake failure of s. */
 static void
 tls_error_clear(tisock_tcp *s)
 {
@@ -377,15 +380,31 @@ lib_tls_free(tisock_tcp *s)
 	s->tls = NULL;
 }
 
+/*
+ * The listen request is sent: the server's options, private key
+ * included, are wiped and freed (a listener listens once).
+ */
+void
+lib_tls_listen_done(tisock_tcp *s)
+{
+	cJSON *key = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(s->tls_listen, "tls"), "keyPem");
+
+	if (cJSON_IsString(key))
+		explicit_bzero(key->valuestring, strlen(key->valuestring));
+	cJSON_Delete(s->tls_listen);
+	s->tls_listen = NULL;
+}
+
 /* Everything TLS of s, when it is released. */
 void
 lib_tls_release(tisock_tcp *s)
 {
 	lib_tls_free(s);
 	tls_error_clear(s);
+	lib_tls_listen_done(s);
 	cJSON_Delete(s->tls_connect);
-	cJSON_Delete(s->tls_listen);
-	s->tls_connect = s->tls_listen = NULL;
+	s->tls_connect = NULL;
 }
 
 TISOCK_PUBLIC const struct tisock_tls_info *

@@ -220,6 +220,7 @@ tisock_tcp_listen(tisock_tcp *s)
 	lib_tcp_open_args(s, &a);
 	r = lib_call_wait_raw(s->c, PROTO_M_TCP_LISTEN, NULL, &a, s->tls_listen, s->c->timeout_ms,
 			      &answer);
+	lib_tls_listen_done(s);	/* the key is not kept */
 	if (r == 0)
 		r = lib_answer_result(s->c, NULL, answer, PROTO_M_TCP_LISTEN, &res);
 	opened(s, r, answer, &res, TISOCK_LISTENING);

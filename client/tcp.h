@@ -92,6 +92,7 @@ void		 lib_tls_answer(tisock_tcp *s, const cJSON *answer);
 void		 lib_tls_closed(tisock_tcp *s, const cJSON *params);
 void		 lib_tls_free(tisock_tcp *s);
 void		 lib_tls_release(tisock_tcp *s);
+void		 lib_tls_listen_done(tisock_tcp *s);
 
 /* stream.c */
 void		 lib_stream_socket_gone(tisock_stream *st);
