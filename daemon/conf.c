@@ -53,6 +53,7 @@ conf_defaults(struct conf *c)
 		.connect_timeout_ms = 30000,
 		.happy_eyeballs_delay_ms = 250,
 		.linger_ms = 5000,
+		.tls_handshake_timeout_ms = 10000,
 		.resolver_timeout_ms = 5000,
 		.resolver_lookups = "fb",
 	};
@@ -94,13 +95,14 @@ static const struct conf_key keys[] = {
 	K("daemon", "happy-eyeballs-delay-ms", happy_eyeballs_delay_ms, 10, 2000),
 	K("daemon", "linger-ms", linger_ms, 0, 3600000),
 	K("daemon", "resolver-timeout-ms", resolver_timeout_ms, 100, 600000),
+	K("daemon", "tls-handshake-timeout-ms", tls_handshake_timeout_ms, 0, 600000),
 };
 
 /* The keys that are not numbers, for "did you mean". */
 static const char *const other_keys[][2] = {
 	{ "daemon", "socket" }, { "daemon", "socket-group" }, { "daemon", "log-level" },
 	{ "daemon", "resolver-lookups" }, { "daemon", "metrics-listen" },
-	{ "policy", "audit" }, { "policy", "rule" },
+	{ "policy", "audit" }, { "policy", "rule" }, { "policy", "tls-insecure" },
 };
 
 #define CONF_LINE_MAX	4096	/* longest line we take; inih's own bound is lower */
@@ -255,13 +257,20 @@ on_policy(struct conf_parse *p, const char *name, const char *value)
 		p->c->policy->audit = value[0] == 'y' || value[0] == 't';
 		return 1;
 	}
+	if (strcmp(name, "tls-insecure") == 0) {
+		if (strcmp(value, "deny") && strcmp(value, "allow"))
+			return fail(p, "[policy] tls-insecure: expected deny or allow, got \"%s\"",
+				    value);
+		p->c->policy->tls_insecure = value[0] == 'a';
+		return 1;
+	}
 	if (strcmp(name, "rule") == 0) {
 		if (policy_add(p->c->policy, value, ++p->rules, err, sizeof(err)) < 0) {
 			return fail(p, "[policy] rule %d: %s", p->rules, err);
 		}
 		return 1;
 	}
-	return fail(p, "unknown key [policy] %s (audit, rule)", name);
+	return fail(p, "unknown key [policy] %s (audit, rule, tls-insecure)", name);
 }
 
 /* A key nobody knows: where it belongs, or what it may have meant.  Returns 0 for inih. */

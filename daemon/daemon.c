@@ -41,6 +41,7 @@
 #include "sdnotify.h"
 #include "proto-errors.h"
 #include "tcp.h"
+#include "tcp-tls.h"
 
 #define DAEMON_DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
 #define DAEMON_ACCEPTS_PER_WAKEUP 64
@@ -554,6 +555,7 @@ daemon_done(struct daemon *d)
 	d->conf.policy = policy_free(d->conf.policy);
 	d->dns = dns_free(d->dns);
 	d->eng.sockets = proto_idmap_free(d->eng.sockets);
+	tcp_tls_engine_done(&d->eng);
 	d->metrics = metrics_free(d->metrics);	/* closes GET /metrics too */
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);

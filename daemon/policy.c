@@ -54,6 +54,7 @@ struct policy_rule {
 	size_t			 nports;
 	char			*text;
 	int			 line;		/* 0: a default */
+	int			 tls;		/* POLICY_TLS_*: what an allow asks of TLS */
 };
 
 /* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
@@ -265,6 +266,16 @@ parse_item(struct policy_rule *r, const char *key, char *list, char *err, size_t
 			k = push((void **)&r->hosts, &r->nhosts, sizeof(h), &h);
 			if (k < 0)
 				free(h.name);
+		} else if (strcmp(key, "tls") == 0) {
+			if (strcmp(v, "required") && strcmp(v, "forbidden")) {
+				snprintf(err, errlen, "tls: \"%s\" is not required or forbidden", v);
+				return -EINVAL;
+			}
+			if (!r->allow) {
+				snprintf(err, errlen, "tls= belongs on allow rules");
+				return -EINVAL;
+			}
+			r->tls = v[0] == 'r' ? POLICY_TLS_REQUIRED : POLICY_TLS_FORBIDDEN;
 		} else if (strcmp(key, "port") == 0) {
 			struct policy_ports p;
 
@@ -274,8 +285,8 @@ parse_item(struct policy_rule *r, const char *key, char *list, char *err, size_t
 			}
 			k = push((void **)&r->ports, &r->nports, sizeof(p), &p);
 		} else {
-			snprintf(err, errlen, "unknown item \"%s\" (user, group, dest, host, port)",
-				 key);
+			snprintf(err, errlen, "unknown item \"%s\" (user, group, dest, host, port, "
+				 "tls)", key);
 			return -EINVAL;
 		}
 		if (k < 0) {
@@ -579,6 +590,16 @@ bool
 policy_rule_allows(const struct policy_rule *r)
 {
 	return r->allow;
+}
+
+/*
+ * Whether r allows a connection that is TLS or not: an allow rule with
+ * tls=required refuses plain TCP, one with tls=forbidden refuses TLS.
+ */
+bool
+policy_rule_allows_tls(const struct policy_rule *r, bool tls)
+{
+	return r->allow && (r->tls == POLICY_TLS_ANY || (r->tls == POLICY_TLS_REQUIRED) == tls);
 }
 
 const char *

@@ -26,7 +26,10 @@
  * address, so a policy put in force too early fails closed.
  *
  * Rule text:  allow|deny ACTIONS [user=U,..] [group=G,..] [dest=CIDR,..]
- *             [host=NAME,..] [port=P|P-Q,..]
+ *             [host=NAME,..] [port=P|P-Q,..] [tls=required|forbidden]
+ * tls= is no match criterion but a condition of an allow rule: what it
+ * matches is denied, by it, unless the connection is TLS (required) or
+ * is not (forbidden).
  * ACTIONS is connect, listen, accept, a comma list of them, or any.
  */
 #ifndef TISOCK_POLICY_H
@@ -46,6 +49,13 @@ enum policy_action {
 
 #define POLICY_MAX_GROUPS	64
 
+/* What an allow rule asks of TLS (tls=required|forbidden). */
+enum {
+	POLICY_TLS_ANY,
+	POLICY_TLS_REQUIRED,
+	POLICY_TLS_FORBIDDEN,
+};
+
 /* Who is asking. */
 struct policy_subject {
 	uid_t		 uid;
@@ -61,6 +71,7 @@ struct policy {
 	struct policy_rule	*rules;		/* the file's, then the defaults */
 	size_t			 n, nfile;
 	bool			 audit;
+	bool			 tls_insecure;	/* tls-insecure = allow: verify false is allowed */
 };
 
 struct policy	*policy_new(void);
@@ -86,6 +97,7 @@ int		 policy_host_set(struct policy *p, size_t i, const struct sockaddr_storage 
 const struct policy_rule *policy_check(const struct policy *p, const struct policy_subject *s,
 		    enum policy_action action, const char *host, const struct sockaddr *addr);
 bool		 policy_rule_allows(const struct policy_rule *r);
+bool		 policy_rule_allows_tls(const struct policy_rule *r, bool tls);
 const char	*policy_rule_text(const struct policy_rule *r);
 int		 policy_rule_line(const struct policy_rule *r);	/* 0: a default */
 const char	*policy_action_name(enum policy_action a);

@@ -21,6 +21,7 @@
 #include "quota.h"
 #include "rpc.h"
 #include "tcp.h"
+#include "tcp-tls.h"
 
 static struct daemon *
 daemon_of(const struct tcp *t)
@@ -47,7 +48,7 @@ ev_op_failed(struct tcp *t, struct tcp_op *op, const struct tcp_error *e)
 			.limit_value = e->limit_value, .rule = e->rule,
 			.rule_index = e->rule_index, .action = e->action, .address = e->address,
 			.cut = e->cut, .written = e->written, .undelivered = e->undelivered,
-			.attempts = a });
+			.attempts = a, .tls = e->tls, .reason = e->tls ? e->tls->reason : NULL });
 	}
 	rpc_call_free(call);
 }
@@ -126,6 +127,7 @@ ev_opened(struct tcp *t, struct tcp_op *op, const struct tcp_attempts *a)
 			rpc_write_endpoint(&w, "remote", &t->remote);
 		if (a->v)
 			rpc_write_attempts(&w, a);
+		rpc_write_tls(&w, t);
 		proto_jw_obj_end(&w);
 	}
 	rpc_result_end(call, &w);
@@ -155,6 +157,7 @@ ev_accepted(struct tcp *t, struct tcp_op *op, struct tcp *nt)
 		proto_jw_kstr(&w, "state", "connected");
 		rpc_write_endpoint(&w, "local", &nt->local);
 		rpc_write_endpoint(&w, "remote", &nt->remote);
+		rpc_write_tls(&w, nt);
 		proto_jw_obj_end(&w);
 	}
 	rpc_result_end(call, &w);
@@ -211,6 +214,8 @@ ev_eof(struct tcp *t)
 	proto_jw_kint(&w, "socket", (int64_t)t->id);
 	proto_jw_kint(&w, "bytes", -1);
 	proto_jw_kuint(&w, "totalBytes", t->pump_total);
+	if (tcp_tls_truncated(t))
+		proto_jw_kbool(&w, "truncated", true);
 	proto_jw_obj_end(&w);
 	rpc_notify_end(c, &w);
 	return true;
@@ -252,6 +257,8 @@ ev_closed(struct tcp *t, const char *reason, bool loss)
 		proto_jw_kuint(&w, "undeliveredBytes", t->loss.undelivered);
 		proto_jw_kuint(&w, "unacknowledgedBytes", t->loss.unacked);
 	}
+	if (tcp_tls_truncated(t))
+		proto_jw_kbool(&w, "truncated", true);
 	proto_jw_obj_end(&w);
 	rpc_notify_end(c, &w);
 }
@@ -388,7 +395,7 @@ ev_judge(struct tcp *t, enum policy_action action, const char *host,
 		return NULL;	/* lingering: nothing new is started for it */
 	r = policy_check(d->conf.policy, &c->subject, action, host,
 			 (const struct sockaddr *)ss);
-	allowed = policy_rule_allows(r);
+	allowed = policy_rule_allows_tls(r, t->tls_cfg != NULL);	/* a listener's for accept */
 	if (!allowed) {
 		d->counters.policy_denials++;
 		metrics_count_denial(d, r);
@@ -483,6 +490,7 @@ static const struct tcp_events rpc_tcp_events = {
 	.accepted = ev_accepted,
 	.shutdown_done = ev_shutdown_done,
 	.close_done = ev_close_done,
+	.tls_started = rpc_tls_started,
 	.data = ev_data,
 	.eof = ev_eof,
 	.error = ev_error,
@@ -494,6 +502,7 @@ static const struct tcp_events rpc_tcp_events = {
 	.failing = ev_failing,
 	.moved = ev_moved,
 	.ended = ev_ended,
+	.tls = rpc_tls_event,
 	.judge = ev_judge,
 	.accept_limit = ev_accept_limit,
 	.has_room = ev_has_room,

@@ -23,6 +23,7 @@
 #include "proto-jsonrpc.h"
 #include "quota.h"
 #include "rpc.h"
+#include "tcp-tls.h"
 #include "tcp.h"
 
 /*
@@ -180,7 +181,7 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 	}
 	proto_rpc_begin_error(&w, call->id, call->id_len, e->code, e->message);
 	if (e->socket || e->state || e->param || e->reason || e->limit || e->method ||
-	    e->resolver || e->sys_errno || e->rule || e->cut || e->attempts) {
+	    e->resolver || e->sys_errno || e->rule || e->cut || e->attempts || e->tls) {
 		proto_jw_key(&w, "data");
 		proto_jw_obj_begin(&w);
 		if (e->socket)
@@ -220,6 +221,8 @@ rpc_reply_error(struct rpc_call *call, const struct rpc_error *e)
 		}
 		if (e->attempts)
 			rpc_write_attempts(&w, e->attempts);
+		if (e->tls)
+			rpc_write_tls_failure(&w, e->tls);
 		proto_jw_obj_end(&w);
 	}
 	proto_rpc_end_error(&w);
@@ -310,6 +313,8 @@ rpc_reply_eof(struct rpc_call *call, const struct tcp *t)
 		proto_jw_obj_begin(&w);
 		proto_jw_kint(&w, "socket", (int64_t)t->id);
 		proto_jw_kint(&w, "bytes", -1);
+		if (tcp_tls_truncated(t))
+			proto_jw_kbool(&w, "truncated", true);
 		proto_jw_obj_end(&w);
 	}
 	rpc_result_end(call, &w);

@@ -139,6 +139,7 @@ rpc_write_info(struct proto_jw *w, const struct tcp *t)
 		if (tcp_kinfo_get(t->fd, &k) == 0)
 			tcp_kinfo_write(w, "tcpInfo", &k);
 	}
+	rpc_write_tls(w, t);
 	proto_jw_obj_end(w);
 }
 

@@ -15,6 +15,7 @@
 #include "rpc.h"
 #include "rpc-handlers.h"
 #include "tcp.h"
+#include "tcp-tls.h"
 
 /* Copies the create-time parameters that were given onto t. */
 static int
@@ -97,6 +98,22 @@ open_target(struct rpc_call *call, const struct proto_tcp_open_args *a, bool nee
 	return t;
 }
 
+/*
+ * The TLS of t's connect or listen as a asks (none when absent or
+ * false): checked, and put to tls-insecure.  False after answering.
+ */
+static bool
+set_tls(struct rpc_call *call, struct tcp *t, const struct proto_tls_args *a, bool server)
+{
+	struct tcp_tls_config *cfg;
+
+	if (rpc_tls_config(call, a, server, &cfg) < 0)
+		return false;
+	tcp_tls_config_free(t->tls_cfg);
+	t->tls_cfg = cfg;
+	return true;
+}
+
 /* Starts the connect or listen of t; the call waits for its end. */
 static int
 open_start(struct rpc_call *call, struct tcp *t, void (*start)(struct tcp *, struct tcp_op *))
@@ -147,6 +164,8 @@ rpc_tcp_connect(struct rpc_call *call, const union proto_args *args)
 			.message = "connect needs a port from 1 to 65535" });
 		return 0;
 	}
+	if (!set_tls(call, t, &args->open.tls, false))
+		return 0;
 	return open_start(call, t, tcp_connect);
 }
 
@@ -155,7 +174,7 @@ rpc_tcp_listen(struct rpc_call *call, const union proto_args *args)
 {
 	struct tcp *t = open_target(call, &args->open, true);
 
-	if (!t)
+	if (!t || !set_tls(call, t, &args->open.tls, true))
 		return 0;
 	return open_start(call, t, tcp_listen);
 }

@@ -78,6 +78,7 @@ struct rpc_error {
 	uint64_t	 written;	/* bytes of it handed to the kernel */
 	uint64_t	 undelivered;	/* bytes of it that never left this host */
 	const struct tcp_attempts *attempts;	/* a connect's, NULL: none */
+	const struct tcp_tls_failure *tls;	/* -32012: verifyError, alert */
 };
 
 typedef int (*rpc_handler)(struct rpc_call *call, const union proto_args *args);
@@ -104,6 +105,17 @@ void	 rpc_events_init(struct daemon *d);
 
 /* rpc-tcp-admin.c */
 void	 rpc_write_info(struct proto_jw *w, const struct tcp *t);
+
+/* rpc-tls.c */
+struct tcp_tls_failure;
+void	 rpc_write_tls(struct proto_jw *w, const struct tcp *t);
+void	 rpc_write_tls_failure(struct proto_jw *w, const struct tcp_tls_failure *f);
+void	 rpc_tls_event(struct tcp *t, const struct tcp_tls_failure *f, bool truncated);
+int	 rpc_tls_config(struct rpc_call *call, const struct proto_tls_args *a, bool server,
+	     struct tcp_tls_config **cfg);
+
+/* rpc-tcp-tls.c */
+void	 rpc_tls_started(struct tcp *t, struct tcp_op *op);
 
 /* rpc-reply.c */
 struct rpc_call	*rpc_call_defer(struct rpc_call *stack_call, struct tcp *t);

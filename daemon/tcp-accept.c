@@ -19,6 +19,7 @@
 
 #include "proto-errors.h"
 #include "tcp.h"
+#include "tcp-tls.h"
 
 #define TCP_ACCEPTS_PER_WAKEUP 16
 
@@ -80,12 +81,11 @@ tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		socklen_t len = sizeof(ss);
 		const char *limit;
 		uint64_t value;
-		struct tcp *nt;
 		int fd;
 
 		if (!t->owner)
 			break;
-		limit = eng->ev->accept_limit(t, &value);
+		limit = t->tls_cfg ? NULL : eng->ev->accept_limit(t, &value);	/* TLS: when handed */
 		if (limit) {
 			accept_failed(t, call, &(struct tcp_error){
 				.code = PROTO_E_LIMIT, .limit = limit, .limit_value = (int64_t)value });
@@ -113,25 +113,60 @@ tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			(void) close(fd);
 			continue;
 		}
-		nt = tcp_new(eng, t->owner);
-		if (!nt) {
-			(void) close(fd);
-			accept_failed(t, call, &(struct tcp_error){ .sys_errno = ENOMEM });
+		if (t->tls_cfg) {
+			/* The handshake first; the accept answers once it is done. */
+			tcp_tls_accept(t, fd, &ss);
+			if (!tcp_tls_accept_room(t))
+				break;
 			continue;
 		}
-		set_peer(nt, &ss);
-		tcp_set_fd(nt, fd);
-		tcp_set_state(nt, TCP_STATE_CONNECTED);
-		tcp_io_connected(nt);
-		len = sizeof(nt->local);
-		nt->has_local = getsockname(fd, (struct sockaddr *)&nt->local, &len) == 0;
-		nt->remote = ss;
-		nt->has_remote = true;
-		nt->opts = call->u.accept.opts;
-		tcp_apply_options(nt);
-		accept_done(t, call, nt);
+		(void) tcp_accept_hand(t, fd, &ss, NULL);
 	}
 	tcp_update_io(t);
+}
+
+/*
+ * Gives the oldest pending accept of t the connection fd from ss (with
+ * its TLS, done, or NULL): a new connected socket.  Returns false when
+ * the accept was answered with an error instead (fd is the caller's).
+ */
+bool
+tcp_accept_hand(struct tcp *t, int fd, const struct sockaddr_storage *ss, struct tcp_tls *tls)
+{
+	struct tcp_engine *eng = t->eng;
+	struct tcp_op *call = TAILQ_FIRST(&t->accepts);
+	const char *limit;
+	uint64_t value;
+	socklen_t len;
+	struct tcp *nt;
+
+	if (tls && (limit = eng->ev->accept_limit(t, &value))) {
+		accept_failed(t, call, &(struct tcp_error){
+			.code = PROTO_E_LIMIT, .limit = limit, .limit_value = (int64_t)value });
+		return false;
+	}
+	nt = tcp_new(eng, t->owner);
+	if (!nt) {
+		if (!tls)
+			(void) close(fd);
+		accept_failed(t, call, &(struct tcp_error){ .sys_errno = ENOMEM });
+		return false;
+	}
+	set_peer(nt, ss);
+	tcp_set_fd(nt, fd);
+	nt->tls = tls;
+	tcp_set_state(nt, TCP_STATE_CONNECTED);
+	tcp_io_connected(nt);
+	len = sizeof(nt->local);
+	nt->has_local = getsockname(fd, (struct sockaddr *)&nt->local, &len) == 0;
+	nt->remote = *ss;
+	nt->has_remote = true;
+	nt->opts = call->u.accept.opts;
+	tcp_apply_options(nt);
+	if (tls)
+		eng->ev->tls(nt, NULL, false);
+	accept_done(t, call, nt);
+	return true;
 }
 
 /* Makes the read watcher of a socket that has just started listening accept. */
@@ -149,6 +184,7 @@ tcp_accept_queue(struct tcp *t, struct tcp_op *op, int64_t timeout_ms)
 	op->kind = TCP_OP_ACCEPT;
 	TAILQ_INSERT_TAIL(&t->accepts, op, q_link);
 	tcp_start_op_timer(op, timeout_ms);
+	(void) tcp_tls_accept_ready(t);	/* an inbound TLS connection may be waiting */
 	tcp_update_io(t);
 }
 

@@ -30,6 +30,7 @@
 
 #include "log.h"
 #include "tcp.h"
+#include "tcp-tls.h"
 
 #define CHANNEL_SNDBUF	(4 << 20)	/* socketpair send buffers, both ends */
 
@@ -93,17 +94,40 @@ channel_client_gone(struct tcp_channel *ch)
 	tcp_channel_reset(t);
 }
 
+/* recv() and send() on fd, or on the TCP socket t's connection (TLS or not): -errno. */
+static ssize_t
+io_recv(struct tcp *t, int fd, char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (t)
+		return tcp_conn_recv(t, buf, len);
+	n = recv(fd, buf, len, MSG_DONTWAIT);
+	return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : n;
+}
+
+static ssize_t
+io_send(struct tcp *t, int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (t)
+		return tcp_conn_send(t, buf, len);
+	n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : n;
+}
+
 /*
- * Sends what *buf holds past *off to fd; what is all out is given back.
+ * Sends what *buf holds past *off to fd (t: the TCP side); what is all out is given back.
  * Returns the bytes sent, 0 when the destination is full, or -errno.
  */
 static ssize_t
-flush_held(int fd, char **buf, size_t *len, size_t *off)
+flush_held(struct tcp *t, int fd, char **buf, size_t *len, size_t *off)
 {
-	ssize_t n = send(fd, *buf + *off, *len - *off, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t n = io_send(t, fd, *buf + *off, *len - *off);
 
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		return n == -EAGAIN ? 0 : n;
 	*off += (size_t)n;
 	if (*off == *len) {
 		free(*buf);
@@ -120,18 +144,18 @@ flush_held(int fd, char **buf, size_t *len, size_t *off)
  * (*dst_err: the error was dst's).
  */
 static ssize_t
-move_once(struct tcp_engine *eng, int src, int dst, char **held, size_t *len, size_t *off,
-	  bool *dst_err)
+move_once(struct tcp_engine *eng, struct tcp *tsrc, int src, struct tcp *tdst, int dst,
+	  char **held, size_t *len, size_t *off, bool *dst_err)
 {
-	ssize_t n = recv(src, eng->scratch, eng->scratch_size, MSG_DONTWAIT), k;
+	ssize_t n = io_recv(tsrc, src, eng->scratch, eng->scratch_size), k;
 
 	*dst_err = false;
 	if (n <= 0)
-		return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : 0;
-	k = send(dst, eng->scratch, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (k < 0 && errno != EAGAIN && errno != EINTR) {
+		return n;
+	k = io_send(tdst, dst, eng->scratch, (size_t)n);
+	if (k < 0 && k != -EAGAIN) {
 		*dst_err = true;
-		return -errno;
+		return k;
 	}
 	if (k < 0)
 		k = 0;
@@ -159,20 +183,23 @@ turn_down(struct flow_item *it)
 	ssize_t n;
 
 	if (ch->down) {
-		n = flush_held(ch->fd, &ch->down, &ch->down_len, &ch->down_off);
+		n = flush_held(NULL, ch->fd, &ch->down, &ch->down_len, &ch->down_off);
 		if (n < 0) {
 			channel_client_gone(ch);
 			return false;
 		}
 	}
 	if (!ch->down && !ch->down_eof) {
-		n = move_once(eng, t->fd, ch->fd, &ch->down, &ch->down_len, &ch->down_off, &dst_err);
+		n = move_once(eng, t, t->fd, NULL, ch->fd, &ch->down, &ch->down_len, &ch->down_off,
+			      &dst_err);
 		if (n == 0) {
 			ch->down_eof = true;
+			if (tcp_tls_truncated(t))
+				eng->ev->tls(t, NULL, true);
 		} else if (n > 0) {
 			t->bytes_read += (uint64_t)n;
 			eng->ev->moved(t, true, (size_t)n);
-			if ((size_t)n == eng->scratch_size && !ch->down)
+			if (((size_t)n == eng->scratch_size || tcp_tls_pending(t)) && !ch->down)
 				flow_ready(eng->flow, it);	/* more, after the others */
 		} else if (n != -EAGAIN) {
 			if (dst_err)
@@ -203,7 +230,7 @@ turn_up(struct flow_item *it)
 	ssize_t n, sent;
 
 	if (ch->up) {
-		n = flush_held(t->fd, &ch->up, &ch->up_len, &ch->up_off);
+		n = flush_held(t, t->fd, &ch->up, &ch->up_len, &ch->up_off);
 		if (n < 0) {
 			tcp_fail(t, (int)-n);
 			return false;
@@ -211,7 +238,8 @@ turn_up(struct flow_item *it)
 	}
 	sent = (ssize_t)before - (ssize_t)(ch->up ? ch->up_len - ch->up_off : 0);
 	if (!ch->up && !ch->up_eof) {
-		n = move_once(eng, ch->fd, t->fd, &ch->up, &ch->up_len, &ch->up_off, &dst_err);
+		n = move_once(eng, NULL, ch->fd, t, t->fd, &ch->up, &ch->up_len, &ch->up_off,
+			      &dst_err);
 		if (n == 0) {
 			ch->up_eof = true;
 		} else if (n > 0) {
@@ -230,10 +258,8 @@ turn_up(struct flow_item *it)
 		t->bytes_written += (uint64_t)sent;
 		eng->ev->moved(t, false, (size_t)sent);
 	}
-	if (ch->up_eof && !ch->up && !ch->up_done) {
-		(void) shutdown(t->fd, SHUT_WR);
-		ch->up_done = true;
-	}
+	if (ch->up_eof && !ch->up && !ch->up_done && tcp_conn_shutdown_wr(t) != -EAGAIN)
+		ch->up_done = true;	/* close_notify (TLS) and FIN; else when writable */
 	(void) channel_update(ch);
 	return false;
 }
@@ -266,7 +292,7 @@ channel_update(struct tcp_channel *ch)
 	watch(loop, &t->rio, !ch->down && !ch->down_eof && !ch->down_item.on);	/* TCP -> client */
 	watch(loop, &ch->wio, ch->down != NULL && !ch->down_item.on);
 	watch(loop, &ch->rio, !ch->up && !ch->up_eof && !ch->up_item.on);	/* client -> TCP */
-	watch(loop, &t->wio, ch->up != NULL && !ch->up_item.on);
+	watch(loop, &t->wio, (ch->up != NULL || (ch->up_eof && !ch->up_done)) && !ch->up_item.on);
 	return true;
 }
 
@@ -334,6 +360,8 @@ tcp_channel_busy(const struct tcp *t)
 		return "writing";
 	if (t->shutdown_op || t->shut_wr)
 		return "shutdown";
+	if (tcp_tls_handshaking(t))
+		return "handshake";
 	return NULL;
 }
 
@@ -395,8 +423,8 @@ tcp_channel_attach(struct tcp *t, struct tcp_channel *ch)
 	ev_io_init(&t->rio, on_tcp_readable, t->fd, EV_READ);
 	ev_io_init(&t->wio, on_tcp_writable, t->fd, EV_WRITE);
 	log_debug("tcp#%llu: channel open", (unsigned long long)t->id);
-	if (ch->down_eof)
-		flow_ready(t->eng->flow, &ch->down_item);
+	if (ch->down_eof || tcp_tls_pending(t))
+		flow_ready(t->eng->flow, &ch->down_item);	/* no watcher would say so */
 	else
 		(void) channel_update(ch);
 }

@@ -39,6 +39,7 @@
 #include "proto-errors.h"
 #include "tcp.h"
 #include "tcp-addr.h"
+#include "tcp-tls.h"
 
 #define TCP_DEFAULT_HOST "127.0.0.1"
 
@@ -276,6 +277,40 @@ peer_denied(struct tcp *t, int i, struct sockaddr_storage *peer)
 	return t->eng->ev->judge(t, POLICY_CONNECT, t->host ? t->host : TCP_DEFAULT_HOST, peer);
 }
 
+/* The connection is up (and its TLS, if any): the connect is over. */
+static void
+connected(struct tcp *t)
+{
+	struct tcp_attempts attempts;
+	struct tcp_op *op;
+
+	tcp_set_state(t, TCP_STATE_CONNECTED);
+	tcp_io_connected(t);
+	tcp_apply_options(t);
+	op = t->connect_op;
+	t->connect_op = NULL;
+	attempts = attempts_of(t->conn);
+	t->eng->ev->opened(t, op, &attempts);
+	tcp_connect_free(t);
+	tcp_update_io(t);
+}
+
+/* The TLS handshake of a connect ended (f: why it failed). */
+static void
+on_tls_done(void *arg, const struct tcp_tls_failure *f)
+{
+	struct tcp *t = arg;
+
+	t->eng->ev->tls(t, f, false);
+	if (f) {
+		open_failed(t, &(struct tcp_error){ .code = PROTO_E_TLS, .tls = f,
+						    .sys_errno = f->sys_errno }, 0);
+		return;
+	}
+	ev_timer_stop(t->eng->loop, &t->conn->timer);
+	connected(t);
+}
+
 /*
  * Attempt i connected: unless its peer is gone or now denied, it wins,
  * the others are cancelled and the socket is connected on its fd.
@@ -287,8 +322,6 @@ try_won(struct tcp_connect *c, int i)
 	struct tcp_try *tr = &c->tries[i];
 	const struct policy_rule *r;
 	struct sockaddr_storage peer;
-	struct tcp_attempts attempts;
-	struct tcp_op *op;
 	int fd = tr->fd;
 
 	ev_io_stop(t->eng->loop, &tr->io);
@@ -319,17 +352,18 @@ try_won(struct tcp_connect *c, int i)
 	}
 	try_over(c, i, TCP_OUTCOME_CONNECTED, 0);
 	abandon(c, TCP_OUTCOME_CANCELLED);
-	ev_timer_stop(t->eng->loop, &c->timer);
 	ev_timer_stop(t->eng->loop, &c->stagger);
-	tcp_set_state(t, TCP_STATE_CONNECTED);
-	tcp_io_connected(t);
-	tcp_apply_options(t);
-	op = t->connect_op;
-	t->connect_op = NULL;
-	attempts = attempts_of(c);
-	t->eng->ev->opened(t, op, &attempts);
-	tcp_connect_free(t);
-	tcp_update_io(t);
+	if (t->tls_cfg) {
+		/* The TLS handshake next, still under the connect timer. */
+		int k = tcp_tls_start(t, t->tls_cfg, (int64_t)t->eng->conf->tls_handshake_timeout_ms,
+				      on_tls_done);
+
+		if (k < 0)
+			open_failed(t, NULL, k);
+		return;
+	}
+	ev_timer_stop(t->eng->loop, &c->timer);
+	connected(t);
 }
 
 static void
@@ -448,6 +482,10 @@ on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	struct tcp_connect *c = (struct tcp_connect *)((char *)w -
 						       offsetof(struct tcp_connect, timer));
 
+	if (tcp_tls_handshaking(c->t)) {
+		tcp_tls_timed_out(c->t);	/* -32012 handshakeTimeout */
+		return;
+	}
 	open_failed(c->t, NULL, -ETIMEDOUT);
 }
 

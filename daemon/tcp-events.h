@@ -22,6 +22,7 @@
 struct tcp;
 struct tcp_op;
 struct tcp_owner;
+struct tcp_tls_failure;
 
 /* How one connect attempt ended (tcp.connect's attempts). */
 enum tcp_outcome {
@@ -67,6 +68,7 @@ struct tcp_error {
 	uint64_t	 written;	/* bytes of it handed to the kernel */
 	uint64_t	 undelivered;	/* bytes of it that never left this host */
 	struct tcp_attempts attempts;	/* a connect: every attempt made */
+	const struct tcp_tls_failure *tls;	/* -32012: why the handshake failed */
 };
 
 struct tcp_events {
@@ -80,6 +82,7 @@ struct tcp_events {
 	void	(*accepted)(struct tcp *t, struct tcp_op *op, struct tcp *inbound);
 	void	(*shutdown_done)(struct tcp *t, struct tcp_op *op);
 	void	(*close_done)(struct tcp *t, struct tcp_op *op);
+	void	(*tls_started)(struct tcp *t, struct tcp_op *op);	/* tcp.startTls */
 
 	/* Unasked news for the owner. */
 	void	(*data)(struct tcp *t, const char *buf, size_t n);	/* pump mode */
@@ -95,6 +98,11 @@ struct tcp_events {
 	void	(*failing)(struct tcp *t, int err);
 	void	(*moved)(struct tcp *t, bool read, size_t n);
 	void	(*ended)(struct tcp *t, bool reset);	/* t->loss says what was lost */
+	/*
+	 * A TLS handshake ended (f: why it failed; for an inbound one t is
+	 * the listener), or the peer ended without close_notify (truncated).
+	 */
+	void	(*tls)(struct tcp *t, const struct tcp_tls_failure *f, bool truncated);
 
 	/* Decisions and resources that belong above. */
 	const struct policy_rule *(*judge)(struct tcp *t, enum policy_action action,

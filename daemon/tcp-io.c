@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 
 #include "tcp.h"
+#include "tcp-tls.h"
 
 #define TCP_IOV_MAX		64	/* write calls per sendmsg() */
 
@@ -93,7 +94,8 @@ tcp_read_turn(struct flow_item *it)
 	size_t want;
 	ssize_t n;
 
-	if (t->fd < 0 || t->channel || t->state != TCP_STATE_CONNECTED || !t->owner || t->eof)
+	if (t->fd < 0 || t->channel || t->state != TCP_STATE_CONNECTED || !t->owner || t->eof ||
+	    tcp_tls_handshaking(t))
 		return false;
 	if (!eng->ev->has_room(t->owner)) {
 		tcp_update_io(t);	/* waits for room */
@@ -107,16 +109,20 @@ tcp_read_turn(struct flow_item *it)
 		return false;
 	if (want > eng->scratch_size)
 		want = eng->scratch_size;
-	n = recv(t->fd, eng->scratch, want, MSG_DONTWAIT);
+	n = tcp_conn_recv(t, eng->scratch, want);
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			tcp_fail(t, errno);
+		if (n != -EAGAIN)
+			tcp_fail(t, (int)-n);
+		else if (tcp_tls_read_wants_write(t, false))
+			ev_io_start(eng->loop, &t->wio);	/* TLS must write first: then a turn */
 		else
 			tcp_update_io(t);	/* the watcher says when there is more */
 		return false;
 	}
 	if (n == 0) {
 		t->eof = true;
+		if (tcp_tls_truncated(t))
+			eng->ev->tls(t, NULL, true);
 		tcp_deliver_eof(t);
 		tcp_update_io(t);
 		return false;
@@ -125,7 +131,7 @@ tcp_read_turn(struct flow_item *it)
 	t->bytes_read += (uint64_t)n;
 	eng->ev->moved(t, true, (size_t)n);
 	tcp_deliver(t, eng->scratch, (size_t)n);
-	if ((size_t)n == want && t->fd >= 0 && !t->eof && t->owner &&
+	if (((size_t)n == want || tcp_tls_pending(t)) && t->fd >= 0 && !t->eof && t->owner &&
 	    (t->pumping || !TAILQ_EMPTY(&t->reads))) {
 		/* More to read: after the others, and behind those waiting for room. */
 		if (eng->ev->has_room(t->owner) && !flow_contended(t->owner->acct))
@@ -160,10 +166,10 @@ tcp_update_io(struct tcp *t)
 	struct ev_loop *loop = t->eng->loop;
 	bool want = false;
 
-	if (t->fd < 0 || t->channel)
-		return;		/* a channel drives its own I/O */
+	if (t->fd < 0 || t->channel || tcp_tls_handshaking(t))
+		return;		/* a channel drives its own I/O, a handshake too */
 	if (t->state == TCP_STATE_LISTENING) {
-		want = !TAILQ_EMPTY(&t->accepts) && !t->accept_paused;
+		want = !TAILQ_EMPTY(&t->accepts) && !t->accept_paused && tcp_tls_accept_room(t);
 	} else if (t->state == TCP_STATE_CONNECTED && t->owner) {
 		want = !t->eof && (t->pumping || !TAILQ_EMPTY(&t->reads));
 		if (want && !t->eng->ev->has_room(t->owner)) {
@@ -173,6 +179,11 @@ tcp_update_io(struct tcp *t)
 	}
 	if (want && (t->run_item.on || t->stall_item.on))
 		want = false;	/* its turn comes anyway, or it waits behind others */
+	if (want && tcp_tls_pending(t)) {
+		/* OpenSSL holds bytes the fd will not signal: a turn for them. */
+		flow_ready(t->eng->flow, &t->run_item);
+		want = false;
+	}
 	if (want && !ev_is_active(&t->rio))
 		ev_io_start(loop, &t->rio);
 	else if (!want && ev_is_active(&t->rio))
@@ -231,9 +242,15 @@ writes_empty(struct tcp *t)
 
 	ev_io_stop(t->eng->loop, &t->wio);
 	if (op) {
+		int r = tcp_conn_shutdown_wr(t);	/* close_notify first on TLS */
+
+		if (r == -EAGAIN) {
+			ev_io_start(t->eng->loop, &t->wio);	/* asked again when writable */
+			return;
+		}
 		t->shutdown_op = NULL;
-		if (shutdown(t->fd, SHUT_WR) < 0 && errno != ENOTCONN) {
-			int err = errno;
+		if (r < 0 && r != -ENOTCONN) {
+			int err = -r;
 
 			t->eng->ev->op_failed(t, op, &(struct tcp_error){ .sys_errno = err });
 			tcp_fail(t, err);
@@ -245,6 +262,27 @@ writes_empty(struct tcp *t)
 	tcp_writes_drained(t);
 }
 
+/* sendmsg() of mh over t's TLS: as much as OpenSSL takes, record by record. */
+static ssize_t
+send_tls(struct tcp *t, const struct msghdr *mh)
+{
+	ssize_t total = 0, n;
+
+	for (size_t i = 0; i < mh->msg_iovlen; i++) {
+		n = tcp_conn_send(t, mh->msg_iov[i].iov_base, mh->msg_iov[i].iov_len);
+		if (n < 0) {
+			if (total > 0)
+				return total;
+			errno = (int)-n;
+			return -1;
+		}
+		total += n;
+		if ((size_t)n < mh->msg_iov[i].iov_len)
+			break;
+	}
+	return total;
+}
+
 /*
  * Sends as much of the write FIFO as the kernel takes, answering each
  * write once its last byte is handed over.
@@ -252,6 +290,10 @@ writes_empty(struct tcp *t)
 void
 tcp_flush_writes(struct tcp *t)
 {
+	if (tcp_tls_handshaking(t))
+		return;		/* the writes wait for it */
+	if (tcp_tls_read_wants_write(t, true))
+		flow_ready(t->eng->flow, &t->run_item);	/* a read waited for room */
 	for (;;) {
 		struct iovec iov[TCP_IOV_MAX];
 		struct msghdr mh = { .msg_iov = iov };
@@ -276,7 +318,7 @@ tcp_flush_writes(struct tcp *t)
 			total += iov[mh.msg_iovlen].iov_len;
 			mh.msg_iovlen++;
 		}
-		n = sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = t->tls ? send_tls(t, &mh) : sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -351,7 +393,7 @@ tcp_shutdown(struct tcp *t, struct tcp_op *op)
 	op->tcp = t;
 	op->kind = TCP_OP_SHUTDOWN;
 	t->shutdown_op = op;
-	if (TAILQ_EMPTY(&t->writes))
+	if (TAILQ_EMPTY(&t->writes) && !tcp_tls_handshaking(t))
 		writes_empty(t);
 }
 

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "proto-errors.h"
 #include "tcp.h"
+#include "tcp-tls.h"
 
 static const char *const state_names[_TCP_STATE_MAX] = {
 	[TCP_STATE_INITIALIZED] = "initialized",
@@ -170,6 +171,8 @@ tcp_free(struct tcp *t)
 	flow_cancel(&t->run_item);
 	flow_unstall(&t->stall_item);
 	tcp_connect_free(t);
+	t->tls = tcp_tls_free(t->tls);
+	t->tls_cfg = tcp_tls_config_free(t->tls_cfg);
 	free(t->host);
 	free(t->gone_owner);
 	free(t);
@@ -206,8 +209,10 @@ tcp_close_fd(struct tcp *t, bool reset)
 	}
 	if (t->owner)
 		flow_unstall(&t->stall_item);
+	tcp_tls_accept_drop(t);
 	if (t->fd < 0)
 		return;
+	tcp_tls_close(t, reset);	/* close_notify first, unless reset */
 	if (reset || t->opts.linger > 0) {
 		/* Reset; or FIN without close(2) waiting: the daemon has lingered. */
 		struct linger l = { .l_onoff = reset, .l_linger = 0 };
@@ -344,8 +349,8 @@ tcp_op_cancel(struct tcp_op *op, uint64_t *written)
 			ev_feed_event(t->eng->loop, &t->wio, EV_WRITE);
 		break;
 	case TCP_OP_OPEN:
-		if (t->connect_op != op)
-			return false;
+		if (t->connect_op != op || t->state == TCP_STATE_CONNECTED)
+			return false;	/* (a tcp.startTls: its handshake goes on) */
 		t->connect_op = NULL;
 		/* The attempts stop (no answer: the op is the caller's to answer). */
 		tcp_connect_cancel(t, &(struct tcp_error){ .code = PROTO_E_CANCELLED });

@@ -23,6 +23,10 @@
 
 struct dns;
 struct tcp_connect;
+struct tcp_tls;
+struct tcp_tls_config;
+struct tcp_tls_engine;
+struct tcp_tls_listen;
 struct proto_idmap;
 struct tcp;
 
@@ -53,6 +57,7 @@ struct tcp_engine {
 	struct tcp_list		 orphans;	/* lingering sockets of vanished owners */
 	struct tcp_list		 dead;		/* graveyard */
 	struct tcp_list		 paused;	/* listeners whose accept waits for fds */
+	struct tcp_tls_engine	*tls;		/* client context, sessions (tcp-tls-ctx.c) */
 };
 
 /*
@@ -197,6 +202,9 @@ struct tcp {
 	char			*gone_owner;	/* owned: the owner's desc once it left, for the log */
 	double			 connect_asked;	/* the layer above's: tcp.connect came (metrics) */
 	double			 connect_syn;	/* the layer above's: connect(2) of the last try */
+	struct tcp_tls_config	*tls_cfg;	/* owned: TLS asked for (a listener's for good) */
+	struct tcp_tls		*tls;		/* owned: the connection's TLS (tcp-tls.c) */
+	struct tcp_tls_listen	*tls_listen;	/* owned: a listener's inbound handshakes */
 };
 
 /* tcp-io.c, turns of flow.c */
@@ -261,6 +269,8 @@ void		 tcp_listen(struct tcp *t, struct tcp_op *op);
 void		 tcp_accept_queue(struct tcp *t, struct tcp_op *op, int64_t timeout_ms);
 void		 tcp_accept_resume(struct tcp *t);
 void		 tcp_accept_init(struct tcp *t);
+bool		 tcp_accept_hand(struct tcp *t, int fd, const struct sockaddr_storage *ss,
+		     struct tcp_tls *tls);
 
 /* tcp-channel.c */
 const char	*tcp_channel_busy(const struct tcp *t);

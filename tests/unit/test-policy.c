@@ -168,6 +168,39 @@ host_names_take_given_addresses(void **state)
 	assert_int_equal(policy_host_count(NULL), 0);
 }
 
+/* tls=required|forbidden: a condition of an allow rule, not a match criterion. */
+static void
+tls_conditions(void **state)
+{
+	static const char *const rules[] = {
+		"allow connect dest=192.0.2.1 tls=required",
+		"allow connect dest=192.0.2.2 tls=forbidden",
+	};
+	struct policy *p = make(rules, 2);
+	struct sockaddr_storage a1 = addr("192.0.2.1", 443), a2 = addr("192.0.2.2", 25),
+				a3 = addr("192.0.2.3", 80);
+	const struct policy_rule *r;
+	struct policy *q = policy_new();
+	char err[128];
+
+	(void)state;
+	r = policy_check(p, &subject, POLICY_CONNECT, NULL, (const struct sockaddr *)&a1);
+	assert_int_equal(policy_rule_line(r), 1);
+	assert_true(policy_rule_allows_tls(r, true));
+	assert_false(policy_rule_allows_tls(r, false));
+	r = policy_check(p, &subject, POLICY_CONNECT, NULL, (const struct sockaddr *)&a2);
+	assert_false(policy_rule_allows_tls(r, true));
+	assert_true(policy_rule_allows_tls(r, false));
+	r = policy_check(p, &subject, POLICY_CONNECT, NULL, (const struct sockaddr *)&a3);
+	assert_true(policy_rule_allows_tls(r, true) && policy_rule_allows_tls(r, false));
+	assert_int_equal(policy_add(q, "allow connect tls=maybe", 1, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "tls"));
+	assert_int_equal(policy_add(q, "deny connect tls=required", 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "allow"));
+	policy_free(q);
+	policy_free(p);
+}
+
 int
 main(void)
 {
@@ -175,6 +208,7 @@ main(void)
 		cmocka_unit_test(mapped_addresses_are_ipv4),
 		cmocka_unit_test(unspecified_is_a_wildcard),
 		cmocka_unit_test(host_names_take_given_addresses),
+		cmocka_unit_test(tls_conditions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,6 +94,40 @@ values_parse(void **state)
 	assert_int_equal(a.read.length, 16777216);
 }
 
+/* tls: absent, false, true (the defaults) or an object of the side's members. */
+static void
+tls_switch(void **state)
+{
+	union proto_args a;
+	const char *param;
+	enum proto_param_error why;
+
+	(void)state;
+	assert_int_equal(parse(PROTO_M_TCP_CONNECT, "{\"port\":1}", &a, &param, &why), 0);
+	assert_int_equal(a.open.tls.on, -1);
+	assert_int_equal(parse(PROTO_M_TCP_CONNECT, "{\"tls\":false}", &a, &param, &why), 0);
+	assert_int_equal(a.open.tls.on, 0);
+	assert_int_equal(parse(PROTO_M_TCP_CONNECT, "{\"tls\":true}", &a, &param, &why), 0);
+	assert_int_equal(a.open.tls.on, 1);
+	assert_int_equal(a.open.tls.verify, -1);
+	assert_int_equal(a.open.tls.session_reuse, -1);
+	assert_null(a.open.tls.server_name.s);
+	assert_null(a.open.tls.ca_pem.s);
+	assert_null(a.open.tls.alpn);
+	assert_int_equal(parse(PROTO_M_TCP_CONNECT, "{\"tls\":{\"verify\":false,"
+			       "\"alpn\":[\"h2\",\"http/1.1\"],\"sessionReuse\":false}}", &a,
+			       &param, &why), 0);
+	assert_int_equal(a.open.tls.on, 1);
+	assert_int_equal(a.open.tls.verify, 0);
+	assert_int_equal(a.open.tls.session_reuse, 0);
+	assert_non_null(a.open.tls.alpn);	/* points into the freed tree: not read */
+	/* The server side has its own members (a client's are ignored there). */
+	assert_int_equal(parse(PROTO_M_TCP_LISTEN, "{\"tls\":{\"serverName\":\"x\","
+			       "\"requestClientCertificate\":true}}", &a, &param, &why), 0);
+	assert_int_equal(a.open.tls.request_client_certificate, 1);
+	assert_null(a.open.tls.certificate_pem.s);
+}
+
 static void
 refusals_name_the_field(void **state)
 {
@@ -118,6 +152,20 @@ refusals_name_the_field(void **state)
 		{ PROTO_M_TCP_PUMP, "{\"socket\":1,\"enable\":\"yes\"}", "enable", PROTO_PARAM_TYPE },
 		{ PROTO_M_TCP_SET_OPTIONS, "{\"socket\":1,\"keepAliveIdle\":0}", "keepAliveIdle",
 		  PROTO_PARAM_RANGE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":1}", "tls", PROTO_PARAM_TYPE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":\"yes\"}", "tls", PROTO_PARAM_TYPE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":{\"verify\":1}}", "tls.verify", PROTO_PARAM_TYPE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":{\"alpn\":\"h2\"}}", "tls.alpn", PROTO_PARAM_TYPE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":{\"alpn\":[]}}", "tls.alpn", PROTO_PARAM_RANGE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":{\"alpn\":[\"\"]}}", "tls.alpn", PROTO_PARAM_RANGE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":{\"alpn\":[1]}}", "tls.alpn", PROTO_PARAM_TYPE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":{\"alpn\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\","
+		  "\"g\",\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}}", "tls.alpn",
+		  PROTO_PARAM_RANGE },
+		{ PROTO_M_TCP_CONNECT, "{\"tls\":{\"minVersion\":\"1.22\"}}", "tls.minVersion",
+		  PROTO_PARAM_RANGE },
+		{ PROTO_M_TCP_LISTEN, "{\"tls\":{\"keyPem\":true}}", "tls.keyPem", PROTO_PARAM_TYPE },
+		{ PROTO_M_TCP_START_TLS, "{\"tls\":true}", "socket", PROTO_PARAM_MISSING },
 	};
 	union proto_args a;
 	const char *param;
@@ -143,6 +191,7 @@ main(void)
 		cmocka_unit_test(defaults_apply),
 		cmocka_unit_test(values_parse),
 		cmocka_unit_test(refusals_name_the_field),
+		cmocka_unit_test(tls_switch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,738 @@
+#!/usr/bin/python3
+"""TLS through tisockd against real TLS peers on loopback (Python's ssl).
+
+    test-tls.py TISOCKD CERTS TMP [CASE...]
+
+CERTS is what tls-certs made.  Prints one ok/FAIL line per case and
+"N passed, N failed".
+"""
+import base64
+import hashlib
+import os
+import select
+import socket
+import ssl
+import sys
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tlstest import (DEADLINE, Client, Daemon, Failure, Peer, b64, pattern,  # noqa: E402
+                     recv_until_eof, server_context, tls_server)
+
+TISOCKD, CERTS, TMP = sys.argv[1:4]
+ONLY = set(sys.argv[4:])
+MIB = 1 << 20
+
+
+def pem(name):
+    with open(os.path.join(CERTS, name)) as f:
+        return f.read()
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def echo_once(s):
+    d = s.recv(4096)
+    s.sendall(d)
+    s.unwrap()
+
+
+def case_verified_connect(d):
+    """A verified connect: the result's tls fields, then bytes both ways."""
+    peer = tls_server(server_context(CERTS), echo_once)
+    c = Client(d)
+    r = c.result("tcp.connect", {"host": "127.0.0.1", "port": peer.port,
+                                 "tls": {"caPem": pem("ca.pem"), "serverName": "localhost"}})
+    t = r["tls"]
+    check(t["version"] in ("TLSv1.2", "TLSv1.3") and t["cipher"] and t["verified"] is True
+          and t["resumed"] is False and t["alpn"] is None, f"tls: {t}")
+    pc = t["peerCertificate"]
+    check("CN=localhost" in pc["subject"] and "CN=tisock test CA" in pc["issuer"], f"{pc}")
+    check("DNS:localhost" in pc["subjectAltNames"] and "IP:127.0.0.1" in pc["subjectAltNames"],
+          f"{pc}")
+    check(len(pc["sha256"]) == 64 and pc["notAfter"].endswith("Z"), f"{pc}")
+    s = r["socket"]
+    check(c.result("tcp.write", {"socket": s, "text": "ping"})["bytes"] == 4, "write")
+    got = c.read_all(s, b"ping")
+    check(got == b"ping", f"echo {got!r}")
+    c.result("tcp.shutdown", {"socket": s})     # close_notify: the peer answers with its own
+    eof = c.result("tcp.read", {"socket": s})
+    check(eof["bytes"] == -1 and "truncated" not in eof, f"clean end: {eof}")
+    info = c.result("tcp.info", {"socket": s})
+    check(info["tls"]["version"] == t["version"] and info["bytesWritten"] == 4
+          and info["bytesRead"] == 4, f"info {info}")
+    peer.join()
+    c.close()
+
+
+def case_ip_literal(d):
+    """An IP host is checked against the certificate's IP addresses (no SNI)."""
+    peer = tls_server(server_context(CERTS), echo_once)
+    c = Client(d)
+    r = c.result("tcp.connect", {"host": "127.0.0.1", "port": peer.port,
+                                 "tls": {"caPem": pem("ca.pem")}})
+    check(r["tls"]["verified"], f"{r}")
+    c.result("tcp.write", {"socket": r["socket"], "text": "x"})
+    c.read_all(r["socket"], b"x")
+    c.result("tcp.shutdown", {"socket": r["socket"]})
+    peer.join()
+    c.close()
+
+
+def handshake_fails(d, ctx_or_fn, tls, reason, host="127.0.0.1"):
+    """A connect whose handshake fails: -32012 with reason; returns the error."""
+    if callable(ctx_or_fn):
+        peer = Peer(ctx_or_fn)
+    else:
+        def serve(c):
+            try:
+                ctx_or_fn.wrap_socket(c, server_side=True)
+            except (ssl.SSLError, OSError):
+                pass
+        peer = Peer(serve)
+    c = Client(d)
+    a = c.call("tcp.connect", {"host": host, "port": peer.port, "tls": tls})
+    peer.join()
+    c.close()
+    e = a.get("error", {})
+    check(e.get("code") == -32012 and e.get("message") == "TLS handshake failed"
+          and e["data"].get("reason") == reason and e["data"].get("socket"),
+          f"expected -32012 {reason}, got {a}")
+    return e["data"]
+
+
+def case_expired(d):
+    data = handshake_fails(d, server_context(CERTS, "expired"),
+                           {"caPem": pem("ca.pem"), "serverName": "localhost"},
+                           "certificateExpired")
+    check(data["verifyError"] == 10 and "expired" in data["verifyErrorText"], f"{data}")
+
+
+def case_self_signed(d):
+    handshake_fails(d, server_context(CERTS, "self"), {"serverName": "localhost"},
+                    "selfSigned")
+
+
+def case_unknown_ca(d):
+    handshake_fails(d, server_context(CERTS, "unknown"),
+                    {"caPem": pem("ca.pem"), "serverName": "localhost"}, "unknownCa")
+
+
+def case_system_store(d):
+    """Without caPem the system store decides: the test CA is unknown there."""
+    handshake_fails(d, server_context(CERTS), True, "unknownCa")
+
+
+def case_hostname(d):
+    data = handshake_fails(d, server_context(CERTS), {"caPem": pem("ca.pem"),
+                                                      "serverName": "example.com"},
+                           "hostnameMismatch")
+    check(data["verifyError"] == 62, f"{data}")
+
+
+def case_protocol_version(d):
+    ctx = server_context(CERTS, ciphers="DEFAULT@SECLEVEL=0",
+                         minimum=ssl.TLSVersion.TLSv1, maximum=ssl.TLSVersion.TLSv1)
+    handshake_fails(d, ctx, {"caPem": pem("ca.pem")}, "protocolVersion")
+
+
+def case_min_version(d):
+    """minVersion 1.3 against a TLS 1.2 server."""
+    ctx = server_context(CERTS, maximum=ssl.TLSVersion.TLSv1_2)
+    handshake_fails(d, ctx, {"caPem": pem("ca.pem"), "minVersion": "1.3"}, "protocolVersion")
+
+
+def case_peer_closed(d):
+    handshake_fails(d, lambda c: c.recv(1), {"caPem": pem("ca.pem")}, "peerClosed")
+
+
+def case_handshake_timeout(d):
+    """A TCP server that never answers: the handshake times out (tls-handshake-timeout-ms)."""
+    stop = threading.Event()
+
+    def silent(c):
+        stop.wait(DEADLINE)
+    peer = Peer(silent)
+    c = Client(d)
+    t0 = time.monotonic()
+    a = c.call("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})
+    stop.set()
+    peer.join()
+    c.close()
+    e = a.get("error", {})
+    check(e.get("code") == -32012 and e["data"]["reason"] == "handshakeTimeout", f"{a}")
+    check(time.monotonic() - t0 < DEADLINE, "took too long")
+
+
+def case_connect_timeout_bounds(d):
+    """The connect timeout bounds the handshake too."""
+    stop = threading.Event()
+    peer = Peer(lambda c: stop.wait(DEADLINE))
+    c = Client(d)
+    a = c.call("tcp.connect", {"port": peer.port, "timeout": 300,
+                               "tls": {"caPem": pem("ca.pem")}})
+    stop.set()
+    peer.join()
+    c.close()
+    check(a.get("error", {}).get("data", {}).get("reason") == "handshakeTimeout", f"{a}")
+
+
+def case_alpn(d):
+    def serve(s):
+        proto = s.selected_alpn_protocol()
+        s.sendall(proto.encode())
+        s.unwrap()
+    peer = tls_server(server_context(CERTS, alpn=["h2", "http/1.1"]), serve)
+    c = Client(d)
+    r = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem"),
+                                                            "alpn": ["http/1.1", "x"]}})
+    check(r["tls"]["alpn"] == "http/1.1", f"{r}")
+    check(c.read_all(r["socket"], 8) == b"http/1.1", "the server's view")
+    c.result("tcp.shutdown", {"socket": r["socket"]})
+    peer.join()
+    c.close()
+
+
+def case_truncation(d):
+    """A peer that closes without close_notify: the end of stream says truncated."""
+    def serve(s):
+        s.sendall(b"bye")
+        s.recv(1)          # waits for the client to have read
+        os.close(s.detach())   # FIN without close_notify
+    for mode in ("read", "pump"):
+        peer = tls_server(server_context(CERTS), serve)
+        c = Client(d)
+        r = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})
+        s = r["socket"]
+        if mode == "read":
+            check(c.read_all(s, b"bye") == b"bye", "bye")
+            c.result("tcp.write", {"socket": s, "text": "k"})
+            peer.join()
+            e = c.result("tcp.read", {"socket": s})
+            check(e["bytes"] == -1 and e.get("truncated") is True, f"read: {e}")
+        else:
+            c.result("tcp.pump", {"socket": s})
+            c.note(lambda n: n["method"] == "tcp.data" and n["params"]["bytes"] == 3)
+            c.result("tcp.write", {"socket": s, "text": "k"})
+            peer.join()
+            n = c.note(lambda n: n["method"] == "tcp.data" and n["params"]["bytes"] == -1)
+            check(n["params"].get("truncated") is True, f"pump: {n}")
+        c.close()
+
+
+def case_close_notify_on_shutdown(d):
+    """tcp.shutdown sends close_notify: the peer sees a clean end, then answers."""
+    def serve(s):
+        data, clean = recv_until_eof(s)
+        s.sendall(b"clean" if clean else b"ragged")
+        s.unwrap()
+        return data
+    peer = tls_server(server_context(CERTS), serve)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    c.result("tcp.write", {"socket": s, "text": "data"})
+    c.result("tcp.shutdown", {"socket": s})
+    got = c.read_all(s, 100)
+    check(got == b"clean", f"the peer saw {got!r}")
+    check(peer.join() == b"data", "the peer's bytes")
+    c.close()
+
+
+def case_close_notify_on_close(d):
+    """A graceful tcp.close sends close_notify too."""
+    def serve(s):
+        return recv_until_eof(s)
+    peer = tls_server(server_context(CERTS), serve)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    c.result("tcp.write", {"socket": s, "text": "last"})
+    c.result("tcp.close", {"socket": s})
+    data, clean = peer.join()
+    check(data == b"last" and clean, f"{data!r} clean={clean}")
+    c.close()
+
+
+def bulk_peer(n):
+    """A TLS peer that sends n bytes while it reads to the end (one thread: OpenSSL
+    objects are not for two), then closes cleanly; returns the hash it read."""
+    out = pattern(n, 7)
+
+    def serve(s):
+        h = hashlib.sha256()
+        got = sent = 0
+        eof = False
+        s.setblocking(False)
+        end = time.monotonic() + 4 * DEADLINE
+        while (sent < n or not eof) and time.monotonic() < end:
+            r, w, _ = select.select([s], [s] if sent < n else [], [], 1.0)
+            if r or s.pending():
+                try:
+                    b = s.recv(1 << 16)
+                    if b:
+                        h.update(b)
+                        got += len(b)
+                    else:
+                        eof = True
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+            if w and sent < n:
+                try:
+                    sent += s.send(out[sent:sent + (1 << 16)])
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+        s.setblocking(True)
+        s.unwrap()
+        return h.hexdigest(), got
+    return tls_server(server_context(CERTS), serve), hashlib.sha256(out).hexdigest()
+
+
+def case_bulk_json(d):
+    """64 MiB each way through tcp.write and tcp.pump, checked by SHA-256."""
+    n = 64 * MIB
+    peer, want_in = bulk_peer(n)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    c.result("tcp.pump", {"socket": s, "chunkSize": 1 << 18})
+    send = pattern(n, 3)
+    h_in = hashlib.sha256()
+    got = 0
+    pending = []
+    off = 0
+    end = time.monotonic() + 4 * DEADLINE
+    eof = False
+    while (off < n or pending or not eof) and time.monotonic() < end:
+        while off < n and len(pending) < 8:
+            pending.append(c.send("tcp.write", {"socket": s, "data": b64(send[off:off + MIB])}))
+            off += MIB
+        c.pump(1.0)
+        for i in list(pending):
+            if i in c.answers:
+                a = c.answers.pop(i)
+                check("result" in a, f"write: {a}")
+                pending.remove(i)
+        for note in c.notes:
+            p = note["params"]
+            if note["method"] == "tcp.data":
+                if p["bytes"] < 0:
+                    eof = True
+                else:
+                    h_in.update(base64.b64decode(p["data"]))
+                    got += p["bytes"]
+        c.notes.clear()
+        if off >= n and not pending and got >= n:
+            c.result("tcp.shutdown", {"socket": s})
+    check(got == n and h_in.hexdigest() == want_in, f"read {got} bytes, hash matches "
+          f"{h_in.hexdigest() == want_in}")
+    peer_hash, peer_got = peer.join()
+    check(peer_got == n and peer_hash == hashlib.sha256(send).hexdigest(),
+          f"the peer read {peer_got}")
+    info = c.result("tcp.info", {"socket": s})
+    check(info["bytesRead"] == n and info["bytesWritten"] == n, f"plaintext counters {info}")
+    c.close()
+
+
+def case_bulk_channel(d):
+    """64 MiB each way through tcp.channel, checked by SHA-256."""
+    n = 64 * MIB
+    peer, want_in = bulk_peer(n)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    r = c.result("tcp.channel", {"socket": s})
+    check(r["fd"] and c.fds, "no fd came")
+    ch = socket.socket(fileno=c.fds.pop())
+    ch.settimeout(DEADLINE)
+    send = pattern(n, 5)
+
+    def writer():
+        ch.sendall(send)
+        ch.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    h = hashlib.sha256()
+    got = 0
+    while True:
+        b = ch.recv(1 << 18)
+        if not b:
+            break
+        h.update(b)
+        got += len(b)
+    t.join(DEADLINE)
+    ch.close()
+    check(got == n and h.hexdigest() == want_in, f"channel read {got}")
+    peer_hash, peer_got = peer.join()
+    check(peer_got == n and peer_hash == hashlib.sha256(send).hexdigest(),
+          f"the peer read {peer_got}")
+    note = c.note(lambda m: m["method"] == "tcp.closed")
+    check(note["params"]["reason"] == "channel" and "truncated" not in note["params"],
+          f"{note}")
+    c.close()
+
+
+def listen_tls(c, tls):
+    r = c.result("tcp.listen", {"port": 0, "tls": tls})
+    return r["socket"], r["local"]["port"]
+
+
+def server_tls(**kw):
+    t = {"certificatePem": pem("server.pem"), "keyPem": pem("server.key")}
+    t.update(kw)
+    return t
+
+
+def client_ctx(cert=None, alpn=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(os.path.join(CERTS, "ca.pem"))
+    if cert:
+        ctx.load_cert_chain(os.path.join(CERTS, cert + ".pem"),
+                            os.path.join(CERTS, cert + ".key"))
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
+def py_client(port, ctx, fn):
+    """A Python TLS client in a thread: fn(sslsock) after its handshake; returns (thread, box)."""
+    box = {}
+
+    def run():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost",
+                                     suppress_ragged_eofs=False) as s:
+                    box["result"] = fn(s)
+        except Exception as e:
+            box["error"] = e
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, box
+
+
+def case_server(d):
+    """tisockd as a TLS server accepting a Python ssl client."""
+    c = Client(d)
+    ls, port = listen_tls(c, server_tls(alpn=["x", "http/1.1"]))
+
+    def talk(s):
+        s.sendall(b"hello")
+        data, clean = recv_until_eof(s)
+        return s.selected_alpn_protocol(), data, clean
+    t, box = py_client(port, client_ctx(alpn=["http/1.1"]), talk)
+    a = c.result("tcp.accept", {"socket": ls, "timeout": int(DEADLINE * 1000)})
+    tl = a["tls"]
+    check(tl["alpn"] == "http/1.1" and tl["peerCertificate"] is None
+          and tl["verified"] is False, f"{a}")
+    s = a["inbound"]
+    check(c.read_all(s, b"hello") == b"hello", "hello")
+    c.result("tcp.write", {"socket": s, "text": "world"})
+    c.result("tcp.close", {"socket": s})
+    t.join(DEADLINE)
+    check(box.get("result") == ("http/1.1", b"world", True), f"client saw {box}")
+    c.close()
+
+
+def case_mutual(d):
+    """requestClientCertificate: a client without one fails alone; one with one is accepted."""
+    c = Client(d)
+    m = Client(d)
+    m.result("daemon.monitor", {})
+    ls, port = listen_tls(c, server_tls(caPem=pem("ca.pem"), requestClientCertificate=True))
+    acc = c.send("tcp.accept", {"socket": ls, "timeout": int(DEADLINE * 1000)})
+
+    def no_cert(s):
+        return s.recv(10)
+    t1, box1 = py_client(port, client_ctx(), no_cert)
+    t1.join(DEADLINE)
+    check("error" in box1, f"a client without certificate got {box1}")
+    ev = m.note(lambda n: n["params"].get("event") == "tls" and n["params"].get("reason"))
+    check(ev["params"]["reason"] == "clientCertificateRequired", f"{ev}")
+    check(acc not in c.answers, "the accept answered the failed one")
+
+    def with_cert(s):
+        s.sendall(b"me")
+        return recv_until_eof(s)
+    t2, box2 = py_client(port, client_ctx(cert="client"), with_cert)
+    a = c.wait(acc)
+    tl = a["result"]["tls"]
+    check(tl["verified"] is True and "CN=localhost" in tl["peerCertificate"]["subject"], f"{a}")
+    s = a["result"]["inbound"]
+    check(c.read_all(s, b"me") == b"me", "me")
+    c.result("tcp.close", {"socket": s})
+    t2.join(DEADLINE)
+    check(box2.get("result") == (b"", True), f"{box2}")
+    for line in m.lines + c.lines:
+        check(b"PRIVATE KEY" not in line and b"BEGIN CERT" not in line, "PEM echoed")
+    m.close()
+    c.close()
+
+
+def case_starttls(d):
+    """STARTTLS after a plaintext exchange; bytes stay in order."""
+    ctx = server_context(CERTS)
+
+    def serve(c):
+        c.sendall(b"220 ready\r\n")
+        buf = b""
+        while not buf.endswith(b"STARTTLS\r\n"):
+            buf += c.recv(100)
+        c.sendall(b"220 go ahead\r\n")
+        s = ctx.wrap_socket(c, server_side=True)
+        d = s.recv(100)
+        s.sendall(b"secret:" + d)
+        s.unwrap()
+    peer = Peer(serve)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port})["socket"]
+    check(c.read_all(s, b"220 ready\r\n") == b"220 ready\r\n", "greeting")
+    c.result("tcp.write", {"socket": s, "text": "STARTTLS\r\n"})
+    check(c.read_all(s, b"220 go ahead\r\n") == b"220 go ahead\r\n", "go ahead")
+    busy = c.call("tcp.startTls", {"socket": s, "tls": {"caPem": pem("ca.pem")}})
+    check("result" in busy and busy["result"]["tls"]["verified"], f"{busy}")
+    again = c.call("tcp.startTls", {"socket": s})
+    check(again.get("error", {}).get("data", {}).get("reason") == "tls", f"{again}")
+    c.result("tcp.write", {"socket": s, "text": "x1"})
+    check(c.read_all(s, b"secret:x1") == b"secret:x1", "after STARTTLS")
+    c.result("tcp.shutdown", {"socket": s})
+    peer.join()
+    c.close()
+
+
+def case_starttls_busy(d):
+    """tcp.startTls is refused while reading or pumping."""
+    stop = threading.Event()
+    peer = Peer(lambda c: stop.wait(DEADLINE))
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port})["socket"]
+    rd = c.send("tcp.read", {"socket": s})
+    a = c.call("tcp.startTls", {"socket": s})
+    check(a.get("error", {}).get("code") == -32002 and a["error"]["data"]["reason"] == "reading",
+          f"{a}")
+    c.call("rpc.cancel", {"id": rd})
+    c.result("tcp.pump", {"socket": s})
+    a = c.call("tcp.startTls", {"socket": s})
+    check(a["error"]["data"]["reason"] == "pumping", f"{a}")
+    stop.set()
+    peer.join()
+    c.close()
+
+
+def case_bad_pem(d):
+    """PEM that does not parse, a wrong key, a long chain, a huge field: -32602 naming it."""
+    c = Client(d)
+    cases = [
+        (server_tls(certificatePem="nope"), "tls.certificatePem", "pem"),
+        (server_tls(keyPem="-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+         "tls.keyPem", "pem"),
+        (server_tls(keyPem=pem("client.key")), "tls.keyPem", "mismatch"),
+        (server_tls(certificatePem=pem("chain11.pem")), "tls.certificatePem", "chain"),
+        (server_tls(caPem="garbage"), "tls.caPem", "pem"),
+        (server_tls(keyPem="k" * 70000), "tls.keyPem", "range"),
+        ({"keyPem": pem("server.key")}, "tls.certificatePem", "missing"),
+        (server_tls(minVersion="1.1"), "tls.minVersion", "range"),
+        (server_tls(alpn=[]), "tls.alpn", "range"),
+        (server_tls(alpn=["a" * 256]), "tls.alpn", "range"),
+    ]
+    for tls, param, reason in cases:
+        a = c.call("tcp.listen", {"port": 0, "tls": tls})
+        e = a.get("error", {})
+        check(e.get("code") == -32602 and e["data"].get("param") == param
+              and e["data"].get("reason") == reason, f"{param} {reason}: {a}")
+    a = c.call("tcp.connect", {"port": 1, "tls": {"caPem": "x"}})
+    check(a["error"]["data"]["param"] == "tls.caPem", f"{a}")
+    a = c.call("tcp.connect", {"port": 1, "tls": 5})
+    check(a["error"]["data"]["param"] == "tls", f"{a}")
+    for line in c.lines:
+        check(b"PRIVATE" not in line, "key material echoed")
+    c.close()
+
+
+def case_insecure_denied(d):
+    """verify false is -32003 naming tls-insecure by default."""
+    c = Client(d)
+    a = c.call("tcp.connect", {"port": 1, "tls": {"verify": False}})
+    e = a.get("error", {})
+    check(e.get("code") == -32003 and e["data"]["rule"] == "tls-insecure = deny", f"{a}")
+    c.close()
+
+
+def case_policy(tmp):
+    """tls=required and tls=forbidden rules; tls-insecure = allow."""
+    peer = tls_server(server_context(CERTS, "self"), echo_once)
+    plain = Peer(lambda c: c.recv(1))
+    conf = ("[policy]\ntls-insecure = allow\n"
+            f"rule = allow connect dest=127.0.0.1 port={peer.port} tls=required\n"
+            f"rule = allow connect dest=127.0.0.1 port={plain.port} tls=forbidden\n")
+    d = Daemon(TISOCKD, tmp, "policy", conf)
+    try:
+        c = Client(d)
+        a = c.call("tcp.connect", {"port": peer.port})
+        check(a.get("error", {}).get("code") == -32003 and "tls=required" in a["error"]["data"]["rule"],
+              f"plain to tls=required: {a}")
+        a = c.call("tcp.connect", {"port": plain.port, "tls": {"verify": False}})
+        check(a.get("error", {}).get("code") == -32003 and "tls=forbidden" in a["error"]["data"]["rule"],
+              f"tls to tls=forbidden: {a}")
+        r = c.result("tcp.connect", {"port": peer.port, "tls": {"verify": False}})
+        check(r["tls"]["verified"] is False, f"{r}")
+        c.result("tcp.write", {"socket": r["socket"], "text": "i"})
+        c.read_all(r["socket"], b"i")
+        c.result("tcp.shutdown", {"socket": r["socket"]})
+        s = c.result("tcp.connect", {"port": plain.port})["socket"]
+        a = c.call("tcp.startTls", {"socket": s, "tls": {"verify": False}})
+        check(a.get("error", {}).get("code") == -32003 and "tls=forbidden" in a["error"]["data"]["rule"],
+              f"startTls to tls=forbidden: {a}")
+        c.result("tcp.close", {"socket": s})
+        peer.join()
+        plain.join()
+        c.close()
+    finally:
+        check(d.stop() == 0, "the policy daemon's exit")
+
+
+def case_resumption(d):
+    """A second connect to the same host, port and name resumes the session (the daemon's cache)."""
+    ctx = server_context(CERTS)
+
+    def serve(c):
+        s = ctx.wrap_socket(c, server_side=True)
+        s.sendall(b"t")         # TLS 1.3: the ticket comes before these bytes
+        s.recv(1)
+    peer = Peer(serve, count=3)
+    results = []
+    for k in range(3):
+        c = Client(d)
+        tls = {"caPem": pem("ca.pem"), "serverName": "localhost"}
+        if k == 2:
+            tls["sessionReuse"] = False
+        r = c.result("tcp.connect", {"port": peer.port, "tls": tls})
+        c.read_all(r["socket"], b"t")
+        c.result("tcp.write", {"socket": r["socket"], "text": "k"})
+        results.append(r["tls"]["resumed"])
+        c.close()
+    peer.join()
+    check(results == [False, True, False], f"resumed: {results}")
+
+
+def case_server_no_shared_cipher(d):
+    """An inbound handshake with no shared cipher fails alone (monitor: noSharedCipher)."""
+    c = Client(d)
+    m = Client(d)
+    m.result("daemon.monitor", {})
+    ls, port = listen_tls(c, server_tls())
+    acc = c.send("tcp.accept", {"socket": ls, "timeout": int(DEADLINE * 1000)})
+    ctx = client_ctx()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")   # RSA only: our key is EC
+    t, box = py_client(port, ctx, lambda s: None)
+    t.join(DEADLINE)
+    check("error" in box, f"{box}")
+    ev = m.note(lambda n: n["params"].get("event") == "tls" and n["params"].get("reason"))
+    check(ev["params"]["reason"] == "noSharedCipher" and ev["params"]["socket"] == ls, f"{ev}")
+    old = client_ctx()
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    t, box = py_client(port, old, lambda s: None)
+    t.join(DEADLINE)
+    ev = m.note(lambda n: n["params"].get("event") == "tls" and n["params"].get("reason"))
+    check(ev["params"]["reason"] == "protocolVersion", f"{ev}")
+    t, box = py_client(port, client_ctx(), lambda s: s.sendall(b"fine"))
+    a = c.wait(acc)
+    check(a["result"]["tls"]["version"] == "TLSv1.3", f"{a}")
+    t.join(DEADLINE)
+    m.close()
+    c.close()
+
+
+def case_channel_truncated(d):
+    """A channel whose TLS peer ends without close_notify: tcp.closed says truncated."""
+    def serve(s):
+        s.sendall(b"abc")
+        s.recv(1)
+        os.close(s.detach())
+    peer = tls_server(server_context(CERTS), serve)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    c.result("tcp.channel", {"socket": s})
+    ch = socket.socket(fileno=c.fds.pop())
+    ch.settimeout(DEADLINE)
+    got = b""
+    while len(got) < 3:
+        got += ch.recv(10)
+    ch.sendall(b"k")
+    peer.join()
+    check(ch.recv(10) == b"", "the channel's end")
+    ch.close()
+    note = c.note(lambda m: m["method"] == "tcp.closed")
+    check(note["params"]["reason"] == "channel" and note["params"].get("truncated") is True,
+          f"{note}")
+    c.close()
+
+
+CASES = [
+    ("verified-connect", case_verified_connect),
+    ("ip-literal", case_ip_literal),
+    ("expired", case_expired),
+    ("self-signed", case_self_signed),
+    ("unknown-ca", case_unknown_ca),
+    ("system-store", case_system_store),
+    ("hostname-mismatch", case_hostname),
+    ("protocol-version-tls1.0", case_protocol_version),
+    ("min-version", case_min_version),
+    ("peer-closed", case_peer_closed),
+    ("handshake-timeout", case_handshake_timeout),
+    ("connect-timeout-bounds-handshake", case_connect_timeout_bounds),
+    ("alpn", case_alpn),
+    ("truncation", case_truncation),
+    ("close-notify-on-shutdown", case_close_notify_on_shutdown),
+    ("close-notify-on-close", case_close_notify_on_close),
+    ("bulk-json-64MiB", case_bulk_json),
+    ("bulk-channel-64MiB", case_bulk_channel),
+    ("server", case_server),
+    ("mutual-tls", case_mutual),
+    ("starttls", case_starttls),
+    ("starttls-busy", case_starttls_busy),
+    ("bad-pem", case_bad_pem),
+    ("insecure-denied", case_insecure_denied),
+    ("resumption", case_resumption),
+    ("server-no-shared-cipher", case_server_no_shared_cipher),
+    ("channel-truncated", case_channel_truncated),
+]
+
+
+def main():
+    passed = failed = 0
+    Client.record = open(os.path.join(TMP, "record.txt"), "w")
+    d = Daemon(TISOCKD, TMP, "tls", "[daemon]\ntls-handshake-timeout-ms = 1500\n")
+    try:
+        c = Client(d)
+        c.result("rpc.discover")     # first: validate-openrpc.py checks the rest against it
+        c.close()
+        for name, fn in CASES + [("policy", None)]:
+            if ONLY and name not in ONLY:
+                continue
+            t0 = time.monotonic()
+            try:
+                if fn:
+                    fn(d)
+                else:
+                    case_policy(TMP)
+                print(f"ok {name} ({time.monotonic() - t0:.1f} s)", flush=True)
+                passed += 1
+            except Exception as e:
+                print(f"FAIL {name}: {e}", flush=True)
+                traceback.print_exc()
+                failed += 1
+    finally:
+        Client.record.close()
+        rc = d.stop()
+        if rc != 0:
+            print(f"FAIL daemon exit status {rc}")
+            failed += 1
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
