@@ -5,7 +5,8 @@
 # the session summed up on stderr, 64 MiB through connect --tls and
 # connect --tls --channel with matching SHA-256, failed verifications
 # (self-signed, expired, wrong name) giving a clear message, their reason
-# in --json and exit 1, --insecure refused by the default policy, files
+# in --json and exit 1, --insecure refused by the default policy and
+# allowed by tls-insecure = allow, STARTTLS for SMTP and IMAP, files
 # the tool cannot read, and listen --tls accepting a Python ssl client
 # (with ALPN, and with a client certificate required).
 #
@@ -150,9 +151,29 @@ peer insecure --cert "$pki/self.pem" --key "$pki/self.key" --deadline 5
 "$CTL" connect --tls --insecure "localhost:$port" < /dev/null > /dev/null 2> "$tmp/insecure.err"
 rc=$?
 check "connect --tls --insecure: refused by the default policy (tls-insecure = deny), exit 1" \
-	bash -c "[ $rc = 1 ] && grep -qi 'not permitted\|denied' '$tmp/insecure.err'"
+	bash -c "[ $rc = 1 ] && grep -q 'not permitted by policy: .*tls-insecure = allow' '$tmp/insecure.err'"
 kill "$peer_pid" 2>/dev/null
 wait "$peer_pid" 2>/dev/null
+
+# A daemon whose policy allows it.
+mkdir -p "$tmp/d2"
+printf '[daemon]\nresolver-lookups = f\n[policy]\ntls-insecure = allow\n' > "$tmp/allow.conf"
+${TISOCK_DAEMON_WRAPPER:-} "$DAEMON" --foreground --config "$tmp/allow.conf" \
+	--socket "$tmp/d2/tisockd.sock" 2> "$tmp/daemon2.log" &
+pids+=($!)
+if wait_until "$CTL" --socket "$tmp/d2/tisockd.sock" ping; then
+	peer insecure2 --cert "$pki/self.pem" --key "$pki/self.key" --mode echo
+	printf 'unverified\n' | "$CTL" --socket "$tmp/d2/tisockd.sock" connect --tls --insecure \
+		"localhost:$port" > "$tmp/insecure2.got" 2> "$tmp/insecure2.err"
+	rc=$?
+	check "connect --tls --insecure where tls-insecure = allow: exit 0, the bytes through" \
+		bash -c "[ $rc = 0 ] && grep -qx unverified '$tmp/insecure2.got'"
+	check "connect --tls --insecure: the session says NOT verified" \
+		grep -q '^tls: TLSv1.3 .*, NOT verified' "$tmp/insecure2.err"
+	wait "$peer_pid"
+else
+	bad "a daemon with tls-insecure = allow did not come up"
+fi
 
 # --- the tool reads the files; usage slips -------------------------------
 check "connect --tls --cafile of a missing file: exit 1, naming it" \
