@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -347,16 +348,38 @@ start_tls(void **state)
 	tisock_client_close(c);
 }
 
-/* A peer that closes without close_notify: end of stream, marked truncated. */
+struct pumped {
+	int	ended;
+	ssize_t	bytes;
+};
+
+static void
+on_pumped(const struct tisock_stream_event *ev)
+{
+	struct pumped *p = ev->userdata;
+
+	if (ev->bytes_processed < 0)
+		p->ended = 1;
+	else
+		p->bytes += ev->bytes_processed;
+}
+
+/*
+ * A peer that closes without close_notify: end of stream, marked
+ * truncated, through a read, the pump and the data channel.
+ */
 static void
 truncation(void **state)
 {
 	tisock_client *c = open_client();
 	tisock_buffer *b = tisock_buffer_create(64);
 	char *ca = pem("ca.pem");
+	struct pumped pumped = { 0 };
 	struct peer p;
+	tisock_stream *st;
 	tisock_tcp *s;
 	ssize_t k;
+	int fd;
 
 	(void)state;
 	tisock_client_set_timeout(c, DEADLINE_MS);
@@ -371,6 +394,51 @@ truncation(void **state)
 	k = tisock_tcp_read(s, b, 0, TISOCK_ALL);
 	assert_int_equal(k, -1);
 	assert_int_equal(tisock_tcp_tls(s)->truncated, 1);
+	tisock_tcp_free(s);
+	peer_stop(&p);
+
+	/* The same through the asynchronous pump: its last tcp.data says so. */
+	peer_start(&p, true, "--cert", pem_path(0, "server.pem"), "--key",
+		   pem_path(1, "server.key"), "--mode", "truncate", NULL);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "localhost",
+		.port = p.port });
+	assert_int_equal(tisock_tcp_set_tls(s, &(struct tisock_tls_options){ .ca_pem = ca }), 0);
+	assert_int_equal(tisock_tcp_connect_wait(s), 0);
+	st = tisock_tcp_stream(s);
+	assert_int_equal(tisock_stream_pump(st, on_pumped, &pumped, 4096, 1), 0);
+	client_wait_flag(c, &pumped.ended, 1, DEADLINE_MS);
+	assert_int_equal(pumped.bytes, 7);
+	assert_int_equal(tisock_tcp_tls(s)->truncated, 1);
+	tisock_stream_free(st);
+	tisock_tcp_free(s);
+	peer_stop(&p);
+
+	/* And through the data channel: EOF on the fd, then tcp.closed with truncated. */
+	peer_start(&p, true, "--cert", pem_path(0, "server.pem"), "--key",
+		   pem_path(1, "server.key"), "--mode", "truncate", NULL);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "localhost",
+		.port = p.port });
+	assert_int_equal(tisock_tcp_set_tls(s, &(struct tisock_tls_options){ .ca_pem = ca }), 0);
+	assert_int_equal(tisock_tcp_connect_wait(s), 0);
+	fd = tisock_tcp_channel(s);
+	assert_true(fd >= 0);
+	{
+		char buf[64];
+		size_t got = 0;
+		ssize_t n;
+		long long end = spawn_now_ms() + DEADLINE_MS;
+
+		while ((n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+			got += (size_t)n;
+		assert_int_equal(n, 0);
+		assert_int_equal(got, 7);
+		shutdown(fd, SHUT_WR);
+		while (tisock_tcp_state(s) != TISOCK_CLOSED && spawn_now_ms() < end)
+			tisock_client_dispatch(c, 100);
+	}
+	assert_int_equal(tisock_tcp_state(s), TISOCK_CLOSED);
+	assert_int_equal(tisock_tcp_tls(s)->truncated, 1);
+	close(fd);
 	tisock_tcp_free(s);
 	peer_stop(&p);
 	tisock_buffer_free(b);
