@@ -182,7 +182,8 @@ io_done(tisock_client *c, struct lib_call *call, const cJSON *answer, bool is_re
 	if (is_read) {
 		r = take_read(c, call, answer, op->buf, op->offset, op->length);
 		if (r == -1)
-			lib_tls_closed(call->tcp, cJSON_GetObjectItemCaseSensitive(answer, "result"));
+			lib_tls_closed(call->tcp,
+				       cJSON_GetObjectItemCaseSensitive(answer, "result"));
 	} else {
 		r = lib_answer_result(c, call, answer, PROTO_M_TCP_WRITE, &res);
 		if (r == 0)

@@ -25,7 +25,7 @@ struct lib_tls {
 	struct tisock_tls_info		 info;
 	struct tisock_tls_certificate	 cert;
 	const char			**sans;		/* NULL-terminated, into json */
-	cJSON				*json;		/* the answer's tls object, owned */
+	cJSON				*json;		/* the answer's tls, owned */
 };
 
 struct lib_tls_error {
@@ -76,10 +76,11 @@ version_ok(int v)
 static int
 add_version(cJSON *obj, int v)
 {
+	const char *text = v == TISOCK_TLS_VERSION_1_3 ? "1.3" : "1.2";
+
 	if (v == TISOCK_TLS_VERSION_DEFAULT)
 		return 0;
-	return cJSON_AddStringToObject(obj, "minVersion", v == TISOCK_TLS_VERSION_1_3 ? "1.3"
-									      : "1.2") ? 0 : -ENOMEM;
+	return cJSON_AddStringToObject(obj, "minVersion", text) ? 0 : -ENOMEM;
 }
 
 /*
@@ -96,7 +97,8 @@ client_json(const struct tisock_tls_options *o, cJSON **ret)
 
 	*ret = NULL;
 	if (o && ((o->flags & ~known) ||
-		  ((o->flags & TISOCK_TLS_SESSION_REUSE) && (o->flags & TISOCK_TLS_NO_SESSION_REUSE)) ||
+		  ((o->flags & TISOCK_TLS_SESSION_REUSE) &&
+		   (o->flags & TISOCK_TLS_NO_SESSION_REUSE)) ||
 		  !version_ok(o->min_version) ||
 		  (o->server_name && !*o->server_name)))
 		return -EINVAL;
@@ -461,7 +463,7 @@ started(tisock_tcp *s, const cJSON *answer, int r)
 	}
 	lib_tls_answer(s, answer);
 	if (s->c->err.code == TISOCK_ERROR_TLS)
-		s->state = TISOCK_ERROR;	/* the daemon ends a connection whose handshake failed */
+		s->state = TISOCK_ERROR;	/* the daemon ended the connection */
 	return r;
 }
 

@@ -197,7 +197,8 @@ tisock_tcp_connect_wait(tisock_tcp *s)
 	if (s->c->timeout_ms > 0 && (a.timeout < 0 || a.timeout > s->c->timeout_ms))
 		a.timeout = s->c->timeout_ms;	/* the daemon gives up first: no socket left over */
 	r = lib_call_wait_raw(s->c, PROTO_M_TCP_CONNECT, NULL, &a, s->tls_connect,
-			      s->c->timeout_ms > 0 ? (int)a.timeout + LIB_WAIT_GRACE_MS : 0, &answer);
+			      s->c->timeout_ms > 0 ? (int)a.timeout + LIB_WAIT_GRACE_MS : 0,
+			      &answer);
 	if (r == 0)
 		r = lib_answer_result(s->c, NULL, answer, PROTO_M_TCP_CONNECT, &res);
 	opened(s, r, answer, &res, TISOCK_CONNECTED);

@@ -45,8 +45,8 @@ struct tisock_tcp {
 	size_t			 pump_chunk;
 	bool			 pump_paused;	/* paused while the inbox is full */
 	/* TLS (tcp-tls.c): what connect and listen send, what came back. */
-	cJSON			*tls_connect;	/* {"tls": ...} for tcp.connect, or NULL */
-	cJSON			*tls_listen;	/* {"tls": ...} for tcp.listen, or NULL */
+	cJSON			*tls_connect;	/* {"tls": ...} for tcp.connect */
+	cJSON			*tls_listen;	/* {"tls": ...} for tcp.listen */
 	struct lib_tls		*tls;		/* the negotiated session, or NULL */
 	struct lib_tls_error	*tls_err;	/* the last handshake failure, or NULL */
 	/* Streams over this socket (tisock_tcp_stream), told when it goes. */

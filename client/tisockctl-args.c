@@ -63,8 +63,9 @@ static const struct optdef optdefs[_OPT_MAX] = {
 	[OPT_KEY] = { "key", 0, "FILE", "--tls: its private key, PEM" },
 	[OPT_STARTTLS] = { "starttls", 0, "PROTO", "plaintext first, then TLS (implies --tls):\n"
 			   "smtp or imap, as openssl s_client -starttls" },
-	[OPT_REQUIRE_CERT] = { "require-client-cert", 0, NULL, "--tls: ask clients for a certificate\n"
-			       "and refuse those without a valid one" },
+	[OPT_REQUIRE_CERT] = { "require-client-cert", 0, NULL,
+			       "--tls: ask clients for a certificate\nand refuse those without a "
+			       "valid one" },
 };
 
 static const char *const event_kinds[] = {

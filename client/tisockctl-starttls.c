@@ -92,7 +92,8 @@ smtp_answer(struct lines *l, const char *want, bool *seen_starttls)
 
 		if (r < 0)
 			return r;
-		if (seen_starttls && strlen(l->line) >= 4 && strcasecmp(l->line + 4, "STARTTLS") == 0)
+		if (seen_starttls && strlen(l->line) >= 4 &&
+		    strcasecmp(l->line + 4, "STARTTLS") == 0)
 			*seen_starttls = true;
 		if (strncmp(l->line, want, 3) != 0)
 			return -EPROTO;

@@ -24,7 +24,8 @@
 int
 ctl_tls_check(const struct opts *o, bool server)
 {
-	const char *client_only = o->servername ? "--servername" : o->insecure ? "--insecure" : NULL;
+	const char *client_only = o->servername ? "--servername" :
+				  o->insecure ? "--insecure" : NULL;
 	const char *server_only = o->cert ? "--cert" : o->key ? "--key" :
 				  o->require_cert ? "--require-client-cert" : NULL;
 	const char *any = client_only ? client_only : server_only ? server_only :

@@ -290,7 +290,7 @@ tls_handshakes(bool reuse)
 		long long s = connect_tls(&r, port, reuse);
 		char params[64];
 
-		/* The server's byte, as socat's client reads it (its session tickets come first). */
+		/* The server's byte, as socat's client reads it (session tickets come first). */
 		snprintf(params, sizeof(params), "{\"socket\":%lld,\"length\":1}", s);
 		cJSON_Delete(rpc_call(&r, "tcp.read", params));
 		rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.close\","

@@ -179,7 +179,8 @@ verified_connect(void **state)
 	peer_start(&p, true, "--cert", pem_path(0, "server.pem"), "--key",
 		   pem_path(1, "server.key"), "--mode", "info", "--alpn", "http/1.1", NULL);
 	snprintf(port, sizeof(port), "%d", p.port);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "localhost", .port = p.port });
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "localhost",
+		.port = p.port });
 	assert_null(tisock_tcp_tls(s));
 	assert_int_equal(tisock_tcp_set_tls(s, &(struct tisock_tls_options){ .ca_pem = ca,
 		.alpn = alpn }), 0);
@@ -557,7 +558,8 @@ tls_server(void **state)
 	/* A path is not PEM: the daemon never opens a file for a client. */
 	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = 0 });
 	assert_int_equal(tisock_tcp_set_tls_server(l, &(struct tisock_tls_server_options){
-		.certificate_pem = pem_path(0, "server.pem"), .key_pem = pem_path(1, "server.key") }),
+		.certificate_pem = pem_path(0, "server.pem"),
+		.key_pem = pem_path(1, "server.key") }),
 		0);
 	assert_int_equal(tisock_tcp_listen(l), -EINVAL);
 	assert_int_equal(tisock_client_last_error(c)->code, -32602);

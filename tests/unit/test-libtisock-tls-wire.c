@@ -215,7 +215,8 @@ handshake_failure(void **state)
 	static const struct step steps[] = {
 		{ "tcp.connect", "{\"port\":443,\"tls\":true}",
 		  "{\"jsonrpc\":\"2.0\",\"id\":%d,\"error\":{\"code\":-32012,\"message\":"
-		  "\"TLS handshake failed\",\"data\":{\"socket\":9,\"reason\":\"certificateExpired\","
+		  "\"TLS handshake failed\",\"data\":{\"socket\":9,"
+		  "\"reason\":\"certificateExpired\","
 		  "\"verifyError\":10,\"verifyErrorText\":\"certificate has expired\","
 		  "\"alert\":\"certificate_expired\"}}}" },
 		{ "tcp.connect", "{\"port\":443,\"tls\":true}",
@@ -285,7 +286,8 @@ listen_and_start(void **state)
 		{ "tcp.startTls", "{\"socket\":7,\"tls\":true}",
 		  "{\"jsonrpc\":\"2.0\",\"id\":%d,\"error\":{\"code\":-32012,\"message\":"
 		  "\"TLS handshake failed\",\"data\":{\"socket\":7,\"reason\":\"unknownCa\","
-		  "\"verifyError\":20,\"verifyErrorText\":\"unable to get local issuer certificate\"}}}" },
+		  "\"verifyError\":20,"
+		  "\"verifyErrorText\":\"unable to get local issuer certificate\"}}}" },
 	};
 	const char *alpn[] = { "x", NULL };
 	pid_t pid = fake_daemon(steps, 6);
