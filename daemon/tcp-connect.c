@@ -568,6 +568,7 @@ tcp_connect(struct tcp *t, struct tcp_op *op)
 	t->connect_op = op;
 	t->eof = t->eof_told = t->shut_wr = t->pumping = false;
 	t->has_local = t->has_remote = false;
+	t->tls = tcp_tls_free(t->tls);	/* an earlier connect's */
 	tcp_connect_free(t);
 	t->eng->ev->connecting(t, host, t->port < 0 ? 0 : t->port);
 	tcp_set_state(t, TCP_STATE_CONNECTING);

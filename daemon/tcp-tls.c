@@ -193,7 +193,7 @@ tcp_tls_handshake(struct tcp_tls *tls, int64_t timeout_ms, tcp_tls_done_fn done,
 }
 
 /*
- * Starts TLS on t's connection as cfg says (cfg stays the caller's):
+ * Starts TLS on t's connection as cfg says (t->tls_cfg, freed here, or the caller's):
  * done(t, failure) once the handshake is over.  Returns 0, or -ENOMEM
  * (nothing started).
  */
@@ -212,6 +212,8 @@ tcp_tls_start(struct tcp *t, struct tcp_tls_config *cfg, int64_t timeout_ms,
 		tcp_tls_ssl_free(ssl);
 		return -ENOMEM;
 	}
+	if (cfg == t->tls_cfg)
+		t->tls_cfg = tcp_tls_config_free(t->tls_cfg);	/* the SSL object has what it needs */
 	tcp_tls_handshake(t->tls, timeout_ms, done, t);
 	return 0;
 }
@@ -427,16 +429,17 @@ tcp_conn_recv(struct tcp *t, char *buf, size_t len)
 			got += k;
 			continue;
 		}
-		if (got > 0) {
+		n = io_error(tls, 0, true);
+		if (n == -EAGAIN && !SSL_has_pending(tls->ssl))
+			(void) SSL_free_buffers(tls->ssl);	/* drained: idle sockets hold none */
+		if (got == 0)
+			return n;
+		if (n != -EAGAIN) {
 			/* An end or an error after bytes: told on the next read. */
-			n = io_error(tls, 0, true);
-			if (n != -EAGAIN) {
-				tls->stashed = true;
-				tls->stash = n;
-			}
-			break;
+			tls->stashed = true;
+			tls->stash = n;
 		}
-		return io_error(tls, 0, true);
+		break;
 	}
 	return (ssize_t)got;
 }
@@ -455,13 +458,21 @@ tcp_conn_send(struct tcp *t, const char *buf, size_t len)
 	}
 	if (!tls->open || !tls->ssl)
 		return -ENOTCONN;
-	if (len == 0)
-		return 0;
-	errno = 0;
-	if (SSL_write_ex(tls->ssl, buf, len, &k) == 1)
-		return (ssize_t)k;
-	n = io_error(tls, 0, false);
-	return n == 0 ? -EPIPE : n;
+	/*
+	 * Record by record (partial writes): as much as the kernel takes.
+	 * After a WANT_WRITE the caller's next call starts at the same byte
+	 * with at least as many, as OpenSSL requires.
+	 */
+	for (size_t done = 0; done < len; done += k) {
+		errno = 0;
+		if (SSL_write_ex(tls->ssl, buf + done, len - done, &k) == 1)
+			continue;
+		n = io_error(tls, 0, false);
+		if (done > 0 && n == -EAGAIN)
+			return (ssize_t)done;
+		return n == 0 ? -EPIPE : n;
+	}
+	return (ssize_t)len;
 }
 
 /*

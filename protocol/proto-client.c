@@ -160,12 +160,8 @@ proto_params_write(const struct proto_field *fields, const void *args, struct pr
 			int on = *(const int *)p;
 			int r;
 
-			if (on < 0)
-				continue;
-			if (on == 0) {
-				proto_jw_kbool(w, f->name, false);
-				break;
-			}
+			if (on <= 0)
+				continue;	/* false says what absent says */
 			proto_jw_key(w, f->name);
 			proto_jw_obj_begin(w);
 			if ((r = proto_params_write(f->sub, p, w)) < 0)
