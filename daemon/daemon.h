@@ -44,6 +44,9 @@ struct daemon_counters {
 	uint64_t	policy_denials;		/* connects, listens, accepts refused by policy */
 	uint64_t	linger_resets;		/* connections ended with bytes not delivered */
 	uint64_t	undelivered_bytes;	/* bytes accepted for writing that never left */
+	uint64_t	tls_handshakes;		/* TLS handshakes done (all kinds) */
+	uint64_t	tls_failures;		/* TLS handshakes that failed */
+	uint64_t	tls_truncated;		/* TLS streams ended without close_notify */
 	uint64_t	limit_hits_by[_QL_MAX];	/* limit_hits by limit */
 };
 

@@ -54,7 +54,7 @@ struct policy_rule {
 	size_t			 nports;
 	char			*text;
 	int			 line;		/* 0: a default */
-	int			 tls;		/* POLICY_TLS_*: what an allow asks of TLS */
+	int			 tls;		/* POLICY_TLS_*, of an allow */
 };
 
 /* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
@@ -268,7 +268,8 @@ parse_item(struct policy_rule *r, const char *key, char *list, char *err, size_t
 				free(h.name);
 		} else if (strcmp(key, "tls") == 0) {
 			if (strcmp(v, "required") && strcmp(v, "forbidden")) {
-				snprintf(err, errlen, "tls: \"%s\" is not required or forbidden", v);
+				snprintf(err, errlen, "tls: \"%s\" is not required or forbidden",
+					 v);
 				return -EINVAL;
 			}
 			if (!r->allow) {

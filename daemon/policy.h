@@ -71,7 +71,7 @@ struct policy {
 	struct policy_rule	*rules;		/* the file's, then the defaults */
 	size_t			 n, nfile;
 	bool			 audit;
-	bool			 tls_insecure;	/* tls-insecure = allow: verify false is allowed */
+	bool			 tls_insecure;	/* tls-insecure = allow */
 };
 
 struct policy	*policy_new(void);

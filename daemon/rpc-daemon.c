@@ -103,6 +103,9 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "inputBytes", d->input_bytes);
 		proto_jw_kuint(&w, "lingerResets", k->linger_resets);
 		proto_jw_kuint(&w, "undeliveredBytes", k->undelivered_bytes);
+		proto_jw_kuint(&w, "tlsHandshakes", k->tls_handshakes);
+		proto_jw_kuint(&w, "tlsHandshakeFailures", k->tls_failures);
+		proto_jw_kuint(&w, "tlsTruncated", k->tls_truncated);
 		proto_jw_obj_end(&w);
 		quota_write_hits(&w, d);	/* beside counters: an object, not a number */
 		proto_jw_obj_end(&w);

@@ -395,7 +395,8 @@ ev_judge(struct tcp *t, enum policy_action action, const char *host,
 		return NULL;	/* lingering: nothing new is started for it */
 	r = policy_check(d->conf.policy, &c->subject, action, host,
 			 (const struct sockaddr *)ss);
-	allowed = policy_rule_allows_tls(r, t->tls_cfg || t->tls);	/* a listener's for accept */
+	/* (an accept: the listener's TLS) */
+	allowed = policy_rule_allows_tls(r, t->tls_cfg || t->tls);
 	if (!allowed) {
 		d->counters.policy_denials++;
 		metrics_count_denial(d, r);

@@ -52,7 +52,8 @@ rpc_tcp_start_tls(struct rpc_call *call, const union proto_args *args)
 	if (a.on == 0) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_INVALID_PARAMS, .param = "tls", .reason = "range",
-			.socket = (int64_t)t->id, .message = "tcp.startTls needs tls true or an object" });
+			.socket = (int64_t)t->id,
+			.message = "tcp.startTls needs tls true or an object" });
 		return 0;
 	}
 	busy = tcp_tls_start_busy(t);

@@ -81,6 +81,12 @@ rpc_tls_event(struct tcp *t, const struct tcp_tls_failure *f, bool truncated)
 	const struct tcp_tls_info *i = tcp_tls_info(t);
 	struct proto_jw *w;
 
+	if (truncated)
+		d->counters.tls_truncated++;
+	else if (f)
+		d->counters.tls_failures++;
+	else
+		d->counters.tls_handshakes++;
 	if (f)
 		log_debug("tcp#%llu: TLS handshake failed: %s%s%s",
 			  (unsigned long long)t->id, f->reason, f->alert ? ", alert " : "",
@@ -137,7 +143,8 @@ rpc_tls_config(struct rpc_call *call, const struct proto_tls_args *a, bool serve
 		*cfg = tcp_tls_config_free(*cfg);
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_NOT_PERMITTED, .socket = socket,
-			.message = "not permitted by policy: verify false needs tls-insecure = allow",
+			.message = "not permitted by policy: verify false needs "
+				   "tls-insecure = allow",
 			.rule = "tls-insecure = deny", .rule_index = 0, .action = "connect" });
 		return -1;
 	}

@@ -355,8 +355,8 @@ try_won(struct tcp_connect *c, int i)
 	ev_timer_stop(t->eng->loop, &c->stagger);
 	if (t->tls_cfg) {
 		/* The TLS handshake next, still under the connect timer. */
-		int k = tcp_tls_start(t, t->tls_cfg, (int64_t)t->eng->conf->tls_handshake_timeout_ms,
-				      on_tls_done);
+		int64_t ms = (int64_t)t->eng->conf->tls_handshake_timeout_ms;
+		int k = tcp_tls_start(t, t->tls_cfg, ms, on_tls_done);
 
 		if (k < 0)
 			open_failed(t, NULL, k);

@@ -114,7 +114,7 @@ tcp_read_turn(struct flow_item *it)
 		if (n != -EAGAIN)
 			tcp_fail(t, (int)-n);
 		else if (tcp_tls_read_wants_write(t, false))
-			ev_io_start(eng->loop, &t->wio);	/* TLS must write first: then a turn */
+			ev_io_start(eng->loop, &t->wio);	/* TLS writes first */
 		else
 			tcp_update_io(t);	/* the watcher says when there is more */
 		return false;

@@ -358,7 +358,8 @@ tcp_tls_config_server(struct tcp_tls_config **out, const struct proto_tls_args *
 			r = -EINVAL;
 			goto fail;
 		}
-		SSL_CTX_set_verify(cfg->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(cfg->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				   NULL);
 		SSL_CTX_set_verify_depth(cfg->ctx, TCP_TLS_CHAIN_MAX);
 		cfg->verify = true;
 	}

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,19 +72,12 @@ san_text(const GENERAL_NAME *g)
 		kind = "URI";
 		break;
 	case GEN_IPADD: {
-		char addr[64];
+		char addr[INET6_ADDRSTRLEN];
 
 		d = ASN1_STRING_get0_data(g->d.iPAddress);
 		len = ASN1_STRING_length(g->d.iPAddress);
-		if (len == 4)
-			snprintf(addr, sizeof(addr), "%u.%u.%u.%u", d[0], d[1], d[2], d[3]);
-		else if (len == 16) {
-			int k = 0;
-
-			for (int i = 0; i < 16; i += 2)
-				k += snprintf(addr + k, sizeof(addr) - (size_t)k, "%s%x",
-					      i ? ":" : "", (d[i] << 8) | d[i + 1]);
-		} else
+		if ((len != 4 && len != 16) ||
+		    !inet_ntop(len == 4 ? AF_INET : AF_INET6, d, addr, sizeof(addr)))
 			return NULL;
 		snprintf(buf, sizeof(buf), "IP:%s", addr);
 		return strdup(buf);
@@ -274,7 +268,6 @@ tcp_tls_failure_of(struct tcp_tls_failure *f, void *p, int ssl_err, unsigned lon
 		case SSL_AD_CERTIFICATE_EXPIRED:
 			r = "certificateExpired";
 			break;
-		case SSL_AD_HANDSHAKE_FAILURE:
 		case SSL_AD_INSUFFICIENT_SECURITY:
 			r = "noSharedCipher";
 			break;

@@ -27,15 +27,17 @@
 
 struct tcp_tls {
 	struct ev_loop		*loop;
-	SSL			*ssl;		/* NULL once the connection is closed */
+	SSL			*ssl;		/* NULL once closed */
 	int			 fd;
 	bool			 verify;	/* the peer's certificate is checked */
 	bool			 handshaking, open;
-	bool			 truncated;	/* the peer's FIN came without close_notify */
-	bool			 read_wants_write;	/* SSL_read waits for the fd's room */
+	bool			 truncated;	/* FIN without close_notify */
+	bool			 read_wants_write;	/* SSL_read waits for room */
 	bool			 shut_sent;	/* close_notify sent */
+	bool			 broken;	/* a fatal error: no close_notify may follow */
+	bool			 write_blocked;	/* a record is half sent: the next write retries it */
 	bool			 stashed;	/* an end or error behind bytes returned: */
-	ssize_t			 stash;		/* ... 0 or -errno, for the next read */
+	ssize_t			 stash;		/* 0 or -errno, for the next read */
 	int			 alert_in, alert_out;	/* fatal alerts, -1: none */
 	ev_io			 io;		/* the handshake's */
 	ev_timer		 timer;		/* bounds the handshake */
@@ -213,7 +215,7 @@ tcp_tls_start(struct tcp *t, struct tcp_tls_config *cfg, int64_t timeout_ms,
 		return -ENOMEM;
 	}
 	if (cfg == t->tls_cfg)
-		t->tls_cfg = tcp_tls_config_free(t->tls_cfg);	/* the SSL object has what it needs */
+		t->tls_cfg = tcp_tls_config_free(t->tls_cfg);	/* the SSL has it all */
 	tcp_tls_handshake(t->tls, timeout_ms, done, t);
 	return 0;
 }
@@ -317,6 +319,16 @@ tcp_tls_pending(const struct tcp *t)
 			  (t->tls->open && t->tls->ssl && SSL_has_pending(t->tls->ssl)));
 }
 
+/*
+ * Whether OpenSSL holds a record of the head write, half sent: that
+ * write must be retried as it is, so it cannot be cancelled now.
+ */
+bool
+tcp_tls_write_blocked(const struct tcp *t)
+{
+	return t->tls && t->tls->write_blocked;
+}
+
 /* Whether the last read waits for room to write (clear: and forget it). */
 bool
 tcp_tls_read_wants_write(struct tcp *t, bool clear)
@@ -341,7 +353,7 @@ tcp_tls_close(struct tcp *t, bool reset)
 	if (!tls)
 		return;
 	hs_stop(tls);
-	if (tls->ssl && tls->open && !reset && !tls->shut_sent) {
+	if (tls->ssl && tls->open && !reset && !tls->shut_sent && !tls->broken) {
 		(void) SSL_shutdown(tls->ssl);
 		tls->shut_sent = true;
 	}
@@ -380,6 +392,7 @@ io_error(struct tcp_tls *tls, int r, bool reading)
 	case SSL_ERROR_ZERO_RETURN:
 		return 0;	/* close_notify */
 	case SSL_ERROR_SYSCALL:
+		tls->broken = true;
 		if (sys == 0 || !ERR_peek_error()) {
 			if (reading && (sys == 0 || sys == EAGAIN)) {
 				tls->truncated = true;	/* FIN without close_notify */
@@ -390,6 +403,7 @@ io_error(struct tcp_tls *tls, int r, bool reading)
 		ERR_clear_error();
 		return -(sys ? sys : EPIPE);
 	default:
+		tls->broken = true;
 		e = ERR_peek_error();
 		ERR_clear_error();
 		if (reading && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
@@ -431,7 +445,7 @@ tcp_conn_recv(struct tcp *t, char *buf, size_t len)
 		}
 		n = io_error(tls, 0, true);
 		if (n == -EAGAIN && !SSL_has_pending(tls->ssl))
-			(void) SSL_free_buffers(tls->ssl);	/* drained: idle sockets hold none */
+			(void) SSL_free_buffers(tls->ssl);	/* idle sockets hold none */
 		if (got == 0)
 			return n;
 		if (n != -EAGAIN) {
@@ -465,9 +479,11 @@ tcp_conn_send(struct tcp *t, const char *buf, size_t len)
 	 */
 	for (size_t done = 0; done < len; done += k) {
 		errno = 0;
+		tls->write_blocked = false;
 		if (SSL_write_ex(tls->ssl, buf + done, len - done, &k) == 1)
 			continue;
 		n = io_error(tls, 0, false);
+		tls->write_blocked = n == -EAGAIN;
 		if (done > 0 && n == -EAGAIN)
 			return (ssize_t)done;
 		return n == 0 ? -EPIPE : n;
@@ -484,7 +500,7 @@ tcp_conn_shutdown_wr(struct tcp *t)
 {
 	struct tcp_tls *tls = t->tls;
 
-	if (tls && tls->open && tls->ssl && !tls->shut_sent) {
+	if (tls && tls->open && tls->ssl && !tls->shut_sent && !tls->broken) {
 		int r;
 
 		ERR_clear_error();

@@ -95,6 +95,7 @@ void	 tcp_tls_close(struct tcp *t, bool reset);
 const struct tcp_tls_info *tcp_tls_info(const struct tcp *t);
 bool	 tcp_tls_truncated(const struct tcp *t);
 bool	 tcp_tls_read_wants_write(struct tcp *t, bool clear);
+bool	 tcp_tls_write_blocked(const struct tcp *t);
 
 /* The plaintext of t's connection, TLS or not: recv()/send() semantics, -errno. */
 ssize_t	 tcp_conn_recv(struct tcp *t, char *buf, size_t len);

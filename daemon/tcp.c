@@ -337,6 +337,8 @@ tcp_op_cancel(struct tcp_op *op, uint64_t *written)
 		TAILQ_REMOVE(&t->accepts, op, q_link);
 		break;
 	case TCP_OP_WRITE:
+		if (op == TAILQ_FIRST(&t->writes) && tcp_tls_write_blocked(t))
+			return false;	/* TLS holds a record of it, half sent */
 		TAILQ_REMOVE(&t->writes, op, q_link);
 		pending_sub(t, op->u.write.len - op->u.write.off);
 		*written = op->u.write.off;

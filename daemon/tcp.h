@@ -57,7 +57,7 @@ struct tcp_engine {
 	struct tcp_list		 orphans;	/* lingering sockets of vanished owners */
 	struct tcp_list		 dead;		/* graveyard */
 	struct tcp_list		 paused;	/* listeners whose accept waits for fds */
-	struct tcp_tls_engine	*tls;		/* client context, sessions (tcp-tls-ctx.c) */
+	struct tcp_tls_engine	*tls;		/* client context, sessions */
 };
 
 /*
@@ -202,9 +202,9 @@ struct tcp {
 	char			*gone_owner;	/* owned: the owner's desc once it left, for the log */
 	double			 connect_asked;	/* the layer above's: tcp.connect came (metrics) */
 	double			 connect_syn;	/* the layer above's: connect(2) of the last try */
-	struct tcp_tls_config	*tls_cfg;	/* owned: TLS asked for (a listener's for good) */
-	struct tcp_tls		*tls;		/* owned: the connection's TLS (tcp-tls.c) */
-	struct tcp_tls_listen	*tls_listen;	/* owned: a listener's inbound handshakes */
+	struct tcp_tls_config	*tls_cfg;	/* owned: the TLS asked for */
+	struct tcp_tls		*tls;		/* owned: the connection's TLS */
+	struct tcp_tls_listen	*tls_listen;	/* owned: inbound handshakes */
 };
 
 /* tcp-io.c, turns of flow.c */

@@ -92,7 +92,7 @@ int	 proto_method_lookup(const char *name);
  * tcp.listen (server side); each method reads the members of its side.
  */
 struct proto_tls_args {
-	int			on;		/* -1: absent, 0: false, 1: true or an object */
+	int			on;		/* -1 absent, 0 false, 1 true or an object */
 	struct proto_str	server_name;	/* client: name checked and sent (SNI) */
 	int			verify;		/* client: -1 absent (true) */
 	struct proto_str	ca_pem;		/* trust anchors instead of the system's */
@@ -101,7 +101,7 @@ struct proto_tls_args {
 	int			session_reuse;	/* client: -1 absent (true) */
 	struct proto_str	certificate_pem;	/* server: certificate (and chain) */
 	struct proto_str	key_pem;	/* server: its private key */
-	int			request_client_certificate;	/* server: -1 absent (false) */
+	int			request_client_certificate;	/* server: -1 absent */
 };
 
 /* Parameters of tcp.create, and of tcp.connect / tcp.listen. */
