@@ -101,7 +101,7 @@ struct daemon {
 	char			*scratch;	/* DAEMON_SCRATCH bytes for recv */
 	struct daemon_counters	 counters;
 	struct metrics		*metrics;	/* what only daemon.metrics shows; owned */
-	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit, rl_linger;
+	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit, rl_linger, rl_tls;
 };
 
 int	 daemon_init(struct daemon *d, struct ev_loop *loop);

@@ -87,7 +87,12 @@ rpc_tls_event(struct tcp *t, const struct tcp_tls_failure *f, bool truncated)
 		d->counters.tls_failures++;
 	else
 		d->counters.tls_handshakes++;
-	if (f)
+	if (f && t->state == TCP_STATE_LISTENING &&
+	    log_ratelimit_ok(&d->rl_tls, ev_now(d->loop), 10.))
+		log_info("tcp#%llu: an inbound TLS handshake failed: %s%s%s (at most one such "
+			 "line per 10 s; monitors see each)", (unsigned long long)t->id, f->reason,
+			 f->alert ? ", alert " : "", f->alert ? f->alert : "");
+	else if (f)
 		log_debug("tcp#%llu: TLS handshake failed: %s%s%s",
 			  (unsigned long long)t->id, f->reason, f->alert ? ", alert " : "",
 			  f->alert ? f->alert : "");

@@ -119,7 +119,7 @@ on_inbound_done(void *arg, const struct tcp_tls_failure *f)
 		else
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&in->ss)->sin_addr, addr,
 				  sizeof(addr));
-		log_info("tcp#%llu: inbound TLS handshake from %s failed: %s%s%s",
+		log_debug("tcp#%llu: inbound TLS handshake from %s failed: %s%s%s",
 			 (unsigned long long)t->id, addr, f->reason, f->alert ? ", alert " : "",
 			 f->alert ? f->alert : "");
 		t->eng->ev->tls(t, f, false);

@@ -67,7 +67,9 @@ class Client:
     record = None
     conns = 0
 
-    def __init__(self, daemon):
+    def __init__(self, daemon, record=True):
+        """record False: this connection's traffic is not recorded (bulk bytes)."""
+        self.rec = Client.record if record else None
         Client.conns += 1
         self.conn = Client.conns
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -91,8 +93,8 @@ class Client:
         if params is not None:
             msg["params"] = params
         line = json.dumps(msg).encode() + b"\n"
-        if Client.record:
-            Client.record.write(f"{self.conn} o {line.hex()}\n")
+        if self.rec:
+            self.rec.write(f"{self.conn} o {line.hex()}\n")
         self.s.sendall(line)
         return i
 
@@ -112,8 +114,8 @@ class Client:
         while b"\n" in self.buf:
             line, self.buf = self.buf.split(b"\n", 1)
             self.lines.append(line)
-            if Client.record:
-                Client.record.write(f"{self.conn} i {line.hex()}\n")
+            if self.rec:
+                self.rec.write(f"{self.conn} i {line.hex()}\n")
             m = json.loads(line)
             if "id" in m and "method" not in m:
                 self.answers[m["id"]] = m
