@@ -47,7 +47,8 @@ raw_params(struct proto_jw *w, const cJSON *params)
 
 /*
  * Queues one request line: method with params from its table row and
- * args, or verbatim from raw.  Returns its id, or -ENOMEM.
+ * args, then the members of raw verbatim (either may be NULL).  Returns
+ * its id, or -ENOMEM.
  */
 static int64_t
 queue_request(tisock_client *c, const char *method, const struct proto_field *fields,
@@ -64,10 +65,10 @@ queue_request(tisock_client *c, const char *method, const struct proto_field *fi
 	proto_jw_kstr(&w, "method", method);
 	proto_jw_key(&w, "params");
 	proto_jw_obj_begin(&w);
+	if (args)
+		(void) proto_params_write(fields, args, &w);
 	if (raw)
 		raw_params(&w, raw);
-	else if (args)
-		(void) proto_params_write(fields, args, &w);
 	proto_jw_obj_end(&w);
 	proto_jw_obj_end(&w);
 	if (proto_jw_error(&w) < 0 || proto_buf_putc(&c->out, '\n') < 0) {
@@ -154,12 +155,25 @@ int
 lib_call_start(tisock_client *c, enum proto_method_id m, const void *args, lib_done_fn done,
 	       tisock_tcp *tcp, unsigned flags, struct lib_call **ret)
 {
+	return lib_call_start_raw(c, m, NULL, args, NULL, done, tcp, flags, ret);
+}
+
+/*
+ * The same with the members of extra (may be NULL) added to the params,
+ * and name for a method the table lacks (m _PROTO_M_MAX; NULL: m's own).
+ */
+int
+lib_call_start_raw(tisock_client *c, enum proto_method_id m, const char *name, const void *args,
+		   const cJSON *extra, lib_done_fn done, tisock_tcp *tcp, unsigned flags,
+		   struct lib_call **ret)
+{
 	struct lib_call *call;
 	int64_t id;
 
 	if (c->fd < 0)
 		return -ENOTCONN;
-	id = queue_request(c, proto_methods[m].name, proto_methods[m].params, args, NULL);
+	id = queue_request(c, name ? name : proto_methods[m].name,
+			   m < _PROTO_M_MAX ? proto_methods[m].params : NULL, args, extra);
 	if (id < 0)
 		return (int)id;
 	call = call_new(c, m, id);
@@ -308,6 +322,16 @@ lib_call_wait(tisock_client *c, enum proto_method_id m, const void *args, cJSON 
 {
 	return call_wait(c, m, proto_methods[m].name, proto_methods[m].params, args, NULL,
 			 c->timeout_ms, ret_answer);
+}
+
+/* The same with extra members and a name, as lib_call_start_raw; waits at most wait_ms. */
+int
+lib_call_wait_raw(tisock_client *c, enum proto_method_id m, const char *name, const void *args,
+		  const cJSON *extra, int wait_ms, cJSON **ret_answer)
+{
+	return call_wait(c, m, name ? name : proto_methods[m].name,
+			 m < _PROTO_M_MAX ? proto_methods[m].params : NULL, args, extra, wait_ms,
+			 ret_answer);
 }
 
 /* The same, waiting at most wait_ms (0: without limit) instead of the client's timeout. */

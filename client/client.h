@@ -132,6 +132,11 @@ void		 lib_inbox_clear(tisock_client *c);
 /* client-call.c */
 int		 lib_call_start(tisock_client *c, enum proto_method_id m, const void *args,
 		    lib_done_fn done, tisock_tcp *tcp, unsigned flags, struct lib_call **ret);
+int		 lib_call_start_raw(tisock_client *c, enum proto_method_id m, const char *name,
+		    const void *args, const cJSON *extra, lib_done_fn done, tisock_tcp *tcp,
+		    unsigned flags, struct lib_call **ret);
+int		 lib_call_wait_raw(tisock_client *c, enum proto_method_id m, const char *name,
+		    const void *args, const cJSON *extra, int wait_ms, cJSON **ret_answer);
 int		 lib_call_wait(tisock_client *c, enum proto_method_id m, const void *args,
 		    cJSON **ret_answer);
 int		 lib_call_wait_ms(tisock_client *c, enum proto_method_id m, const void *args,

@@ -128,6 +128,8 @@ tisock_tcp_read(tisock_tcp *s, tisock_buffer *buf, size_t offset, ssize_t length
 			     &answer);
 	if (r == 0)
 		r = take_read(s->c, NULL, answer, buf, offset, n);
+	if (r == -1)
+		lib_tls_closed(s, cJSON_GetObjectItemCaseSensitive(answer, "result"));
 	cJSON_Delete(answer);
 	lib_tcp_network_error(s, (int)r);
 	return r;
@@ -179,6 +181,9 @@ io_done(tisock_client *c, struct lib_call *call, const cJSON *answer, bool is_re
 		return;
 	if (is_read) {
 		r = take_read(c, call, answer, op->buf, op->offset, op->length);
+		if (r == -1)
+			lib_tls_closed(call->tcp,
+				       cJSON_GetObjectItemCaseSensitive(answer, "result"));
 	} else {
 		r = lib_answer_result(c, call, answer, PROTO_M_TCP_WRITE, &res);
 		if (r == 0)

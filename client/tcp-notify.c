@@ -149,6 +149,7 @@ pump_data(tisock_tcp *s, const cJSON *params)
 		return;
 	}
 	if (d.bytes == -1) {
+		lib_tls_closed(s, params);
 		(void) tisock_buffer_set_length(s->pump_buf, 0);
 		pump_event(s, -1, d.total, 0, NULL);
 		return;
@@ -192,6 +193,7 @@ lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
 			lib_tcp_fire(s->error, s, NULL, code, e.message.s);
 	} else if (strcmp(method, "tcp.closed") == 0) {
 		s->state = TISOCK_CLOSED;
+		lib_tls_closed(s, params);
 		if (s->pump_cb)
 			pump_event(s, -1, 0, -ECANCELED, "closed by the daemon");
 	}

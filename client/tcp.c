@@ -108,6 +108,7 @@ lib_tcp_open_args(const tisock_tcp *s, struct proto_tcp_open_args *a)
 		.keep_alive_idle = s->keep_alive_idle, .linger = s->linger,
 		.send_buffer = s->send_buffer, .receive_buffer = s->receive_buffer,
 		.happy_eyeballs = -1,	/* the daemon's default: race */
+		.tls = { .on = -1 },	/* written by tcp-tls.c, as JSON of its own */
 	};
 	return 0;
 }
@@ -128,6 +129,7 @@ static void
 opened(tisock_tcp *s, int r, const cJSON *answer, const struct proto_tcp_open_result *res,
        int state)
 {
+	lib_tls_answer(s, answer);
 	if (r == 0) {
 		(void) lib_tcp_set_id(s, res->socket);
 		s->state = state;
@@ -177,7 +179,8 @@ tisock_tcp_connect(tisock_tcp *s)
 	if (r < 0)
 		return r;
 	lib_tcp_open_args(s, &a);
-	return lib_call_start(s->c, PROTO_M_TCP_CONNECT, &a, on_connect, s, 0, NULL);
+	return lib_call_start_raw(s->c, PROTO_M_TCP_CONNECT, NULL, &a, s->tls_connect, on_connect,
+				  s, 0, NULL);
 }
 
 TISOCK_PUBLIC int
@@ -193,8 +196,9 @@ tisock_tcp_connect_wait(tisock_tcp *s)
 	lib_tcp_open_args(s, &a);
 	if (s->c->timeout_ms > 0 && (a.timeout < 0 || a.timeout > s->c->timeout_ms))
 		a.timeout = s->c->timeout_ms;	/* the daemon gives up first: no socket left over */
-	r = lib_call_wait_ms(s->c, PROTO_M_TCP_CONNECT, &a, s->c->timeout_ms > 0 ?
-			     (int)a.timeout + LIB_WAIT_GRACE_MS : 0, &answer);
+	r = lib_call_wait_raw(s->c, PROTO_M_TCP_CONNECT, NULL, &a, s->tls_connect,
+			      s->c->timeout_ms > 0 ? (int)a.timeout + LIB_WAIT_GRACE_MS : 0,
+			      &answer);
 	if (r == 0)
 		r = lib_answer_result(s->c, NULL, answer, PROTO_M_TCP_CONNECT, &res);
 	opened(s, r, answer, &res, TISOCK_CONNECTED);
@@ -215,7 +219,9 @@ tisock_tcp_listen(tisock_tcp *s)
 	if (s->state != TISOCK_INITIALIZED)
 		return s->state == TISOCK_CLOSED ? -EBADF : -EISCONN;
 	lib_tcp_open_args(s, &a);
-	r = lib_call_wait(s->c, PROTO_M_TCP_LISTEN, &a, &answer);
+	r = lib_call_wait_raw(s->c, PROTO_M_TCP_LISTEN, NULL, &a, s->tls_listen, s->c->timeout_ms,
+			      &answer);
+	lib_tls_listen_done(s);	/* the key is not kept */
 	if (r == 0)
 		r = lib_answer_result(s->c, NULL, answer, PROTO_M_TCP_LISTEN, &res);
 	opened(s, r, answer, &res, TISOCK_LISTENING);
@@ -240,6 +246,7 @@ on_accept(tisock_client *c, struct lib_call *call, const cJSON *answer)
 	if (!s)
 		return;
 	if (r < 0) {
+		lib_tls_answer(s, answer);	/* a client's handshake failed: why */
 		lib_tcp_fire(s->error, s, NULL, r, tisock_client_error(c));
 		return;
 	}
@@ -255,6 +262,7 @@ on_accept(tisock_client *c, struct lib_call *call, const cJSON *answer)
 		return;
 	}
 	in->state = TISOCK_CONNECTED;
+	lib_tls_answer(in, answer);
 	lib_tcp_fire(s->accepted, s, in, 0, NULL);
 }
 
@@ -371,6 +379,7 @@ release(tisock_tcp *s)
 	s->state = s->state == TISOCK_ERROR ? TISOCK_ERROR : TISOCK_CLOSED;
 	if (s->on_free)
 		lib_tcp_fire(s->on_free, s, NULL, 0, NULL);
+	lib_tls_release(s);
 	free(s->streams);
 	free(s->host);
 	free(s);

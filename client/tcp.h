@@ -44,10 +44,18 @@ struct tisock_tcp {
 	tisock_buffer		*pump_buf;	/* each chunk, handed to pump_cb */
 	size_t			 pump_chunk;
 	bool			 pump_paused;	/* paused while the inbox is full */
+	/* TLS (tcp-tls.c): what connect and listen send, what came back. */
+	cJSON			*tls_connect;	/* {"tls": ...} for tcp.connect */
+	cJSON			*tls_listen;	/* {"tls": ...} for tcp.listen */
+	struct lib_tls		*tls;		/* the negotiated session, or NULL */
+	struct lib_tls_error	*tls_err;	/* the last handshake failure, or NULL */
 	/* Streams over this socket (tisock_tcp_stream), told when it goes. */
 	tisock_stream		**streams;
 	size_t			 nstreams;
 };
+
+struct lib_tls;
+struct lib_tls_error;
 
 /* tcp.c */
 int		 lib_tcp_set_id(tisock_tcp *s, int64_t id);
@@ -78,6 +86,13 @@ void		 lib_tcp_resume_pumps(tisock_client *c);
 void		 lib_tcp_broken(tisock_client *c);
 int		 lib_tcp_add_stream(tisock_tcp *s, tisock_stream *st);
 void		 lib_tcp_remove_stream(tisock_tcp *s, tisock_stream *st);
+
+/* tcp-tls.c */
+void		 lib_tls_answer(tisock_tcp *s, const cJSON *answer);
+void		 lib_tls_closed(tisock_tcp *s, const cJSON *params);
+void		 lib_tls_free(tisock_tcp *s);
+void		 lib_tls_release(tisock_tcp *s);
+void		 lib_tls_listen_done(tisock_tcp *s);
 
 /* stream.c */
 void		 lib_stream_socket_gone(tisock_stream *st);

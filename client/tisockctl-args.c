@@ -51,11 +51,26 @@ static const struct optdef optdefs[_OPT_MAX] = {
 	[OPT_PID] = { "pid", 0, "PID", "only the events of this client process" },
 	[OPT_MSOCKET] = { "socket", 0, "ID", "only the events of this socket" },
 	[OPT_EVENT] = { "event", 0, "KIND[,KIND]", "only these kinds of event" },
+	[OPT_TLS] = { "tls", 0, NULL, "TLS on the connection (the daemon speaks it)" },
+	[OPT_SERVERNAME] = { "servername", 0, "NAME", "--tls: the name sent (SNI) and checked\n"
+			     "(default: HOST)" },
+	[OPT_CAFILE] = { "cafile", 0, "FILE", "--tls: trust the CAs of this PEM file instead of\n"
+			 "the system's (listen: check client certificates)" },
+	[OPT_INSECURE] = { "insecure", 0, NULL, "--tls: no verification of the peer's\n"
+			   "certificate or name" },
+	[OPT_ALPN] = { "alpn", 0, "P[,P]", "--tls: application protocols (ALPN), by preference" },
+	[OPT_CERT] = { "cert", 0, "FILE", "--tls: the certificate (chain) to serve, PEM" },
+	[OPT_KEY] = { "key", 0, "FILE", "--tls: its private key, PEM" },
+	[OPT_STARTTLS] = { "starttls", 0, "PROTO", "plaintext first, then TLS (implies --tls):\n"
+			   "smtp or imap, as openssl s_client -starttls" },
+	[OPT_REQUIRE_CERT] = { "require-client-cert", 0, NULL,
+			       "--tls: ask clients for a certificate\nand refuse those without a "
+			       "valid one" },
 };
 
 static const char *const event_kinds[] = {
 	"client.connect", "client.disconnect", "create", "connect", "state", "accept", "read",
-	"write", "error", "close", "denied", "monitor.dropped",
+	"write", "error", "close", "denied", "tls", "monitor.dropped",
 };
 
 /* ---- suggestions ------------------------------------------------------- */
@@ -314,6 +329,20 @@ set_option(struct opts *o, enum ctl_opt id, const char *v, const char *as)
 		*(id == OPT_PID ? &o->mon_pid : &o->mon_socket) = n;
 		break;
 	case OPT_EVENT: return parse_kinds(o, v);
+	case OPT_TLS: o->tls = true; break;
+	case OPT_SERVERNAME: o->servername = v; break;
+	case OPT_CAFILE: o->cafile = v; break;
+	case OPT_INSECURE: o->insecure = true; break;
+	case OPT_ALPN: o->alpn = v; break;
+	case OPT_CERT: o->cert = v; break;
+	case OPT_KEY: o->key = v; break;
+	case OPT_REQUIRE_CERT: o->require_cert = true; break;
+	case OPT_STARTTLS:
+		if (strcmp(v, "smtp") != 0 && strcmp(v, "imap") != 0)
+			return ctl_usage(o, "%s: smtp or imap (got \"%s\")", as, v);
+		o->starttls = v;
+		o->tls = true;
+		break;
 	case OPT_HELP:
 	case OPT_VERSION:
 	case _OPT_MAX:
@@ -560,7 +589,7 @@ ctl_options_help(FILE *f, unsigned opts)
 		else
 			snprintf(head, sizeof(head), "    --%s%s%s", d->lng, d->arg ? " " : "",
 				 d->arg ? d->arg : "");
-		fprintf(f, "  %-24s", head);
+		fprintf(f, strlen(head) >= 24 ? "  %s\n  %-24s" : "  %-24s", head, "");
 		for (h = d->help; (nl = strchr(h, '\n')); h = nl + 1)
 			fprintf(f, "%.*s\n  %-24s", (int)(nl - h), h, "");
 		fprintf(f, "%s\n", h);

@@ -467,6 +467,8 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 	if (argc != 2)
 		return ctl_usage(o, argc < 2 ? "connect wants HOST:PORT" : "connect takes one "
 				 "HOST:PORT (got \"%s\" too)", argc > 2 ? argv[2] : "");
+	if ((status = ctl_tls_check(o, false)) != EXIT_OK)
+		return status;
 	if (!ctl_parse_endpoint(argv[1], false, &host, &port))
 		return ctl_usage(o, "want HOST:PORT (IPv6 in brackets: [::1]:80), not \"%s\"",
 				 argv[1]);
@@ -476,6 +478,8 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 	free(host);
 	if (!s)
 		return ctl_client_failed(c, -errno);
+	if (!o->starttls && (status = ctl_tls_client(c, s, o, false, NULL)) != EXIT_OK)
+		return status;
 	status = tisock_tcp_connect(s);
 	if (status < 0)
 		return ctl_client_failed(c, status);
@@ -483,9 +487,17 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 	if (status)
 		return status;
 	if (w.code) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "connect to %s", argv[1]);
+		if (ctl_tls_failed(s, what))
+			return EXIT_FAILED;
 		ctl_err("connect to %s: %s", argv[1], w.error);
 		return w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
 	}
+	if (o->starttls && (status = ctl_starttls(c, s, o, argv[1])) != EXIT_OK)
+		return status;
+	ctl_tls_summary(s, o, argv[1]);
 	progress_init(&p, o);
 	if (o->channel) {
 		int fd = tisock_tcp_channel(s);
@@ -527,12 +539,16 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 					     : "listen takes one [HOST:]PORT");
 	if (!ctl_parse_endpoint(argv[1], true, &host, &port))
 		return ctl_usage(o, "want [HOST:]PORT, not \"%s\"", argv[1]);
+	if ((status = ctl_tls_check(o, true)) != EXIT_OK)
+		return status;
 	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = host ? host : "127.0.0.1",
 		.port = port, .accepted = on_accepted, .error = on_socket_error,
 		.userdata = &w });
 	free(host);
 	if (!l)
 		return ctl_client_failed(c, -errno);
+	if ((status = ctl_tls_server(c, l, o)) != EXIT_OK)
+		return status;
 	status = tisock_tcp_listen(l);
 	if (status < 0)
 		return ctl_client_failed(c, status);
@@ -554,6 +570,11 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 		status = wait_for(c, &w);
 		if (status)
 			break;
+		if (!w.inbound && w.code == -EPROTO && ctl_tls_failed(l, "accept")) {
+			/* A client whose handshake failed: with -k, the next one may do better. */
+			status = o->keep ? EXIT_OK : EXIT_FAILED;
+			continue;
+		}
 		if (!w.inbound) {
 			ctl_err("accept: %s", w.error);
 			status = w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
@@ -571,6 +592,7 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 			snprintf(peer, sizeof(peer), strchr(tisock_tcp_host(w.inbound), ':') ?
 				 "[%s]:%d" : "%s:%d", tisock_tcp_host(w.inbound),
 				 tisock_tcp_port(w.inbound));
+			ctl_tls_summary(w.inbound, o, peer);
 			progress_init(&p, o);
 			status = relay(c, w.inbound, &p);
 			progress_done(&p, peer);

@@ -481,7 +481,7 @@ const struct command ctl_commands[] = {
 	  "the error -32800 \"request cancelled\" (exit 1), or the result when it came\n"
 	  "first; a second Ctrl-C ends at once.\n",
 	  0, false, cmd_call },
-	{ "connect", "[--channel] [--progress] [-v] HOST:PORT",
+	{ "connect", "[--channel] [--progress] [-v] [--tls [TLS OPTIONS]] HOST:PORT",
 	  "netcat through the daemon: stdin to the socket, the socket to stdout",
 	  "Binary-safe.  At the end of stdin the sending side is shut down (FIN); exits\n"
 	  "when stdin is all sent and the peer has closed its side.  --timeout bounds the\n"
@@ -490,14 +490,26 @@ const struct command ctl_commands[] = {
 	  "the fastest path.  --progress shows bytes sent and received, rates and the\n"
 	  "time on stderr as they go (one line, redrawn on a terminal; a line a second\n"
 	  "otherwise); -v prints a summary there at the end.  With --json, those and the\n"
-	  "errors are JSON lines on stderr: stdout is the data.\n",
-	  O(CHANNEL) | O(PROGRESS) | O(VERBOSE), true, cmd_connect },
-	{ "listen", "[-k] [--progress] [-v] [HOST:]PORT",
+	  "errors are JSON lines on stderr: stdout is the data.  --tls: the daemon speaks\n"
+	  "TLS to the peer (stdin and stdout stay plaintext), checking its certificate\n"
+	  "against the system's CAs (--cafile: those of FILE) and its name against HOST\n"
+	  "(--servername: NAME, also sent as SNI); --insecure checks neither; --alpn\n"
+	  "offers protocols.  The session (version, cipher, ALPN, the peer's certificate)\n"
+	  "is told on stderr; a failed handshake says why (expired, unknown CA, name...).\n"
+	  "--starttls smtp|imap speaks the protocol in plaintext up to its STARTTLS, then\n"
+	  "TLS (tcp.startTls); the relay starts after the handshake.\n",
+	  O(CHANNEL) | O(PROGRESS) | O(VERBOSE) | O(TLS) | O(SERVERNAME) | O(CAFILE) |
+	  O(INSECURE) | O(ALPN) | O(STARTTLS), true, cmd_connect },
+	{ "listen", "[-k] [--progress] [-v] [--tls --cert FILE --key FILE] [HOST:]PORT",
 	  "accept a connection and relay it like connect",
 	  "HOST defaults to 127.0.0.1; PORT 0 picks a free port.  \"listening on HOST:PORT\"\n"
 	  "goes to stderr.  -k keeps accepting, one connection after another.  --timeout\n"
-	  "bounds each wait for a connection.  --progress and -v as for connect.\n",
-	  O(KEEP) | O(PROGRESS) | O(VERBOSE), true, cmd_listen },
+	  "bounds each wait for a connection.  --progress and -v as for connect.  --tls:\n"
+	  "connections are TLS, served with the certificate of --cert and the key of\n"
+	  "--key (the files are read here and sent as PEM text); --require-client-cert\n"
+	  "asks clients for a certificate issued by a CA of --cafile.\n",
+	  O(KEEP) | O(PROGRESS) | O(VERBOSE) | O(TLS) | O(CAFILE) | O(ALPN) | O(CERT) | O(KEY) |
+	  O(REQUIRE_CERT), true, cmd_listen },
 	{ "list", "[--state STATE[,STATE]] [--open]",
 	  "the sockets you may see (all of them for root and the daemon's user)",
 	  "A client's closed sockets stay listed for a while (up to 256 per client):\n"

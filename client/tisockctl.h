@@ -43,6 +43,15 @@ struct opts {
 	long long	 mon_pid;	/* monitor --pid, 0: any */
 	long long	 mon_socket;	/* monitor --socket, 0: any */
 	char		*mon_kinds;	/* monitor --event: ",a,b," or NULL: any; owned */
+	/* connect, listen --tls (tisockctl-tls.c). */
+	bool		 tls;		/* --tls */
+	const char	*servername;	/* --servername */
+	const char	*cafile;	/* --cafile */
+	bool		 insecure;	/* --insecure: no verification */
+	const char	*alpn;		/* --alpn P[,P] */
+	const char	*cert, *key;	/* listen --cert, --key */
+	bool		 require_cert;	/* listen --require-client-cert */
+	const char	*starttls;	/* connect --starttls smtp|imap (sets tls) */
 	const struct command *cmd;	/* the command, once known */
 };
 
@@ -61,6 +70,8 @@ enum ctl_opt {
 	OPT_SOCKET, OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION,
 	OPT_COUNT, OPT_KEEP, OPT_CHANNEL, OPT_PROGRESS, OPT_VERBOSE, OPT_STATE, OPT_OPEN,
 	OPT_PID, OPT_MSOCKET, OPT_EVENT,
+	OPT_TLS, OPT_SERVERNAME, OPT_CAFILE, OPT_INSECURE, OPT_ALPN, OPT_CERT, OPT_KEY,
+	OPT_REQUIRE_CERT, OPT_STARTTLS,
 	_OPT_MAX,
 };
 #define OPT_BIT(o)	(1u << (o))
@@ -101,6 +112,15 @@ int	 cmd_methods(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_describe(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv);
+/* tisockctl-tls.c */
+int	 ctl_tls_check(const struct opts *o, bool server);
+int	 ctl_tls_client(tisock_client *c, tisock_tcp *s, const struct opts *o, bool start,
+	    const char *what);
+int	 ctl_starttls(tisock_client *c, tisock_tcp *s, const struct opts *o, const char *what);
+int	 ctl_tls_server(tisock_client *c, tisock_tcp *s, const struct opts *o);
+void	 ctl_tls_summary(const tisock_tcp *s, const struct opts *o, const char *peer);
+bool	 ctl_tls_failed(const tisock_tcp *s, const char *what);
+
 int	 cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv);
 
 #endif

@@ -24,10 +24,14 @@
  * ratios to direct TCP and to socat in the same direction, taken within
  * each repetition; --json writes the same as JSON.
  *
- *	bench DAEMON [--mib N] [--reps N] [--json FILE] [--only GROUP]
- *	    [--load-seconds S] [--quick]
+ *  - with --only tls: TLS through the daemon against socat OPENSSL:
+ *    (bench-tls.c).
  *
- * GROUP: bulk, rtt, setup, info, rss, load (load runs only when named).
+ *	bench DAEMON [--mib N] [--reps N] [--json FILE] [--only GROUP]
+ *	    [--load-seconds S] [--quick] [--srcdir DIR]
+ *
+ * GROUP: bulk, rtt, setup, info, rss, load, tls (load and tls run only
+ * when named).
  */
 #include "config.h"
 
@@ -67,7 +71,8 @@ static const char *only;		/* --only bulk|rtt|setup|info|rss|load: one group */
 static bool
 want(const char *group)
 {
-	return only ? strcmp(only, group) == 0 : strcmp(group, "load") != 0;
+	return only ? strcmp(only, group) == 0 : strcmp(group, "load") != 0 &&
+						  strcmp(group, "tls") != 0;
 }
 static char socat_path[128];
 
@@ -778,7 +783,8 @@ run_load(double secs)
 int
 main(int argc, char **argv)
 {
-	const char *json = NULL;
+	const char *json = NULL, *srcdir = ".";
+	bool quick = false;
 	struct series bulk[_B_MAX] = { 0 }, cpu[_B_MAX] = { 0 }, p50[_R_MAX] = { 0 }, p99[_R_MAX] = { 0 };
 	struct series setup[2] = { 0 }, setup32[2] = { 0 }, info = { 0 };
 	double *rtt, load_secs = 5;
@@ -796,7 +802,10 @@ main(int argc, char **argv)
 			only = argv[++i];
 		else if (strcmp(argv[i], "--load-seconds") == 0 && i + 1 < argc)
 			load_secs = atof(argv[++i]);
+		else if (strcmp(argv[i], "--srcdir") == 0 && i + 1 < argc)
+			srcdir = argv[++i];
 		else if (strcmp(argv[i], "--quick") == 0) {
+			quick = true;
 			total_bytes = 16u << 20;
 			reps = 1;
 			rtt_n = 1000;
@@ -924,6 +933,8 @@ main(int argc, char **argv)
 		run_memory();
 	if (only && strcmp(only, "load") == 0)
 		run_load(load_secs);
+	if (want("tls"))
+		tls_run(srcdir, reps, quick, have_socat ? socat_path : NULL, json_out, &json_rows);
 	if (json_out) {
 		fprintf(json_out, "]}\n");
 		fclose(json_out);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
@@ -62,5 +63,9 @@ struct load_result {
 void	 load_run(int n, bool pump, double secs, struct load_result *r);
 double	 load_rss_sockets(int n);
 void	 load_rss_channels(int n, long *before, long *with, long *after);
+
+/* bench-tls.c: TLS through the daemon against socat OPENSSL: (--only tls). */
+void	 tls_run(const char *srcdir, int reps, bool quick, const char *socat, FILE *json,
+	    int *rows);
 
 #endif
