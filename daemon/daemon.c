@@ -33,9 +33,11 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "dns.h"
+#include "fdstore.h"
 #include "metrics.h"
 #include "proto-idmap.h"
 #include "quota.h"
+#include "recover.h"
 #include "policy.h"
 #include "policy-load.h"
 #include "sdnotify.h"
@@ -247,6 +249,9 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	d->listen_fd = -1;
 	d->hup_fd = -1;
 	d->uid = getuid();
+	d->generation = 1;
+	d->fds.sock = -1;
+	d->fds.ledger.fd = -1;
 	d->started = ev_now(loop);
 	TAILQ_INIT(&d->ctls);
 	TAILQ_INIT(&d->flush);
@@ -370,6 +375,52 @@ still_ours(const struct daemon *d)
 }
 
 /*
+ * Sorts the descriptors systemd passed (LISTEN_FDS, LISTEN_FDNAMES): the
+ * fd store's ("t<id>", "c<n>", "ledger") go to recovery; the one left, if
+ * any, is the control socket of a .socket unit (*ctl_fd, else -1).
+ * Returns 0 or -errno (logged).
+ */
+static int
+take_listen_fds(struct daemon *d, int *ctl_fd)
+{
+	char **names = NULL;
+	int n, r = 0;
+
+	*ctl_fd = -1;
+	n = sd_listen_fds_with_names(1, &names);
+	if (n < 0) {
+		log_error("LISTEN_FDS: %s", strerror(-n));
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i, k;
+
+		k = r < 0 ? -1 : recover_take(d, fd, names && names[i] ? names[i] : "unknown");
+		if (k < 0 && r == 0) {
+			log_error("recovery: out of memory");
+			r = k;
+		}
+		if (k != 0)
+			continue;
+		if (*ctl_fd >= 0) {
+			log_error("socket activation passed more than one control socket (%s)",
+				  names && names[i] ? names[i] : "unknown");
+			r = -EINVAL;
+			continue;
+		}
+		*ctl_fd = fd;
+	}
+	if (r < 0 && *ctl_fd >= 0) {
+		(void) close(*ctl_fd);
+		*ctl_fd = -1;
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/*
  * Opens the control socket: the one systemd passed, or our own at the
  * resolved path (mode 0660).  Returns 0 or -errno (logged).
  */
@@ -378,16 +429,16 @@ daemon_listen(struct daemon *d)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	bool bound;
-	int n, fd, r;
+	int fd, r;
 	mode_t old;
 
-	n = sd_listen_fds(1);
-	if (n > 1) {
-		log_error("socket activation passed %d fds, expected 1", n);
-		return -EINVAL;
-	}
-	if (n == 1) {
-		fd = SD_LISTEN_FDS_START;
+	r = take_listen_fds(d, &fd);
+	if (r < 0)
+		return r;
+	r = fdstore_init(d);
+	if (r < 0)
+		return r;
+	if (fd >= 0) {
 		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
 			log_error("socket activation: fd %d is not a listening AF_UNIX stream socket",
 				  fd);
@@ -482,6 +533,7 @@ on_policy_loaded(void *userdata, int r)
 	}
 	d->serving = true;
 	d->policy_gen++;
+	recover_apply(d);
 	if (d->listen_fd >= 0)
 		ev_io_start(d->loop, &d->accept_io);
 	sdnotify_ready(d);
@@ -555,6 +607,8 @@ daemon_done(struct daemon *d)
 	d->dns = dns_free(d->dns);
 	d->eng.sockets = proto_idmap_free(d->eng.sockets);
 	d->metrics = metrics_free(d->metrics);	/* closes GET /metrics too */
+	fdstore_done(d);
+	recover_free(d);
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);
 	quota_done(d);

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "fdstore.h"
 #include "flow.h"
 #include "log.h"
 #include "proto-buf.h"
@@ -26,6 +27,7 @@ struct tcp;
 struct dns;
 struct policy_load;
 struct metrics;
+struct recover;
 
 #define DAEMON_SCRATCH		(256 * 1024)	/* bytes per recv into the daemon */
 #define DAEMON_ACCEPT_RETRY	1.0		/* seconds between tries after EMFILE */
@@ -99,6 +101,14 @@ struct daemon {
 	struct daemon_counters	 counters;
 	struct metrics		*metrics;	/* what only daemon.metrics shows; owned */
 	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit, rl_linger;
+
+	/* Restarts (recover.c; a live upgrade's too). */
+	uint64_t		 generation;	/* 1 for a fresh start, +1 per restart */
+	double			 last_restart;	/* wall clock of the last restart, 0: none */
+	const char		*last_restart_reason;	/* "recovery", "upgrade" */
+	char			 last_restart_from[32];	/* the version restarted from */
+	struct fdstore		 fds;		/* systemd's fd store, the ledger */
+	struct recover		*recover;	/* what a crashed predecessor left, until applied */
 };
 
 int	 daemon_init(struct daemon *d, struct ev_loop *loop);

@@ -56,6 +56,15 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kint(&w, "protocol", PROTO_VERSION);
 		proto_jw_kint(&w, "pid", (int64_t)getpid());
 		proto_jw_kuint(&w, "uptime", daemon_uptime_ms(d));
+		proto_jw_kuint(&w, "generation", d->generation);
+		if (d->last_restart_reason) {
+			proto_jw_key(&w, "lastRestart");
+			proto_jw_obj_begin(&w);
+			proto_jw_kuint(&w, "at", (uint64_t)(d->last_restart * 1000.));
+			proto_jw_kstr(&w, "reason", d->last_restart_reason);
+			proto_jw_kstr(&w, "fromVersion", d->last_restart_from);
+			proto_jw_obj_end(&w);
+		}
 		proto_jw_key(&w, "limits");
 		proto_jw_obj_begin(&w);
 		proto_jw_kuint(&w, "maxMessageBytes", cf->max_message_bytes);

@@ -197,6 +197,9 @@ struct tcp {
 	char			*gone_owner;	/* owned: the owner's desc once it left, for the log */
 	double			 connect_asked;	/* the layer above's: tcp.connect came (metrics) */
 	double			 connect_syn;	/* the layer above's: connect(2) of the last try */
+	uint32_t		 ledger;	/* the layer above's: its fd store ledger slot, 0: none */
+	uint64_t		 queued;	/* the layer above's: bytes read, queued for the owner */
+	uint64_t		 delivered;	/* the layer above's: of those, written to the owner */
 };
 
 /* tcp-io.c, turns of flow.c */
@@ -261,6 +264,10 @@ void		 tcp_listen(struct tcp *t, struct tcp_op *op);
 void		 tcp_accept_queue(struct tcp *t, struct tcp_op *op, int64_t timeout_ms);
 void		 tcp_accept_resume(struct tcp *t);
 void		 tcp_accept_init(struct tcp *t);
+
+/* tcp-adopt.c */
+struct tcp	*tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
+		    enum tcp_state st);
 
 /* tcp-channel.c */
 const char	*tcp_channel_busy(const struct tcp *t);

@@ -324,12 +324,21 @@ static const struct proto_field res_user[] = {
 	R("queuedOutputBytes", PROTO_T_INT, REQ, "Answers and notifications queued for it."),
 	R("inputBytes", PROTO_T_INT, REQ, "Request bytes held in unfinished lines."), END
 };
+static const struct proto_field res_last_restart[] = {
+	R("at", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
+	R("reason", PROTO_T_STRING, REQ, "recovery or upgrade."),
+	R("fromVersion", PROTO_T_STRING, REQ, "The version restarted from."), END
+};
 static const struct proto_field res_daemon_info[] = {
 	R("name", PROTO_T_STRING, REQ, "\"tisockd\"."),
 	R("version", PROTO_T_STRING, REQ, "Daemon version."),
 	R("protocol", PROTO_T_INT, REQ, "Protocol version, 1."),
 	R("pid", PROTO_T_INT, REQ, "Daemon process id."),
 	R("uptime", PROTO_T_INT, REQ, "Milliseconds since start."),
+	R("generation", PROTO_T_INT, REQ, "1 at a fresh start, one more per restart that kept the "
+	  "clients (crash recovery, upgrade)."),
+	RS("lastRestart", PROTO_T_OBJECT, OPT, res_last_restart, "The last such restart; absent "
+	  "when none."),
 	R("limits", PROTO_T_OBJECT, REQ, "Limit name to value."),
 	RS("user", PROTO_T_OBJECT, REQ, res_user, "What the caller's uid holds now, over all its "
 	  "connections."),
@@ -388,6 +397,40 @@ static const struct proto_field note_closed[] = {
 	  "never left this host (the last ones written)."),
 	R("unacknowledgedBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes sent but not "
 	  "acknowledged by the peer when the connection was reset."), END
+};
+static const struct proto_field note_lost_item[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("state", PROTO_T_STRING, REQ, "Its state now: connected or listening (it came back), "
+	  "lost (it did not: not yet connected, or closing)."),
+	R("unwrittenBytes", PROTO_T_INT, REQ, "Bytes the daemon had accepted for writing (tcp.write) "
+	  "that had not reached the kernel: the peer never gets them."),
+	R("undeliveredBytes", PROTO_T_INT, REQ, "Bytes the daemon had read from the peer that had "
+	  "not been written to this connection: this client never gets them."),
+	R("pendingRequests", PROTO_T_INT, REQ, "Requests on this socket that were in flight; each "
+	  "was answered with -32800, data.reason \"restart\", just before this notification."),
+	R("channelLost", PROTO_T_BOOL, OPT, "true: the socket had a data channel; its relay is gone "
+	  "(the channel's fd sees EOF) and the socket is back in JSON mode."), END
+};
+static const struct proto_field note_lost[] = {
+	RS("item", PROTO_T_OBJECT, REQ, note_lost_item, "What one socket lost."), END
+};
+static const struct proto_field note_restarted[] = {
+	R("generation", PROTO_T_INT, REQ, "The daemon's generation now: 1 at a fresh start, one more "
+	  "per restart that kept the clients."),
+	R("reason", PROTO_T_STRING, REQ, "recovery (after a crash, from systemd's fd store) or "
+	  "upgrade (daemon.upgrade)."),
+	R("oldVersion", PROTO_T_STRING, REQ, "The version of the daemon before the restart."),
+	R("newVersion", PROTO_T_STRING, REQ, "The version now."),
+	RS("lost", PROTO_T_ARRAY, OPT, note_lost, "recovery: every socket of this client the crash "
+	  "touched, with what it lost."),
+	R("lostRequests", PROTO_T_INT, OPT, "recovery: requests in flight that were answered with "
+	  "-32800 (reason restart), plus unrecordedRequests."),
+	R("unrecordedRequests", PROTO_T_INT, OPT, "recovery: requests in flight whose ids the ledger "
+	  "could not hold (full, or an id over 96 bytes): never answered."),
+	R("lostInputBytes", PROTO_T_INT, OPT, "recovery: bytes of requests the daemon had read but "
+	  "not yet dispatched: those requests are never answered."),
+	R("outputCut", PROTO_T_BOOL, OPT, "recovery: true when the crash cut a line to this client; "
+	  "a newline ends it (the client sees one line that does not parse)."), END
 };
 static const struct proto_field note_monitor[] = {
 	R("time", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
@@ -557,6 +600,9 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 	[PROTO_N_MONITOR_EVENT] = {
 		.name = "monitor.event", .params = note_monitor, .flags = PROTO_M_NOTIFICATION,
 		.summary = "daemon.monitor: something happened to a client or a socket." },
+	[PROTO_N_DAEMON_RESTARTED] = {
+		.name = "daemon.restarted", .params = note_restarted, .flags = PROTO_M_NOTIFICATION,
+		.summary = "The daemon restarted and kept this connection: what was lost." },
 };
 
 /* Index of the method (not notification) called name, or -ENOENT. */

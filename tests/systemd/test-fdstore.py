@@ -1,0 +1,439 @@
+#!/usr/bin/python3
+"""test-fdstore: crash recovery through systemd's fd store, with this test
+playing systemd: it owns NOTIFY_SOCKET, keeps the descriptors sent with
+FDSTORE=1 under their FDNAME= (a descriptor it holds already is not stored
+twice, as systemd does), closes those removed with FDSTOREREMOVE=1, and
+restarts the daemon with LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID.
+
+Three clients each stream to a loopback peer that does not read (writes
+queue in the daemon), pump from a peer that sends 4 MiB while the client
+does not read its control connection (data queues in the daemon), and
+listen; an observer waits until bytes are queued both ways; then the
+daemon is killed with SIGKILL and restarted.  Checked: every client keeps
+its control connection and socket ids and gets daemon.restarted after an
+error (-32800, reason restart) for each request in flight; what each peer
+received matches the report (sent minus received == unwrittenBytes, peer
+sent minus delivered == undeliveredBytes); bytes flow both ways after; the
+listener accepts; a socket closed after the restart leaves the store and
+its peer sees EOF; daemon.info says generation 2, lastRestart recovery;
+SIGTERM empties the store.
+
+    test-fdstore.py DAEMON
+"""
+import base64
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+
+DAEMON = os.path.abspath(sys.argv[1])
+SLOW = 3 if os.environ.get("TISOCK_TEST_WRAPPER") else 1
+DEADLINE = 60.0 * SLOW
+NCLIENTS = 3
+WRITES = 16			# tcp.write per client, pipelined
+WRITE_SIZE = 64 * 1024
+PUMP_BYTES = 4 << 20		# each pump peer sends this much before the crash
+failures = 0
+tests = 0
+
+
+def ok(cond, what):
+    global failures, tests
+    tests += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (tests, what), flush=True)
+    if not cond:
+        failures += 1
+    return cond
+
+
+ERRLOG = None
+
+
+def bail(what):
+    ok(False, what)
+    print("1..%d" % tests)
+    if ERRLOG and os.path.exists(ERRLOG):
+        with open(ERRLOG) as f:
+            sys.stderr.write(f.read()[-4000:])
+    os._exit(1)
+
+
+class FakeSystemd:
+    """NOTIFY_SOCKET and the fd store, as systemd keeps them."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.store = []		# [name, fd], in the order stored
+        self.lock = threading.Condition()
+        self.ready = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def held(self, fd):
+        st = os.fstat(fd)
+        for _, f in self.store:
+            s = os.fstat(f)
+            if s.st_dev == st.st_dev and s.st_ino == st.st_ino:
+                return True
+        return False
+
+    def run(self):
+        while not self.stop:
+            r, _, _ = select.select([self.sock], [], [], 0.2)
+            if not r:
+                continue
+            msg, fds, _, _ = socket.recv_fds(self.sock, 4096, 16)
+            fields = dict(l.split("=", 1) for l in msg.decode().split("\n") if "=" in l)
+            with self.lock:
+                if fields.get("FDSTORE") == "1":
+                    name = fields.get("FDNAME", "stored")
+                    for fd in fds:
+                        if self.held(fd):
+                            os.close(fd)
+                        else:
+                            self.store.append([name, fd])
+                    fds = []
+                if fields.get("FDSTOREREMOVE") == "1":
+                    name = fields.get("FDNAME")
+                    for e in [e for e in self.store if e[0] == name]:
+                        os.close(e[1])
+                        self.store.remove(e)
+                if fields.get("READY") == "1":
+                    self.ready += 1
+                self.lock.notify_all()
+            for fd in fds:
+                os.close(fd)
+
+    def names(self):
+        with self.lock:
+            return [n for n, _ in self.store]
+
+    def wait(self, cond, what):
+        end = time.monotonic() + DEADLINE
+        with self.lock:
+            while not cond():
+                left = end - time.monotonic()
+                if left <= 0:
+                    bail(what)
+                self.lock.wait(min(left, 0.5))
+
+    def start(self, argv, errlog):
+        """Forks, puts the stored fds at 3.. and execs argv as systemd does."""
+        with self.lock:
+            entries = list(self.store)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                import fcntl
+                high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 1000) for _, fd in entries]
+                for i, h in enumerate(high):
+                    os.dup2(h, 3 + i, inheritable=True)
+                err = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.dup2(err, 2)
+                env = dict(os.environ)
+                env["NOTIFY_SOCKET"] = self.path
+                for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+                    env.pop(k, None)
+                if entries:
+                    env["LISTEN_PID"] = str(os.getpid())
+                    env["LISTEN_FDS"] = str(len(entries))
+                    env["LISTEN_FDNAMES"] = ":".join(n for n, _ in entries)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        return pid
+
+
+class Client:
+    """A raw JSON-RPC control connection."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.buf = b""
+        self.next_id = 1
+        self.answers = {}
+        self.notes = []
+        self.bad_lines = 0
+        self.data = {}		# socket -> bytes delivered by tcp.data
+        self.eof = set()
+
+    def send(self, method, params, raw=False):
+        i = self.next_id
+        self.next_id += 1
+        line = json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
+        if raw:
+            return i, (line + "\n").encode()
+        self.s.sendall((line + "\n").encode())
+        return i
+
+    def pump(self, timeout):
+        r, _, _ = select.select([self.s], [], [], timeout)
+        if not r:
+            return False
+        b = self.s.recv(1 << 20)
+        if not b:
+            raise EOFError("control connection closed")
+        self.buf += b
+        *lines, self.buf = self.buf.split(b"\n")
+        for l in lines:
+            try:
+                m = json.loads(l)
+            except ValueError:
+                self.bad_lines += 1
+                continue
+            if "id" in m and "method" not in m:
+                self.answers[m["id"]] = m
+            elif m.get("method") == "tcp.data":
+                p = m["params"]
+                if p["bytes"] < 0:
+                    self.eof.add(p["socket"])
+                else:
+                    self.data[p["socket"]] = self.data.get(p["socket"], 0) + p["bytes"]
+            else:
+                self.notes.append(m)
+        return True
+
+    def wait(self, cond, what, others=()):
+        end = time.monotonic() + DEADLINE
+        while not cond():
+            if time.monotonic() > end:
+                bail(what)
+            self.pump(0.05)
+            for o in others:
+                o.pump(0)
+
+    def call(self, method, params, what=None):
+        i = self.send(method, params)
+        self.wait(lambda: i in self.answers, what or method)
+        return self.answers[i]
+
+    def note(self, method):
+        for m in self.notes:
+            if m.get("method") == method:
+                return m
+        return None
+
+
+def listener():
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Small buffers: the kernel takes little, so writes queue in the daemon.
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(16)
+    ls.settimeout(DEADLINE)
+    return ls
+
+
+class Sink(threading.Thread):
+    """Reads a peer socket and counts, once started."""
+
+    def __init__(self, s):
+        super().__init__(daemon=True)
+        self.s = s
+        self.n = 0
+        self.tail = b""
+        self.eof = False
+
+    def run(self):
+        while True:
+            try:
+                b = self.s.recv(1 << 20)
+            except OSError:
+                return
+            if not b:
+                self.eof = True
+                return
+            self.n += len(b)
+            self.tail = (self.tail + b)[-16:]
+
+
+def wait_for(cond, what, clients=()):
+    end = time.monotonic() + DEADLINE
+    while not cond():
+        if time.monotonic() > end:
+            bail(what)
+        if clients:
+            for c in clients:
+                c.pump(0.02)
+        else:
+            time.sleep(0.02)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="tisock-fdstore.")
+    sockpath = os.path.join(tmp, "ctl.sock")
+    conf = os.path.join(tmp, "tisockd.conf")
+    errlog = os.path.join(tmp, "daemon.log")
+    global ERRLOG
+    ERRLOG = errlog
+    with open(conf, "w") as f:
+        f.write("[daemon]\nfd-store = yes\nlog-level = info\n")
+    sd = FakeSystemd(os.path.join(tmp, "notify"))
+    argv = [DAEMON, "--foreground", "--socket", sockpath, "--config", conf]
+    if os.environ.get("TISOCK_TEST_WRAPPER"):
+        argv = os.environ["TISOCK_TEST_WRAPPER"].split() + argv
+        argv[0] = os.path.abspath(argv[0]) if os.path.exists(argv[0]) else argv[0]
+    pid = sd.start(argv, errlog)
+    sd.wait(lambda: sd.ready >= 1, "the daemon reports READY=1")
+    ok("ledger" in sd.names(), "the ledger is in the fd store")
+
+    lw, lr = listener(), listener()
+    clients, socks = [], []
+    for k in range(NCLIENTS):
+        c = Client(sockpath)
+        w = c.call("tcp.connect", {"host": "127.0.0.1", "port": lw.getsockname()[1],
+                                   "sendBufferSize": 4096})
+        pw, _ = lw.accept()
+        r = c.call("tcp.connect", {"host": "127.0.0.1", "port": lr.getsockname()[1]})
+        pr, _ = lr.accept()
+        l = c.call("tcp.listen", {"host": "127.0.0.1", "port": 0})
+        if "result" not in w or "result" not in r or "result" not in l:
+            bail("client %d: connect and listen (%s %s %s)" % (k, w, r, l))
+        sw, sr, sl = w["result"]["socket"], r["result"]["socket"], l["result"]["socket"]
+        c.call("tcp.pump", {"socket": sr})
+        clients.append(c)
+        socks.append({"w": sw, "r": sr, "l": sl, "lport": l["result"]["local"]["port"],
+                      "pw": pw, "pr": pr, "writes": {}})
+    names = sd.names()
+    ok(all("t%d" % s[k] in names for s in socks for k in ("w", "r", "l")),
+       "every connected and listening socket is in the fd store as t<id>")
+    ok(sum(1 for n in names if n.startswith("c")) == NCLIENTS,
+       "every client is in the fd store as c<n>")
+
+    # Mid-transfer: writes queue in the daemon (the peer does not read), and
+    # pumped data queues for clients that do not read their connection.
+    payload = base64.b64encode(os.urandom(WRITE_SIZE)).decode()
+    for c, s in zip(clients, socks):
+        lines = b""
+        for _ in range(WRITES):
+            i, line = c.send("tcp.write", {"socket": s["w"], "data": payload}, raw=True)
+            s["writes"][i] = WRITE_SIZE
+            lines += line
+        c.s.sendall(lines)
+    senders = []
+    for s in socks:
+        t = threading.Thread(target=lambda p=s["pr"]: p.sendall(b"r" * PUMP_BYTES), daemon=True)
+        t.start()
+        senders.append(t)
+    obs = Client(sockpath)
+
+    def queued_both_ways():
+        a = obs.call("tcp.list", {"all": True})["result"]["sockets"]
+        info = {x["socket"]: x for x in a}
+        return all(info[s["w"]]["pendingWriteBytes"] > 0 and
+                   info[s["r"]]["bytesRead"] >= 512 * 1024 for s in socks)
+    wait_for(queued_both_ways, "bytes queued in the daemon both ways before the crash")
+
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    stored = sd.names()
+    ok(all("t%d" % s["w"] in stored for s in socks) and "ledger" in stored,
+       "after SIGKILL the store still holds the sockets and the ledger")
+
+    pid = sd.start(argv, errlog)
+    sd.wait(lambda: sd.ready >= 2, "the restarted daemon reports READY=1")
+    for c in clients + [obs]:
+        c.wait(lambda: c.note("daemon.restarted") is not None,
+               "every client gets daemon.restarted")
+    ok(True, "every client (%d) got daemon.restarted" % (NCLIENTS + 1))
+    p0 = obs.note("daemon.restarted")["params"]
+    ok(p0["generation"] == 2 and p0["reason"] == "recovery" and p0["lost"] == [],
+       "daemon.restarted: generation 2, reason recovery, nothing lost by the observer")
+
+    # Every peer drains now; every write is answered or was lost with input.
+    sinks = [Sink(s["pw"]) for s in socks]
+    for k in sinks:
+        k.start()
+    for c, s in zip(clients, socks):
+        rep = c.note("daemon.restarted")["params"]
+        lost = {x["socket"]: x for x in rep["lost"]}
+        s["rep"], s["lost"] = rep, lost
+        unanswered_ok = 1 if rep["lostInputBytes"] > 0 else 0
+        c.wait(lambda: sum(1 for i in s["writes"] if i not in c.answers) <= unanswered_ok,
+               "every write answered (but one lost with the input)")
+        ok(c.bad_lines == (1 if rep["outputCut"] else 0),
+           "client %d: one unparsable line exactly when outputCut (%d)" % (c.s.fileno(), c.bad_lines))
+        restart_err = [i for i in s["writes"] if i in c.answers and "error" in c.answers[i]]
+        ok(all(c.answers[i]["error"]["code"] == -32800 and
+               c.answers[i]["error"]["data"]["reason"] == "restart" for i in restart_err),
+           "writes in flight were answered -32800, reason restart (%d)" % len(restart_err))
+        ok(lost[s["w"]]["pendingRequests"] == len(restart_err),
+           "pendingRequests (%d) counts them" % lost[s["w"]]["pendingRequests"])
+        s["sent"] = sum(n for i, n in s["writes"].items() if i in c.answers)
+    for c, s, k in zip(clients, socks, sinks):
+        want = s["sent"] - s["lost"][s["w"]]["unwrittenBytes"]
+        wait_for(lambda: k.n >= want, "peer gets sent - unwrittenBytes", clients)
+        # And nothing more: a marker written now arrives right after.
+        c.call("tcp.write", {"socket": s["w"], "text": "MARK"})
+        wait_for(lambda: k.n >= want + 4, "the marker arrives", clients)
+        ok(k.n == want + 4 and k.tail.endswith(b"MARK"),
+           "peer received sent %d - unwrittenBytes %d, then the marker (got %d)" %
+           (s["sent"], s["lost"][s["w"]]["unwrittenBytes"], k.n - 4))
+        ok(s["lost"][s["w"]]["unwrittenBytes"] > 0, "some written bytes were lost (%d)" %
+           s["lost"][s["w"]]["unwrittenBytes"])
+
+    # Read direction: delivered + undeliveredBytes == what the peer sent.
+    for t in senders:
+        t.join(DEADLINE)
+    for c, s in zip(clients, socks):
+        und = s["lost"][s["r"]]["undeliveredBytes"]
+        c.wait(lambda: c.data.get(s["r"], 0) + und >= PUMP_BYTES,
+               "pumped bytes arrive after the restart", clients)
+        s["pr"].sendall(b"PONG")
+        c.wait(lambda: c.data.get(s["r"], 0) + und >= PUMP_BYTES + 4, "PONG arrives")
+        ok(c.data[s["r"]] + und == PUMP_BYTES + 4,
+           "client got %d, undeliveredBytes %d: the peer's %d bytes" %
+           (c.data[s["r"]], und, PUMP_BYTES + 4))
+        ok(und > 0, "some read bytes were lost (%d)" % und)
+        a = c.call("tcp.write", {"socket": s["r"], "text": "PING"})
+        buf = b""
+        s["pr"].settimeout(DEADLINE)
+        while len(buf) < 4:
+            buf += s["pr"].recv(4)
+        ok("result" in a and buf == b"PING", "bytes flow both ways after the restart")
+
+    # The listener still accepts.
+    for c, s in zip(clients, socks):
+        i = c.send("tcp.accept", {"socket": s["l"]})
+        p = socket.create_connection(("127.0.0.1", s["lport"]), timeout=DEADLINE)
+        c.wait(lambda: i in c.answers, "accept answered")
+        ok("result" in c.answers[i], "the listener accepts after the restart")
+        p.close()
+
+    # Closing removes from the store, and the peer sees the end.
+    c, s, k = clients[0], socks[0], sinks[0]
+    c.call("tcp.close", {"socket": s["w"]})
+    sd.wait(lambda: "t%d" % s["w"] not in [n for n, _ in sd.store], "t<id> removed on close")
+    wait_for(lambda: k.eof, "the peer of a closed socket sees EOF")
+    ok(True, "a closed socket leaves the store and its peer sees EOF")
+
+    info = clients[1].call("daemon.info", {})["result"]
+    ok(info["generation"] == 2 and info["lastRestart"]["reason"] == "recovery",
+       "daemon.info: generation 2, lastRestart recovery")
+
+    for c in clients + [obs]:
+        c.s.close()
+    os.kill(pid, signal.SIGTERM)
+    _, st = os.waitpid(pid, 0)
+    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "SIGTERM: exit 0")
+    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n, _ in sd.store),
+            "a clean stop empties the store")
+    ok(True, "a clean stop empties the store")
+    print("1..%d" % tests)
+    if failures:
+        with open(errlog) as f:
+            sys.stderr.write(f.read()[-4000:])
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
