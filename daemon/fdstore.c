@@ -310,10 +310,16 @@ fdstore_ctl_input(struct ctl *c, bool partial)
 	ledger_commit(l, c->ledger);
 }
 
-/* Fills a socket record from t. */
+/*
+ * Fills a socket record from t; sent: bytes just written whose requests
+ * have not yet been counted off pending_write_bytes (the engine reports
+ * a write before it settles the queue).
+ */
 static void
-socket_rec(const struct tcp *t, struct ledger_socket *s)
+socket_rec(const struct tcp *t, struct ledger_socket *s, size_t sent)
 {
+	uint64_t pending = t->pending_write_bytes >= sent ? t->pending_write_bytes - sent : 0;
+
 	const struct ctl *c = ctl_of_owner(t->owner);
 
 	s->owner = c ? c->num : 0;
@@ -321,7 +327,7 @@ socket_rec(const struct tcp *t, struct ledger_socket *s)
 	s->flags = (t->pumping ? LEDGER_PUMPING : 0) | (t->eof ? LEDGER_EOF : 0) |
 		   (t->shut_wr ? LEDGER_SHUT_WR : 0) | (t->channel ? LEDGER_CHANNEL : 0) |
 		   (t->eof_told ? LEDGER_EOF_TOLD : 0);
-	s->accepted = t->bytes_written + t->pending_write_bytes;
+	s->accepted = t->bytes_written + pending;
 	s->written = t->bytes_written;
 	s->read = t->bytes_read;
 	s->queued = t->queued;
@@ -352,7 +358,7 @@ fdstore_tcp_state(struct tcp *t, int from)
 	    !t->owner)
 		return;
 	fdstore_head_sync(d);
-	socket_rec(t, &rec.s);
+	socket_rec(t, &rec.s, 0);
 	t->ledger = ledger_alloc(&d->fds.ledger, LEDGER_SOCKET, t->id, &rec);
 	if (t->ledger == 0)
 		return;
@@ -382,11 +388,18 @@ fdstore_tcp_closing(struct tcp *t)
 void
 fdstore_tcp_sync(struct tcp *t)
 {
+	fdstore_tcp_moved(t, 0);
+}
+
+/* t's slot after n bytes were written to the kernel (reported before the queue settles). */
+void
+fdstore_tcp_moved(struct tcp *t, size_t n)
+{
 	struct ledger *l = &((struct daemon *)t->eng->up)->fds.ledger;
 
 	if (t->ledger == 0)
 		return;
-	socket_rec(t, &ledger_begin(l, t->ledger)->s);
+	socket_rec(t, &ledger_begin(l, t->ledger)->s, t->channel ? 0 : n);
 	ledger_commit(l, t->ledger);
 }
 

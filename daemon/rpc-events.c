@@ -331,7 +331,7 @@ ev_moved(struct tcp *t, bool read, size_t n)
 	if (monitor_on(d))
 		monitor_bytes(d, t, read ? "read" : "write", n);
 	if (t->ledger)
-		fdstore_tcp_sync(t);
+		fdstore_tcp_moved(t, read ? 0 : n);
 }
 
 /*

@@ -335,6 +335,7 @@ exercise(struct ctx *x, enum proto_method_id i)
 	case PROTO_N_TCP_ERROR:
 	case PROTO_N_TCP_CLOSED:
 	case PROTO_N_MONITOR_EVENT:
+	case PROTO_N_DAEMON_RESTARTED:
 	case _PROTO_M_MAX:
 		break;
 	}

@@ -32,7 +32,8 @@ import threading
 import time
 
 DAEMON = os.path.abspath(sys.argv[1])
-SLOW = 3 if os.environ.get("TISOCK_TEST_WRAPPER") else 1
+WRAPPER = os.environ.get("TISOCK_DAEMON_WRAPPER", "").split()
+SLOW = 3 if WRAPPER or os.environ.get("TISOCK_TEST_WRAPPER") else 1
 DEADLINE = 60.0 * SLOW
 NCLIENTS = 3
 WRITES = 16			# tcp.write per client, pipelined
@@ -279,9 +280,10 @@ def main():
         f.write("[daemon]\nfd-store = yes\nlog-level = info\n")
     sd = FakeSystemd(os.path.join(tmp, "notify"))
     argv = [DAEMON, "--foreground", "--socket", sockpath, "--config", conf]
-    if os.environ.get("TISOCK_TEST_WRAPPER"):
-        argv = os.environ["TISOCK_TEST_WRAPPER"].split() + argv
-        argv[0] = os.path.abspath(argv[0]) if os.path.exists(argv[0]) else argv[0]
+    if WRAPPER:
+        # Valgrind and the like exec in place: LISTEN_PID stays the daemon's.
+        import shutil
+        argv = [shutil.which(WRAPPER[0]) or WRAPPER[0]] + WRAPPER[1:] + argv
     pid = sd.start(argv, errlog)
     sd.wait(lambda: sd.ready >= 1, "the daemon reports READY=1")
     ok("ledger" in sd.names(), "the ledger is in the fd store")

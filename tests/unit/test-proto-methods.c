@@ -103,7 +103,7 @@ openrpc_document(void **state)
 	cJSON_ArrayForEach(m, cJSON_GetObjectItem(doc, "x-notifications"))
 		notes++;
 	assert_int_equal(methods + notes, _PROTO_M_MAX);
-	assert_int_equal(notes, PROTO_N_MONITOR_EVENT - PROTO_N_TCP_DATA + 1);
+	assert_int_equal(notes, PROTO_N_DAEMON_RESTARTED - PROTO_N_TCP_DATA + 1);
 	cJSON_Delete(doc);
 	proto_buf_free(&b);
 }
