@@ -452,7 +452,7 @@ fdstore_call_defer(struct rpc_call *call)
 	if (!c || c->ledger == 0 || call->silent || !call->id)
 		return;
 	rec.r.socket = call->tcp ? call->tcp->id : 0;
-	if (call->id_len <= LEDGER_ID_MAX) {
+	if (ledger_id_ok(call->id, call->id_len)) {
 		rec.r.id_len = (uint16_t)call->id_len;
 		memcpy(rec.r.id, call->id, call->id_len);
 	}

@@ -192,6 +192,31 @@ ledger_commit(struct ledger *l, uint32_t n)
 	atomic_store_explicit((_Atomic uint32_t *)&s->seq, s->seq + 1, memory_order_release);
 }
 
+/*
+ * Whether a request id is one the ledger keeps (and a ledger read back
+ * may be trusted to hold): a JSON number, or a string of at most
+ * LEDGER_ID_MAX bytes without control characters, quotes or backslashes
+ * inside.
+ */
+bool
+ledger_id_ok(const char *id, size_t n)
+{
+	if (n == 0 || n > LEDGER_ID_MAX)
+		return false;
+	if (id[0] == '"') {
+		if (n < 2 || id[n - 1] != '"')
+			return false;
+		for (size_t i = 1; i + 1 < n; i++)
+			if ((unsigned char)id[i] < 0x20 || id[i] == '"' || id[i] == '\\')
+				return false;
+		return true;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!id[i] || !strchr("0123456789-+.eE", id[i]))
+			return false;
+	return true;
+}
+
 /* Reads slot n as a crash left it: false when it is free. */
 bool
 ledger_read(const struct ledger *l, uint32_t n, uint16_t *kind, uint64_t *id, union ledger_rec *rec)

@@ -66,6 +66,13 @@ our_name(const char *name)
 	       strlen(name) < FDSTORE_NAME_MAX;
 }
 
+/* a - b, 0 when a ledger says otherwise (counters only grow). */
+static uint64_t
+diff(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
 /* Copies the ledger's slots into r, then empties it for this daemon. */
 static void
 snapshot(struct daemon *d, struct recover *r)
@@ -306,7 +313,7 @@ report(struct daemon *d, struct recover *r, struct ctl *c)
 	for (size_t i = 0; i < r->nslots; i++) {
 		const struct recover_slot *s = &r->slots[i];
 
-		if (s->kind == LEDGER_REQUEST && s->id == c->num) {
+		if (s->kind == LEDGER_REQUEST && s->id == c->num && ledger_id_ok(s->rec.r.id, s->rec.r.id_len)) {
 			answer_lost(c, &s->rec.r);
 			lost_requests++;
 		}
@@ -334,7 +341,7 @@ report(struct daemon *d, struct recover *r, struct ctl *c)
 		if (told)
 			told[ntold++] = s->id;
 		write_lost(&w, s->id, t ? tcp_state_name(t->state) : "lost",
-			   ls->accepted - ls->written, ls->read - ls->delivered,
+			   diff(ls->accepted, ls->written), diff(ls->read, ls->delivered),
 			   pending_of(r, c->num, s->id), ls->flags & LEDGER_CHANNEL);
 	}
 	/* Sockets not yet connected (no slot) that had requests in flight. */
