@@ -128,6 +128,10 @@ fdstore_init(struct daemon *d)
 	}
 	s->on = true;
 	fdstore_head_sync(d);
+	if (s->drop_ledger) {
+		fdstore_remove(d, "ledger");	/* before ours goes in under the same name */
+		s->drop_ledger = false;
+	}
 	if (!s->ledger_stored) {
 		r = fdstore_push(d, "ledger", s->ledger.fd);
 		if (r < 0)

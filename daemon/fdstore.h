@@ -33,6 +33,7 @@ struct fdstore {
 	struct ledger	 ledger;
 	bool		 ledger_stored;	/* already in the store (taken back after a crash) */
 	bool		 adopting;	/* recovery: what comes back is in the store already */
+	bool		 drop_ledger;	/* recovery found a ledger it cannot read: remove it */
 	uint64_t	 pushed, removed, failed;	/* datagrams, for daemon.info and logs */
 };
 

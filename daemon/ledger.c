@@ -82,6 +82,9 @@ ledger_map(struct ledger *l, int fd)
 	struct stat st;
 
 	*l = (struct ledger){ .fd = -1 };
+	/* Sealed against shrinking, or a mapping could fault. */
+	if ((fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK) == 0)
+		return -EINVAL;
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size < LEDGER_SLOT_SIZE ||
 	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return -EINVAL;

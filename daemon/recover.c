@@ -117,9 +117,12 @@ recover_take(struct daemon *d, int fd, const char *name)
 			log_warning("recovery: a ledger that cannot be read: dropped");
 			(void) close(fd);
 			r->bad_ledger = 1;
+			/* Out of the store, every ledger by that name; ours goes in again. */
+			d->fds.drop_ledger = true;
+			d->fds.ledger_stored = false;
 			return 1;
 		}
-		d->fds.ledger_stored = true;
+		d->fds.ledger_stored = !d->fds.drop_ledger;
 		snapshot(d, r);
 		return 1;
 	}

@@ -16,7 +16,9 @@ received matches the report (sent minus received == unwrittenBytes, peer
 sent minus delivered == undeliveredBytes); bytes flow both ways after; the
 listener accepts; a socket closed after the restart leaves the store and
 its peer sees EOF; daemon.info says generation 2, lastRestart recovery;
-SIGTERM empties the store.
+SIGTERM empties the store.  Then a ledger replaced by garbage: the daemon
+starts, the client and socket it cannot place are closed and leave the
+store (their peers see the end), and it serves new clients.
 
     test-fdstore.py DAEMON
 """
@@ -53,6 +55,7 @@ def ok(cond, what):
 
 
 ERRLOG = None
+DAEMON_PID = [0]
 
 
 def bail(what):
@@ -61,6 +64,11 @@ def bail(what):
     if ERRLOG and os.path.exists(ERRLOG):
         with open(ERRLOG) as f:
             sys.stderr.write(f.read()[-4000:])
+    if DAEMON_PID[0]:
+        try:
+            os.kill(DAEMON_PID[0], signal.SIGKILL)
+        except OSError:
+            pass
     os._exit(1)
 
 
@@ -91,7 +99,11 @@ class FakeSystemd:
             r, _, _ = select.select([self.sock], [], [], 0.2)
             if not r:
                 continue
+            # Close-on-exec, as systemd keeps them: a daemon gets only what
+            # start() passes.
             msg, fds, _, _ = socket.recv_fds(self.sock, 4096, 16)
+            for fd in fds:
+                os.set_inheritable(fd, False)
             fields = dict(l.split("=", 1) for l in msg.decode().split("\n") if "=" in l)
             with self.lock:
                 if fields.get("FDSTORE") == "1":
@@ -150,6 +162,7 @@ class FakeSystemd:
                 os.execve(argv[0], argv, env)
             finally:
                 os._exit(127)
+        DAEMON_PID[0] = pid
         return pid
 
 
@@ -430,6 +443,42 @@ def main():
     sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n, _ in sd.store),
             "a clean stop empties the store")
     ok(True, "a clean stop empties the store")
+
+    # A ledger that lies (garbage in its place): nothing is handed to anyone;
+    # what it would have described is closed and leaves the store.
+    pid = sd.start(argv, errlog)
+    sd.wait(lambda: sd.ready >= 3, "a fresh start reports READY=1")
+    c = Client(sockpath)
+    s = c.call("tcp.connect", {"host": "127.0.0.1", "port": lw.getsockname()[1]})["result"]["socket"]
+    p, _ = lw.accept()
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    bad = os.memfd_create("garbage", os.MFD_ALLOW_SEALING | os.MFD_CLOEXEC)
+    os.write(bad, os.urandom(4096))
+    with sd.lock:
+        for e in sd.store:
+            if e[0] == "ledger":
+                os.close(e[1])
+                e[1] = bad
+    pid = sd.start(argv, errlog)
+    sd.wait(lambda: sd.ready >= 4, "with a garbage ledger, the daemon starts")
+    sd.wait(lambda: not any(n[0] in "tc" for n, _ in sd.store) and
+            sum(1 for n, _ in sd.store if n == "ledger") == 1,
+            "the sockets and clients a garbage ledger would describe leave the store")
+    ok(True, "a garbage ledger: its sockets and clients leave the store, one ledger is left")
+    p.settimeout(DEADLINE)
+    ok(p.recv(1) == b"", "a garbage ledger: the peer sees the connection end")
+    try:
+        c.wait(lambda: False, "a garbage ledger: the client sees its connection end")
+    except EOFError:
+        ok(True, "a garbage ledger: the client sees its connection end")
+    c2 = Client(sockpath)
+    info = c2.call("daemon.info", {})["result"]
+    ok(info["generation"] == 2 and "lastRestart" in info, "a new client is served (generation %d)"
+       % info["generation"])
+    c2.s.close()
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
     print("1..%d" % tests)
     if failures:
         with open(errlog) as f:
@@ -438,4 +487,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Exception as e:	# a timeout or a closed connection: fail, leave nothing running
+        import traceback
+        traceback.print_exc()
+        bail("unexpected: %r" % e)
