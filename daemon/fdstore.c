@@ -163,6 +163,24 @@ fdstore_done(struct daemon *d)
 	s->sock = -1;
 }
 
+/*
+ * A datagram could not be sent.  NOTIFY_SOCKET gone (nobody bound there
+ * any more: no systemd to keep anything) turns the store off for good;
+ * anything else costs this one object its place in the store.
+ */
+static void
+send_failed(struct daemon *d, const char *what, const char *name, int r)
+{
+	d->fds.failed++;
+	if (r == -ECONNREFUSED || r == -ENOENT || r == -ENOTCONN) {
+		log_warning("fd store: NOTIFY_SOCKET is gone (%s): off from now on; a crash "
+			    "will close every connection", strerror(-r));
+		d->fds.on = false;
+		return;
+	}
+	log_warning("fd store: %s %s: %s", name, what, strerror(-r));
+}
+
 /* FDSTORE=1 with fd under name.  0 or -errno (logged). */
 int
 fdstore_push(struct daemon *d, const char *name, int fd)
@@ -173,10 +191,11 @@ fdstore_push(struct daemon *d, const char *name, int fd)
 	if (d->fds.adopting)
 		return 0;
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	if (!d->fds.on)
+		return -ENOTCONN;
 	r = notify_send(&d->fds, msg, fd);
 	if (r < 0) {
-		d->fds.failed++;
-		log_warning("fd store: %s not stored: %s", name, strerror(-r));
+		send_failed(d, "not stored", name, r);
 		return r;
 	}
 	d->fds.pushed++;
@@ -195,8 +214,7 @@ fdstore_remove(struct daemon *d, const char *name)
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
 	r = notify_send(&d->fds, msg, -1);
 	if (r < 0) {
-		d->fds.failed++;
-		log_warning("fd store: %s not removed: %s", name, strerror(-r));
+		send_failed(d, "not removed", name, r);
 		return;
 	}
 	d->fds.removed++;

@@ -25,7 +25,7 @@
  *	bench DAEMON [--mib N] [--reps N] [--json FILE] [--only GROUP]
  *	    [--load-seconds S] [--quick]
  *
- * GROUP: bulk, rtt, setup, info, rss, load (load runs only when named).
+ * GROUP: bulk, rtt, setup, info, rss, load, fdstore (load runs only when named).
  */
 #include "config.h"
 
@@ -60,7 +60,7 @@ struct spawned sp;
 size_t total_bytes = 256u << 20;
 static int reps = 3, rtt_n = 20000, setup_n = 2000, info_n = 200000;
 static bool have_socat;
-static const char *only;		/* --only bulk|rtt|setup|info|rss|load: one group */
+static const char *only;		/* --only bulk|rtt|setup|info|rss|load|fdstore: one group */
 
 static bool
 want(const char *group)
@@ -782,6 +782,8 @@ main(int argc, char **argv)
 		run_memory();
 	if (only && strcmp(only, "load") == 0)
 		run_load(load_secs);
+	if (want("fdstore"))
+		fdstore_bench(daemon_bin, reps < 5 ? 5 : reps, setup_n);
 	if (json_out) {
 		fprintf(json_out, "]}\n");
 		fclose(json_out);

@@ -60,6 +60,9 @@ struct load_result {
 };
 
 void	 load_run(int n, bool pump, double secs, struct load_result *r);
+
+/* bench-fdstore.c: what systemd's fd store costs per connection. */
+void	 fdstore_bench(const char *daemon_bin, int reps, int n);
 double	 load_rss_sockets(int n);
 void	 load_rss_channels(int n, long *before, long *with, long *after);
 
