@@ -483,7 +483,11 @@ def main():
     if failures:
         with open(errlog) as f:
             sys.stderr.write(f.read()[-4000:])
-    return 1 if failures else 0
+        return 1
+    sd.stop = True
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
