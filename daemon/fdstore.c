@@ -341,6 +341,8 @@ static void
 socket_rec(const struct tcp *t, struct ledger_socket *s, size_t sent)
 {
 	uint64_t pending = t->pending_write_bytes >= sent ? t->pending_write_bytes - sent : 0;
+	uint64_t up = t->channel ? t->relay_up : 0, down = t->channel ? t->relay_down : 0;
+	uint64_t held = t->queued - t->delivered + down;	/* read, not with the client */
 
 	const struct ctl *c = ctl_of_owner(t->owner);
 
@@ -349,11 +351,11 @@ socket_rec(const struct tcp *t, struct ledger_socket *s, size_t sent)
 	s->flags = (t->pumping ? LEDGER_PUMPING : 0) | (t->eof ? LEDGER_EOF : 0) |
 		   (t->shut_wr ? LEDGER_SHUT_WR : 0) | (t->channel ? LEDGER_CHANNEL : 0) |
 		   (t->eof_told ? LEDGER_EOF_TOLD : 0);
-	s->accepted = t->bytes_written + pending;
+	s->accepted = t->bytes_written + pending + up;
 	s->written = t->bytes_written;
 	s->read = t->bytes_read;
 	s->queued = t->queued;
-	s->delivered = t->delivered;
+	s->delivered = t->bytes_read >= held ? t->bytes_read - held : 0;
 	s->pump_total = t->pump_total;
 	s->chunk_size = (uint32_t)t->chunk_size;
 }
@@ -421,7 +423,7 @@ fdstore_tcp_moved(struct tcp *t, size_t n)
 
 	if (t->ledger == 0)
 		return;
-	socket_rec(t, &ledger_begin(l, t->ledger)->s, t->channel ? 0 : n);
+	socket_rec(t, &ledger_begin(l, t->ledger)->s, n);
 	ledger_commit(l, t->ledger);
 }
 

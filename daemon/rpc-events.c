@@ -330,7 +330,7 @@ ev_moved(struct tcp *t, bool read, size_t n)
 		d->counters.bytes_written += (uint64_t)n;
 	if (monitor_on(d))
 		monitor_bytes(d, t, read ? "read" : "write", n);
-	if (t->ledger)
+	if (t->ledger && !t->channel)	/* a channel's: once its turn is over (ev_relay) */
 		fdstore_tcp_moved(t, read ? 0 : n);
 }
 
@@ -475,6 +475,15 @@ ev_fd_closing(struct tcp *t)
 }
 
 static void
+ev_relay(struct tcp *t, size_t up_held, size_t down_held)
+{
+	t->relay_up = up_held;
+	t->relay_down = down_held;
+	if (t->ledger)
+		fdstore_tcp_sync(t);
+}
+
+static void
 ev_fd_freed(void *up)
 {
 	daemon_fd_freed(up);
@@ -513,6 +522,7 @@ static const struct tcp_events rpc_tcp_events = {
 	.budget_changed = ev_budget_changed,
 	.socket_closed = ev_socket_closed,
 	.fd_closing = ev_fd_closing,
+	.relay = ev_relay,
 	.fd_freed = ev_fd_freed,
 	.accept_paused = ev_accept_paused,
 };

@@ -147,6 +147,14 @@ move_once(struct tcp_engine *eng, int src, int dst, char **held, size_t *len, si
 	return n;
 }
 
+/* Tells the layer above what the relay holds now. */
+static void
+report_held(struct tcp_channel *ch)
+{
+	ch->t->eng->ev->relay(ch->t, ch->up ? ch->up_len - ch->up_off : 0,
+			      ch->down ? ch->down_len - ch->down_off : 0);
+}
+
 /* A turn of TCP -> client; after a full read all passed on, it queues itself again. */
 static bool
 turn_down(struct flow_item *it)
@@ -186,6 +194,7 @@ turn_down(struct flow_item *it)
 		(void) shutdown(ch->fd, SHUT_WR);
 		ch->down_done = true;
 	}
+	report_held(ch);
 	(void) channel_update(ch);
 	return false;
 }
@@ -234,6 +243,7 @@ turn_up(struct flow_item *it)
 		(void) shutdown(t->fd, SHUT_WR);
 		ch->up_done = true;
 	}
+	report_held(ch);
 	(void) channel_update(ch);
 	return false;
 }

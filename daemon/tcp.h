@@ -200,6 +200,7 @@ struct tcp {
 	uint32_t		 ledger;	/* the layer above's: its fd store ledger slot, 0: none */
 	uint64_t		 queued;	/* the layer above's: bytes read, queued for the owner */
 	uint64_t		 delivered;	/* the layer above's: of those, written to the owner */
+	size_t			 relay_up, relay_down;	/* the layer above's: a channel's held bytes */
 };
 
 /* tcp-io.c, turns of flow.c */

@@ -5,6 +5,10 @@ FDSTORE=1 under their FDNAME= (a descriptor it holds already is not stored
 twice, as systemd does), closes those removed with FDSTOREREMOVE=1, and
 restarts the daemon with LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID.
 
+A data channel on the first client is loaded both ways too: its relay is
+lost (channelLost), what it held is reported, the socket comes back in
+JSON mode.
+
 Three clients each stream to a loopback peer that does not read (writes
 queue in the daemon), pump from a peer that sends 4 MiB while the client
 does not read its control connection (data queues in the daemon), and
@@ -41,6 +45,7 @@ NCLIENTS = 3
 WRITES = 16			# tcp.write per client, pipelined
 WRITE_SIZE = 64 * 1024
 PUMP_BYTES = 4 << 20		# each pump peer sends this much before the crash
+CHANNEL_BYTES = 16 << 20	# each way through a data channel, past its buffers
 failures = 0
 tests = 0
 
@@ -179,6 +184,7 @@ class Client:
         self.bad_lines = 0
         self.data = {}		# socket -> bytes delivered by tcp.data
         self.eof = set()
+        self.fds = []
 
     def send(self, method, params, raw=False):
         i = self.next_id
@@ -193,7 +199,10 @@ class Client:
         r, _, _ = select.select([self.s], [], [], timeout)
         if not r:
             return False
-        b = self.s.recv(1 << 20)
+        b, fds, _, _ = socket.recv_fds(self.s, 1 << 20, 4)
+        for fd in fds:
+            os.set_inheritable(fd, False)
+        self.fds += fds		# a channel's, one per tcp.channel answer
         if not b:
             raise EOFError("control connection closed")
         self.buf += b
@@ -318,6 +327,29 @@ def main():
         clients.append(c)
         socks.append({"w": sw, "r": sr, "l": sl, "lport": l["result"]["local"]["port"],
                       "pw": pw, "pr": pr, "writes": {}})
+    # A data channel on the first client: bytes pile up both ways.
+    lc = listener()
+    c0 = clients[0]
+    ch_sock = c0.call("tcp.connect", {"host": "127.0.0.1", "port": lc.getsockname()[1]})
+    ch_sock = ch_sock["result"]["socket"]
+    pc, _ = lc.accept()
+    a = c0.call("tcp.channel", {"socket": ch_sock})
+    if "result" not in a or not c0.fds:
+        bail("tcp.channel: %s" % a)
+    chfd = socket.socket(fileno=c0.fds.pop(0))
+    chfd.setblocking(False)
+    ch_sender = threading.Thread(target=lambda: pc.sendall(b"d" * CHANNEL_BYTES), daemon=True)
+    ch_sender.start()
+    ch_up = [0]		# bytes the client's kernel took on its channel end
+
+    def fill_up():
+        block = b"u" * 65536
+        while ch_up[0] < CHANNEL_BYTES:
+            try:
+                ch_up[0] += chfd.send(block[:CHANNEL_BYTES - ch_up[0]])
+            except BlockingIOError:
+                return
+
     names = sd.names()
     ok(all("t%d" % s[k] in names for s in socks for k in ("w", "r", "l")),
        "every connected and listening socket is in the fd store as t<id>")
@@ -347,6 +379,18 @@ def main():
         return all(info[s["w"]]["pendingWriteBytes"] > 0 and
                    info[s["r"]]["bytesRead"] >= 512 * 1024 for s in socks)
     wait_for(queued_both_ways, "bytes queued in the daemon both ways before the crash")
+    # The channel's client end: written until it takes no more, then what the
+    # daemon has not read of it (SIOCOUTQ): the client's to know.
+    import fcntl
+    import struct
+    import termios
+    last = -1
+    end = time.monotonic() + DEADLINE
+    while ch_up[0] != last and time.monotonic() < end:
+        last = ch_up[0]
+        fill_up()
+        select.select([], [], [], 0.2)	# give the relay a turn; progress is re-checked
+    ch_outq = struct.unpack("i", fcntl.ioctl(chfd, termios.TIOCOUTQ, b"\0" * 4))[0]
 
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
@@ -415,6 +459,47 @@ def main():
         while len(buf) < 4:
             buf += s["pr"].recv(4)
         ok("result" in a and buf == b"PING", "bytes flow both ways after the restart")
+
+    # The channel: its relay is lost, counted; the socket is back in JSON mode.
+    lostc = clients[0].note("daemon.restarted")["params"]
+    lostc = {x["socket"]: x for x in lostc["lost"]}[ch_sock]
+    ok(lostc.get("channelLost") is True and lostc["state"] == "connected",
+       "a channel's socket comes back (JSON mode), channelLost")
+    chfd.setblocking(True)
+    chfd.settimeout(DEADLINE)
+    got = 0
+    resets = 0
+    while resets < 2:
+        try:
+            b = chfd.recv(1 << 20)
+        except ConnectionResetError:
+            # The daemon's end went with unread bytes: reported once, then
+            # what is still queued here reads as usual.
+            resets += 1
+            continue
+        if not b:
+            break
+        got += len(b)
+    c0 = clients[0]
+    c0.call("tcp.pump", {"socket": ch_sock})
+    c0.wait(lambda: got + lostc["undeliveredBytes"] + c0.data.get(ch_sock, 0) >= CHANNEL_BYTES,
+            "the channel's peer bytes arrive by pump after the restart")
+    ok(got + lostc["undeliveredBytes"] + c0.data.get(ch_sock, 0) == CHANNEL_BYTES,
+       "channel down: %d through the channel + %d undelivered + %d pumped after = the peer's %d"
+       % (got, lostc["undeliveredBytes"], c0.data.get(ch_sock, 0), CHANNEL_BYTES))
+    # Up: what the daemon had not read of the channel is gone with it and
+    # cannot be counted by anyone exactly (the client's TIOCOUTQ counts
+    # buffer memory, more than the bytes): the peer gets between the two.
+    pk = Sink(pc)
+    pk.start()
+    most = ch_up[0] - lostc["unwrittenBytes"]
+    least = most - ch_outq
+    wait_for(lambda: pk.n >= least, "the channel's client bytes arrive", clients)
+    c0.call("tcp.write", {"socket": ch_sock, "text": "MARK"})
+    wait_for(lambda: pk.tail.endswith(b"MARK"), "the marker arrives")
+    ok(least <= pk.n - 4 <= most,
+       "channel up: the peer got %d: written %d - unwrittenBytes %d - at most %d unread by "
+       "the daemon" % (pk.n - 4, ch_up[0], lostc["unwrittenBytes"], ch_outq))
 
     # The listener still accepts.
     for c, s in zip(clients, socks):
