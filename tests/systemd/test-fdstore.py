@@ -20,7 +20,8 @@ received matches the report (sent minus received == unwrittenBytes, peer
 sent minus delivered == undeliveredBytes); bytes flow both ways after; the
 listener accepts; a socket closed after the restart leaves the store and
 its peer sees EOF; daemon.info says generation 2, lastRestart recovery;
-SIGTERM empties the store.  Then a ledger replaced by garbage: the daemon
+SIGTERM empties the store.  Under socket activation (the control socket
+first, named tisockd.socket) the same recovery works.  Then a ledger replaced by garbage: the daemon
 starts, the client and socket it cannot place are closed and leave the
 store (their peers see the end), and it serves new clients.
 
@@ -143,10 +144,11 @@ class FakeSystemd:
                     bail(what)
                 self.lock.wait(min(left, 0.5))
 
-    def start(self, argv, errlog):
-        """Forks, puts the stored fds at 3.. and execs argv as systemd does."""
+    def start(self, argv, errlog, first=()):
+        """Forks, puts the stored fds at 3.. (after first: a .socket unit's)
+        and execs argv as systemd does."""
         with self.lock:
-            entries = list(self.store)
+            entries = list(first) + list(self.store)
         pid = os.fork()
         if pid == 0:
             try:
@@ -561,6 +563,34 @@ def main():
     info = c2.call("daemon.info", {})["result"]
     ok(info["generation"] == 2 and "lastRestart" in info, "a new client is served (generation %d)"
        % info["generation"])
+    c2.s.close()
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
+
+    # Socket activation alongside: the control socket comes first, named
+    # as a .socket unit names it, and keeps working across the crash.
+    act = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    actpath = os.path.join(tmp, "activated.sock")
+    act.bind(actpath)
+    act.listen(64)
+    first = [("tisockd.socket", act.fileno())]
+    pid = sd.start(argv, errlog, first)
+    sd.wait(lambda: sd.ready >= 5, "socket-activated: READY=1")
+    c = Client(actpath)
+    s = c.call("tcp.connect", {"host": "127.0.0.1", "port": lw.getsockname()[1]})["result"]["socket"]
+    p, _ = lw.accept()
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pid = sd.start(argv, errlog, first)
+    sd.wait(lambda: sd.ready >= 6, "socket-activated, with the store: READY=1")
+    c.wait(lambda: c.note("daemon.restarted") is not None, "socket-activated: daemon.restarted")
+    c.call("tcp.write", {"socket": s, "text": "HI"})
+    p.settimeout(DEADLINE)
+    ok(p.recv(2) == b"HI", "socket-activated: the client and its socket came back")
+    c2 = Client(actpath)
+    ok("result" in c2.call("daemon.info", {}), "socket-activated: the passed control socket serves")
+    ok(not os.path.exists(sockpath), "socket-activated: the passed socket is used, no other made")
+    c.s.close()
     c2.s.close()
     os.kill(pid, signal.SIGTERM)
     os.waitpid(pid, 0)
