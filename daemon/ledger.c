@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -103,13 +104,19 @@ ledger_map(struct ledger *l, int fd)
 	return fill_free(l);
 }
 
-/* Empties every slot: the ledger describes this daemon from now on. */
+/*
+ * Empties every slot: the ledger describes this daemon from now on.  The
+ * memory goes back (a hole punched), so an empty ledger takes none.
+ */
 void
 ledger_reset(struct ledger *l)
 {
 	struct ledger_head *h = ledger_head(l);
+	size_t len = ((size_t)l->nslots - 1) * LEDGER_SLOT_SIZE;
 
-	memset(l->base + LEDGER_SLOT_SIZE, 0, ((size_t)l->nslots - 1) * LEDGER_SLOT_SIZE);
+	if (fallocate(l->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, LEDGER_SLOT_SIZE,
+		      (off_t)len) < 0)
+		memset(l->base + LEDGER_SLOT_SIZE, 0, len);
 	h->pid = (uint32_t)getpid();
 	snprintf(h->version_str, sizeof(h->version_str), "%s", PACKAGE_VERSION);
 	(void) fill_free(l);
@@ -218,6 +225,36 @@ ledger_id_ok(const char *id, size_t n)
 		if (!id[i] || !strchr("0123456789-+.eE", id[i]))
 			return false;
 	return true;
+}
+
+/*
+ * The slots at or after n that may be in use, as [*first, *end): those in
+ * holes of the memfd were never written (reading them would only take
+ * memory).  *first is nslots when none is.
+ */
+void
+ledger_extent(const struct ledger *l, uint32_t n, uint32_t *first, uint32_t *end)
+{
+	off_t size = (off_t)l->nslots * LEDGER_SLOT_SIZE, data, hole;
+
+	*first = *end = l->nslots;
+	if (n >= l->nslots)
+		return;
+	data = lseek(l->fd, (off_t)n * LEDGER_SLOT_SIZE, SEEK_DATA);
+	if (data < 0) {
+		if (errno != ENXIO)	/* holes not known: every slot */
+			*first = n;
+		return;
+	}
+	hole = lseek(l->fd, data, SEEK_HOLE);
+	if (hole < 0 || hole > size)
+		hole = size;
+	*first = (uint32_t)(data / LEDGER_SLOT_SIZE);
+	if (*first < n)
+		*first = n;
+	*end = (uint32_t)((hole + LEDGER_SLOT_SIZE - 1) / LEDGER_SLOT_SIZE);
+	if (*end > l->nslots || *end <= *first)
+		*end = l->nslots;
 }
 
 /* Reads slot n as a crash left it: false when it is free. */

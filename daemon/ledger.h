@@ -118,6 +118,7 @@ void	 ledger_release(struct ledger *l, uint32_t n);
 union ledger_rec *ledger_begin(struct ledger *l, uint32_t n);
 void	 ledger_commit(struct ledger *l, uint32_t n);
 bool	 ledger_id_ok(const char *id, size_t n);
+void	 ledger_extent(const struct ledger *l, uint32_t n, uint32_t *first, uint32_t *end);
 bool	 ledger_read(const struct ledger *l, uint32_t n, uint16_t *kind, uint64_t *id,
 	     union ledger_rec *rec);
 

@@ -82,12 +82,15 @@ snapshot(struct daemon *d, struct recover *r)
 	r->head = *ledger_head(l);
 	r->slots = calloc(l->nslots, sizeof(*r->slots));
 	if (r->slots) {
-		for (uint32_t n = 1; n < l->nslots; n++) {
-			struct recover_slot *s = &r->slots[r->nslots];
+		uint32_t n = 1, end;
 
-			if (ledger_read(l, n, &s->kind, &s->id, &s->rec))
-				r->nslots++;
-		}
+		for (ledger_extent(l, n, &n, &end); n < l->nslots; ledger_extent(l, end, &n, &end))
+			for (; n < end; n++) {
+				struct recover_slot *s = &r->slots[r->nslots];
+
+				if (ledger_read(l, n, &s->kind, &s->id, &s->rec))
+					r->nslots++;
+			}
 	}
 	ledger_reset(l);
 	r->ledger = true;
