@@ -134,12 +134,14 @@ ledger_close(struct ledger *l)
 	*l = (struct ledger){ .fd = -1 };
 }
 
+/* The header (slot 0). */
 struct ledger_head *
 ledger_head(const struct ledger *l)
 {
 	return (struct ledger_head *)l->base;
 }
 
+/* Slot n. */
 struct ledger_slot *
 ledger_slot(const struct ledger *l, uint32_t n)
 {
@@ -194,6 +196,7 @@ ledger_begin(struct ledger *l, uint32_t n)
 	return next;
 }
 
+/* Puts the copy ledger_begin() gave in force: one store, so a kill leaves one whole. */
 void
 ledger_commit(struct ledger *l, uint32_t n)
 {
