@@ -26,6 +26,7 @@ struct tcp;
 struct dns;
 struct policy_load;
 struct metrics;
+struct upgrade;
 
 #define DAEMON_SCRATCH		(256 * 1024)	/* bytes per recv into the daemon */
 #define DAEMON_ACCEPT_RETRY	1.0		/* seconds between tries after EMFILE */
@@ -79,6 +80,11 @@ struct daemon {
 	struct conf		*reload_conf;	/* owned: the config a reload waits to apply */
 	double			 started;	/* ev_now at start */
 	uid_t			 uid;		/* the daemon's own uid */
+	uint64_t		 generation;	/* 0 on a fresh start, +1 per upgrade or recovery */
+	double			 last_restart;	/* wall clock of the last upgrade or recovery, 0: never */
+	const char		*restart_reason;	/* "upgrade" or "recovery" (static) */
+	char			 restart_from[32];	/* the version restarted from */
+	struct upgrade		*upgrade;	/* owned: live upgrade (upgrade.c) */
 
 	TAILQ_HEAD(, ctl)	 ctls;		/* live control connections */
 	TAILQ_HEAD(, ctl)	 flush;		/* ctls with output to write */
@@ -103,6 +109,8 @@ struct daemon {
 
 int	 daemon_init(struct daemon *d, struct ev_loop *loop);
 int	 daemon_listen(struct daemon *d);
+void	 daemon_adopt_listen(struct daemon *d, int fd);
+void	 daemon_sweep(struct daemon *d);
 int	 daemon_run(struct daemon *d);
 void	 daemon_done(struct daemon *d);
 void	 daemon_fd_freed(struct daemon *d);

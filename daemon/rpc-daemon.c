@@ -21,6 +21,7 @@
 #include "proto-openrpc.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
+#include "upgrade.h"
 
 /* What the caller's uid holds right now, over all its connections. */
 static void
@@ -38,6 +39,21 @@ write_user(struct proto_jw *w, const struct ctl *c)
 		       c->acct.pending_write);
 	proto_jw_kuint(w, "queuedOutputBytes", u ? quota_uid_output(u) : proto_buf_used(&c->out));
 	proto_jw_kuint(w, "inputBytes", u ? u->input_bytes : c->input_held);
+	proto_jw_obj_end(w);
+}
+
+/* generation, and lastRestart when there was one. */
+static void
+write_restart(struct proto_jw *w, const struct daemon *d)
+{
+	proto_jw_kuint(w, "generation", d->generation);
+	if (d->last_restart <= 0)
+		return;
+	proto_jw_key(w, "lastRestart");
+	proto_jw_obj_begin(w);
+	proto_jw_kuint(w, "at", (uint64_t)(d->last_restart * 1000.));
+	proto_jw_kstr(w, "reason", d->restart_reason ? d->restart_reason : "upgrade");
+	proto_jw_kstr(w, "fromVersion", d->restart_from);
 	proto_jw_obj_end(w);
 }
 
@@ -81,6 +97,7 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kstr(&w, "scope", ctl_privileged(call->ctl) ? "all" : "user");
 		if (!ctl_privileged(call->ctl)) {
 			/* Other users' traffic is not this client's business. */
+			write_restart(&w, d);
 			proto_jw_obj_end(&w);
 			goto out;
 		}
@@ -105,6 +122,7 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "undeliveredBytes", k->undelivered_bytes);
 		proto_jw_obj_end(&w);
 		quota_write_hits(&w, d);	/* beside counters: an object, not a number */
+		write_restart(&w, d);
 		proto_jw_obj_end(&w);
 	}
 out:
@@ -141,4 +159,21 @@ rpc_rpc_discover(struct rpc_call *call, const union proto_args *args)
 		proto_jw_raw(&w, proto_buf_head(&doc), proto_buf_used(&doc));
 	rpc_result_end(call, &w);
 	return 0;
+}
+
+/*
+ * daemon.upgrade: the call waits (deferred, on no socket) and the upgrade
+ * runs from the loop; the new process answers it, or the old one with
+ * -32012 when it did not happen.
+ */
+int
+rpc_daemon_upgrade(struct rpc_call *call, const union proto_args *args)
+{
+	struct rpc_call *dc = rpc_call_defer(call, NULL);
+
+	(void) args;
+	if (!dc)
+		return -ENOMEM;
+	upgrade_request(call->ctl->d, dc);
+	return RPC_DEFERRED;
 }

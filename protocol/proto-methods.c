@@ -324,6 +324,20 @@ static const struct proto_field res_user[] = {
 	R("queuedOutputBytes", PROTO_T_INT, REQ, "Answers and notifications queued for it."),
 	R("inputBytes", PROTO_T_INT, REQ, "Request bytes held in unfinished lines."), END
 };
+static const struct proto_field res_last_restart[] = {
+	R("at", PROTO_T_INT, REQ, "When, milliseconds since the Unix epoch."),
+	R("reason", PROTO_T_STRING, REQ, "\"upgrade\" (daemon.upgrade, SIGUSR2) or \"recovery\" "
+	  "(after a crash)."),
+	R("fromVersion", PROTO_T_STRING, REQ, "The version of the daemon it took over from."), END
+};
+static const struct proto_field res_upgrade[] = {
+	R("generation", PROTO_T_INT, REQ, "The new process's generation."),
+	R("pid", PROTO_T_INT, REQ, "The new process's id."),
+	R("oldVersion", PROTO_T_STRING, REQ, "Version of the process that was replaced."),
+	R("newVersion", PROTO_T_STRING, REQ, "Version of the process that answers."),
+	R("pauseMs", PROTO_T_INT, REQ, "Milliseconds from the request to the new process "
+	  "taking over."), END
+};
 static const struct proto_field res_daemon_info[] = {
 	R("name", PROTO_T_STRING, REQ, "\"tisockd\"."),
 	R("version", PROTO_T_STRING, REQ, "Daemon version."),
@@ -336,7 +350,11 @@ static const struct proto_field res_daemon_info[] = {
 	R("scope", PROTO_T_STRING, REQ, "\"all\" (root and the daemon's uid: counters and "
 	  "limitHitsBy follow) or \"user\" (anyone else: the user figures only)."),
 	R("counters", PROTO_T_OBJECT, OPT, "Counter name to value, daemon-wide (scope all)."),
-	R("limitHitsBy", PROTO_T_OBJECT, OPT, "-32005 answers by limit name (scope all)."), END
+	R("limitHitsBy", PROTO_T_OBJECT, OPT, "-32005 answers by limit name (scope all)."),
+	R("generation", PROTO_T_INT, REQ, "0 after a fresh start, one more after each live "
+	  "upgrade or crash recovery."),
+	RS("lastRestart", PROTO_T_OBJECT, OPT, res_last_restart, "The last upgrade or recovery; "
+	  "absent when there was none."), END
 };
 static const struct proto_field res_discover_info[] = {
 	R("title", PROTO_T_STRING, REQ, "The protocol's title."),
@@ -388,6 +406,12 @@ static const struct proto_field note_closed[] = {
 	  "never left this host (the last ones written)."),
 	R("unacknowledgedBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes sent but not "
 	  "acknowledged by the peer when the connection was reset."), END
+};
+static const struct proto_field note_restarted[] = {
+	R("generation", PROTO_T_INT, REQ, "The daemon's generation now."),
+	R("reason", PROTO_T_STRING, REQ, "\"upgrade\" or \"recovery\"."),
+	R("oldVersion", PROTO_T_STRING, REQ, "Version of the process before."),
+	R("newVersion", PROTO_T_STRING, REQ, "Version of the process now."), END
 };
 static const struct proto_field note_monitor[] = {
 	R("time", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
@@ -448,6 +472,7 @@ static const int err_info[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(LIMIT), 0 };
 static const int err_list[] = { E(INVALID_PARAMS), E(LIMIT), 0 };
 static const int err_monitor[] = { E(INVALID_PARAMS), E(NOT_PERMITTED), E(LIMIT), 0 };
 static const int err_metrics[] = { E(NOT_PERMITTED), E(LIMIT), 0 };
+static const int err_upgrade[] = { E(NOT_PERMITTED), E(LIMIT), E(UPGRADE), 0 };
 static const int err_none[] = { E(LIMIT), 0 };
 
 #define S(x) PROTO_S(x)
@@ -545,6 +570,13 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.summary = "Every counter and gauge in the Prometheus text exposition format.",
 		.description = "Answers at once; root and the daemon's uid only (the figures "
 			       "cover every user)." },
+	[PROTO_M_DAEMON_UPGRADE] = {
+		.name = "daemon.upgrade", .errors = err_upgrade, .result = res_upgrade,
+		.flags = PROTO_M_PRIVILEGED,
+		.summary = "Re-execute the daemon's binary in place, keeping every connection.",
+		.description = "Answers once the new process has taken over (by the new process), "
+			       "or -32012 with data.reason when it could not and the old process "
+			       "serves on; root and the daemon's uid only." },
 	[PROTO_N_TCP_DATA] = {
 		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,
 		.summary = "Pump mode: bytes arrived, or the end of stream (bytes -1)." },
@@ -557,6 +589,10 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 	[PROTO_N_MONITOR_EVENT] = {
 		.name = "monitor.event", .params = note_monitor, .flags = PROTO_M_NOTIFICATION,
 		.summary = "daemon.monitor: something happened to a client or a socket." },
+	[PROTO_N_DAEMON_RESTARTED] = {
+		.name = "daemon.restarted", .params = note_restarted, .flags = PROTO_M_NOTIFICATION,
+		.summary = "The daemon was replaced by a new process (live upgrade) or recovered "
+			   "from a crash; this connection and its sockets were kept." },
 };
 
 /* Index of the method (not notification) called name, or -ENOENT. */
