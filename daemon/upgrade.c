@@ -296,6 +296,7 @@ run(struct daemon *d, char *why, size_t whylen)
 	} else if (await_child(pid, p[0], why, whylen) == 0) {
 		/* The new process has everything: go without touching anything. */
 		(void) sd_notifyf(0, "MAINPID=%d", (int)pid);
+		(void) sd_notify_barrier(0, 2 * 1000000ULL);	/* systemd has it before we go */
 		_exit(0);
 	}
 	if (mh && !*mh)

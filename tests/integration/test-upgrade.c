@@ -29,7 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -501,6 +504,45 @@ sockets_ok(void)
 	return true;
 }
 
+/*
+ * As root: daemon.upgrade from another uid is refused -32003 (the socket
+ * and its directory opened to it for the check).  1 ok, 0 not, -1 not run.
+ */
+static int
+unprivileged_refused(const struct spawned *sp)
+{
+	pid_t child;
+	int st;
+
+	if (getuid() != 0)
+		return -1;
+	(void) chmod(sp->dir, 0755);
+	(void) chmod(sp->socket, 0666);
+	child = fork();
+	if (child == 0) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		static const char req[] =
+			"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.upgrade\"}\n";
+		const char *l;
+		int fd;
+
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(60100) < 0)
+			_exit(2);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sp->socket);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+			_exit(3);
+		spawn_send_all(fd, req, sizeof(req) - 1);
+		l = spawn_line(fd, 30000);
+		_exit(strstr(l, "-32003") ? 0 : 1);
+	}
+	st = -1;
+	(void) waitpid(child, &st, 0);
+	(void) chmod(sp->socket, 0660);
+	(void) chmod(sp->dir, 0700);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static void
 write_hook(const char *path, const char *word)
 {
@@ -555,6 +597,15 @@ main(int argc, char **argv)
 			break;
 	check(nsk == want, "%d sockets streaming (JSON and channel) from %d clients", nsk, NCLIENTS);
 	pid0 = daemon_pid();
+	{
+		int r = unprivileged_refused(&sp);
+
+		if (r < 0)
+			printf("# skipped daemon.upgrade from another uid: not root\n");
+		else
+			check(r == 1 && daemon_pid() == pid0,
+			      "daemon.upgrade from another uid: -32003, nothing happens");
+	}
 
 	/* A listener with an accept pending over the upgrade. */
 	a = ask(accept_client, "tcp.create", NULL, NULL);
