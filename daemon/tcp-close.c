@@ -423,6 +423,7 @@ tcp_linger_resume(struct tcp *t, double left)
 {
 	if (!closing_alloc(t))
 		return false;
+	log_debug("tcp#%llu: lingering on for %.3f s", (unsigned long long)t->id, left);
 	ev_timer_set(&t->closing->linger_timer, left > 0 ? left : 0.001, 0.);
 	ev_timer_start(t->eng->loop, &t->closing->linger_timer);
 	return true;
