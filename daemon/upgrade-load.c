@@ -228,19 +228,19 @@ load_tcp(struct load *l, const cJSON *j)
 	}
 	if (strcmp(where, "closed") == 0)
 		tcp_adopt_closed(t);
-	t->created = num(j, "created", t->created);
+	t->created = ev_now(d->loop) - num(j, "ageMs", 0) / 1000.;
 	if ((s = str(j, "host")))
 		t->host = strdup(s);
 	t->port = (int)num(j, "port", -1);
 	t->listen_queue = (int)num(j, "listenQueue", -1);
 	t->timeout_ms = (int64_t)num(j, "timeoutMs", -1);
 	load_opts(cJSON_GetObjectItemCaseSensitive(j, "opts"), &t->opts);
-	if ((b = bytes(j, "local", &n)) && n == sizeof(t->local)) {
+	if ((b = bytes(j, "local", &n)) && n <= sizeof(t->local)) {
 		memcpy(&t->local, b, n);
 		t->has_local = true;
 	}
 	free(b);
-	if ((b = bytes(j, "remote", &n)) && n == sizeof(t->remote)) {
+	if ((b = bytes(j, "remote", &n)) && n <= sizeof(t->remote)) {
 		memcpy(&t->remote, b, n);
 		t->has_remote = true;
 	}

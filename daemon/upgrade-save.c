@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,9 @@
 
 #define NUM(o, k, v)	cJSON_AddNumberToObject((o), (k), (double)(v))
 #define BOOL(o, k, v)	cJSON_AddBoolToObject((o), (k), (v))
+/* Left out at their defaults (the reader has the same): the image of 10,000 sockets stays small. */
+#define NUMD(o, k, v, def) do { if ((v) != (def)) NUM(o, k, v); } while (0)
+#define FLAG(o, k, v)	do { if (v) cJSON_AddTrueToObject((o), (k)); } while (0)
 
 /* Remembers fd as one to hand over. */
 static void
@@ -65,18 +69,31 @@ add_bytes(cJSON *o, const char *key, const void *p, size_t n)
 	free(s);
 }
 
-static cJSON *
-save_opts(const struct tcp_sockopts *o)
+/* The options asked for, under key, unless none was. */
+static void
+save_opts(cJSON *parent, const char *key, const struct tcp_sockopts *o)
 {
-	cJSON *j = cJSON_CreateObject();
+	cJSON *j;
 
-	NUM(j, "noDelay", o->no_delay);
-	NUM(j, "keepAlive", o->keep_alive);
-	NUM(j, "keepAliveIdle", o->keep_alive_idle);
-	NUM(j, "linger", o->linger);
-	NUM(j, "sndbuf", o->sndbuf);
-	NUM(j, "rcvbuf", o->rcvbuf);
-	return j;
+	if (memcmp(o, &TCP_SOCKOPTS_NONE, sizeof(*o)) == 0)
+		return;
+	j = cJSON_AddObjectToObject(parent, key);
+	NUMD(j, "noDelay", o->no_delay, -1);
+	NUMD(j, "keepAlive", o->keep_alive, -1);
+	NUMD(j, "keepAliveIdle", o->keep_alive_idle, -1);
+	NUMD(j, "linger", o->linger, -1);
+	NUMD(j, "sndbuf", o->sndbuf, -1);
+	NUMD(j, "rcvbuf", o->rcvbuf, -1);
+}
+
+/* An address, as many bytes as its family uses. */
+static void
+save_addr(cJSON *o, const char *key, const struct sockaddr_storage *ss)
+{
+	size_t n = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+		   ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(*ss);
+
+	add_bytes(o, key, ss, n);
 }
 
 /* The place of b among c's open batches, or -1. */
@@ -112,14 +129,14 @@ save_call(struct daemon *d, struct rpc_call *call, enum tcp_op_kind kind)
 			cJSON_AddStringToObject(j, "id", id);
 		free(id);
 	}
-	BOOL(j, "silent", call->silent);
-	NUM(j, "client", call->ctl ? call->ctl->num : 0);
-	NUM(j, "batch", batch_index(call->ctl, call->batch));
+	FLAG(j, "silent", call->silent);
+	NUMD(j, "client", call->ctl ? call->ctl->num : 0, 0);
+	NUMD(j, "batch", batch_index(call->ctl, call->batch), -1);
 	if (op->timer_on)
 		NUM(j, "timeoutMs", ev_timer_remaining(d->loop, &op->timer) * 1000.);
 	switch (kind) {
 	case TCP_OP_READ:
-		NUM(j, "length", op->u.read.length);
+		NUMD(j, "length", op->u.read.length, PROTO_READ_DEFAULT);
 		break;
 	case TCP_OP_WRITE:
 		NUM(j, "len", op->u.write.len);
@@ -128,7 +145,7 @@ save_call(struct daemon *d, struct rpc_call *call, enum tcp_op_kind kind)
 			  op->u.write.len - op->u.write.off);
 		break;
 	case TCP_OP_ACCEPT:
-		cJSON_AddItemToObject(j, "opts", save_opts(&op->u.accept.opts));
+		save_opts(j, "opts", &op->u.accept.opts);
 		break;
 	default:
 		break;
@@ -162,33 +179,33 @@ save_tcp(struct daemon *d, struct tcp *t, const char *where, struct upgrade_fds 
 	}
 	NUM(j, "id", t->id);
 	cJSON_AddStringToObject(j, "where", where);
-	NUM(j, "client", c ? c->num : 0);
-	NUM(j, "fd", fd);
+	NUMD(j, "client", c ? c->num : 0, 0);
+	NUMD(j, "fd", fd, -1);
 	keep_fd(fds, fd);
 	NUM(j, "state", st);
-	NUM(j, "created", t->created);
+	NUMD(j, "ageMs", (int64_t)((ev_now(d->loop) - t->created) * 1000.), 0);	/* integers print fast */
 	if (t->host)
 		cJSON_AddStringToObject(j, "host", t->host);
-	NUM(j, "port", t->port);
-	NUM(j, "listenQueue", t->listen_queue);
-	NUM(j, "timeoutMs", t->timeout_ms);
-	cJSON_AddItemToObject(j, "opts", save_opts(&t->opts));
+	NUMD(j, "port", t->port, -1);
+	NUMD(j, "listenQueue", t->listen_queue, -1);
+	NUMD(j, "timeoutMs", t->timeout_ms, -1);
+	save_opts(j, "opts", &t->opts);
 	if (!restart && t->has_local)
-		add_bytes(j, "local", &t->local, sizeof(t->local));
+		save_addr(j, "local", &t->local);
 	if (!restart && t->has_remote)
-		add_bytes(j, "remote", &t->remote, sizeof(t->remote));
-	NUM(j, "happyEyeballs", t->happy_eyeballs);
-	BOOL(j, "eof", t->eof);
-	BOOL(j, "eofTold", t->eof_told);
-	BOOL(j, "shutWr", t->shut_wr);
-	BOOL(j, "pumping", t->pumping);
-	NUM(j, "chunkSize", t->chunk_size);
-	NUM(j, "pumpTotal", t->pump_total);
-	NUM(j, "bytesRead", t->bytes_read);
-	NUM(j, "bytesWritten", t->bytes_written);
-	NUM(j, "lossUndelivered", t->loss.undelivered);
-	NUM(j, "lossKernelUnsent", t->loss.kernel_unsent);
-	NUM(j, "lossUnacked", t->loss.unacked);
+		save_addr(j, "remote", &t->remote);
+	NUMD(j, "happyEyeballs", t->happy_eyeballs, -1);
+	FLAG(j, "eof", t->eof);
+	FLAG(j, "eofTold", t->eof_told);
+	FLAG(j, "shutWr", t->shut_wr);
+	FLAG(j, "pumping", t->pumping);
+	NUMD(j, "chunkSize", t->chunk_size, PROTO_READ_DEFAULT);
+	NUMD(j, "pumpTotal", t->pump_total, 0);
+	NUMD(j, "bytesRead", t->bytes_read, 0);
+	NUMD(j, "bytesWritten", t->bytes_written, 0);
+	NUMD(j, "lossUndelivered", t->loss.undelivered, 0);
+	NUMD(j, "lossKernelUnsent", t->loss.kernel_unsent, 0);
+	NUMD(j, "lossUnacked", t->loss.unacked, 0);
 	if (t->closed_reason)
 		cJSON_AddStringToObject(j, "closedReason", t->closed_reason);
 	if (t->gone_owner)
