@@ -218,6 +218,31 @@ await_child(pid_t pid, int fd, char *why, size_t whylen)
 }
 
 /*
+ * Sockets the image cannot carry (tcp_transferable()) are reset before
+ * the handover, and their owners told: tcp.closed, reason "upgrade".
+ */
+static void
+drop_untransferable(struct daemon *d)
+{
+	struct ctl *c;
+	struct tcp *t, *next;
+
+	TAILQ_FOREACH(c, &d->ctls, link)
+		for (t = TAILQ_FIRST(&c->own.sockets); t; t = next) {
+			next = TAILQ_NEXT(t, link);
+			if (!tcp_transferable(t)) {
+				t->closed_reason = "upgrade";
+				(void) tcp_close(t, NULL, true);
+			}
+		}
+	for (t = TAILQ_FIRST(&d->eng.orphans); t; t = next) {
+		next = TAILQ_NEXT(t, link);
+		if (!tcp_transferable(t))
+			tcp_forget(t);
+	}
+}
+
+/*
  * Hands everything over to a new process.  Returns only when that failed
  * (why says so); on success the process exits here.
  */
@@ -247,6 +272,7 @@ run(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "%.200s: %s", exe, strerror(errno));
 		return;
 	}
+	drop_untransferable(d);
 	daemon_sweep(d);	/* output out as far as the clients take it */
 	img = upgrade_save(d, &fds, strcmp(hook, "format") == 0 ? 999 : UPGRADE_FORMAT);
 	if (img)

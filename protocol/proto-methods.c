@@ -401,7 +401,7 @@ static const struct proto_field note_closed[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown (the daemon stops), limit, admin (closed "
 	  "by root or the daemon's uid), channel (the data channel ended both ways) or linger "
-	  "(linger-ms ran out on a graceful close)."),
+	  "(linger-ms ran out on a graceful close) or upgrade (a live upgrade could not carry it)."),
 	R("undeliveredBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes accepted for writing that "
 	  "never left this host (the last ones written)."),
 	R("unacknowledgedBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes sent but not "

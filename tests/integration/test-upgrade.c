@@ -67,7 +67,7 @@ struct sk {
 
 static struct cl cls[NCLIENTS];
 static struct sk sks[MAXSOCK];
-static int nsk, listen_fd, listen_port;
+static int nsk, listen_fd, listen_port, batch_peer = -1;
 static const char *bin;
 static int64_t next_id = 1000;
 
@@ -238,6 +238,7 @@ static char last_refusal[256];
 static int accept_client = 1;
 static bool accept_pending, accept_answered;
 static int acc_port;
+static bool batch_ok;
 
 static void
 json_read(int i)
@@ -288,6 +289,14 @@ handle(int c, const char *l)
 	const char *ids = cJSON_IsString(id) ? id->valuestring : "";
 	int i;
 
+	if (cJSON_IsArray(j)) {
+		batch_ok = cJSON_GetArraySize(j) == 2 && strstr(l, "\"b1\"") && strstr(l, "\"b2\"") &&
+			   strstr(l, "YmF0Y2gh");	/* "batch!" */
+		if (!batch_ok)
+			check(0, "the batch's answer: %.300s", l);
+		cJSON_Delete(j);
+		return;
+	}
 	m = cJSON_GetObjectItem(j, "method");
 	if (cJSON_IsString(m) && strcmp(m->valuestring, "daemon.restarted") == 0)
 		cls[c].restarted++;
@@ -625,6 +634,25 @@ main(int argc, char **argv)
 		accept_pending = true;
 	}
 
+	/* A batch whose read waits over the upgrade. */
+	{
+		char p[512];
+		int64_t bsock;
+
+		a = ask(6, "tcp.create", NULL, NULL);
+		bsock = (int64_t)jnum(a, "result", "socket");
+		cJSON_Delete(a);
+		snprintf(p, sizeof(p), "{\"socket\":%lld,\"host\":\"127.0.0.1\",\"port\":%d}",
+			 (long long)bsock, listen_port);
+		a = ask(6, "tcp.connect", p, NULL);
+		cJSON_Delete(a);
+		batch_peer = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		snprintf(p, sizeof(p), "[{\"jsonrpc\":\"2.0\",\"id\":\"b1\",\"method\":\"tcp.read\","
+			 "\"params\":{\"socket\":%lld}},{\"jsonrpc\":\"2.0\",\"id\":\"b2\","
+			 "\"method\":\"daemon.info\"}]\n", (long long)bsock);
+		send_line(6, p);
+	}
+
 	/* A monitor, and half a request line, held over the upgrade. */
 	a = ask(4, "daemon.monitor", "{\"enable\":true}", NULL);
 	cJSON_Delete(a);
@@ -692,6 +720,24 @@ main(int argc, char **argv)
 			}
 		}
 		check(seen, "a monitor subscribed before the upgrade sees events after it");
+	}
+
+	{
+		long long end = spawn_now_ms() + 30000;
+		char *l;
+
+		spawn_send_all(batch_peer, "batch!", 6);
+		while (!batch_ok && spawn_now_ms() < end) {
+			struct pollfd p = { .fd = cls[6].fd, .events = POLLIN };
+
+			if (poll(&p, 1, 500) > 0)
+				(void) fill(6, NULL);
+			while ((l = next_line(6))) {
+				handle(6, l);
+				free(l);
+			}
+		}
+		check(batch_ok, "a batch with a read pending over the upgrade is answered whole");
 	}
 
 	/* 2: refused upgrades, the daemon serving on. */
