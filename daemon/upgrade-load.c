@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,13 @@ bytes(const cJSON *o, const char *k, size_t *n)
 	}
 	*n = (size_t)r;
 	return b;
+}
+
+/* Whether fd is an open descriptor of ours (inherited as the image says), or -1. */
+static bool
+fd_ok(int fd)
+{
+	return fd == -1 || (fd > 2 && fcntl(fd, F_GETFD) >= 0);
 }
 
 static struct ctl *
@@ -220,6 +228,10 @@ load_tcp(struct load *l, const cJSON *j)
 		l->why = "a socket of an unknown client";
 		return -1;
 	}
+	if (!fd_ok((int)num(j, "fd", -1)) || (ch && !fd_ok((int)num(ch, "fd", -1)))) {
+		l->why = "a socket's descriptor was not inherited";
+		return -1;
+	}
 	t = tcp_adopt(&d->eng, c ? &c->own : NULL, (uint64_t)num(j, "id", 0),
 		      (int)num(j, "fd", -1), (enum tcp_state)num(j, "state", 0));
 	if (!t) {
@@ -296,11 +308,21 @@ static int
 load_ctl(struct load *l, const cJSON *j, size_t i)
 {
 	struct daemon *d = l->d;
-	struct ctl *c = ctl_new(d, (int)num(j, "fd", -1));
+	struct ctl *c;
 	const cJSON *a, *x;
 	size_t n;
 	char *b;
 
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "fdpass"))
+		if (!fd_ok((int)num(x, "fd", -1)) || num(x, "fd", -1) < 0) {
+			l->why = "a descriptor to pass was not inherited";
+			return -1;
+		}
+	if (num(j, "fd", -1) < 0 || !fd_ok((int)num(j, "fd", -1))) {
+		l->why = "a client's descriptor was not inherited";
+		return -1;
+	}
+	c = ctl_new(d, (int)num(j, "fd", -1));
 	if (!c) {
 		l->why = "out of memory rebuilding a client";
 		return -1;
@@ -412,6 +434,10 @@ upgrade_load(struct daemon *d, const cJSON *img, char **why)
 	d->socket_owned = flag(img, "socketOwned");
 	d->socket_dev = (dev_t)num(img, "socketDev", 0);
 	d->socket_ino = (ino_t)num(img, "socketIno", 0);
+	if (!fd_ok((int)num(img, "listenFd", -1))) {
+		l.why = "the control socket was not inherited";
+		goto out;
+	}
 	daemon_adopt_listen(d, (int)num(img, "listenFd", -1));
 	cJSON_ArrayForEach(x, clients)
 		if (load_ctl(&l, x, i++) < 0)

@@ -44,8 +44,10 @@ keep_fd(struct upgrade_fds *fds, int fd)
 		size_t cap = fds->cap ? 2 * fds->cap : 64;
 		int *v = realloc(fds->v, cap * sizeof(*v));
 
-		if (!v)
-			return;		/* the image check in the new process fails then */
+		if (!v) {
+			fds->failed = true;
+			return;
+		}
 		fds->v = v;
 		fds->cap = cap;
 	}

@@ -278,7 +278,7 @@ run(struct daemon *d, char *why, size_t whylen)
 	if (img)
 		text = cJSON_PrintUnformatted(img);
 	cJSON_Delete(img);
-	if (!text) {
+	if (!text || fds.failed) {
 		snprintf(why, whylen, "out of memory writing the state image");
 		goto out;
 	}

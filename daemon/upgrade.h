@@ -26,6 +26,7 @@ struct rpc_call;
 struct upgrade_fds {
 	int	*v;
 	size_t	 n, cap;
+	bool	 failed;	/* one could not be listed (no memory) */
 };
 
 /* upgrade.c */
