@@ -82,8 +82,8 @@ struct daemon {
 	uid_t			 uid;		/* the daemon's own uid */
 	uint64_t		 generation;	/* 0 on a fresh start, +1 per upgrade or recovery */
 	double			 last_restart;	/* wall clock of the last upgrade or recovery, 0: never */
-	const char		*restart_reason;	/* "upgrade" or "recovery" (static) */
-	char			 restart_from[32];	/* the version restarted from */
+	const char		*last_restart_reason;	/* "upgrade" or "recovery" (static) */
+	char			 last_restart_from[32];	/* the version restarted from */
 	struct upgrade		*upgrade;	/* owned: live upgrade (upgrade.c) */
 
 	TAILQ_HEAD(, ctl)	 ctls;		/* live control connections */

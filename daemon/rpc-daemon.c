@@ -52,8 +52,8 @@ write_restart(struct proto_jw *w, const struct daemon *d)
 	proto_jw_key(w, "lastRestart");
 	proto_jw_obj_begin(w);
 	proto_jw_kuint(w, "at", (uint64_t)(d->last_restart * 1000.));
-	proto_jw_kstr(w, "reason", d->restart_reason ? d->restart_reason : "upgrade");
-	proto_jw_kstr(w, "fromVersion", d->restart_from);
+	proto_jw_kstr(w, "reason", d->last_restart_reason ? d->last_restart_reason : "upgrade");
+	proto_jw_kstr(w, "fromVersion", d->last_restart_from);
 	proto_jw_obj_end(w);
 }
 

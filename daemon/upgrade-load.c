@@ -424,8 +424,8 @@ upgrade_load(struct daemon *d, const cJSON *img, char **why)
 	}
 	d->generation = (uint64_t)num(img, "generation", 0) + 1;
 	d->last_restart = upgrade_wall_now();
-	d->restart_reason = "upgrade";
-	snprintf(d->restart_from, sizeof(d->restart_from), "%s",
+	d->last_restart_reason = "upgrade";
+	snprintf(d->last_restart_from, sizeof(d->last_restart_from), "%s",
 		 (s = str(img, "version")) ? s : "");
 	d->started = num(img, "started", d->started);
 	d->next_client = (uint64_t)num(img, "nextClient", 0);
