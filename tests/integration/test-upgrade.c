@@ -67,7 +67,8 @@ struct sk {
 
 static struct cl cls[NCLIENTS];
 static struct sk sks[MAXSOCK];
-static int nsk, listen_fd, listen_port, batch_peer = -1;
+static int nsk, listen_fd, listen_port, batch_peer = -1, full_fd = -1, filler = -1;
+static int conn_fds[8], nconn;
 static const char *bin;
 static int64_t next_id = 1000;
 
@@ -238,7 +239,7 @@ static char last_refusal[256];
 static int accept_client = 1;
 static bool accept_pending, accept_answered;
 static int acc_port;
-static bool batch_ok;
+static bool batch_ok, conn_answered;
 
 static void
 json_read(int i)
@@ -331,6 +332,10 @@ handle(int c, const char *l)
 			if (expect_refusal)
 				check(0, "upgrade went through: %.300s", l);
 		}
+	} else if (strcmp(ids, "conn") == 0) {
+		conn_answered = cJSON_GetObjectItem(j, "result") != NULL;
+		if (!conn_answered)
+			check(0, "connect: %.300s", l);
 	} else if (strcmp(ids, "acc") == 0) {
 		accept_answered = cJSON_GetObjectItem(j, "result") != NULL;
 		if (!accept_answered)
@@ -653,6 +658,32 @@ main(int argc, char **argv)
 		send_line(6, p);
 	}
 
+	/*
+	 * A connect in flight: its listener's accept queue is full (backlog 0,
+	 * one connection waiting), so its SYN goes unanswered until we accept.
+	 */
+	{
+		struct sockaddr_in fs = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t fl = sizeof(fs);
+		char p[256];
+		int64_t cs;
+
+		full_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (bind(full_fd, (struct sockaddr *)&fs, sizeof(fs)) < 0 || listen(full_fd, 0) < 0 ||
+		    getsockname(full_fd, (struct sockaddr *)&fs, &fl) < 0)
+			return 99;
+		filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		(void) connect(filler, (struct sockaddr *)&fs, sizeof(fs));
+		a = ask(7, "tcp.create", NULL, NULL);
+		cs = (int64_t)jnum(a, "result", "socket");
+		cJSON_Delete(a);
+		snprintf(p, sizeof(p), "{\"jsonrpc\":\"2.0\",\"id\":\"conn\",\"method\":\"tcp.connect\","
+			 "\"params\":{\"socket\":%lld,\"host\":\"127.0.0.1\",\"port\":%d}}\n",
+			 (long long)cs, ntohs(fs.sin_port));
+		send_line(7, p);
+	}
+
 	/* A monitor, and half a request line, held over the upgrade. */
 	a = ask(4, "daemon.monitor", "{\"enable\":true}", NULL);
 	cJSON_Delete(a);
@@ -738,6 +769,29 @@ main(int argc, char **argv)
 			}
 		}
 		check(batch_ok, "a batch with a read pending over the upgrade is answered whole");
+	}
+
+	{
+		long long end = spawn_now_ms() + 30000;
+		char *l;
+
+		(void) fcntl(full_fd, F_SETFL, O_NONBLOCK);
+		while (!conn_answered && spawn_now_ms() < end) {
+			struct pollfd p[2] = { { .fd = cls[7].fd, .events = POLLIN },
+					       { .fd = full_fd, .events = POLLIN } };
+			int fd;
+
+			if (poll(p, 2, 500) > 0 && p[0].revents)
+				(void) fill(7, NULL);
+			while ((fd = accept(full_fd, NULL, NULL)) >= 0)
+				conn_fds[nconn < 8 ? nconn++ : 7] = fd;
+			while ((l = next_line(7))) {
+				handle(7, l);
+				free(l);
+			}
+		}
+		check(conn_answered, "a connect in flight over the upgrade was started again and "
+		      "answered (same id)");
 	}
 
 	/* 2: refused upgrades, the daemon serving on. */
