@@ -69,6 +69,7 @@ static struct cl cls[NCLIENTS];
 static struct sk sks[MAXSOCK];
 static int nsk, listen_fd, listen_port, batch_peer = -1, full_fd = -1, filler = -1;
 static int conn_fds[8], nconn;
+static int64_t closed_id;
 static const char *bin;
 static int64_t next_id = 1000;
 
@@ -684,6 +685,18 @@ main(int argc, char **argv)
 		send_line(7, p);
 	}
 
+	/* A closed socket, remembered for tcp.info. */
+	{
+		char p[64];
+
+		a = ask(8, "tcp.create", NULL, NULL);
+		closed_id = (int64_t)jnum(a, "result", "socket");
+		cJSON_Delete(a);
+		snprintf(p, sizeof(p), "{\"socket\":%lld}", (long long)closed_id);
+		a = ask(8, "tcp.close", p, NULL);
+		cJSON_Delete(a);
+	}
+
 	/* A monitor, and half a request line, held over the upgrade. */
 	a = ask(4, "daemon.monitor", "{\"enable\":true}", NULL);
 	cJSON_Delete(a);
@@ -708,6 +721,21 @@ main(int argc, char **argv)
 	      "half after, is answered");
 	cJSON_Delete(a);
 	check(sockets_ok(), "ids, owners and byte counters are the same");
+	{
+		char p[64];
+		const cJSON *st;
+
+		snprintf(p, sizeof(p), "{\"socket\":%lld}", (long long)closed_id);
+		a = ask(8, "tcp.info", p, NULL);
+		st = cJSON_GetObjectItem(cJSON_GetObjectItem(a, "result"), "state");
+		check(cJSON_IsString(st) && strcmp(st->valuestring, "closed") == 0,
+		      "a socket closed before the upgrade still answers tcp.info");
+		cJSON_Delete(a);
+		a = ask(8, "tcp.create", NULL, NULL);
+		check(jnum(a, "result", "socket") > (double)closed_id,
+		      "new ids go on from the old process's (%.0f)", jnum(a, "result", "socket"));
+		cJSON_Delete(a);
+	}
 	{
 		struct sockaddr_in to = { .sin_family = AF_INET,
 					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
