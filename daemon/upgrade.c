@@ -162,9 +162,9 @@ child_env(int image_fd, int ready_fd, const char *hook)
  * with why filled in (the child is then killed and reaped).
  */
 static int
-await_child(pid_t pid, int fd, char *why, size_t whylen)
+await_child(pid_t pid, int fd, double limit, char *why, size_t whylen)
 {
-	double deadline = wall_now() + UPGRADE_TIMEOUT;
+	double deadline = wall_now() + limit;
 	char buf[256];
 	size_t got = 0;
 	int st;
@@ -176,8 +176,7 @@ await_child(pid_t pid, int fd, char *why, size_t whylen)
 		int r;
 
 		if (left <= 0) {
-			snprintf(why, whylen, "the new process was not ready within %.0f s",
-				 UPGRADE_TIMEOUT);
+			snprintf(why, whylen, "the new process was not ready within %g s", limit);
 			break;
 		}
 		r = poll(&p, 1, (int)(left * 1000.) + 1);
@@ -289,7 +288,8 @@ run(struct daemon *d, char *why, size_t whylen)
 	}
 	if (pipe2(p, O_CLOEXEC) < 0 ||
 	    !(env = child_env(image_fd, p[1], strcmp(hook, "exit") == 0 ||
-			      strcmp(hook, "crash") == 0 ? hook : NULL))) {
+			      strcmp(hook, "crash") == 0 || strcmp(hook, "hang") == 0 ?
+			      hook : NULL))) {
 		snprintf(why, whylen, "%s", strerror(errno ? errno : ENOMEM));
 		goto out;
 	}
@@ -319,7 +319,8 @@ run(struct daemon *d, char *why, size_t whylen)
 	p[1] = -1;
 	if (pid < 0) {
 		snprintf(why, whylen, "fork: %s", strerror(errno));
-	} else if (await_child(pid, p[0], why, whylen) == 0) {
+	} else if (await_child(pid, p[0], strcmp(hook, "hang") == 0 ? 2. : UPGRADE_TIMEOUT,
+			       why, whylen) == 0) {
 		/* The new process has everything: go without touching anything. */
 		(void) sd_notifyf(0, "MAINPID=%d", (int)pid);
 		(void) sd_notify_barrier(0, 2 * 1000000ULL);	/* systemd has it before we go */
@@ -537,6 +538,8 @@ upgrade_child_finish(struct daemon *d)
 		upgrade_child_fail(d, 1, "%s", why ? why : "cannot rebuild the state");
 	if (hook && strcmp(hook, "crash") == 0)
 		abort();	/* test hook: a crash before it is ready */
+	while (hook && strcmp(hook, "hang") == 0)
+		pause();	/* test hook: never ready (killed by the old process) */
 	if (write(child_ready_fd, "R\n", 2) != 2)
 		upgrade_child_fail(d, 1, "the old process is gone");
 	(void) close(child_ready_fd);
