@@ -102,5 +102,6 @@ int	 cmd_describe(tisock_client *c, const struct opts *o, int argc, char **argv)
 int	 cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv);
 int	 cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv);
+int	 cmd_daemon(tisock_client *c, const struct opts *o, int argc, char **argv);
 
 #endif

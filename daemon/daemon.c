@@ -43,6 +43,7 @@
 #include "sdnotify.h"
 #include "proto-errors.h"
 #include "tcp.h"
+#include "upgrade.h"
 
 #define DAEMON_DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
 #define DAEMON_ACCEPTS_PER_WAKEUP 64
@@ -60,8 +61,9 @@ on_trim(struct ev_loop *loop, ev_timer *w, int revents)
 	(void) malloc_trim(0);
 }
 
-static void
-sweep(struct daemon *d)
+/* Processes input, writes output and frees the graveyard (once per loop iteration). */
+void
+daemon_sweep(struct daemon *d)
 {
 	struct ctl *c;
 	bool freed = false;
@@ -90,7 +92,7 @@ sweep(struct daemon *d)
 static void
 on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	sweep(daemon_from_loop(loop));
+	daemon_sweep(daemon_from_loop(loop));
 }
 
 /*
@@ -104,7 +106,7 @@ on_check(struct ev_loop *loop, ev_check *w, int revents)
 	struct daemon *d = daemon_from_loop(loop);
 
 	flow_pass(&d->flow);
-	sweep(d);
+	daemon_sweep(d);
 }
 
 /* Refuses a client over the clients (or uidClients) limit with one error line. */
@@ -510,6 +512,20 @@ daemon_listen(struct daemon *d)
 	return 0;
 }
 
+/*
+ * The control socket handed over by a live upgrade (upgrade-load.c):
+ * accepted on once the policy is in force, as daemon_listen()'s.
+ */
+void
+daemon_adopt_listen(struct daemon *d, int fd)
+{
+	d->listen_fd = fd;
+	if (fd < 0)
+		return;
+	ev_io_init(&d->accept_io, on_accept, fd, EV_READ);
+	ev_set_priority(&d->accept_io, EV_MAXPRI);
+}
+
 /* How long the host names of a policy may take to resolve, in seconds. */
 double
 daemon_policy_timeout(const struct conf *c)
@@ -524,6 +540,10 @@ on_policy_loaded(void *userdata, int r)
 	struct daemon *d = userdata;
 
 	d->policy_load = NULL;
+	if (r < 0 && upgrade_child_pending(d))
+		upgrade_child_fail(d, 1, "the policy's host names did not resolve");
+	if (r >= 0 && upgrade_child_pending(d))
+		upgrade_child_finish(d);	/* everything taken over: then ready */
 	if (r < 0) {
 		log_error("policy: not starting: a deny rule's host name did not resolve");
 		sdnotify_failed(d, "policy host names did not resolve", -r);
@@ -573,7 +593,7 @@ daemon_done(struct daemon *d)
 		ctl_close(c, "exiting");
 	while ((t = TAILQ_FIRST(&d->eng.orphans)))
 		tcp_forget(t);
-	sweep(d);
+	daemon_sweep(d);
 	if (d->listen_fd >= 0) {
 		ev_io_stop(d->loop, &d->accept_io);
 		(void) close(d->listen_fd);
@@ -597,6 +617,7 @@ daemon_done(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
 	sdnotify_done(d);
+	upgrade_done(d);
 	d->policy_load = policy_load_cancel(d->policy_load);	/* before the policies it fills */
 	if (d->reload_conf) {
 		conf_done(d->reload_conf);

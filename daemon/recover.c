@@ -225,7 +225,7 @@ adopt_socket(struct daemon *d, struct recover *r, struct recover_fd *f)
 		drop(d, f, "it was closing");	/* reported lost: s stays unused */
 		return;
 	}
-	t = tcp_adopt(&d->eng, &c->own, id, f->fd, (enum tcp_state)ls->state);
+	t = tcp_adopt_fd(&d->eng, &c->own, id, f->fd, (enum tcp_state)ls->state);
 	if (!t) {
 		drop(d, f, strerror(errno));
 		return;

@@ -203,6 +203,14 @@ struct tcp {
 	size_t			 relay_up, relay_down;	/* the layer above's: a channel's held bytes */
 };
 
+/* What a data channel holds, for a state image (tcp-channel.c, tcp-adopt.c). */
+struct tcp_channel_image {
+	int		 fd;		/* the daemon's end of the socketpair, -1: no channel */
+	const char	*up, *down;	/* held bytes not yet taken by the destination */
+	size_t		 up_len, down_len;
+	bool		 up_eof, down_eof, up_done, down_done;
+};
+
 /* tcp-io.c, turns of flow.c */
 bool		 tcp_read_turn(struct flow_item *it);
 bool		 tcp_wake(struct flow_item *it);
@@ -244,6 +252,8 @@ bool		 tcp_close(struct tcp *t, struct tcp_op *op, bool abort);
 void		 tcp_orphan(struct tcp *t);
 void		 tcp_stop(struct tcp *t);
 void		 tcp_writes_drained(struct tcp *t);
+double		 tcp_linger_left(const struct tcp *t);
+bool		 tcp_linger_resume(struct tcp *t, double left);
 
 /* tcp-io.c */
 void		 tcp_update_io(struct tcp *t);
@@ -266,15 +276,24 @@ void		 tcp_accept_queue(struct tcp *t, struct tcp_op *op, int64_t timeout_ms);
 void		 tcp_accept_resume(struct tcp *t);
 void		 tcp_accept_init(struct tcp *t);
 
-/* tcp-adopt.c */
-struct tcp	*tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
-		    enum tcp_state st);
-
 /* tcp-channel.c */
 const char	*tcp_channel_busy(const struct tcp *t);
 int		 tcp_channel_new(struct tcp_channel **chp, int *client_end);
 void		 tcp_channel_discard(struct tcp_channel *ch);
 void		 tcp_channel_attach(struct tcp *t, struct tcp_channel *ch);
 void		 tcp_channel_drop(struct tcp *t);
+void		 tcp_channel_image(const struct tcp *t, struct tcp_channel_image *im);
+int		 tcp_channel_adopt(struct tcp *t, const struct tcp_channel_image *im);
+void		 tcp_channel_kick(struct tcp *t);
+
+/* tcp-adopt.c */
+bool		 tcp_transferable(const struct tcp *t);
+struct tcp	*tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
+		     enum tcp_state st);
+void		 tcp_adopt_closed(struct tcp *t);
+void		 tcp_adopt_op(struct tcp *t, struct tcp_op *op, enum tcp_op_kind kind);
+void		 tcp_adopt_start(struct tcp *t);
+struct tcp	*tcp_adopt_fd(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
+		     enum tcp_state st);
 
 #endif

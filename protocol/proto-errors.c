@@ -27,6 +27,7 @@ const struct proto_error_info proto_errors[] = {
 	{ PROTO_E_TIMEOUT,		"timed-out",		"timed out" },
 	{ PROTO_E_RESOLVE,		"resolve-failed",	"name resolution failed" },
 	{ PROTO_E_NETWORK,		"network-error",	"network error" },
+	{ PROTO_E_UPGRADE,		"upgrade-failed",	"upgrade failed" },
 	{ PROTO_E_CANCELLED,		"request-cancelled",	"request cancelled" },
 };
 

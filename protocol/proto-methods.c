@@ -325,9 +325,18 @@ static const struct proto_field res_user[] = {
 	R("inputBytes", PROTO_T_INT, REQ, "Request bytes held in unfinished lines."), END
 };
 static const struct proto_field res_last_restart[] = {
-	R("at", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
-	R("reason", PROTO_T_STRING, REQ, "recovery or upgrade."),
-	R("fromVersion", PROTO_T_STRING, REQ, "The version restarted from."), END
+	R("at", PROTO_T_INT, REQ, "When, milliseconds since the Unix epoch."),
+	R("reason", PROTO_T_STRING, REQ, "\"upgrade\" (daemon.upgrade, SIGUSR2) or \"recovery\" "
+	  "(after a crash)."),
+	R("fromVersion", PROTO_T_STRING, REQ, "The version of the daemon it took over from."), END
+};
+static const struct proto_field res_upgrade[] = {
+	R("generation", PROTO_T_INT, REQ, "The new process's generation."),
+	R("pid", PROTO_T_INT, REQ, "The new process's id."),
+	R("oldVersion", PROTO_T_STRING, REQ, "Version of the process that was replaced."),
+	R("newVersion", PROTO_T_STRING, REQ, "Version of the process that answers."),
+	R("pauseMs", PROTO_T_INT, REQ, "Milliseconds from the request to the new process "
+	  "taking over."), END
 };
 static const struct proto_field res_daemon_info[] = {
 	R("name", PROTO_T_STRING, REQ, "\"tisockd\"."),
@@ -336,7 +345,7 @@ static const struct proto_field res_daemon_info[] = {
 	R("pid", PROTO_T_INT, REQ, "Daemon process id."),
 	R("uptime", PROTO_T_INT, REQ, "Milliseconds since start."),
 	R("generation", PROTO_T_INT, REQ, "1 at a fresh start, one more per restart that kept the "
-	  "clients (crash recovery, upgrade)."),
+	  "clients (live upgrade, crash recovery)."),
 	RS("lastRestart", PROTO_T_OBJECT, OPT, res_last_restart, "The last such restart; absent "
 	  "when none."),
 	R("limits", PROTO_T_OBJECT, REQ, "Limit name to value."),
@@ -392,7 +401,7 @@ static const struct proto_field note_closed[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown (the daemon stops), limit, admin (closed "
 	  "by root or the daemon's uid), channel (the data channel ended both ways) or linger "
-	  "(linger-ms ran out on a graceful close)."),
+	  "(linger-ms ran out on a graceful close) or upgrade (a live upgrade could not carry it)."),
 	R("undeliveredBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes accepted for writing that "
 	  "never left this host (the last ones written)."),
 	R("unacknowledgedBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes sent but not "
@@ -416,9 +425,9 @@ static const struct proto_field note_lost[] = {
 };
 static const struct proto_field note_restarted[] = {
 	R("generation", PROTO_T_INT, REQ, "The daemon's generation now: 1 at a fresh start, one more "
-	  "per restart that kept the clients."),
-	R("reason", PROTO_T_STRING, REQ, "recovery (after a crash, from systemd's fd store) or "
-	  "upgrade (daemon.upgrade)."),
+	  "per upgrade or recovery."),
+	R("reason", PROTO_T_STRING, REQ, "upgrade (daemon.upgrade, SIGUSR2) or recovery (after a "
+	  "crash, from systemd's fd store); the other fields come only with recovery."),
 	R("oldVersion", PROTO_T_STRING, REQ, "The version of the daemon before the restart."),
 	R("newVersion", PROTO_T_STRING, REQ, "The version now."),
 	RS("lost", PROTO_T_ARRAY, OPT, note_lost, "recovery: every socket of this client the crash "
@@ -491,6 +500,7 @@ static const int err_info[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(LIMIT), 0 };
 static const int err_list[] = { E(INVALID_PARAMS), E(LIMIT), 0 };
 static const int err_monitor[] = { E(INVALID_PARAMS), E(NOT_PERMITTED), E(LIMIT), 0 };
 static const int err_metrics[] = { E(NOT_PERMITTED), E(LIMIT), 0 };
+static const int err_upgrade[] = { E(NOT_PERMITTED), E(LIMIT), E(UPGRADE), 0 };
 static const int err_none[] = { E(LIMIT), 0 };
 
 #define S(x) PROTO_S(x)
@@ -588,6 +598,13 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.summary = "Every counter and gauge in the Prometheus text exposition format.",
 		.description = "Answers at once; root and the daemon's uid only (the figures "
 			       "cover every user)." },
+	[PROTO_M_DAEMON_UPGRADE] = {
+		.name = "daemon.upgrade", .errors = err_upgrade, .result = res_upgrade,
+		.flags = PROTO_M_PRIVILEGED,
+		.summary = "Re-execute the daemon's binary in place, keeping every connection.",
+		.description = "Answers once the new process has taken over (by the new process), "
+			       "or -32012 with data.reason when it could not and the old process "
+			       "serves on; root and the daemon's uid only." },
 	[PROTO_N_TCP_DATA] = {
 		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,
 		.summary = "Pump mode: bytes arrived, or the end of stream (bytes -1)." },
@@ -602,7 +619,8 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.summary = "daemon.monitor: something happened to a client or a socket." },
 	[PROTO_N_DAEMON_RESTARTED] = {
 		.name = "daemon.restarted", .params = note_restarted, .flags = PROTO_M_NOTIFICATION,
-		.summary = "The daemon restarted and kept this connection: what was lost." },
+		.summary = "The daemon was replaced by a new process (live upgrade) or recovered "
+			   "from a crash; this connection and its sockets were kept." },
 };
 
 /* Index of the method (not notification) called name, or -ENOENT. */

@@ -53,6 +53,7 @@ enum proto_method_id {
 	PROTO_M_RPC_DISCOVER,
 	PROTO_M_RPC_CANCEL,
 	PROTO_M_DAEMON_METRICS,
+	PROTO_M_DAEMON_UPGRADE,
 	/* Notifications, daemon to client. */
 	PROTO_N_TCP_DATA,
 	PROTO_N_TCP_ERROR,

@@ -86,7 +86,7 @@ store_run(int nfd, int w)
 
 /* Starts a daemon with fd-store = on ("yes" or "no") and its store. */
 static void
-start(struct fdstore_daemon *fd, const char *daemon_bin, const char *on)
+start(struct fdstore_daemon *fd, const char *bin, const char *on)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char conf[96], notify[96], c;
@@ -120,7 +120,7 @@ start(struct fdstore_daemon *fd, const char *daemon_bin, const char *on)
 	fd->d.pid = fork();
 	if (fd->d.pid == 0) {
 		setenv("NOTIFY_SOCKET", notify, 1);
-		execl(daemon_bin, daemon_bin, "--foreground", "--socket", fd->d.socket, "--config",
+		execl(bin, bin, "--foreground", "--socket", fd->d.socket, "--config",
 		      conf, (char *)NULL);
 		_exit(127);
 	}
@@ -176,15 +176,15 @@ cmp(const void *a, const void *b)
  * prints the medians (min-max) and the cost per connection in µs.
  */
 void
-fdstore_bench(const char *daemon_bin, int reps, int n)
+fdstore_bench(const char *bin, int reps, int n)
 {
 	struct fdstore_daemon off, on;
 	double a[32], b[32], cost[32];
 
 	if (reps > 32)
 		reps = 32;
-	start(&off, daemon_bin, "no");
-	start(&on, daemon_bin, "yes");
+	start(&off, bin, "no");
+	start(&on, bin, "yes");
 	for (int i = 0; i < reps; i++) {
 		if (i % 2) {
 			b[i] = rate(&on, n);

@@ -17,6 +17,7 @@
 
 extern struct spawned sp;		/* the daemon under test */
 extern size_t total_bytes;		/* per bulk run */
+extern const char *daemon_bin;		/* the daemon under test's binary */
 
 double	 now_s(void);
 void	 die(const char *what) __attribute__((noreturn));
@@ -62,8 +63,11 @@ struct load_result {
 void	 load_run(int n, bool pump, double secs, struct load_result *r);
 
 /* bench-fdstore.c: what systemd's fd store costs per connection. */
-void	 fdstore_bench(const char *daemon_bin, int reps, int n);
+void	 fdstore_bench(const char *bin, int reps, int n);
 double	 load_rss_sockets(int n);
 void	 load_rss_channels(int n, long *before, long *with, long *after);
+
+/* bench-upgrade.c: the pause of a live upgrade. */
+void	 upgrade_run(int n, int reps, double *p50, double *p99);
 
 #endif

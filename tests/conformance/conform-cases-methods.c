@@ -331,6 +331,9 @@ exercise(struct ctx *x, enum proto_method_id i)
 		return cc_call(x->c, "rpc.cancel", "{\"id\":\"no-such-request\"}");
 	case PROTO_M_DAEMON_METRICS:
 		return cc_call(x->c, "daemon.metrics", NULL);
+	case PROTO_M_DAEMON_UPGRADE:
+		/* Refused: the suite's daemon upgrades to a binary that exits at start. */
+		return cc_call(x->c, "daemon.upgrade", NULL);
 	case PROTO_N_TCP_DATA:
 	case PROTO_N_TCP_ERROR:
 	case PROTO_N_TCP_CLOSED:
@@ -361,6 +364,14 @@ case_every_method(void)
 		CHECK(a, "%s: the suite has no exercise for it, or no answer", m->name);
 		if ((m->flags & PROTO_M_PRIVILEGED) && err_code(a) == PROTO_E_NOT_PERMITTED) {
 			conform_log("%s: not privileged, -32003 as it must", m->name);
+			cJSON_Delete(a);
+			continue;
+		}
+		if (i == PROTO_M_DAEMON_UPGRADE) {
+			CHECK(err_code(a) == PROTO_E_UPGRADE &&
+			      strstr(j_text(a), "exited with status 1"),
+			      "daemon.upgrade to a binary that exits at start: -32012 with the "
+			      "reason: %s", j_text(a));
 			cJSON_Delete(a);
 			continue;
 		}
