@@ -163,7 +163,7 @@ rpc_rpc_discover(struct rpc_call *call, const union proto_args *args)
 /*
  * daemon.upgrade: the call waits (deferred, on no socket) and the upgrade
  * runs from the loop; the new process answers it, or the old one with
- * -32012 when it did not happen.
+ * -32013 when it did not happen.
  */
 int
 rpc_daemon_upgrade(struct rpc_call *call, const union proto_args *args)

@@ -16,7 +16,7 @@
  * unlink, the kernel keeps every socket alive through the new process's
  * copies.  Anything else ("E reason" on the pipe, the pipe closed by an
  * exit or a crash, UPGRADE_TIMEOUT) kills the child and the old process
- * goes on as before, answering the request -32012 with the reason.
+ * goes on as before, answering the request -32013 with the reason.
  */
 #include "config.h"
 
@@ -71,7 +71,7 @@ wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Answers the waiting daemon.upgrade with -32012 and why; logs it. */
+/* Answers the waiting daemon.upgrade with -32013 and why; logs it. */
 static void
 refuse(struct daemon *d, const char *why)
 {

@@ -603,7 +603,7 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.flags = PROTO_M_PRIVILEGED,
 		.summary = "Re-execute the daemon's binary in place, keeping every connection.",
 		.description = "Answers once the new process has taken over (by the new process), "
-			       "or -32012 with data.reason when it could not and the old process "
+			       "or -32013 with data.reason when it could not and the old process "
 			       "serves on; root and the daemon's uid only." },
 	[PROTO_N_TCP_DATA] = {
 		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,

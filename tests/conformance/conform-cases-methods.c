@@ -370,7 +370,7 @@ case_every_method(void)
 		if (i == PROTO_M_DAEMON_UPGRADE) {
 			CHECK(err_code(a) == PROTO_E_UPGRADE &&
 			      strstr(j_text(a), "exited with status 1"),
-			      "daemon.upgrade to a binary that exits at start: -32012 with the "
+			      "daemon.upgrade to a binary that exits at start: -32013 with the "
 			      "reason: %s", j_text(a));
 			cJSON_Delete(a);
 			continue;

@@ -833,7 +833,7 @@ main(int argc, char **argv)
 			target += STREAM_BYTES / 4;
 			upgrades_wanted = upgrades_done + upgrade_fails + 1;
 			check(stream() && upgrade_fails == h + 1 && strstr(last_refusal, says[h]) &&
-			      strstr(last_refusal, "-32012"),
+			      strstr(last_refusal, "-32013"),
 			      "upgrade refused (%s): %.200s", hooks[h], last_refusal);
 			check(daemon_pid() == pid, "the old daemon serves on");
 			check(hashes_ok(), "no byte lost (%s)", hooks[h]);

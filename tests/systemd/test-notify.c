@@ -214,7 +214,7 @@ main(int argc, char **argv)
 
 		/* daemon.upgrade with the broken config still in the file, the upgrade is refused. */
 		a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"daemon.upgrade\"}\n", 7);
-		check(strstr(a, "-32012") && strstr(a, "banana"),
+		check(strstr(a, "-32013") && strstr(a, "banana"),
 		      "an upgrade into a broken config is refused, saying why: %.300s", a);
 		snprintf(line, sizeof(line), "\"pid\":%d,", (int)pid);
 		a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"daemon.info\"}\n", 8);

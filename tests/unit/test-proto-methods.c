@@ -126,7 +126,7 @@ static void
 error_tables(void **state)
 {
 	static const int codes[] = { -32700, -32600, -32601, -32602, -32603, -32001, -32002,
-				     -32003, -32004, -32005, -32006, -32010, -32011, -32012, -32800 };
+				     -32003, -32004, -32005, -32006, -32010, -32011, -32013, -32800 };
 
 	(void)state;
 	assert_int_equal(proto_errors_count, sizeof(codes) / sizeof(codes[0]));
