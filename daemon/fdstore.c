@@ -30,8 +30,8 @@
 #define FDSTORE_UNRECORDED	UINT32_MAX	/* a call with no ledger slot */
 
 /* Connects a datagram socket to NOTIFY_SOCKET ("/path" or "@abstract").  fd or -errno. */
-static int
-notify_connect(const char *path)
+int
+fdstore_connect(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = FDSTORE_SEND_TIMEOUT };
@@ -110,7 +110,7 @@ fdstore_init(struct daemon *d)
 		}
 		return 0;
 	}
-	r = notify_connect(ns);
+	r = fdstore_connect(ns);
 	if (r < 0) {
 		log_error("fd store: cannot reach NOTIFY_SOCKET %s: %s", ns, strerror(-r));
 		return d->conf.fd_store == CONF_FD_STORE_YES ? r : 0;

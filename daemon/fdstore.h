@@ -45,6 +45,7 @@ struct fdstore_mark {
 };
 
 int	 fdstore_init(struct daemon *d);
+int	 fdstore_connect(const char *path);
 void	 fdstore_done(struct daemon *d);
 int	 fdstore_push(struct daemon *d, const char *name, int fd);
 void	 fdstore_remove(struct daemon *d, const char *name);
@@ -64,5 +65,10 @@ void	 fdstore_tcp_queued(struct tcp *t, size_t n);
 
 void	 fdstore_call_defer(struct rpc_call *call);
 void	 fdstore_call_free(struct rpc_call *call);
+
+/* fdstore-upgrade.c */
+struct cJSON;
+int	 fdstore_upgrade_load(struct daemon *d, const struct cJSON *img, const char **why);
+void	 fdstore_upgrade_start(struct daemon *d, const struct cJSON *img);
 
 #endif

@@ -122,6 +122,36 @@ ledger_reset(struct ledger *l)
 	(void) fill_free(l);
 }
 
+/*
+ * Goes on with a ledger a previous process of this daemon was writing (a
+ * live upgrade): the slots marked in claimed[] (nslots bytes) stay as they
+ * are, any other slot in use is freed, and the header names this
+ * process.  Returns 0 or -ENOMEM.
+ */
+int
+ledger_keep(struct ledger *l, const uint8_t *claimed)
+{
+	struct ledger_head *h = ledger_head(l);
+	uint32_t n = 1, end;
+
+	for (ledger_extent(l, n, &n, &end); n < l->nslots; ledger_extent(l, end, &n, &end))
+		for (; n < end; n++)
+			if (!claimed[n] && ledger_slot(l, n)->kind != LEDGER_FREE)
+				atomic_store_explicit((_Atomic uint16_t *)&ledger_slot(l, n)->kind,
+						      LEDGER_FREE, memory_order_release);
+	free(l->free);
+	l->free = malloc((size_t)l->nslots * sizeof(*l->free));
+	if (!l->free)
+		return -ENOMEM;
+	l->nfree = 0;
+	for (n = l->nslots - 1; n >= 1; n--)
+		if (!claimed[n])
+			l->free[l->nfree++] = n;
+	h->pid = (uint32_t)getpid();
+	snprintf(h->version_str, sizeof(h->version_str), "%s", PACKAGE_VERSION);
+	return 0;
+}
+
 /* Unmaps and closes the ledger. */
 void
 ledger_close(struct ledger *l)

@@ -109,6 +109,7 @@ struct ledger {
 int	 ledger_create(struct ledger *l, uint32_t nslots);
 int	 ledger_map(struct ledger *l, int fd);
 void	 ledger_reset(struct ledger *l);
+int	 ledger_keep(struct ledger *l, const uint8_t *claimed);
 void	 ledger_close(struct ledger *l);
 struct ledger_head *ledger_head(const struct ledger *l);
 struct ledger_slot *ledger_slot(const struct ledger *l, uint32_t n);

@@ -134,6 +134,7 @@ load_call(struct load *l, const cJSON *j, struct tcp *t)
 	call->id_len = id ? strlen(id) : 0;
 	call->method = (int)num(j, "method", -1);
 	call->silent = flag(j, "silent");
+	call->ledger = (uint32_t)num(j, "ledger", 0);	/* claimed once the old process is gone */
 	call->deferred = true;
 	call->tcp = t;
 	call->op.tcp = t;

@@ -132,6 +132,7 @@ save_call(struct daemon *d, struct rpc_call *call, enum tcp_op_kind kind)
 		free(id);
 	}
 	FLAG(j, "silent", call->silent);
+	NUMD(j, "ledger", call->ledger, 0);	/* its fd store ledger slot */
 	NUMD(j, "client", call->ctl ? call->ctl->num : 0, 0);
 	NUMD(j, "batch", batch_index(call->ctl, call->batch), -1);
 	if (op->timer_on)
@@ -208,6 +209,12 @@ save_tcp(struct daemon *d, struct tcp *t, const char *where, struct upgrade_fds 
 	NUMD(j, "lossUndelivered", t->loss.undelivered, 0);
 	NUMD(j, "lossKernelUnsent", t->loss.kernel_unsent, 0);
 	NUMD(j, "lossUnacked", t->loss.unacked, 0);
+	/* The fd store's: its ledger slot and what the ledger counts. */
+	NUMD(j, "ledger", t->ledger, 0);
+	NUMD(j, "queued", t->queued, 0);
+	NUMD(j, "delivered", t->delivered, 0);
+	NUMD(j, "relayUp", t->relay_up, 0);
+	NUMD(j, "relayDown", t->relay_down, 0);
 	if (t->closed_reason)
 		cJSON_AddStringToObject(j, "closedReason", t->closed_reason);
 	if (t->gone_owner)
@@ -259,6 +266,19 @@ save_ctl(struct daemon *d, struct ctl *c, struct upgrade_fds *fds)
 	proto_reader_peek(c->reader, &in, &inlen);
 	add_bytes(j, "input", in, inlen);
 	add_bytes(j, "output", proto_buf_head(&c->out), proto_buf_used(&c->out));
+	NUMD(j, "ledger", c->ledger, 0);
+	if (c->mark_head < c->nmarks) {
+		/* Socket bytes on output lines not yet written: where each line ends. */
+		a = cJSON_AddArrayToObject(j, "marks");
+		for (size_t i = c->mark_head; i < c->nmarks; i++) {
+			cJSON *m = cJSON_CreateObject();
+
+			NUM(m, "at", c->marks[i].at - c->out_sent);
+			NUM(m, "socket", c->marks[i].socket);
+			NUM(m, "bytes", c->marks[i].bytes);
+			cJSON_AddItemToArray(a, m);
+		}
+	}
 	a = cJSON_AddArrayToObject(j, "fdpass");
 	for (size_t i = 0; i < c->nfdpass; i++) {
 		cJSON *p = cJSON_CreateObject();
@@ -336,6 +356,13 @@ upgrade_save(struct daemon *d, struct upgrade_fds *fds, int format)
 	NUM(img, "socketDev", d->socket_dev);
 	NUM(img, "socketIno", d->socket_ino);
 	NUM(img, "lastRestart", d->last_restart);
+	if (d->fds.on && d->fds.ledger.base) {
+		/* The fd store: its entries stay (systemd's own copies); the ledger goes on. */
+		cJSON *fs = cJSON_AddObjectToObject(img, "fdStore");
+
+		NUM(fs, "ledgerFd", d->fds.ledger.fd);
+		keep_fd(fds, d->fds.ledger.fd);
+	}
 	cJSON_AddItemToObject(img, "counters", save_counters(&d->counters));
 	cl = cJSON_AddArrayToObject(img, "clients");
 	so = cJSON_AddArrayToObject(img, "sockets");

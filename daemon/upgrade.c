@@ -40,6 +40,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto-errors.h"
@@ -532,10 +533,13 @@ upgrade_child_finish(struct daemon *d)
 	const char *hook = getenv("TISOCKD_TEST_UPGRADE_CHILD");
 	cJSON *at;
 	char *why = NULL;
+	const char *fwhy = NULL;
 	int64_t pause_ms;
 
 	if (upgrade_load(d, u->image, &why) < 0)
 		upgrade_child_fail(d, 1, "%s", why ? why : "cannot rebuild the state");
+	if (fdstore_upgrade_load(d, u->image, &fwhy) < 0)
+		upgrade_child_fail(d, 1, "%s", fwhy);
 	if (hook && strcmp(hook, "crash") == 0)
 		abort();	/* test hook: a crash before it is ready */
 	while (hook && strcmp(hook, "hang") == 0)
@@ -546,6 +550,7 @@ upgrade_child_finish(struct daemon *d)
 	child_ready_fd = -1;
 	at = cJSON_GetObjectItemCaseSensitive(u->image, "at");
 	pause_ms = cJSON_IsNumber(at) ? (int64_t)((wall_now() - at->valuedouble) * 1000.) : 0;
+	fdstore_upgrade_start(d, u->image);	/* the ledger is ours now */
 	upgrade_load_start(d, u->image, pause_ms);
 	cJSON_Delete(u->image);
 	u->image = NULL;

@@ -20,7 +20,9 @@ received matches the report (sent minus received == unwrittenBytes, peer
 sent minus delivered == undeliveredBytes); bytes flow both ways after; the
 listener accepts; a socket closed after the restart leaves the store and
 its peer sees EOF; daemon.info says generation 2, lastRestart recovery;
-SIGTERM empties the store.  Under socket activation (the control socket
+SIGTERM empties the store.  After a live upgrade (the store the same,
+nothing stored again, MAINPID= naming the new process) a SIGKILL of the
+new process is recovered the same way.  Under socket activation (the control socket
 first, named tisockd.socket) the same recovery works.  Then a ledger replaced by garbage: the daemon
 starts, the client and socket it cannot place are closed and leave the
 store (their peers see the end), and it serves new clients.
@@ -88,6 +90,9 @@ class FakeSystemd:
         self.store = []		# [name, fd], in the order stored
         self.lock = threading.Condition()
         self.ready = 0
+        self.mainpid = 0
+        self.stored = {}	# FDSTORE=1 datagrams with a descriptor, by name
+        self.removed = {}	# FDSTOREREMOVE=1 datagrams, by name
         self.stop = False
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -114,6 +119,8 @@ class FakeSystemd:
             with self.lock:
                 if fields.get("FDSTORE") == "1":
                     name = fields.get("FDNAME", "stored")
+                    if fds:
+                        self.stored[name] = self.stored.get(name, 0) + 1
                     for fd in fds:
                         if self.held(fd):
                             os.close(fd)
@@ -122,11 +129,14 @@ class FakeSystemd:
                     fds = []
                 if fields.get("FDSTOREREMOVE") == "1":
                     name = fields.get("FDNAME")
+                    self.removed[name] = self.removed.get(name, 0) + 1
                     for e in [e for e in self.store if e[0] == name]:
                         os.close(e[1])
                         self.store.remove(e)
                 if fields.get("READY") == "1":
                     self.ready += 1
+                if "MAINPID" in fields:
+                    self.mainpid = int(fields["MAINPID"])
                 self.lock.notify_all()
             for fd in fds:
                 os.close(fd)
@@ -291,6 +301,149 @@ def wait_for(cond, what, clients=()):
                 c.pump(0.02)
         else:
             time.sleep(0.02)
+
+
+def restarted(c, reason):
+    """c's daemon.restarted notification with that reason, or None."""
+    for m in c.notes:
+        if m.get("method") == "daemon.restarted" and m["params"]["reason"] == reason:
+            return m["params"]
+    return None
+
+
+def wait_gone(pid, what):
+    """Waits for a process that is not our child to end."""
+    fd = os.pidfd_open(pid)
+    try:
+        r, _, _ = select.select([fd], [], [], DEADLINE)
+        if not r:
+            bail(what)
+    finally:
+        os.close(fd)
+
+
+def upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr):
+    """A live upgrade under the fd store, then SIGKILL of the new process:
+    the store is the same after the upgrade (nothing stored twice, nothing
+    removed), the new process keeps it (a socket made after is stored), and
+    the crash is recovered from the ledger the new process took over."""
+    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
+            "upgrade: the store is empty before")
+    r0 = sd.ready
+    pid = sd.start(argv, errlog)
+    sd.wait(lambda: sd.ready >= r0 + 1, "upgrade: READY=1")
+    c = Client(sockpath)
+    w = c.call("tcp.connect", {"host": "127.0.0.1", "port": lw.getsockname()[1],
+                               "sendBufferSize": 4096})["result"]["socket"]
+    pw, _ = lw.accept()
+    r = c.call("tcp.connect", {"host": "127.0.0.1", "port": lr.getsockname()[1]})["result"]["socket"]
+    pr, _ = lr.accept()
+    c.call("tcp.pump", {"socket": r})
+    ln = c.call("tcp.listen", {"host": "127.0.0.1", "port": 0})["result"]
+    sd.wait(lambda: all("t%d" % x in sd.names() for x in (w, r, ln["socket"])),
+            "upgrade: the sockets are in the store before")	# datagrams are handled as they come
+    before = sorted(sd.names())
+    with sd.lock:
+        stored0, removed0 = dict(sd.stored), dict(sd.removed)
+    a = c.call("daemon.upgrade", {})
+    if "result" not in a:
+        bail("upgrade: daemon.upgrade under the fd store: %s" % a)
+    newpid = a["result"]["pid"]
+    _, st = os.waitpid(pid, 0)
+    ok(newpid != pid and os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0,
+       "upgrade: answered by the new process (%d), the old one exits 0" % newpid)
+    DAEMON_PID[0] = newpid
+    sd.wait(lambda: sd.mainpid == newpid, "upgrade: MAINPID= names the new process")
+    sd.wait(lambda: sd.ready >= r0 + 2, "upgrade: the new process reports READY=1")
+    ok(True, "upgrade: MAINPID=%d, then READY=1 from it" % newpid)
+    with sd.lock:
+        same = sorted(n for n, _ in sd.store) == before
+        quiet = sd.stored == stored0 and sd.removed == removed0
+    ok(same and before.count("ledger") == 1,
+       "upgrade: the store holds the same entries, the ledger once (%s)" % before)
+    ok(quiet, "upgrade: nothing stored again, nothing removed")
+    p = restarted(c, "upgrade")
+    ok(p is not None and p["generation"] == 2 and "lost" not in p,
+       "upgrade: daemon.restarted, generation 2, no loss fields (%s)" % p)
+    # The new process keeps the store: a socket made now goes in.
+    w2 = c.call("tcp.connect", {"host": "127.0.0.1", "port": lw.getsockname()[1]})["result"]["socket"]
+    pw2, _ = lw.accept()
+    sd.wait(lambda: "t%d" % w2 in sd.names(), "upgrade: a socket made after the upgrade is stored")
+    ok(True, "upgrade: a socket made after the upgrade is stored as t%d" % w2)
+
+    # Mid-transfer, then SIGKILL of the new process.
+    payload = base64.b64encode(os.urandom(WRITE_SIZE)).decode()
+    writes, lines = {}, b""
+    for _ in range(WRITES):
+        i, line = c.send("tcp.write", {"socket": w, "data": payload}, raw=True)
+        writes[i] = WRITE_SIZE
+        lines += line
+    c.s.sendall(lines)
+    sender = threading.Thread(target=lambda: pr.sendall(b"r" * PUMP_BYTES), daemon=True)
+    sender.start()
+    obs = Client(sockpath)
+
+    def queued_both_ways():
+        info = {x["socket"]: x for x in obs.call("tcp.list", {"all": True})["result"]["sockets"]}
+        return info[w]["pendingWriteBytes"] > 0 and info[r]["bytesRead"] >= 512 * 1024
+    wait_for(queued_both_ways, "upgrade: bytes queued both ways before the crash")
+    os.kill(newpid, signal.SIGKILL)
+    wait_gone(newpid, "upgrade: the new process dies of SIGKILL")
+    names = sd.names()
+    ok(all("t%d" % x in names for x in (w, r, ln["socket"], w2)) and names.count("ledger") == 1,
+       "upgrade, then SIGKILL: the store holds every socket and one ledger")
+
+    pid = sd.start(argv, errlog)
+    sd.wait(lambda: sd.ready >= r0 + 3, "upgrade, then crash: the restarted daemon is ready")
+    c.wait(lambda: restarted(c, "recovery") is not None, "upgrade, then crash: daemon.restarted")
+    rep = restarted(c, "recovery")
+    lost = {x["socket"]: x for x in rep["lost"]}
+    ok(rep["generation"] == 3 and all(lost.get(x, {}).get("state") == "connected"
+                                      for x in (w, r, w2)) and
+       lost.get(ln["socket"], {}).get("state") == "listening",
+       "upgrade, then crash: generation 3, every socket back (%s)" % rep)
+    unanswered_ok = 1 if rep["lostInputBytes"] > 0 else 0
+    c.wait(lambda: sum(1 for i in writes if i not in c.answers) <= unanswered_ok,
+           "upgrade, then crash: every write answered")
+    restart_err = [i for i in writes if i in c.answers and "error" in c.answers[i]]
+    ok(lost[w]["pendingRequests"] == len(restart_err) and
+       all(c.answers[i]["error"]["data"]["reason"] == "restart" for i in restart_err),
+       "upgrade, then crash: writes in flight answered -32800 restart (%d)" % len(restart_err))
+    sent = sum(n for i, n in writes.items() if i in c.answers)
+    want = sent - lost[w]["unwrittenBytes"]
+    k = Sink(pw)
+    k.start()
+    wait_for(lambda: k.n >= want, "upgrade, then crash: the peer gets sent - unwrittenBytes", [c])
+    c.call("tcp.write", {"socket": w, "text": "MARK"})
+    wait_for(lambda: k.n >= want + 4, "upgrade, then crash: the marker arrives", [c])
+    ok(k.n == want + 4 and k.tail.endswith(b"MARK"),
+       "upgrade, then crash: the peer got sent %d - unwrittenBytes %d, then the marker" %
+       (sent, lost[w]["unwrittenBytes"]))
+    sender.join(DEADLINE)
+    und = lost[r]["undeliveredBytes"]
+    pr.sendall(b"PONG")
+    c.wait(lambda: c.data.get(r, 0) + und >= PUMP_BYTES + 4, "upgrade, then crash: PONG arrives")
+    ok(c.data[r] + und == PUMP_BYTES + 4,
+       "upgrade, then crash: delivered %d + undeliveredBytes %d = the peer's %d" %
+       (c.data[r], und, PUMP_BYTES + 4))
+    c.call("tcp.write", {"socket": w2, "text": "HI"})
+    pw2.settimeout(DEADLINE)
+    ok(pw2.recv(2) == b"HI", "upgrade, then crash: the socket made after the upgrade is usable")
+    i = c.send("tcp.accept", {"socket": ln["socket"]})
+    q = socket.create_connection(("127.0.0.1", ln["local"]["port"]), timeout=DEADLINE)
+    c.wait(lambda: i in c.answers, "upgrade, then crash: accept answered")
+    ok("result" in c.answers[i], "upgrade, then crash: the listener accepts")
+    q.close()
+    info = c.call("daemon.info", {})["result"]
+    ok(info["generation"] == 3 and info["lastRestart"]["reason"] == "recovery",
+       "upgrade, then crash: daemon.info generation 3, lastRestart recovery")
+    c.s.close()
+    obs.s.close()
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
+    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
+            "upgrade, then crash: a clean stop empties the store")
+    ok(True, "upgrade, then crash: a clean stop empties the store")
 
 
 def main():
@@ -594,6 +747,11 @@ def main():
     c2.s.close()
     os.kill(pid, signal.SIGTERM)
     os.waitpid(pid, 0)
+    if WRAPPER:
+        # The upgrade executes the file the daemon was started from: the wrapper's.
+        print("# skipped: a live upgrade then a crash (under a wrapper)")
+    else:
+        upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr)
     print("1..%d" % tests)
     if failures:
         with open(errlog) as f:
