@@ -254,6 +254,7 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	d->generation = 1;
 	d->fds.sock = -1;
 	d->fds.ledger.fd = -1;
+	TAILQ_INIT(&d->fds.backlog);
 	d->started = ev_now(loop);
 	TAILQ_INIT(&d->ctls);
 	TAILQ_INIT(&d->flush);

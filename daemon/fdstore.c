@@ -2,7 +2,7 @@
  * fdstore: see fdstore.h.
  *
  * Cost: one sendmsg(2) of a datagram carrying one descriptor per socket
- * opened, one more when it closes (doc/PERFORMANCE.md has the figures);
+ * opened, one more when it closes (fdstore-send.c: never blocking) (doc/PERFORMANCE.md has the figures);
  * every byte moved costs a few stores into the ledger.  FDNAME= applies
  * to every descriptor of a datagram, so datagrams are not batched: one
  * name per descriptor is what lets the daemon remove one of them.
@@ -26,65 +26,7 @@
 #include "rpc.h"
 #include "tcp.h"
 
-#define FDSTORE_SEND_TIMEOUT	5	/* seconds a full notify queue may hold the daemon */
 #define FDSTORE_UNRECORDED	UINT32_MAX	/* a call with no ledger slot */
-
-/* Connects a datagram socket to NOTIFY_SOCKET ("/path" or "@abstract").  fd or -errno. */
-int
-fdstore_connect(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = FDSTORE_SEND_TIMEOUT };
-	size_t len = strlen(path);
-	socklen_t sl;
-	int fd;
-
-	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sun.sun_path))
-		return -EINVAL;
-	memcpy(sun.sun_path, path, len);
-	if (path[0] == '@')
-		sun.sun_path[0] = '\0';
-	sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '/'));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	(void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sl) < 0) {
-		int r = -errno;
-
-		(void) close(fd);
-		return r;
-	}
-	return fd;
-}
-
-/* Sends msg, with fd as SCM_RIGHTS when fd >= 0.  0 or -errno. */
-static int
-notify_send(struct fdstore *s, const char *msg, int fd)
-{
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	union {
-		char		buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	align;
-	} u;
-
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
-	}
-	for (;;) {
-		if (sendmsg(s->sock, &mh, MSG_NOSIGNAL) >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
 
 /*
  * Decides whether the store is used (fd-store, NOTIFY_SOCKET) and opens
@@ -156,68 +98,13 @@ fdstore_done(struct daemon *d)
 
 	if (s->on && !d->recover)	/* else kept for the next try */
 		fdstore_remove(d, "ledger");
+	(void) fdstore_send_drain(d, FDSTORE_DONE_WAIT);
+	fdstore_send_done(d);
 	s->on = false;
 	ledger_close(&s->ledger);
 	if (s->sock >= 0)
 		(void) close(s->sock);
 	s->sock = -1;
-}
-
-/*
- * A datagram could not be sent.  NOTIFY_SOCKET gone (nobody bound there
- * any more: no systemd to keep anything) turns the store off for good;
- * anything else costs this one object its place in the store.
- */
-static void
-send_failed(struct daemon *d, const char *what, const char *name, int r)
-{
-	d->fds.failed++;
-	if (r == -ECONNREFUSED || r == -ENOENT || r == -ENOTCONN) {
-		log_warning("fd store: NOTIFY_SOCKET is gone (%s): off from now on; a crash "
-			    "will close every connection", strerror(-r));
-		d->fds.on = false;
-		return;
-	}
-	log_warning("fd store: %s %s: %s", name, what, strerror(-r));
-}
-
-/* FDSTORE=1 with fd under name.  0 or -errno (logged). */
-int
-fdstore_push(struct daemon *d, const char *name, int fd)
-{
-	char msg[64 + FDSTORE_NAME_MAX];
-	int r;
-
-	if (d->fds.adopting)
-		return 0;
-	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	if (!d->fds.on)
-		return -ENOTCONN;
-	r = notify_send(&d->fds, msg, fd);
-	if (r < 0) {
-		send_failed(d, "not stored", name, r);
-		return r;
-	}
-	d->fds.pushed++;
-	return 0;
-}
-
-/* FDSTOREREMOVE=1 for name. */
-void
-fdstore_remove(struct daemon *d, const char *name)
-{
-	char msg[64 + FDSTORE_NAME_MAX];
-	int r;
-
-	if (!d->fds.on)
-		return;
-	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	r = notify_send(&d->fds, msg, -1);
-	if (r < 0) {
-		send_failed(d, "not removed", name, r);
-		return;
-	}
-	d->fds.removed++;
 }
 
 /* The ledger's header: the ids handed out so far and who writes it. */

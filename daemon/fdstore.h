@@ -17,8 +17,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
+
+#include <ev.h>
 
 #include "ledger.h"
+#include "log.h"
 
 struct daemon;
 struct ctl;
@@ -26,6 +30,11 @@ struct tcp;
 struct rpc_call;
 
 #define FDSTORE_NAME_MAX	32	/* "t18446744073709551615" and the like */
+
+#define FDSTORE_BACKLOG		256	/* stores that may wait for systemd (fdstore-send.c) */
+#define FDSTORE_DONE_WAIT	2.	/* seconds a clean stop waits for them */
+
+struct fdstore_dgram;
 
 struct fdstore {
 	bool		 on;
@@ -35,6 +44,13 @@ struct fdstore {
 	bool		 adopting;	/* recovery: what comes back is in the store already */
 	bool		 drop_ledger;	/* recovery found a ledger it cannot read: remove it */
 	uint64_t	 pushed, removed, failed;	/* datagrams, for daemon.info and logs */
+	/* Datagrams the kernel did not take at once (fdstore-send.c). */
+	TAILQ_HEAD(fdstore_backlog, fdstore_dgram) backlog;
+	size_t		 nbacklog, nstores;	/* waiting; of those, stores */
+	uint64_t	 deferred, refused;	/* datagrams that waited; stores refused */
+	ev_io		 wio;		/* the socket writable again */
+	ev_timer	 retry;
+	struct log_ratelimit rl_refused;
 };
 
 /* A delivery mark: socket bytes that reach the client once out_sent passes at. */
@@ -45,10 +61,7 @@ struct fdstore_mark {
 };
 
 int	 fdstore_init(struct daemon *d);
-int	 fdstore_connect(const char *path);
 void	 fdstore_done(struct daemon *d);
-int	 fdstore_push(struct daemon *d, const char *name, int fd);
-void	 fdstore_remove(struct daemon *d, const char *name);
 void	 fdstore_head_sync(struct daemon *d);
 
 void	 fdstore_ctl_open(struct ctl *c);
@@ -65,6 +78,13 @@ void	 fdstore_tcp_queued(struct tcp *t, size_t n);
 
 void	 fdstore_call_defer(struct rpc_call *call);
 void	 fdstore_call_free(struct rpc_call *call);
+
+/* fdstore-send.c */
+int	 fdstore_connect(const char *path);
+int	 fdstore_push(struct daemon *d, const char *name, int fd);
+void	 fdstore_remove(struct daemon *d, const char *name);
+int	 fdstore_send_drain(struct daemon *d, double limit);
+void	 fdstore_send_done(struct daemon *d);
 
 /* fdstore-upgrade.c */
 struct cJSON;

@@ -274,6 +274,12 @@ run(struct daemon *d, char *why, size_t whylen)
 	}
 	drop_untransferable(d);
 	daemon_sweep(d);	/* output out as far as the clients take it */
+	if (fdstore_send_drain(d, FDSTORE_DONE_WAIT) < 0) {
+		/* They would die with this process: systemd's store would be wrong. */
+		snprintf(why, whylen, "systemd is not taking the fd store's datagrams (%zu waiting)",
+			 d->fds.nbacklog);
+		goto out;
+	}
 	img = upgrade_save(d, &fds, strcmp(hook, "format") == 0 ? 999 : UPGRADE_FORMAT);
 	if (img)
 		text = cJSON_PrintUnformatted(img);

@@ -410,7 +410,7 @@ static const struct proto_field note_closed[] = {
 static const struct proto_field note_lost_item[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("state", PROTO_T_STRING, REQ, "Its state now: connected or listening (it came back), "
-	  "lost (it did not: not yet connected, or closing)."),
+	  "lost (it did not: not yet connected, closing, or not in systemd's fd store)."),
 	R("unwrittenBytes", PROTO_T_INT, REQ, "Bytes the daemon had accepted for writing (tcp.write) "
 	  "that had not reached the kernel: the peer never gets them."),
 	R("undeliveredBytes", PROTO_T_INT, REQ, "Bytes the daemon had read from the peer that had "

@@ -22,7 +22,10 @@ listener accepts; a socket closed after the restart leaves the store and
 its peer sees EOF; daemon.info says generation 2, lastRestart recovery;
 SIGTERM empties the store.  After a live upgrade (the store the same,
 nothing stored again, MAINPID= naming the new process) a SIGKILL of the
-new process is recovered the same way.  Under socket activation (the control socket
+new process is recovered the same way.  A systemd that reads nothing for a
+while holds nothing up: the daemon serves on, its stores wait and go out in
+order, those past its backlog are reported lost after a crash.  Under
+socket activation (the control socket
 first, named tisockd.socket) the same recovery works.  Then a ledger replaced by garbage: the daemon
 starts, the client and socket it cannot place are closed and leave the
 store (their peers see the end), and it serves new clients.
@@ -94,6 +97,8 @@ class FakeSystemd:
         self.stored = {}	# FDSTORE=1 datagrams with a descriptor, by name
         self.removed = {}	# FDSTOREREMOVE=1 datagrams, by name
         self.stop = False
+        self.paused = False	# reads nothing, as a systemd that is busy
+        self.busy = False	# a datagram is being handled
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -105,11 +110,21 @@ class FakeSystemd:
                 return True
         return False
 
+    def pause(self, on):
+        with self.lock:
+            self.paused = on
+            self.lock.notify_all()
+
     def run(self):
         while not self.stop:
+            with self.lock:
+                while self.paused and not self.stop:
+                    self.lock.wait(0.5)
             r, _, _ = select.select([self.sock], [], [], 0.2)
             if not r:
                 continue
+            with self.lock:
+                self.busy = True
             # Close-on-exec, as systemd keeps them: a daemon gets only what
             # start() passes.
             msg, fds, _, _ = socket.recv_fds(self.sock, 4096, 16)
@@ -137,6 +152,7 @@ class FakeSystemd:
                     self.ready += 1
                 if "MAINPID" in fields:
                     self.mainpid = int(fields["MAINPID"])
+                self.busy = False
                 self.lock.notify_all()
             for fd in fds:
                 os.close(fd)
@@ -154,9 +170,24 @@ class FakeSystemd:
                     bail(what)
                 self.lock.wait(min(left, 0.5))
 
+    def settle(self):
+        """Waits until every datagram sent so far is handled: systemd reads
+        what a service sent before it acts on the service's end."""
+        import fcntl
+        import struct
+        import termios
+        end = time.monotonic() + DEADLINE
+        with self.lock:
+            while self.busy or struct.unpack("i", fcntl.ioctl(self.sock, termios.FIONREAD,
+                                                               b"\0" * 4))[0] > 0:
+                if time.monotonic() > end:
+                    bail("the fake systemd handles what it was sent")
+                self.lock.wait(0.05)
+
     def start(self, argv, errlog, first=()):
         """Forks, puts the stored fds at 3.. (after first: a .socket unit's)
         and execs argv as systemd does."""
+        self.settle()
         with self.lock:
             entries = list(first) + list(self.store)
         pid = os.fork()
@@ -446,7 +477,83 @@ def upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr):
     ok(True, "upgrade, then crash: a clean stop empties the store")
 
 
+FDSTORE_BACKLOG = 256		# daemon/fdstore.h: stores that may wait for systemd
+STALLED_SOCKETS = 600		# more than the kernel's queue and the backlog together
+
+
+def stalled_systemd(sd, argv, errlog, sockpath, lw):
+    """systemd reads nothing for a while: the daemon goes on serving (its
+    sends never block), stores wait in its backlog and go out in order once
+    systemd reads again, those past the backlog are not stored and a crash
+    reports them lost, none silently; a clean stop leaves nothing stored."""
+    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
+            "stalled: the store is empty before")
+    r0 = sd.ready
+    pid = sd.start(argv, errlog)
+    sd.wait(lambda: sd.ready >= r0 + 1, "stalled: READY=1")
+    c = Client(sockpath)
+    sd.pause(True)
+    ids, peers = [], []
+    end = time.monotonic() + DEADLINE
+    for _ in range(STALLED_SOCKETS):
+        a = c.call("tcp.connect", {"host": "127.0.0.1", "port": lw.getsockname()[1]})
+        if "result" not in a:
+            bail("stalled: tcp.connect: %s" % a)
+        ids.append(a["result"]["socket"])
+        peers.append(lw.accept()[0])
+        if time.monotonic() > end:
+            bail("stalled: the daemon is held up by a systemd that reads nothing "
+                 "(%d connects answered)" % len(ids))
+    ok("result" in c.call("daemon.info", {}),
+       "stalled: %d connects and daemon.info answered while systemd reads nothing" % len(ids))
+    sd.pause(False)
+    # A fence: the remove of the first socket goes out behind every store waiting.
+    fence = "t%d" % ids[0]
+    with sd.lock:
+        n0 = sd.removed.get(fence, 0)
+    c.call("tcp.close", {"socket": ids[0]})
+    sd.wait(lambda: sd.removed.get(fence, 0) > n0, "stalled: the backlog goes out")
+    stored = set(n for n in sd.names() if n[0] == "t")
+    ok(FDSTORE_BACKLOG <= len(stored) < STALLED_SOCKETS - 1 and "t%d" % ids[0] not in stored,
+       "stalled: once systemd reads again, %d of %d sockets are stored (at least the backlog's "
+       "%d), the rest refused" % (len(stored), STALLED_SOCKETS - 1, FDSTORE_BACKLOG))
+    with open(errlog) as f:
+        ok("not stored; a crash will report it lost" in f.read(),
+           "stalled: the refusal is logged")
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pid = sd.start(argv, errlog)
+    sd.wait(lambda: sd.ready >= r0 + 2, "stalled: the restarted daemon reports READY=1")
+    c.wait(lambda: restarted(c, "recovery") is not None, "stalled: daemon.restarted")
+    lost = {x["socket"]: x["state"] for x in restarted(c, "recovery")["lost"]}
+    want = {i: "connected" if "t%d" % i in stored else "lost" for i in ids[1:]}
+    ok(lost == want, "stalled: after a crash every socket is reported: %d connected, %d lost" %
+       (sum(1 for v in lost.values() if v == "connected"),
+        sum(1 for v in lost.values() if v == "lost")))
+    back = [i for i in ids[1:] if want[i] == "connected"][-1]
+    gone = [i for i in ids[1:] if want[i] == "lost"][-1]
+    c.call("tcp.write", {"socket": back, "text": "OK"})
+    peers[ids.index(back)].settimeout(DEADLINE)
+    ok(peers[ids.index(back)].recv(2) == b"OK", "stalled: a stored socket is usable")
+    peers[ids.index(gone)].settimeout(DEADLINE)
+    ok(peers[ids.index(gone)].recv(1) == b"", "stalled: the peer of a lost socket sees the end")
+    c.s.close()
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
+    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
+            "stalled: a clean stop empties the store")
+    ok(True, "stalled: a clean stop empties the store")
+    for p in peers:
+        p.close()
+
+
 def main():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 8192:
+        # A stalled systemd's scenario holds a few thousand descriptors here and in the daemon.
+        want = 8192 if hard == resource.RLIM_INFINITY else min(8192, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
     tmp = tempfile.mkdtemp(prefix="tisock-fdstore.")
     sockpath = os.path.join(tmp, "ctl.sock")
     conf = os.path.join(tmp, "tisockd.conf")
@@ -752,6 +859,7 @@ def main():
         print("# skipped: a live upgrade then a crash (under a wrapper)")
     else:
         upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr)
+    stalled_systemd(sd, argv, errlog, sockpath, lw)
     print("1..%d" % tests)
     if failures:
         with open(errlog) as f:
