@@ -328,7 +328,13 @@ run(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "fork: %s", strerror(errno));
 	} else if (await_child(pid, p[0], strcmp(hook, "hang") == 0 ? 2. : UPGRADE_TIMEOUT,
 			       why, whylen) == 0) {
-		/* The new process has everything: go without touching anything. */
+		/*
+		 * The new process has everything: go without touching anything.
+		 * A notify socket that does not take our words (sd_notify blocks
+		 * on a full queue) holds us 5 s at most: the sockets must not
+		 * stay open here.
+		 */
+		(void) alarm(5);
 		(void) sd_notifyf(0, "MAINPID=%d", (int)pid);
 		(void) sd_notify_barrier(0, 2 * 1000000ULL);	/* systemd has it before we go */
 		_exit(0);
