@@ -173,6 +173,7 @@ flush(struct daemon *d)
 	backlog_idle(d);
 }
 
+/* The socket to NOTIFY_SOCKET takes datagrams again. */
 static void
 on_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -181,6 +182,7 @@ on_writable(struct ev_loop *loop, ev_io *w, int revents)
 	flush(daemon_from_loop(loop));
 }
 
+/* The retry tick, in case no EPOLLOUT comes. */
 static void
 on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {

@@ -32,6 +32,7 @@
 
 #define UNRECORDED	UINT32_MAX	/* as fdstore.c: a call with no ledger slot */
 
+/* The number under k in o, or def. */
 static double
 num(const cJSON *o, const char *k, double def)
 {

@@ -471,7 +471,8 @@ def upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr):
     c.s.close()
     obs.s.close()
     os.kill(pid, signal.SIGTERM)
-    os.waitpid(pid, 0)
+    _, st = os.waitpid(pid, 0)
+    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "upgrade, then crash: SIGTERM: exit 0")
     sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
             "upgrade, then crash: a clean stop empties the store")
     ok(True, "upgrade, then crash: a clean stop empties the store")
@@ -539,7 +540,8 @@ def stalled_systemd(sd, argv, errlog, sockpath, lw):
     ok(peers[ids.index(gone)].recv(1) == b"", "stalled: the peer of a lost socket sees the end")
     c.s.close()
     os.kill(pid, signal.SIGTERM)
-    os.waitpid(pid, 0)
+    _, st = os.waitpid(pid, 0)
+    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "stalled: SIGTERM: exit 0")
     sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
             "stalled: a clean stop empties the store")
     ok(True, "stalled: a clean stop empties the store")
