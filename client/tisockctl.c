@@ -529,6 +529,13 @@ const struct command ctl_commands[] = {
 	  "Prints daemon.metrics: the same text the daemon serves as GET /metrics when\n"
 	  "[daemon] metrics-listen is set.  With --json, the result object.\n", 0, false,
 	  cmd_metrics },
+	{ "daemon", "upgrade", "replace the daemon by its binary on disk, keeping every "
+	  "connection (root and the daemon's user)",
+	  "daemon upgrade: the daemon re-executes the binary it was started from and hands\n"
+	  "every client, socket and pending request to the new process (daemon.upgrade);\n"
+	  "prints the old and new pid and version and the pause.  When the new process\n"
+	  "cannot take over, the old one serves on and the error says why (exit 1).\n",
+	  0, false, cmd_daemon },
 	{ "ping", "[-c COUNT]", "round trips to the daemon, with their time", NULL, O(COUNT), false,
 	  cmd_ping },
 	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, false, NULL },

@@ -122,5 +122,6 @@ void	 ctl_tls_summary(const tisock_tcp *s, const struct opts *o, const char *pee
 bool	 ctl_tls_failed(const tisock_tcp *s, const char *what);
 
 int	 cmd_monitor(tisock_client *c, const struct opts *o, int argc, char **argv);
+int	 cmd_daemon(tisock_client *c, const struct opts *o, int argc, char **argv);
 
 #endif

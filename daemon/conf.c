@@ -101,7 +101,7 @@ static const struct conf_key keys[] = {
 /* The keys that are not numbers, for "did you mean". */
 static const char *const other_keys[][2] = {
 	{ "daemon", "socket" }, { "daemon", "socket-group" }, { "daemon", "log-level" },
-	{ "daemon", "resolver-lookups" }, { "daemon", "metrics-listen" },
+	{ "daemon", "resolver-lookups" }, { "daemon", "metrics-listen" }, { "daemon", "fd-store" },
 	{ "policy", "audit" }, { "policy", "rule" }, { "policy", "tls-insecure" },
 };
 
@@ -353,6 +353,18 @@ on_value(void *user, const char *section, const char *name, const char *value)
 				    "got \"%s\"", value);
 		}
 		snprintf(c->resolver_lookups, sizeof(c->resolver_lookups), "%s", value);
+		return 1;
+	}
+	if (strcmp(section, "daemon") == 0 && strcmp(name, "fd-store") == 0) {
+		if (strcmp(value, "auto") == 0)
+			c->fd_store = CONF_FD_STORE_AUTO;
+		else if (strcmp(value, "yes") == 0)
+			c->fd_store = CONF_FD_STORE_YES;
+		else if (strcmp(value, "no") == 0)
+			c->fd_store = CONF_FD_STORE_NO;
+		else
+			return fail(p, "[daemon] fd-store: expected auto, yes or no, got \"%s\"",
+				    value);
 		return 1;
 	}
 	if (strcmp(section, "daemon") == 0 && strcmp(name, "metrics-listen") == 0) {

@@ -43,7 +43,12 @@ struct conf {
 	struct policy	*policy;		/* [policy] rules and the defaults; owned */
 	bool		 metrics_on;		/* metrics-listen given */
 	struct sockaddr_storage metrics_listen;	/* where GET /metrics is served */
+	int		 fd_store;		/* CONF_FD_STORE_*: systemd's fd store */
 };
+
+#define CONF_FD_STORE_AUTO	0	/* when NOTIFY_SOCKET is set */
+#define CONF_FD_STORE_YES	1
+#define CONF_FD_STORE_NO	2
 
 void	 conf_defaults(struct conf *c);
 int	 conf_load(struct conf *c, const char *path, bool must_exist, char **ret_err);

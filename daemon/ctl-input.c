@@ -26,6 +26,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "proto-reader.h"
 #include "quota.h"
 #include "rpc.h"
@@ -43,6 +44,8 @@ account(struct ctl *c, size_t held)
 	if (c->quser)
 		c->quser->input_bytes = c->quser->input_bytes - c->input_held + held;
 	c->input_held = held;
+	if (c->ledger)
+		fdstore_ctl_input(c, c->in_partial);
 }
 
 /* c's input is gone (closing): it no longer counts. */
@@ -166,6 +169,7 @@ ctl_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		on_eof(c);
 		return;
 	}
+	c->in_partial = ((const char *)p)[n - 1] != '\n';
 	proto_reader_commit(c->reader, (size_t)n);
 	ctl_process(c);
 	if (!(c->flags & CTL_DEAD))

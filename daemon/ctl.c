@@ -20,6 +20,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "monitor.h"
 #include "quota.h"
 #include "proto-reader.h"
@@ -108,6 +109,7 @@ ctl_new(struct daemon *d, int fd)
 	TAILQ_INSERT_TAIL(&d->ctls, c, link);
 	d->nctls++;
 	d->counters.clients_total++;
+	fdstore_ctl_open(c);
 	log_debug("%s: connected", c->desc);
 	if (monitor_on(d))
 		monitor_event(d, c, NULL, "client.connect");
@@ -148,11 +150,13 @@ ctl_close(struct ctl *c, const char *reason)
 	TAILQ_REMOVE(&d->ctls, c, link);
 	TAILQ_INSERT_TAIL(&d->dead_ctls, c, link);
 	d->nctls--;
+	fdstore_ctl_close(c);
 	(void) close(c->fd);
 	c->fd = -1;
 
 	while ((call = TAILQ_FIRST(&c->calls))) {
 		TAILQ_REMOVE(&c->calls, call, ctl_link);
+		fdstore_call_free(call);
 		call->ctl = NULL;
 	}
 	c->ncalls = 0;
@@ -368,6 +372,7 @@ void
 ctl_flush(struct ctl *c)
 {
 	size_t before = proto_buf_used(&c->out);
+	int last = -1;
 
 	while (proto_buf_used(&c->out) > 0) {
 		size_t want = proto_buf_used(&c->out);
@@ -392,9 +397,13 @@ ctl_flush(struct ctl *c)
 			ctl_close(c, "write error");
 			return;
 		}
+		if (n > 0)
+			last = ((const char *)proto_buf_head(&c->out))[n - 1];
 		proto_buf_consume(&c->out, (size_t)n);
 		c->out_sent += (uint64_t)n;
 	}
+	if (last >= 0 && c->ledger)
+		fdstore_ctl_sent(c, last != '\n');
 	if (proto_buf_used(&c->out) == 0) {
 		ev_io_stop(c->d->loop, &c->wio);
 		if (c->flags & (CTL_HUP | CTL_DRAIN) ||

@@ -26,6 +26,7 @@
 struct daemon;
 struct tcp;
 struct proto_reader;
+struct fdstore_mark;
 
 #define CTL_READ_CHUNK	(256 * 1024)	/* bytes per read(2) of a control socket */
 /* Sockets stop reading above client-notify-bytes of queued output and resume below a quarter. */
@@ -75,6 +76,10 @@ struct ctl {
 	size_t			 ncalls;
 	TAILQ_HEAD(, rpc_batch)	 batches;	/* batches waiting for answers */
 	char			 desc[64];	/* "ctl#3[pid=1,uid=0]" for logs */
+	uint32_t		 ledger;	/* its fd store ledger slot, 0: none */
+	bool			 in_partial;	/* the last byte read did not end a line */
+	struct fdstore_mark	*marks;		/* socket bytes on lines not yet written */
+	size_t			 nmarks, mark_head, mark_cap;
 };
 
 struct ctl	*ctl_new(struct daemon *d, int fd);

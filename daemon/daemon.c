@@ -33,15 +33,18 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "dns.h"
+#include "fdstore.h"
 #include "metrics.h"
 #include "proto-idmap.h"
 #include "quota.h"
+#include "recover.h"
 #include "policy.h"
 #include "policy-load.h"
 #include "sdnotify.h"
 #include "proto-errors.h"
 #include "tcp.h"
 #include "tcp-tls.h"
+#include "upgrade.h"
 
 #define DAEMON_DEFAULT_SOCKET	"/run/tisockd/tisockd.sock"
 #define DAEMON_ACCEPTS_PER_WAKEUP 64
@@ -59,8 +62,9 @@ on_trim(struct ev_loop *loop, ev_timer *w, int revents)
 	(void) malloc_trim(0);
 }
 
-static void
-sweep(struct daemon *d)
+/* Processes input, writes output and frees the graveyard (once per loop iteration). */
+void
+daemon_sweep(struct daemon *d)
 {
 	struct ctl *c;
 	bool freed = false;
@@ -90,7 +94,7 @@ sweep(struct daemon *d)
 static void
 on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	sweep(daemon_from_loop(loop));
+	daemon_sweep(daemon_from_loop(loop));
 }
 
 /*
@@ -104,7 +108,7 @@ on_check(struct ev_loop *loop, ev_check *w, int revents)
 	struct daemon *d = daemon_from_loop(loop);
 
 	flow_pass(&d->flow);
-	sweep(d);
+	daemon_sweep(d);
 }
 
 /* Refuses a client over the clients (or uidClients) limit with one error line. */
@@ -249,6 +253,10 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	d->listen_fd = -1;
 	d->hup_fd = -1;
 	d->uid = getuid();
+	d->generation = 1;
+	d->fds.sock = -1;
+	d->fds.ledger.fd = -1;
+	TAILQ_INIT(&d->fds.backlog);
 	d->started = ev_now(loop);
 	TAILQ_INIT(&d->ctls);
 	TAILQ_INIT(&d->flush);
@@ -372,6 +380,52 @@ still_ours(const struct daemon *d)
 }
 
 /*
+ * Sorts the descriptors systemd passed (LISTEN_FDS, LISTEN_FDNAMES): the
+ * fd store's ("t<id>", "c<n>", "ledger") go to recovery; the one left, if
+ * any, is the control socket of a .socket unit (*ctl_fd, else -1).
+ * Returns 0 or -errno (logged).
+ */
+static int
+take_listen_fds(struct daemon *d, int *ctl_fd)
+{
+	char **names = NULL;
+	int n, r = 0;
+
+	*ctl_fd = -1;
+	n = sd_listen_fds_with_names(1, &names);
+	if (n < 0) {
+		log_error("LISTEN_FDS: %s", strerror(-n));
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i, k;
+
+		k = r < 0 ? -1 : recover_take(d, fd, names && names[i] ? names[i] : "unknown");
+		if (k < 0 && r == 0) {
+			log_error("recovery: out of memory");
+			r = k;
+		}
+		if (k != 0)
+			continue;
+		if (*ctl_fd >= 0) {
+			log_error("socket activation passed more than one control socket (%s)",
+				  names && names[i] ? names[i] : "unknown");
+			r = -EINVAL;
+			continue;
+		}
+		*ctl_fd = fd;
+	}
+	if (r < 0 && *ctl_fd >= 0) {
+		(void) close(*ctl_fd);
+		*ctl_fd = -1;
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/*
  * Opens the control socket: the one systemd passed, or our own at the
  * resolved path (mode 0660).  Returns 0 or -errno (logged).
  */
@@ -380,16 +434,16 @@ daemon_listen(struct daemon *d)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	bool bound;
-	int n, fd, r;
+	int fd, r;
 	mode_t old;
 
-	n = sd_listen_fds(1);
-	if (n > 1) {
-		log_error("socket activation passed %d fds, expected 1", n);
-		return -EINVAL;
-	}
-	if (n == 1) {
-		fd = SD_LISTEN_FDS_START;
+	r = take_listen_fds(d, &fd);
+	if (r < 0)
+		return r;
+	r = fdstore_init(d);
+	if (r < 0)
+		return r;
+	if (fd >= 0) {
 		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
 			log_error("socket activation: fd %d is not a listening AF_UNIX stream socket",
 				  fd);
@@ -461,6 +515,20 @@ daemon_listen(struct daemon *d)
 	return 0;
 }
 
+/*
+ * The control socket handed over by a live upgrade (upgrade-load.c):
+ * accepted on once the policy is in force, as daemon_listen()'s.
+ */
+void
+daemon_adopt_listen(struct daemon *d, int fd)
+{
+	d->listen_fd = fd;
+	if (fd < 0)
+		return;
+	ev_io_init(&d->accept_io, on_accept, fd, EV_READ);
+	ev_set_priority(&d->accept_io, EV_MAXPRI);
+}
+
 /* How long the host names of a policy may take to resolve, in seconds. */
 double
 daemon_policy_timeout(const struct conf *c)
@@ -475,6 +543,10 @@ on_policy_loaded(void *userdata, int r)
 	struct daemon *d = userdata;
 
 	d->policy_load = NULL;
+	if (r < 0 && upgrade_child_pending(d))
+		upgrade_child_fail(d, 1, "the policy's host names did not resolve");
+	if (r >= 0 && upgrade_child_pending(d))
+		upgrade_child_finish(d);	/* everything taken over: then ready */
 	if (r < 0) {
 		log_error("policy: not starting: a deny rule's host name did not resolve");
 		sdnotify_failed(d, "policy host names did not resolve", -r);
@@ -484,6 +556,7 @@ on_policy_loaded(void *userdata, int r)
 	}
 	d->serving = true;
 	d->policy_gen++;
+	recover_apply(d);
 	if (d->listen_fd >= 0)
 		ev_io_start(d->loop, &d->accept_io);
 	sdnotify_ready(d);
@@ -523,7 +596,7 @@ daemon_done(struct daemon *d)
 		ctl_close(c, "exiting");
 	while ((t = TAILQ_FIRST(&d->eng.orphans)))
 		tcp_forget(t);
-	sweep(d);
+	daemon_sweep(d);
 	if (d->listen_fd >= 0) {
 		ev_io_stop(d->loop, &d->accept_io);
 		(void) close(d->listen_fd);
@@ -547,6 +620,7 @@ daemon_done(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
 	sdnotify_done(d);
+	upgrade_done(d);
 	d->policy_load = policy_load_cancel(d->policy_load);	/* before the policies it fills */
 	if (d->reload_conf) {
 		conf_done(d->reload_conf);
@@ -558,6 +632,8 @@ daemon_done(struct daemon *d)
 	d->eng.sockets = proto_idmap_free(d->eng.sockets);
 	tcp_tls_engine_done(&d->eng);
 	d->metrics = metrics_free(d->metrics);	/* closes GET /metrics too */
+	fdstore_done(d);
+	recover_free(d);
 	free(d->scratch);
 	proto_buf_free(&d->monitor_buf);
 	quota_done(d);

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "fdstore.h"
 #include "flow.h"
 #include "log.h"
 #include "proto-buf.h"
@@ -26,6 +27,8 @@ struct tcp;
 struct dns;
 struct policy_load;
 struct metrics;
+struct recover;
+struct upgrade;
 
 #define DAEMON_SCRATCH		(256 * 1024)	/* bytes per recv into the daemon */
 #define DAEMON_ACCEPT_RETRY	1.0		/* seconds between tries after EMFILE */
@@ -102,10 +105,21 @@ struct daemon {
 	struct daemon_counters	 counters;
 	struct metrics		*metrics;	/* what only daemon.metrics shows; owned */
 	struct log_ratelimit	 rl_accept, rl_protocol, rl_limit, rl_linger, rl_tls;
+
+	/* Restarts: crash recovery (recover.c) and live upgrade (upgrade.c). */
+	uint64_t		 generation;	/* 1 for a fresh start, +1 per upgrade or recovery */
+	double			 last_restart;	/* wall clock of the last restart, 0: none */
+	const char		*last_restart_reason;	/* "upgrade" or "recovery" (static) */
+	char			 last_restart_from[32];	/* the version restarted from */
+	struct fdstore		 fds;		/* systemd's fd store, the ledger */
+	struct recover		*recover;	/* what a crashed predecessor left, until applied */
+	struct upgrade		*upgrade;	/* owned: live upgrade (upgrade.c) */
 };
 
 int	 daemon_init(struct daemon *d, struct ev_loop *loop);
 int	 daemon_listen(struct daemon *d);
+void	 daemon_adopt_listen(struct daemon *d, int fd);
+void	 daemon_sweep(struct daemon *d);
 int	 daemon_run(struct daemon *d);
 void	 daemon_done(struct daemon *d);
 void	 daemon_fd_freed(struct daemon *d);

@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "upgrade.h"
 
 static void
 usage(FILE *f)
@@ -60,7 +61,8 @@ main(int argc, char **argv)
 	const char *config = NULL, *socket_path = NULL, *level = NULL;
 	struct daemon d = { 0 };
 	char *err = NULL;
-	bool check = false;
+	bool check = false, upgrading;
+	char *why = NULL;
 	int o, r;
 
 	while ((o = getopt_long(argc, argv, "s:fc:tl:hV", opts, NULL)) != -1) {
@@ -81,9 +83,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("tisockd");
+	upgrading = !check && upgrade_child_env();
 	conf_defaults(&d.conf);
 	r = conf_load(&d.conf, config ? config : CONF_DEFAULT_PATH, config != NULL, &err);
 	if (r < 0) {
+		if (upgrading)
+			upgrade_child_fail(&d, CONF_EXIT_CONFIG, "config: %s", err ? err : strerror(-r));
 		if (check)
 			fprintf(stderr, "tisockd: config: %s\n", err ? err : strerror(-r));
 		else
@@ -118,9 +123,22 @@ main(int argc, char **argv)
 
 	r = daemon_init(&d, ev_default_loop(EVFLAG_AUTO));
 	if (r < 0) {
+		if (upgrading)
+			upgrade_child_fail(&d, 1, "start-up failed: %s", strerror(-r));
 		log_error("start-up failed: %s", strerror(-r));
 		daemon_done(&d);
 		return 1;
+	}
+	upgrade_init(&d, argc, argv);
+	if (upgrading) {
+		/* Sockets and control socket come with the image, once the policy is in force. */
+		if (upgrade_child_begin(&d, &why) < 0)
+			upgrade_child_fail(&d, 1, "%s", why);
+		r = daemon_run(&d);
+		daemon_done(&d);
+		ev_loop_destroy(ev_default_loop(0));
+		log_event(LOG_INFO, &(struct log_fields){ .message_id = LOG_MID_STOPPED }, "stopped");
+		return r;
 	}
 	r = daemon_listen(&d);
 	if (r >= 0)

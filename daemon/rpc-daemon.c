@@ -21,6 +21,7 @@
 #include "proto-openrpc.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
+#include "upgrade.h"
 
 /* What the caller's uid holds right now, over all its connections. */
 static void
@@ -41,6 +42,21 @@ write_user(struct proto_jw *w, const struct ctl *c)
 	proto_jw_obj_end(w);
 }
 
+/* generation, and lastRestart when there was one. */
+static void
+write_restart(struct proto_jw *w, const struct daemon *d)
+{
+	proto_jw_kuint(w, "generation", d->generation);
+	if (!d->last_restart_reason)
+		return;
+	proto_jw_key(w, "lastRestart");
+	proto_jw_obj_begin(w);
+	proto_jw_kuint(w, "at", (uint64_t)(d->last_restart * 1000.));
+	proto_jw_kstr(w, "reason", d->last_restart_reason);
+	proto_jw_kstr(w, "fromVersion", d->last_restart_from);
+	proto_jw_obj_end(w);
+}
+
 int
 rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 {
@@ -56,6 +72,7 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kint(&w, "protocol", PROTO_VERSION);
 		proto_jw_kint(&w, "pid", (int64_t)getpid());
 		proto_jw_kuint(&w, "uptime", daemon_uptime_ms(d));
+		write_restart(&w, d);
 		proto_jw_key(&w, "limits");
 		proto_jw_obj_begin(&w);
 		proto_jw_kuint(&w, "maxMessageBytes", cf->max_message_bytes);
@@ -144,4 +161,21 @@ rpc_rpc_discover(struct rpc_call *call, const union proto_args *args)
 		proto_jw_raw(&w, proto_buf_head(&doc), proto_buf_used(&doc));
 	rpc_result_end(call, &w);
 	return 0;
+}
+
+/*
+ * daemon.upgrade: the call waits (deferred, on no socket) and the upgrade
+ * runs from the loop; the new process answers it, or the old one with
+ * -32013 when it did not happen.
+ */
+int
+rpc_daemon_upgrade(struct rpc_call *call, const union proto_args *args)
+{
+	struct rpc_call *dc = rpc_call_defer(call, NULL);
+
+	(void) args;
+	if (!dc)
+		return -ENOMEM;
+	upgrade_request(call->ctl->d, dc);
+	return RPC_DEFERRED;
 }

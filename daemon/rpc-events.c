@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
@@ -70,6 +71,7 @@ ev_read_done(struct tcp *t, struct tcp_op *op, const char *buf, size_t n)
 	}
 	rpc_result_end(call, &w);
 	rpc_call_free(call);
+	fdstore_tcp_queued(t, n);
 }
 
 static void
@@ -199,6 +201,7 @@ ev_data(struct tcp *t, const char *buf, size_t n)
 	proto_jw_kuint(&w, "totalBytes", t->pump_total);
 	proto_jw_obj_end(&w);
 	rpc_notify_end(c, &w);
+	fdstore_tcp_queued(t, n);
 }
 
 /* Pump mode: tcp.data with bytes -1.  Returns whether it was sent. */
@@ -280,6 +283,7 @@ ev_state(struct tcp *t, int from)
 
 	if (monitor_on(d))
 		monitor_state(d, t, tcp_state_name((enum tcp_state)from), tcp_state_name(t->state));
+	fdstore_tcp_state(t, from);
 }
 
 /* A connect starts: monitors see it; its start is kept for the metrics. */
@@ -333,6 +337,8 @@ ev_moved(struct tcp *t, bool read, size_t n)
 		d->counters.bytes_written += (uint64_t)n;
 	if (monitor_on(d))
 		monitor_bytes(d, t, read ? "read" : "write", n);
+	if (t->ledger && !t->channel)	/* a channel's: once its turn is over (ev_relay) */
+		fdstore_tcp_moved(t, read ? 0 : n);
 }
 
 /*
@@ -471,6 +477,21 @@ ev_socket_closed(struct tcp_owner *o)
 }
 
 static void
+ev_fd_closing(struct tcp *t)
+{
+	fdstore_tcp_closing(t);
+}
+
+static void
+ev_relay(struct tcp *t, size_t up_held, size_t down_held)
+{
+	t->relay_up = up_held;
+	t->relay_down = down_held;
+	if (t->ledger)
+		fdstore_tcp_sync(t);
+}
+
+static void
 ev_fd_freed(void *up)
 {
 	daemon_fd_freed(up);
@@ -510,6 +531,8 @@ static const struct tcp_events rpc_tcp_events = {
 	.stalled = ev_stalled,
 	.budget_changed = ev_budget_changed,
 	.socket_closed = ev_socket_closed,
+	.fd_closing = ev_fd_closing,
+	.relay = ev_relay,
 	.fd_freed = ev_fd_freed,
 	.accept_paused = ev_accept_paused,
 };

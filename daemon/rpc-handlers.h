@@ -27,6 +27,7 @@ RPC_HANDLER(rpc_tcp_channel);
 RPC_HANDLER(rpc_daemon_info);
 RPC_HANDLER(rpc_daemon_monitor);
 RPC_HANDLER(rpc_daemon_metrics);
+RPC_HANDLER(rpc_daemon_upgrade);
 RPC_HANDLER(rpc_rpc_discover);
 RPC_HANDLER(rpc_rpc_cancel);
 RPC_HANDLER(rpc_tcp_start_tls);

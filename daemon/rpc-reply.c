@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "metrics.h"
 #include "proto-errors.h"
 #include "proto-jsonrpc.h"
@@ -51,6 +52,7 @@ rpc_call_defer(struct rpc_call *stack_call, struct tcp *t)
 		call->ctl->ncalls++;
 		ctl_budget_changed(call->ctl);
 	}
+	fdstore_call_defer(call);
 	return call;
 }
 
@@ -71,6 +73,7 @@ rpc_call_free(struct rpc_call *call)
 	}
 	if (!call->deferred)
 		return;
+	fdstore_call_free(call);
 	tcp_op_done(&call->op);
 	if (call->ctl) {
 		struct ctl *c = call->ctl;

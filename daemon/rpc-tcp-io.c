@@ -9,6 +9,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "proto-base64.h"
 #include "proto-errors.h"
 #include "quota.h"
@@ -125,6 +126,7 @@ rpc_tcp_write(struct rpc_call *call, const union proto_args *args)
 		return -ENOMEM;
 	dc->op.u.write.off = 0;
 	tcp_write_queue(t, &dc->op);
+	fdstore_tcp_sync(t);
 	return RPC_DEFERRED;
 }
 
@@ -147,6 +149,7 @@ rpc_tcp_pump(struct rpc_call *call, const union proto_args *args)
 	}
 	rpc_result_end(call, &w);
 	tcp_pump_set(t, a->enable, (size_t)a->chunk_size);
+	fdstore_tcp_sync(t);
 	return 0;
 }
 

@@ -372,6 +372,7 @@ const rpc_handler rpc_handlers[_PROTO_M_MAX] = {
 	[PROTO_M_DAEMON_INFO] = rpc_daemon_info,
 	[PROTO_M_DAEMON_MONITOR] = rpc_daemon_monitor,
 	[PROTO_M_DAEMON_METRICS] = rpc_daemon_metrics,
+	[PROTO_M_DAEMON_UPGRADE] = rpc_daemon_upgrade,
 	[PROTO_M_RPC_DISCOVER] = rpc_rpc_discover,
 	[PROTO_M_RPC_CANCEL] = rpc_rpc_cancel,
 	[PROTO_M_TCP_START_TLS] = rpc_tcp_start_tls,

@@ -41,6 +41,7 @@ struct rpc_call {
 	bool			 answered;
 	bool			 deferred;	/* heap call waiting in a FIFO */
 	size_t			 mark;		/* output length before the answer */
+	uint32_t		 ledger;	/* its fd store ledger slot, 0: none */
 	struct tcp_op		 op;		/* what it waits for on its socket; a
 						 * write's payload (op.u.write.data) is
 						 * owned by the call */

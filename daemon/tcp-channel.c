@@ -171,6 +171,14 @@ move_once(struct tcp_engine *eng, struct tcp *tsrc, int src, struct tcp *tdst, i
 	return n;
 }
 
+/* Tells the layer above what the relay holds now. */
+static void
+report_held(struct tcp_channel *ch)
+{
+	ch->t->eng->ev->relay(ch->t, ch->up ? ch->up_len - ch->up_off : 0,
+			      ch->down ? ch->down_len - ch->down_off : 0);
+}
+
 /* A turn of TCP -> client; after a full read all passed on, it queues itself again. */
 static bool
 turn_down(struct flow_item *it)
@@ -213,6 +221,7 @@ turn_down(struct flow_item *it)
 		(void) shutdown(ch->fd, SHUT_WR);
 		ch->down_done = true;
 	}
+	report_held(ch);
 	(void) channel_update(ch);
 	return false;
 }
@@ -260,6 +269,7 @@ turn_up(struct flow_item *it)
 	}
 	if (ch->up_eof && !ch->up && !ch->up_done && tcp_conn_shutdown_wr(t) != -EAGAIN)
 		ch->up_done = true;	/* close_notify (TLS) and FIN; else when writable */
+	report_held(ch);
 	(void) channel_update(ch);
 	return false;
 }
@@ -427,4 +437,91 @@ tcp_channel_attach(struct tcp *t, struct tcp_channel *ch)
 		flow_ready(t->eng->flow, &ch->down_item);	/* no watcher would say so */
 	else
 		(void) channel_update(ch);
+}
+
+/* What t's channel holds, for a state image (im->fd -1: no channel). */
+void
+tcp_channel_image(const struct tcp *t, struct tcp_channel_image *im)
+{
+	const struct tcp_channel *ch = t->channel;
+
+	*im = (struct tcp_channel_image){ .fd = -1 };
+	if (!ch)
+		return;
+	im->fd = ch->fd;
+	im->up = ch->up ? ch->up + ch->up_off : NULL;
+	im->up_len = ch->up ? ch->up_len - ch->up_off : 0;
+	im->down = ch->down ? ch->down + ch->down_off : NULL;
+	im->down_len = ch->down ? ch->down_len - ch->down_off : 0;
+	im->up_eof = ch->up_eof;
+	im->down_eof = ch->down_eof;
+	im->up_done = ch->up_done;
+	im->down_done = ch->down_done;
+}
+
+/* A copy of n bytes at p, or NULL for none; *ok false without memory. */
+static char *
+held_copy(const char *p, size_t n, bool *ok)
+{
+	char *b;
+
+	if (n == 0)
+		return NULL;
+	b = malloc(n);
+	if (!b) {
+		*ok = false;
+		return NULL;
+	}
+	memcpy(b, p, n);
+	return b;
+}
+
+/*
+ * The channel of an adopted socket t, as the image says (its fd now
+ * ours); it relays once tcp_channel_kick() is called.  0 or -ENOMEM.
+ */
+int
+tcp_channel_adopt(struct tcp *t, const struct tcp_channel_image *im)
+{
+	struct tcp_channel *ch = calloc(1, sizeof(*ch));
+	bool ok = true;
+
+	if (!ch)
+		return -ENOMEM;
+	ch->fd = im->fd;
+	ch->up = held_copy(im->up, im->up_len, &ok);
+	ch->up_len = ch->up ? im->up_len : 0;
+	ch->down = held_copy(im->down, im->down_len, &ok);
+	ch->down_len = ch->down ? im->down_len : 0;
+	if (!ok) {
+		free(ch->up);
+		free(ch->down);
+		free(ch);
+		return -ENOMEM;
+	}
+	ch->up_eof = im->up_eof;
+	ch->down_eof = im->down_eof;
+	ch->up_done = im->up_done;
+	ch->down_done = im->down_done;
+	ch->t = t;
+	ch->up_item.run = turn_up;
+	ch->down_item.run = turn_down;
+	t->channel = ch;
+	ev_io_init(&ch->rio, on_channel_readable, ch->fd, EV_READ);
+	ev_io_init(&ch->wio, on_channel_writable, ch->fd, EV_WRITE);
+	ev_io_init(&t->rio, on_tcp_readable, t->fd, EV_READ);
+	ev_io_init(&t->wio, on_tcp_writable, t->fd, EV_WRITE);
+	return 0;
+}
+
+/* An adopted channel starts relaying: each direction takes a turn. */
+void
+tcp_channel_kick(struct tcp *t)
+{
+	struct tcp_channel *ch = t->channel;
+
+	if (!ch)
+		return;
+	flow_ready(t->eng->flow, &ch->up_item);
+	flow_ready(t->eng->flow, &ch->down_item);
 }

@@ -403,3 +403,28 @@ tcp_stop(struct tcp *t)
 	}
 	tcp_end(t, t->opts.linger == 0 && t->state == TCP_STATE_CONNECTED, &e, NULL);
 }
+
+/* Seconds left of t's graceful close (linger), or -1 when not lingering. */
+double
+tcp_linger_left(const struct tcp *t)
+{
+	if (!t->closing || !ev_is_active(&t->closing->linger_timer))
+		return -1.;
+	return ev_timer_remaining(t->eng->loop, (ev_timer *)&t->closing->linger_timer);
+}
+
+/*
+ * An adopted socket in state closing goes on lingering for left seconds
+ * (its queue flushed, then the peer's acknowledgement polled).  False
+ * without memory.
+ */
+bool
+tcp_linger_resume(struct tcp *t, double left)
+{
+	if (!closing_alloc(t))
+		return false;
+	log_debug("tcp#%llu: lingering on for %.3f s", (unsigned long long)t->id, left);
+	ev_timer_set(&t->closing->linger_timer, left > 0 ? left : 0.001, 0.);
+	ev_timer_start(t->eng->loop, &t->closing->linger_timer);
+	return true;
+}

@@ -112,6 +112,9 @@ struct tcp_events {
 	void	(*stalled)(struct tcp_owner *o, bool own);	/* own: by o's budget, not its uid's */
 	void	(*budget_changed)(struct tcp_owner *o);
 	void	(*socket_closed)(struct tcp_owner *o);
+	void	(*fd_closing)(struct tcp *t);	/* t->fd is about to be closed */
+	/* A data channel's turn is over: bytes its relay holds each way. */
+	void	(*relay)(struct tcp *t, size_t up_held, size_t down_held);
 	void	(*fd_freed)(void *up);
 	void	(*accept_paused)(void *up);
 };

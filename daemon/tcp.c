@@ -222,6 +222,7 @@ tcp_close_fd(struct tcp *t, bool reset)
 
 		(void) setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	}
+	eng->ev->fd_closing(t);
 	(void) close(t->fd);
 	t->fd = -1;
 	eng->nsockets--;

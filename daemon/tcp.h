@@ -209,6 +209,18 @@ struct tcp {
 	struct tcp_tls_config	*tls_cfg;	/* owned: the TLS asked for */
 	struct tcp_tls		*tls;		/* owned: the connection's TLS */
 	struct tcp_tls_listen	*tls_listen;	/* owned: inbound handshakes */
+	uint32_t		 ledger;	/* the layer above's: its fd store ledger slot, 0: none */
+	uint64_t		 queued;	/* the layer above's: bytes read, queued for the owner */
+	uint64_t		 delivered;	/* the layer above's: of those, written to the owner */
+	size_t			 relay_up, relay_down;	/* the layer above's: a channel's held bytes */
+};
+
+/* What a data channel holds, for a state image (tcp-channel.c, tcp-adopt.c). */
+struct tcp_channel_image {
+	int		 fd;		/* the daemon's end of the socketpair, -1: no channel */
+	const char	*up, *down;	/* held bytes not yet taken by the destination */
+	size_t		 up_len, down_len;
+	bool		 up_eof, down_eof, up_done, down_done;
 };
 
 /* tcp-io.c, turns of flow.c */
@@ -252,6 +264,8 @@ bool		 tcp_close(struct tcp *t, struct tcp_op *op, bool abort);
 void		 tcp_orphan(struct tcp *t);
 void		 tcp_stop(struct tcp *t);
 void		 tcp_writes_drained(struct tcp *t);
+double		 tcp_linger_left(const struct tcp *t);
+bool		 tcp_linger_resume(struct tcp *t, double left);
 
 /* tcp-io.c */
 void		 tcp_update_io(struct tcp *t);
@@ -284,5 +298,18 @@ int		 tcp_channel_new(struct tcp_channel **chp, int *client_end);
 void		 tcp_channel_discard(struct tcp_channel *ch);
 void		 tcp_channel_attach(struct tcp *t, struct tcp_channel *ch);
 void		 tcp_channel_drop(struct tcp *t);
+void		 tcp_channel_image(const struct tcp *t, struct tcp_channel_image *im);
+int		 tcp_channel_adopt(struct tcp *t, const struct tcp_channel_image *im);
+void		 tcp_channel_kick(struct tcp *t);
+
+/* tcp-adopt.c */
+bool		 tcp_transferable(const struct tcp *t);
+struct tcp	*tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
+		     enum tcp_state st);
+void		 tcp_adopt_closed(struct tcp *t);
+void		 tcp_adopt_op(struct tcp *t, struct tcp_op *op, enum tcp_op_kind kind);
+void		 tcp_adopt_start(struct tcp *t);
+struct tcp	*tcp_adopt_fd(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
+		     enum tcp_state st);
 
 #endif

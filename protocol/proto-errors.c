@@ -28,6 +28,7 @@ const struct proto_error_info proto_errors[] = {
 	{ PROTO_E_RESOLVE,		"resolve-failed",	"name resolution failed" },
 	{ PROTO_E_NETWORK,		"network-error",	"network error" },
 	{ PROTO_E_TLS,			"tls-handshake-failed",	"TLS handshake failed" },
+	{ PROTO_E_UPGRADE,		"upgrade-failed",	"upgrade failed" },
 	{ PROTO_E_CANCELLED,		"request-cancelled",	"request cancelled" },
 };
 

@@ -24,6 +24,7 @@ enum proto_error {
 	PROTO_E_RESOLVE		= -32010,
 	PROTO_E_NETWORK		= -32011,
 	PROTO_E_TLS		= -32012,	/* a TLS handshake failed */
+	PROTO_E_UPGRADE		= -32013,	/* a live upgrade did not happen */
 	PROTO_E_CANCELLED	= -32800,	/* rpc.cancel ended it (LSP's code) */
 };
 

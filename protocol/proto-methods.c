@@ -424,12 +424,30 @@ static const struct proto_field res_user[] = {
 	R("queuedOutputBytes", PROTO_T_INT, REQ, "Answers and notifications queued for it."),
 	R("inputBytes", PROTO_T_INT, REQ, "Request bytes held in unfinished lines."), END
 };
+static const struct proto_field res_last_restart[] = {
+	R("at", PROTO_T_INT, REQ, "When, milliseconds since the Unix epoch."),
+	R("reason", PROTO_T_STRING, REQ, "\"upgrade\" (daemon.upgrade, SIGUSR2) or \"recovery\" "
+	  "(after a crash)."),
+	R("fromVersion", PROTO_T_STRING, REQ, "The version of the daemon it took over from."), END
+};
+static const struct proto_field res_upgrade[] = {
+	R("generation", PROTO_T_INT, REQ, "The new process's generation."),
+	R("pid", PROTO_T_INT, REQ, "The new process's id."),
+	R("oldVersion", PROTO_T_STRING, REQ, "Version of the process that was replaced."),
+	R("newVersion", PROTO_T_STRING, REQ, "Version of the process that answers."),
+	R("pauseMs", PROTO_T_INT, REQ, "Milliseconds from the request to the new process "
+	  "taking over."), END
+};
 static const struct proto_field res_daemon_info[] = {
 	R("name", PROTO_T_STRING, REQ, "\"tisockd\"."),
 	R("version", PROTO_T_STRING, REQ, "Daemon version."),
 	R("protocol", PROTO_T_INT, REQ, "Protocol version, 1."),
 	R("pid", PROTO_T_INT, REQ, "Daemon process id."),
 	R("uptime", PROTO_T_INT, REQ, "Milliseconds since start."),
+	R("generation", PROTO_T_INT, REQ, "1 at a fresh start, one more per restart that kept the "
+	  "clients (live upgrade, crash recovery)."),
+	RS("lastRestart", PROTO_T_OBJECT, OPT, res_last_restart, "The last such restart; absent "
+	  "when none."),
 	R("limits", PROTO_T_OBJECT, REQ, "Limit name to value."),
 	RS("user", PROTO_T_OBJECT, REQ, res_user, "What the caller's uid holds now, over all its "
 	  "connections."),
@@ -485,13 +503,47 @@ static const struct proto_field note_closed[] = {
 	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
 	R("reason", PROTO_T_STRING, REQ, "timeout, shutdown (the daemon stops), limit, admin (closed "
 	  "by root or the daemon's uid), channel (the data channel ended both ways) or linger "
-	  "(linger-ms ran out on a graceful close)."),
+	  "(linger-ms ran out on a graceful close) or upgrade (a live upgrade could not carry it)."),
 	R("undeliveredBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes accepted for writing that "
 	  "never left this host (the last ones written)."),
 	R("unacknowledgedBytes", PROTO_T_INT, OPT, "linger, shutdown: bytes sent but not "
 	  "acknowledged by the peer when the connection was reset."),
 	R("truncated", PROTO_T_BOOL, OPT, "channel, on TLS: true when the peer closed without "
 	  "close_notify."), END
+};
+static const struct proto_field note_lost_item[] = {
+	R("socket", PROTO_T_SOCKET, REQ, "Socket id."),
+	R("state", PROTO_T_STRING, REQ, "Its state now: connected or listening (it came back), "
+	  "lost (it did not: not yet connected, closing, or not in systemd's fd store)."),
+	R("unwrittenBytes", PROTO_T_INT, REQ, "Bytes the daemon had accepted for writing (tcp.write) "
+	  "that had not reached the kernel: the peer never gets them."),
+	R("undeliveredBytes", PROTO_T_INT, REQ, "Bytes the daemon had read from the peer that had "
+	  "not been written to this connection: this client never gets them."),
+	R("pendingRequests", PROTO_T_INT, REQ, "Requests on this socket that were in flight; each "
+	  "was answered with -32800, data.reason \"restart\", just before this notification."),
+	R("channelLost", PROTO_T_BOOL, OPT, "true: the socket had a data channel; its relay is gone "
+	  "(the channel's fd sees EOF) and the socket is back in JSON mode."), END
+};
+static const struct proto_field note_lost[] = {
+	RS("item", PROTO_T_OBJECT, REQ, note_lost_item, "What one socket lost."), END
+};
+static const struct proto_field note_restarted[] = {
+	R("generation", PROTO_T_INT, REQ, "The daemon's generation now: 1 at a fresh start, one more "
+	  "per upgrade or recovery."),
+	R("reason", PROTO_T_STRING, REQ, "upgrade (daemon.upgrade, SIGUSR2) or recovery (after a "
+	  "crash, from systemd's fd store); the other fields come only with recovery."),
+	R("oldVersion", PROTO_T_STRING, REQ, "The version of the daemon before the restart."),
+	R("newVersion", PROTO_T_STRING, REQ, "The version now."),
+	RS("lost", PROTO_T_ARRAY, OPT, note_lost, "recovery: every socket of this client the crash "
+	  "touched, with what it lost."),
+	R("lostRequests", PROTO_T_INT, OPT, "recovery: requests in flight that were answered with "
+	  "-32800 (reason restart), plus unrecordedRequests."),
+	R("unrecordedRequests", PROTO_T_INT, OPT, "recovery: requests in flight whose ids the ledger "
+	  "could not hold (full, or an id over 96 bytes): never answered."),
+	R("lostInputBytes", PROTO_T_INT, OPT, "recovery: bytes of requests the daemon had read but "
+	  "not yet dispatched: those requests are never answered."),
+	R("outputCut", PROTO_T_BOOL, OPT, "recovery: true when the crash cut a line to this client; "
+	  "a newline ends it (the client sees one line that does not parse)."), END
 };
 static const struct proto_field note_monitor[] = {
 	R("time", PROTO_T_INT, REQ, "Milliseconds since the Unix epoch."),
@@ -559,6 +611,7 @@ static const int err_info[] = { E(INVALID_PARAMS), E(NO_SOCKET), E(LIMIT), 0 };
 static const int err_list[] = { E(INVALID_PARAMS), E(LIMIT), 0 };
 static const int err_monitor[] = { E(INVALID_PARAMS), E(NOT_PERMITTED), E(LIMIT), 0 };
 static const int err_metrics[] = { E(NOT_PERMITTED), E(LIMIT), 0 };
+static const int err_upgrade[] = { E(NOT_PERMITTED), E(LIMIT), E(UPGRADE), 0 };
 static const int err_none[] = { E(LIMIT), 0 };
 
 #define S(x) PROTO_S(x)
@@ -662,6 +715,13 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 		.summary = "Upgrade a connected plaintext socket to TLS (STARTTLS), as its client.",
 		.description = "Answers once the handshake is done (-32012 when it fails); "
 			       "refused (-32002) while bytes are read ahead or queued." },
+	[PROTO_M_DAEMON_UPGRADE] = {
+		.name = "daemon.upgrade", .errors = err_upgrade, .result = res_upgrade,
+		.flags = PROTO_M_PRIVILEGED,
+		.summary = "Re-execute the daemon's binary in place, keeping every connection.",
+		.description = "Answers once the new process has taken over (by the new process), "
+			       "or -32013 with data.reason when it could not and the old process "
+			       "serves on; root and the daemon's uid only." },
 	[PROTO_N_TCP_DATA] = {
 		.name = "tcp.data", .params = note_data, .flags = PROTO_M_NOTIFICATION,
 		.summary = "Pump mode: bytes arrived, or the end of stream (bytes -1)." },
@@ -674,6 +734,10 @@ const struct proto_method proto_methods[_PROTO_M_MAX] = {
 	[PROTO_N_MONITOR_EVENT] = {
 		.name = "monitor.event", .params = note_monitor, .flags = PROTO_M_NOTIFICATION,
 		.summary = "daemon.monitor: something happened to a client or a socket." },
+	[PROTO_N_DAEMON_RESTARTED] = {
+		.name = "daemon.restarted", .params = note_restarted, .flags = PROTO_M_NOTIFICATION,
+		.summary = "The daemon was replaced by a new process (live upgrade) or recovered "
+			   "from a crash; this connection and its sockets were kept." },
 };
 
 /* Index of the method (not notification) called name, or -ENOENT. */

@@ -213,3 +213,11 @@ proto_reader_max_line(const struct proto_reader *r)
 {
 	return r->max_line;
 }
+
+/* The bytes buffered and not yet returned as lines, in place. */
+void
+proto_reader_peek(const struct proto_reader *r, const char **ret_p, size_t *ret_len)
+{
+	*ret_p = proto_buf_head(&r->buf);
+	*ret_len = proto_buf_used(&r->buf);
+}

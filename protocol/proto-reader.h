@@ -34,5 +34,7 @@ size_t	 proto_reader_drop_partial(struct proto_reader *r);
 void	 proto_reader_trim(struct proto_reader *r, size_t keep);
 size_t	 proto_reader_buffered(const struct proto_reader *r);
 size_t	 proto_reader_max_line(const struct proto_reader *r);
+void	 proto_reader_peek(const struct proto_reader *r, const char **ret_p,
+	     size_t *ret_len);
 
 #endif

@@ -17,7 +17,9 @@
  *  - memory, each on a fresh daemon: RSS per idle connected socket with
  *    1,000 and 10,000, per idle channel with 1,000, and 5 s after closing
  *    them (bench-load.c);
- *  - with --only load: many busy streams at once (bench-load.c).
+ *  - with --only load: many busy streams at once (bench-load.c);
+ *  - with --only upgrade: the pause of a live upgrade with 10, 1,000 and
+ *    10,000 sockets (bench-upgrade.c).
  * Each repetition runs every path once, in turn (starting one further
  * each time), so a slow stretch of a shared machine hits every path
  * alike.  The table shows medians with min-max over the repetitions, and
@@ -28,10 +30,11 @@
  *    (bench-tls.c).
  *
  *	bench DAEMON [--mib N] [--reps N] [--json FILE] [--only GROUP]
- *	    [--load-seconds S] [--quick] [--srcdir DIR]
+ *	    [--load-seconds S] [--quick] [--srcdir DIR] [--upgrades N]
  *
- * GROUP: bulk, rtt, setup, info, rss, load, tls (load and tls run only
- * when named).
+ * GROUP: bulk, rtt, setup, info, rss, load, tls, fdstore, upgrade (load,
+ * tls and upgrade run only when named; --upgrades N: upgrades per size,
+ * default 50).
  */
 #include "config.h"
 
@@ -66,13 +69,14 @@ struct spawned sp;
 size_t total_bytes = 256u << 20;
 static int reps = 3, rtt_n = 20000, setup_n = 2000, info_n = 200000;
 static bool have_socat;
-static const char *only;		/* --only bulk|rtt|setup|info|rss|load: one group */
+static const char *only;		/* --only bulk|rtt|setup|info|rss|load|fdstore: one group */
 
 static bool
 want(const char *group)
 {
 	return only ? strcmp(only, group) == 0 : strcmp(group, "load") != 0 &&
-						  strcmp(group, "tls") != 0;
+						  strcmp(group, "tls") != 0 &&
+						  strcmp(group, "upgrade") != 0;
 }
 static char socat_path[128];
 
@@ -699,7 +703,7 @@ report(const char *name, const struct series *x, double scale, const char *unit,
 			name, unit, m * scale, lo * scale, hi * scale, rm, sm);
 }
 
-static const char *daemon_bin;
+const char *daemon_bin;
 static char daemon_conf[512];
 
 /* Runs fn on a daemon of its own, started for it (memory figures start from scratch). */
@@ -755,6 +759,26 @@ run_memory(void)
 			(double)(ch[1] - ch[0]) / 1000., (double)ch[2] / (double)ch[0]);
 }
 
+/* --only upgrade: the pause of daemon.upgrade with 10, 1,000 and 10,000 sockets. */
+static void
+run_upgrade(int n_reps)
+{
+	static const int ns[] = { 10, 1000, 10000 };
+
+	printf("\nlive upgrade: daemon.upgrade to its answer, %d upgrades each, every socket "
+	       "with a read pending\n  %8s %10s %10s\n", n_reps, "sockets", "p50 ms", "p99 ms");
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		double p50, p99;
+
+		upgrade_run(ns[i], n_reps, &p50, &p99);
+		printf("  %8d %10.1f %10.1f\n", ns[i], p50, p99);
+		fflush(stdout);
+		if (json_out)
+			fprintf(json_out, "%s{\"name\":\"upgrade %d\",\"pauseP50Ms\":%.2f,"
+				"\"pauseP99Ms\":%.2f}", json_rows++ ? "," : "", ns[i], p50, p99);
+	}
+}
+
 static void
 run_load(double secs)
 {
@@ -788,6 +812,7 @@ main(int argc, char **argv)
 	struct series bulk[_B_MAX] = { 0 }, cpu[_B_MAX] = { 0 }, p50[_R_MAX] = { 0 }, p99[_R_MAX] = { 0 };
 	struct series setup[2] = { 0 }, setup32[2] = { 0 }, info = { 0 };
 	double *rtt, load_secs = 5;
+	int upgrade_reps = 50;
 	int nb = _B_MAX, nr = _R_MAX;
 
 	daemon_bin = argc > 1 ? argv[1] : "daemon/tisockd";
@@ -804,6 +829,8 @@ main(int argc, char **argv)
 			load_secs = atof(argv[++i]);
 		else if (strcmp(argv[i], "--srcdir") == 0 && i + 1 < argc)
 			srcdir = argv[++i];
+		else if (strcmp(argv[i], "--upgrades") == 0 && i + 1 < argc)
+			upgrade_reps = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
 			total_bytes = 16u << 20;
@@ -812,6 +839,7 @@ main(int argc, char **argv)
 			setup_n = 200;
 			info_n = 20000;
 			load_secs = 1;
+			upgrade_reps = 10;
 		}
 	}
 	if (reps < 1 || reps > MAX_REPS)
@@ -935,6 +963,10 @@ main(int argc, char **argv)
 		run_load(load_secs);
 	if (want("tls"))
 		tls_run(srcdir, reps, quick, have_socat ? socat_path : NULL, json_out, &json_rows);
+	if (want("fdstore"))
+		fdstore_bench(daemon_bin, reps < 5 ? 5 : reps, setup_n);
+	if (only && strcmp(only, "upgrade") == 0)
+		run_upgrade(upgrade_reps);
 	if (json_out) {
 		fprintf(json_out, "]}\n");
 		fclose(json_out);

@@ -18,6 +18,7 @@
 
 extern struct spawned sp;		/* the daemon under test */
 extern size_t total_bytes;		/* per bulk run */
+extern const char *daemon_bin;		/* the daemon under test's binary */
 
 double	 now_s(void);
 void	 die(const char *what) __attribute__((noreturn));
@@ -61,11 +62,16 @@ struct load_result {
 };
 
 void	 load_run(int n, bool pump, double secs, struct load_result *r);
+
+/* bench-fdstore.c: what systemd's fd store costs per connection. */
+void	 fdstore_bench(const char *bin, int reps, int n);
 double	 load_rss_sockets(int n);
 void	 load_rss_channels(int n, long *before, long *with, long *after);
 
 /* bench-tls.c: TLS through the daemon against socat OPENSSL: (--only tls). */
 void	 tls_run(const char *srcdir, int reps, bool quick, const char *socat, FILE *json,
 	    int *rows);
+/* bench-upgrade.c: the pause of a live upgrade. */
+void	 upgrade_run(int n, int reps, double *p50, double *p99);
 
 #endif

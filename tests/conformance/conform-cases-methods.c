@@ -337,10 +337,14 @@ exercise(struct ctx *x, enum proto_method_id i)
 		if (pfd >= 0)
 			close(pfd);
 		return cc_call(x->c, "tcp.startTls", "{\"socket\":%lld,\"tls\":true}", s);
+	case PROTO_M_DAEMON_UPGRADE:
+		/* Refused: the suite's daemon upgrades to a binary that exits at start. */
+		return cc_call(x->c, "daemon.upgrade", NULL);
 	case PROTO_N_TCP_DATA:
 	case PROTO_N_TCP_ERROR:
 	case PROTO_N_TCP_CLOSED:
 	case PROTO_N_MONITOR_EVENT:
+	case PROTO_N_DAEMON_RESTARTED:
 	case _PROTO_M_MAX:
 		break;
 	}
@@ -373,6 +377,14 @@ case_every_method(void)
 		}
 		if ((m->flags & PROTO_M_PRIVILEGED) && err_code(a) == PROTO_E_NOT_PERMITTED) {
 			conform_log("%s: not privileged, -32003 as it must", m->name);
+			cJSON_Delete(a);
+			continue;
+		}
+		if (i == PROTO_M_DAEMON_UPGRADE) {
+			CHECK(err_code(a) == PROTO_E_UPGRADE &&
+			      strstr(j_text(a), "exited with status 1"),
+			      "daemon.upgrade to a binary that exits at start: -32013 with the "
+			      "reason: %s", j_text(a));
 			cJSON_Delete(a);
 			continue;
 		}

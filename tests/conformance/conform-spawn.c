@@ -210,8 +210,11 @@ spawn_daemon(const char *bin, const char **ret_socket)
 	pid = fork();
 	if (pid < 0)
 		goto fail;
-	if (pid == 0)
+	if (pid == 0) {
+		/* daemon.upgrade is exercised as refused: a binary that exits at start. */
+		setenv("TISOCKD_TEST_UPGRADE_EXE", "/bin/false", 1);
 		exec_daemon(bin);
+	}
 	if (wait_ready(nfd, bin) < 0)
 		goto fail;
 	close(nfd);

@@ -3,7 +3,9 @@
  * datagram socket this test owns, as systemd would see it: READY=1 with
  * STATUS=, STATUS= kept current, WATCHDOG=1 at half of WATCHDOG_USEC,
  * SIGHUP as RELOADING=1 then READY=1 with the new config applied (and a
- * broken config changing nothing), and SIGTERM as STOPPING=1 followed by
+ * broken config changing nothing), SIGUSR2 (live upgrade) as MAINPID= of
+ * the new process from the old one and READY=1 from the new one, the
+ * client kept, and SIGTERM (to the new process) as STOPPING=1 followed by
  * a drain that still delivers every byte accepted for writing to a TCP
  * peer that only starts reading afterwards, then exit 0.
  *
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -169,6 +172,7 @@ main(int argc, char **argv)
 		slow = 3;
 	}
 	alarm(600);
+	(void) prctl(PR_SET_CHILD_SUBREAPER, 1);	/* the upgraded daemon stays ours */
 	setenv("TEST_DAEMON", argc > 1 ? argv[1] : "daemon/tisockd", 1);
 	start();
 
@@ -202,6 +206,47 @@ main(int argc, char **argv)
 	a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"daemon.info\"}\n", 2);
 	check(strstr(a, "\"clients\":7,") && strstr(a, "\"reloads\":1"),
 	      "a broken config changes nothing: %.200s", a);
+
+	/* SIGUSR2: a live upgrade; the old process names the new one, which says READY=1. */
+	{
+		pid_t old = pid, mainpid = 0;
+		bool ready = false;
+		int gone = 0;
+
+		/* daemon.upgrade with the broken config still in the file, the upgrade is refused. */
+		a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"daemon.upgrade\"}\n", 7);
+		check(strstr(a, "-32013") && strstr(a, "banana"),
+		      "an upgrade into a broken config is refused, saying why: %.300s", a);
+		snprintf(line, sizeof(line), "\"pid\":%d,", (int)pid);
+		a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"daemon.info\"}\n", 8);
+		check(strstr(a, line) && strstr(a, "\"generation\":1"),
+		      "the old process serves on: %.200s", a);
+		write_conf("[daemon]\nlinger-ms = 120000\n[limits]\nclients = 7\n");
+		kill(pid, SIGUSR2);
+		end = spawn_now_ms() + DEADLINE_MS * slow;
+		/* Reading on while the old process goes: it waits for its MAINPID= to be read. */
+		while ((!ready || !mainpid || !gone) && spawn_now_ms() < end) {
+			if (!gone && waitpid(old, &status, WNOHANG) == old)
+				gone = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+			if (!expect("=", buf, sizeof(buf), 200))
+				continue;
+			if (strstr(buf, "READY=1"))
+				ready = true;
+			if (strstr(buf, "MAINPID=") && atoi(strstr(buf, "MAINPID=") + 8) != old)
+				mainpid = atoi(strstr(buf, "MAINPID=") + 8);
+		}
+		check(ready && mainpid > 0, "SIGUSR2: MAINPID= names the new process (%d), which "
+		      "sends READY=1", (int)mainpid);
+		check(gone == 1, "the old process exits 0");
+		status = -1;
+		if (mainpid > 0)
+			pid = mainpid;
+		a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"daemon.info\"}\n", 6);
+		snprintf(line, sizeof(line), "\"pid\":%d,", (int)pid);
+		check(strstr(a, line) && strstr(a, "\"generation\":2") &&
+		      strstr(a, "\"reason\":\"upgrade\""),
+		      "the client is kept, answered by the new process: %.300s", a);
+	}
 
 	/* Data accepted for writing to a peer that does not read yet. */
 	lfd = socket(AF_INET, SOCK_STREAM, 0);

@@ -1,0 +1,210 @@
+/*
+ * tcp-adopt: sockets taken over from a previous daemon process.
+ *
+ * A live upgrade (upgrade.c) hands every socket's descriptor to the new
+ * process together with a state image; this is how the engine takes them
+ * back: a socket with its old id, owner, fd and state, its pending
+ * operations put back in their FIFOs in order, and nothing sent or
+ * received until tcp_adopt_start() (the new process calls it once the
+ * old one has let go).  Adopting reports nothing to the layer above: no
+ * create, no state change; the counters come with the image.
+ *
+ * Crash recovery (recover.c) has only the descriptor back from systemd's
+ * fd store: tcp_adopt_fd() is the same adoption with what the kernel
+ * knows (addresses), reported like a new socket, and moving at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "proto-idmap.h"
+#include "tcp.h"
+
+/*
+ * The engine's view of whether t can be handed to a new process: a
+ * plain TCP socket always can.  (A socket with state the image cannot
+ * carry, such as a TLS session, would answer false and be closed with a
+ * report to its owner instead.)
+ */
+bool
+tcp_transferable(const struct tcp *t)
+{
+	(void) t;
+	return true;
+}
+
+/*
+ * A socket of owner (NULL: an orphan, lingering) with the given id, fd
+ * (-1: none) and state; the ids to come stay above it.  Returns it, or
+ * NULL on OOM or a duplicate id (fd left open then).
+ */
+struct tcp *
+tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
+	  enum tcp_state st)
+{
+	struct tcp *t;
+
+	if (id == 0 || proto_idmap_get(eng->sockets, id))
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	*t = (struct tcp){
+		.eng = eng, .owner = owner, .id = id, .fd = -1, .state = st,
+		.created = ev_now(eng->loop), .port = -1, .listen_queue = -1,
+		.timeout_ms = -1, .opts = TCP_SOCKOPTS_NONE, .happy_eyeballs = -1,
+		.chunk_size = PROTO_READ_DEFAULT,
+	};
+	if (proto_idmap_put(eng->sockets, id, t) < 0) {
+		free(t);
+		return NULL;
+	}
+	if (id > eng->next_socket)
+		eng->next_socket = id;
+	TAILQ_INIT(&t->reads);
+	TAILQ_INIT(&t->writes);
+	TAILQ_INIT(&t->accepts);
+	TAILQ_INIT(&t->closes);
+	ev_init(&t->rio, NULL);
+	ev_init(&t->wio, NULL);
+	t->run_item.run = tcp_read_turn;
+	t->stall_item.run = tcp_wake;
+	tcp_close_init(t);
+	if (!owner) {
+		TAILQ_INSERT_TAIL(&eng->orphans, t, link);
+		t->where = TCP_IN_ORPHANS;
+	} else {
+		TAILQ_INSERT_TAIL(&owner->sockets, t, link);
+		t->where = TCP_IN_SOCKETS;
+		owner->nsockets++;
+	}
+	if (fd >= 0) {
+		tcp_set_fd(t, fd);
+		if (st == TCP_STATE_LISTENING)
+			tcp_accept_init(t);
+		else
+			tcp_io_connected(t);
+	}
+	return t;
+}
+
+/* An adopted socket that was closed and is remembered for tcp.info: among owner's closed. */
+void
+tcp_adopt_closed(struct tcp *t)
+{
+	struct tcp_owner *o = t->owner;
+
+	if (!o || t->where != TCP_IN_SOCKETS)
+		return;
+	TAILQ_REMOVE(&o->sockets, t, link);
+	o->nsockets--;
+	TAILQ_INSERT_TAIL(&o->closed, t, link);
+	t->where = TCP_IN_CLOSED;
+	o->nclosed++;
+}
+
+/*
+ * Puts op back at the tail of its FIFO on t (a read, write, accept or
+ * close), as it was; a write counts its unsent bytes as pending.  Nothing
+ * is sent; timeouts are the caller's (tcp_start_op_timer).
+ */
+void
+tcp_adopt_op(struct tcp *t, struct tcp_op *op, enum tcp_op_kind kind)
+{
+	size_t left;
+
+	op->tcp = t;
+	op->kind = kind;
+	switch (kind) {
+	case TCP_OP_READ:
+		TAILQ_INSERT_TAIL(&t->reads, op, q_link);
+		break;
+	case TCP_OP_ACCEPT:
+		TAILQ_INSERT_TAIL(&t->accepts, op, q_link);
+		break;
+	case TCP_OP_CLOSE:
+		TAILQ_INSERT_TAIL(&t->closes, op, q_link);
+		break;
+	case TCP_OP_WRITE:
+		TAILQ_INSERT_TAIL(&t->writes, op, q_link);
+		left = op->u.write.len - op->u.write.off;
+		t->pending_write_bytes += left;
+		if (t->owner)
+			flow_pending_add(t->owner->acct, left);
+		break;
+	case TCP_OP_SHUTDOWN:
+		t->shutdown_op = op;
+		break;
+	case TCP_OP_OPEN:
+		t->connect_op = op;
+		break;
+	}
+}
+
+/*
+ * The old process has let go: t moves again.  Queued writes go out, a
+ * pending read or accept, pump mode or a channel reads, a closing socket
+ * goes on closing.
+ */
+void
+tcp_adopt_start(struct tcp *t)
+{
+	if (t->fd < 0)
+		return;
+	if (t->channel) {
+		tcp_channel_kick(t);
+		return;
+	}
+	if (!TAILQ_EMPTY(&t->writes))
+		ev_io_start(t->eng->loop, &t->wio);
+	else if (t->state == TCP_STATE_CLOSING)
+		tcp_writes_drained(t);
+	if (t->fd >= 0)
+		tcp_update_io(t);
+}
+
+/*
+ * A socket of owner with the given id around fd, a descriptor that came
+ * back without any state (systemd's fd store, after a crash): st must be
+ * connected or listening; fd is made non-blocking and close-on-exec, the
+ * addresses are the kernel's.  Reported as created and as entering st,
+ * and reading (or accepting) starts at once.  Returns it, or NULL with
+ * errno set (fd left open): EEXIST when id is taken, EINVAL for another
+ * state, ENOMEM.
+ */
+struct tcp *
+tcp_adopt_fd(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
+	     enum tcp_state st)
+{
+	socklen_t len;
+	struct tcp *t;
+
+	if (id == 0 || tcp_find(eng, (int64_t)id)) {
+		errno = EEXIST;
+		return NULL;
+	}
+	if (st != TCP_STATE_CONNECTED && st != TCP_STATE_LISTENING) {
+		errno = EINVAL;
+		return NULL;
+	}
+	(void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	(void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+	t = tcp_adopt(eng, owner, id, fd, st);
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	len = sizeof(t->local);
+	t->has_local = getsockname(fd, (struct sockaddr *)&t->local, &len) == 0;
+	if (st == TCP_STATE_CONNECTED) {
+		len = sizeof(t->remote);
+		t->has_remote = getpeername(fd, (struct sockaddr *)&t->remote, &len) == 0;
+	}
+	eng->ev->created(t);
+	eng->ev->state(t, TCP_STATE_INITIALIZED);
+	tcp_adopt_start(t);
+	return t;
+}
