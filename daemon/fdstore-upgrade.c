@@ -228,6 +228,7 @@ fdstore_upgrade_start(struct daemon *d, const cJSON *img)
 		if (!t || num(x, "ledger", 0) == 0)
 			continue;
 		t->ledger = claim(l, claimed, num(x, "ledger", 0), LEDGER_SOCKET, t->id);
+		t->stored = t->ledger != 0;	/* only plain TCP crosses an upgrade: stored */
 		if (t->ledger == 0) {
 			snprintf(name, sizeof(name), "t%llu", (unsigned long long)t->id);
 			log_warning("fd store: %s: its ledger slot does not match: removed", name);

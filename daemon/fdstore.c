@@ -237,7 +237,8 @@ socket_rec(const struct tcp *t, struct ledger_socket *s, size_t sent)
 	s->state = (uint32_t)t->state;
 	s->flags = (t->pumping ? LEDGER_PUMPING : 0) | (t->eof ? LEDGER_EOF : 0) |
 		   (t->shut_wr ? LEDGER_SHUT_WR : 0) | (t->channel ? LEDGER_CHANNEL : 0) |
-		   (t->eof_told ? LEDGER_EOF_TOLD : 0);
+		   (t->eof_told ? LEDGER_EOF_TOLD : 0) |
+		   (tcp_transferable(t) ? 0 : LEDGER_UNCARRIED);
 	s->accepted = t->bytes_written + pending + up;
 	s->written = t->bytes_written;
 	s->read = t->bytes_read;
@@ -249,7 +250,9 @@ socket_rec(const struct tcp *t, struct ledger_socket *s, size_t sent)
 
 /*
  * t changed state: connected or listening, it goes into the store as
- * t<id> (a connecting socket does not: a crash loses it).
+ * t<id> (a connecting socket does not: a crash loses it).  A TLS socket
+ * gets its ledger slot, so that a crash reports it lost, but its fd stays
+ * out of the store: no later process could go on with its session.
  */
 void
 fdstore_tcp_state(struct tcp *t, int from)
@@ -273,11 +276,15 @@ fdstore_tcp_state(struct tcp *t, int from)
 	t->ledger = ledger_alloc(&d->fds.ledger, LEDGER_SOCKET, t->id, &rec);
 	if (t->ledger == 0)
 		return;
+	if (!tcp_transferable(t))
+		return;
 	snprintf(name, sizeof(name), "t%llu", (unsigned long long)t->id);
 	if (fdstore_push(d, name, t->fd) < 0) {
 		ledger_release(&d->fds.ledger, t->ledger);
 		t->ledger = 0;
+		return;
 	}
+	t->stored = true;
 }
 
 /* t's fd is about to be closed: out of the store first. */
@@ -289,10 +296,32 @@ fdstore_tcp_closing(struct tcp *t)
 
 	if (t->ledger == 0)
 		return;
-	snprintf(name, sizeof(name), "t%llu", (unsigned long long)t->id);
-	fdstore_remove(d, name);
+	if (t->stored) {
+		snprintf(name, sizeof(name), "t%llu", (unsigned long long)t->id);
+		fdstore_remove(d, name);
+		t->stored = false;
+	}
 	ledger_release(&d->fds.ledger, t->ledger);
 	t->ledger = 0;
+}
+
+/*
+ * t, stored as plain TCP, starts TLS (tcp.startTls): its fd leaves the
+ * store (no later process could go on with the session) and its slot
+ * says so, so that a crash from now on reports it lost.
+ */
+void
+fdstore_tcp_tls(struct tcp *t)
+{
+	struct daemon *d = t->eng->up;
+	char name[FDSTORE_NAME_MAX];
+
+	fdstore_tcp_sync(t);
+	if (!t->stored)
+		return;
+	snprintf(name, sizeof(name), "t%llu", (unsigned long long)t->id);
+	fdstore_remove(d, name);
+	t->stored = false;
 }
 
 /* t's slot from t as it is now. */

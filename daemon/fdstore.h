@@ -73,6 +73,7 @@ void	 fdstore_ctl_sync(struct ctl *c);
 void	 fdstore_tcp_state(struct tcp *t, int from);
 void	 fdstore_tcp_closing(struct tcp *t);
 void	 fdstore_tcp_sync(struct tcp *t);
+void	 fdstore_tcp_tls(struct tcp *t);
 void	 fdstore_tcp_moved(struct tcp *t, size_t n);
 void	 fdstore_tcp_queued(struct tcp *t, size_t n);
 

@@ -38,6 +38,7 @@ enum {
 	LEDGER_SHUT_WR	= 1 << 2,	/* FIN sent or queued */
 	LEDGER_CHANNEL	= 1 << 3,	/* a data channel relays its bytes */
 	LEDGER_EOF_TOLD	= 1 << 4,	/* pump's -1 sent */
+	LEDGER_UNCARRIED = 1 << 5,	/* TLS: no process but this one can go on with it */
 };
 
 struct ledger_client {

@@ -225,6 +225,10 @@ adopt_socket(struct daemon *d, struct recover *r, struct recover_fd *f)
 		drop(d, f, "it was closing");	/* reported lost: s stays unused */
 		return;
 	}
+	if (ls->flags & LEDGER_UNCARRIED) {
+		drop(d, f, "its TLS session died with the process");	/* reported lost */
+		return;
+	}
 	t = tcp_adopt_fd(&d->eng, &c->own, id, f->fd, (enum tcp_state)ls->state);
 	if (!t) {
 		drop(d, f, strerror(errno));

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 
+#include "fdstore.h"
 #include "proto-errors.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
@@ -74,6 +75,7 @@ rpc_tcp_start_tls(struct rpc_call *call, const union proto_args *args)
 		return call->answered ? 0 : -ENOMEM;
 	}
 	tcp_start_tls(t, &dc->op);
+	fdstore_tcp_tls(t);	/* out of systemd's fd store: a crash now loses it */
 	return RPC_DEFERRED;
 }
 

@@ -25,15 +25,17 @@
 
 /*
  * The engine's view of whether t can be handed to a new process: a
- * plain TCP socket always can.  (A socket with state the image cannot
- * carry, such as a TLS session, would answer false and be closed with a
- * report to its owner instead.)
+ * plain TCP socket always can.  A TLS one cannot: OpenSSL has no way to
+ * hand a live session (keys, sequence numbers, a half-sent record) to
+ * another process, and a connect or listen that asked for TLS must not
+ * come back as plain TCP.  Such a socket is reset before a live upgrade
+ * (tcp.closed, reason upgrade) and never goes into systemd's fd store
+ * (a crash reports it lost).
  */
 bool
 tcp_transferable(const struct tcp *t)
 {
-	(void) t;
-	return true;
+	return !t->tls && !t->tls_cfg && !t->tls_listen;
 }
 
 /*

@@ -38,6 +38,8 @@ import os
 import select
 import signal
 import socket
+import ssl
+import subprocess
 import sys
 import tempfile
 import threading
@@ -297,6 +299,43 @@ def listener():
     ls.listen(16)
     ls.settimeout(DEADLINE)
     return ls
+
+
+def tls_peers(tmp):
+    """A self-signed localhost certificate (the openssl CLI) and a loopback
+    listener whose two connections are held in a thread: the first does TLS
+    at once, the second after a plaintext "STARTTLS" line."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if r.returncode != 0:
+        bail("openssl req: the test certificate")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ls = listener()
+    held = []
+
+    def serve():
+        try:
+            c, _ = ls.accept()
+            held.append(ctx.wrap_socket(c, server_side=True))
+            c, _ = ls.accept()
+            c.settimeout(DEADLINE)
+            buf = b""
+            while not buf.endswith(b"STARTTLS\n"):
+                d = c.recv(64)
+                if not d:
+                    return
+                buf += d
+            c.sendall(b"GO\n")
+            held.append(ctx.wrap_socket(c, server_side=True))
+        except OSError:
+            pass
+    threading.Thread(target=serve, daemon=True).start()
+    with open(cert) as f:
+        return ls.getsockname()[1], f.read(), held
 
 
 class Sink(threading.Thread):
@@ -614,6 +653,29 @@ def main():
             except BlockingIOError:
                 return
 
+    # TLS sockets: a session no later process can go on with.  One made with
+    # TLS never goes into the store; one stored as plain TCP leaves it at
+    # tcp.startTls.  A crash reports both lost.
+    tls_port, ca_pem, tls_held = tls_peers(tmp)
+    tls_opts = {"caPem": ca_pem, "serverName": "localhost"}
+    a = c0.call("tcp.connect", {"host": "127.0.0.1", "port": tls_port, "tls": tls_opts})
+    if "result" not in a:
+        bail("tcp.connect with tls: %s" % a)
+    tls_sock = a["result"]["socket"]
+    a = c0.call("tcp.connect", {"host": "127.0.0.1", "port": tls_port})
+    if "result" not in a:
+        bail("tcp.connect for STARTTLS: %s" % a)
+    stls_sock = a["result"]["socket"]
+    sd.wait(lambda: "t%d" % stls_sock in sd.names(), "the plain socket is stored")
+    c0.call("tcp.write", {"socket": stls_sock, "text": "STARTTLS\n"})
+    a = c0.call("tcp.read", {"socket": stls_sock, "length": 3})
+    a = c0.call("tcp.startTls", {"socket": stls_sock, "tls": tls_opts})
+    if "result" not in a:
+        bail("tcp.startTls: %s" % a)
+    sd.wait(lambda: "t%d" % stls_sock not in sd.names(),
+            "tcp.startTls takes the socket out of the fd store")
+    ok("t%d" % tls_sock not in sd.names(), "a TLS socket is not put in the fd store")
+
     names = sd.names()
     ok(all("t%d" % s[k] in names for s in socks for k in ("w", "r", "l")),
        "every connected and listening socket is in the fd store as t<id>")
@@ -676,6 +738,12 @@ def main():
     sinks = [Sink(s["pw"]) for s in socks]
     for k in sinks:
         k.start()
+    rep0 = c0.note("daemon.restarted")["params"]
+    lost0 = {x["socket"]: x for x in rep0["lost"]}
+    ok(all(lost0.get(k, {}).get("state") == "lost" for k in (tls_sock, stls_sock)),
+       "both TLS sockets are reported lost: %s" % [lost0.get(k) for k in (tls_sock, stls_sock)])
+    a = c0.call("tcp.info", {"socket": tls_sock})
+    ok(a.get("error", {}).get("code") == -32001, "a lost TLS socket's id is unknown: %s" % a)
     for c, s in zip(clients, socks):
         rep = c.note("daemon.restarted")["params"]
         lost = {x["socket"]: x for x in rep["lost"]}

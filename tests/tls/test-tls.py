@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import select
+import signal
 import socket
 import ssl
 import sys
@@ -696,6 +697,67 @@ def case_policy(tmp):
         check(d.stop() == 0, "the policy daemon's exit")
 
 
+def gone(pid):
+    """True once process pid has exited (its zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def case_upgrade(tmp):
+    """A live upgrade cannot carry a TLS session: TLS sockets (connected and
+    listening) are reset with tcp.closed reason upgrade, a plain one goes on."""
+    def tls_peer(s):
+        try:
+            return recv_until_eof(s)
+        except OSError as e:        # the reset the upgrade sends
+            return e
+    peer = tls_server(server_context(CERTS), tls_peer)
+
+    def plain_serve(c):
+        c.sendall(c.recv(5))
+    plain = Peer(plain_serve)
+    d = Daemon(TISOCKD, tmp, "upgrade")
+    new_pid = None
+    try:
+        c = Client(d)
+        s1 = c.result("tcp.connect", {"port": peer.port, "tls": {
+            "caPem": pem("ca.pem"), "serverName": "localhost"}})["socket"]
+        s2 = c.result("tcp.connect", {"port": plain.port})["socket"]
+        s3 = c.result("tcp.listen", {"port": 0, "tls": {
+            "certificatePem": pem("server.pem"), "keyPem": pem("server.key")}})["socket"]
+        old_pid = c.result("daemon.info")["pid"]
+        up = c.result("daemon.upgrade")
+        new_pid = up["pid"]
+        check(new_pid != old_pid and up["generation"] == 2, f"upgrade: {up}")
+        for s in (s1, s3):
+            n = c.note(lambda n, s=s: n.get("method") == "tcp.closed"
+                       and n["params"]["socket"] == s)
+            check(n["params"]["reason"] == "upgrade", f"socket {s}: {n}")
+        c.note(lambda n: n.get("method") == "daemon.restarted")
+        check(not [n for n in c.notes if n.get("method") == "daemon.restarted"],
+              "one daemon.restarted")
+        a = c.call("tcp.write", {"socket": s1, "text": "x"})
+        check("error" in a, f"a write on the reset TLS socket: {a}")
+        c.result("tcp.write", {"socket": s2, "text": "hello"})
+        check(c.read_all(s2, b"hello") == b"hello", "the plain socket after the upgrade")
+        got = peer.join()
+        check(isinstance(got, OSError) or got == (b"", False),
+              f"the TLS peer saw a reset or a cut, not a clean end: {got!r}")
+        plain.join()
+        c.close()
+    finally:
+        d.stop()                    # the old process: already gone when it worked
+        if new_pid:
+            os.kill(new_pid, signal.SIGTERM)
+            end = time.monotonic() + DEADLINE
+            while not gone(new_pid) and time.monotonic() < end:
+                select.select([], [], [], 0.05)
+            check(gone(new_pid), "the new daemon stopped on SIGTERM")
+
+
 def case_resumption(d):
     """A second connect to the same host, port and name resumes the session (the daemon's cache)."""
     ctx = server_context(CERTS)
@@ -827,15 +889,18 @@ def main():
         c = Client(d)
         c.result("rpc.discover")     # first: validate-openrpc.py checks the rest against it
         c.close()
-        for name, fn in CASES + [("policy", None)]:
+        extra = [("policy", case_policy)]
+        if not os.environ.get("TISOCK_DAEMON_WRAPPER"):
+            extra.append(("upgrade", case_upgrade))   # it executes the wrapper's binary
+        for name, fn in CASES + extra:
             if ONLY and name not in ONLY:
                 continue
             t0 = time.monotonic()
             try:
-                if fn:
-                    fn(d)
+                if fn in (case_policy, case_upgrade):
+                    fn(TMP)
                 else:
-                    case_policy(TMP)
+                    fn(d)
                 print(f"ok {name} ({time.monotonic() - t0:.1f} s)", flush=True)
                 passed += 1
             except Exception as e:
