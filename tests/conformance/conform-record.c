@@ -16,7 +16,7 @@
 #include "conform.h"
 
 #define CONFORM_RECORD_SENT	8192	/* longest send kept */
-#define CONFORM_RECORD_LINE	65536	/* longest line received kept (rpc.discover fits) */
+#define CONFORM_RECORD_LINE	(256 << 10)	/* longest line received kept (rpc.discover, 70 KB, fits) */
 #define CONFORM_RECORD_CONNS	4096	/* connections with a record budget ... */
 #define CONFORM_RECORD_PER_CONN	4000	/* ... of this many records (floods repeat one shape) */
 
