@@ -318,7 +318,8 @@ run(struct daemon *d, char *why, size_t whylen)
 		{
 			static const char msg[] = "E cannot execute the new binary\n";
 
-			(void) write(p[1], msg, sizeof(msg) - 1);
+			if (write(p[1], msg, sizeof(msg) - 1) < 0)
+				_exit(127);	/* the old process sees the pipe closed */
 		}
 		_exit(127);
 	}
@@ -454,8 +455,8 @@ upgrade_child_fail(struct daemon *d, int status, const char *fmt, ...)
 	buf[0] = 'E';
 	buf[1] = ' ';
 	buf[2 + n] = '\n';
-	if (child_ready_fd >= 0)
-		(void) write(child_ready_fd, buf, (size_t)n + 3);
+	if (child_ready_fd >= 0 && write(child_ready_fd, buf, (size_t)n + 3) < 0)
+		_exit(status);	/* the old process sees the pipe closed: refused all the same */
 	_exit(status);
 }
 
