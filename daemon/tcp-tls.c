@@ -311,12 +311,19 @@ tcp_tls_handshaking(const struct tcp *t)
 	return t->tls && t->tls->handshaking;
 }
 
-/* Whether OpenSSL holds bytes of t's connection that the fd will not signal. */
+/*
+ * Whether OpenSSL holds bytes of t's connection that the fd will not
+ * signal: plaintext of a record already decrypted, or an end or error
+ * stashed.  Not SSL_has_pending(): that is true of a record that came in
+ * part too, whose rest the fd signals; taking turns for it would spin.
+ * Without read-ahead OpenSSL reads one record at a time, so no whole
+ * record waits in its buffer unseen.
+ */
 bool
 tcp_tls_pending(const struct tcp *t)
 {
 	return t->tls && (t->tls->stashed ||
-			  (t->tls->open && t->tls->ssl && SSL_has_pending(t->tls->ssl)));
+			  (t->tls->open && t->tls->ssl && SSL_pending(t->tls->ssl) > 0));
 }
 
 /*

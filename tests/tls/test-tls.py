@@ -774,6 +774,109 @@ def case_channel_truncated(d):
     c.close()
 
 
+def cpu_ticks(pid):
+    """The process's user and system time so far, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def bio_server(c, ctx):
+    """A server-side TLS object over socket c through memory BIOs, handshake done:
+    (obj, out) where out's bytes are what the peer is to send, by hand."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    o = ctx.wrap_bio(inc, out, server_side=True)
+    while True:
+        try:
+            o.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if out.pending:
+                c.sendall(out.read())
+            data = c.recv(1 << 16)
+            if not data:
+                raise Failure("the client closed during the handshake")
+            inc.write(data)
+    if out.pending:
+        c.sendall(out.read())
+    return o, out
+
+
+def case_partial_record(d, mode):
+    """Bytes, then a record that comes in two parts: the bytes are passed on at once
+    and the daemon waits on the fd for the rest of the record (OpenSSL's buffered
+    part of a record is nothing to read yet): it neither spins on it nor holds
+    back what came before; then the whole record arrives."""
+    ctx = server_context(CERTS)
+    go = threading.Event()
+    first = threading.Event()
+    want = pattern(4000, 3)
+
+    def fn(c):
+        o, out = bio_server(c, ctx)
+        o.write(b"first")
+        c.sendall(out.read())
+        o.write(want)
+        rec = out.read()
+        c.sendall(rec[:100])     # the header and some of the record
+        first.set()
+        go.wait(DEADLINE)
+        c.sendall(rec[100:])
+        c.recv(1)
+    peer = Peer(fn)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    ch = None
+    try:
+        first.wait(DEADLINE)
+        if mode == "pump":
+            c.result("tcp.pump", {"socket": s})
+        elif mode == "read":
+            r = c.send("tcp.read", {"socket": s, "length": 65536})
+            r2 = c.send("tcp.read", {"socket": s, "length": 65536})   # waits for the record
+        else:
+            c.result("tcp.channel", {"socket": s})
+            ch = socket.socket(fileno=c.fds.pop())
+            ch.settimeout(DEADLINE / 4)
+        pid = d.proc.pid
+        t0, c0 = time.monotonic(), cpu_ticks(pid)
+        select.select([], [], [], 1.0)   # a window to measure the daemon's CPU time in
+        used = (cpu_ticks(pid) - c0) / os.sysconf("SC_CLK_TCK")
+        wall = time.monotonic() - t0
+        if mode == "pump":
+            n = c.note(lambda n: n["method"] == "tcp.data", DEADLINE / 4)
+            got = base64.b64decode(n["params"]["data"])
+        elif mode == "read":
+            got = base64.b64decode(c.wait(r, DEADLINE / 4)["result"]["data"])
+        else:
+            got = ch.recv(10)
+        check(got == b"first", f"{mode}: {got!r} before the rest of the record came")
+        check(used < 0.3 * wall, f"{mode}: the daemon used {used:.2f} s of CPU in {wall:.2f} s "
+              "waiting for the rest of a record")
+    finally:
+        go.set()
+    if mode == "pump":
+        got = b""
+        while len(got) < len(want):
+            n = c.note(lambda n: n["method"] == "tcp.data")
+            got += base64.b64decode(n["params"]["data"])
+        c.result("tcp.write", {"socket": s, "text": "k"})
+    elif mode == "read":
+        got = base64.b64decode(c.wait(r2)["result"]["data"])
+        got += c.read_all(s, len(want) - len(got)) if len(got) < len(want) else b""
+        c.result("tcp.write", {"socket": s, "text": "k"})
+    else:
+        ch.settimeout(DEADLINE)
+        got = b""
+        while len(got) < len(want):
+            got += ch.recv(1 << 16)
+        ch.sendall(b"k")
+    peer.join()
+    check(got == want, f"{mode}: {len(got)} bytes, not the record's")
+    if ch:
+        ch.close()
+    c.close()
+
 def case_counters(d):
     """daemon.info counts the handshakes done and failed so far, and truncated ends."""
     k = Client(d).result("daemon.info")["counters"]
@@ -815,6 +918,9 @@ CASES = [
     ("resumption", case_resumption),
     ("server-no-shared-cipher", case_server_no_shared_cipher),
     ("channel-truncated", case_channel_truncated),
+    ("partial-record-pump", lambda d: case_partial_record(d, "pump")),
+    ("partial-record-read", lambda d: case_partial_record(d, "read")),
+    ("partial-record-channel", lambda d: case_partial_record(d, "channel")),
     ("counters", case_counters),
 ]
 
