@@ -341,6 +341,13 @@ tcp_tls_config_server(struct tcp_tls_config **out, const struct proto_tls_args *
 	SSL_CTX_set_mode(cfg->ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(cfg->ctx, SSL_SESS_CACHE_SERVER);
+	/*
+	 * Sessions are the listener's own (its context's cache and ticket
+	 * keys); OpenSSL refuses to resume any with client certificates
+	 * required unless they carry a context.
+	 */
+	if (SSL_CTX_set_session_id_context(cfg->ctx, (const unsigned char *)"tisockd", 7) != 1)
+		goto fail;
 	if ((r = server_keys(cfg, a, param, reason)) < 0)
 		goto fail;
 	if (a->ca_pem.s) {

@@ -545,6 +545,50 @@ def case_mutual(d):
     c.close()
 
 
+def case_mutual_resumption(d):
+    """A client that resumes its TLS 1.2 session with a listener that requires client
+    certificates is accepted again (resumed, with the certificate of the first time)."""
+    c = Client(d)
+    ls, port = listen_tls(c, server_tls(caPem=pem("ca.pem"), requestClientCertificate=True))
+    ctx = client_ctx(cert="client")
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    sessions = []
+
+    def talk(s):
+        s.sendall(b"me")
+        data, clean = recv_until_eof(s)
+        sessions.append(s.session)
+        return s.session_reused, data
+    results = []
+    for k in range(2):
+        acc = c.send("tcp.accept", {"socket": ls, "timeout": int(DEADLINE * 1000)})
+        box = {}
+
+        def run():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost",
+                                         session=sessions[0] if sessions else None) as s:
+                        box["result"] = talk(s)
+            except Exception as e:
+                box["error"] = e
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        a = c.wait(acc)
+        check("result" in a, f"accept {k}: {a}, client {box}")
+        tl = a["result"]["tls"]
+        check(tl["verified"] is True and tl["peerCertificate"]
+              and "CN=localhost" in tl["peerCertificate"]["subject"], f"{k}: {tl}")
+        s = a["result"]["inbound"]
+        check(c.read_all(s, b"me") == b"me", "me")
+        c.result("tcp.close", {"socket": s})
+        t.join(DEADLINE)
+        check("result" in box, f"client {k}: {box}")
+        results.append((tl["resumed"], box["result"][0]))
+    check(results == [(False, False), (True, True)], f"resumed: {results}")
+    c.close()
+
+
 def case_starttls(d):
     """STARTTLS after a plaintext exchange; bytes stay in order."""
     ctx = server_context(CERTS)
@@ -912,6 +956,7 @@ CASES = [
     ("bulk-channel-64MiB", case_bulk_channel),
     ("server", case_server),
     ("mutual-tls", case_mutual),
+    ("mutual-tls-resumption", case_mutual_resumption),
     ("starttls", case_starttls),
     ("starttls-fails", case_starttls_fails),
     ("starttls-busy", case_starttls_busy),
