@@ -11,7 +11,9 @@
  * freed with the config.
  *
  * Sessions of client connections are kept in one cache per engine, keyed
- * by host, port, server name, verify and the SHA-256 of caPem, at most
+ * by host, port, server name, verify and the SHA-256 of caPem (all of it:
+ * a session made with one set of trust anchors is never offered under
+ * another, whose verification it would skip), at most
  * TLS_SESSIONS of them (the oldest dropped first).
  */
 #include "config.h"
@@ -39,7 +41,7 @@ struct tcp_tls_config {
 	char		*server_name;	/* NULL: the host */
 	bool		 verify, session_reuse;
 	X509_STORE	*store;		/* caPem, NULL: the system's */
-	char		 ca_hash[17];	/* hex prefix of caPem's SHA-256, "" without */
+	char		 ca_hash[65];	/* hex of caPem's SHA-256, "" without */
 	unsigned char	*alpn;		/* wire form, NULL: none */
 	unsigned int	 alpn_len;
 	int		 min_version;	/* TLS1_2_VERSION or TLS1_3_VERSION */
@@ -182,9 +184,9 @@ read_store(const struct proto_str *s, X509_STORE **out, const char **reason)
 	return 0;
 }
 
-/* The first 16 hex digits of s's SHA-256 into hex[17]. */
+/* The hex of s's SHA-256 into hex[65]. */
 static void
-pem_hash(const struct proto_str *s, char hex[17])
+pem_hash(const struct proto_str *s, char hex[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
@@ -192,7 +194,7 @@ pem_hash(const struct proto_str *s, char hex[17])
 	hex[0] = '\0';
 	if (!s->s || !EVP_Digest(s->s, s->len, md, &n, EVP_sha256(), NULL))
 		return;
-	for (int i = 0; i < 8; i++)
+	for (unsigned int i = 0; i < n && i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -523,7 +525,9 @@ client_setup(struct tcp_tls_engine *te, SSL *ssl, const struct tcp_tls_config *c
 		return -ENOMEM;
 	if (cfg->alpn && SSL_set_alpn_protos(ssl, cfg->alpn, cfg->alpn_len) != 0)
 		return -ENOMEM;
-	snprintf(key, sizeof(key), "%s|%d|%s|%d|%s", host, port, name, cfg->verify, cfg->ca_hash);
+	if (snprintf(key, sizeof(key), "%s|%d|%s|%d|%s", host, port, name, cfg->verify,
+		     cfg->ca_hash) >= (int)sizeof(key))
+		return 0;	/* a key cut short could be another's: no session kept */
 	if (cfg->session_reuse) {
 		char *k = strdup(key);
 

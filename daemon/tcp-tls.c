@@ -361,6 +361,7 @@ tcp_tls_close(struct tcp *t, bool reset)
 		return;
 	hs_stop(tls);
 	if (tls->ssl && tls->open && !reset && !tls->shut_sent && !tls->broken) {
+		ERR_clear_error();
 		(void) SSL_shutdown(tls->ssl);
 		tls->shut_sent = true;
 	}
@@ -444,6 +445,7 @@ tcp_conn_recv(struct tcp *t, char *buf, size_t len)
 		size_t k = 0;
 		int r;
 
+		ERR_clear_error();	/* SSL_get_error() reads the queue: nothing stale */
 		errno = 0;
 		r = SSL_read_ex(tls->ssl, buf + got, len - got, &k);
 		if (r == 1) {
@@ -485,6 +487,7 @@ tcp_conn_send(struct tcp *t, const char *buf, size_t len)
 	 * with at least as many, as OpenSSL requires.
 	 */
 	for (size_t done = 0; done < len; done += k) {
+		ERR_clear_error();
 		errno = 0;
 		tls->write_blocked = false;
 		if (SSL_write_ex(tls->ssl, buf + done, len - done, &k) == 1)

@@ -741,27 +741,30 @@ def case_policy(tmp):
 
 
 def case_resumption(d):
-    """A second connect to the same host, port and name resumes the session (the daemon's cache)."""
+    """A second connect to the same host, port and name resumes the session (the daemon's
+    cache); one with other trust anchors does not."""
     ctx = server_context(CERTS)
 
     def serve(c):
         s = ctx.wrap_socket(c, server_side=True)
         s.sendall(b"t")         # TLS 1.3: the ticket comes before these bytes
         s.recv(1)
-    peer = Peer(serve, count=3)
+    peer = Peer(serve, count=4)
     results = []
-    for k in range(3):
+    for k in range(4):
         c = Client(d)
         tls = {"caPem": pem("ca.pem"), "serverName": "localhost"}
         if k == 2:
             tls["sessionReuse"] = False
+        if k == 3:
+            tls["caPem"] += "\n"    # other trust anchors (as far as the daemon knows)
         r = c.result("tcp.connect", {"port": peer.port, "tls": tls})
         c.read_all(r["socket"], b"t")
         c.result("tcp.write", {"socket": r["socket"], "text": "k"})
         results.append(r["tls"]["resumed"])
         c.close()
     peer.join()
-    check(results == [False, True, False], f"resumed: {results}")
+    check(results == [False, True, False, False], f"resumed: {results}")
 
 
 def case_server_no_shared_cipher(d):
