@@ -224,18 +224,14 @@ tcp_tls_start(struct tcp *t, struct tcp_tls_config *cfg, int64_t timeout_ms,
 const char *
 tcp_tls_start_busy(const struct tcp *t)
 {
+	const char *why;
+
 	if (t->tls)
 		return "tls";
-	if (t->channel)
-		return "channel";
-	if (t->pumping)
-		return "pumping";
-	if (!TAILQ_EMPTY(&t->reads))
-		return "reading";
-	if (!TAILQ_EMPTY(&t->writes) || t->connect_op)
+	if ((why = tcp_channel_busy(t)))
+		return why;	/* channel, pumping, reading, writing, shutdown */
+	if (t->connect_op)
 		return "writing";
-	if (t->shutdown_op || t->shut_wr)
-		return "shutdown";
 	if (t->eof)
 		return "eof";
 	return NULL;

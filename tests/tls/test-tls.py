@@ -20,7 +20,7 @@ import traceback
 sys.dont_write_bytecode = True     # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tlstest import (DEADLINE, Client, Daemon, Failure, Peer, b64, pattern,  # noqa: E402
-                     recv_until_eof, server_context, tls_server)
+                     recv_until_eof, server_context, tls_context, tls_server)
 
 TISOCKD, CERTS, TMP = sys.argv[1:4]
 ONLY = set(sys.argv[4:])
@@ -101,17 +101,19 @@ def case_ipv6(d):
     c.close()
 
 
+def handshake_only(ctx):
+    """A Peer's function: the server side of a handshake with ctx, whatever its end."""
+    def serve(c):
+        try:
+            ctx.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError):
+            pass
+    return serve
+
+
 def handshake_fails(d, ctx_or_fn, tls, reason, host="127.0.0.1"):
     """A connect whose handshake fails: -32012 with reason; returns the error."""
-    if callable(ctx_or_fn):
-        peer = Peer(ctx_or_fn)
-    else:
-        def serve(c):
-            try:
-                ctx_or_fn.wrap_socket(c, server_side=True)
-            except (ssl.SSLError, OSError):
-                pass
-        peer = Peer(serve)
+    peer = Peer(ctx_or_fn if callable(ctx_or_fn) else handshake_only(ctx_or_fn))
     c = Client(d)
     a = c.call("tcp.connect", {"host": host, "port": peer.port, "tls": tls})
     peer.join()
@@ -145,14 +147,7 @@ def case_server_wants_cert(d):
 
 def case_server_wants_cert_tls13(d):
     """TLS 1.3: the server's refusal of a missing client certificate ends the first read."""
-    ctx = server_context(CERTS, ca="ca", require_cert=True)
-
-    def serve(c):
-        try:
-            ctx.wrap_socket(c, server_side=True)
-        except (ssl.SSLError, OSError):
-            pass
-    peer = Peer(serve)
+    peer = Peer(handshake_only(server_context(CERTS, ca="ca", require_cert=True)))
     c = Client(d)
     r = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})
     a = c.call("tcp.read", {"socket": r["socket"], "timeout": int(DEADLINE * 1000)})
@@ -458,14 +453,9 @@ def server_tls(**kw):
 
 
 def client_ctx(cert=None, alpn=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(os.path.join(CERTS, "ca.pem"))
-    if cert:
-        ctx.load_cert_chain(os.path.join(CERTS, cert + ".pem"),
-                            os.path.join(CERTS, cert + ".key"))
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    return ctx
+    return tls_context(False, os.path.join(CERTS, cert + ".pem") if cert else None,
+                       os.path.join(CERTS, cert + ".key") if cert else None,
+                       ca=os.path.join(CERTS, "ca.pem"), alpn=alpn)
 
 
 def py_client(port, ctx, fn):
@@ -531,7 +521,8 @@ def case_mutual(d):
     t2, box2 = py_client(port, client_ctx(cert="client"), with_cert)
     a = c.wait(acc)
     tl = a["result"]["tls"]
-    check(tl["verified"] is True and "CN=localhost" in tl["peerCertificate"]["subject"], f"{a}")
+    check(tl["verified"] is True and "CN=tisock test client" in tl["peerCertificate"]["subject"],
+          f"{a}")
     s = a["result"]["inbound"]
     check(c.read_all(s, b"me") == b"me", "me")
     c.result("tcp.close", {"socket": s})
@@ -578,7 +569,7 @@ def case_mutual_resumption(d):
         check("result" in a, f"accept {k}: {a}, client {box}")
         tl = a["result"]["tls"]
         check(tl["verified"] is True and tl["peerCertificate"]
-              and "CN=localhost" in tl["peerCertificate"]["subject"], f"{k}: {tl}")
+              and "CN=tisock test client" in tl["peerCertificate"]["subject"], f"{k}: {tl}")
         s = a["result"]["inbound"]
         check(c.read_all(s, b"me") == b"me", "me")
         c.result("tcp.close", {"socket": s})
