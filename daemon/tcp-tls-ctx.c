@@ -271,6 +271,83 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const un
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/*
+ * The DER of the first "-----BEGIN ...PRIVATE KEY-----" block of PEM
+ * text s, decoded here rather than by OpenSSL's PEM reader, whose base64
+ * context keeps up to 80 characters of the text when it is freed.  A
+ * block with headers (an encrypted traditional key) is refused.  *der
+ * (wipe, then free) and *len.  Returns 0, -EINVAL or -ENOMEM.
+ */
+static int
+key_der(const struct proto_str *s, unsigned char **der, size_t *len)
+{
+	const char *p = s->s, *end = s->s + s->len, *b, *e, *body;
+	unsigned char *b64;
+	size_t n = 0;
+	int k, pad = 0, r = -EINVAL;
+
+	*der = NULL;
+	*len = 0;
+	for (;;) {
+		if (!(b = memmem(p, (size_t)(end - p), "-----BEGIN ", 11)) ||
+		    !(e = memmem(b + 11, (size_t)(end - b - 11), "-----", 5)))
+			return -EINVAL;
+		if (e - b - 11 >= 11 && memcmp(e - 11, "PRIVATE KEY", 11) == 0)
+			break;
+		p = e + 5;
+	}
+	body = e + 5;
+	if (!(e = memmem(body, (size_t)(end - body), "-----END ", 9)))
+		return -EINVAL;
+	if (!(b64 = malloc((size_t)(e - body) + 1)))
+		return -ENOMEM;
+	for (p = body; p < e; p++) {
+		if (*p == ':')
+			goto out;	/* a header: Proc-Type, DEK-Info */
+		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			b64[n++] = (unsigned char)*p;
+	}
+	if (n == 0 || n % 4 != 0)
+		goto out;
+	pad = (b64[n - 1] == '=') + (b64[n - 2] == '=');
+	r = -ENOMEM;
+	if (!(*der = malloc(n / 4 * 3)))
+		goto out;
+	r = -EINVAL;
+	k = EVP_DecodeBlock(*der, b64, (int)n);
+	if (k < pad) {
+		free(*der);
+		*der = NULL;
+		goto out;
+	}
+	*len = (size_t)(k - pad);
+	r = 0;
+out:
+	explicit_bzero(b64, n);
+	free(b64);
+	return r;
+}
+
+/* The private key of PEM text s into *key, its text and DER wiped.  0, -EINVAL or -ENOMEM. */
+static int
+read_key(const struct proto_str *s, EVP_PKEY **key)
+{
+	unsigned char *der;
+	const unsigned char *p;
+	size_t len;
+	int r = key_der(s, &der, &len);
+
+	*key = NULL;
+	if (r < 0)
+		return r;
+	p = der;
+	*key = d2i_AutoPrivateKey(NULL, &p, (long)len);	/* NULL: encrypted, or bad */
+	OPENSSL_cleanse(der, len);
+	free(der);
+	ERR_clear_error();
+	return *key ? 0 : -EINVAL;
+}
+
 /* The certificate, chain and key of a server config.  0, -EINVAL or -ENOMEM. */
 static int
 server_keys(struct tcp_tls_config *cfg, const struct proto_tls_args *a, const char **param,
@@ -278,7 +355,6 @@ server_keys(struct tcp_tls_config *cfg, const struct proto_tls_args *a, const ch
 {
 	STACK_OF(X509) *sk = NULL;
 	EVP_PKEY *key = NULL;
-	BIO *b;
 	int r;
 
 	*param = "tls.certificatePem";
@@ -294,11 +370,9 @@ server_keys(struct tcp_tls_config *cfg, const struct proto_tls_args *a, const ch
 	if (!a->key_pem.s)
 		goto out;
 	*reason = "pem";
-	b = BIO_new_mem_buf(a->key_pem.s, (int)a->key_pem.len);
-	key = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
-	BIO_free(b);
-	if (!key)
+	if ((r = read_key(&a->key_pem, &key)) < 0)
 		goto out;
+	r = -EINVAL;
 	if (SSL_CTX_use_certificate(cfg->ctx, sk_X509_value(sk, 0)) != 1)
 		goto out;
 	for (int i = 1; i < sk_X509_num(sk); i++)
