@@ -171,56 +171,49 @@ wrap(cJSON *value)
 	return w;
 }
 
+/*
+ * *slot (a socket's tls for connect or listen) becomes {"tls": t} after
+ * r, what making t returned; o NULL (t NULL, r 0) clears it.  Returns 0
+ * or -errno, *slot unchanged then.
+ */
+static int
+set_slot(cJSON **slot, int r, cJSON *t)
+{
+	if (r < 0)
+		return r;
+	if (t && !(t = wrap(t)))
+		return -ENOMEM;
+	cJSON_Delete(*slot);
+	*slot = t;
+	return 0;
+}
+
 TISOCK_PUBLIC int
 tisock_tcp_set_tls(tisock_tcp *s, const struct tisock_tls_options *o)
 {
-	cJSON *t;
+	cJSON *t = NULL;
 	int r;
 
 	if (!s)
 		return -EINVAL;
 	if (s->state != TISOCK_INITIALIZED && s->state != TISOCK_ERROR)
 		return s->state == TISOCK_CLOSED ? -EBADF : -EISCONN;
-	if (!o) {
-		cJSON_Delete(s->tls_connect);
-		s->tls_connect = NULL;
-		return 0;
-	}
-	r = client_json(o, &t);
-	if (r < 0)
-		return r;
-	t = wrap(t);
-	if (!t)
-		return -ENOMEM;
-	cJSON_Delete(s->tls_connect);
-	s->tls_connect = t;
-	return 0;
+	r = o ? client_json(o, &t) : 0;
+	return set_slot(&s->tls_connect, r, t);
 }
 
 TISOCK_PUBLIC int
 tisock_tcp_set_tls_server(tisock_tcp *s, const struct tisock_tls_server_options *o)
 {
-	cJSON *t;
+	cJSON *t = NULL;
 	int r;
 
 	if (!s)
 		return -EINVAL;
 	if (s->state != TISOCK_INITIALIZED)
 		return s->state == TISOCK_CLOSED ? -EBADF : -EISCONN;
-	if (!o) {
-		cJSON_Delete(s->tls_listen);
-		s->tls_listen = NULL;
-		return 0;
-	}
-	r = server_json(o, &t);
-	if (r < 0)
-		return r;
-	t = wrap(t);
-	if (!t)
-		return -ENOMEM;
-	cJSON_Delete(s->tls_listen);
-	s->tls_listen = t;
-	return 0;
+	r = o ? server_json(o, &t) : 0;
+	return set_slot(&s->tls_listen, r, t);
 }
 
 /* A string member of obj, or NULL. */

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <errno.h>
+#include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -108,6 +109,10 @@ ctl_process(struct ctl *c)
 			rpc_too_large(c);
 		else
 			rpc_dispatch_line(c, line, len);
+		if (c->flags & CTL_SECRET) {
+			explicit_bzero(line, len);	/* a private key's PEM */
+			c->flags &= ~CTL_SECRET;
+		}
 	}
 	/* The writes of these requests go out together, their answers in one flush. */
 	tcp_engine_flush(&c->d->eng);

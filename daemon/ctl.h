@@ -41,6 +41,7 @@ enum {
 	CTL_DRAIN	= 1 << 6,	/* closed once its output is flushed */
 	CTL_RDHUP	= 1 << 7,	/* sent EOF while not read (seen by the hang-up watch) */
 	CTL_STOPPING	= 1 << 8,	/* the daemon stops: no input, sockets closing */
+	CTL_SECRET	= 1 << 9,	/* the line dispatched held key material: wiped after */
 };
 
 struct ctl {

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "ctl.h"
 #include "daemon.h"
@@ -154,4 +155,20 @@ rpc_tls_config(struct rpc_call *call, const struct proto_tls_args *a, bool serve
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A tcp.listen request has been dispatched: the text of its private key
+ * (parsed by now, or refused) is wiped from the parsed request, and the
+ * request line is once the reader hands over the next one.
+ */
+void
+rpc_tls_wipe_request(struct ctl *c, const cJSON *params)
+{
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(params, "tls"), "keyPem");
+
+	c->flags |= CTL_SECRET;
+	if (cJSON_IsString(k) && k->valuestring)
+		explicit_bzero(k->valuestring, strlen(k->valuestring));
 }

@@ -239,8 +239,12 @@ dispatch_request(struct ctl *c, struct rpc_batch *b, struct proto_request *q)
 		goto out;
 	}
 	dispatch_args(c, &call, m, &args);
+	if (mid == PROTO_M_TCP_LISTEN)
+		rpc_tls_wipe_request(c, q->params);
 	return;
 out:
+	if (mid == PROTO_M_TCP_LISTEN)
+		rpc_tls_wipe_request(c, q->params);
 	rpc_call_free(&call);
 }
 

@@ -112,6 +112,7 @@ struct tcp_tls_failure;
 void	 rpc_write_tls(struct proto_jw *w, const struct tcp *t);
 void	 rpc_write_tls_failure(struct proto_jw *w, const struct tcp_tls_failure *f);
 void	 rpc_tls_event(struct tcp *t, const struct tcp_tls_failure *f, bool truncated);
+void	 rpc_tls_wipe_request(struct ctl *c, const cJSON *params);
 int	 rpc_tls_config(struct rpc_call *call, const struct proto_tls_args *a, bool server,
 	     struct tcp_tls_config **cfg);
 

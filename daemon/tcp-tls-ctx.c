@@ -11,7 +11,9 @@
  * freed with the config.
  *
  * Sessions of client connections are kept in one cache per engine, keyed
- * by host, port, server name, verify and the SHA-256 of caPem, at most
+ * by host, port, server name, verify and the SHA-256 of caPem (all of it:
+ * a session made with one set of trust anchors is never offered under
+ * another, whose verification it would skip), at most
  * TLS_SESSIONS of them (the oldest dropped first).
  */
 #include "config.h"
@@ -39,7 +41,7 @@ struct tcp_tls_config {
 	char		*server_name;	/* NULL: the host */
 	bool		 verify, session_reuse;
 	X509_STORE	*store;		/* caPem, NULL: the system's */
-	char		 ca_hash[17];	/* hex prefix of caPem's SHA-256, "" without */
+	char		 ca_hash[65];	/* hex of caPem's SHA-256, "" without */
 	unsigned char	*alpn;		/* wire form, NULL: none */
 	unsigned int	 alpn_len;
 	int		 min_version;	/* TLS1_2_VERSION or TLS1_3_VERSION */
@@ -182,9 +184,9 @@ read_store(const struct proto_str *s, X509_STORE **out, const char **reason)
 	return 0;
 }
 
-/* The first 16 hex digits of s's SHA-256 into hex[17]. */
+/* The hex of s's SHA-256 into hex[65]. */
 static void
-pem_hash(const struct proto_str *s, char hex[17])
+pem_hash(const struct proto_str *s, char hex[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
@@ -192,7 +194,7 @@ pem_hash(const struct proto_str *s, char hex[17])
 	hex[0] = '\0';
 	if (!s->s || !EVP_Digest(s->s, s->len, md, &n, EVP_sha256(), NULL))
 		return;
-	for (int i = 0; i < 8; i++)
+	for (unsigned int i = 0; i < n && i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -269,6 +271,83 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const un
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/*
+ * The DER of the first "-----BEGIN ...PRIVATE KEY-----" block of PEM
+ * text s, decoded here rather than by OpenSSL's PEM reader, whose base64
+ * context keeps up to 80 characters of the text when it is freed.  A
+ * block with headers (an encrypted traditional key) is refused.  *der
+ * (wipe, then free) and *len.  Returns 0, -EINVAL or -ENOMEM.
+ */
+static int
+key_der(const struct proto_str *s, unsigned char **der, size_t *len)
+{
+	const char *p = s->s, *end = s->s + s->len, *b, *e, *body;
+	unsigned char *b64;
+	size_t n = 0;
+	int k, pad = 0, r = -EINVAL;
+
+	*der = NULL;
+	*len = 0;
+	for (;;) {
+		if (!(b = memmem(p, (size_t)(end - p), "-----BEGIN ", 11)) ||
+		    !(e = memmem(b + 11, (size_t)(end - b - 11), "-----", 5)))
+			return -EINVAL;
+		if (e - b - 11 >= 11 && memcmp(e - 11, "PRIVATE KEY", 11) == 0)
+			break;
+		p = e + 5;
+	}
+	body = e + 5;
+	if (!(e = memmem(body, (size_t)(end - body), "-----END ", 9)))
+		return -EINVAL;
+	if (!(b64 = malloc((size_t)(e - body) + 1)))
+		return -ENOMEM;
+	for (p = body; p < e; p++) {
+		if (*p == ':')
+			goto out;	/* a header: Proc-Type, DEK-Info */
+		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			b64[n++] = (unsigned char)*p;
+	}
+	if (n == 0 || n % 4 != 0)
+		goto out;
+	pad = (b64[n - 1] == '=') + (b64[n - 2] == '=');
+	r = -ENOMEM;
+	if (!(*der = malloc(n / 4 * 3)))
+		goto out;
+	r = -EINVAL;
+	k = EVP_DecodeBlock(*der, b64, (int)n);
+	if (k < pad) {
+		free(*der);
+		*der = NULL;
+		goto out;
+	}
+	*len = (size_t)(k - pad);
+	r = 0;
+out:
+	explicit_bzero(b64, n);
+	free(b64);
+	return r;
+}
+
+/* The private key of PEM text s into *key, its text and DER wiped.  0, -EINVAL or -ENOMEM. */
+static int
+read_key(const struct proto_str *s, EVP_PKEY **key)
+{
+	unsigned char *der;
+	const unsigned char *p;
+	size_t len;
+	int r = key_der(s, &der, &len);
+
+	*key = NULL;
+	if (r < 0)
+		return r;
+	p = der;
+	*key = d2i_AutoPrivateKey(NULL, &p, (long)len);	/* NULL: encrypted, or bad */
+	OPENSSL_cleanse(der, len);
+	free(der);
+	ERR_clear_error();
+	return *key ? 0 : -EINVAL;
+}
+
 /* The certificate, chain and key of a server config.  0, -EINVAL or -ENOMEM. */
 static int
 server_keys(struct tcp_tls_config *cfg, const struct proto_tls_args *a, const char **param,
@@ -276,7 +355,6 @@ server_keys(struct tcp_tls_config *cfg, const struct proto_tls_args *a, const ch
 {
 	STACK_OF(X509) *sk = NULL;
 	EVP_PKEY *key = NULL;
-	BIO *b;
 	int r;
 
 	*param = "tls.certificatePem";
@@ -292,11 +370,9 @@ server_keys(struct tcp_tls_config *cfg, const struct proto_tls_args *a, const ch
 	if (!a->key_pem.s)
 		goto out;
 	*reason = "pem";
-	b = BIO_new_mem_buf(a->key_pem.s, (int)a->key_pem.len);
-	key = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
-	BIO_free(b);
-	if (!key)
+	if ((r = read_key(&a->key_pem, &key)) < 0)
 		goto out;
+	r = -EINVAL;
 	if (SSL_CTX_use_certificate(cfg->ctx, sk_X509_value(sk, 0)) != 1)
 		goto out;
 	for (int i = 1; i < sk_X509_num(sk); i++)
@@ -341,6 +417,13 @@ tcp_tls_config_server(struct tcp_tls_config **out, const struct proto_tls_args *
 	SSL_CTX_set_mode(cfg->ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(cfg->ctx, SSL_SESS_CACHE_SERVER);
+	/*
+	 * Sessions are the listener's own (its context's cache and ticket
+	 * keys); OpenSSL refuses to resume any with client certificates
+	 * required unless they carry a context.
+	 */
+	if (SSL_CTX_set_session_id_context(cfg->ctx, (const unsigned char *)"tisockd", 7) != 1)
+		goto fail;
 	if ((r = server_keys(cfg, a, param, reason)) < 0)
 		goto fail;
 	if (a->ca_pem.s) {
@@ -516,7 +599,9 @@ client_setup(struct tcp_tls_engine *te, SSL *ssl, const struct tcp_tls_config *c
 		return -ENOMEM;
 	if (cfg->alpn && SSL_set_alpn_protos(ssl, cfg->alpn, cfg->alpn_len) != 0)
 		return -ENOMEM;
-	snprintf(key, sizeof(key), "%s|%d|%s|%d|%s", host, port, name, cfg->verify, cfg->ca_hash);
+	if (snprintf(key, sizeof(key), "%s|%d|%s|%d|%s", host, port, name, cfg->verify,
+		     cfg->ca_hash) >= (int)sizeof(key))
+		return 0;	/* a key cut short could be another's: no session kept */
 	if (cfg->session_reuse) {
 		char *k = strdup(key);
 

@@ -224,18 +224,14 @@ tcp_tls_start(struct tcp *t, struct tcp_tls_config *cfg, int64_t timeout_ms,
 const char *
 tcp_tls_start_busy(const struct tcp *t)
 {
+	const char *why;
+
 	if (t->tls)
 		return "tls";
-	if (t->channel)
-		return "channel";
-	if (t->pumping)
-		return "pumping";
-	if (!TAILQ_EMPTY(&t->reads))
-		return "reading";
-	if (!TAILQ_EMPTY(&t->writes) || t->connect_op)
+	if ((why = tcp_channel_busy(t)))
+		return why;	/* channel, pumping, reading, writing, shutdown */
+	if (t->connect_op)
 		return "writing";
-	if (t->shutdown_op || t->shut_wr)
-		return "shutdown";
 	if (t->eof)
 		return "eof";
 	return NULL;
@@ -311,12 +307,19 @@ tcp_tls_handshaking(const struct tcp *t)
 	return t->tls && t->tls->handshaking;
 }
 
-/* Whether OpenSSL holds bytes of t's connection that the fd will not signal. */
+/*
+ * Whether OpenSSL holds bytes of t's connection that the fd will not
+ * signal: plaintext of a record already decrypted, or an end or error
+ * stashed.  Not SSL_has_pending(): that is true of a record that came in
+ * part too, whose rest the fd signals; taking turns for it would spin.
+ * Without read-ahead OpenSSL reads one record at a time, so no whole
+ * record waits in its buffer unseen.
+ */
 bool
 tcp_tls_pending(const struct tcp *t)
 {
 	return t->tls && (t->tls->stashed ||
-			  (t->tls->open && t->tls->ssl && SSL_has_pending(t->tls->ssl)));
+			  (t->tls->open && t->tls->ssl && SSL_pending(t->tls->ssl) > 0));
 }
 
 /*
@@ -354,6 +357,7 @@ tcp_tls_close(struct tcp *t, bool reset)
 		return;
 	hs_stop(tls);
 	if (tls->ssl && tls->open && !reset && !tls->shut_sent && !tls->broken) {
+		ERR_clear_error();
 		(void) SSL_shutdown(tls->ssl);
 		tls->shut_sent = true;
 	}
@@ -437,6 +441,7 @@ tcp_conn_recv(struct tcp *t, char *buf, size_t len)
 		size_t k = 0;
 		int r;
 
+		ERR_clear_error();	/* SSL_get_error() reads the queue: nothing stale */
 		errno = 0;
 		r = SSL_read_ex(tls->ssl, buf + got, len - got, &k);
 		if (r == 1) {
@@ -478,6 +483,7 @@ tcp_conn_send(struct tcp *t, const char *buf, size_t len)
 	 * with at least as many, as OpenSSL requires.
 	 */
 	for (size_t done = 0; done < len; done += k) {
+		ERR_clear_error();
 		errno = 0;
 		tls->write_blocked = false;
 		if (SSL_write_ex(tls->ssl, buf + done, len - done, &k) == 1)

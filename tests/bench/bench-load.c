@@ -38,18 +38,13 @@
 static pid_t
 blast_start(int conns, int *port)
 {
-	int lfd = listen_loopback(port);
-	pid_t pid = fork();
+	int lfd;
+	pid_t pid = fork_listener(port, &lfd);
 	static char buf[CHUNK];
 	struct pollfd *p;
 
-	if (pid < 0)
-		die("fork");
-	if (pid > 0) {
-		close(lfd);
+	if (pid > 0)
 		return pid;
-	}
-	signal(SIGPIPE, SIG_IGN);
 	p = calloc((size_t)conns, sizeof(*p));
 	memset(buf, 'x', sizeof(buf));
 	for (int i = 0; i < conns; i++) {

@@ -3,7 +3,7 @@
  * same work (bench --only tls).
  *
  * A TLS server of this program's own (OpenSSL, in a child process, with
- * a PKI made by tests/tls/make-certs.sh) is the peer of every path; the
+ * a PKI made by tests/tls/tls-certs, run from the build tree) is the peer of every path; the
  * client side verifies it against the test CA, checking the name
  * localhost, in every path:
  *  - bulk, TLS server -> client: the daemon's data channel, the daemon's
@@ -72,16 +72,11 @@ server_ctx(void)
 static pid_t
 tls_peer_start(bool bulk, int conns, int *port)
 {
-	int lfd = listen_loopback(port);
-	pid_t pid = fork();
+	int lfd;
+	pid_t pid = fork_listener(port, &lfd);
 
-	if (pid < 0)
-		die("fork");
-	if (pid > 0) {
-		close(lfd);
+	if (pid > 0)
 		return pid;
-	}
-	signal(SIGPIPE, SIG_IGN);
 	SSL_CTX *ctx = server_ctx();
 	static char buf[CHUNK];
 
@@ -168,7 +163,6 @@ tls_channel(void)
 static double
 tls_pump(void)
 {
-	static unsigned char raw[1 << 20];
 	int port;
 	pid_t pid = tls_peer_start(true, 1, &port);
 	struct rpc r;
@@ -179,21 +173,7 @@ tls_pump(void)
 	rpc_open(&r);
 	t0 = now_s();
 	s = connect_tls(&r, port, false);
-	rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"id\":999999,\"method\":\"tcp.pump\","
-		 "\"params\":{\"socket\":%lld,\"chunkSize\":%d}}\n", s, CHUNK);
-	for (;;) {
-		size_t len;
-		char *line = rpc_line(&r, &len), *d, *e;
-
-		if (strncmp(line, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.data\"", 36) != 0)
-			continue;
-		d = strstr(line, "\"data\":\"");
-		if (!d)
-			break;	/* bytes -1: the end */
-		d += 8;
-		e = strchr(d, '"');
-		got += (uint64_t)proto_base64_decode(raw, d, (size_t)(e - d));
-	}
+	got = rpc_pump_all(&r, s);
 	t = now_s() - t0;
 	rpc_close(&r);
 	peer_stop(pid);
@@ -427,9 +407,9 @@ tls_run(const char *srcdir, int reps, bool quick, const char *socat, FILE *json,
 		hs_n = 50;
 	socat_bin = socat;
 	snprintf(pki, sizeof(pki), "%s/pki", sp.dir);
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/tls/make-certs.sh' '%s'", srcdir, pki);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && tests/tls/tls-certs '%s'", pki, pki);
 	if (system(cmd) != 0)
-		die("make-certs.sh");
+		die("tests/tls/tls-certs (bench runs from the build tree)");
 	load_ca();
 	printf("\nTLS (TLS 1.3, ECDSA P-256 server, verified against a test CA): %zu MiB per bulk "
 	       "run, %d full handshakes per run\n", total_bytes >> 20, hs_n);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "proto-base64.h"
 
 double
 now_s(void)
@@ -116,6 +117,28 @@ connect_unix(const char *path)
 /* ---- peers, in child processes ---------------------------------------------- */
 
 /*
+ * A listener on loopback (its port in *port) for a peer in a child
+ * process: the child's pid in the parent, where the listener is closed;
+ * 0 in the child, with the listener in *lfd and SIGPIPE ignored.
+ */
+pid_t
+fork_listener(int *port, int *lfd)
+{
+	pid_t pid;
+
+	*lfd = listen_loopback(port);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid > 0) {
+		close(*lfd);
+		return pid;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/*
  * Forks a peer listening on loopback; returns its pid and sets *port.
  * SINK reads to EOF then writes the byte count (8 bytes); SOURCE writes
  * total_bytes then closes; ECHO echoes; HOLD accepts and keeps every
@@ -124,16 +147,11 @@ connect_unix(const char *path)
 pid_t
 peer_start(enum peer_mode mode, int conns, int *port)
 {
-	int lfd = listen_loopback(port);
-	pid_t pid = fork();
+	int lfd;
+	pid_t pid = fork_listener(port, &lfd);
 
-	if (pid < 0)
-		die("fork");
-	if (pid > 0) {
-		close(lfd);
+	if (pid > 0)
 		return pid;
-	}
-	signal(SIGPIPE, SIG_IGN);
 	for (int c = 0; c < conns || mode == HOLD; c++) {
 		static char buf[1 << 20];
 		int fd = accept(lfd, NULL, NULL), one = 1;
@@ -311,4 +329,29 @@ rpc_channel(struct rpc *r, long long s)
 	if (fd < 0)
 		die("no fd from tcp.channel");
 	return fd;
+}
+
+/* Pumps socket s to its end (tcp.pump, then its tcp.data): the bytes it carried. */
+uint64_t
+rpc_pump_all(struct rpc *r, long long s)
+{
+	static unsigned char raw[1 << 20];
+	uint64_t got = 0;
+
+	rpc_send(r, "{\"jsonrpc\":\"2.0\",\"id\":999999,\"method\":\"tcp.pump\","
+		 "\"params\":{\"socket\":%lld,\"chunkSize\":%d}}\n", s, CHUNK);
+	for (;;) {
+		size_t len;
+		char *line = rpc_line(r, &len), *d, *e;
+
+		if (strncmp(line, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.data\"", 36) != 0)
+			continue;
+		d = strstr(line, "\"data\":\"");
+		if (!d)
+			break;	/* bytes -1: the end */
+		d += 8;
+		e = strchr(d, '"');
+		got += (uint64_t)proto_base64_decode(raw, d, (size_t)(e - d));
+	}
+	return got;
 }

@@ -216,7 +216,6 @@ bulk_socat(bool up)
 static double
 bulk_pump(void)
 {
-	static unsigned char raw[1 << 20];
 	int port;
 	pid_t pid = peer_start(SOURCE, 1, &port);
 	struct rpc r;
@@ -228,21 +227,7 @@ bulk_pump(void)
 	s = rpc_connect(&r, port);
 	relay_cpu = -cpu_of(sp.pid);
 	t0 = now_s();
-	rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"id\":999999,\"method\":\"tcp.pump\","
-		 "\"params\":{\"socket\":%lld,\"chunkSize\":%d}}\n", s, CHUNK);
-	for (;;) {
-		size_t len;
-		char *line = rpc_line(&r, &len), *d, *e;
-
-		if (strncmp(line, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.data\"", 36) != 0)
-			continue;
-		d = strstr(line, "\"data\":\"");
-		if (!d)
-			break;	/* bytes -1: the end */
-		d += 8;
-		e = strchr(d, '"');
-		got += (uint64_t)proto_base64_decode(raw, d, (size_t)(e - d));
-	}
+	got = rpc_pump_all(&r, s);
 	t = now_s() - t0;
 	relay_cpu += cpu_of(sp.pid);
 	rpc_close(&r);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -25,6 +26,7 @@ void	 die(const char *what) __attribute__((noreturn));
 void	 write_all(int fd, const void *p, size_t n);
 void	 read_exact(int fd, void *p, size_t n);
 int	 listen_loopback(int *port);
+pid_t	 fork_listener(int *port, int *lfd);
 int	 connect_tcp(int port);
 int	 connect_unix(const char *path);
 
@@ -51,6 +53,7 @@ void	 rpc_send(struct rpc *r, const char *fmt, ...) __attribute__((format(printf
 cJSON	*rpc_call(struct rpc *r, const char *method, const char *params);
 long long rpc_connect(struct rpc *r, int port);
 int	 rpc_channel(struct rpc *r, long long s);
+uint64_t rpc_pump_all(struct rpc *r, long long s);
 
 /* bench-load.c: many streams at once, memory on a fresh daemon. */
 struct load_result {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tisockctl connect/listen --tls against a real tisockd and real TLS peers
 # (tests/tls/tls-peer.py: Python's ssl module), with a PKI made at test
-# time by tests/tls/make-certs.sh: an HTTPS-like exchange byte-exact with
+# time by tests/tls/tls-certs: an HTTPS-like exchange byte-exact with
 # the session summed up on stderr, 64 MiB through connect --tls and
 # connect --tls --channel with matching SHA-256, failed verifications
 # (self-signed, expired, wrong name) giving a clear message, their reason
@@ -29,7 +29,8 @@ DEADLINE=60
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
 
 pki=$tmp/pki
-if ! sh "$s/tests/tls/make-certs.sh" "$pki"; then
+mkdir -p "$pki"
+if ! "$b/tests/tls/tls-certs" "$pki"; then
 	echo "FAIL the test PKI could not be made"; exit 1
 fi
 
@@ -129,7 +130,7 @@ check "connect --tls: the message says why (selfSigned, the verify error)" \
 	"$tmp/self.err"
 wait "$peer_pid"
 
-peer expired --cert "$pki/expired.pem" --key "$pki/server.key"
+peer expired --cert "$pki/expired.pem" --key "$pki/expired.key"
 "$CTL" --json connect --tls --cafile "$pki/ca.pem" "localhost:$port" < /dev/null \
 	> /dev/null 2> "$tmp/expired.err"
 rc=$?

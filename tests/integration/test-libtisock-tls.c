@@ -1,7 +1,7 @@
 /*
  * test-libtisock-tls: libtisock's TLS against a real tisockd and real TLS
  * peers on loopback (tests/tls/tls-peer.py, Python's ssl module), with a
- * PKI made at test time by tests/tls/make-certs.sh (the openssl command):
+ * PKI made at test time by tests/tls/tls-certs (top_builddir's):
  * a verified connect (version, cipher, ALPN, the peer's certificate),
  * each kind of failed handshake with its own reason (expired, unknown
  * CA, self-signed, wrong name, TLS 1.0 only), verification off refused
@@ -40,6 +40,7 @@
 #define PEER_MAX_ARGS	24
 
 static const char *srcdir = ".";
+static const char *builddir = ".";	/* $top_builddir: tests/tls/tls-certs */
 static char pki[64];		/* the test PKI's directory */
 
 /* A tls-peer.py process: its stdout is read line by line. */
@@ -258,8 +259,8 @@ handshake_failures(void **state)
 
 	(void)state;
 	tisock_client_set_timeout(c, DEADLINE_MS);
-	expect_failure(c, "expired.pem", "server.key", NULL, NULL, "certificateExpired");
-	expect_failure(c, "stranger.pem", "stranger.key", NULL, NULL, "unknownCa");
+	expect_failure(c, "expired.pem", "expired.key", NULL, NULL, "certificateExpired");
+	expect_failure(c, "unknown.pem", "unknown.key", NULL, NULL, "unknownCa");
 	expect_failure(c, "self.pem", "self.key", NULL, NULL, "selfSigned");
 	expect_failure(c, "server.pem", "server.key", NULL, "nope.example", "hostnameMismatch");
 	expect_failure(c, "server.pem", "server.key", "1.0", NULL, "protocolVersion");
@@ -365,6 +366,21 @@ on_pumped(const struct tisock_stream_event *ev)
 		p->bytes += ev->bytes_processed;
 }
 
+/* A "truncate" peer in p and a socket of c connected to it with TLS (trusting ca). */
+static tisock_tcp *
+truncating_peer(tisock_client *c, struct peer *p, const char *ca)
+{
+	tisock_tcp *s;
+
+	peer_start(p, true, "--cert", pem_path(0, "server.pem"), "--key",
+		   pem_path(1, "server.key"), "--mode", "truncate", NULL);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "localhost",
+		.port = p->port });
+	assert_int_equal(tisock_tcp_set_tls(s, &(struct tisock_tls_options){ .ca_pem = ca }), 0);
+	assert_int_equal(tisock_tcp_connect_wait(s), 0);
+	return s;
+}
+
 /*
  * A peer that closes without close_notify: end of stream, marked
  * truncated, through a read, the pump and the data channel.
@@ -384,12 +400,7 @@ truncation(void **state)
 
 	(void)state;
 	tisock_client_set_timeout(c, DEADLINE_MS);
-	peer_start(&p, true, "--cert", pem_path(0, "server.pem"), "--key",
-		   pem_path(1, "server.key"), "--mode", "truncate", NULL);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "localhost",
-		.port = p.port });
-	assert_int_equal(tisock_tcp_set_tls(s, &(struct tisock_tls_options){ .ca_pem = ca }), 0);
-	assert_int_equal(tisock_tcp_connect_wait(s), 0);
+	s = truncating_peer(c, &p, ca);
 	read_expect(s, "partial");
 	assert_int_equal(tisock_tcp_tls(s)->truncated, 0);
 	k = tisock_tcp_read(s, b, 0, TISOCK_ALL);
@@ -399,12 +410,7 @@ truncation(void **state)
 	peer_stop(&p);
 
 	/* The same through the asynchronous pump: its last tcp.data says so. */
-	peer_start(&p, true, "--cert", pem_path(0, "server.pem"), "--key",
-		   pem_path(1, "server.key"), "--mode", "truncate", NULL);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "localhost",
-		.port = p.port });
-	assert_int_equal(tisock_tcp_set_tls(s, &(struct tisock_tls_options){ .ca_pem = ca }), 0);
-	assert_int_equal(tisock_tcp_connect_wait(s), 0);
+	s = truncating_peer(c, &p, ca);
 	st = tisock_tcp_stream(s);
 	assert_int_equal(tisock_stream_pump(st, on_pumped, &pumped, 4096, 1), 0);
 	client_wait_flag(c, &pumped.ended, 1, DEADLINE_MS);
@@ -415,12 +421,7 @@ truncation(void **state)
 	peer_stop(&p);
 
 	/* And through the data channel: EOF on the fd, then tcp.closed with truncated. */
-	peer_start(&p, true, "--cert", pem_path(0, "server.pem"), "--key",
-		   pem_path(1, "server.key"), "--mode", "truncate", NULL);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .host = "localhost",
-		.port = p.port });
-	assert_int_equal(tisock_tcp_set_tls(s, &(struct tisock_tls_options){ .ca_pem = ca }), 0);
-	assert_int_equal(tisock_tcp_connect_wait(s), 0);
+	s = truncating_peer(c, &p, ca);
 	fd = tisock_tcp_channel(s);
 	assert_true(fd >= 0);
 	{
@@ -579,7 +580,7 @@ group_setup(void **state)
 	snprintf(pki, sizeof(pki), "/tmp/tisock-tls-XXXXXX");
 	if (!mkdtemp(pki))
 		return -1;
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/tls/make-certs.sh' '%s'", srcdir, pki);
+	snprintf(cmd, sizeof(cmd), "'%s/tests/tls/tls-certs' '%s'", builddir, pki);
 	if (system(cmd) != 0)
 		return -1;
 	return spawn_group_setup(state);
@@ -611,5 +612,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	spawn_bin = argc > 1 ? argv[1] : "daemon/tisockd";
 	srcdir = argc > 2 ? argv[2] : ".";
+	if (getenv("top_builddir"))
+		builddir = getenv("top_builddir");
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -21,7 +21,7 @@ import traceback
 sys.dont_write_bytecode = True     # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tlstest import (DEADLINE, Client, Daemon, Failure, Peer, b64, pattern,  # noqa: E402
-                     recv_until_eof, server_context, tls_server)
+                     recv_until_eof, server_context, tls_context, tls_server)
 
 TISOCKD, CERTS, TMP = sys.argv[1:4]
 ONLY = set(sys.argv[4:])
@@ -102,17 +102,19 @@ def case_ipv6(d):
     c.close()
 
 
+def handshake_only(ctx):
+    """A Peer's function: the server side of a handshake with ctx, whatever its end."""
+    def serve(c):
+        try:
+            ctx.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError):
+            pass
+    return serve
+
+
 def handshake_fails(d, ctx_or_fn, tls, reason, host="127.0.0.1"):
     """A connect whose handshake fails: -32012 with reason; returns the error."""
-    if callable(ctx_or_fn):
-        peer = Peer(ctx_or_fn)
-    else:
-        def serve(c):
-            try:
-                ctx_or_fn.wrap_socket(c, server_side=True)
-            except (ssl.SSLError, OSError):
-                pass
-        peer = Peer(serve)
+    peer = Peer(ctx_or_fn if callable(ctx_or_fn) else handshake_only(ctx_or_fn))
     c = Client(d)
     a = c.call("tcp.connect", {"host": host, "port": peer.port, "tls": tls})
     peer.join()
@@ -146,14 +148,7 @@ def case_server_wants_cert(d):
 
 def case_server_wants_cert_tls13(d):
     """TLS 1.3: the server's refusal of a missing client certificate ends the first read."""
-    ctx = server_context(CERTS, ca="ca", require_cert=True)
-
-    def serve(c):
-        try:
-            ctx.wrap_socket(c, server_side=True)
-        except (ssl.SSLError, OSError):
-            pass
-    peer = Peer(serve)
+    peer = Peer(handshake_only(server_context(CERTS, ca="ca", require_cert=True)))
     c = Client(d)
     r = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})
     a = c.call("tcp.read", {"socket": r["socket"], "timeout": int(DEADLINE * 1000)})
@@ -459,14 +454,9 @@ def server_tls(**kw):
 
 
 def client_ctx(cert=None, alpn=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(os.path.join(CERTS, "ca.pem"))
-    if cert:
-        ctx.load_cert_chain(os.path.join(CERTS, cert + ".pem"),
-                            os.path.join(CERTS, cert + ".key"))
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    return ctx
+    return tls_context(False, os.path.join(CERTS, cert + ".pem") if cert else None,
+                       os.path.join(CERTS, cert + ".key") if cert else None,
+                       ca=os.path.join(CERTS, "ca.pem"), alpn=alpn)
 
 
 def py_client(port, ctx, fn):
@@ -532,7 +522,8 @@ def case_mutual(d):
     t2, box2 = py_client(port, client_ctx(cert="client"), with_cert)
     a = c.wait(acc)
     tl = a["result"]["tls"]
-    check(tl["verified"] is True and "CN=localhost" in tl["peerCertificate"]["subject"], f"{a}")
+    check(tl["verified"] is True and "CN=tisock test client" in tl["peerCertificate"]["subject"],
+          f"{a}")
     s = a["result"]["inbound"]
     check(c.read_all(s, b"me") == b"me", "me")
     c.result("tcp.close", {"socket": s})
@@ -543,6 +534,92 @@ def case_mutual(d):
     for line in m.lines + c.lines:
         check(b"PRIVATE KEY" not in line and b"BEGIN CERT" not in line, "PEM echoed")
     m.close()
+    c.close()
+
+
+def case_mutual_resumption(d):
+    """A client that resumes its TLS 1.2 session with a listener that requires client
+    certificates is accepted again (resumed, with the certificate of the first time)."""
+    c = Client(d)
+    ls, port = listen_tls(c, server_tls(caPem=pem("ca.pem"), requestClientCertificate=True))
+    ctx = client_ctx(cert="client")
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    sessions = []
+
+    def talk(s):
+        s.sendall(b"me")
+        data, clean = recv_until_eof(s)
+        sessions.append(s.session)
+        return s.session_reused, data
+    results = []
+    for k in range(2):
+        acc = c.send("tcp.accept", {"socket": ls, "timeout": int(DEADLINE * 1000)})
+        box = {}
+
+        def run():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost",
+                                         session=sessions[0] if sessions else None) as s:
+                        box["result"] = talk(s)
+            except Exception as e:
+                box["error"] = e
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        a = c.wait(acc)
+        check("result" in a, f"accept {k}: {a}, client {box}")
+        tl = a["result"]["tls"]
+        check(tl["verified"] is True and tl["peerCertificate"]
+              and "CN=tisock test client" in tl["peerCertificate"]["subject"], f"{k}: {tl}")
+        s = a["result"]["inbound"]
+        check(c.read_all(s, b"me") == b"me", "me")
+        c.result("tcp.close", {"socket": s})
+        t.join(DEADLINE)
+        check("result" in box, f"client {k}: {box}")
+        results.append((tl["resumed"], box["result"][0]))
+    check(results == [(False, False), (True, True)], f"resumed: {results}")
+    c.close()
+
+
+def memory_holds(pid, needles):
+    """Which of needles the process's writable memory holds (regions up to 256 MiB:
+    not a sanitizer's shadow); None when it cannot be read."""
+    found = set()
+    try:
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+            for line in maps:
+                span, perm = line.split()[:2]
+                lo, hi = (int(x, 16) for x in span.split("-"))
+                if not perm.startswith("rw") or hi - lo > 256 * MIB:
+                    continue
+                try:
+                    mem.seek(lo)
+                    data = mem.read(hi - lo)
+                except OSError:
+                    continue
+                found.update(n for n in needles if n in data)
+    except OSError:
+        return None
+    return found
+
+
+def case_key_wiped(d):
+    """The private key's PEM text does not stay in the daemon's memory once tcp.listen
+    has answered (parsed or refused): neither the request line nor its parsed copy."""
+    key = pem("server.key")
+    needles = [ln.encode() for ln in key.splitlines() if len(ln) >= 40 and "-----" not in ln]
+    check(needles, "no base64 lines in the key")
+    c = Client(d)
+    ls, _ = listen_tls(c, server_tls())
+    bad = c.call("tcp.listen", {"port": 70000, "tls": server_tls()})
+    check(bad.get("error", {}).get("code") == -32602, f"{bad}")
+    c.result("daemon.info")
+    held = memory_holds(d.proc.pid, needles)
+    if held is None:
+        print("(the daemon's memory cannot be read here: not checked)")
+    else:
+        check(not held, f"the daemon's memory holds {len(held)} of the key's {len(needles)} lines")
+    c.result("tcp.close", {"socket": ls})
     c.close()
 
 
@@ -759,27 +836,30 @@ def case_upgrade(tmp):
 
 
 def case_resumption(d):
-    """A second connect to the same host, port and name resumes the session (the daemon's cache)."""
+    """A second connect to the same host, port and name resumes the session (the daemon's
+    cache); one with other trust anchors does not."""
     ctx = server_context(CERTS)
 
     def serve(c):
         s = ctx.wrap_socket(c, server_side=True)
         s.sendall(b"t")         # TLS 1.3: the ticket comes before these bytes
         s.recv(1)
-    peer = Peer(serve, count=3)
+    peer = Peer(serve, count=4)
     results = []
-    for k in range(3):
+    for k in range(4):
         c = Client(d)
         tls = {"caPem": pem("ca.pem"), "serverName": "localhost"}
         if k == 2:
             tls["sessionReuse"] = False
+        if k == 3:
+            tls["caPem"] += "\n"    # other trust anchors (as far as the daemon knows)
         r = c.result("tcp.connect", {"port": peer.port, "tls": tls})
         c.read_all(r["socket"], b"t")
         c.result("tcp.write", {"socket": r["socket"], "text": "k"})
         results.append(r["tls"]["resumed"])
         c.close()
     peer.join()
-    check(results == [False, True, False], f"resumed: {results}")
+    check(results == [False, True, False, False], f"resumed: {results}")
 
 
 def case_server_no_shared_cipher(d):
@@ -798,6 +878,8 @@ def case_server_no_shared_cipher(d):
     ev = m.note(lambda n: n["params"].get("event") == "tls" and n["params"].get("reason"))
     check(ev["params"]["reason"] == "noSharedCipher" and ev["params"]["socket"] == ls, f"{ev}")
     old = client_ctx()
+    old.set_ciphers("DEFAULT@SECLEVEL=0")   # else it sends no ClientHello at all
+    old.minimum_version = ssl.TLSVersion.TLSv1
     old.maximum_version = ssl.TLSVersion.TLSv1_1
     t, box = py_client(port, old, lambda s: None)
     t.join(DEADLINE)
@@ -836,6 +918,109 @@ def case_channel_truncated(d):
     c.close()
 
 
+def cpu_ticks(pid):
+    """The process's user and system time so far, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def bio_server(c, ctx):
+    """A server-side TLS object over socket c through memory BIOs, handshake done:
+    (obj, out) where out's bytes are what the peer is to send, by hand."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    o = ctx.wrap_bio(inc, out, server_side=True)
+    while True:
+        try:
+            o.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if out.pending:
+                c.sendall(out.read())
+            data = c.recv(1 << 16)
+            if not data:
+                raise Failure("the client closed during the handshake")
+            inc.write(data)
+    if out.pending:
+        c.sendall(out.read())
+    return o, out
+
+
+def case_partial_record(d, mode):
+    """Bytes, then a record that comes in two parts: the bytes are passed on at once
+    and the daemon waits on the fd for the rest of the record (OpenSSL's buffered
+    part of a record is nothing to read yet): it neither spins on it nor holds
+    back what came before; then the whole record arrives."""
+    ctx = server_context(CERTS)
+    go = threading.Event()
+    first = threading.Event()
+    want = pattern(4000, 3)
+
+    def fn(c):
+        o, out = bio_server(c, ctx)
+        o.write(b"first")
+        c.sendall(out.read())
+        o.write(want)
+        rec = out.read()
+        c.sendall(rec[:100])     # the header and some of the record
+        first.set()
+        go.wait(DEADLINE)
+        c.sendall(rec[100:])
+        c.recv(1)
+    peer = Peer(fn)
+    c = Client(d)
+    s = c.result("tcp.connect", {"port": peer.port, "tls": {"caPem": pem("ca.pem")}})["socket"]
+    ch = None
+    try:
+        first.wait(DEADLINE)
+        if mode == "pump":
+            c.result("tcp.pump", {"socket": s})
+        elif mode == "read":
+            r = c.send("tcp.read", {"socket": s, "length": 65536})
+            r2 = c.send("tcp.read", {"socket": s, "length": 65536})   # waits for the record
+        else:
+            c.result("tcp.channel", {"socket": s})
+            ch = socket.socket(fileno=c.fds.pop())
+            ch.settimeout(DEADLINE / 4)
+        pid = d.proc.pid
+        t0, c0 = time.monotonic(), cpu_ticks(pid)
+        select.select([], [], [], 1.0)   # a window to measure the daemon's CPU time in
+        used = (cpu_ticks(pid) - c0) / os.sysconf("SC_CLK_TCK")
+        wall = time.monotonic() - t0
+        if mode == "pump":
+            n = c.note(lambda n: n["method"] == "tcp.data", DEADLINE / 4)
+            got = base64.b64decode(n["params"]["data"])
+        elif mode == "read":
+            got = base64.b64decode(c.wait(r, DEADLINE / 4)["result"]["data"])
+        else:
+            got = ch.recv(10)
+        check(got == b"first", f"{mode}: {got!r} before the rest of the record came")
+        check(used < 0.3 * wall, f"{mode}: the daemon used {used:.2f} s of CPU in {wall:.2f} s "
+              "waiting for the rest of a record")
+    finally:
+        go.set()
+    if mode == "pump":
+        got = b""
+        while len(got) < len(want):
+            n = c.note(lambda n: n["method"] == "tcp.data")
+            got += base64.b64decode(n["params"]["data"])
+        c.result("tcp.write", {"socket": s, "text": "k"})
+    elif mode == "read":
+        got = base64.b64decode(c.wait(r2)["result"]["data"])
+        got += c.read_all(s, len(want) - len(got)) if len(got) < len(want) else b""
+        c.result("tcp.write", {"socket": s, "text": "k"})
+    else:
+        ch.settimeout(DEADLINE)
+        got = b""
+        while len(got) < len(want):
+            got += ch.recv(1 << 16)
+        ch.sendall(b"k")
+    peer.join()
+    check(got == want, f"{mode}: {len(got)} bytes, not the record's")
+    if ch:
+        ch.close()
+    c.close()
+
 def case_counters(d):
     """daemon.info counts the handshakes done and failed so far, and truncated ends."""
     k = Client(d).result("daemon.info")["counters"]
@@ -869,6 +1054,8 @@ CASES = [
     ("bulk-channel-64MiB", case_bulk_channel),
     ("server", case_server),
     ("mutual-tls", case_mutual),
+    ("mutual-tls-resumption", case_mutual_resumption),
+    ("key-wiped", case_key_wiped),
     ("starttls", case_starttls),
     ("starttls-fails", case_starttls_fails),
     ("starttls-busy", case_starttls_busy),
@@ -877,6 +1064,9 @@ CASES = [
     ("resumption", case_resumption),
     ("server-no-shared-cipher", case_server_no_shared_cipher),
     ("channel-truncated", case_channel_truncated),
+    ("partial-record-pump", lambda d: case_partial_record(d, "pump")),
+    ("partial-record-read", lambda d: case_partial_record(d, "read")),
+    ("partial-record-channel", lambda d: case_partial_record(d, "channel")),
     ("counters", case_counters),
 ]
 

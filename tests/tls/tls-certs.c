@@ -8,9 +8,10 @@
  * CA, expired yesterday), future.pem/.key (by the CA, valid from
  * tomorrow), self.pem/.key (self-signed localhost), other-ca.pem and
  * unknown.pem/.key (localhost by a CA nobody trusts), client.pem/.key
- * (by the CA, clientAuth), chain11.pem (11 certificates, past the chain
+ * (by the CA, CN tisock test client, clientAuth), chain11.pem (11 certificates, past the chain
  * bound).  EC P-256 keys; the OpenSSL API, so that validity can be put
- * in the past.
+ * in the past.  The one test PKI of the TLS tests (Python, C, shell and
+ * the benchmark).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -114,12 +115,13 @@ save(const char *name, X509 *x, EVP_PKEY *key, bool append)
 	fclose(f);
 }
 
-/* A leaf for localhost signed by ca/cakey, valid from..to days, saved as name. */
+/* A leaf named cn (for localhost) signed by ca/cakey, valid from..to days, saved as name. */
 static void
-leaf(const char *name, long from, long to, X509 *ca, EVP_PKEY *cakey, const char *eku)
+leaf(const char *name, const char *cn, long from, long to, X509 *ca, EVP_PKEY *cakey,
+     const char *eku)
 {
 	EVP_PKEY *k = new_key();
-	X509 *x = make_cert(k, "localhost", from, to, ca, cakey, false,
+	X509 *x = make_cert(k, cn, from, to, ca, cakey, false,
 			    "DNS:localhost,IP:127.0.0.1,IP:::1", eku);
 
 	save(name, x, k, false);
@@ -141,14 +143,14 @@ main(int argc, char **argv)
 	cakey = new_key();
 	ca = make_cert(cakey, "tisock test CA", -30, 3650, NULL, NULL, true, NULL, NULL);
 	save("ca", ca, cakey, false);
-	leaf("server", -1, 365, ca, cakey, "serverAuth");
-	leaf("expired", -30, -1, ca, cakey, "serverAuth");
-	leaf("future", 1, 365, ca, cakey, "serverAuth");
-	leaf("client", -1, 365, ca, cakey, "clientAuth");
+	leaf("server", "localhost", -1, 365, ca, cakey, "serverAuth");
+	leaf("expired", "localhost", -30, -1, ca, cakey, "serverAuth");
+	leaf("future", "localhost", 1, 365, ca, cakey, "serverAuth");
+	leaf("client", "tisock test client", -1, 365, ca, cakey, "clientAuth");
 	okey = new_key();
 	oca = make_cert(okey, "tisock other CA", -30, 3650, NULL, NULL, true, NULL, NULL);
 	save("other-ca", oca, okey, false);
-	leaf("unknown", -1, 365, oca, okey, "serverAuth");
+	leaf("unknown", "localhost", -1, 365, oca, okey, "serverAuth");
 	{
 		EVP_PKEY *k = new_key();
 		X509 *x = make_cert(k, "localhost", -1, 365, NULL, NULL, false,

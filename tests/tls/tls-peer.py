@@ -29,47 +29,35 @@ import socket
 import ssl
 import sys
 
+sys.dont_write_bytecode = True     # nothing written into the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tlstest import tls_context  # noqa: E402
 
 warnings.simplefilter("ignore", DeprecationWarning)
 
 
 def server_context(a):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if a.max_version == "1.0":
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1
-    elif a.max_version == "1.2":
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(a.cert, a.key)
-    if a.ca:
-        ctx.load_verify_locations(a.ca)
-        ctx.verify_mode = ssl.CERT_REQUIRED if a.require_cert else ssl.CERT_OPTIONAL
-    if a.alpn:
-        ctx.set_alpn_protocols(a.alpn.split(","))
-    if a.ciphers:
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        ctx.set_ciphers(a.ciphers)
-    return ctx
+    v = ssl.TLSVersion
+    old = a.max_version == "1.0"
+    return tls_context(True, a.cert, a.key, ca=a.ca,
+                       verify=(ssl.CERT_REQUIRED if a.require_cert else ssl.CERT_OPTIONAL)
+                       if a.ca else None,
+                       alpn=a.alpn.split(",") if a.alpn else None,
+                       minimum=v.TLSv1 if old else None,
+                       maximum=v.TLSv1 if old else
+                       v.TLSv1_2 if a.max_version == "1.2" or a.ciphers else None,
+                       ciphers="DEFAULT:@SECLEVEL=0" if old else a.ciphers)
 
 
 def client_context(a):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if a.ca:
-        ctx.load_verify_locations(a.ca)
-    else:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if a.cert:
-        ctx.load_cert_chain(a.cert, a.key)
-    if a.alpn:
-        ctx.set_alpn_protocols(a.alpn.split(","))
-    return ctx
+    return tls_context(False, a.cert, a.key, ca=a.ca,
+                       alpn=a.alpn.split(",") if a.alpn else None)
 
 
-def recv_all(s, h):
+def recv_all(s, h, until=None, echo=False):
+    """Reads s to its end (or until bytes), into hash h (echo: to stdout too)."""
     n = 0
-    while True:
+    while until is None or n < until:
         try:
             b = s.recv(262144)
         except ssl.SSLEOFError:
@@ -79,6 +67,9 @@ def recv_all(s, h):
             break
         h.update(b)
         n += len(b)
+        if echo:
+            sys.stdout.buffer.write(b)
+            sys.stdout.flush()
     return n
 
 
@@ -230,21 +221,8 @@ def client_echo(a):
     sent = hashlib.sha256(data).hexdigest()
     s.sendall(data)
     h = hashlib.sha256()
-    n = 0
     # TLS has no half-close: read what the server relays, as much as was sent.
-    while n < len(data) or a.read_to_end:
-        try:
-            b = s.recv(262144)
-        except ssl.SSLEOFError:
-            print("truncated", flush=True)
-            break
-        if not b:
-            break
-        h.update(b)
-        n += len(b)
-        if a.print:
-            sys.stdout.buffer.write(b)
-            sys.stdout.flush()
+    n = recv_all(s, h, None if a.read_to_end else len(data), a.print)
     if not a.print:
         print("sent sha256 %s %d" % (sent, len(data)))
         print("got sha256 %s %d" % (h.hexdigest(), n), flush=True)

@@ -169,23 +169,41 @@ def b64(data):
     return base64.b64encode(data).decode()
 
 
-def server_context(certs, cert="server", alpn=None, ca=None, require_cert=False,
-                   maximum=None, minimum=None, ciphers=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(certs, cert + ".pem"), os.path.join(certs, cert + ".key"))
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    if ca:
-        ctx.load_verify_locations(os.path.join(certs, ca + ".pem"))
-    if require_cert:
-        ctx.verify_mode = ssl.CERT_REQUIRED
+def tls_context(server, cert=None, key=None, ca=None, verify=None, alpn=None,
+                minimum=None, maximum=None, ciphers=None):
+    """An ssl context of every TLS peer of the tests (these and tls-peer.py's):
+    server or client side; cert, key and ca are file paths; verify an
+    ssl.CERT_* for the peer's certificate (a client without ca checks none);
+    alpn a list of protocols; minimum and maximum ssl.TLSVersion."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
     if ciphers:
         ctx.set_ciphers(ciphers)
     if minimum:
         ctx.minimum_version = minimum
     if maximum:
         ctx.maximum_version = maximum
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    if ca:
+        ctx.load_verify_locations(ca)
+    elif not server:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if verify is not None:
+        ctx.verify_mode = verify
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
     return ctx
+
+
+def server_context(certs, cert="server", alpn=None, ca=None, require_cert=False,
+                   maximum=None, minimum=None, ciphers=None):
+    """A server context with certs' cert (and ca: NAME.pem there)."""
+    return tls_context(True, os.path.join(certs, cert + ".pem"),
+                       os.path.join(certs, cert + ".key"),
+                       ca=os.path.join(certs, ca + ".pem") if ca else None,
+                       verify=ssl.CERT_REQUIRED if require_cert else None, alpn=alpn,
+                       minimum=minimum, maximum=maximum, ciphers=ciphers)
 
 
 class Peer:
