@@ -138,17 +138,28 @@ flush_held(struct tcp *t, int fd, char **buf, size_t *len, size_t *off)
 }
 
 /*
- * Moves one receive from src to dst through the daemon's scratch buffer;
- * what dst does not take at once is kept (allocated only then).  Returns
- * the bytes received, 0 at EOF, -EAGAIN when src has nothing, or -errno
- * (*dst_err: the error was dst's).
+ * Moves one chunk from src to dst: the one place the relay reads and
+ * writes.  Client -> plain TCP splices (tcp-splice.c); otherwise, and
+ * where splicing is refused, one receive into the daemon's scratch
+ * buffer, sent on at once.  What dst does not take at once is kept
+ * (allocated only then).  Returns the bytes received, 0 at EOF, -EAGAIN
+ * when src has nothing, or -errno (*dst_err: the error was dst's).
  */
 static ssize_t
 move_once(struct tcp_engine *eng, struct tcp *tsrc, int src, struct tcp *tdst, int dst,
 	  char **held, size_t *len, size_t *off, bool *dst_err)
 {
-	ssize_t n = io_recv(tsrc, src, eng->scratch, eng->scratch_size), k;
+	ssize_t n, k;
 
+	if (!tsrc && tdst && !tdst->tls) {
+		n = tcp_splice_move(eng, src, dst, eng->scratch_size, held, len, off, dst_err);
+		if (n != -EOPNOTSUPP) {
+			if (n > 0)
+				flow_charge(eng->flow, (size_t)n);
+			return n;
+		}
+	}
+	n = io_recv(tsrc, src, eng->scratch, eng->scratch_size);
 	*dst_err = false;
 	if (n <= 0)
 		return n;
