@@ -33,6 +33,7 @@
 #include "tcp-tls.h"
 
 #define CHANNEL_SNDBUF	(4 << 20)	/* socketpair send buffers, both ends */
+#define CHANNEL_SPLICE_QUEUE 4		/* splice only while fewer items wait for a turn */
 
 struct tcp_channel {
 	int		 fd;		/* our end of the socketpair */
@@ -151,7 +152,7 @@ move_once(struct tcp_engine *eng, struct tcp *tsrc, int src, struct tcp *tdst, i
 {
 	ssize_t n, k;
 
-	if (!tsrc && tdst && !tdst->tls) {
+	if (!tsrc && tdst && !tdst->tls && eng->flow->runq.n < CHANNEL_SPLICE_QUEUE) {
 		n = tcp_splice_move(eng, src, dst, eng->scratch_size, held, len, off, dst_err);
 		if (n != -EOPNOTSUPP) {
 			if (n > 0)
