@@ -153,7 +153,11 @@ move_once(struct tcp_engine *eng, struct tcp *tsrc, int src, struct tcp *tdst, i
 	ssize_t n, k;
 
 	if (!tsrc && tdst && !tdst->tls && eng->flow->runq.n < CHANNEL_SPLICE_QUEUE) {
-		n = tcp_splice_move(eng, src, dst, eng->scratch_size, held, len, off, dst_err);
+		/* Alone in the queue: what is left of the pass; else a receive's worth. */
+		size_t max = eng->flow->runq.n == 0 && eng->flow->pass_bytes < FLOW_PASS_BYTES ?
+			     FLOW_PASS_BYTES - eng->flow->pass_bytes : eng->scratch_size;
+
+		n = tcp_splice_move(eng, src, dst, max, held, len, off, dst_err);
 		if (n != -EOPNOTSUPP) {
 			if (n > 0)
 				flow_charge(eng->flow, (size_t)n);
@@ -265,7 +269,7 @@ turn_up(struct flow_item *it)
 			ch->up_eof = true;
 		} else if (n > 0) {
 			sent += n - (ssize_t)(ch->up ? ch->up_len : 0);
-			if ((size_t)n == eng->scratch_size && !ch->up)
+			if ((size_t)n >= eng->scratch_size && !ch->up)
 				flow_ready(eng->flow, it);	/* more, after the others */
 		} else if (n != -EAGAIN) {
 			if (dst_err)

@@ -45,7 +45,7 @@ tcp_splice_done(struct tcp_engine *eng)
 static bool
 pipe_ready(struct tcp_engine *eng)
 {
-	int *p = eng->relay_pipe;
+	int *p = eng->relay_pipe, r;
 
 	if (eng->no_splice)
 		return false;
@@ -55,14 +55,20 @@ pipe_ready(struct tcp_engine *eng)
 		p[0] = p[1] = -1;
 		return false;	/* out of fds now: copy this move, try again later */
 	}
-	/* Room for a full move in slots too (a slot per page or fragment). */
-	if (fcntl(p[0], F_SETPIPE_SZ, (int)(2 * eng->scratch_size)) < 0 &&
-	    fcntl(p[0], F_SETPIPE_SZ, (int)eng->scratch_size) < 0) {
+	/*
+	 * As large as a pass of the run queue may move, if allowed, else
+	 * twice a receive (room for a move in slots too: one per page or
+	 * fragment), else a receive.
+	 */
+	if ((r = fcntl(p[0], F_SETPIPE_SZ, (int)FLOW_PASS_BYTES)) < 0 &&
+	    (r = fcntl(p[0], F_SETPIPE_SZ, (int)(2 * eng->scratch_size))) < 0 &&
+	    (r = fcntl(p[0], F_SETPIPE_SZ, (int)eng->scratch_size)) < 0) {
 		log_debug("channel relay: pipe of %zu bytes refused: copying", eng->scratch_size);
 		tcp_splice_done(eng);
 		eng->no_splice = true;
 		return false;
 	}
+	eng->relay_pipe_size = (size_t)r;
 	return true;
 }
 
@@ -104,6 +110,8 @@ tcp_splice_move(struct tcp_engine *eng, int src, int dst, size_t max,
 	*dst_err = false;
 	if (!pipe_ready(eng))
 		return -EOPNOTSUPP;
+	if (max > eng->relay_pipe_size)
+		max = eng->relay_pipe_size;
 	n = splice(src, NULL, p[1], NULL, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n < 0 && errno == EINVAL) {
 		eng->no_splice = true;

@@ -60,6 +60,7 @@ struct tcp_engine {
 	struct tcp_tls_engine	*tls;		/* client context, sessions */
 	struct tcp_list		 to_flush;	/* writes queued, to send in tcp_engine_flush() */
 	int			 relay_pipe[2];	/* channels splice through it (tcp-splice.c); -1: none */
+	size_t			 relay_pipe_size;
 	bool			 no_splice;	/* splice(2) refused: channels copy */
 };
 
