@@ -6,7 +6,10 @@
  * throughput); the daemon relays between the other end and the TCP
  * socket, both ways.  Each direction takes turns in the daemon's run
  * queue (flow.c): one receive into the daemon's scratch buffer, sent on
- * at once; only what the destination does not take is kept, in a buffer
+ * at once (client -> plain TCP while the queue is short: spliced through
+ * the engine's pipe instead, tcp-splice.c; with many busy channels
+ * splicing every move measured unfair, so they copy); only what the
+ * destination does not take is kept, in a buffer
  * of that size allocated then and given back once it is out, and the
  * direction reads again only after that.  An idle channel holds no
  * buffer, a busy one at most one receive per direction, and a slow side
