@@ -143,7 +143,9 @@ flush_held(struct tcp *t, int fd, char **buf, size_t *len, size_t *off)
 
 /*
  * Moves one chunk from src to dst: the one place the relay reads and
- * writes.  Client -> plain TCP splices (tcp-splice.c); otherwise, and
+ * writes.  Client -> plain TCP splices (tcp-splice.c) while fewer than
+ * CHANNEL_SPLICE_QUEUE other items wait in the run queue (with many busy
+ * channels, splicing every move was measured unfair); otherwise, and
  * where splicing is refused, one receive into the daemon's scratch
  * buffer, sent on at once.  What dst does not take at once is kept
  * (allocated only then).  Returns the bytes received, 0 at EOF, -EAGAIN
@@ -156,9 +158,11 @@ move_once(struct tcp_engine *eng, struct tcp *tsrc, int src, struct tcp *tdst, i
 	ssize_t n, k;
 
 	if (!tsrc && tdst && !tdst->tls && eng->flow->runq.n < CHANNEL_SPLICE_QUEUE) {
-		/* Alone in the queue: what is left of the pass; else a receive's worth. */
-		size_t max = eng->flow->runq.n == 0 && eng->flow->pass_bytes < FLOW_PASS_BYTES ?
-			     FLOW_PASS_BYTES - eng->flow->pass_bytes : eng->scratch_size;
+		/* Alone in the queue: what is left of the pass, at least a receive's worth. */
+		size_t max = eng->scratch_size, rest = FLOW_PASS_BYTES - eng->flow->pass_bytes;
+
+		if (eng->flow->runq.n == 0 && eng->flow->pass_bytes < FLOW_PASS_BYTES && rest > max)
+			max = rest;
 
 		n = tcp_splice_move(eng, src, dst, max, held, len, off, dst_err);
 		if (n != -EOPNOTSUPP) {
