@@ -138,24 +138,37 @@ proto_jw_str(struct proto_jw *w, const char *s)
 	proto_jw_strn(w, s, strlen(s));
 }
 
+/* v in decimal, ending at end (not terminated); returns where it starts. */
+static char *
+fmt_u64(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+/* Integers are written by hand: snprintf() was a visible part of each notification. */
 void
 proto_jw_int(struct proto_jw *w, int64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+	char tmp[24], *p = fmt_u64(tmp + sizeof(tmp),
+				   v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 
+	if (v < 0)
+		*--p = '-';
 	value_prefix(w);
-	put(w, tmp, (size_t)n);
+	put(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void
 proto_jw_uint(struct proto_jw *w, uint64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+	char tmp[24], *p = fmt_u64(tmp + sizeof(tmp), v);
 
 	value_prefix(w);
-	put(w, tmp, (size_t)n);
+	put(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* Finite doubles as shortest round-trip text; NaN and infinities as null. */

@@ -5,7 +5,10 @@
  *
  * For N = 1, 10, 100, 1000: N control connections each pump one socket
  * (tcp.data) from a peer that writes to every connection as fast as it
- * can; then N data channels from the same kind of peer.  After a warm-up,
+ * can; then N data channels from the same kind of peer; then N data
+ * channels the other way (client -> TCP: this client writes to every
+ * channel as fast as it can, the peer reads every connection and counts
+ * each one's bytes in memory shared with this process).  After a warm-up,
  * for a fixed window, it counts each stream's bytes and reports the
  * aggregate rate, Jain's fairness index of the per-stream bytes, the
  * slowest stream's share of a fair share, and the round trip of
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +66,49 @@ blast_start(int conns, int *port)
 				(void) send(p[i].fd, buf, sizeof(buf), MSG_NOSIGNAL);
 			else if (p[i].revents & (POLLERR | POLLHUP))
 				p[i].fd = -1;
+	}
+}
+
+/*
+ * A peer that accepts conns connections, then reads all of them until
+ * killed, adding each one's bytes to counts[i] (shared with the parent).
+ */
+static pid_t
+drain_start(int conns, int *port, long long *counts)
+{
+	int lfd = listen_loopback(port);
+	pid_t pid = fork();
+	static char buf[LOAD_READ];
+	struct pollfd *p;
+
+	if (pid < 0)
+		die("fork");
+	if (pid > 0) {
+		close(lfd);
+		return pid;
+	}
+	p = calloc((size_t)conns, sizeof(*p));
+	for (int i = 0; i < conns; i++) {
+		p[i].fd = accept(lfd, NULL, NULL);
+		if (p[i].fd < 0)
+			_exit(1);
+		fcntl(p[i].fd, F_SETFL, O_NONBLOCK);
+		p[i].events = POLLIN;
+	}
+	for (;;) {
+		if (poll(p, (nfds_t)conns, 1000) < 0)
+			_exit(1);
+		for (int i = 0; i < conns; i++) {
+			ssize_t k;
+
+			if (!(p[i].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue;
+			k = read(p[i].fd, buf, sizeof(buf));
+			if (k > 0)
+				__atomic_add_fetch(&counts[i], (long long)k, __ATOMIC_RELAXED);
+			else if (k == 0 || errno != EAGAIN)
+				p[i].fd = -1;
+		}
 	}
 }
 
@@ -155,7 +202,7 @@ cmp_d(const void *a, const void *b)
 
 /* Runs the window over n streams already set up; fills r. */
 static void
-measure(struct stream *st, int n, bool pump, double secs, struct load_result *r)
+measure(struct stream *st, int n, bool pump, long long *up, double secs, struct load_result *r)
 {
 	static char buf[LOAD_READ];
 	int epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -167,8 +214,11 @@ measure(struct stream *st, int n, bool pump, double secs, struct load_result *r)
 	for (int i = 0; i < n; i++) {
 		fcntl(st[i].fd, F_SETFL, O_NONBLOCK);
 		epoll_ctl(epfd, EPOLL_CTL_ADD, st[i].fd,
-			  &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &st[i] });
+			  &(struct epoll_event){ .events = up ? EPOLLOUT : EPOLLIN,
+						 .data.ptr = &st[i] });
 	}
+	if (up)
+		memset(buf, 'x', CHUNK);
 	while ((now = now_s()) < end) {
 		struct epoll_event ev[256];
 		int k;
@@ -177,7 +227,8 @@ measure(struct stream *st, int n, bool pump, double secs, struct load_result *r)
 			open = true;
 			pr.next = now;
 			for (int i = 0; i < n; i++)
-				st[i].at_start = st[i].total;
+				st[i].at_start = up ? __atomic_load_n(&up[i], __ATOMIC_RELAXED) :
+						 st[i].total;
 		}
 		if (open)
 			probe_step(&pr, epfd, now);
@@ -188,7 +239,17 @@ measure(struct stream *st, int n, bool pump, double secs, struct load_result *r)
 			ssize_t got;
 
 			if (!s) {
-				probe_answered(&pr, epfd, now);
+				if (pr.fd >= 0)	/* (not answered already, below) */
+					probe_answered(&pr, epfd, now);
+				continue;
+			}
+			if (up) {
+				struct pollfd q = { .fd = pr.fd, .events = POLLIN };
+
+				(void) write(s->fd, buf, CHUNK);
+				/* The probe's answer is seen at once, not after this batch of writes. */
+				if (pr.fd >= 0 && poll(&q, 1, 0) == 1)
+					probe_answered(&pr, epfd, now_s());
 				continue;
 			}
 			got = read(s->fd, buf, sizeof(buf));
@@ -212,6 +273,8 @@ measure(struct stream *st, int n, bool pump, double secs, struct load_result *r)
 	if (pr.fd >= 0)
 		close(pr.fd);
 	close(epfd);
+	for (int i = 0; up && i < n; i++)
+		st[i].total = __atomic_load_n(&up[i], __ATOMIC_RELAXED);	/* by the peer's count */
 	for (int i = 0; i < n; i++) {
 		double x = (double)(st[i].total - st[i].at_start);
 
@@ -238,13 +301,24 @@ open_socket(struct rpc *r, int port)
 }
 
 void
-load_run(int n, bool pump, double secs, struct load_result *r)
+load_run(int n, enum load_kind kind, double secs, struct load_result *r)
 {
+	bool pump = kind == LOAD_PUMP;
 	struct stream *st = calloc((size_t)n, sizeof(*st));
 	struct rpc *rs = calloc(pump ? (size_t)n : 1, sizeof(*rs));
+	long long *counts = NULL;
 	int port;
-	pid_t peer = blast_start(n, &port);
+	pid_t peer;
 
+	if (kind == LOAD_CHANNEL_UP) {
+		counts = mmap(NULL, (size_t)n * sizeof(*counts), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (counts == MAP_FAILED)
+			die("mmap");
+		peer = drain_start(n, &port, counts);
+	} else {
+		peer = blast_start(n, &port);
+	}
 	for (int i = 0; i < n; i++) {
 		if (pump) {
 			long long s = open_socket(&rs[i], port);
@@ -258,13 +332,15 @@ load_run(int n, bool pump, double secs, struct load_result *r)
 			st[i].fd = rpc_channel(&rs[0], rpc_connect(&rs[0], port));
 		}
 	}
-	measure(st, n, pump, secs, r);
+	measure(st, n, pump, counts, secs, r);
 	peer_stop(peer);
 	for (int i = 0; i < n; i++)
 		if (!pump)
 			close(st[i].fd);
 	for (int i = 0; i < (pump ? n : 1); i++)
 		rpc_close(&rs[i]);
+	if (counts)
+		munmap(counts, (size_t)n * sizeof(*counts));
 	free(rs);
 	free(st);
 }

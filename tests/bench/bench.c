@@ -772,19 +772,22 @@ run_load(double secs)
 	printf("\nload, %.0f s windows after %.0f s of warm-up:\n", secs, 1.0);
 	printf("  %-8s %6s %10s %6s %8s %18s\n", "streams", "N", "MB/s", "Jain", "slowest",
 	       "daemon.info p50/p99");
-	for (int pump = 1; pump >= 0; pump--)
+	static const char *const names[] = { "pump", "channel", "chan-up" };
+
+	for (int k = LOAD_PUMP; k <= LOAD_CHANNEL_UP; k++)
 		for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 			struct load_result r;
 
-			load_run(ns[i], pump, secs, &r);
+			load_run(ns[i], (enum load_kind)k, secs, &r);
 			printf("  %-8s %6d %10.0f %6.3f %8.2f %8.2f / %.2f ms (%d)\n",
-			       pump ? "pump" : "channel", ns[i], r.mbps, r.jain, r.slowest,
+			       names[k], ns[i], r.mbps, r.jain, r.slowest,
 			       r.info_p50, r.info_p99, r.probes);
+			fflush(stdout);
 			if (json_out)
 				fprintf(json_out, "%s{\"name\":\"load %s %d\",\"mbps\":%.1f,"
 					"\"jain\":%.4f,\"slowest\":%.3f,\"infoP50Ms\":%.3f,"
 					"\"infoP99Ms\":%.3f}", json_rows++ ? "," : "",
-					pump ? "pump" : "channel", ns[i], r.mbps, r.jain, r.slowest,
+					names[k], ns[i], r.mbps, r.jain, r.slowest,
 					r.info_p50, r.info_p99);
 		}
 }

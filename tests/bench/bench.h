@@ -64,7 +64,8 @@ struct load_result {
 	int	probes;
 };
 
-void	 load_run(int n, bool pump, double secs, struct load_result *r);
+enum load_kind { LOAD_PUMP, LOAD_CHANNEL, LOAD_CHANNEL_UP };
+void	 load_run(int n, enum load_kind kind, double secs, struct load_result *r);
 
 /* bench-fdstore.c: what systemd's fd store costs per connection. */
 void	 fdstore_bench(const char *bin, int reps, int n);

@@ -4,10 +4,15 @@
  * direction's destination fills and the relay keeps what it did not
  * take (the moves of every channel share one pipe in the daemon); every
  * stream arrives whole and in order (checked by hash), and both
- * channels end with tcp.closed once both ways have ended.
+ * channels end with tcp.closed once both ways have ended.  A TCP peer
+ * reset while the client streams up ends the socket (tcp.error) and the
+ * channel,
+ * and the next channel's bytes come whole (nothing left behind in the
+ * pipe the moves share).
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -76,7 +81,61 @@ case_channel_slow_ends(void)
 	cc_close(c);
 }
 
+/*
+ * Client -> TCP under traffic, the peer resets: tcp.error comes, the
+ * client's end is closed (its writes fail), and a channel opened after
+ * it carries 8 MiB up whole.
+ */
+static void
+case_channel_up_reset(void)
+{
+	struct cc *c = cc_open();
+	int peer, ch;
+	long long s;
+	char why[600], buf[65536];
+	struct source *src;
+	struct sink *snk;
+	struct hash sent, got;
+	ssize_t k;
+	cJSON *a;
+
+	CHECK(c, "cannot connect");
+	s = cc_pair(c, &peer);
+	CHECK(s > 0, "setup");
+	ch = channel_open(c, s, why, sizeof(why));
+	CHECK(ch >= 0, "tcp.channel: %s", why);
+	/* More than every buffer on the way holds: the source is still writing at the reset. */
+	src = source_start(ch, 256u << 20, 990);
+	CHECK(src, "thread");
+	CHECK(peer_recv_all(peer, buf, sizeof(buf), CONFORM_DEADLINE_MS) == 0, "the peer's read");
+	peer_reset(peer);
+	a = cc_note(c, "tcp.error", CONFORM_DEADLINE_MS);
+	CHECK(a && j_int(a, "params.socket") == s, "tcp.error after the reset: %s",
+	      a ? j_text(a) : "none");
+	cJSON_Delete(a);
+	CHECK(source_join(src, &sent, SLOW_MS) != 0, "the source sent everything");
+	k = recv(ch, buf, 1, MSG_DONTWAIT);
+	CHECK(k == 0 || (k < 0 && errno != EAGAIN), "the channel's end is still open");
+	close(ch);
+	/* The next channel: 8 MiB up, whole and in order. */
+	s = cc_pair(c, &peer);
+	CHECK(s > 0, "setup");
+	ch = channel_open(c, s, why, sizeof(why));
+	CHECK(ch >= 0, "tcp.channel: %s", why);
+	src = source_start(ch, 8u << 20, 991);
+	snk = sink_start(peer, 0);
+	CHECK(src && snk, "threads");
+	CHECK(source_join(src, &sent, SLOW_MS) == 0, "the source stalled");
+	CHECK(sink_join(snk, &got, SLOW_MS) == 0, "the peer saw no EOF");
+	CHECK(hash_eq(&sent, &got), "%llu bytes sent, %llu came, or other bytes",
+	      (unsigned long long)sent.len, (unsigned long long)got.len);
+	close(ch);
+	close(peer);
+	cc_close(c);
+}
+
 const struct conform_case conform_cases_relay[] = {
 	{ "tcp-channel-slow-ends", case_channel_slow_ends, false },
+	{ "tcp-channel-up-reset", case_channel_up_reset, false },
 	{ NULL, NULL, false },
 };

@@ -94,6 +94,11 @@ numbers_and_base64(void **state)
 	proto_jw_arr_begin(&w);
 	proto_jw_int(&w, INT64_MIN);
 	proto_jw_int(&w, INT64_MAX);
+	proto_jw_int(&w, 0);
+	proto_jw_int(&w, -1);
+	proto_jw_int(&w, -10);
+	proto_jw_uint(&w, 0);
+	proto_jw_uint(&w, 1000);
 	proto_jw_double(&w, 0.5);
 	proto_jw_double(&w, NAN);
 	proto_jw_double(&w, INFINITY);
@@ -101,7 +106,8 @@ numbers_and_base64(void **state)
 	proto_jw_base64(&w, "", 0);
 	proto_jw_raw(&w, "{\"x\":1}", 7);
 	proto_jw_arr_end(&w);
-	assert_string_equal(text(&b), "[-9223372036854775808,9223372036854775807,0.5,null,null,"
+	assert_string_equal(text(&b), "[-9223372036854775808,9223372036854775807,0,-1,-10,0,1000,"
+			    "0.5,null,null,"
 			    "\"Zm9vYmFy\",\"\",{\"x\":1}]");
 	proto_buf_free(&b);
 }
