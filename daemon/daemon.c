@@ -631,7 +631,6 @@ daemon_done(struct daemon *d)
 	d->dns = dns_free(d->dns);
 	d->eng.sockets = proto_idmap_free(d->eng.sockets);
 	tcp_tls_engine_done(&d->eng);
-	tcp_splice_done(&d->eng);
 	d->metrics = metrics_free(d->metrics);	/* closes GET /metrics too */
 	fdstore_done(d);
 	recover_free(d);

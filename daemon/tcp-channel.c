@@ -6,10 +6,7 @@
  * throughput); the daemon relays between the other end and the TCP
  * socket, both ways.  Each direction takes turns in the daemon's run
  * queue (flow.c): one receive into the daemon's scratch buffer, sent on
- * at once (client -> plain TCP while the queue is short: spliced through
- * the engine's pipe instead, tcp-splice.c; with many busy channels
- * splicing every move measured unfair, so they copy); only what the
- * destination does not take is kept, in a buffer
+ * at once; only what the destination does not take is kept, in a buffer
  * of that size allocated then and given back once it is out, and the
  * direction reads again only after that.  An idle channel holds no
  * buffer, a busy one at most one receive per direction, and a slow side
@@ -36,7 +33,6 @@
 #include "tcp-tls.h"
 
 #define CHANNEL_SNDBUF	(4 << 20)	/* socketpair send buffers, both ends */
-#define CHANNEL_SPLICE_QUEUE 4		/* splice only while fewer items wait for a turn */
 
 struct tcp_channel {
 	int		 fd;		/* our end of the socketpair */
@@ -142,36 +138,17 @@ flush_held(struct tcp *t, int fd, char **buf, size_t *len, size_t *off)
 }
 
 /*
- * Moves one chunk from src to dst: the one place the relay reads and
- * writes.  Client -> plain TCP splices (tcp-splice.c) while fewer than
- * CHANNEL_SPLICE_QUEUE other items wait in the run queue (with many busy
- * channels, splicing every move was measured unfair); otherwise, and
- * where splicing is refused, one receive into the daemon's scratch
- * buffer, sent on at once.  What dst does not take at once is kept
- * (allocated only then).  Returns the bytes received, 0 at EOF, -EAGAIN
- * when src has nothing, or -errno (*dst_err: the error was dst's).
+ * Moves one receive from src to dst through the daemon's scratch buffer;
+ * what dst does not take at once is kept (allocated only then).  Returns
+ * the bytes received, 0 at EOF, -EAGAIN when src has nothing, or -errno
+ * (*dst_err: the error was dst's).
  */
 static ssize_t
 move_once(struct tcp_engine *eng, struct tcp *tsrc, int src, struct tcp *tdst, int dst,
 	  char **held, size_t *len, size_t *off, bool *dst_err)
 {
-	ssize_t n, k;
+	ssize_t n = io_recv(tsrc, src, eng->scratch, eng->scratch_size), k;
 
-	if (!tsrc && tdst && !tdst->tls && eng->flow->runq.n < CHANNEL_SPLICE_QUEUE) {
-		/* Alone in the queue: what is left of the pass, at least a receive's worth. */
-		size_t max = eng->scratch_size, rest = FLOW_PASS_BYTES - eng->flow->pass_bytes;
-
-		if (eng->flow->runq.n == 0 && eng->flow->pass_bytes < FLOW_PASS_BYTES && rest > max)
-			max = rest;
-
-		n = tcp_splice_move(eng, src, dst, max, held, len, off, dst_err);
-		if (n != -EOPNOTSUPP) {
-			if (n > 0)
-				flow_charge(eng->flow, (size_t)n);
-			return n;
-		}
-	}
-	n = io_recv(tsrc, src, eng->scratch, eng->scratch_size);
 	*dst_err = false;
 	if (n <= 0)
 		return n;
@@ -276,7 +253,7 @@ turn_up(struct flow_item *it)
 			ch->up_eof = true;
 		} else if (n > 0) {
 			sent += n - (ssize_t)(ch->up ? ch->up_len : 0);
-			if ((size_t)n >= eng->scratch_size && !ch->up)
+			if ((size_t)n == eng->scratch_size && !ch->up)
 				flow_ready(eng->flow, it);	/* more, after the others */
 		} else if (n != -EAGAIN) {
 			if (dst_err)

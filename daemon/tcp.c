@@ -80,7 +80,6 @@ tcp_engine_init(struct tcp_engine *eng)
 	TAILQ_INIT(&eng->dead);
 	TAILQ_INIT(&eng->paused);
 	TAILQ_INIT(&eng->to_flush);
-	eng->relay_pipe[0] = eng->relay_pipe[1] = -1;
 }
 
 /* Frees the sockets in the graveyard.  Returns whether there were any. */

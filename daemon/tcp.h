@@ -59,9 +59,6 @@ struct tcp_engine {
 	struct tcp_list		 paused;	/* listeners whose accept waits for fds */
 	struct tcp_tls_engine	*tls;		/* client context, sessions */
 	struct tcp_list		 to_flush;	/* writes queued, to send in tcp_engine_flush() */
-	int			 relay_pipe[2];	/* channels splice through it (tcp-splice.c); -1: none */
-	size_t			 relay_pipe_size;
-	bool			 no_splice;	/* splice(2) refused: channels copy */
 };
 
 /*
@@ -295,11 +292,6 @@ void		 tcp_accept_resume(struct tcp *t);
 void		 tcp_accept_init(struct tcp *t);
 bool		 tcp_accept_hand(struct tcp *t, int fd, const struct sockaddr_storage *ss,
 		     struct tcp_tls *tls);
-
-/* tcp-splice.c */
-void		 tcp_splice_done(struct tcp_engine *eng);
-ssize_t		 tcp_splice_move(struct tcp_engine *eng, int src, int dst, size_t max,
-				 char **held, size_t *len, size_t *off, bool *dst_err);
 
 /* tcp-channel.c */
 const char	*tcp_channel_busy(const struct tcp *t);

@@ -245,8 +245,9 @@ measure(struct stream *st, int n, bool pump, long long *up, double secs, struct 
 			}
 			if (up) {
 				struct pollfd q = { .fd = pr.fd, .events = POLLIN };
+				ssize_t w = write(s->fd, buf, CHUNK);
 
-				(void) write(s->fd, buf, CHUNK);
+				(void) w;	/* the peer counts what arrives; a full socket takes none */
 				/* The probe's answer is seen at once, not after this batch of writes. */
 				if (pr.fd >= 0 && poll(&q, 1, 0) == 1)
 					probe_answered(&pr, epfd, now_s());
