@@ -46,6 +46,9 @@ spawn_start(struct spawned *sp, const char *bin, const char *config, long nofile
 	if (!f)
 		return -1;
 	fputs(config ? config : "", f);
+	/* NOTIFY_SOCKET below is for READY=1 only, not systemd's fd store. */
+	if (!config || !strstr(config, "fd-store"))
+		fputs("\n[daemon]\nfd-store = no\n", f);
 	fclose(f);
 	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", notify);
