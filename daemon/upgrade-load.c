@@ -86,11 +86,16 @@ bytes(const cJSON *o, const char *k, size_t *n)
 	return b;
 }
 
-/* Whether fd is an open descriptor of ours (inherited as the image says), or -1. */
+/*
+ * Whether fd is an open descriptor of ours (inherited as the image says),
+ * or -1.  It is close-on-exec again from now on: the old process cleared
+ * that for the exec only, and a later upgrade hands on only what its
+ * image lists.
+ */
 static bool
 fd_ok(int fd)
 {
-	return fd == -1 || (fd > 2 && fcntl(fd, F_GETFD) >= 0);
+	return fd == -1 || (fd > 2 && fcntl(fd, F_SETFD, FD_CLOEXEC) >= 0);
 }
 
 static struct ctl *
