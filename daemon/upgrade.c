@@ -45,6 +45,7 @@
 #include "metrics.h"
 #include "proto-errors.h"
 #include "rpc.h"
+#include "sdnotify.h"
 #include "upgrade.h"
 
 extern char **environ;
@@ -639,7 +640,7 @@ upgrade_child_finish(struct daemon *d)
 	upgrade_load_start(d, u->image, pause_ms);
 	cJSON_Delete(u->image);
 	u->image = NULL;
-	(void) sd_notifyf(0, "MAINPID=%d", (int)getpid());
+	sdnotify_send(d, false, "MAINPID=%d", (int)getpid());
 	log_notice("upgrade: generation %llu running, %lld ms after the request",
 		   (unsigned long long)d->generation, (long long)pause_ms);
 }
