@@ -361,6 +361,15 @@ run(struct daemon *d, char *why, size_t whylen)
 		goto out;
 	}
 	img = upgrade_save(d, &fds, strcmp(hook, "format") == 0 ? 999 : UPGRADE_FORMAT);
+	if (img && strcmp(hook, "badfd") == 0) {
+		/* Test hook: an image naming one descriptor for everything. */
+		cJSON *x, *lfd = cJSON_GetObjectItemCaseSensitive(img, "listenFd");
+
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(img, "sockets"))
+			if (cJSON_IsNumber(lfd) && cJSON_IsNumber(cJSON_GetObjectItem(x, "fd")) &&
+			    cJSON_GetObjectItem(x, "fd")->valuedouble >= 0)
+				cJSON_SetNumberValue(cJSON_GetObjectItem(x, "fd"), lfd->valuedouble);
+	}
 	if (img)
 		text = cJSON_PrintUnformatted(img);
 	cJSON_Delete(img);

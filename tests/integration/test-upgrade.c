@@ -875,10 +875,11 @@ main(int argc, char **argv)
 
 	/* 2: refused upgrades, the daemon serving on. */
 	{
-		static const char *const hooks[] = { "format", "exit", "crash", "hang" };
-		static const char *const says[] = { "format", "status 1", "signal", "not ready" };
+		static const char *const hooks[] = { "format", "exit", "crash", "hang", "badfd" };
+		static const char *const says[] = { "format", "status 1", "signal", "not ready",
+						    "descriptor" };
 
-		for (int h = 0; h < 4; h++) {
+		for (int h = 0; h < 5; h++) {
 			write_hook(hook, hooks[h]);
 			expect_refusal = true;
 			target += STREAM_BYTES / 4;
