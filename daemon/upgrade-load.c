@@ -575,9 +575,8 @@ upgrade_load_start(struct daemon *d, const cJSON *img, int64_t pause_ms)
 	cJSON_ArrayForEach(x, clients) {
 		uint64_t n = (uint64_t)num(x, "num", 0);
 
-		TAILQ_FOREACH(c, &d->ctls, link)
-			if (c->num == n && flag(x, "monitor"))
-				(void) monitor_enable(c, true);
+		if (flag(x, "monitor") && (c = ctl_find_num(d, n)))
+			(void) monitor_enable(c, true);
 	}
 	for (c = TAILQ_FIRST(&d->ctls); c; c = cn) {
 		cn = TAILQ_NEXT(c, link);
@@ -595,11 +594,8 @@ upgrade_load_start(struct daemon *d, const cJSON *img, int64_t pause_ms)
 
 		if (!flag(x, "drain"))
 			continue;
-		TAILQ_FOREACH(c, &d->ctls, link)
-			if (c->num == n) {
-				ctl_close_after_flush(c, "closing once flushed");
-				break;
-			}
+		if ((c = ctl_find_num(d, n)))
+			ctl_close_after_flush(c, "closing once flushed");
 	}
 	if (metrics_http_start(d) < 0)
 		log_error("upgrade: metrics-listen could not be opened again");

@@ -474,25 +474,6 @@ daemon_pid(void)
 	return pid;
 }
 
-static int
-count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return -1;
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
-
 /*
  * The descriptors of pid above 2 without close-on-exec, marked in mark[]
  * (sized MARKS); their count, or -1.
@@ -904,10 +885,10 @@ main(int argc, char **argv)
 		}
 		pid = daemon_pid();
 		if (r == 1) {
-			fds2 = count_fds(pid);
+			fds2 = spawn_count_fds(pid);
 			rss2 = spawn_status_kib(pid, "VmRSS:");
 		}
-		fds_last = count_fds(pid);
+		fds_last = spawn_count_fds(pid);
 		rss_last = spawn_status_kib(pid, "VmRSS:");
 	}
 	check(hashes_ok() && sockets_ok(), "%d upgrades in a row: every byte, every counter", repeat);

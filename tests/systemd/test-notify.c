@@ -14,7 +14,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -79,25 +78,6 @@ fill_notify(void)
 	while (n < 100000 && send(fd, "X_FILLER=1", 10, MSG_DONTWAIT) == 10)
 		n++;
 	close(fd);
-	return n;
-}
-
-/* The number of open descriptors of p, or -1 when it has none to show (gone). */
-static int
-fd_count(pid_t p)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *dp;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)p);
-	if (!(dp = opendir(path)))
-		return -1;
-	while ((e = readdir(dp)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dp);
 	return n;
 }
 
@@ -322,7 +302,7 @@ main(int argc, char **argv)
 				gone = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
 				break;
 			}
-			if ((n = fd_count(old)) >= 0 && n <= 4)
+			if ((n = spawn_count_fds(old)) >= 0 && n <= 4)
 				break;	/* 0, 1, 2 and sd_notify's socket */
 			(void) poll(NULL, 0, 20);
 		}
