@@ -268,7 +268,7 @@ hand_on(int sig)
 }
 
 /*
- * The new process is ready: the old one goes without touching anything.
+ * The new process is ready: the old one goes, shutting nothing down.
  * A SIGTERM, SIGINT or SIGHUP that came during the upgrade (held back,
  * see run()) or comes now is handed on to the new process; a SIGUSR2 is
  * not (the upgrade it asks for is this one).  Every descriptor is closed
@@ -292,11 +292,9 @@ let_go(pid_t pid)
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
 		(void) sigaction(fwd[i], &sa, NULL);
 		sigaddset(&set, fwd[i]);
-		if (sigismember(&pend, fwd[i])) {
+		if (sigismember(&pend, fwd[i]))	/* delivered to hand_on() once unblocked */
 			log_notice("upgrade: signal %d came during the upgrade: handed on to %d",
 				   fwd[i], (int)pid);
-			(void) kill(pid, fwd[i]);
-		}
 	}
 	(void) signal(SIGUSR2, SIG_IGN);	/* discards one held back */
 	sa.sa_handler = mainpid_late;
