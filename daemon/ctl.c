@@ -52,6 +52,18 @@ ctl_schedule(struct ctl *c)
 	}
 }
 
+/* The live client numbered n, or NULL. */
+struct ctl *
+ctl_find_num(struct daemon *d, uint64_t n)
+{
+	struct ctl *c;
+
+	TAILQ_FOREACH(c, &d->ctls, link)
+		if (c->num == n)
+			return c;
+	return NULL;
+}
+
 /*
  * Takes ownership of the accepted fd and starts reading it.  Returns the
  * ctl, or NULL on OOM (fd closed).

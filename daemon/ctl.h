@@ -84,6 +84,7 @@ struct ctl {
 };
 
 struct ctl	*ctl_new(struct daemon *d, int fd);
+struct ctl	*ctl_find_num(struct daemon *d, uint64_t n);
 void		 ctl_close(struct ctl *c, const char *reason);
 int		 ctl_pass_fd(struct ctl *c, int fd);
 void		 ctl_close_after_flush(struct ctl *c, const char *reason);

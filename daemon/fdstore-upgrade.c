@@ -41,18 +41,6 @@ num(const cJSON *o, const char *k, double def)
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
-/* The live client numbered n, or NULL. */
-static struct ctl *
-ctl_by_num(struct daemon *d, uint64_t n)
-{
-	struct ctl *c;
-
-	TAILQ_FOREACH(c, &d->ctls, link)
-		if (c->num == n)
-			return c;
-	return NULL;
-}
-
 /* c's delivery marks as the image has them (relative to its unsent output). */
 static int
 load_marks(struct ctl *c, const cJSON *a)
@@ -97,7 +85,7 @@ fdstore_upgrade_load(struct daemon *d, const cJSON *img, const char **why)
 		t->relay_down = (size_t)num(x, "relayDown", 0);
 	}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(img, "clients")) {
-		struct ctl *c = ctl_by_num(d, (uint64_t)num(x, "num", 0));
+		struct ctl *c = ctl_find_num(d, (uint64_t)num(x, "num", 0));
 
 		if (c && load_marks(c, cJSON_GetObjectItemCaseSensitive(x, "marks")) < 0) {
 			*why = "out of memory";
@@ -213,7 +201,7 @@ fdstore_upgrade_start(struct daemon *d, const cJSON *img)
 	}
 	d->fds.on = true;
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(img, "clients")) {
-		c = ctl_by_num(d, (uint64_t)num(x, "num", 0));
+		c = ctl_find_num(d, (uint64_t)num(x, "num", 0));
 		if (!c || num(x, "ledger", 0) == 0)
 			continue;
 		c->ledger = claim(l, claimed, num(x, "ledger", 0), LEDGER_CLIENT, c->num);

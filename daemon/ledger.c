@@ -81,10 +81,11 @@ ledger_map(struct ledger *l, int fd)
 {
 	struct ledger_head h;
 	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
 
 	*l = (struct ledger){ .fd = -1 };
-	/* Sealed against shrinking, or a mapping could fault. */
-	if ((fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK) == 0)
+	/* A memfd sealed against shrinking (-1: not a memfd), or a mapping could fault. */
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
 		return -EINVAL;
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size < LEDGER_SLOT_SIZE ||
 	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))

@@ -149,18 +149,6 @@ find_slot(struct recover *r, uint16_t kind, uint64_t id)
 	return NULL;
 }
 
-/* The live client numbered num, or NULL. */
-static struct ctl *
-find_ctl(struct daemon *d, uint64_t num)
-{
-	struct ctl *c;
-
-	TAILQ_FOREACH(c, &d->ctls, link)
-		if (c->num == num)
-			return c;
-	return NULL;
-}
-
 /* An fd nobody takes back: closed, and out of the store. */
 static void
 drop(struct daemon *d, struct recover_fd *f, const char *why)
@@ -179,7 +167,7 @@ adopt_client(struct daemon *d, struct recover *r, struct recover_fd *f)
 	struct recover_slot *s = find_slot(r, LEDGER_CLIENT, num);
 	struct ctl *c;
 
-	if (!s || num == 0 || find_ctl(d, num)) {
+	if (!s || num == 0 || ctl_find_num(d, num)) {
 		drop(d, f, "not in the ledger");
 		return;
 	}
@@ -215,7 +203,7 @@ adopt_socket(struct daemon *d, struct recover *r, struct recover_fd *f)
 		return;
 	}
 	ls = &s->rec.s;
-	c = find_ctl(d, ls->owner);
+	c = ctl_find_num(d, ls->owner);
 	if (!c) {
 		s->used = true;		/* nobody to tell */
 		drop(d, f, "its client did not come back");

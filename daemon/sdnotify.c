@@ -30,7 +30,7 @@ send_status(struct daemon *d, const char *prefix, bool force)
 	if (!force && strcmp(status, d->status) == 0)
 		return;
 	memcpy(d->status, status, sizeof(status));
-	(void) sd_notifyf(0, "%sSTATUS=%s", prefix, status);
+	sdnotify_send(d, !*prefix, "%sSTATUS=%s", prefix, status);
 }
 
 static void
@@ -42,7 +42,7 @@ on_status(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	(void) sd_notify(0, "WATCHDOG=1");
+	sdnotify_send(daemon_from_loop(loop), true, "WATCHDOG=1");
 }
 
 static void
@@ -87,7 +87,7 @@ sdnotify_start(struct daemon *d)
 
 		ev_timer_set(&d->watchdog_timer, half, half);
 		start_unref(d->loop, &d->watchdog_timer);
-		(void) sd_notify(0, "WATCHDOG=1");
+		sdnotify_send(d, true, "WATCHDOG=1");
 		log_info("watchdog: every %.3f s", half);
 	}
 }
@@ -117,8 +117,8 @@ sdnotify_failed(struct daemon *d, const char *why, int err)
 void
 sdnotify_stopping(struct daemon *d)
 {
-	(void) sd_notifyf(0, "STOPPING=1\nSTATUS=stopping: %zu clients, %zu sockets", d->nctls,
-			  d->eng.nsockets);
+	sdnotify_send(d, false, "STOPPING=1\nSTATUS=stopping: %zu clients, %zu sockets", d->nctls,
+		      d->eng.nsockets);
 	stop_unref(d->loop, &d->status_timer);
 }
 
@@ -127,6 +127,7 @@ sdnotify_done(struct daemon *d)
 {
 	stop_unref(d->loop, &d->status_timer);
 	stop_unref(d->loop, &d->watchdog_timer);
+	sdnotify_send_done(d);
 	if (ev_is_active(&d->sighup)) {
 		ev_ref(d->loop);
 		ev_signal_stop(d->loop, &d->sighup);
@@ -217,9 +218,9 @@ sdnotify_reload(struct daemon *d)
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	(void) sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
-			  (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000,
-			  d->conf_path ? d->conf_path : "(no file)");
+	sdnotify_send(d, false, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+		      (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000,
+		      d->conf_path ? d->conf_path : "(no file)");
 	if (d->policy_load) {
 		/* A newer SIGHUP: the reload under way is dropped for this one. */
 		d->policy_load = policy_load_cancel(d->policy_load);

@@ -7,6 +7,8 @@
  * read again and, once its policy is complete, applied in one step to
  * everything that can change while running, then READY=1.  Without
  * NOTIFY_SOCKET the notifications cost nothing; SIGHUP still reloads.
+ * Nothing here blocks the loop on a systemd that does not read
+ * (sdnotify-send.c).
  */
 #ifndef TISOCK_SDNOTIFY_H
 #define TISOCK_SDNOTIFY_H
@@ -21,5 +23,10 @@ void	sdnotify_failed(struct daemon *d, const char *why, int err);
 void	sdnotify_stopping(struct daemon *d);
 void	sdnotify_done(struct daemon *d);
 int	sdnotify_reload(struct daemon *d);
+
+/* sdnotify-send.c */
+void	sdnotify_send(struct daemon *d, bool may_drop, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	sdnotify_send_done(struct daemon *d);
 
 #endif

@@ -51,30 +51,12 @@ tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
 
 	if (id == 0 || proto_idmap_get(eng->sockets, id))
 		return NULL;
-	t = calloc(1, sizeof(*t));
+	t = tcp_alloc(eng, owner, id);
 	if (!t)
 		return NULL;
-	*t = (struct tcp){
-		.eng = eng, .owner = owner, .id = id, .fd = -1, .state = st,
-		.created = ev_now(eng->loop), .port = -1, .listen_queue = -1,
-		.timeout_ms = -1, .opts = TCP_SOCKOPTS_NONE, .happy_eyeballs = -1,
-		.chunk_size = PROTO_READ_DEFAULT,
-	};
-	if (proto_idmap_put(eng->sockets, id, t) < 0) {
-		free(t);
-		return NULL;
-	}
+	t->state = st;
 	if (id > eng->next_socket)
 		eng->next_socket = id;
-	TAILQ_INIT(&t->reads);
-	TAILQ_INIT(&t->writes);
-	TAILQ_INIT(&t->accepts);
-	TAILQ_INIT(&t->closes);
-	ev_init(&t->rio, NULL);
-	ev_init(&t->wio, NULL);
-	t->run_item.run = tcp_read_turn;
-	t->stall_item.run = tcp_wake;
-	tcp_close_init(t);
 	if (!owner) {
 		TAILQ_INSERT_TAIL(&eng->orphans, t, link);
 		t->where = TCP_IN_ORPHANS;

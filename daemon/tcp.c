@@ -126,18 +126,18 @@ tcp_find(struct tcp_engine *eng, int64_t id)
 }
 
 /*
- * A new socket of owner in state initialized, with the next id.  Returns
- * it, or NULL on OOM.
+ * A socket of owner with that id, in state initialized, in the id map but
+ * in no list yet (tcp_new(), tcp_adopt()).  Returns it, or NULL on OOM.
  */
 struct tcp *
-tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
+tcp_alloc(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id)
 {
 	struct tcp *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	*t = (struct tcp){
-		.eng = eng, .owner = owner, .id = ++eng->next_socket, .fd = -1,
+		.eng = eng, .owner = owner, .id = id, .fd = -1,
 		.state = TCP_STATE_INITIALIZED, .created = ev_now(eng->loop),
 		.port = -1, .listen_queue = -1, .timeout_ms = -1,
 		.opts = TCP_SOCKOPTS_NONE, .happy_eyeballs = -1,
@@ -156,6 +156,20 @@ tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
 	t->run_item.run = tcp_read_turn;
 	t->stall_item.run = tcp_wake;
 	tcp_close_init(t);
+	return t;
+}
+
+/*
+ * A new socket of owner in state initialized, with the next id.  Returns
+ * it, or NULL on OOM.
+ */
+struct tcp *
+tcp_new(struct tcp_engine *eng, struct tcp_owner *owner)
+{
+	struct tcp *t = tcp_alloc(eng, owner, ++eng->next_socket);
+
+	if (!t)
+		return NULL;
 	TAILQ_INSERT_TAIL(&owner->sockets, t, link);
 	owner->nsockets++;
 	eng->ev->created(t);

@@ -234,6 +234,7 @@ bool		 tcp_engine_reap(struct tcp_engine *eng);
 void		 tcp_engine_resume_accepts(struct tcp_engine *eng);
 void		 tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc);
 struct tcp	*tcp_new(struct tcp_engine *eng, struct tcp_owner *owner);
+struct tcp	*tcp_alloc(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id);
 struct tcp	*tcp_free(struct tcp *t);
 struct tcp	*tcp_find(struct tcp_engine *eng, int64_t id);
 void		 tcp_set_state(struct tcp *t, enum tcp_state s);

@@ -14,9 +14,12 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -36,6 +39,8 @@ struct load {
 	struct ctl	**ctls;		/* by their place in the image */
 	uint64_t	*nums;
 	size_t		 nctls;
+	unsigned char	*claimed;	/* descriptors taken, a bit each */
+	size_t		 nclaimed;	/* bytes */
 	const char	*why;
 };
 
@@ -86,11 +91,27 @@ bytes(const cJSON *o, const char *k, size_t *n)
 	return b;
 }
 
-/* Whether fd is an open descriptor of ours (inherited as the image says), or -1. */
+/*
+ * Whether fd is an open descriptor of ours, inherited as the image says
+ * (a socket unless any; each named once only: two objects on one
+ * descriptor would close it twice), or -1.  It is close-on-exec again
+ * from now on: the old process cleared that for the exec only, and a
+ * later upgrade hands on only what its image lists.
+ */
 static bool
-fd_ok(int fd)
+fd_claim(struct load *l, double v, bool any)
 {
-	return fd == -1 || (fd > 2 && fcntl(fd, F_GETFD) >= 0);
+	int fd = v >= -1 && v < (double)INT_MAX ? (int)v : -2;
+	struct stat st;
+
+	if (fd == -1)
+		return true;
+	if (fd < 3 || (size_t)fd >= l->nclaimed * CHAR_BIT || (l->claimed[fd / CHAR_BIT] &
+	    (1u << (fd % CHAR_BIT))) || fstat(fd, &st) < 0 || (!any && !S_ISSOCK(st.st_mode)) ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return false;
+	l->claimed[fd / CHAR_BIT] |= (unsigned char)(1u << (fd % CHAR_BIT));
+	return true;
 }
 
 static struct ctl *
@@ -229,7 +250,7 @@ load_tcp(struct load *l, const cJSON *j)
 		l->why = "a socket of an unknown client";
 		return -1;
 	}
-	if (!fd_ok((int)num(j, "fd", -1)) || (ch && !fd_ok((int)num(ch, "fd", -1)))) {
+	if (!fd_claim(l, num(j, "fd", -1), false) || (ch && !fd_claim(l, num(ch, "fd", -1), false))) {
 		l->why = "a socket's descriptor was not inherited";
 		return -1;
 	}
@@ -315,11 +336,11 @@ load_ctl(struct load *l, const cJSON *j, size_t i)
 	char *b;
 
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "fdpass"))
-		if (!fd_ok((int)num(x, "fd", -1)) || num(x, "fd", -1) < 0) {
+		if (num(x, "fd", -1) < 0 || !fd_claim(l, num(x, "fd", -1), true)) {
 			l->why = "a descriptor to pass was not inherited";
 			return -1;
 		}
-	if (num(j, "fd", -1) < 0 || !fd_ok((int)num(j, "fd", -1))) {
+	if (num(j, "fd", -1) < 0 || !fd_claim(l, num(j, "fd", -1), false)) {
 		l->why = "a client's descriptor was not inherited";
 		return -1;
 	}
@@ -412,6 +433,7 @@ upgrade_load(struct daemon *d, const cJSON *img, char **why)
 	const cJSON *clients = cJSON_GetObjectItemCaseSensitive(img, "clients");
 	const cJSON *sockets = cJSON_GetObjectItemCaseSensitive(img, "sockets"), *x;
 	struct load l = { .d = d };
+	struct rlimit rl;
 	const char *s;
 	size_t i = 0;
 	int r = -1;
@@ -419,7 +441,13 @@ upgrade_load(struct daemon *d, const cJSON *img, char **why)
 	l.nctls = (size_t)cJSON_GetArraySize(clients);
 	l.ctls = calloc(l.nctls + 1, sizeof(*l.ctls));
 	l.nums = calloc(l.nctls + 1, sizeof(*l.nums));
-	if (!l.ctls || !l.nums) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur <= (1u << 24))
+		l.nclaimed = (size_t)rl.rlim_cur / CHAR_BIT + 1;
+	else
+		l.nclaimed = (1u << 24) / CHAR_BIT;
+	l.claimed = calloc(l.nclaimed, 1);
+	if (!l.ctls || !l.nums || !l.claimed) {
 		l.why = "out of memory";
 		goto out;
 	}
@@ -435,7 +463,7 @@ upgrade_load(struct daemon *d, const cJSON *img, char **why)
 	d->socket_owned = flag(img, "socketOwned");
 	d->socket_dev = (dev_t)num(img, "socketDev", 0);
 	d->socket_ino = (ino_t)num(img, "socketIno", 0);
-	if (!fd_ok((int)num(img, "listenFd", -1))) {
+	if (!fd_claim(&l, num(img, "listenFd", -1), false)) {
 		l.why = "the control socket was not inherited";
 		goto out;
 	}
@@ -454,6 +482,7 @@ out:
 	*why = (char *)(l.why ? l.why : "out of memory");
 	free(l.ctls);
 	free(l.nums);
+	free(l.claimed);
 	return r;
 }
 
@@ -546,9 +575,8 @@ upgrade_load_start(struct daemon *d, const cJSON *img, int64_t pause_ms)
 	cJSON_ArrayForEach(x, clients) {
 		uint64_t n = (uint64_t)num(x, "num", 0);
 
-		TAILQ_FOREACH(c, &d->ctls, link)
-			if (c->num == n && flag(x, "monitor"))
-				(void) monitor_enable(c, true);
+		if (flag(x, "monitor") && (c = ctl_find_num(d, n)))
+			(void) monitor_enable(c, true);
 	}
 	for (c = TAILQ_FIRST(&d->ctls); c; c = cn) {
 		cn = TAILQ_NEXT(c, link);
@@ -566,11 +594,8 @@ upgrade_load_start(struct daemon *d, const cJSON *img, int64_t pause_ms)
 
 		if (!flag(x, "drain"))
 			continue;
-		TAILQ_FOREACH(c, &d->ctls, link)
-			if (c->num == n) {
-				ctl_close_after_flush(c, "closing once flushed");
-				break;
-			}
+		if ((c = ctl_find_num(d, n)))
+			ctl_close_after_flush(c, "closing once flushed");
 	}
 	if (metrics_http_start(d) < 0)
 		log_error("upgrade: metrics-listen could not be opened again");

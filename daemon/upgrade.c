@@ -45,6 +45,7 @@
 #include "metrics.h"
 #include "proto-errors.h"
 #include "rpc.h"
+#include "sdnotify.h"
 #include "upgrade.h"
 
 extern char **environ;
@@ -242,6 +243,71 @@ drop_untransferable(struct daemon *d)
 	}
 }
 
+static volatile sig_atomic_t successor;	/* the new process, once it is ready */
+
+/* MAINPID= not taken within UPGRADE_MAINPID_WAIT: exit 1 (not killed by SIGALRM). */
+static void
+mainpid_late(int sig)
+{
+	static const char msg[] = "tisockd: upgrade: systemd did not take MAINPID= in time\n";
+
+	(void) sig;
+	(void) write(2, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+/* SIGTERM, SIGINT and SIGHUP once the new process is ready: its business. */
+static void
+hand_on(int sig)
+{
+	int e = errno;
+
+	if (successor > 0)
+		(void) kill((pid_t)successor, sig);
+	errno = e;
+}
+
+/*
+ * The new process is ready: the old one goes, shutting nothing down.
+ * A SIGTERM, SIGINT or SIGHUP that came during the upgrade (held back,
+ * see run()) or comes now is handed on to the new process; a SIGUSR2 is
+ * not (the upgrade it asks for is this one).  Every descriptor is closed
+ * first: the kernel keeps each socket alive through the new process's
+ * copy, and nothing of them stays here.  Then MAINPID= tells systemd; a
+ * notify socket that does not take it (sd_notify() blocks on a full
+ * queue) holds this process at most UPGRADE_MAINPID_WAIT seconds, after
+ * which it exits 1 (never killed by a signal; see tisockd(8)).
+ */
+static void __attribute__((noreturn))
+let_go(pid_t pid)
+{
+	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa = { .sa_handler = hand_on };
+	sigset_t pend, set;
+
+	successor = pid;
+	sigemptyset(&set);
+	if (sigpending(&pend) < 0)
+		sigemptyset(&pend);
+	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
+		(void) sigaction(fwd[i], &sa, NULL);
+		sigaddset(&set, fwd[i]);
+		if (sigismember(&pend, fwd[i]))	/* delivered to hand_on() once unblocked */
+			log_notice("upgrade: signal %d came during the upgrade: handed on to %d",
+				   fwd[i], (int)pid);
+	}
+	(void) signal(SIGUSR2, SIG_IGN);	/* discards one held back */
+	sa.sa_handler = mainpid_late;
+	(void) sigaction(SIGALRM, &sa, NULL);
+	sigaddset(&set, SIGALRM);
+	(void) sigprocmask(SIG_UNBLOCK, &set, NULL);
+	(void) close_range(3, ~0U, 0);
+	(void) alarm(UPGRADE_MAINPID_WAIT);
+	(void) sd_notifyf(0, "MAINPID=%d", (int)pid);
+	(void) sd_notify_barrier(0, 2 * 1000000ULL);	/* systemd has it before we go */
+	_exit(0);
+}
+
 /*
  * Hands everything over to a new process.  Returns only when that failed
  * (why says so); on success the process exits here.
@@ -254,6 +320,7 @@ run(struct daemon *d, char *why, size_t whylen)
 	char exe[PATH_MAX], hook[32], *text = NULL, **env = NULL, *dl;
 	int image_fd = -1, p[2] = { -1, -1 };
 	struct metrics_http **mh;
+	sigset_t hold, mask;
 	cJSON *img;
 	pid_t pid;
 
@@ -261,6 +328,17 @@ run(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "the daemon is starting, reloading its config or stopping");
 		return;
 	}
+	/*
+	 * SIGTERM, SIGINT, SIGHUP and SIGUSR2 are held back until the outcome
+	 * is known: the old process's if it serves on, handed on (let_go())
+	 * if the new one takes over.  Never lost, never applied twice.
+	 */
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGUSR2);
+	(void) sigprocmask(SIG_BLOCK, &hold, &mask);
 	test_hook(hook, sizeof(hook));
 	snprintf(exe, sizeof(exe), "%s", u->exe);
 	dl = strstr(exe, " (deleted)");
@@ -270,7 +348,7 @@ run(struct daemon *d, char *why, size_t whylen)
 		snprintf(exe, sizeof(exe), "%s", getenv("TISOCKD_TEST_UPGRADE_EXE"));
 	if (access(exe, X_OK) < 0) {
 		snprintf(why, whylen, "%.200s: %s", exe, strerror(errno));
-		return;
+		goto out;
 	}
 	drop_untransferable(d);
 	daemon_sweep(d);	/* output out as far as the clients take it */
@@ -281,6 +359,15 @@ run(struct daemon *d, char *why, size_t whylen)
 		goto out;
 	}
 	img = upgrade_save(d, &fds, strcmp(hook, "format") == 0 ? 999 : UPGRADE_FORMAT);
+	if (img && strcmp(hook, "badfd") == 0) {
+		/* Test hook: an image naming one descriptor for everything. */
+		cJSON *x, *lfd = cJSON_GetObjectItemCaseSensitive(img, "listenFd");
+
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(img, "sockets"))
+			if (cJSON_IsNumber(lfd) && cJSON_IsNumber(cJSON_GetObjectItem(x, "fd")) &&
+			    cJSON_GetObjectItem(x, "fd")->valuedouble >= 0)
+				cJSON_SetNumberValue(cJSON_GetObjectItem(x, "fd"), lfd->valuedouble);
+	}
 	if (img)
 		text = cJSON_PrintUnformatted(img);
 	cJSON_Delete(img);
@@ -295,7 +382,8 @@ run(struct daemon *d, char *why, size_t whylen)
 	}
 	if (pipe2(p, O_CLOEXEC) < 0 ||
 	    !(env = child_env(image_fd, p[1], strcmp(hook, "exit") == 0 ||
-			      strcmp(hook, "crash") == 0 || strcmp(hook, "hang") == 0 ?
+			      strcmp(hook, "crash") == 0 || strcmp(hook, "hang") == 0 ||
+			      strcmp(hook, "term") == 0 ?
 			      hook : NULL))) {
 		snprintf(why, whylen, "%s", strerror(errno ? errno : ENOMEM));
 		goto out;
@@ -328,18 +416,8 @@ run(struct daemon *d, char *why, size_t whylen)
 	if (pid < 0) {
 		snprintf(why, whylen, "fork: %s", strerror(errno));
 	} else if (await_child(pid, p[0], strcmp(hook, "hang") == 0 ? 2. : UPGRADE_TIMEOUT,
-			       why, whylen) == 0) {
-		/*
-		 * The new process has everything: go without touching anything.
-		 * A notify socket that does not take our words (sd_notify blocks
-		 * on a full queue) holds us 5 s at most: the sockets must not
-		 * stay open here.
-		 */
-		(void) alarm(5);
-		(void) sd_notifyf(0, "MAINPID=%d", (int)pid);
-		(void) sd_notify_barrier(0, 2 * 1000000ULL);	/* systemd has it before we go */
-		_exit(0);
-	}
+			       why, whylen) == 0)
+		let_go(pid);
 	if (mh && !*mh)
 		(void) metrics_http_start(d);
 out:
@@ -348,6 +426,7 @@ out:
 		    strncmp(*e, "TISOCKD_TEST_UPGRADE_CHILD=", 27) == 0)
 			free(*e);
 	free(env);
+	(void) sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (p[0] >= 0)
 		(void) close(p[0]);
 	if (p[1] >= 0)
@@ -557,6 +636,8 @@ upgrade_child_finish(struct daemon *d)
 		abort();	/* test hook: a crash before it is ready */
 	while (hook && strcmp(hook, "hang") == 0)
 		pause();	/* test hook: never ready (killed by the old process) */
+	if (hook && strcmp(hook, "term") == 0)
+		(void) kill(getppid(), SIGTERM);	/* test hook: a SIGTERM during the upgrade */
 	if (write(child_ready_fd, "R\n", 2) != 2)
 		upgrade_child_fail(d, 1, "the old process is gone");
 	(void) close(child_ready_fd);
@@ -567,7 +648,7 @@ upgrade_child_finish(struct daemon *d)
 	upgrade_load_start(d, u->image, pause_ms);
 	cJSON_Delete(u->image);
 	u->image = NULL;
-	(void) sd_notifyf(0, "MAINPID=%d", (int)getpid());
+	sdnotify_send(d, false, "MAINPID=%d", (int)getpid());
 	log_notice("upgrade: generation %llu running, %lld ms after the request",
 		   (unsigned long long)d->generation, (long long)pause_ms);
 }

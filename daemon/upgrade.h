@@ -21,6 +21,7 @@ struct rpc_call;
 #define UPGRADE_FORMAT		1		/* the image's format version */
 #define UPGRADE_ENV		"TISOCKD_UPGRADE"	/* "IMAGE_FD,READY_FD" for the new process */
 #define UPGRADE_TIMEOUT		30.		/* seconds the new process has to be ready */
+#define UPGRADE_MAINPID_WAIT	30		/* seconds the old one waits for systemd to take MAINPID= */
 
 /* The descriptors an image hands over. */
 struct upgrade_fds {

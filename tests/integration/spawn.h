@@ -36,6 +36,8 @@ const char *spawn_ask(int fd, int id, const char *method, const char *params);
 
 /* A "VmRSS:"-style figure (KiB) from /proc/PID/status, or -1. */
 long	spawn_status_kib(pid_t pid, const char *key);
+/* The number of open descriptors of pid, or -1 (gone). */
+int	spawn_count_fds(pid_t pid);
 /* Whether the daemon's RSS is inflated by valgrind or a sanitizer. */
 bool	spawn_rss_is_inflated(void);
 

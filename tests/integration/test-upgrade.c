@@ -72,6 +72,7 @@ static int conn_fds[8], nconn;
 static int64_t closed_id;
 static const char *bin;
 static int64_t next_id = 1000;
+static unsigned char mark0[65536], mark1[65536];
 
 /* Byte i of a stream. */
 static unsigned char
@@ -473,21 +474,41 @@ daemon_pid(void)
 	return pid;
 }
 
+/*
+ * The descriptors of pid above 2 without close-on-exec, marked in mark[]
+ * (sized MARKS); their count, or -1.
+ */
+#define MARKS	65536
 static int
-count_fds(pid_t pid)
+inheritable_fds(pid_t pid, unsigned char *mark)
 {
-	char path[64];
+	char path[64], line[128];
 	struct dirent *e;
 	DIR *dir;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
 	dir = opendir(path);
 	if (!dir)
 		return -1;
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			n++;
+	memset(mark, 0, MARKS);
+	while ((e = readdir(dir))) {
+		int fd = atoi(e->d_name);
+		FILE *f;
+
+		if (e->d_name[0] == '.' || fd < 3 || fd >= MARKS)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+		if (!(f = fopen(path, "re")))
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (strncmp(line, "flags:", 6) == 0 &&
+			    !(strtoul(line + 6, NULL, 8) & O_CLOEXEC)) {
+				mark[fd] = 1;
+				n++;
+			}
+		fclose(f);
+	}
 	closedir(dir);
 	return n;
 }
@@ -583,6 +604,7 @@ main(int argc, char **argv)
 	char hook[160];
 	pid_t pid0, pid;
 	int fds2 = -1, fds_last = -1, restarted_ok = 1;
+	bool sp_gone = false;
 	long rss2 = -1, rss_last = -1;
 	cJSON *a;
 
@@ -612,6 +634,7 @@ main(int argc, char **argv)
 			break;
 	check(nsk == want, "%d sockets streaming (JSON and channel) from %d clients", nsk, NCLIENTS);
 	pid0 = daemon_pid();
+	(void) inheritable_fds(pid0, mark0);
 	{
 		int r = unprivileged_refused(&sp);
 
@@ -715,6 +738,15 @@ main(int argc, char **argv)
 	check(restarted_ok, "each client got exactly one daemon.restarted");
 	pid = daemon_pid();
 	check(pid != pid0 && pid > 0, "a new process (pid %d, was %d)", (int)pid, (int)pid0);
+	{
+		int n = inheritable_fds(pid, mark1), extra = -1;
+
+		for (int fd = 0; n >= 0 && fd < MARKS; fd++)
+			if (mark1[fd] && !mark0[fd] && extra < fd)
+				extra = fd;
+		check(n >= 0 && extra < 0, "the new process sets close-on-exec again on every "
+		      "descriptor it took over (fd %d has none)", extra);
+	}
 	send_line(3, "od\":\"daemon.info\"}\n");
 	a = wait_answer(3, 424242, NULL);
 	check(jnum(a, "result", "pid") == pid, "a request line half sent before the upgrade, "
@@ -824,10 +856,11 @@ main(int argc, char **argv)
 
 	/* 2: refused upgrades, the daemon serving on. */
 	{
-		static const char *const hooks[] = { "format", "exit", "crash", "hang" };
-		static const char *const says[] = { "format", "status 1", "signal", "not ready" };
+		static const char *const hooks[] = { "format", "exit", "crash", "hang", "badfd" };
+		static const char *const says[] = { "format", "status 1", "signal", "not ready",
+						    "descriptor" };
 
-		for (int h = 0; h < 4; h++) {
+		for (int h = 0; h < 5; h++) {
 			write_hook(hook, hooks[h]);
 			expect_refusal = true;
 			target += STREAM_BYTES / 4;
@@ -852,10 +885,10 @@ main(int argc, char **argv)
 		}
 		pid = daemon_pid();
 		if (r == 1) {
-			fds2 = count_fds(pid);
+			fds2 = spawn_count_fds(pid);
 			rss2 = spawn_status_kib(pid, "VmRSS:");
 		}
-		fds_last = count_fds(pid);
+		fds_last = spawn_count_fds(pid);
 		rss_last = spawn_status_kib(pid, "VmRSS:");
 	}
 	check(hashes_ok() && sockets_ok(), "%d upgrades in a row: every byte, every counter", repeat);
@@ -863,15 +896,65 @@ main(int argc, char **argv)
 	check(spawn_rss_is_inflated() || rss_last <= rss2 + 4096,
 	      "RSS after upgrade 2 and %d: %ld, %ld KiB", repeat, rss2, rss_last);
 
-	/* The daemon now running is a grandchild: stop it, reap both. */
-	kill(pid, SIGTERM);
+	/*
+	 * 4: SIGTERM while an upgrade is under way (the new process sends it to
+	 * the old one before it says it is ready: test hook).  It is not lost:
+	 * the old process hands it on, and the new one stops, cleanly.
+	 */
 	{
-		int st = -1;
+		long long end = spawn_now_ms() + DEADLINE_MS;
+		int old_st = -1, new_st = -1, st;
+		pid_t newpid = -1, w;
+		sigset_t chld;
 
-		check(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		      "the upgraded daemon stops cleanly");
+		/* The old processes of the upgrades so far, gone: reaped now. */
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+			if (w == sp.pid)
+				sp_gone = true;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		(void) sigprocmask(SIG_BLOCK, &chld, NULL);
+		write_hook(hook, "term");
+		start_upgrade();
+		while ((old_st == -1 || new_st == -1) && spawn_now_ms() < end) {
+			struct timespec ts = { .tv_sec = 1 };
+
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (w == pid) {
+					old_st = st;
+				} else if (w == sp.pid) {
+					sp_gone = true;
+				} else {
+					newpid = w;
+					new_st = st;
+				}
+			}
+			if (old_st == -1 || new_st == -1)
+				(void) sigtimedwait(&chld, NULL, &ts);
+		}
+		check(old_st != -1 && WIFEXITED(old_st) && WEXITSTATUS(old_st) == 0,
+		      "SIGTERM during an upgrade: the old process exits 0 once the new one is ready");
+		check(new_st != -1 && WIFEXITED(new_st) && WEXITSTATUS(new_st) == 0,
+		      "SIGTERM during an upgrade is not lost: the new process (%d) stops cleanly",
+		      (int)newpid);
+		if (new_st == -1) {
+			pid_t left = daemon_pid();
+
+			if (left > 0 && left != pid) {
+				kill(left, SIGKILL);
+				(void) waitpid(left, NULL, 0);
+			}
+		}
 	}
-	(void) spawn_stop(&sp);
+	if (sp_gone) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", sp.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", sp.dir);
+	} else {
+		(void) spawn_stop(&sp);
+	}
 	unlink(hook);
 	return check_summary();
 }

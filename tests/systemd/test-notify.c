@@ -62,6 +62,25 @@ expect(const char *want, char *buf, size_t len, int deadline_ms)
 	return false;
 }
 
+/*
+ * Plays a systemd that does not read: datagrams sent to the notify socket
+ * until the kernel takes no more.  Their count.
+ */
+static int
+fill_notify(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), n = 0;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", notify_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return -1;
+	while (n < 100000 && send(fd, "X_FILLER=1", 10, MSG_DONTWAIT) == 10)
+		n++;
+	close(fd);
+	return n;
+}
+
 static void
 write_conf(const char *text)
 {
@@ -198,13 +217,32 @@ main(int argc, char **argv)
 	a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\"}\n", 1);
 	check(strstr(a, "\"clients\":7,") && strstr(a, "\"reloads\":1"),
 	      "the reloaded limit applies, on a connection opened before: %.200s", a);
+
+	/*
+	 * systemd not reading (its queue full): the loop goes on (sd_notify()
+	 * would block it), and RELOADING=1 and READY=1 are not lost.
+	 */
+	{
+		int full = fill_notify();
+
+		kill(pid, SIGHUP);
+		end = spawn_now_ms() + DEADLINE_MS * slow;
+		do
+			a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"daemon.info\"}\n", 3);
+		while (!strstr(a, "\"reloads\":2") && *a && spawn_now_ms() < end);
+		check(strstr(a, "\"reloads\":2") != NULL, "systemd's queue full (%d datagrams): "
+		      "a SIGHUP reloads and the daemon answers: %.200s", full, a);
+		check(expect("RELOADING=1", buf, sizeof(buf), DEADLINE_MS) &&
+		      expect("READY=1", buf, sizeof(buf), DEADLINE_MS),
+		      "once systemd reads, RELOADING=1 and READY=1 arrive, in order");
+	}
 	write_conf("[limits]\nclients = banana\n");
 	kill(pid, SIGHUP);
 	check(expect("RELOADING=1", buf, sizeof(buf), DEADLINE_MS) &&
 	      expect("READY=1", buf, sizeof(buf), DEADLINE_MS),
 	      "a broken config: RELOADING=1, then READY=1 again");
 	a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"daemon.info\"}\n", 2);
-	check(strstr(a, "\"clients\":7,") && strstr(a, "\"reloads\":1"),
+	check(strstr(a, "\"clients\":7,") && strstr(a, "\"reloads\":2"),
 	      "a broken config changes nothing: %.200s", a);
 
 	/* SIGUSR2: a live upgrade; the old process names the new one, which says READY=1. */
@@ -246,6 +284,48 @@ main(int argc, char **argv)
 		check(strstr(a, line) && strstr(a, "\"generation\":2") &&
 		      strstr(a, "\"reason\":\"upgrade\""),
 		      "the client is kept, answered by the new process: %.300s", a);
+	}
+
+	/*
+	 * SIGUSR2 with systemd's queue full: the old process lets go of every
+	 * descriptor, waits for systemd to take MAINPID= and then exits 0; it
+	 * is never killed by a signal (systemd would count that a failure).
+	 */
+	{
+		pid_t old = pid, mainpid = 0;
+		int full = fill_notify(), n = 0, gone = 0;
+
+		kill(pid, SIGUSR2);
+		end = spawn_now_ms() + DEADLINE_MS * slow;
+		while (spawn_now_ms() < end) {
+			if (waitpid(old, &status, WNOHANG) == old) {
+				gone = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+				break;
+			}
+			if ((n = spawn_count_fds(old)) >= 0 && n <= 4)
+				break;	/* 0, 1, 2 and sd_notify's socket */
+			(void) poll(NULL, 0, 20);
+		}
+		check(gone == 0 && n >= 0 && n <= 4, "systemd's queue full (%d datagrams): the old "
+		      "process holds no socket while it waits to say MAINPID= (%d descriptors, "
+		      "status %#x)", full, n, gone ? status : 0);
+		end = spawn_now_ms() + DEADLINE_MS * slow;
+		while ((!mainpid || !gone) && spawn_now_ms() < end) {
+			if (!gone && waitpid(old, &status, WNOHANG) == old)
+				gone = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+			if (expect("MAINPID=", buf, sizeof(buf), 200) &&
+			    atoi(strstr(buf, "MAINPID=") + 8) != old)
+				mainpid = atoi(strstr(buf, "MAINPID=") + 8);
+		}
+		check(mainpid > 0 && gone == 1, "once systemd reads, MAINPID= names the new process "
+		      "(%d) and the old one exits 0 (%d)", (int)mainpid, gone);
+		status = -1;
+		if (mainpid > 0)
+			pid = mainpid;
+		snprintf(line, sizeof(line), "\"pid\":%d,", (int)pid);
+		a = ask(c1, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"daemon.info\"}\n", 9);
+		check(strstr(a, line) && strstr(a, "\"generation\":3"),
+		      "the client is kept again: %.300s", a);
 	}
 
 	/* Data accepted for writing to a peer that does not read yet. */
