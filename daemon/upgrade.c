@@ -252,7 +252,8 @@ mainpid_late(int sig)
 	static const char msg[] = "tisockd: upgrade: systemd did not take MAINPID= in time\n";
 
 	(void) sig;
-	(void) write(2, msg, sizeof(msg) - 1);
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
 	_exit(1);
 }
 
