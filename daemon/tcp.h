@@ -211,6 +211,7 @@ struct tcp {
 	struct tcp_tls_listen	*tls_listen;	/* owned: inbound handshakes */
 	uint32_t		 ledger;	/* the layer above's: its fd store ledger slot, 0: none */
 	bool			 stored;	/* the layer above's: its fd is in systemd's fd store */
+	bool			 upgrade_dropped;	/* the layer above's: a live upgrade could not carry it */
 	uint64_t		 queued;	/* the layer above's: bytes read, queued for the owner */
 	uint64_t		 delivered;	/* the layer above's: of those, written to the owner */
 	size_t			 relay_up, relay_down;	/* the layer above's: a channel's held bytes */

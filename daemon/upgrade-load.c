@@ -262,6 +262,7 @@ load_tcp(struct load *l, const cJSON *j)
 	}
 	if (strcmp(where, "closed") == 0)
 		tcp_adopt_closed(t);
+	t->upgrade_dropped = flag(j, "dropped") && t->fd < 0 && strcmp(where, "open") == 0;
 	t->created = ev_now(d->loop) - num(j, "ageMs", 0) / 1000.;
 	if ((s = str(j, "host")))
 		t->host = strdup(s);
@@ -535,6 +536,8 @@ start_tcp(struct tcp *t)
 {
 	struct tcp_op *op = t->connect_op;
 
+	if (t->upgrade_dropped)
+		return;		/* closed once every client has heard of the restart */
 	if (op && t->state == TCP_STATE_INITIALIZED) {
 		t->connect_op = NULL;
 		if (rpc_call_of(op)->method == PROTO_M_TCP_LISTEN)
@@ -582,6 +585,15 @@ upgrade_load_start(struct daemon *d, const cJSON *img, int64_t pause_ms)
 		cn = TAILQ_NEXT(c, link);
 		tell_restarted(d, c, from);
 		answer_upgrades(d, c, from, pause_ms);
+		for (t = TAILQ_FIRST(&c->own.sockets); t; t = tn) {
+			tn = TAILQ_NEXT(t, link);
+			if (t->upgrade_dropped) {
+				/* TLS, not carried: reset by the old process as it let go. */
+				t->upgrade_dropped = false;
+				t->closed_reason = "upgrade";
+				(void) tcp_close(t, NULL, true);
+			}
+		}
 		ctl_output_added(c);
 		c->flags |= CTL_PROCESS;
 		if (c->flags & CTL_EOF) {

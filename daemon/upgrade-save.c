@@ -174,14 +174,28 @@ save_tcp(struct daemon *d, struct tcp *t, const char *where, struct upgrade_fds 
 	enum tcp_state st = t->state;
 	bool restart = t->conn != NULL || st == TCP_STATE_CONNECTING;
 	struct tcp_channel_image ch;
+	bool dropped = strcmp(where, "open") == 0 && !tcp_transferable(t);
 	int fd = t->fd;
 
-	if (restart) {
+	if (dropped) {
+		/*
+		 * TLS: no process but this one can go on with it.  Carried
+		 * without its descriptor (which this process resets once the new
+		 * one has taken over, upgrade.c), so that the new process closes
+		 * it for its owner: tcp.closed, reason upgrade, its requests
+		 * answered -32004.  A refused upgrade leaves it as it was.
+		 */
+		restart = false;
+		fd = -1;
+		if (st != TCP_STATE_LISTENING)
+			st = TCP_STATE_CONNECTED;
+	} else if (restart) {
 		st = TCP_STATE_INITIALIZED;	/* the connect or listen starts again */
 		fd = -1;
 	}
 	NUM(j, "id", t->id);
 	cJSON_AddStringToObject(j, "where", where);
+	FLAG(j, "dropped", dropped);
 	NUMD(j, "client", c ? c->num : 0, 0);
 	NUMD(j, "fd", fd, -1);
 	keep_fd(fds, fd);
@@ -222,7 +236,7 @@ save_tcp(struct daemon *d, struct tcp *t, const char *where, struct upgrade_fds 
 	if (st == TCP_STATE_CLOSING)
 		NUM(j, "lingerLeft", tcp_linger_left(t));
 	tcp_channel_image(t, &ch);
-	if (ch.fd >= 0) {
+	if (ch.fd >= 0 && !dropped) {
 		cJSON *cj = cJSON_AddObjectToObject(j, "channel");
 
 		NUM(cj, "fd", ch.fd);
@@ -374,6 +388,7 @@ upgrade_save(struct daemon *d, struct upgrade_fds *fds, int format)
 			cJSON_AddItemToArray(so, save_tcp(d, t, "closed", fds));
 	}
 	TAILQ_FOREACH(t, &d->eng.orphans, link)
-		cJSON_AddItemToArray(so, save_tcp(d, t, "orphan", fds));
+		if (tcp_transferable(t))	/* else: reset with this process, no owner to tell */
+			cJSON_AddItemToArray(so, save_tcp(d, t, "orphan", fds));
 	return img;
 }

@@ -219,28 +219,27 @@ await_child(pid_t pid, int fd, double limit, char *why, size_t whylen)
 }
 
 /*
- * Sockets the image cannot carry (tcp_transferable()) are reset before
- * the handover, and their owners told: tcp.closed, reason "upgrade".
+ * The new process has taken over: the sockets it could not carry (TLS,
+ * tcp_transferable()) die with this process, with a reset (SO_LINGER 0)
+ * rather than a FIN a TLS peer could take for an end.  Their owners hear
+ * of it from the new process (tcp.closed, reason upgrade), which had
+ * them in the image without their descriptors; a refused upgrade never
+ * comes here and leaves them as they were.
  */
 static void
-drop_untransferable(struct daemon *d)
+reset_untransferable(struct daemon *d)
 {
+	static const struct linger rst = { .l_onoff = 1, .l_linger = 0 };
 	struct ctl *c;
-	struct tcp *t, *next;
+	struct tcp *t;
 
 	TAILQ_FOREACH(c, &d->ctls, link)
-		for (t = TAILQ_FIRST(&c->own.sockets); t; t = next) {
-			next = TAILQ_NEXT(t, link);
-			if (!tcp_transferable(t)) {
-				t->closed_reason = "upgrade";
-				(void) tcp_close(t, NULL, true);
-			}
-		}
-	for (t = TAILQ_FIRST(&d->eng.orphans); t; t = next) {
-		next = TAILQ_NEXT(t, link);
-		if (!tcp_transferable(t))
-			tcp_forget(t);
-	}
+		TAILQ_FOREACH(t, &c->own.sockets, link)
+			if (t->fd >= 0 && !tcp_transferable(t))
+				(void) setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	TAILQ_FOREACH(t, &d->eng.orphans, link)
+		if (t->fd >= 0 && !tcp_transferable(t))
+			(void) setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 }
 
 static volatile sig_atomic_t successor;	/* the new process, once it is ready */
@@ -351,7 +350,6 @@ run(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "%.200s: %s", exe, strerror(errno));
 		goto out;
 	}
-	drop_untransferable(d);
 	daemon_sweep(d);	/* output out as far as the clients take it */
 	if (fdstore_send_drain(d, FDSTORE_DONE_WAIT) < 0) {
 		/* They would die with this process: systemd's store would be wrong. */
@@ -417,8 +415,10 @@ run(struct daemon *d, char *why, size_t whylen)
 	if (pid < 0) {
 		snprintf(why, whylen, "fork: %s", strerror(errno));
 	} else if (await_child(pid, p[0], strcmp(hook, "hang") == 0 ? 2. : UPGRADE_TIMEOUT,
-			       why, whylen) == 0)
+			       why, whylen) == 0) {
+		reset_untransferable(d);
 		let_go(pid);
+	}
 	if (mh && !*mh)
 		(void) metrics_http_start(d);
 out:

@@ -784,19 +784,33 @@ def gone(pid):
 
 
 def case_upgrade(tmp):
-    """A live upgrade cannot carry a TLS session: TLS sockets (connected and
-    listening) are reset with tcp.closed reason upgrade, a plain one goes on."""
+    """A live upgrade cannot carry a TLS session: a refused upgrade leaves TLS
+    sockets as they were; a successful one resets them (tcp.closed reason
+    upgrade, from the new process), and a plain socket goes on."""
     def tls_peer(s):
         try:
-            return recv_until_eof(s)
+            while True:             # echo until the end (or the reset)
+                d = s.recv(4096)
+                if not d:
+                    return (b"", True)
+                s.sendall(d)
+        except ssl.SSLEOFError:
+            return (b"", False)
         except OSError as e:        # the reset the upgrade sends
             return e
     peer = tls_server(server_context(CERTS), tls_peer)
+    hook = os.path.join(tmp, "upgrade-hook")
+    with open(hook, "w") as f:
+        f.write("exit\n")          # the first upgrade: the new process exits at start
 
     def plain_serve(c):
         c.sendall(c.recv(5))
     plain = Peer(plain_serve)
-    d = Daemon(TISOCKD, tmp, "upgrade")
+    os.environ["TISOCKD_TEST_UPGRADE"] = hook
+    try:
+        d = Daemon(TISOCKD, tmp, "upgrade")
+    finally:
+        del os.environ["TISOCKD_TEST_UPGRADE"]
     new_pid = None
     try:
         c = Client(d)
@@ -806,6 +820,15 @@ def case_upgrade(tmp):
         s3 = c.result("tcp.listen", {"port": 0, "tls": {
             "certificatePem": pem("server.pem"), "keyPem": pem("server.key")}})["socket"]
         old_pid = c.result("daemon.info")["pid"]
+        a = c.call("daemon.upgrade")
+        check(a.get("error", {}).get("code") == -32013, f"the refused upgrade: {a}")
+        check(not [n for n in c.notes if n.get("method") == "tcp.closed"],
+              f"a refused upgrade closes nothing: {c.notes}")
+        c.result("tcp.write", {"socket": s1, "text": "still"})
+        check(c.read_all(s1, b"still") == b"still", "the TLS socket after a refused upgrade")
+        with open(hook, "w") as f:
+            f.write("none\n")      # the next one succeeds
+        rd = c.send("tcp.read", {"socket": s1, "timeout": int(DEADLINE * 1000)})
         up = c.result("daemon.upgrade")
         new_pid = up["pid"]
         check(new_pid != old_pid and up["generation"] == 2, f"upgrade: {up}")
@@ -814,6 +837,9 @@ def case_upgrade(tmp):
                        and n["params"]["socket"] == s)
             check(n["params"]["reason"] == "upgrade", f"socket {s}: {n}")
         c.note(lambda n: n.get("method") == "daemon.restarted")
+        a = c.wait(rd)
+        check(a.get("error", {}).get("code") == -32004,
+              f"a read pending on the TLS socket over the upgrade: {a}")
         check(not [n for n in c.notes if n.get("method") == "daemon.restarted"],
               "one daemon.restarted")
         a = c.call("tcp.write", {"socket": s1, "text": "x"})
