@@ -26,6 +26,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "proto-base64.h"
@@ -590,6 +591,8 @@ upgrade_load_start(struct daemon *d, const cJSON *img, int64_t pause_ms)
 			if (t->upgrade_dropped) {
 				/* TLS, not carried: reset by the old process as it let go. */
 				t->upgrade_dropped = false;
+				t->stored = false;	/* a TLS socket never is */
+				fdstore_tcp_closing(t);	/* its ledger slot goes: not lost later */
 				t->closed_reason = "upgrade";
 				(void) tcp_close(t, NULL, true);
 			}

@@ -36,6 +36,7 @@ import base64
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -410,6 +411,15 @@ def upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr):
     pr, _ = lr.accept()
     c.call("tcp.pump", {"socket": r})
     ln = c.call("tcp.listen", {"host": "127.0.0.1", "port": 0})["result"]
+    # A TLS socket: not carried; the new process closes it (reason upgrade)
+    # and gives its ledger slot back, so the crash below does not report it.
+    tls_tmp = tempfile.mkdtemp(prefix="tisock-fdstore-tls.")
+    tls_port, ca_pem, _ = tls_peers(tls_tmp)
+    ts = c.call("tcp.connect", {"host": "127.0.0.1", "port": tls_port,
+                                "tls": {"caPem": ca_pem, "serverName": "localhost"}})
+    if "result" not in ts:
+        bail("upgrade: tcp.connect with tls: %s" % ts)
+    ts = ts["result"]["socket"]
     sd.wait(lambda: all("t%d" % x in sd.names() for x in (w, r, ln["socket"])),
             "upgrade: the sockets are in the store before")	# datagrams are handled as they come
     before = sorted(sd.names())
@@ -435,6 +445,10 @@ def upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr):
     p = restarted(c, "upgrade")
     ok(p is not None and p["generation"] == 2 and "lost" not in p,
        "upgrade: daemon.restarted, generation 2, no loss fields (%s)" % p)
+    c.wait(lambda: any(n.get("method") == "tcp.closed" and n["params"]["socket"] == ts
+                       for n in c.notes), "upgrade: tcp.closed for the TLS socket")
+    closed = [n for n in c.notes if n.get("method") == "tcp.closed" and n["params"]["socket"] == ts]
+    ok(closed[0]["params"]["reason"] == "upgrade", "upgrade: the TLS socket is closed, reason upgrade")
     # The new process keeps the store: a socket made now goes in.
     w2 = c.call("tcp.connect", {"host": "127.0.0.1", "port": lw.getsockname()[1]})["result"]["socket"]
     pw2, _ = lw.accept()
@@ -472,6 +486,8 @@ def upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr):
                                       for x in (w, r, w2)) and
        lost.get(ln["socket"], {}).get("state") == "listening",
        "upgrade, then crash: generation 3, every socket back (%s)" % rep)
+    ok(ts not in lost, "upgrade, then crash: the TLS socket closed at the upgrade is not reported again")
+    shutil.rmtree(tls_tmp, ignore_errors=True)
     unanswered_ok = 1 if rep["lostInputBytes"] > 0 else 0
     c.wait(lambda: sum(1 for i in writes if i not in c.answers) <= unanswered_ok,
            "upgrade, then crash: every write answered")
