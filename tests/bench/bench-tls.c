@@ -205,22 +205,6 @@ socat_tls_start(int port, bool fork_each, char *path, size_t path_len)
 	return pid;
 }
 
-/* Connects to socat's Unix end, waiting (bounded) for it to listen. */
-static int
-socat_connect(const char *path)
-{
-	int fd = -1;
-
-	for (int i = 0; i < 500 && fd < 0; i++) {
-		fd = connect_unix(path);
-		if (fd < 0)
-			usleep(10000);	/* socat has no readiness signal: bounded retries */
-	}
-	if (fd < 0)
-		die("socat did not listen");
-	return fd;
-}
-
 /* TLS server -> client relayed by socat to a Unix socket: bytes per second. */
 static double
 tls_socat(void)

@@ -114,6 +114,22 @@ connect_unix(const char *path)
 	return fd;
 }
 
+/* Connects to socat's Unix end, waiting (bounded) for it to listen. */
+int
+socat_connect(const char *path)
+{
+	int fd = -1;
+
+	for (int i = 0; i < 500 && fd < 0; i++) {
+		fd = connect_unix(path);
+		if (fd < 0)
+			usleep(10000);	/* socat has no readiness signal: bounded retries */
+	}
+	if (fd < 0)
+		die("socat did not listen");
+	return fd;
+}
+
 /* ---- peers, in child processes ---------------------------------------------- */
 
 /*

@@ -154,7 +154,6 @@ static int
 socat_start(int port, const char *opts, pid_t *relay)
 {
 	char path[128], arg1[160], arg2[96];
-	int fd = -1;
 
 	snprintf(path, sizeof(path), "%s/socat.sock", sp.dir);
 	unlink(path);
@@ -165,14 +164,7 @@ socat_start(int port, const char *opts, pid_t *relay)
 		execl(socat_path, "socat", "-b", "65536", arg1, arg2, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 500 && fd < 0; i++) {
-		fd = connect_unix(path);
-		if (fd < 0)
-			usleep(10000);	/* socat has no readiness signal: bounded retries */
-	}
-	if (fd < 0)
-		die("socat did not listen");
-	return fd;
+	return socat_connect(path);
 }
 
 /* socat -b 65536 between a Unix socket and TCP; up: Unix -> TCP, down: TCP -> Unix. */

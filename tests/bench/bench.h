@@ -29,6 +29,7 @@ int	 listen_loopback(int *port);
 pid_t	 fork_listener(int *port, int *lfd);
 int	 connect_tcp(int port);
 int	 connect_unix(const char *path);
+int	 socat_connect(const char *path);
 
 /*
  * A peer on loopback in a child process.  SINK reads to EOF then writes
