@@ -308,6 +308,17 @@ let_go(pid_t pid)
 	_exit(0);
 }
 
+/* The child's environment: the entries child_env() made, and the array. */
+static void
+env_free(char **env)
+{
+	for (char **e = env; e && *e; e++)
+		if (strncmp(*e, UPGRADE_ENV "=", sizeof(UPGRADE_ENV)) == 0 ||
+		    strncmp(*e, "TISOCKD_TEST_UPGRADE_CHILD=", 27) == 0)
+			free(*e);
+	free(env);
+}
+
 /*
  * Hands everything over to a new process.  Returns only when that failed
  * (why says so); on success the process exits here.
@@ -417,16 +428,15 @@ run(struct daemon *d, char *why, size_t whylen)
 	} else if (await_child(pid, p[0], strcmp(hook, "hang") == 0 ? 2. : UPGRADE_TIMEOUT,
 			       why, whylen) == 0) {
 		reset_untransferable(d);
+		env_free(env);		/* nothing of this process's is lost at exit */
+		free(text);
+		free(fds.v);
 		let_go(pid);
 	}
 	if (mh && !*mh)
 		(void) metrics_http_start(d);
 out:
-	for (char **e = env; e && *e; e++)
-		if (strncmp(*e, UPGRADE_ENV "=", sizeof(UPGRADE_ENV)) == 0 ||
-		    strncmp(*e, "TISOCKD_TEST_UPGRADE_CHILD=", 27) == 0)
-			free(*e);
-	free(env);
+	env_free(env);
 	(void) sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (p[0] >= 0)
 		(void) close(p[0]);
