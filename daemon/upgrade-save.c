@@ -174,7 +174,8 @@ save_tcp(struct daemon *d, struct tcp *t, const char *where, struct upgrade_fds 
 	enum tcp_state st = t->state;
 	bool restart = t->conn != NULL || st == TCP_STATE_CONNECTING;
 	struct tcp_channel_image ch;
-	bool dropped = strcmp(where, "open") == 0 && !tcp_transferable(t);
+	bool dropped = strcmp(where, "open") == 0 && !tcp_transferable(t) &&
+		       (t->fd >= 0 || restart);	/* (one with no connection is carried as it is) */
 	int fd = t->fd;
 
 	if (dropped) {
@@ -187,8 +188,8 @@ save_tcp(struct daemon *d, struct tcp *t, const char *where, struct upgrade_fds 
 		 */
 		restart = false;
 		fd = -1;
-		if (st != TCP_STATE_LISTENING)
-			st = TCP_STATE_CONNECTED;
+		if (st == TCP_STATE_CONNECTING || st == TCP_STATE_INITIALIZED)
+			st = TCP_STATE_CONNECTED;	/* its connect is answered -32004 */
 	} else if (restart) {
 		st = TCP_STATE_INITIALIZED;	/* the connect or listen starts again */
 		fd = -1;

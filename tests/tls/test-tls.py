@@ -829,6 +829,14 @@ def case_upgrade(tmp):
         with open(hook, "w") as f:
             f.write("none\n")      # the next one succeeds
         rd = c.send("tcp.read", {"socket": s1, "timeout": int(DEADLINE * 1000)})
+        # A TLS connect whose handshake is under way (the server says nothing).
+        def silent(c):
+            try:
+                c.recv(1)
+            except OSError:
+                pass
+        mute = Peer(silent)
+        hs = c.send("tcp.connect", {"port": mute.port, "tls": True, "timeout": int(DEADLINE * 1000)})
         up = c.result("daemon.upgrade")
         new_pid = up["pid"]
         check(new_pid != old_pid and up["generation"] == 2, f"upgrade: {up}")
@@ -840,6 +848,10 @@ def case_upgrade(tmp):
         a = c.wait(rd)
         check(a.get("error", {}).get("code") == -32004,
               f"a read pending on the TLS socket over the upgrade: {a}")
+        a = c.wait(hs)
+        check(a.get("error", {}).get("code") == -32004,
+              f"a TLS connect in its handshake over the upgrade: {a}")
+        mute.join()
         check(not [n for n in c.notes if n.get("method") == "daemon.restarted"],
               "one daemon.restarted")
         a = c.call("tcp.write", {"socket": s1, "text": "x"})
