@@ -84,6 +84,23 @@ add_version(cJSON *obj, int v)
 }
 
 /*
+ * The end of an option object t: its alpn list unless r already failed.
+ * 0 with *ret = t (owned), or r / -ENOMEM with t freed.
+ */
+static int
+finish_json(cJSON *t, int r, const char *const *alpn, cJSON **ret)
+{
+	if (r == 0)
+		r = add_alpn(t, alpn);
+	if (r < 0) {
+		cJSON_Delete(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+/*
  * The tls value of a client's request for o: true for the defaults, else
  * an object.  0 with *ret (owned), -EINVAL or -ENOMEM.
  */
@@ -117,14 +134,7 @@ client_json(const struct tisock_tls_options *o, cJSON **ret)
 	    ((o->flags & (TISOCK_TLS_SESSION_REUSE | TISOCK_TLS_NO_SESSION_REUSE)) &&
 	     !cJSON_AddBoolToObject(t, "sessionReuse", !!(o->flags & TISOCK_TLS_SESSION_REUSE))))
 		r = -ENOMEM;
-	if (r == 0)
-		r = add_alpn(t, o->alpn);
-	if (r < 0) {
-		cJSON_Delete(t);
-		return r;
-	}
-	*ret = t;
-	return 0;
+	return finish_json(t, r, o->alpn, ret);
 }
 
 /* The tls value of tcp.listen for o.  0 with *ret (owned), -EINVAL or -ENOMEM. */
@@ -147,14 +157,7 @@ server_json(const struct tisock_tls_server_options *o, cJSON **ret)
 	     !cJSON_AddTrueToObject(t, "requestClientCertificate")) ||
 	    add_version(t, o->min_version) < 0)
 		r = -ENOMEM;
-	if (r == 0)
-		r = add_alpn(t, o->alpn);
-	if (r < 0) {
-		cJSON_Delete(t);
-		return r;
-	}
-	*ret = t;
-	return 0;
+	return finish_json(t, r, o->alpn, ret);
 }
 
 /* {"tls": value}: the members added to a request.  NULL on OOM (value freed). */
