@@ -24,6 +24,7 @@
 #include <string.h>
 #include <netinet/in.h>
 
+#include "busypoll.h"
 #include "conf.h"
 #include "log.h"
 #include "policy.h"
@@ -96,6 +97,7 @@ static const struct conf_key keys[] = {
 	K("daemon", "linger-ms", linger_ms, 0, 3600000),
 	K("daemon", "resolver-timeout-ms", resolver_timeout_ms, 100, 600000),
 	K("daemon", "tls-handshake-timeout-ms", tls_handshake_timeout_ms, 0, 600000),
+	K("daemon", "busy-poll-us", busy_poll_us, 0, BUSYPOLL_MAX_US),
 };
 
 /* The keys that are not numbers, for "did you mean". */

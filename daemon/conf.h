@@ -39,6 +39,7 @@ struct conf {
 	uint64_t	 linger_ms;		/* flush bound at close */
 	uint64_t	 resolver_timeout_ms;	/* per resolver try */
 	uint64_t	 tls_handshake_timeout_ms;	/* bounds a TLS handshake; 0: none */
+	uint64_t	 busy_poll_us;		/* polling on after events, at most; 0: off */
 	char		 resolver_lookups[8];	/* c-ares lookups: "fb", "f", "b" */
 	struct policy	*policy;		/* [policy] rules and the defaults; owned */
 	bool		 metrics_on;		/* metrics-listen given */

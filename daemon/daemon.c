@@ -109,6 +109,7 @@ on_check(struct ev_loop *loop, ev_check *w, int revents)
 
 	flow_pass(&d->flow);
 	daemon_sweep(d);
+	busypoll_after_poll(&d->busypoll, d->conf.busy_poll_us, flow_busy(&d->flow));
 }
 
 /* Refuses a client over the clients (or uidClients) limit with one error line. */
@@ -285,6 +286,7 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	ev_check_init(&d->check, on_check);
 	ev_set_priority(&d->check, EV_MINPRI);
 	ev_check_start(loop, &d->check);
+	busypoll_init(&d->busypoll, loop);
 	ev_timer_init(&d->accept_retry, on_accept_retry, DAEMON_ACCEPT_RETRY, 0.);
 	ev_timer_init(&d->trim_timer, on_trim, DAEMON_TRIM_DELAY, 0.);
 	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
@@ -610,6 +612,7 @@ daemon_done(struct daemon *d)
 	ev_timer_stop(d->loop, &d->trim_timer);
 	ev_prepare_stop(d->loop, &d->prepare);
 	ev_check_stop(d->loop, &d->check);
+	busypoll_stop(&d->busypoll);
 	flow_done(&d->flow);
 	ev_ref(d->loop);
 	ev_ref(d->loop);

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "busypoll.h"
 #include "conf.h"
 #include "fdstore.h"
 #include "flow.h"
@@ -69,6 +70,7 @@ struct daemon {
 	bool			 accept_paused;	/* control accept waits for fds */
 	ev_prepare		 prepare;	/* flush output, free the graveyard */
 	ev_check		 check;		/* same, after the poll */
+	struct busypoll		 busypoll;	/* busy-poll-us: polling on after events */
 	ev_signal		 sigterm, sigint, sighup;
 	ev_timer		 status_timer;	/* STATUS= refresh, with NOTIFY_SOCKET */
 	ev_timer		 watchdog_timer;	/* WATCHDOG=1, with WATCHDOG_USEC */

@@ -51,6 +51,13 @@ struct flow {
 	unsigned long long	 passes, turns;
 };
 
+/* Whether sockets wait to move bytes: the loop does not sleep meanwhile. */
+static inline bool
+flow_busy(const struct flow *f)
+{
+	return ev_is_active(&f->busy);
+}
+
 void	 flow_queue_init(struct flow_queue *q);
 void	 flow_queue_push(struct flow_queue *q, struct flow_item *it);
 struct flow_item *flow_queue_pop(struct flow_queue *q);

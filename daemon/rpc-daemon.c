@@ -123,6 +123,8 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "tlsHandshakes", k->tls_handshakes);
 		proto_jw_kuint(&w, "tlsHandshakeFailures", k->tls_failures);
 		proto_jw_kuint(&w, "tlsTruncated", k->tls_truncated);
+		proto_jw_kuint(&w, "busyPollCaught", d->busypoll.caught);
+		proto_jw_kuint(&w, "busyPollSlept", d->busypoll.slept);
 		proto_jw_obj_end(&w);
 		quota_write_hits(&w, d);	/* beside counters: an object, not a number */
 		proto_jw_obj_end(&w);

@@ -102,6 +102,7 @@ median(double *v, int n)
  * system): the daemon's from /proc, socat's from its rusage.  -1: none.
  */
 static double relay_cpu = -1;
+static double rtt_cpu = -1;	/* the daemon's CPU seconds per round trip, -1: none */
 
 /*
  * CPU seconds the (single-threaded) process pid has run so far, from
@@ -336,6 +337,7 @@ rtt_channel(double *rtts, int n)
 
 	rpc_open(&r);
 	fd = rpc_channel(&r, rpc_connect(&r, port));
+	rtt_cpu = -cpu_of(sp.pid);
 	for (int i = 0; i < n; i++) {
 		double t0 = now_s();
 
@@ -343,6 +345,7 @@ rtt_channel(double *rtts, int n)
 		read_exact(fd, b, 64);
 		rtts[i] = now_s() - t0;
 	}
+	rtt_cpu = (rtt_cpu + cpu_of(sp.pid)) / n;
 	close(fd);
 	rpc_close(&r);
 	peer_stop(pid);
@@ -392,6 +395,7 @@ rtt_json(double *rtts, int n)
 	 */
 	len = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.write\","
 		       "\"params\":{\"socket\":%lld,\"data\":\"%s\"}}\n", s, b64);
+	rtt_cpu = -cpu_of(sp.pid);
 	for (int i = 0; i < n; i++) {
 		double t0 = now_s();
 		size_t got = 0, l;
@@ -405,6 +409,7 @@ rtt_json(double *rtts, int n)
 		}
 		rtts[i] = now_s() - t0;
 	}
+	rtt_cpu = (rtt_cpu + cpu_of(sp.pid)) / n;
 	rpc_close(&r);
 	peer_stop(pid);
 }
@@ -425,7 +430,14 @@ rtt_socat(double *rtts, int n)
 		rtts[i] = now_s() - t0;
 	}
 	close(fd);
-	waitpid(relay, NULL, 0);
+	{
+		struct rusage ru;
+
+		/* socat's whole life, its start included: a slight overcount. */
+		if (wait4(relay, NULL, 0, &ru) == relay)
+			rtt_cpu = ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+				   (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6) / n;
+	}
 	peer_stop(peer);
 }
 
@@ -595,7 +607,7 @@ info_rate(void)
 enum {
 	B_DIRECT, B_PUMP, B_WRITE, B_CH_DOWN, B_CH_UP, B_SOCAT_UP, B_SOCAT_DOWN, _B_MAX
 };
-enum { R_DIRECT, R_JSON, R_CHANNEL, R_SOCAT, _R_MAX };
+enum { R_DIRECT, R_JSON, R_CHANNEL, R_JSON_BP, R_CHANNEL_BP, R_SOCAT, _R_MAX };
 
 static double bulk_ch_down(void) { return bulk_channel(false); }
 static double bulk_ch_up(void) { return bulk_channel(true); }
@@ -604,12 +616,33 @@ static double bulk_socat_down(void) { return bulk_socat(false); }
 static double setup_direct(void) { return setup_rate(false); }
 static double setup_daemon(void) { return setup_rate(true); }
 
+/*
+ * The same paths through a second daemon, started with busy-poll-us
+ * (--busy-poll-us N, default 50; 0: not measured).
+ */
+static struct spawned sp_plain, sp_bp;
+static int busy_poll_us = 50;
+
+static void rtt_json_bp(double *v, int n) { sp = sp_bp; rtt_json(v, n); sp = sp_plain; }
+static void rtt_channel_bp(double *v, int n) { sp = sp_bp; rtt_channel(v, n); sp = sp_plain; }
+
+static double
+setup_daemon_bp(void)
+{
+	double v;
+
+	sp = sp_bp;
+	v = setup_rate(true);
+	sp = sp_plain;
+	return v;
+}
+
 static double (*const bulk_fn[_B_MAX])(void) = {
 	bulk_direct, bulk_pump, bulk_write, bulk_ch_down, bulk_ch_up, bulk_socat_up,
 	bulk_socat_down,
 };
 static void (*const rtt_fn[_R_MAX])(double *, int) = {
-	rtt_direct, rtt_json, rtt_channel, rtt_socat,
+	rtt_direct, rtt_json, rtt_channel, rtt_json_bp, rtt_channel_bp, rtt_socat,
 };
 
 /* Figures of one measurement over the repetitions. */
@@ -662,7 +695,7 @@ report(const char *name, const struct series *x, double scale, const char *unit,
 	if (x->n == 0)
 		return;
 	stats(x, &m, &lo, &hi);
-	printf("%-34s %10.3f (%.3f-%.3f) %-6s", name, m * scale, lo * scale, hi * scale, unit);
+	printf("%-44s %10.3f (%.3f-%.3f) %-6s", name, m * scale, lo * scale, hi * scale, unit);
 	if (direct && direct != x && direct->n) {
 		rd = ratio(x, direct);
 		stats(&rd, &rm, &rlo, &rhi);
@@ -693,6 +726,8 @@ on_fresh_daemon(void (*fn)(void *), void *arg)
 		die("start a fresh daemon");
 	fn(arg);
 	spawn_stop(&sp);
+	if (sp_bp.pid)
+		spawn_stop(&sp_bp);
 	sp = saved;
 }
 
@@ -790,7 +825,8 @@ main(int argc, char **argv)
 	const char *json = NULL, *srcdir = ".";
 	bool quick = false;
 	struct series bulk[_B_MAX] = { 0 }, cpu[_B_MAX] = { 0 }, p50[_R_MAX] = { 0 }, p99[_R_MAX] = { 0 };
-	struct series setup[2] = { 0 }, setup32[2] = { 0 }, info = { 0 };
+	struct series rcpu[_R_MAX] = { 0 };
+	struct series setup[3] = { 0 }, setup32[2] = { 0 }, info = { 0 };
 	double *rtt, load_secs = 5;
 	int upgrade_reps = 50;
 	int nb = _B_MAX, nr = _R_MAX;
@@ -809,6 +845,8 @@ main(int argc, char **argv)
 			load_secs = atof(argv[++i]);
 		else if (strcmp(argv[i], "--srcdir") == 0 && i + 1 < argc)
 			srcdir = argv[++i];
+		else if (strcmp(argv[i], "--busy-poll-us") == 0 && i + 1 < argc)
+			busy_poll_us = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--upgrades") == 0 && i + 1 < argc)
 			upgrade_reps = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--quick") == 0) {
@@ -838,10 +876,21 @@ main(int argc, char **argv)
 		 "uid-sockets = %d\nclients = 1100\nuid-clients = 1100\n"
 		 "client-connects-per-second = 1000000\nuid-connects-per-second = 1000000\n",
 		 10100, 10100, 10100);
+	if (busy_poll_us > 0 && (want("rtt") || want("setup"))) {
+		char conf[sizeof(daemon_conf) + 64];
+
+		snprintf(conf, sizeof(conf), "%s", daemon_conf);
+		/* The [daemon] section opens the text: the key goes right after it. */
+		snprintf(conf + 9, sizeof(conf) - 9, "busy-poll-us = %d\n%s", busy_poll_us,
+			 daemon_conf + 9);
+		if (spawn_start(&sp_bp, daemon_bin, conf, 0) < 0)
+			die("start the busy-polling daemon");
+	}
 	if (spawn_start(&sp, daemon_bin, daemon_conf, 0) < 0) {
 		sp.pid = 0;
 		die("start the daemon");
 	}
+	sp_plain = sp;
 	for (const char *d = "/usr/bin:/bin:/usr/local/bin"; d && *d;) {
 		const char *c = strchr(d, ':');
 		size_t n = c ? (size_t)(c - d) : strlen(d);
@@ -887,14 +936,27 @@ main(int argc, char **argv)
 			for (int k = 0; k < nr; k++) {
 				int i = (k + r) % nr;
 
+				if (!sp_bp.pid && (i == R_JSON_BP || i == R_CHANNEL_BP))
+					continue;
+				rtt_cpu = -1;
 				rtt_fn[i](rtt, rtt_n);
+				if (rtt_cpu >= 0)
+					add(&rcpu[i], rtt_cpu);
 				qsort(rtt, (size_t)rtt_n, sizeof(*rtt), cmp_double);
 				add(&p50[i], rtt[rtt_n / 2]);
 				add(&p99[i], rtt[rtt_n * 99 / 100]);
 			}
 		if (want("setup")) {
-			add(&setup[r % 2], r % 2 ? setup_daemon() : setup_direct());
-			add(&setup[(r + 1) % 2], (r + 1) % 2 ? setup_daemon() : setup_direct());
+			static double (*const fn[3])(void) = {
+				setup_direct, setup_daemon, setup_daemon_bp,
+			};
+
+			for (int k = 0; k < 3; k++) {
+				int i = (k + r) % 3;
+
+				if (i < 2 || sp_bp.pid)
+					add(&setup[i], fn[i]());
+			}
 			add(&setup32[r % 2], setup_rate_pipelined(r % 2));
 			add(&setup32[(r + 1) % 2], setup_rate_pipelined((r + 1) % 2));
 		}
@@ -924,14 +986,29 @@ main(int argc, char **argv)
 	report("64 B round trip p50, JSON", &p50[R_JSON], 1e6, "us", &p50[R_DIRECT], &p50[R_SOCAT]);
 	report("64 B round trip p50, channel", &p50[R_CHANNEL], 1e6, "us", &p50[R_DIRECT],
 	       &p50[R_SOCAT]);
+	report("64 B round trip p50, JSON, busy-poll", &p50[R_JSON_BP], 1e6, "us", &p50[R_DIRECT],
+	       &p50[R_SOCAT]);
+	report("64 B round trip p50, channel, busy-poll", &p50[R_CHANNEL_BP], 1e6, "us",
+	       &p50[R_DIRECT], &p50[R_SOCAT]);
 	report("64 B round trip p50, socat", &p50[R_SOCAT], 1e6, "us", &p50[R_DIRECT], NULL);
 	report("64 B round trip p99, direct", &p99[R_DIRECT], 1e6, "us", NULL, NULL);
 	report("64 B round trip p99, JSON", &p99[R_JSON], 1e6, "us", &p99[R_DIRECT], &p99[R_SOCAT]);
 	report("64 B round trip p99, channel", &p99[R_CHANNEL], 1e6, "us", &p99[R_DIRECT],
 	       &p99[R_SOCAT]);
+	report("64 B round trip p99, JSON, busy-poll", &p99[R_JSON_BP], 1e6, "us", &p99[R_DIRECT],
+	       &p99[R_SOCAT]);
+	report("64 B round trip p99, channel, busy-poll", &p99[R_CHANNEL_BP], 1e6, "us",
+	       &p99[R_DIRECT], &p99[R_SOCAT]);
 	report("64 B round trip p99, socat", &p99[R_SOCAT], 1e6, "us", &p99[R_DIRECT], NULL);
+	report("daemon CPU per round trip, JSON", &rcpu[R_JSON], 1e6, "us", NULL, NULL);
+	report("daemon CPU per round trip, channel", &rcpu[R_CHANNEL], 1e6, "us", NULL, NULL);
+	report("daemon CPU per round trip, JSON, busy-poll", &rcpu[R_JSON_BP], 1e6, "us", NULL, NULL);
+	report("daemon CPU per round trip, channel, busy-poll", &rcpu[R_CHANNEL_BP], 1e6, "us", NULL,
+	       NULL);
+	report("socat CPU per round trip", &rcpu[R_SOCAT], 1e6, "us", NULL, NULL);
 	report("connection setup, direct", &setup[0], 1, "conn/s", NULL, NULL);
 	report("connection setup, daemon", &setup[1], 1, "conn/s", &setup[0], NULL);
+	report("connection setup, daemon, busy-poll", &setup[2], 1, "conn/s", &setup[0], NULL);
 	report("connection setup, 32 in flight, direct", &setup32[0], 1, "conn/s", NULL, NULL);
 	report("connection setup, 32 in flight, daemon", &setup32[1], 1, "conn/s", &setup32[0],
 	       NULL);
@@ -952,5 +1029,7 @@ main(int argc, char **argv)
 		fclose(json_out);
 	}
 	spawn_stop(&sp);
+	if (sp_bp.pid)
+		spawn_stop(&sp_bp);
 	return 0;
 }
