@@ -123,7 +123,9 @@ tcp_measure_loss(struct tcp *t, bool reset)
 	uint64_t unsent = 0, unacked = 0;
 	int inq = 0;
 
-	if (!reset && t->fd >= 0 && ioctl(t->fd, SIOCINQ, &inq) == 0 && inq > 0)
+	/* Nothing ever sent: no kernel queue to lose, whatever unread input does. */
+	if (!reset && t->fd >= 0 && t->bytes_written > 0 && ioctl(t->fd, SIOCINQ, &inq) == 0 &&
+	    inq > 0)
 		reset = true;
 	if (reset && (t->state == TCP_STATE_CONNECTED || t->state == TCP_STATE_CLOSING))
 		(void) tcp_kernel_queue(t, &unsent, &unacked);

@@ -1,5 +1,6 @@
 /*
- * tcp-connect: outgoing connects and listening sockets.
+ * tcp-connect: outgoing connects (and the name resolution of a listen;
+ * tcp-listen.c binds and listens).
  *
  * A host name is resolved on the loop (dns.c); a connect then tries its
  * addresses, non-blocking, all under one ev_timer for the whole connect
@@ -9,8 +10,8 @@
  * (happy-eyeballs-delay-ms) or as soon as the one before fails; the first
  * to connect wins and the others are closed.  Without racing they are
  * tried one after another in the resolver's order.  Every attempt is
- * recorded for the answer (struct tcp_attempt).  Listening binds the
- * first address.  Both leave the socket in state error when they fail.
+ * recorded for the answer (struct tcp_attempt).  A connect leaves the
+ * socket in state error when it fails.
  *
  * What only a connect needs lives in a struct tcp_connect, allocated
  * when the connect (or a listen's resolution) starts and freed when it
@@ -20,8 +21,7 @@
  * is first made what the kernel makes of it (tcp_addr_effective) and that is
  * what is judged and connected to; a completed connect is judged again on
  * its getpeername() address when that differs or a reload came in
- * between, and reset if now denied.  A listener is judged on the address
- * getsockname() reports after bind, before listen().
+ * between, and reset if now denied.
  */
 #include "config.h"
 
@@ -39,9 +39,8 @@
 #include "proto-errors.h"
 #include "tcp.h"
 #include "tcp-addr.h"
+#include "tcp-open.h"
 #include "tcp-tls.h"
-
-#define TCP_DEFAULT_HOST "127.0.0.1"
 
 #define TCP_INLINE_TRIES 2	/* attempts held in the context itself */
 
@@ -53,6 +52,8 @@ struct tcp_try {
 	double			 started;	/* ev_time() */
 	uint64_t		 judged_gen;	/* policy generation it was allowed under */
 	struct tcp_sockopts	 applied;	/* the options set on fd before connect(2) */
+	bool			 peer_known;	/* connected at once: peer is getpeername()'s */
+	struct sockaddr_storage	 peer;
 };
 
 /*
@@ -65,6 +66,8 @@ struct tcp_connect {
 	ev_timer		 stagger;	/* racing: starts the next attempt */
 	struct dns_query	*dns_q;		/* resolution under way */
 	bool			 is_connect;	/* false: a listen's resolution */
+	void			(*resolved)(struct tcp *t, const struct sockaddr_storage *ss);
+						/* a listen's: the address to bind */
 	bool			 race;
 	int			 n, next;	/* addresses, next to try */
 	int			 inflight;	/* attempts with an fd */
@@ -172,8 +175,8 @@ attempts_of(const struct tcp_connect *c)
 }
 
 /* The connect or listen failed: socket closed, state error, op failed. */
-static void
-open_failed(struct tcp *t, const struct tcp_error *e, int r)
+void
+tcp_open_failed(struct tcp *t, const struct tcp_error *e, int r)
 {
 	struct tcp_error err = e ? *e : (struct tcp_error){ .sys_errno = -r };
 	struct tcp_op *op = t->connect_op;
@@ -213,28 +216,33 @@ tcp_connect_cancel(struct tcp *t, const struct tcp_error *e)
 static void
 resolve_failed(struct tcp *t, const char *errname)
 {
-	open_failed(t, &(struct tcp_error){
+	tcp_open_failed(t, &(struct tcp_error){
 		.code = PROTO_E_RESOLVE, .message = "name resolution failed",
 		.resolver = errname }, 0);
 }
 
+/* The addresses of t's connected fd; peer: its peer's, when known already. */
 static void
-record_endpoints(struct tcp *t, bool connected)
+record_endpoints(struct tcp *t, const struct sockaddr_storage *peer)
 {
 	socklen_t len = sizeof(t->local);
 
 	t->has_local = getsockname(t->fd, (struct sockaddr *)&t->local, &len) == 0;
+	if (peer) {
+		t->remote = *peer;
+		t->has_remote = true;
+		return;
+	}
 	len = sizeof(t->remote);
-	t->has_remote = connected &&
-			getpeername(t->fd, (struct sockaddr *)&t->remote, &len) == 0;
+	t->has_remote = getpeername(t->fd, (struct sockaddr *)&t->remote, &len) == 0;
 }
 
 /* The connect or listen was refused by policy rule r, for address ss. */
-static void
-policy_refused(struct tcp *t, const struct policy_rule *r, enum policy_action action,
+void
+tcp_open_refused(struct tcp *t, const struct policy_rule *r, enum policy_action action,
 	       const struct sockaddr_storage *ss)
 {
-	open_failed(t, &(struct tcp_error){
+	tcp_open_failed(t, &(struct tcp_error){
 		.code = PROTO_E_NOT_PERMITTED,
 		.message = "not permitted by policy", .rule = policy_rule_text(r),
 		.rule_index = policy_rule_line(r), .action = policy_action_name(action),
@@ -254,10 +262,10 @@ connect_failed(struct tcp *t)
 	if (c->denied && !c->last_errno) {
 		struct sockaddr_storage ss = c->denied_addr;
 
-		policy_refused(t, c->denied, POLICY_CONNECT, &ss);
+		tcp_open_refused(t, c->denied, POLICY_CONNECT, &ss);
 		return;
 	}
-	open_failed(t, NULL, -(c->last_errno ? c->last_errno : ECONNREFUSED));
+	tcp_open_failed(t, NULL, -(c->last_errno ? c->last_errno : ECONNREFUSED));
 }
 
 /*
@@ -305,7 +313,7 @@ on_tls_done(void *arg, const struct tcp_tls_failure *f)
 
 	t->eng->ev->tls(t, f, false);
 	if (f) {
-		open_failed(t, &(struct tcp_error){ .code = PROTO_E_TLS, .tls = f,
+		tcp_open_failed(t, &(struct tcp_error){ .code = PROTO_E_TLS, .tls = f,
 						    .sys_errno = f->sys_errno }, 0);
 		return;
 	}
@@ -332,7 +340,7 @@ try_won(struct tcp_connect *c, int i)
 	t->eng->nsockets--;	/* counted again as the socket's own */
 	tcp_set_fd(t, fd);
 	errno = ENOTCONN;
-	record_endpoints(t, true);	/* first: the state change reports them */
+	record_endpoints(t, tr->peer_known ? &tr->peer : NULL);	/* first: reported */
 	if (!t->has_remote) {
 		/* Reset already: no peer to judge, no connection to give. */
 		c->last_errno = errno;
@@ -361,7 +369,7 @@ try_won(struct tcp_connect *c, int i)
 		int k = tcp_tls_start(t, t->tls_cfg, ms, on_tls_done);
 
 		if (k < 0)
-			open_failed(t, NULL, k);
+			tcp_open_failed(t, NULL, k);
 		return;
 	}
 	ev_timer_stop(t->eng->loop, &c->timer);
@@ -377,7 +385,8 @@ on_try_ready(struct ev_loop *loop, ev_io *w, int revents)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (getsockopt(tr->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	/* Connected at once (connected_now): no error to ask for. */
+	if (!tr->peer_known && getsockopt(tr->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == 0) {
 		try_won(c, i);
@@ -398,12 +407,12 @@ on_try_ready(struct ev_loop *loop, ev_io *w, int revents)
  * what is known: one round through epoll less per connection.
  */
 static bool
-connected_now(int fd)
+connected_now(struct tcp_try *tr)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	socklen_t len = sizeof(tr->peer);
 
-	return getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
+	tr->peer_known = getpeername(tr->fd, (struct sockaddr *)&tr->peer, &len) == 0;
+	return tr->peer_known;
 }
 
 /*
@@ -455,7 +464,7 @@ start_one(struct tcp_connect *c)
 		    errno == EINPROGRESS) {
 			ev_io_init(&tr->io, on_try_ready, fd, EV_WRITE);
 			ev_io_start(t->eng->loop, &tr->io);
-			if (connected_now(fd))
+			if (connected_now(tr))
 				ev_feed_event(t->eng->loop, &tr->io, EV_WRITE);
 			return;
 		}
@@ -504,7 +513,7 @@ on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 		tcp_tls_timed_out(c->t);	/* -32012 handshakeTimeout */
 		return;
 	}
-	open_failed(c->t, NULL, -ETIMEDOUT);
+	tcp_open_failed(c->t, NULL, -ETIMEDOUT);
 }
 
 /*
@@ -562,7 +571,7 @@ on_resolved_connect(void *userdata, int status, const char *errname,
 		return;
 	}
 	if (set_addresses(c, res->addrs, res->count) < 0) {
-		open_failed(c->t, NULL, -ENOMEM);
+		tcp_open_failed(c->t, NULL, -ENOMEM);
 		return;
 	}
 	launch(c);
@@ -592,7 +601,7 @@ tcp_connect(struct tcp *t, struct tcp_op *op)
 	tcp_set_state(t, TCP_STATE_CONNECTING);
 	c = conn_new(t, true);
 	if (!c) {
-		open_failed(t, NULL, -ENOMEM);
+		tcp_open_failed(t, NULL, -ENOMEM);
 		return;
 	}
 	c->race = t->happy_eyeballs != 0;
@@ -607,58 +616,7 @@ tcp_connect(struct tcp *t, struct tcp_op *op)
 	}
 	c->dns_q = dns_resolve(t->eng->dns, host, t->port, on_resolved_connect, c);
 	if (!c->dns_q)
-		open_failed(t, NULL, -ENOMEM);
-}
-/* Binds and listens on ss; t->connect_op is over. */
-static void
-listen_on(struct tcp *t, const struct sockaddr_storage *ss)
-{
-	struct tcp_op *op;
-	int fd, one = 1;
-
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		open_failed(t, NULL, -errno);
-		return;
-	}
-	tcp_set_fd(t, fd);
-	(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss->ss_family == AF_INET6)
-		(void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, tcp_addr_len(ss)) < 0) {
-		open_failed(t, NULL, -errno);
-		return;
-	}
-	/*
-	 * Policy sees the address actually bound (port 0 is the port chosen;
-	 * 0.0.0.0 or :: a wildcard, see policy.h), or nothing is listened on.
-	 */
-	record_endpoints(t, false);
-	if (!t->has_local) {
-		open_failed(t, NULL, -errno);
-		return;
-	}
-	{
-		const struct policy_rule *r = t->eng->ev->judge(t, POLICY_LISTEN, t->host,
-							       &t->local);
-
-		if (r) {
-			struct sockaddr_storage where = t->local;
-
-			policy_refused(t, r, POLICY_LISTEN, &where);
-			return;
-		}
-	}
-	if (listen(fd, t->listen_queue > 0 ? t->listen_queue : SOMAXCONN) < 0) {
-		open_failed(t, NULL, -errno);
-		return;
-	}
-	tcp_set_state(t, TCP_STATE_LISTENING);
-	tcp_accept_init(t);
-	op = t->connect_op;
-	t->connect_op = NULL;
-	tcp_connect_free(t);
-	t->eng->ev->opened(t, op, &(struct tcp_attempts){ NULL, 0 });
+		tcp_open_failed(t, NULL, -ENOMEM);
 }
 
 static void
@@ -672,34 +630,21 @@ on_resolved_listen(void *userdata, int status, const char *errname,
 		resolve_failed(c->t, errname);
 		return;
 	}
-	listen_on(c->t, &res->addrs[0]);
+	c->resolved(c->t, &res->addrs[0]);
 }
 
 /*
- * Starts listening on t's host and port (0: any).  With a numeric host op
- * is over at once; a name is resolved first.
+ * Resolves host for a listen on t (state connecting): done gets the first
+ * address; a failure fails the listen.  Returns 0, or -ENOMEM.
  */
-void
-tcp_listen(struct tcp *t, struct tcp_op *op)
+int
+tcp_open_resolve(struct tcp *t, const char *host, int port,
+		 void (*done)(struct tcp *t, const struct sockaddr_storage *ss))
 {
-	const char *host = t->host ? t->host : TCP_DEFAULT_HOST;
-	int port = t->port < 0 ? 0 : t->port;
-	struct sockaddr_storage ss;
-
-	op->tcp = t;
-	op->kind = TCP_OP_OPEN;
-	t->connect_op = op;
-	if (tcp_addr_parse(host, port, &ss) == 0) {
-		listen_on(t, &ss);
-		return;
-	}
-	tcp_set_state(t, TCP_STATE_CONNECTING);
 	tcp_connect_free(t);
-	if (!conn_new(t, false)) {
-		open_failed(t, NULL, -ENOMEM);
-		return;
-	}
+	if (!conn_new(t, false))
+		return -ENOMEM;
+	t->conn->resolved = done;
 	t->conn->dns_q = dns_resolve(t->eng->dns, host, port, on_resolved_listen, t->conn);
-	if (!t->conn->dns_q)
-		open_failed(t, NULL, -ENOMEM);
+	return t->conn->dns_q ? 0 : -ENOMEM;
 }
