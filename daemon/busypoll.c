@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <sched.h>
 #include <stddef.h>
 
 #include "busypoll.h"
@@ -50,7 +51,14 @@ on_quiet(struct ev_loop *loop, ev_idle *w, int revents)
 		ev_idle_stop(loop, w);
 		bp->slept++;
 		bp->slept_at = now;
+		return;
 	}
+	/*
+	 * Polling must not hold the CPU from a process that wants it (the
+	 * client or the peer whose next message is awaited may be the one):
+	 * what the kernel's own idle polling checks with need_resched().
+	 */
+	(void) sched_yield();
 }
 
 void

@@ -20,7 +20,10 @@
  *
  * Polling is an idle watcher at the lowest priority: while it is active
  * the loop polls with a zero timeout, and the watcher runs only in
- * passes that found nothing to do.
+ * passes that found nothing to do.  Each such pass yields the CPU
+ * (sched_yield), so that polling never holds off a process that wants
+ * to run there: on a crowded machine the client or the peer awaited may
+ * be that process.
  */
 #ifndef TISOCK_BUSYPOLL_H
 #define TISOCK_BUSYPOLL_H
