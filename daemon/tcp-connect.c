@@ -52,8 +52,7 @@ struct tcp_try {
 	double			 started;	/* ev_time() */
 	uint64_t		 judged_gen;	/* policy generation it was allowed under */
 	struct tcp_sockopts	 applied;	/* the options set on fd before connect(2) */
-	bool			 peer_known;	/* connected at once: peer is getpeername()'s */
-	struct sockaddr_storage	 peer;
+	bool			 peer_known;	/* connected at once: t->remote holds its peer */
 };
 
 /*
@@ -221,15 +220,14 @@ resolve_failed(struct tcp *t, const char *errname)
 		.resolver = errname }, 0);
 }
 
-/* The addresses of t's connected fd; peer: its peer's, when known already. */
+/* The addresses of t's connected fd; peer_known: t->remote holds its peer already. */
 static void
-record_endpoints(struct tcp *t, const struct sockaddr_storage *peer)
+record_endpoints(struct tcp *t, bool peer_known)
 {
 	socklen_t len = sizeof(t->local);
 
 	t->has_local = getsockname(t->fd, (struct sockaddr *)&t->local, &len) == 0;
-	if (peer) {
-		t->remote = *peer;
+	if (peer_known) {
 		t->has_remote = true;
 		return;
 	}
@@ -340,7 +338,7 @@ try_won(struct tcp_connect *c, int i)
 	t->eng->nsockets--;	/* counted again as the socket's own */
 	tcp_set_fd(t, fd);
 	errno = ENOTCONN;
-	record_endpoints(t, tr->peer_known ? &tr->peer : NULL);	/* first: reported */
+	record_endpoints(t, tr->peer_known);	/* first: the state change reports them */
 	if (!t->has_remote) {
 		/* Reset already: no peer to judge, no connection to give. */
 		c->last_errno = errno;
@@ -407,11 +405,16 @@ on_try_ready(struct ev_loop *loop, ev_io *w, int revents)
  * what is known: one round through epoll less per connection.
  */
 static bool
-connected_now(struct tcp_try *tr)
+connected_now(struct tcp *t, struct tcp_try *tr)
 {
-	socklen_t len = sizeof(tr->peer);
+	socklen_t len = sizeof(t->remote);
 
-	tr->peer_known = getpeername(tr->fd, (struct sockaddr *)&tr->peer, &len) == 0;
+	/*
+	 * The peer goes straight to t->remote (not yet reported: has_remote
+	 * stays false): the attempt is reported in this iteration, before
+	 * any other could be started or finish.
+	 */
+	tr->peer_known = getpeername(tr->fd, (struct sockaddr *)&t->remote, &len) == 0;
 	return tr->peer_known;
 }
 
@@ -464,7 +467,7 @@ start_one(struct tcp_connect *c)
 		    errno == EINPROGRESS) {
 			ev_io_init(&tr->io, on_try_ready, fd, EV_WRITE);
 			ev_io_start(t->eng->loop, &tr->io);
-			if (connected_now(tr))
+			if (connected_now(t, tr))
 				ev_feed_event(t->eng->loop, &tr->io, EV_WRITE);
 			return;
 		}
