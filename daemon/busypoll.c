@@ -12,13 +12,16 @@
  * The window to poll for next, after the loop slept `slept` seconds
  * having polled for `window`: doubled (or started) when a window within
  * max would have caught the wake-up, halved when none would have; a
- * window below the starting one is none.
+ * window below the starting one is none.  A window past max (max was
+ * lowered by a reload) is max first.
  */
 double
 busypoll_adapt(double window, double max, double slept)
 {
 	if (max <= 0)
 		return 0;
+	if (window > max)
+		window = max;
 	if (window + slept <= max) {
 		window = window > 0 ? window * 2 : BUSYPOLL_GROW_START;
 		return window < max ? window : max;
@@ -31,7 +34,9 @@ busypoll_adapt(double window, double max, double slept)
  * A pass that found nothing to do.  Passes are consecutive iterations
  * while nothing happens; a gap in the count means events were handled
  * in between, caught by polling.  Once the window has passed quiet, the
- * loop goes to sleep.
+ * loop goes to sleep.  ev_now() is the wall clock's: one that went back
+ * (a clock step) starts the quiet stretch again, or the loop would poll
+ * until the clock caught up.
  */
 static void
 on_quiet(struct ev_loop *loop, ev_idle *w, int revents)
@@ -46,6 +51,8 @@ on_quiet(struct ev_loop *loop, ev_idle *w, int revents)
 			bp->caught++;
 		bp->quiet_since = now;
 	}
+	if (now < bp->quiet_since)
+		bp->quiet_since = now;	/* the clock stepped back */
 	bp->quiet_iter = it;
 	if (now - bp->quiet_since >= bp->window) {
 		ev_idle_stop(loop, w);
@@ -86,6 +93,8 @@ busypoll_after_poll(struct busypoll *bp, uint64_t max_us, bool busy)
 		bp->window = 0;
 		return;
 	}
+	if (bp->window > bp->max)
+		bp->window = bp->max;	/* lowered by a reload: in force at once */
 	if (ev_is_active(&bp->idle)) {
 		if (busy)
 			bp->quiet_iter = 0;	/* work is no quiet: the window starts after it */
@@ -95,7 +104,7 @@ busypoll_after_poll(struct busypoll *bp, uint64_t max_us, bool busy)
 		bp->slept_at = now;
 		return;
 	}
-	if (bp->slept_at > 0)
+	if (bp->slept_at > 0 && now >= bp->slept_at)	/* (not across a clock step back) */
 		bp->window = busypoll_adapt(bp->window, bp->max, now - bp->slept_at);
 	if (bp->window <= 0) {
 		bp->slept_at = now;

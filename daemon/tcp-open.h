@@ -21,7 +21,7 @@ void	tcp_open_refused(struct tcp *t, const struct policy_rule *r, enum policy_ac
 			 const struct sockaddr_storage *ss);
 /*
  * Resolves host for a listen on t: done gets the first address, a
- * failure fails the listen (-32008).  Returns 0, or -ENOMEM.
+ * failure fails the listen (-32010).  Returns 0, or -ENOMEM.
  */
 int	tcp_open_resolve(struct tcp *t, const char *host, int port,
 			 void (*done)(struct tcp *t, const struct sockaddr_storage *ss));

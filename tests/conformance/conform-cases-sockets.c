@@ -258,6 +258,47 @@ listen_on(const char *host, int family, const char *want_addr)
 static void case_listen_default(void) { listen_on(NULL, AF_INET, "127.0.0.1"); }
 static void case_listen_ipv6(void) { listen_on("::1", AF_INET6, "::1"); }
 
+/*
+ * tcp.listen on a name (resolved, then its first address bound): the
+ * suite's name, which has ::1 and 127.0.0.1, listens on one of them and
+ * a connection to it arrives; a name that does not resolve fails the
+ * listen with -32010 and leaves the socket in state error.
+ */
+static void
+case_listen_name(void)
+{
+	struct cc *c = cc_open();
+	const char *addr;
+	long long id, s;
+	int port, pfd;
+	cJSON *a;
+
+	CHECK(c, "cannot connect");
+	a = cc_call(c, "tcp.listen", "{\"host\":\"%s\",\"port\":0}", CONFORM_HOST_BOTH);
+	port = (int)j_int(a, "result.local.port");
+	addr = j_str(a, "result.local.address");
+	CHECK(j_is(a, "result.state", "listening") && port > 0 && addr &&
+	      (strcmp(addr, "::1") == 0 || strcmp(addr, "127.0.0.1") == 0),
+	      "tcp.listen on %s: %s", CONFORM_HOST_BOTH, j_text(a));
+	pfd = peer_connect(strcmp(addr, "::1") == 0 ? AF_INET6 : AF_INET, port);
+	cJSON_Delete(a);
+	CHECK(pfd >= 0, "cannot connect to the reported port %d", port);
+	close(pfd);
+	id = cc_request(c, "tcp.listen", "{\"host\":\"nonexistent.invalid\",\"port\":0}");
+	a = cc_wait(c, id, RESOLVE_MS);
+	CHECK(err_code(a) == PROTO_E_RESOLVE && j_str(a, "error.data.resolver") &&
+	      j_int(a, "error.data.socket") > 0,
+	      "listen on an unresolvable name: expected -32010 with data.resolver, got %s",
+	      j_text(a));
+	s = j_int(a, "error.data.socket");
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
+	CHECK(j_is(a, "result.state", "error"), "after a listen that did not resolve: %s",
+	      j_text(a));
+	cJSON_Delete(a);
+	cc_close(c);
+}
+
 static void
 case_accept(void)
 {
@@ -449,6 +490,7 @@ const struct conform_case conform_cases_sockets[] = {
 	{ "tcp-connect-resolve-failure", case_resolve_failure, false },
 	{ "tcp-listen-port0", case_listen_default, false },
 	{ "tcp-listen-ipv6", case_listen_ipv6, false },
+	{ "tcp-listen-name", case_listen_name, false },
 	{ "tcp-accept", case_accept, false },
 	{ "tcp-socket-options", case_socket_options, false },
 	{ NULL, NULL, false },
