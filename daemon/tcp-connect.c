@@ -238,7 +238,7 @@ record_endpoints(struct tcp *t, bool peer_known)
 /* The connect or listen was refused by policy rule r, for address ss. */
 void
 tcp_open_refused(struct tcp *t, const struct policy_rule *r, enum policy_action action,
-	       const struct sockaddr_storage *ss)
+		 const struct sockaddr_storage *ss)
 {
 	tcp_open_failed(t, &(struct tcp_error){
 		.code = PROTO_E_NOT_PERMITTED,
@@ -312,7 +312,7 @@ on_tls_done(void *arg, const struct tcp_tls_failure *f)
 	t->eng->ev->tls(t, f, false);
 	if (f) {
 		tcp_open_failed(t, &(struct tcp_error){ .code = PROTO_E_TLS, .tls = f,
-						    .sys_errno = f->sys_errno }, 0);
+							.sys_errno = f->sys_errno }, 0);
 		return;
 	}
 	ev_timer_stop(t->eng->loop, &t->conn->timer);
