@@ -291,6 +291,9 @@ daemon_init(struct daemon *d, struct ev_loop *loop)
 	ev_timer_init(&d->trim_timer, on_trim, DAEMON_TRIM_DELAY, 0.);
 	ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
 	ev_signal_init(&d->sigint, on_stop_signal, SIGINT);
+	/* Before any request read in the same pass: one may start an upgrade. */
+	ev_set_priority(&d->sigterm, EV_MAXPRI);
+	ev_set_priority(&d->sigint, EV_MAXPRI);
 	ev_signal_start(loop, &d->sigterm);
 	ev_signal_start(loop, &d->sigint);
 	ev_unref(loop);	/* signal watchers do not keep the loop alive */

@@ -121,7 +121,13 @@ main(int argc, char **argv)
 	d.log_level_fixed = level != NULL;
 	signal(SIGPIPE, SIG_IGN);
 
-	r = daemon_init(&d, ev_default_loop(EVFLAG_AUTO));
+	/*
+	 * Signals through a signalfd: one not yet read stays pending in the
+	 * kernel (visible to sigpending()), never half-caught by a handler
+	 * whose watcher would run only in a later iteration (upgrade.c hands
+	 * such signals on to its successor).
+	 */
+	r = daemon_init(&d, ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD));
 	if (r < 0) {
 		if (upgrading)
 			upgrade_child_fail(&d, 1, "start-up failed: %s", strerror(-r));

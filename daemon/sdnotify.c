@@ -76,6 +76,7 @@ sdnotify_start(struct daemon *d)
 	const char *ns = getenv("NOTIFY_SOCKET");
 
 	ev_signal_init(&d->sighup, on_sighup, SIGHUP);
+	ev_set_priority(&d->sighup, EV_MAXPRI);	/* before requests: see daemon_init() */
 	ev_signal_start(d->loop, &d->sighup);
 	ev_unref(d->loop);
 	ev_timer_init(&d->status_timer, on_status, SDNOTIFY_STATUS_EVERY, SDNOTIFY_STATUS_EVERY);

@@ -344,13 +344,15 @@ run(struct daemon *d, char *why, size_t whylen)
 	 * is known: the old process's if it serves on, handed on (let_go())
 	 * if the new one takes over.  Never lost, never applied twice.
 	 */
+	test_hook(hook, sizeof(hook));
+	if (strcmp(hook, "selfterm") == 0)
+		(void) raise(SIGTERM);	/* test hook: one that came just before, unread */
 	sigemptyset(&hold);
 	sigaddset(&hold, SIGTERM);
 	sigaddset(&hold, SIGINT);
 	sigaddset(&hold, SIGHUP);
 	sigaddset(&hold, SIGUSR2);
 	(void) sigprocmask(SIG_BLOCK, &hold, &mask);
-	test_hook(hook, sizeof(hook));
 	snprintf(exe, sizeof(exe), "%s", u->exe);
 	dl = strstr(exe, " (deleted)");
 	if (dl && dl[10] == '\0')
@@ -501,6 +503,7 @@ upgrade_init(struct daemon *d, int argc, char **argv)
 	u->exe[n > 0 ? n : 0] = '\0';
 	ev_timer_init(&u->kick, on_kick, 0., 0.);
 	ev_signal_init(&u->sigusr2, on_sigusr2, SIGUSR2);
+	ev_set_priority(&u->sigusr2, EV_MAXPRI);
 	ev_signal_start(d->loop, &u->sigusr2);
 	ev_unref(d->loop);
 	d->upgrade = u;

@@ -955,6 +955,81 @@ main(int argc, char **argv)
 	} else {
 		(void) spawn_stop(&sp);
 	}
+
+	/*
+	 * 5: a SIGTERM that came just before an upgrade began, in the loop
+	 * iteration that read the request (test hook: the old process raises
+	 * it first thing).  Not yet handled, it is not lost either: the new
+	 * process stops, cleanly.
+	 */
+	{
+		struct spawned s5;
+		long long end;
+		int old_st = -1, new_st = -1, st, fd;
+		pid_t w, newpid = -1;
+		sigset_t chld;
+
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		write_hook(hook, "selfterm");
+		if (spawn_start(&s5, bin, "", 0) < 0 || (fd = spawn_ctl_open(&s5)) < 0) {
+			check(0, "a daemon for the SIGTERM-before-upgrade case");
+		} else {
+			static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":5,"
+						  "\"method\":\"daemon.upgrade\"}\n";
+
+			spawn_send_all(fd, req, sizeof(req) - 1);
+			end = spawn_now_ms() + DEADLINE_MS;
+			while ((old_st == -1 || new_st == -1) && spawn_now_ms() < end) {
+				struct timespec ts = { .tv_sec = 1 };
+
+				while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+					if (w == s5.pid) {
+						old_st = st;
+					} else {
+						newpid = w;
+						new_st = st;
+					}
+				}
+				if (old_st == -1 || new_st == -1)
+					(void) sigtimedwait(&chld, NULL, &ts);
+			}
+			check(old_st != -1 && WIFEXITED(old_st) && WEXITSTATUS(old_st) == 0,
+			      "SIGTERM just before an upgrade: the old process exits 0 once the "
+			      "new one is ready");
+			check(new_st != -1 && WIFEXITED(new_st) && WEXITSTATUS(new_st) == 0,
+			      "SIGTERM just before an upgrade is not lost: the new process (%d) "
+			      "stops cleanly", (int)newpid);
+			close(fd);
+			if (old_st == -1) {
+				kill(s5.pid, SIGKILL);
+				(void) waitpid(s5.pid, NULL, 0);
+			}
+			if (new_st == -1) {
+				/* Still serving on the socket: ask it its pid, then stop it. */
+				int f2 = spawn_ctl_open(&s5);
+				cJSON *ia = f2 >= 0 ? cJSON_Parse(spawn_ask(f2, 1, "daemon.info", NULL))
+						    : NULL;
+				const cJSON *pj = cJSON_GetObjectItemCaseSensitive(
+					cJSON_GetObjectItemCaseSensitive(ia, "result"), "pid");
+
+				if (cJSON_IsNumber(pj) && pj->valuedouble > 1) {
+					kill((pid_t)pj->valuedouble, SIGKILL);
+					(void) waitpid((pid_t)pj->valuedouble, NULL, 0);
+				}
+				cJSON_Delete(ia);
+				if (f2 >= 0)
+					close(f2);
+			}
+			{
+				char cmd[128];
+
+				snprintf(cmd, sizeof(cmd), "rm -rf %s", s5.dir);
+				if (system(cmd) != 0)
+					fprintf(stderr, "cannot remove %s\n", s5.dir);
+			}
+		}
+	}
 	unlink(hook);
 	return check_summary();
 }
