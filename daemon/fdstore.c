@@ -29,17 +29,37 @@
 #define FDSTORE_UNRECORDED	UINT32_MAX	/* a call with no ledger slot */
 
 /*
- * Decides whether the store is used (fd-store, NOTIFY_SOCKET) and opens
- * what it needs.  The ledger is made here unless recovery took back the
- * previous one.  Returns 0, or -errno with fd-store = yes and no way to
- * use the store.
+ * $FDSTORE: the store's size, as systemd (254 and later) says it when
+ * FileDescriptorStoreMax= is set, and as the shipped unit says it for
+ * older ones.  0 when absent or not a number.
+ */
+static uint64_t
+store_max(void)
+{
+	const char *v = getenv("FDSTORE");
+	char *end;
+	unsigned long long n;
+
+	if (!v || *v < '0' || *v > '9')
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	return errno || *end ? 0 : (uint64_t)n;
+}
+
+/*
+ * Decides whether the store is used (fd-store; NOTIFY_SOCKET; with auto,
+ * $FDSTORE: a unit without FileDescriptorStoreMax= would log a warning
+ * for every descriptor sent) and opens what it needs.  The ledger is
+ * made here unless recovery took back the previous one.  Returns 0, or
+ * -errno with fd-store = yes and no way to use the store.
  */
 int
 fdstore_init(struct daemon *d)
 {
 	struct fdstore *s = &d->fds;
 	const char *ns = getenv("NOTIFY_SOCKET");
-	uint64_t n;
+	uint64_t n, max = store_max(), need = 1 + d->conf.clients + d->conf.sockets;
 	int r;
 
 	s->sock = -1;
@@ -52,6 +72,14 @@ fdstore_init(struct daemon *d)
 		}
 		return 0;
 	}
+	if (d->conf.fd_store == CONF_FD_STORE_AUTO && max == 0) {
+		log_info("fd store: not used ($FDSTORE not set: no FileDescriptorStoreMax=)");
+		return 0;
+	}
+	if (max > 0 && max < need)
+		log_warning("fd store: FileDescriptorStoreMax=%llu is less than [limits] clients + "
+			    "sockets + 1 = %llu: what does not fit is lost at a crash",
+			    (unsigned long long)max, (unsigned long long)need);
 	r = fdstore_connect(ns);
 	if (r < 0) {
 		log_error("fd store: cannot reach NOTIFY_SOCKET %s: %s", ns, strerror(-r));

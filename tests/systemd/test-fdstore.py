@@ -187,9 +187,10 @@ class FakeSystemd:
                     bail("the fake systemd handles what it was sent")
                 self.lock.wait(0.05)
 
-    def start(self, argv, errlog, first=()):
+    def start(self, argv, errlog, first=(), env_extra=None):
         """Forks, puts the stored fds at 3.. (after first: a .socket unit's)
-        and execs argv as systemd does."""
+        and execs argv as systemd does; env_extra: more environment
+        (FDSTORE, as systemd 254 sets it), None: FDSTORE=17409."""
         self.settle()
         with self.lock:
             entries = list(first) + list(self.store)
@@ -204,8 +205,9 @@ class FakeSystemd:
                 os.dup2(err, 2)
                 env = dict(os.environ)
                 env["NOTIFY_SOCKET"] = self.path
-                for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+                for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "FDSTORE"):
                     env.pop(k, None)
+                env.update({"FDSTORE": "17409"} if env_extra is None else env_extra)
                 if entries:
                     env["LISTEN_PID"] = str(os.getpid())
                     env["LISTEN_FDS"] = str(len(entries))
@@ -604,6 +606,62 @@ def stalled_systemd(sd, argv, errlog, sockpath, lw):
         p.close()
 
 
+def auto_mode(tmp):
+    """fd-store = auto: the store only when $FDSTORE says the unit has one
+    (systemd's default FileDescriptorStoreMax=0 warns in the journal for
+    every descriptor sent); a $FDSTORE smaller than what may be stored is
+    logged."""
+    conf = os.path.join(tmp, "auto.conf")
+    with open(conf, "w") as f:
+        f.write("[daemon]\nfd-store = auto\nlog-level = info\n")
+    lst = listener()
+    for name, env, stored in (("no $FDSTORE", {}, False),
+                              ("FDSTORE=0", {"FDSTORE": "0"}, False),
+                              ("FDSTORE=17409", {"FDSTORE": "17409"}, True),
+                              ("FDSTORE=10", {"FDSTORE": "10"}, True)):
+        sd = FakeSystemd(os.path.join(tmp, "notify-auto"))
+        sockpath = os.path.join(tmp, "auto.sock")
+        errlog = os.path.join(tmp, "auto.log")
+        if os.path.exists(errlog):
+            os.unlink(errlog)
+        argv = [DAEMON, "--foreground", "--socket", sockpath, "--config", conf]
+        if WRAPPER:
+            import shutil
+            argv = [shutil.which(WRAPPER[0]) or WRAPPER[0]] + WRAPPER[1:] + argv
+        pid = sd.start(argv, errlog, env_extra=env)
+        sd.wait(lambda: sd.ready >= 1, "auto, %s: READY=1" % name)
+        c = Client(sockpath)
+        a = c.call("tcp.connect", {"host": "127.0.0.1", "port": lst.getsockname()[1]})
+        peer, _ = lst.accept()
+        # A marker the daemon answers after it has sent whatever it stores.
+        c.call("daemon.info", {})
+        sd.settle()
+        names = sd.names()
+        t = "t%d" % a["result"]["socket"] if "result" in a else "?"
+        if stored:
+            ok(t in names and "ledger" in names and any(n.startswith("c") for n in names),
+               "auto, %s: the ledger, the client and the socket are in the store" % name)
+        else:
+            ok(not names, "auto, %s: nothing is sent to the store (%s)" % (name, names))
+        c.s.close()
+        peer.close()
+        os.kill(pid, signal.SIGTERM)
+        _, st = os.waitpid(pid, 0)
+        ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "auto, %s: SIGTERM: exit 0" % name)
+        with open(errlog) as f:
+            log = f.read()
+        if name == "FDSTORE=10":
+            ok("FileDescriptorStoreMax=10 is less than" in log,
+               "auto, %s: the too small store is logged" % name)
+        if not stored:
+            ok("$FDSTORE not set" in log, "auto, %s: the log says why the store is not used"
+               % name)
+        sd.stop = True
+        sd.sock.close()
+        os.unlink(sd.path)
+    lst.close()
+
+
 def main():
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -946,6 +1004,7 @@ def main():
     else:
         upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr)
     stalled_systemd(sd, argv, errlog, sockpath, lw)
+    auto_mode(tmp)
     print("1..%d" % tests)
     if failures:
         with open(errlog) as f:
