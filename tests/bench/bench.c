@@ -104,28 +104,6 @@ median(double *v, int n)
 static double relay_cpu = -1;
 static double rtt_cpu = -1;	/* the daemon's CPU seconds per round trip, -1: none */
 
-/*
- * CPU seconds the (single-threaded) process pid has run so far, from
- * /proc/PID/schedstat (nanoseconds; /proc/PID/stat counts clock ticks,
- * too coarse for one run).  -1 when unknown.
- */
-static double
-cpu_of(pid_t pid)
-{
-	char path[64];
-	unsigned long long ns;
-	FILE *f;
-	int k;
-
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	k = fscanf(f, "%llu", &ns);
-	fclose(f);
-	return k == 1 ? (double)ns / 1e9 : -1;
-}
-
 /* Direct TCP, client -> server: bytes per second. */
 static double
 bulk_direct(void)
@@ -218,11 +196,11 @@ bulk_pump(void)
 
 	rpc_open(&r);
 	s = rpc_connect(&r, port);
-	relay_cpu = -cpu_of(sp.pid);
+	relay_cpu = -spawn_cpu_s(sp.pid);
 	t0 = now_s();
 	got = rpc_pump_all(&r, s);
 	t = now_s() - t0;
-	relay_cpu += cpu_of(sp.pid);
+	relay_cpu += spawn_cpu_s(sp.pid);
 	rpc_close(&r);
 	peer_stop(pid);
 	return (double)got / t;
@@ -252,7 +230,7 @@ bulk_write(void)
 	n0 += proto_base64_encoded_len(CHUNK);
 	memcpy(line + n0, "\"}}\n", 4);
 	n0 += 4;
-	relay_cpu = -cpu_of(sp.pid);
+	relay_cpu = -spawn_cpu_s(sp.pid);
 	t0 = now_s();
 	while (sent < total_bytes || inflight > 0) {
 		size_t len;
@@ -283,7 +261,7 @@ bulk_write(void)
 			die("the sink's count");
 	}
 	t = now_s() - t0;
-	relay_cpu += cpu_of(sp.pid);
+	relay_cpu += spawn_cpu_s(sp.pid);
 	cJSON_Delete(a);
 	rpc_close(&r);
 	peer_stop(pid);
@@ -305,7 +283,7 @@ bulk_channel(bool up)
 
 	rpc_open(&r);
 	fd = rpc_channel(&r, rpc_connect(&r, port));
-	relay_cpu = -cpu_of(sp.pid);
+	relay_cpu = -spawn_cpu_s(sp.pid);
 	t0 = now_s();
 	if (up) {
 		memset(buf, 'x', CHUNK);
@@ -320,7 +298,7 @@ bulk_channel(bool up)
 			got += (uint64_t)k;
 	}
 	t = now_s() - t0;
-	relay_cpu += cpu_of(sp.pid);
+	relay_cpu += spawn_cpu_s(sp.pid);
 	close(fd);
 	rpc_close(&r);
 	peer_stop(pid);
@@ -337,7 +315,7 @@ rtt_channel(double *rtts, int n)
 
 	rpc_open(&r);
 	fd = rpc_channel(&r, rpc_connect(&r, port));
-	rtt_cpu = -cpu_of(sp.pid);
+	rtt_cpu = -spawn_cpu_s(sp.pid);
 	for (int i = 0; i < n; i++) {
 		double t0 = now_s();
 
@@ -345,7 +323,7 @@ rtt_channel(double *rtts, int n)
 		read_exact(fd, b, 64);
 		rtts[i] = now_s() - t0;
 	}
-	rtt_cpu = (rtt_cpu + cpu_of(sp.pid)) / n;
+	rtt_cpu = (rtt_cpu + spawn_cpu_s(sp.pid)) / n;
 	close(fd);
 	rpc_close(&r);
 	peer_stop(pid);
@@ -395,7 +373,7 @@ rtt_json(double *rtts, int n)
 	 */
 	len = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.write\","
 		       "\"params\":{\"socket\":%lld,\"data\":\"%s\"}}\n", s, b64);
-	rtt_cpu = -cpu_of(sp.pid);
+	rtt_cpu = -spawn_cpu_s(sp.pid);
 	for (int i = 0; i < n; i++) {
 		double t0 = now_s();
 		size_t got = 0, l;
@@ -409,7 +387,7 @@ rtt_json(double *rtts, int n)
 		}
 		rtts[i] = now_s() - t0;
 	}
-	rtt_cpu = (rtt_cpu + cpu_of(sp.pid)) / n;
+	rtt_cpu = (rtt_cpu + spawn_cpu_s(sp.pid)) / n;
 	rpc_close(&r);
 	peer_stop(pid);
 }

@@ -165,6 +165,30 @@ case_connect_refused_then_retry(void)
 	cc_close(c);
 }
 
+/*
+ * method (tcp.connect or tcp.listen) on a name that does not resolve:
+ * -32010 with data.resolver and data.socket, and the socket in state
+ * error.
+ */
+static void
+unresolvable(struct cc *c, const char *method)
+{
+	long long id;
+	cJSON *a;
+
+	id = cc_request(c, method, "{\"host\":\"nonexistent.invalid\",\"port\":80}");
+	a = cc_wait(c, id, RESOLVE_MS);
+	CHECK(err_code(a) == PROTO_E_RESOLVE && j_str(a, "error.data.resolver") &&
+	      j_int(a, "error.data.socket") > 0,
+	      "%s on an unresolvable name: expected -32010 with data.resolver and data.socket, "
+	      "got %s", method, j_text(a));
+	id = j_int(a, "error.data.socket");
+	cJSON_Delete(a);
+	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", id);
+	CHECK(j_is(a, "result.state", "error"), "after %s did not resolve: %s", method, j_text(a));
+	cJSON_Delete(a);
+}
+
 /* A listener of ours that never accepts, its backlog full: connects hang. */
 static void
 case_connect_timeout(void)
@@ -210,21 +234,9 @@ static void
 case_resolve_failure(void)
 {
 	struct cc *c = cc_open();
-	long long id;
-	cJSON *a;
 
 	CHECK(c, "cannot connect");
-	id = cc_request(c, "tcp.connect", "{\"host\":\"nonexistent.invalid\",\"port\":80}");
-	a = cc_wait(c, id, RESOLVE_MS);
-	CHECK(err_code(a) == PROTO_E_RESOLVE && j_str(a, "error.data.resolver") &&
-	      j_int(a, "error.data.socket") > 0,
-	      "unresolvable name: expected -32010 with data.resolver and data.socket, got %s",
-	      j_text(a));
-	id = j_int(a, "error.data.socket");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", id);
-	CHECK(j_is(a, "result.state", "error"), "after a failed resolution: %s", j_text(a));
-	cJSON_Delete(a);
+	unresolvable(c, "tcp.connect");
 	cc_close(c);
 }
 
@@ -269,7 +281,6 @@ case_listen_name(void)
 {
 	struct cc *c = cc_open();
 	const char *addr;
-	long long id, s;
 	int port, pfd;
 	cJSON *a;
 
@@ -284,18 +295,7 @@ case_listen_name(void)
 	cJSON_Delete(a);
 	CHECK(pfd >= 0, "cannot connect to the reported port %d", port);
 	close(pfd);
-	id = cc_request(c, "tcp.listen", "{\"host\":\"nonexistent.invalid\",\"port\":0}");
-	a = cc_wait(c, id, RESOLVE_MS);
-	CHECK(err_code(a) == PROTO_E_RESOLVE && j_str(a, "error.data.resolver") &&
-	      j_int(a, "error.data.socket") > 0,
-	      "listen on an unresolvable name: expected -32010 with data.resolver, got %s",
-	      j_text(a));
-	s = j_int(a, "error.data.socket");
-	cJSON_Delete(a);
-	a = cc_call(c, "tcp.info", "{\"socket\":%lld}", s);
-	CHECK(j_is(a, "result.state", "error"), "after a listen that did not resolve: %s",
-	      j_text(a));
-	cJSON_Delete(a);
+	unresolvable(c, "tcp.listen");
 	cc_close(c);
 }
 

@@ -263,6 +263,28 @@ spawn_group_teardown(void **state)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/*
+ * CPU seconds the (single-threaded) process pid has run so far, from
+ * /proc/PID/schedstat (nanoseconds; /proc/PID/stat counts clock ticks,
+ * too coarse for one run).  -1 when unknown.
+ */
+double
+spawn_cpu_s(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns;
+	FILE *f;
+	int k;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	k = fscanf(f, "%llu", &ns);
+	fclose(f);
+	return k == 1 ? (double)ns / 1e9 : -1;
+}
+
 /* The number of open descriptors of pid, or -1 (gone). */
 int
 spawn_count_fds(pid_t pid)

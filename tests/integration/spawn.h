@@ -36,6 +36,8 @@ const char *spawn_ask(int fd, int id, const char *method, const char *params);
 
 /* A "VmRSS:"-style figure (KiB) from /proc/PID/status, or -1. */
 long	spawn_status_kib(pid_t pid, const char *key);
+/* CPU seconds pid has run so far (/proc/PID/schedstat), or -1. */
+double	spawn_cpu_s(pid_t pid);
 /* The number of open descriptors of pid, or -1 (gone). */
 int	spawn_count_fds(pid_t pid);
 /* Whether the daemon's RSS is inflated by valgrind or a sanitizer. */

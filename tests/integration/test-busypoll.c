@@ -38,23 +38,6 @@
 
 static int next_id = 1;
 
-/* The daemon's CPU time so far, in seconds (-1: gone). */
-static double
-cpu_s(pid_t pid)
-{
-	char path[64];
-	unsigned long long ns;
-	FILE *f;
-	int k;
-
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	k = fscanf(f, "%llu", &ns);
-	fclose(f);
-	return k == 1 ? (double)ns / 1e9 : -1;
-}
 
 /* counters.NAME from daemon.info, or -1. */
 static long long
@@ -139,13 +122,13 @@ paced(int fd, int n, long us)
 static double
 sparse(const struct spawned *sp, int fd)
 {
-	double c0 = cpu_s(sp->pid);
+	double c0 = spawn_cpu_s(sp->pid);
 
 	for (int i = 0; i < SPARSE_N; i++) {
 		ping(fd);
 		quiet(fd, SPARSE_GAP_MS);
 	}
-	return cpu_s(sp->pid) - c0;
+	return spawn_cpu_s(sp->pid) - c0;
 }
 
 /* Whether tisockd --check-config refuses config text (exit 78). */
@@ -219,9 +202,9 @@ main(int argc, char **argv)
 
 	/* Traffic stops: the loop sleeps again. */
 	slept = counter(fn, "busyPollSlept");
-	c0 = cpu_s(on.pid);
+	c0 = spawn_cpu_s(on.pid);
 	quiet(fn, 500);
-	idle = cpu_s(on.pid) - c0;
+	idle = spawn_cpu_s(on.pid) - c0;
 	check(idle >= 0 && idle < 0.1, "on: idle for 500 ms after traffic, the daemon used %.1f ms "
 	      "of CPU (< 100; polling on would use most of 500)", idle * 1e3);
 	check(counter(fn, "busyPollSlept") > slept, "on: the window ran out and the loop slept");

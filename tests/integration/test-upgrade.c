@@ -590,6 +590,42 @@ write_hook(const char *path, const char *word)
 	}
 }
 
+/*
+ * Waits (DEADLINE_MS at most; SIGCHLD blocked, the test their subreaper)
+ * until the daemon old and its successor have both exited: their wait
+ * statuses (-1: still running) and the successor's pid.  An earlier
+ * daemon, also, reaped on the way sets *also_gone.
+ */
+static void
+await_exits(pid_t old, pid_t also, bool *also_gone, int *old_st, int *new_st, pid_t *newpid)
+{
+	long long end = spawn_now_ms() + DEADLINE_MS;
+	sigset_t chld;
+	pid_t w;
+	int st;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	*old_st = *new_st = -1;
+	*newpid = -1;
+	while ((*old_st == -1 || *new_st == -1) && spawn_now_ms() < end) {
+		struct timespec ts = { .tv_sec = 1 };
+
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (w == old) {
+				*old_st = st;
+			} else if (also > 0 && w == also) {
+				*also_gone = true;
+			} else {
+				*newpid = w;
+				*new_st = st;
+			}
+		}
+		if (*old_st == -1 || *new_st == -1)
+			(void) sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -902,9 +938,8 @@ main(int argc, char **argv)
 	 * the old process hands it on, and the new one stops, cleanly.
 	 */
 	{
-		long long end = spawn_now_ms() + DEADLINE_MS;
-		int old_st = -1, new_st = -1, st;
-		pid_t newpid = -1, w;
+		int old_st, new_st, st;
+		pid_t newpid, w;
 		sigset_t chld;
 
 		/* The old processes of the upgrades so far, gone: reaped now. */
@@ -916,22 +951,7 @@ main(int argc, char **argv)
 		(void) sigprocmask(SIG_BLOCK, &chld, NULL);
 		write_hook(hook, "term");
 		start_upgrade();
-		while ((old_st == -1 || new_st == -1) && spawn_now_ms() < end) {
-			struct timespec ts = { .tv_sec = 1 };
-
-			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
-				if (w == pid) {
-					old_st = st;
-				} else if (w == sp.pid) {
-					sp_gone = true;
-				} else {
-					newpid = w;
-					new_st = st;
-				}
-			}
-			if (old_st == -1 || new_st == -1)
-				(void) sigtimedwait(&chld, NULL, &ts);
-		}
+		await_exits(pid, sp.pid, &sp_gone, &old_st, &new_st, &newpid);
 		check(old_st != -1 && WIFEXITED(old_st) && WEXITSTATUS(old_st) == 0,
 		      "SIGTERM during an upgrade: the old process exits 0 once the new one is ready");
 		check(new_st != -1 && WIFEXITED(new_st) && WEXITSTATUS(new_st) == 0,
@@ -964,13 +984,9 @@ main(int argc, char **argv)
 	 */
 	{
 		struct spawned s5;
-		long long end;
-		int old_st = -1, new_st = -1, st, fd;
-		pid_t w, newpid = -1;
-		sigset_t chld;
+		int old_st = -1, new_st = -1, fd;
+		pid_t newpid = -1;
 
-		sigemptyset(&chld);
-		sigaddset(&chld, SIGCHLD);
 		write_hook(hook, "selfterm");
 		if (spawn_start(&s5, bin, "", 0) < 0 || (fd = spawn_ctl_open(&s5)) < 0) {
 			check(0, "a daemon for the SIGTERM-before-upgrade case");
@@ -979,21 +995,7 @@ main(int argc, char **argv)
 						  "\"method\":\"daemon.upgrade\"}\n";
 
 			spawn_send_all(fd, req, sizeof(req) - 1);
-			end = spawn_now_ms() + DEADLINE_MS;
-			while ((old_st == -1 || new_st == -1) && spawn_now_ms() < end) {
-				struct timespec ts = { .tv_sec = 1 };
-
-				while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
-					if (w == s5.pid) {
-						old_st = st;
-					} else {
-						newpid = w;
-						new_st = st;
-					}
-				}
-				if (old_st == -1 || new_st == -1)
-					(void) sigtimedwait(&chld, NULL, &ts);
-			}
+			await_exits(s5.pid, 0, NULL, &old_st, &new_st, &newpid);
 			check(old_st != -1 && WIFEXITED(old_st) && WEXITSTATUS(old_st) == 0,
 			      "SIGTERM just before an upgrade: the old process exits 0 once the "
 			      "new one is ready");
