@@ -72,10 +72,17 @@ fdstore_init(struct daemon *d)
 		}
 		return 0;
 	}
-	if (d->conf.fd_store == CONF_FD_STORE_AUTO && max == 0) {
+	/*
+	 * Descriptors recovery took from the store prove it is there, $FDSTORE
+	 * or not (a unit changed since, systemd before 254): what comes back
+	 * must leave it again when closed, else systemd holds it for ever.
+	 */
+	if (d->conf.fd_store == CONF_FD_STORE_AUTO && max == 0 && !d->recover) {
 		log_info("fd store: not used ($FDSTORE not set: no FileDescriptorStoreMax=)");
 		return 0;
 	}
+	if (d->conf.fd_store == CONF_FD_STORE_AUTO && max == 0)
+		log_warning("fd store: $FDSTORE not set, but systemd passed what was stored: on");
 	if (max > 0 && max < need)
 		log_warning("fd store: FileDescriptorStoreMax=%llu is less than [limits] clients + "
 			    "sockets + 1 = %llu: what does not fit is lost at a crash",
