@@ -130,27 +130,6 @@ claim(struct ledger *l, uint8_t *claimed, double slot, enum ledger_kind kind, ui
 }
 
 /*
- * A store taken over but not wanted by this process's config (fd-store =
- * no): everything leaves the store, the ledger last.
- */
-static void
-store_off(struct daemon *d)
-{
-	struct ctl *c;
-	struct tcp *t;
-
-	log_notice("fd store: fd-store = no now: emptied, and off");
-	TAILQ_FOREACH(c, &d->ctls, link) {
-		TAILQ_FOREACH(t, &c->own.sockets, link)
-			fdstore_tcp_closing(t);
-		fdstore_ctl_close(c);
-	}
-	TAILQ_FOREACH(t, &d->eng.orphans, link)
-		fdstore_tcp_closing(t);
-	fdstore_done(d);
-}
-
-/*
  * A process that had no store hands over to one that wants it: the store
  * starts now, with every client, socket and request already there.
  */
@@ -235,7 +214,7 @@ fdstore_upgrade_start(struct daemon *d, const cJSON *img)
 	if (ledger_keep(l, claimed) < 0) {
 		log_error("fd store: out of memory taking the ledger over: off");
 		free(claimed);
-		store_off(d);
+		fdstore_off(d, "out of memory");
 		return;
 	}
 	free(claimed);
@@ -250,5 +229,5 @@ fdstore_upgrade_start(struct daemon *d, const cJSON *img)
 	log_info("fd store: taken over from the previous process (%u ledger slots, %u free)",
 		 l->nslots, l->nfree);
 	if (d->conf.fd_store == CONF_FD_STORE_NO)
-		store_off(d);
+		fdstore_off(d, "fd-store = no now");
 }

@@ -63,7 +63,8 @@ fdstore_init(struct daemon *d)
 	int r;
 
 	s->sock = -1;
-	if (d->conf.fd_store == CONF_FD_STORE_NO)
+	/* Recovery with fd-store = no: on until what came back is out (fdstore_off()). */
+	if (d->conf.fd_store == CONF_FD_STORE_NO && !d->recover)
 		return 0;
 	if (!ns || !*ns) {
 		if (d->conf.fd_store == CONF_FD_STORE_YES) {
@@ -83,7 +84,7 @@ fdstore_init(struct daemon *d)
 	}
 	if (d->conf.fd_store == CONF_FD_STORE_AUTO && max == 0)
 		log_warning("fd store: $FDSTORE not set, but systemd passed what was stored: on");
-	if (max > 0 && max < need)
+	if (d->conf.fd_store != CONF_FD_STORE_NO && max > 0 && max < need)
 		log_warning("fd store: FileDescriptorStoreMax=%llu is less than [limits] clients + "
 			    "sockets + 1 = %llu: what does not fit is lost at a crash",
 			    (unsigned long long)max, (unsigned long long)need);
@@ -123,6 +124,28 @@ fail:
 	(void) close(s->sock);
 	s->sock = -1;
 	return d->conf.fd_store == CONF_FD_STORE_YES ? (r < 0 ? r : -EIO) : 0;
+}
+
+/*
+ * A store taken over (live upgrade, crash recovery) but not wanted by this
+ * process's config (fd-store = no): everything leaves the store, the
+ * ledger last, and it is off.
+ */
+void
+fdstore_off(struct daemon *d, const char *why)
+{
+	struct ctl *c;
+	struct tcp *t;
+
+	log_notice("fd store: %s: emptied, and off", why);
+	TAILQ_FOREACH(c, &d->ctls, link) {
+		TAILQ_FOREACH(t, &c->own.sockets, link)
+			fdstore_tcp_closing(t);
+		fdstore_ctl_close(c);
+	}
+	TAILQ_FOREACH(t, &d->eng.orphans, link)
+		fdstore_tcp_closing(t);
+	fdstore_done(d);
 }
 
 /* A clean stop: the store is emptied of what is left (the ledger last). */

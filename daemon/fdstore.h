@@ -62,6 +62,7 @@ struct fdstore_mark {
 
 int	 fdstore_init(struct daemon *d);
 void	 fdstore_done(struct daemon *d);
+void	 fdstore_off(struct daemon *d, const char *why);
 void	 fdstore_head_sync(struct daemon *d);
 
 void	 fdstore_ctl_open(struct ctl *c);

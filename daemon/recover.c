@@ -413,6 +413,8 @@ recover_apply(struct daemon *d)
 		  "descriptors from the fd store, ledger %s)", (unsigned long long)d->generation,
 		  nc, ns, r->nfds, r->ledger ? "read" : r->bad_ledger ? "unreadable" : "missing");
 	recover_free(d);
+	if (d->conf.fd_store == CONF_FD_STORE_NO && d->fds.on)
+		fdstore_off(d, "fd-store = no, what came back from it");
 }
 
 /* Drops what was not applied (a start that failed). */

@@ -662,16 +662,19 @@ def auto_mode(tmp):
     lst.close()
 
 
-def auto_recovery(tmp):
+def auto_recovery(tmp, then="auto"):
     """fd-store = auto, restarted after a crash without $FDSTORE (a unit
     whose Environment=FDSTORE= went away, systemd before 254) but with
     descriptors from the store: the store is evidently there, and what the
     daemon takes back from it must leave it again when closed.  Else
     systemd holds a copy of each for ever: its peer never sees the end,
-    and every later crash brings it back."""
+    and every later crash brings it back.  then = "no": the restart has
+    fd-store = no (changed before the crash): the same, and the store is
+    emptied at once."""
     conf = os.path.join(tmp, "autorec.conf")
     with open(conf, "w") as f:
         f.write("[daemon]\nfd-store = auto\nlog-level = info\n")
+    tag = "auto, recovery" if then == "auto" else "no after a crash"
     lst = listener()
     sd = FakeSystemd(os.path.join(tmp, "notify-autorec"))
     sockpath = os.path.join(tmp, "autorec.sock")
@@ -681,37 +684,43 @@ def auto_recovery(tmp):
         import shutil
         argv = [shutil.which(WRAPPER[0]) or WRAPPER[0]] + WRAPPER[1:] + argv
     pid = sd.start(argv, errlog, env_extra={"FDSTORE": "17409"})
-    sd.wait(lambda: sd.ready >= 1, "auto, recovery: READY=1")
+    sd.wait(lambda: sd.ready >= 1, tag + ": READY=1")
     c = Client(sockpath)
     a = c.call("tcp.connect", {"host": "127.0.0.1", "port": lst.getsockname()[1]})
     if "result" not in a:
-        bail("auto, recovery: tcp.connect: %s" % a)
+        bail(tag + ": tcp.connect: %s" % a)
     sid = a["result"]["socket"]
     peer, _ = lst.accept()
     sd.wait(lambda: "t%d" % sid in sd.names() and "ledger" in sd.names(),
-            "auto, recovery: the socket and the ledger are stored")
+            tag + ": the socket and the ledger are stored")
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    pid = sd.start(argv, errlog, env_extra={})
-    sd.wait(lambda: sd.ready >= 2, "auto, recovery: the restarted daemon reports READY=1")
-    c.wait(lambda: restarted(c, "recovery") is not None, "auto, recovery: daemon.restarted")
+    if then == "no":
+        with open(conf, "w") as f:
+            f.write("[daemon]\nfd-store = no\nlog-level = info\n")
+    pid = sd.start(argv, errlog, env_extra={} if then == "auto" else None)
+    sd.wait(lambda: sd.ready >= 2, tag + ": the restarted daemon reports READY=1")
+    c.wait(lambda: restarted(c, "recovery") is not None, tag + ": daemon.restarted")
+    if then == "no":
+        sd.settle()
+        ok(sd.names() == [], tag + ": the store is emptied once taken back (%s)" % sd.names())
     a = c.call("tcp.close", {"socket": sid})
-    ok("result" in a, "auto, recovery: the socket taken back closes (%s)" % a)
+    ok("result" in a, tag + ": the socket taken back closes (%s)" % a)
     peer.settimeout(DEADLINE)
     try:
         end = peer.recv(1)
     except OSError:
         end = b"?"
-    ok(end == b"", "auto, recovery: the peer of a socket taken back sees its end")
+    ok(end == b"", tag + ": the peer of a socket taken back sees its end")
     sd.settle()
     ok("t%d" % sid not in sd.names(),
-       "auto, recovery: a socket taken back leaves the store when closed (%s)" % sd.names())
+       tag + ": a socket taken back leaves the store when closed (%s)" % sd.names())
     c.s.close()
     os.kill(pid, signal.SIGTERM)
     _, st = os.waitpid(pid, 0)
-    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "auto, recovery: SIGTERM: exit 0")
+    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, tag + ": SIGTERM: exit 0")
     sd.settle()
-    ok(not sd.names(), "auto, recovery: a clean stop empties the store (%s)" % sd.names())
+    ok(not sd.names(), tag + ": a clean stop empties the store (%s)" % sd.names())
     peer.close()
     sd.stop = True
     sd.sock.close()
@@ -1063,6 +1072,7 @@ def main():
     stalled_systemd(sd, argv, errlog, sockpath, lw)
     auto_mode(tmp)
     auto_recovery(tmp)
+    auto_recovery(tmp, then="no")
     print("1..%d" % tests)
     if failures:
         with open(errlog) as f:
