@@ -623,6 +623,16 @@ daemon_done(struct daemon *d)
 	ev_io_stop(d->loop, &d->hup_io);
 	if (d->hup_fd >= 0)
 		(void) close(d->hup_fd);
+	/*
+	 * Stopping a signal watcher unblocks its signal (signalfd): one that
+	 * came after the last read would then take its default action and
+	 * end the process before the fd store is emptied.  Exiting anyway:
+	 * from here they are ignored.
+	 */
+	(void) signal(SIGTERM, SIG_IGN);
+	(void) signal(SIGINT, SIG_IGN);
+	(void) signal(SIGHUP, SIG_IGN);
+	(void) signal(SIGUSR2, SIG_IGN);
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
 	sdnotify_done(d);
