@@ -86,15 +86,15 @@ void
 busypoll_after_poll(struct busypoll *bp, uint64_t max_us, bool busy)
 {
 	double now = ev_now(bp->loop);
+	double max = (double)(max_us < BUSYPOLL_MAX_US ? max_us : BUSYPOLL_MAX_US) / 1e6;
 
-	bp->max = (double)(max_us < BUSYPOLL_MAX_US ? max_us : BUSYPOLL_MAX_US) / 1e6;
-	if (bp->max <= 0) {
+	if (max <= 0) {
 		busypoll_stop(bp);
 		bp->window = 0;
 		return;
 	}
-	if (bp->window > bp->max)
-		bp->window = bp->max;	/* lowered by a reload: in force at once */
+	if (bp->window > max)
+		bp->window = max;	/* lowered by a reload: in force at once */
 	if (ev_is_active(&bp->idle)) {
 		if (busy)
 			bp->quiet_iter = 0;	/* work is no quiet: the window starts after it */
@@ -105,7 +105,7 @@ busypoll_after_poll(struct busypoll *bp, uint64_t max_us, bool busy)
 		return;
 	}
 	if (bp->slept_at > 0 && now >= bp->slept_at)	/* (not across a clock step back) */
-		bp->window = busypoll_adapt(bp->window, bp->max, now - bp->slept_at);
+		bp->window = busypoll_adapt(bp->window, max, now - bp->slept_at);
 	if (bp->window <= 0) {
 		bp->slept_at = now;
 		return;

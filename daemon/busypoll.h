@@ -38,7 +38,6 @@
 struct busypoll {
 	struct ev_loop	*loop;
 	ev_idle		 idle;		/* active: the loop is polling */
-	double		 max;		/* seconds: busy-poll-us; 0: off */
 	double		 window;	/* seconds: how long to poll now */
 	double		 quiet_since;	/* ev_now of the start of the quiet stretch */
 	double		 slept_at;	/* ev_now when the loop last went to sleep; 0: awake */
