@@ -395,6 +395,16 @@ def wait_gone(pid, what):
         os.close(fd)
 
 
+def stop_clean(sd, pid, tag):
+    """SIGTERM: the daemon exits 0 and leaves nothing of its own in the store."""
+    os.kill(pid, signal.SIGTERM)
+    _, st = os.waitpid(pid, 0)
+    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, tag + "SIGTERM: exit 0")
+    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
+            tag + "a clean stop empties the store")
+    ok(True, tag + "a clean stop empties the store")
+
+
 def upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr):
     """A live upgrade under the fd store, then SIGKILL of the new process:
     the store is the same after the upgrade (nothing stored twice, nothing
@@ -527,12 +537,7 @@ def upgrade_then_crash(sd, argv, errlog, sockpath, lw, lr):
        "upgrade, then crash: daemon.info generation 3, lastRestart recovery")
     c.s.close()
     obs.s.close()
-    os.kill(pid, signal.SIGTERM)
-    _, st = os.waitpid(pid, 0)
-    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "upgrade, then crash: SIGTERM: exit 0")
-    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
-            "upgrade, then crash: a clean stop empties the store")
-    ok(True, "upgrade, then crash: a clean stop empties the store")
+    stop_clean(sd, pid, "upgrade, then crash: ")
 
 
 FDSTORE_BACKLOG = 256		# daemon/fdstore.h: stores that may wait for systemd
@@ -596,12 +601,7 @@ def stalled_systemd(sd, argv, errlog, sockpath, lw):
     peers[ids.index(gone)].settimeout(DEADLINE)
     ok(peers[ids.index(gone)].recv(1) == b"", "stalled: the peer of a lost socket sees the end")
     c.s.close()
-    os.kill(pid, signal.SIGTERM)
-    _, st = os.waitpid(pid, 0)
-    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "stalled: SIGTERM: exit 0")
-    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n in sd.names()),
-            "stalled: a clean stop empties the store")
-    ok(True, "stalled: a clean stop empties the store")
+    stop_clean(sd, pid, "stalled: ")
     for p in peers:
         p.close()
 
@@ -994,12 +994,7 @@ def main():
 
     for c in clients + [obs]:
         c.s.close()
-    os.kill(pid, signal.SIGTERM)
-    _, st = os.waitpid(pid, 0)
-    ok(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "SIGTERM: exit 0")
-    sd.wait(lambda: not any(n[0] in "tc" or n == "ledger" for n, _ in sd.store),
-            "a clean stop empties the store")
-    ok(True, "a clean stop empties the store")
+    stop_clean(sd, pid, "")
 
     # A ledger that lies (garbage in its place): nothing is handed to anyone;
     # what it would have described is closed and leaves the store.
