@@ -407,19 +407,9 @@ load_counters(const cJSON *j, struct daemon_counters *k)
 	const cJSON *x;
 	int i = 0;
 
-	k->clients_total = (uint64_t)num(j, "clientsTotal", 0);
-	k->sockets_total = (uint64_t)num(j, "socketsTotal", 0);
-	k->requests = (uint64_t)num(j, "requests", 0);
-	k->bytes_read = (uint64_t)num(j, "bytesRead", 0);
-	k->bytes_written = (uint64_t)num(j, "bytesWritten", 0);
-	k->protocol_errors = (uint64_t)num(j, "protocolErrors", 0);
-	k->limit_hits = (uint64_t)num(j, "limitHits", 0);
-	k->accept_pauses = (uint64_t)num(j, "acceptPauses", 0);
-	k->monitors_dropped = (uint64_t)num(j, "monitorsDropped", 0);
-	k->reloads = (uint64_t)num(j, "reloads", 0);
-	k->policy_denials = (uint64_t)num(j, "policyDenials", 0);
-	k->linger_resets = (uint64_t)num(j, "lingerResets", 0);
-	k->undelivered_bytes = (uint64_t)num(j, "undeliveredBytes", 0);
+#define LOAD_COUNTER(name, field)	k->field = (uint64_t)num(j, name, 0);
+	UPGRADE_COUNTERS(LOAD_COUNTER)
+#undef LOAD_COUNTER
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "limitHitsBy"))
 		if (i < _QL_MAX && cJSON_IsNumber(x))
 			k->limit_hits_by[i++] = (uint64_t)x->valuedouble;

@@ -325,19 +325,9 @@ save_counters(const struct daemon_counters *k)
 {
 	cJSON *j = cJSON_CreateObject(), *by = cJSON_CreateArray();
 
-	NUM(j, "clientsTotal", k->clients_total);
-	NUM(j, "socketsTotal", k->sockets_total);
-	NUM(j, "requests", k->requests);
-	NUM(j, "bytesRead", k->bytes_read);
-	NUM(j, "bytesWritten", k->bytes_written);
-	NUM(j, "protocolErrors", k->protocol_errors);
-	NUM(j, "limitHits", k->limit_hits);
-	NUM(j, "acceptPauses", k->accept_pauses);
-	NUM(j, "monitorsDropped", k->monitors_dropped);
-	NUM(j, "reloads", k->reloads);
-	NUM(j, "policyDenials", k->policy_denials);
-	NUM(j, "lingerResets", k->linger_resets);
-	NUM(j, "undeliveredBytes", k->undelivered_bytes);
+#define SAVE_COUNTER(name, field)	NUM(j, name, k->field);
+	UPGRADE_COUNTERS(SAVE_COUNTER)
+#undef SAVE_COUNTER
 	for (int i = 0; i < _QL_MAX; i++)
 		cJSON_AddItemToArray(by, cJSON_CreateNumber((double)k->limit_hits_by[i]));
 	cJSON_AddItemToObject(j, "limitHitsBy", by);

@@ -42,6 +42,29 @@ void	 upgrade_child_fail(struct daemon *d, int status, const char *fmt, ...)
 void	 upgrade_request(struct daemon *d, struct rpc_call *call);
 double	 upgrade_wall_now(void);
 
+/*
+ * The daemon.info counters the image carries (its name, the field of
+ * struct daemon_counters): every counter that counts since the first
+ * start.  One list for writing and reading, so that none is left behind.
+ */
+#define UPGRADE_COUNTERS(X) \
+	X("clientsTotal", clients_total) \
+	X("socketsTotal", sockets_total) \
+	X("requests", requests) \
+	X("bytesRead", bytes_read) \
+	X("bytesWritten", bytes_written) \
+	X("protocolErrors", protocol_errors) \
+	X("limitHits", limit_hits) \
+	X("acceptPauses", accept_pauses) \
+	X("monitorsDropped", monitors_dropped) \
+	X("reloads", reloads) \
+	X("policyDenials", policy_denials) \
+	X("lingerResets", linger_resets) \
+	X("undeliveredBytes", undelivered_bytes) \
+	X("tlsHandshakes", tls_handshakes) \
+	X("tlsHandshakeFailures", tls_failures) \
+	X("tlsTruncated", tls_truncated)
+
 /* upgrade-save.c */
 struct cJSON *upgrade_save(struct daemon *d, struct upgrade_fds *fds, int format);
 

@@ -838,6 +838,8 @@ def case_upgrade(tmp):
                 pass
         mute = Peer(silent)
         hs = c.send("tcp.connect", {"port": mute.port, "tls": True, "timeout": int(DEADLINE * 1000)})
+        tls_keys = ("tlsHandshakes", "tlsHandshakeFailures", "tlsTruncated")
+        before = {k: c.result("daemon.info")["counters"][k] for k in tls_keys}
         up = c.result("daemon.upgrade")
         new_pid = up["pid"]
         check(new_pid != old_pid and up["generation"] == 2, f"upgrade: {up}")
@@ -859,6 +861,9 @@ def case_upgrade(tmp):
         check("error" in a, f"a write on the reset TLS socket: {a}")
         c.result("tcp.write", {"socket": s2, "text": "hello"})
         check(c.read_all(s2, b"hello") == b"hello", "the plain socket after the upgrade")
+        after = {k: c.result("daemon.info")["counters"][k] for k in tls_keys}
+        check(before["tlsHandshakes"] > 0 and all(after[k] >= before[k] for k in tls_keys),
+              f"the TLS counters carry on over the upgrade: {before} then {after}")
         got = peer.join()
         check(isinstance(got, OSError) or got == (b"", False),
               f"the TLS peer saw a reset or a cut, not a clean end: {got!r}")
