@@ -104,6 +104,18 @@ median(double *v, int n)
 static double relay_cpu = -1;
 static double rtt_cpu = -1;	/* the daemon's CPU seconds per round trip, -1: none */
 
+/* Waits for the child pid: the CPU seconds (user + system) it used, or -1. */
+static double
+reap_cpu_s(pid_t pid)
+{
+	struct rusage ru;
+
+	if (wait4(pid, NULL, 0, &ru) != pid)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 /* Direct TCP, client -> server: bytes per second. */
 static double
 bulk_direct(void)
@@ -172,13 +184,7 @@ bulk_socat(bool up)
 	}
 	t = now_s() - t0;
 	close(fd);
-	{
-		struct rusage ru;
-
-		relay_cpu = wait4(relay, NULL, 0, &ru) == relay ?
-			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-			(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6 : -1;
-	}
+	relay_cpu = reap_cpu_s(relay);
 	peer_stop(peer);
 	return (double)got / t;
 }
@@ -408,14 +414,10 @@ rtt_socat(double *rtts, int n)
 		rtts[i] = now_s() - t0;
 	}
 	close(fd);
-	{
-		struct rusage ru;
-
-		/* socat's whole life, its start included: a slight overcount. */
-		if (wait4(relay, NULL, 0, &ru) == relay)
-			rtt_cpu = ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-				   (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6) / n;
-	}
+	/* socat's whole life, its start included: a slight overcount. */
+	rtt_cpu = reap_cpu_s(relay);
+	if (rtt_cpu >= 0)
+		rtt_cpu /= n;
 	peer_stop(peer);
 }
 
