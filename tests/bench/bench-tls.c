@@ -229,6 +229,22 @@ tls_socat(void)
 	return (double)got / t;
 }
 
+/*
+ * One TLS connect through the daemon, the server's byte read (as socat's
+ * client reads it: session tickets come first), then a close.
+ */
+static void
+handshake_once(struct rpc *r, int port, bool reuse)
+{
+	long long s = connect_tls(r, port, reuse);
+	char params[64];
+
+	snprintf(params, sizeof(params), "{\"socket\":%lld,\"length\":1}", s);
+	cJSON_Delete(rpc_call(r, "tcp.read", params));
+	rpc_send(r, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.close\","
+		 "\"params\":{\"socket\":%lld}}\n", s);
+}
+
 /* Handshakes per second through the daemon: connect with tls, then close. */
 static double
 tls_handshakes(bool reuse)
@@ -239,27 +255,11 @@ tls_handshakes(bool reuse)
 	double t0, t;
 
 	rpc_open(&r);
-	if (reuse) {
-		/* A first full handshake leaves a session to resume. */
-		long long s = connect_tls(&r, port, true);
-		char params[64];
-
-		snprintf(params, sizeof(params), "{\"socket\":%lld,\"length\":1}", s);
-		cJSON_Delete(rpc_call(&r, "tcp.read", params));
-		rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.close\","
-			 "\"params\":{\"socket\":%lld}}\n", s);
-	}
+	if (reuse)
+		handshake_once(&r, port, true);	/* a full one leaves a session to resume */
 	t0 = now_s();
-	for (int i = 0; i < hs_n; i++) {
-		long long s = connect_tls(&r, port, reuse);
-		char params[64];
-
-		/* The server's byte, as socat's client reads it (session tickets come first). */
-		snprintf(params, sizeof(params), "{\"socket\":%lld,\"length\":1}", s);
-		cJSON_Delete(rpc_call(&r, "tcp.read", params));
-		rpc_send(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"tcp.close\","
-			 "\"params\":{\"socket\":%lld}}\n", s);
-	}
+	for (int i = 0; i < hs_n; i++)
+		handshake_once(&r, port, reuse);
 	t = now_s() - t0;
 	rpc_close(&r);
 	peer_stop(pid);
