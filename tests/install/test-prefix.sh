@@ -51,7 +51,8 @@ check "make install prefix=DIR as uid $("${run_as[@]}" id -u) exits 0" [ $rc = 0
 
 for f in lib/systemd/system/tisockd.service lib/systemd/system/tisockd.socket \
 	lib/sysusers.d/tisockd.conf lib/tmpfiles.d/tisockd.conf \
-	sbin/tisockd bin/tisockctl include/tisock/tisock.h lib/pkgconfig/tisock.pc \
+	sbin/tisockd bin/tisockctl include/tisock/tisock.h include/tisock/tls.h \
+	lib/pkgconfig/tisock.pc \
 	share/doc/tisock/SYSTEMD.md share/doc/tisock/SECURITY.md \
 	share/doc/tisock/tisockd.conf.sample share/man/man1/tisockctl.1 \
 	share/man/man8/tisockd.8 share/bash-completion/completions/tisockctl; do
