@@ -28,6 +28,7 @@ static const char *const names[_QL_MAX] = {
 	[QL_UID_NOTIFY] = "uidNotifyBytes",
 	[QL_UID_INPUT_BYTES] = "uidInputBytes",
 	[QL_INPUT_BYTES] = "inputBytes",
+	[QL_CLIENT_BUDGET_BYTES] = "clientBudgetBytes",
 };
 
 const char *

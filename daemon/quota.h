@@ -55,6 +55,7 @@ enum quota_limit {
 	QL_UID_NOTIFY,
 	QL_UID_INPUT_BYTES,	/* unfinished lines held for a uid */
 	QL_INPUT_BYTES,		/* the same, daemon-wide */
+	QL_CLIENT_BUDGET_BYTES,	/* batch requests refused while its answers are over the budget */
 	_QL_MAX,
 };
 
