@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,23 +103,58 @@ quota_attach(struct ctl *c)
 	u->nctls++;
 }
 
-/* c leaves its user, which goes when it has no connection left. */
+/* Frees u once it has neither a connection nor a hold. */
+static void
+user_gone(struct daemon *d, struct quota_user *u)
+{
+	struct quota_user **p;
+
+	if (u->nctls > 0 || u->holds > 0)
+		return;
+	for (p = &d->quota[u->uid % QUOTA_BUCKETS]; *p != u; p = &(*p)->next)
+		;
+	*p = u->next;
+	flow_account_done(&u->acct);	/* (nothing should wait on it by now) */
+	free(u);
+}
+
+/*
+ * c leaves its user, which goes when it has no connection left and no
+ * lingering socket counts on it any more.
+ */
 void
 quota_detach(struct ctl *c)
 {
-	struct quota_user *u = c->quser, **p;
+	struct quota_user *u = c->quser;
 
 	if (!u)
 		return;
 	c->quser = NULL;
 	TAILQ_REMOVE(&u->ctls, c, uid_link);
-	if (--u->nctls > 0)
+	u->nctls--;
+	user_gone(c->d, u);
+}
+
+void
+quota_hold(struct quota_user *u)
+{
+	if (u)
+		u->holds++;
+}
+
+void
+quota_release(struct daemon *d, struct quota_user *u)
+{
+	if (!u)
 		return;
-	for (p = &c->d->quota[u->uid % QUOTA_BUCKETS]; *p != u; p = &(*p)->next)
-		;
-	*p = u->next;
-	flow_account_done(&u->acct);	/* (nothing should wait on it by now) */
-	free(u);
+	u->holds--;
+	user_gone(d, u);
+}
+
+struct quota_user *
+quota_user_of_acct(struct flow_account *a)
+{
+	return (struct quota_user *)((char *)a - offsetof(struct quota_user, acct));
 }
 
 /* The sum over u's connections of what `of` says of each. */

@@ -35,6 +35,7 @@ struct quota_user {
 	double			 tokens, at;	/* connect rate bucket */
 	size_t			 input_bytes;	/* held by its connections' line readers */
 	struct flow_account	 acct;		/* output and pending writes over its connections */
+	size_t			 holds;		/* lingering sockets whose bytes it still counts */
 };
 
 /* Limits counted by name (daemon.info counters.limitHitsBy). */
@@ -62,6 +63,11 @@ enum quota_limit {
 struct quota_user *quota_user_of(struct daemon *d, uid_t uid, bool create);
 void		 quota_attach(struct ctl *c);
 void		 quota_detach(struct ctl *c);
+/* Keeps u (and its account) after its last connection, until released. */
+void		 quota_hold(struct quota_user *u);
+void		 quota_release(struct daemon *d, struct quota_user *u);
+/* The user whose account a is. */
+struct quota_user *quota_user_of_acct(struct flow_account *a);
 
 size_t		 quota_uid_sockets(const struct quota_user *u);
 size_t		 quota_uid_requests(const struct quota_user *u);

@@ -503,6 +503,16 @@ ev_accept_paused(void *up)
 	daemon_accept_pause(up);
 }
 
+/* A lingering socket's bytes count on its gone owner's user: it stays meanwhile. */
+static void
+ev_acct_hold(void *up, struct flow_account *a, bool hold)
+{
+	if (hold)
+		quota_hold(quota_user_of_acct(a));
+	else
+		quota_release(up, quota_user_of_acct(a));
+}
+
 static const struct tcp_events rpc_tcp_events = {
 	.op_failed = ev_op_failed,
 	.read_done = ev_read_done,
@@ -535,6 +545,7 @@ static const struct tcp_events rpc_tcp_events = {
 	.relay = ev_relay,
 	.fd_freed = ev_fd_freed,
 	.accept_paused = ev_accept_paused,
+	.acct_hold = ev_acct_hold,
 };
 
 /*
