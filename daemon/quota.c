@@ -182,10 +182,11 @@ requests_of(const struct ctl *c)
 	return c->ncalls;
 }
 
+/* Its connections' open sockets, and those that linger after their connection left. */
 size_t
 quota_uid_sockets(const struct quota_user *u)
 {
-	return sum(u, sockets_of);
+	return sum(u, sockets_of) + (u ? u->lingering : 0);
 }
 
 size_t

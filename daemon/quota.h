@@ -35,7 +35,8 @@ struct quota_user {
 	double			 tokens, at;	/* connect rate bucket */
 	size_t			 input_bytes;	/* held by its connections' line readers */
 	struct flow_account	 acct;		/* output and pending writes over its connections */
-	size_t			 holds;		/* lingering sockets whose bytes it still counts */
+	size_t			 holds;		/* reasons to outlive its last connection */
+	size_t			 lingering;	/* sockets of gone connections still counted here */
 };
 
 /* Limits counted by name (daemon.info counters.limitHitsBy). */

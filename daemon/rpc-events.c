@@ -503,14 +503,22 @@ ev_accept_paused(void *up)
 	daemon_accept_pause(up);
 }
 
-/* A lingering socket's bytes count on its gone owner's user: it stays meanwhile. */
+/*
+ * A lingering socket and its bytes count for its gone owner's user
+ * (uidSockets, uidPendingWriteBytes): the user stays meanwhile.
+ */
 static void
 ev_acct_hold(void *up, struct flow_account *a, bool hold)
 {
-	if (hold)
-		quota_hold(quota_user_of_acct(a));
-	else
-		quota_release(up, quota_user_of_acct(a));
+	struct quota_user *u = quota_user_of_acct(a);
+
+	if (hold) {
+		u->lingering++;
+		quota_hold(u);
+	} else {
+		u->lingering--;
+		quota_release(up, u);
+	}
 }
 
 static const struct tcp_events rpc_tcp_events = {

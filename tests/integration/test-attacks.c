@@ -12,10 +12,7 @@
  *  - a batch of requests with big answers (rpc.discover) is bounded by
  *    client-budget-bytes: the requests past it are refused with -32005
  *    clientBudgetBytes, the answer line and the daemon's peak RSS stay
- *    within the budget and a little more;
- *  - bytes accepted for writing still count for their uid while their
- *    socket lingers after its client left, so reconnecting does not
- *    start a fresh uid-pending-write-bytes.
+ *    within the budget and a little more.
  *
  * Every wait has a deadline.
  *
@@ -23,9 +20,7 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,9 +44,6 @@
 #define BUDGET		(1 << 20)	/* client-budget-bytes of the third */
 #define NBATCH		2000		/* rpc.discover requests in one batch */
 #define ANSWER_CAP	(16 << 20)	/* the most of an answer line this test reads */
-#define PENDING		(1 << 20)	/* uid-pending-write-bytes of the fourth */
-#define ROUNDS		12		/* connections that write, then leave */
-#define CHUNK		(128 << 10)	/* bytes per tcp.write */
 
 static struct spawned sp;
 
@@ -357,100 +349,6 @@ test_batch_answers(int watcher)
 	close(fd);
 }
 
-/*
- * One round: a new connection connects to a peer (lfd's) that never
- * reads, writes CHUNK after CHUNK until -32005 uidPendingWriteBytes (or
- * 24 of them) and leaves.  Returns the bytes accepted; *peer is kept.
- */
-static long
-write_and_leave(int lfd, int port, int *peer)
-{
-	static char req[CHUNK + 256];
-	char params[128];
-	long accepted = 0;
-	long long sock;
-	int fd = spawn_ctl_open(&sp), n;
-	const char *a;
-
-	snprintf(params, sizeof(params), "{\"port\":%d,\"sendBufferSize\":4096}", port);
-	a = spawn_ask(fd, 1, "tcp.connect", params);
-	*peer = strstr(a, "\"connected\"") ? accept(lfd, NULL, NULL) : -1;
-	a = strstr(a, "\"socket\":");
-	sock = a ? atoll(a + 9) : -1;
-	for (int i = 0; sock > 0 && i < 24; i++) {
-		bool refused = false;
-
-		n = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.write\","
-			     "\"params\":{\"socket\":%lld,\"text\":\"", 100 + i, sock);
-		memset(req + n, 'x', CHUNK);
-		n += CHUNK;
-		n += snprintf(req + n, sizeof(req) - (size_t)n, "\"}}\n{\"jsonrpc\":\"2.0\","
-			      "\"id\":\"sync\",\"method\":\"tcp.list\"}\n");
-		spawn_send_all(fd, req, (size_t)n);
-		for (const char *l = spawn_line(fd, DEADLINE_MS); *l && !strstr(l, "\"sync\"");
-		     l = spawn_line(fd, DEADLINE_MS))
-			refused = refused || strstr(l, "uidPendingWriteBytes");
-		if (refused)
-			break;
-		accepted += CHUNK;
-	}
-	close(fd);
-	return accepted;
-}
-
-/*
- * Finding: a socket that lingers after its client left took its unsent
- * bytes off its uid's account, so a client that wrote up to
- * uid-pending-write-bytes to a peer that does not read, left and came
- * back got the whole limit again: with a 1 MiB limit, 30 such rounds
- * held 31 MiB in the daemon (256 MiB a round with the defaults, for as
- * long as linger-ms), the limit never refused.
- */
-static void
-test_linger_pending(int watcher)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t slen = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rcv = 4096, peers[ROUNDS];
-	long rss0 = spawn_status_kib(sp.pid, "VmRSS:"), grown, total = 0, held = -1;
-
-	setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
-	listen(lfd, ROUNDS);
-	getsockname(lfd, (struct sockaddr *)&sin, &slen);
-	for (int i = 0; i < ROUNDS; i++)
-		total += write_and_leave(lfd, ntohs(sin.sin_port), &peers[i]);
-	grown = spawn_status_kib(sp.pid, "VmRSS:") - rss0;
-	held = info_field(watcher, "\"user\":{", "pendingWriteBytes");
-	check(held >= PENDING / 2 && held <= PENDING, "after %d connections wrote to peers that do "
-	      "not read and left, their lingering sockets' %ld bytes count for the uid (limit %d)",
-	      ROUNDS, held, PENDING);
-	/* The kernel takes some of each round (small buffers both sides); the rest is the limit's. */
-	check(total <= PENDING + ROUNDS * 2 * CHUNK, "%ld bytes accepted in all (at most %d)",
-	      total, PENDING + ROUNDS * 2 * CHUNK);
-	if (spawn_rss_is_inflated())
-		printf("# RSS growth %ld KiB, not checked under valgrind or a sanitizer\n", grown);
-	else
-		check(grown <= (PENDING >> 10) + 4096, "the daemon's RSS grew by %ld KiB "
-		      "(limit %d KiB, 4 MiB more allowed)", grown, PENDING >> 10);
-	/* The peers go (a reset each): the lingering sockets end and release the uid. */
-	for (int i = 0; i < ROUNDS; i++)
-		if (peers[i] >= 0) {
-			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-			setsockopt(peers[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-			close(peers[i]);
-		}
-	close(lfd);
-	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
-		held = info_field(watcher, "\"user\":{", "pendingWriteBytes");
-		if (held == 0 && counter(watcher, "sockets") == 0)
-			break;
-		poll(NULL, 0, 20);
-	}
-	check(held == 0, "once their peers are gone, the uid holds nothing (%ld)", held);
-}
-
 static void
 stop(void)
 {
@@ -495,16 +393,6 @@ main(int argc, char **argv)
 	}
 	watcher = spawn_ctl_open(&sp);
 	test_batch_answers(watcher);
-	close(watcher);
-	stop();
-
-	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\nlinger-ms = 60000\n[limits]\n"
-			"uid-pending-write-bytes = 1048576\n", 0) < 0) {
-		fprintf(stderr, "the daemon did not start\n");
-		return 1;
-	}
-	watcher = spawn_ctl_open(&sp);
-	test_linger_pending(watcher);
 	close(watcher);
 	stop();
 	return check_summary();
