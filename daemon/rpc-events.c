@@ -437,7 +437,7 @@ ev_accept_limit(struct tcp *t, uint64_t *value)
 	struct daemon *d = daemon_of(t);
 	struct ctl *c = ctl_of_owner(t->owner);
 
-	if (c->own.nsockets >= d->conf.client_sockets) {
+	if (c->own.nsockets + c->own.ninbound >= d->conf.client_sockets) {
 		*value = d->conf.client_sockets;
 		return "clientSockets";
 	}

@@ -113,7 +113,7 @@ tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc)
 {
 	TAILQ_INIT(&o->sockets);
 	TAILQ_INIT(&o->closed);
-	o->nsockets = o->nclosed = 0;
+	o->nsockets = o->nclosed = o->ninbound = 0;
 	o->acct = acct;
 	o->linger_acct = NULL;
 	o->desc = desc;

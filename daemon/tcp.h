@@ -69,6 +69,7 @@ struct tcp_owner {
 	struct tcp_list		 sockets;	/* open */
 	struct tcp_list		 closed;	/* closed, kept for info, oldest first */
 	size_t			 nsockets, nclosed;
+	size_t			 ninbound;	/* inbound TLS handshakes on its listeners */
 	struct flow_account	*acct;
 	struct flow_account	*linger_acct;	/* its sockets' bytes once it is gone, or NULL */
 	const char		*desc;
