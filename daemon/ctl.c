@@ -279,11 +279,16 @@ ctl_free(struct ctl *c)
 	return NULL;
 }
 
-/* c's output, as its account (and its uid's) counts it. */
+/*
+ * c's output, as its account (and its uid's) counts it: what it has to
+ * read.  Batch answers are not in it: they go out only once the batch is
+ * complete, which may take reads that this count would stop; the budget
+ * bounds them (rpc_batches_over_budget()).
+ */
 static void
 ctl_account(struct ctl *c)
 {
-	flow_output_set(&c->acct, proto_buf_used(&c->out) + c->batch_bytes);
+	flow_output_set(&c->acct, proto_buf_used(&c->out));
 }
 
 /* True while c can take more output from its sockets (and its uid too). */

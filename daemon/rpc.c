@@ -397,6 +397,35 @@ rpc_dispatch_line(struct ctl *c, const char *line, size_t len)
 		rpc_dispatch_general(c, line, len);
 }
 
+/*
+ * Some of c's batches hold more answers than its budget: the reads they
+ * still wait for are taken off their sockets (nothing is read for them,
+ * the kernel keeps the bytes) and answered -32005 clientBudgetBytes, so
+ * the batch goes out.  Batch answers do not count as output that stops
+ * sockets from reading (they cannot be written before the batch is
+ * complete): this is what bounds them.
+ */
+void
+rpc_batches_over_budget(struct ctl *c)
+{
+	struct rpc_call *call, *next;
+	uint64_t written;
+
+	c->flags &= ~CTL_BATCH_OVER;
+	for (call = TAILQ_FIRST(&c->calls); call; call = next) {
+		next = TAILQ_NEXT(call, ctl_link);
+		if (!call->batch || !call->batch->over || call->method != PROTO_M_TCP_READ ||
+		    !tcp_op_cancel(&call->op, &written))
+			continue;
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .socket = (int64_t)call->tcp->id,
+			.message = "client budget reached: batch read not run",
+			.limit = quota_limit_name(QL_CLIENT_BUDGET_BYTES),
+			.limit_value = (int64_t)c->d->conf.client_budget });
+		rpc_call_free(call);
+	}
+}
+
 /* Bytes held in c's open batches. */
 size_t
 rpc_batch_bytes(const struct ctl *c)
