@@ -12,7 +12,9 @@
  *  - a batch of requests with big answers (rpc.discover) is bounded by
  *    client-budget-bytes: the requests past it are refused with -32005
  *    clientBudgetBytes, the answer line and the daemon's peak RSS stay
- *    within the budget and a little more.
+ *    within the budget and a little more;
+ *  - a connect to a name with many addresses that never answer holds at
+ *    most `sockets` descriptors for its raced attempts.
  *
  * Every wait has a deadline.
  *
@@ -20,7 +22,10 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
@@ -44,6 +49,8 @@
 #define BUDGET		(1 << 20)	/* client-budget-bytes of the third */
 #define NBATCH		2000		/* rpc.discover requests in one batch */
 #define ANSWER_CAP	(16 << 20)	/* the most of an answer line this test reads */
+#define NADDRS		24		/* addresses of the name, none answering */
+#define FDS		6		/* sockets of the fourth daemon */
 
 static struct spawned sp;
 
@@ -349,6 +356,69 @@ test_batch_answers(int watcher)
 	close(fd);
 }
 
+/*
+ * Listeners on 127.0.0.2 .. 127.0.0.NADDRS+1, all on one port, whose
+ * accept queue is full (backlog 0, filled by connects of our own): a SYN
+ * to them is dropped, so a connect to them waits.  Writes the name
+ * many.test for all of them into the hosts file path.  Returns the port,
+ * or -1; fds[] gets every descriptor made (-1 ends it).
+ */
+static int
+blackholes(const char *path, int *fds)
+{
+	FILE *f = fopen(path, "w");
+	int port = 0, n = 0;
+
+	for (int k = 0; f && k < NADDRS; k++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		socklen_t len = sizeof(sin);
+		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)k);
+		fds[n++] = l;
+		if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(l, 0) < 0 ||
+		    getsockname(l, (struct sockaddr *)&sin, &len) < 0)
+			break;
+		port = ntohs(sin.sin_port);
+		for (int i = 0; i < 3; i++) {
+			int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+			fds[n++] = c;
+			(void) connect(c, (struct sockaddr *)&sin, sizeof(sin));
+		}
+		fprintf(f, "127.0.0.%d many.test\n", 2 + k);
+	}
+	fds[n] = -1;
+	if (!f || fclose(f) != 0 || n != NADDRS * 4)
+		return -1;
+	return port;
+}
+
+/*
+ * Finding: the raced attempts of a connect (happy eyeballs) were fds
+ * past every socket limit: a connect to a name of 24 addresses that do
+ * not answer had 24 in flight with sockets = 6 (with the defaults, a
+ * name of 256 addresses and a long timeout: 256 fds per socket, and a
+ * client's 1024 sockets past the daemon's fd limit).
+ */
+static void
+test_eyeballs_fds(int port)
+{
+	int fd = spawn_ctl_open(&sp), n;
+	const char *a;
+	char params[128];
+
+	snprintf(params, sizeof(params), "{\"host\":\"many.test\",\"port\":%d,\"timeout\":2000}",
+		 port);
+	a = spawn_ask(fd, 1, "tcp.connect", params);
+	n = occurrences(a, "\"outcome\":");
+	check(strstr(a, "\"attempts\":[") && n >= 1 && n <= FDS, "a connect to %d addresses "
+	      "that do not answer made %d attempts (sockets = %d): %.160s", NADDRS, n, FDS, a);
+	check(strstr(spawn_ask(fd, 2, "tcp.list", NULL), "\"result\"") != NULL,
+	      "the client is served after it");
+	close(fd);
+}
+
 static void
 stop(void)
 {
@@ -395,5 +465,27 @@ main(int argc, char **argv)
 	test_batch_answers(watcher);
 	close(watcher);
 	stop();
+
+	{
+		char hosts[] = "/tmp/tisock-hosts-XXXXXX";
+		int tmp = mkstemp(hosts), fds[NADDRS * 4 + 1], port;
+
+		close(tmp);
+		port = blackholes(hosts, fds);
+		setenv("CARES_HOSTS", hosts, 1);
+		if (port < 0 || spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n"
+					    "happy-eyeballs-delay-ms = 10\n[limits]\nsockets = 6\n",
+					    0) < 0) {
+			fprintf(stderr, "no blackhole listeners, or the daemon did not start\n");
+			unlink(hosts);
+			return 1;
+		}
+		unsetenv("CARES_HOSTS");
+		test_eyeballs_fds(port);
+		stop();
+		unlink(hosts);
+		for (int i = 0; fds[i] >= 0; i++)
+			close(fds[i]);
+	}
 	return check_summary();
 }
