@@ -88,11 +88,16 @@ quota_user_of(struct daemon *d, uid_t uid, bool create)
 	return u;
 }
 
+static void quota_sweep(struct daemon *d);
+
 /* c joins its uid's user (made on first use).  Without memory, c has none. */
 void
 quota_attach(struct ctl *c)
 {
-	struct quota_user *u = quota_user_of(c->d, c->cred.uid, true);
+	struct quota_user *u;
+
+	quota_sweep(c->d);
+	u = quota_user_of(c->d, c->cred.uid, true);
 
 	c->quser = u;
 	c->rate_tokens = (double)c->d->conf.client_connect_rate;
@@ -103,19 +108,43 @@ quota_attach(struct ctl *c)
 	u->nctls++;
 }
 
-/* Frees u once it has neither a connection nor a hold. */
+/* Whether u's connect bucket has filled up again by now (it then holds nothing). */
+static bool
+bucket_full(const struct daemon *d, const struct quota_user *u)
+{
+	double rate = (double)d->conf.uid_connect_rate;
+
+	return u->tokens + (ev_now(d->loop) - u->at) * rate >= rate;
+}
+
+/*
+ * Frees u once it has neither a connection nor a hold, and its connect
+ * bucket is full again: a user that leaves and comes back at once finds
+ * its bucket as it left it (quota_sweep() frees it later otherwise).
+ */
 static void
 user_gone(struct daemon *d, struct quota_user *u)
 {
 	struct quota_user **p;
 
-	if (u->nctls > 0 || u->holds > 0)
+	if (u->nctls > 0 || u->holds > 0 || !bucket_full(d, u))
 		return;
 	for (p = &d->quota[u->uid % QUOTA_BUCKETS]; *p != u; p = &(*p)->next)
 		;
 	*p = u->next;
 	flow_account_done(&u->acct);	/* (nothing should wait on it by now) */
 	free(u);
+}
+
+/* Frees the users kept only for their connect buckets, once these are full. */
+static void
+quota_sweep(struct daemon *d)
+{
+	for (int i = 0; i < QUOTA_BUCKETS; i++)
+		for (struct quota_user *u = d->quota[i], *next; u; u = next) {
+			next = u->next;
+			user_gone(d, u);
+		}
 }
 
 /*
