@@ -109,6 +109,7 @@ ctl_new(struct daemon *d, int fd)
 	snprintf(c->desc, sizeof(c->desc), "ctl#%llu[pid=%d,uid=%d]",
 		 (unsigned long long)c->num, (int)c->cred.pid, (int)c->cred.uid);
 	tcp_owner_init(&c->own, &c->acct, c->desc);
+	c->own.linger_acct = c->quser ? &c->quser->acct : NULL;
 	TAILQ_INIT(&c->calls);
 	TAILQ_INIT(&c->batches);
 	ev_io_init(&c->rio, ctl_on_read, fd, EV_READ);
@@ -137,11 +138,14 @@ void
 ctl_close(struct ctl *c, const char *reason)
 {
 	struct daemon *d = c->d;
+	struct quota_user *u = c->quser;
 	struct rpc_call *call;
 	struct tcp *t;
 
 	if (c->flags & CTL_DEAD)
 		return;
+	/* Its user stays while its sockets go lingering: their bytes count there. */
+	quota_hold(u);
 	monitor_detach(c);
 	ctl_input_release(c);
 	/* Its sockets wait for nobody's room any more (some may wait on the uid's queue). */
@@ -175,6 +179,8 @@ ctl_close(struct ctl *c, const char *reason)
 	rpc_batch_detach_all(c);
 	while ((t = TAILQ_FIRST(&c->own.sockets)))
 		tcp_orphan(t);
+	c->own.linger_acct = NULL;
+	quota_release(d, u);
 	while ((t = TAILQ_FIRST(&c->own.closed)))
 		tcp_forget(t);
 	for (size_t i = 0; i < c->nfdpass; i++)
@@ -273,11 +279,16 @@ ctl_free(struct ctl *c)
 	return NULL;
 }
 
-/* c's output, as its account (and its uid's) counts it. */
+/*
+ * c's output, as its account (and its uid's) counts it: what it has to
+ * read.  Batch answers are not in it: they go out only once the batch is
+ * complete, which may take reads that this count would stop; the budget
+ * bounds them (rpc_batches_over_budget()).
+ */
 static void
 ctl_account(struct ctl *c)
 {
-	flow_output_set(&c->acct, proto_buf_used(&c->out) + c->batch_bytes);
+	flow_output_set(&c->acct, proto_buf_used(&c->out));
 }
 
 /* True while c can take more output from its sockets (and its uid too). */

@@ -42,6 +42,7 @@ enum {
 	CTL_RDHUP	= 1 << 7,	/* sent EOF while not read (seen by the hang-up watch) */
 	CTL_STOPPING	= 1 << 8,	/* the daemon stops: no input, sockets closing */
 	CTL_SECRET	= 1 << 9,	/* the line dispatched held key material: wiped after */
+	CTL_BATCH_OVER	= 1 << 10,	/* a batch's answers passed the budget (rpc.c) */
 };
 
 struct ctl {

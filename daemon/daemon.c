@@ -73,6 +73,8 @@ daemon_sweep(struct daemon *d)
 	while ((c = TAILQ_FIRST(&d->flush))) {
 		TAILQ_REMOVE(&d->flush, c, flush_link);
 		c->in_flush = false;
+		if (c->flags & CTL_BATCH_OVER)
+			rpc_batches_over_budget(c);
 		if (c->flags & CTL_PROCESS)
 			ctl_process(c);
 		if (!(c->flags & CTL_DEAD))

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ static const char *const names[_QL_MAX] = {
 	[QL_UID_NOTIFY] = "uidNotifyBytes",
 	[QL_UID_INPUT_BYTES] = "uidInputBytes",
 	[QL_INPUT_BYTES] = "inputBytes",
+	[QL_CLIENT_BUDGET_BYTES] = "clientBudgetBytes",
 };
 
 const char *
@@ -86,11 +88,16 @@ quota_user_of(struct daemon *d, uid_t uid, bool create)
 	return u;
 }
 
+static void quota_sweep(struct daemon *d);
+
 /* c joins its uid's user (made on first use).  Without memory, c has none. */
 void
 quota_attach(struct ctl *c)
 {
-	struct quota_user *u = quota_user_of(c->d, c->cred.uid, true);
+	struct quota_user *u;
+
+	quota_sweep(c->d);
+	u = quota_user_of(c->d, c->cred.uid, true);
 
 	c->quser = u;
 	c->rate_tokens = (double)c->d->conf.client_connect_rate;
@@ -101,23 +108,82 @@ quota_attach(struct ctl *c)
 	u->nctls++;
 }
 
-/* c leaves its user, which goes when it has no connection left. */
+/* Whether u's connect bucket has filled up again by now (it then holds nothing). */
+static bool
+bucket_full(const struct daemon *d, const struct quota_user *u)
+{
+	double rate = (double)d->conf.uid_connect_rate;
+
+	return u->tokens + (ev_now(d->loop) - u->at) * rate >= rate;
+}
+
+/*
+ * Frees u once it has neither a connection nor a hold, and its connect
+ * bucket is full again: a user that leaves and comes back at once finds
+ * its bucket as it left it (quota_sweep() frees it later otherwise).
+ */
+static void
+user_gone(struct daemon *d, struct quota_user *u)
+{
+	struct quota_user **p;
+
+	if (u->nctls > 0 || u->holds > 0 || !bucket_full(d, u))
+		return;
+	for (p = &d->quota[u->uid % QUOTA_BUCKETS]; *p != u; p = &(*p)->next)
+		;
+	*p = u->next;
+	flow_account_done(&u->acct);	/* (nothing should wait on it by now) */
+	free(u);
+}
+
+/* Frees the users kept only for their connect buckets, once these are full. */
+static void
+quota_sweep(struct daemon *d)
+{
+	for (int i = 0; i < QUOTA_BUCKETS; i++)
+		for (struct quota_user *u = d->quota[i], *next; u; u = next) {
+			next = u->next;
+			user_gone(d, u);
+		}
+}
+
+/*
+ * c leaves its user, which goes when it has no connection left and no
+ * lingering socket counts on it any more.
+ */
 void
 quota_detach(struct ctl *c)
 {
-	struct quota_user *u = c->quser, **p;
+	struct quota_user *u = c->quser;
 
 	if (!u)
 		return;
 	c->quser = NULL;
 	TAILQ_REMOVE(&u->ctls, c, uid_link);
-	if (--u->nctls > 0)
+	u->nctls--;
+	user_gone(c->d, u);
+}
+
+void
+quota_hold(struct quota_user *u)
+{
+	if (u)
+		u->holds++;
+}
+
+void
+quota_release(struct daemon *d, struct quota_user *u)
+{
+	if (!u)
 		return;
-	for (p = &c->d->quota[u->uid % QUOTA_BUCKETS]; *p != u; p = &(*p)->next)
-		;
-	*p = u->next;
-	flow_account_done(&u->acct);	/* (nothing should wait on it by now) */
-	free(u);
+	u->holds--;
+	user_gone(d, u);
+}
+
+struct quota_user *
+quota_user_of_acct(struct flow_account *a)
+{
+	return (struct quota_user *)((char *)a - offsetof(struct quota_user, acct));
 }
 
 /* The sum over u's connections of what `of` says of each. */
@@ -136,7 +202,7 @@ sum(const struct quota_user *u, size_t (*of)(const struct ctl *c))
 static size_t
 sockets_of(const struct ctl *c)
 {
-	return c->own.nsockets;
+	return c->own.nsockets + c->own.ninbound;	/* inbound TLS handshakes too */
 }
 
 static size_t
@@ -145,10 +211,11 @@ requests_of(const struct ctl *c)
 	return c->ncalls;
 }
 
+/* Its connections' open sockets, and those that linger after their connection left. */
 size_t
 quota_uid_sockets(const struct quota_user *u)
 {
-	return sum(u, sockets_of);
+	return sum(u, sockets_of) + (u ? u->lingering : 0);
 }
 
 size_t

@@ -35,6 +35,8 @@ struct quota_user {
 	double			 tokens, at;	/* connect rate bucket */
 	size_t			 input_bytes;	/* held by its connections' line readers */
 	struct flow_account	 acct;		/* output and pending writes over its connections */
+	size_t			 holds;		/* reasons to outlive its last connection */
+	size_t			 lingering;	/* sockets of gone connections still counted here */
 };
 
 /* Limits counted by name (daemon.info counters.limitHitsBy). */
@@ -55,12 +57,18 @@ enum quota_limit {
 	QL_UID_NOTIFY,
 	QL_UID_INPUT_BYTES,	/* unfinished lines held for a uid */
 	QL_INPUT_BYTES,		/* the same, daemon-wide */
+	QL_CLIENT_BUDGET_BYTES,	/* batch requests refused while its answers are over the budget */
 	_QL_MAX,
 };
 
 struct quota_user *quota_user_of(struct daemon *d, uid_t uid, bool create);
 void		 quota_attach(struct ctl *c);
 void		 quota_detach(struct ctl *c);
+/* Keeps u (and its account) after its last connection, until released. */
+void		 quota_hold(struct quota_user *u);
+void		 quota_release(struct daemon *d, struct quota_user *u);
+/* The user whose account a is. */
+struct quota_user *quota_user_of_acct(struct flow_account *a);
 
 size_t		 quota_uid_sockets(const struct quota_user *u);
 size_t		 quota_uid_requests(const struct quota_user *u);

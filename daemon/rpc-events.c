@@ -437,7 +437,7 @@ ev_accept_limit(struct tcp *t, uint64_t *value)
 	struct daemon *d = daemon_of(t);
 	struct ctl *c = ctl_of_owner(t->owner);
 
-	if (c->own.nsockets >= d->conf.client_sockets) {
+	if (c->own.nsockets + c->own.ninbound >= d->conf.client_sockets) {
 		*value = d->conf.client_sockets;
 		return "clientSockets";
 	}
@@ -503,6 +503,24 @@ ev_accept_paused(void *up)
 	daemon_accept_pause(up);
 }
 
+/*
+ * A lingering socket and its bytes count for its gone owner's user
+ * (uidSockets, uidPendingWriteBytes): the user stays meanwhile.
+ */
+static void
+ev_acct_hold(void *up, struct flow_account *a, bool hold)
+{
+	struct quota_user *u = quota_user_of_acct(a);
+
+	if (hold) {
+		u->lingering++;
+		quota_hold(u);
+	} else {
+		u->lingering--;
+		quota_release(up, u);
+	}
+}
+
 static const struct tcp_events rpc_tcp_events = {
 	.op_failed = ev_op_failed,
 	.read_done = ev_read_done,
@@ -535,6 +553,7 @@ static const struct tcp_events rpc_tcp_events = {
 	.relay = ev_relay,
 	.fd_freed = ev_fd_freed,
 	.accept_paused = ev_accept_paused,
+	.acct_hold = ev_acct_hold,
 };
 
 /*

@@ -122,8 +122,17 @@ answer_end(struct rpc_call *call, struct proto_jw *w)
 			/* Out of memory half way: drop the partial answer. */
 			b->len = b->off + call->mark;
 		} else if (call->batch) {
+			struct ctl *c = call->ctl;
+
 			call->batch->any = true;
-			call->ctl->batch_bytes += b->len - b->off - call->mark;
+			c->batch_bytes += b->len - b->off - call->mark;
+			if (!call->batch->over && c->batch_bytes + proto_buf_used(&c->out) >
+			    c->d->conf.client_budget) {
+				/* Its waiting reads end at the next sweep (not inside an engine event). */
+				call->batch->over = true;
+				c->flags |= CTL_BATCH_OVER;
+				ctl_schedule(c);
+			}
 		} else {
 			(void) proto_buf_putc(b, '\n');
 			ctl_output_added(call->ctl);

@@ -16,7 +16,9 @@
 
 /*
  * tcp.channel.  The socket must be connected with no read, write or pump
- * under way; not in a batch (the fd rides on the answer's own line).
+ * under way; not in a batch and not a notification (the fd rides on the
+ * answer's own line: without one it would ride on the next line written,
+ * the answer of another tcp.channel perhaps, and cross two sockets).
  */
 int
 rpc_tcp_channel(struct rpc_call *call, const union proto_args *args)
@@ -31,6 +33,13 @@ rpc_tcp_channel(struct rpc_call *call, const union proto_args *args)
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_INVALID_REQUEST, .reason = "batch",
 			.message = "tcp.channel cannot be part of a batch" });
+		return 0;
+	}
+	if (call->silent) {
+		/* Answered into nothing: the channel is not opened. */
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_INVALID_REQUEST, .reason = "notification",
+			.message = "tcp.channel needs an id" });
 		return 0;
 	}
 	busy = tcp_channel_busy(t);

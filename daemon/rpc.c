@@ -295,6 +295,40 @@ dispatch_fast(struct ctl *c, const char *line, size_t len)
 }
 
 /*
+ * True when the answers c holds (queued output and open batches) are over
+ * its budget: a batch's next request with an id would add to them.
+ */
+static bool
+answers_over_budget(const struct ctl *c)
+{
+	return proto_buf_used(&c->out) + c->batch_bytes > c->d->conf.client_budget;
+}
+
+/*
+ * A request of batch b that is not run: the answers held for c are over
+ * client-budget-bytes, and the batch cannot go out (and make room) before
+ * its last request is answered.  It is answered -32005 clientBudgetBytes,
+ * a small answer, so that a batch of requests with big answers (such as
+ * rpc.discover) costs at most the budget and one answer more.
+ */
+static void
+batch_refuse(struct ctl *c, struct rpc_batch *b, struct proto_request *q)
+{
+	struct rpc_call call = { .ctl = c, .batch = b, .method = -1, .id = q->id,
+				 .id_len = q->id_len };
+
+	q->id = NULL;	/* the call owns it */
+	c->d->counters.requests++;
+	if (proto_method_lookup(q->method) == PROTO_M_TCP_LISTEN)
+		rpc_tls_wipe_request(c, q->params);
+	rpc_reply_error(&call, &(struct rpc_error){
+		.code = PROTO_E_LIMIT, .message = "client budget reached: batch request not run",
+		.limit = quota_limit_name(QL_CLIENT_BUDGET_BYTES),
+		.limit_value = (int64_t)c->d->conf.client_budget });
+	rpc_call_free(&call);
+}
+
+/*
  * The general path: parses one line into its requests (proto-jsonrpc) and
  * dispatches each.  rpc_dispatch_line() sends here every line the fast
  * path does not take; the differential fuzz target calls it alone.
@@ -338,8 +372,19 @@ rpc_dispatch_general(struct ctl *c, const char *line, size_t len)
 	b->ctl = c;
 	b->outstanding = msg.count + 1;	/* +1 until every request has started */
 	TAILQ_INSERT_TAIL(&c->batches, b, link);
-	for (size_t i = 0; i < msg.count && !(c->flags & CTL_DEAD); i++)
-		dispatch_request(c, b->ctl ? b : NULL, &msg.reqs[i]);
+	for (size_t i = 0; i < msg.count && !(c->flags & CTL_DEAD); i++) {
+		struct proto_request *q = &msg.reqs[i];
+
+		/*
+		 * A notification adds no answer and rpc.cancel a small one, as
+		 * any refusal would: they run even over the budget.
+		 */
+		if (b->ctl && q->id && !q->error && answers_over_budget(c) &&
+		    proto_method_lookup(q->method) != PROTO_M_RPC_CANCEL)
+			batch_refuse(c, b, q);
+		else
+			dispatch_request(c, b->ctl ? b : NULL, q);
+	}
 	proto_msg_free(&msg);
 	rpc_batch_answered(b);
 }
@@ -350,6 +395,35 @@ rpc_dispatch_line(struct ctl *c, const char *line, size_t len)
 {
 	if (!dispatch_fast(c, line, len))
 		rpc_dispatch_general(c, line, len);
+}
+
+/*
+ * Some of c's batches hold more answers than its budget: the reads they
+ * still wait for are taken off their sockets (nothing is read for them,
+ * the kernel keeps the bytes) and answered -32005 clientBudgetBytes, so
+ * the batch goes out.  Batch answers do not count as output that stops
+ * sockets from reading (they cannot be written before the batch is
+ * complete): this is what bounds them.
+ */
+void
+rpc_batches_over_budget(struct ctl *c)
+{
+	struct rpc_call *call, *next;
+	uint64_t written;
+
+	c->flags &= ~CTL_BATCH_OVER;
+	for (call = TAILQ_FIRST(&c->calls); call; call = next) {
+		next = TAILQ_NEXT(call, ctl_link);
+		if (!call->batch || !call->batch->over || call->method != PROTO_M_TCP_READ ||
+		    !tcp_op_cancel(&call->op, &written))
+			continue;
+		rpc_reply_error(call, &(struct rpc_error){
+			.code = PROTO_E_LIMIT, .socket = (int64_t)call->tcp->id,
+			.message = "client budget reached: batch read not run",
+			.limit = quota_limit_name(QL_CLIENT_BUDGET_BYTES),
+			.limit_value = (int64_t)c->d->conf.client_budget });
+		rpc_call_free(call);
+	}
 }
 
 /* Bytes held in c's open batches. */

@@ -55,6 +55,7 @@ struct rpc_batch {
 	struct ctl		*ctl;		/* NULL once the client is gone */
 	size_t			 outstanding;	/* requests not yet answered, +1 while dispatching */
 	bool			 any;		/* buf holds at least one answer */
+	bool			 over;		/* its answers passed the budget: its reads end */
 	struct proto_buf	 buf;		/* answers, comma separated */
 };
 
@@ -139,5 +140,6 @@ void	 rpc_write_endpoint(struct proto_jw *w, const char *key,
 bool	 rpc_notify_begin(struct ctl *c, struct proto_jw *w, int method);
 void	 rpc_notify_end(struct ctl *c, struct proto_jw *w);
 void	 rpc_batch_answered(struct rpc_batch *b);
+void	 rpc_batches_over_budget(struct ctl *c);
 
 #endif

@@ -85,8 +85,8 @@ tcp_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (!t->owner)
 			break;
-		/* A TLS connection is counted once its handshake is done. */
-		limit = t->tls_cfg ? NULL : eng->ev->accept_limit(t, &value);
+		/* (A TLS listener's handshakes under way count as its owner's sockets.) */
+		limit = eng->ev->accept_limit(t, &value);
 		if (limit) {
 			accept_failed(t, call, &(struct tcp_error){
 				.code = PROTO_E_LIMIT, .limit = limit, .limit_value = (int64_t)value });

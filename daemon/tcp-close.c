@@ -342,7 +342,9 @@ tcp_close(struct tcp *t, struct tcp_op *op, bool abort)
 /*
  * The owner is going away.  A connection with bytes in flight lingers as
  * an orphan until the peer has them (or linger-ms passes); anything else
- * is closed and forgotten now.  Pending answers go nowhere.
+ * is closed and forgotten now.  Pending answers go nowhere.  A lingering
+ * orphan and the bytes it still holds stay on the owner's linger_acct
+ * (its user's account), so that leaving does not free its user's limits.
  */
 void
 tcp_orphan(struct tcp *t)
@@ -359,6 +361,12 @@ tcp_orphan(struct tcp *t)
 	if (t->state == TCP_STATE_CLOSING || tcp_in_flight(t)) {
 		flow_unstall(&t->stall_item);
 		flow_pending_sub(c->acct, t->pending_write_bytes);
+		if (c->linger_acct) {
+			/* It and its bytes still count for its owner's user until it ends. */
+			t->gone_acct = c->linger_acct;
+			flow_pending_add(t->gone_acct, t->pending_write_bytes);
+			eng->ev->acct_hold(eng->up, t->gone_acct, true);
+		}
 		TAILQ_REMOVE(&c->sockets, t, link);
 		c->nsockets--;
 		free(t->gone_owner);

@@ -11,7 +11,10 @@
  * to connect wins and the others are closed.  Without racing they are
  * tried one after another in the resolver's order.  Every attempt is
  * recorded for the answer (struct tcp_attempt).  A connect leaves the
- * socket in state error when it fails.
+ * socket in state error when it fails.  An attempt besides the first in
+ * flight is an fd more than the socket's own: at most TCP_TRIES_INFLIGHT
+ * of them run at once, and none is started while the daemon is at its
+ * sockets limit; the next waits for a stagger or for one to end.
  *
  * What only a connect needs lives in a struct tcp_connect, allocated
  * when the connect (or a listen's resolution) starts and freed when it
@@ -43,6 +46,7 @@
 #include "tcp-tls.h"
 
 #define TCP_INLINE_TRIES 2	/* attempts held in the context itself */
+#define TCP_TRIES_INFLIGHT 8	/* attempts of one connect in flight at once, at most */
 
 /* One address being tried: its descriptor while in flight. */
 struct tcp_try {
@@ -422,7 +426,8 @@ connected_now(struct tcp *t, struct tcp_try *tr)
  * Starts the next address the policy allows, put to the policy first: a
  * name cannot reach an address the policy denies (the attempt is
  * recorded as denied).  Stops at the first attempt in flight, or when no
- * address is left.
+ * address is left, or when another attempt would take an fd past the
+ * bounds (an attempt per connect is always allowed).
  */
 static void
 start_one(struct tcp_connect *c)
@@ -430,7 +435,12 @@ start_one(struct tcp_connect *c)
 	struct tcp *t = c->t;
 
 	while (c->next < c->n) {
-		int i = c->next++;
+		int i;
+
+		if (c->inflight > 0 && (c->inflight >= TCP_TRIES_INFLIGHT ||
+					t->eng->nsockets >= t->eng->conf->sockets))
+			return;
+		i = c->next++;
 		struct tcp_attempt *a = &c->att[i];
 		struct tcp_try *tr = &c->tries[i];
 		const struct policy_rule *r;

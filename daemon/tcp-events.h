@@ -117,6 +117,12 @@ struct tcp_events {
 	void	(*relay)(struct tcp *t, size_t up_held, size_t down_held);
 	void	(*fd_freed)(void *up);
 	void	(*accept_paused)(void *up);
+	/*
+	 * A lingering socket counts, with its unsent bytes, on its gone
+	 * owner's linger_acct (hold true) until it is freed (hold false):
+	 * that account must live until then.
+	 */
+	void	(*acct_hold)(void *up, struct flow_account *a, bool hold);
 };
 
 #endif

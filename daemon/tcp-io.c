@@ -349,6 +349,8 @@ tcp_flush_writes(struct tcp *t)
 			t->pending_write_bytes -= take;
 			if (t->owner)
 				flow_pending_sub(t->owner->acct, take);
+			else if (t->gone_acct)
+				flow_pending_sub(t->gone_acct, take);
 			if (call->u.write.off == call->u.write.len)
 				write_done(t, call);
 		}

@@ -8,7 +8,9 @@
  * accept, or waits for the next tcp.accept.  One that fails or stalls
  * past tls-handshake-timeout-ms is closed, logged and told to monitors:
  * the listener and its accepts go on.  Their fds count among the
- * engine's open sockets, as connect attempts do.
+ * engine's open sockets, as connect attempts do, and among the
+ * listener's owner's (ninbound): an accept is refused at the socket
+ * limits before it starts a handshake, as for a plain listener.
  */
 #include "config.h"
 
@@ -57,6 +59,8 @@ inbound_free(struct tls_inbound *in)
 	if (in->fd >= 0) {
 		(void) close(in->fd);
 		t->eng->nsockets--;
+		if (t->owner)
+			t->owner->ninbound--;
 		t->eng->ev->fd_freed(t->eng->up);
 	}
 	free(in);
@@ -78,6 +82,8 @@ hand_one(struct tcp *t)
 	fd = in->fd;
 	in->fd = -1;
 	t->eng->nsockets--;	/* counted again as the socket's own */
+	if (t->owner)
+		t->owner->ninbound--;
 	if (!tcp_accept_hand(t, fd, &in->ss, in->tls))
 		(void) close(fd);	/* the accept was answered with why */
 	else
@@ -165,6 +171,8 @@ tcp_tls_accept(struct tcp *t, int fd, const struct sockaddr_storage *ss)
 	in->fd = fd;
 	in->ss = *ss;
 	t->eng->nsockets++;
+	if (t->owner)
+		t->owner->ninbound++;
 	TAILQ_INSERT_TAIL(&tl->list, in, link);
 	tl->n++;
 	tcp_tls_handshake(in->tls, (int64_t)t->eng->conf->tls_handshake_timeout_ms,

@@ -113,8 +113,9 @@ tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc)
 {
 	TAILQ_INIT(&o->sockets);
 	TAILQ_INIT(&o->closed);
-	o->nsockets = o->nclosed = 0;
+	o->nsockets = o->nclosed = o->ninbound = 0;
 	o->acct = acct;
+	o->linger_acct = NULL;
 	o->desc = desc;
 }
 
@@ -187,6 +188,10 @@ tcp_free(struct tcp *t)
 	flow_unstall(&t->stall_item);
 	tcp_flush_cancel(t);
 	tcp_connect_free(t);
+	if (t->gone_acct) {
+		flow_pending_sub(t->gone_acct, t->pending_write_bytes);
+		t->eng->ev->acct_hold(t->eng->up, t->gone_acct, false);
+	}
 	t->tls = tcp_tls_free(t->tls);
 	t->tls_cfg = tcp_tls_config_free(t->tls_cfg);
 	free(t->host);
@@ -250,6 +255,8 @@ pending_sub(struct tcp *t, size_t n)
 	if (t->owner) {
 		flow_pending_sub(t->owner->acct, n);
 		t->eng->ev->budget_changed(t->owner);
+	} else if (t->gone_acct) {
+		flow_pending_sub(t->gone_acct, n);
 	}
 }
 

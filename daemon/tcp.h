@@ -69,7 +69,9 @@ struct tcp_owner {
 	struct tcp_list		 sockets;	/* open */
 	struct tcp_list		 closed;	/* closed, kept for info, oldest first */
 	size_t			 nsockets, nclosed;
+	size_t			 ninbound;	/* inbound TLS handshakes on its listeners */
 	struct flow_account	*acct;
+	struct flow_account	*linger_acct;	/* its sockets' bytes once it is gone, or NULL */
 	const char		*desc;
 };
 
@@ -201,6 +203,7 @@ struct tcp {
 	uint64_t		 bytes_read, bytes_written;
 	uint64_t		 send_calls;	/* sendmsg() calls that sent tcp.write bytes */
 	size_t			 pending_write_bytes;	/* queued in writes */
+	struct flow_account	*gone_acct;	/* held: where it and they count while lingering ownerless */
 	struct tcp_loss		 loss;		/* how the connection ended, once it has */
 	const char		*closed_reason;	/* tcp.closed at the end of the close ("shutdown") */
 	char			*gone_owner;	/* owned: the owner's desc once it left, for the log */

@@ -171,7 +171,7 @@ main(int argc, char **argv)
 		conform_cases_jsonrpc, conform_cases_methods, conform_cases_sockets,
 		conform_cases_io, conform_cases_coalesce, conform_cases_relay, conform_cases_states,
 		conform_cases_flow, conform_cases_admin, conform_cases_shapes, conform_cases_cancel,
-		conform_cases_eyeballs,
+		conform_cases_eyeballs, conform_cases_attacks,
 	};
 	const char *bin = NULL, *filter = NULL;
 	struct totals t = { 0, 0, 0 };

@@ -62,6 +62,7 @@ extern const struct conform_case conform_cases_admin[];
 extern const struct conform_case conform_cases_shapes[];
 extern const struct conform_case conform_cases_cancel[];
 extern const struct conform_case conform_cases_eyeballs[];
+extern const struct conform_case conform_cases_attacks[];
 
 bool	 conform_fail(const char *file, int line, const char *fmt, ...)
 	     __attribute__((format(printf, 3, 4)));

@@ -8,7 +8,13 @@
  *  - unfinished lines are bounded per uid (uid-input-bytes) and
  *    daemon-wide (input-bytes): past either, the client whose line grew
  *    gets -32005 naming the limit, the daemon's RSS grows by no more than
- *    the limit, and every connection stays usable.
+ *    the limit, and every connection stays usable;
+ *  - a batch of requests with big answers (rpc.discover) is bounded by
+ *    client-budget-bytes: the requests past it are refused with -32005
+ *    clientBudgetBytes, the answer line and the daemon's peak RSS stay
+ *    within the budget and a little more;
+ *  - a connect to a name with many addresses that never answer holds at
+ *    most `sockets` descriptors for its raced attempts.
  *
  * Every wait has a deadline.
  *
@@ -16,7 +22,10 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,6 +46,11 @@
 #define UID_INPUT	(8 << 20)	/* uid-input-bytes of the first daemon */
 #define ALL_INPUT	(4 << 20)	/* input-bytes of the second */
 #define NALL		8		/* connections against the second */
+#define BUDGET		(1 << 20)	/* client-budget-bytes of the third */
+#define NBATCH		2000		/* rpc.discover requests in one batch */
+#define ANSWER_CAP	(16 << 20)	/* the most of an answer line this test reads */
+#define NADDRS		24		/* addresses of the name, none answering */
+#define FDS		6		/* sockets of the fourth daemon */
 
 static struct spawned sp;
 
@@ -247,6 +261,164 @@ test_input_daemon_wide(int watcher)
 	check(all_usable(fds, NALL), "every connection is usable after its line ends");
 }
 
+/*
+ * The next line from fd, read whole into *ret (malloc'd, NUL-ended) up to
+ * ANSWER_CAP bytes.  Returns its length, or -1 after DEADLINE_MS without
+ * a byte, at EOF, or past the cap (what was read is then dropped).
+ */
+static long
+big_line(int fd, char **ret)
+{
+	size_t n = 0, cap = 1 << 16;
+	char *b = malloc(cap);
+
+	*ret = NULL;
+	while (b && n < ANSWER_CAP) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char *nl;
+		ssize_t k;
+
+		if (n + 1 >= cap && !(b = realloc(b, cap *= 2)))
+			break;
+		if (poll(&p, 1, DEADLINE_MS) != 1 || (k = read(fd, b + n, cap - n - 1)) <= 0)
+			break;
+		b[n + (size_t)k] = '\0';
+		nl = memchr(b + n, '\n', (size_t)k);
+		n += (size_t)k;
+		if (nl) {
+			*ret = b;
+			return nl - b;
+		}
+	}
+	free(b);
+	return -1;
+}
+
+/* How many times needle occurs in s. */
+static int
+occurrences(const char *s, const char *needle)
+{
+	int n = 0;
+
+	while ((s = strstr(s, needle))) {
+		n++;
+		s += strlen(needle);
+	}
+	return n;
+}
+
+/*
+ * Finding: the answers of a batch were collected whole before the budget
+ * was looked at, so one line of 2000 rpc.discover requests (98 KB, each
+ * answered with 70 KB of OpenRPC document) made the daemon build a
+ * 140 MB answer, its peak RSS 280 MB; a line of max-message-bytes would
+ * ask for a thousand times that.
+ */
+static void
+test_batch_answers(int watcher)
+{
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"rpc.discover\"}";
+	size_t n = 0, size = NBATCH * (sizeof(req) + 1) + 2;
+	char *line = malloc(size), *a = NULL;
+	long hwm0 = spawn_status_kib(sp.pid, "VmHWM:"), grown, len;
+	int fd = spawn_ctl_open(&sp), results, refused;
+
+	line[n++] = '[';
+	for (int i = 0; i < NBATCH; i++) {
+		memcpy(line + n, req, sizeof(req) - 1);
+		n += sizeof(req) - 1;
+		line[n++] = i + 1 < NBATCH ? ',' : ']';
+	}
+	line[n++] = '\n';
+	spawn_send_all(fd, line, n);
+	free(line);
+	len = big_line(fd, &a);
+	grown = spawn_status_kib(sp.pid, "VmHWM:") - hwm0;
+	check(len >= 0 && len <= BUDGET + (1 << 20), "a batch of %d rpc.discover is answered "
+	      "in one line of %ld bytes (budget %d, at most 1 MiB over it)", NBATCH,
+	      len, BUDGET);
+	results = a ? occurrences(a, "\"result\":{\"openrpc\"") : 0;
+	refused = a ? occurrences(a, "\"error\":{\"code\":-32005,") : 0;
+	check(a && *a == '[' && results >= 1 && refused >= 1 && results + refused == NBATCH &&
+	      occurrences(a, "\"data\":{\"limit\":\"clientBudgetBytes\"") == refused,
+	      "%d answered, %d refused with -32005 clientBudgetBytes", results, refused);
+	free(a);
+	if (spawn_rss_is_inflated())
+		printf("# peak RSS growth %ld KiB, not checked under valgrind or a sanitizer\n",
+		       grown);
+	else
+		check(grown <= 16384, "the daemon's peak RSS grew by %ld KiB (at most 16 MiB)",
+		      grown);
+	check(strstr(spawn_ask(fd, 2, "daemon.info", NULL), "\"result\"") != NULL,
+	      "the connection is usable after it");
+	check(info_field(watcher, "\"limitHitsBy\":{", "clientBudgetBytes") == refused,
+	      "limitHitsBy.clientBudgetBytes counts the refusals");
+	close(fd);
+}
+
+/*
+ * Listeners on 127.0.0.2 .. 127.0.0.NADDRS+1, all on one port, whose
+ * accept queue is full (backlog 0, filled by connects of our own): a SYN
+ * to them is dropped, so a connect to them waits.  Writes the name
+ * many.test for all of them into the hosts file path.  Returns the port,
+ * or -1; fds[] gets every descriptor made (-1 ends it).
+ */
+static int
+blackholes(const char *path, int *fds)
+{
+	FILE *f = fopen(path, "w");
+	int port = 0, n = 0;
+
+	for (int k = 0; f && k < NADDRS; k++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		socklen_t len = sizeof(sin);
+		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)k);
+		fds[n++] = l;
+		if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(l, 0) < 0 ||
+		    getsockname(l, (struct sockaddr *)&sin, &len) < 0)
+			break;
+		port = ntohs(sin.sin_port);
+		for (int i = 0; i < 3; i++) {
+			int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+			fds[n++] = c;
+			(void) connect(c, (struct sockaddr *)&sin, sizeof(sin));
+		}
+		fprintf(f, "127.0.0.%d many.test\n", 2 + k);
+	}
+	fds[n] = -1;
+	if (!f || fclose(f) != 0 || n != NADDRS * 4)
+		return -1;
+	return port;
+}
+
+/*
+ * Finding: the raced attempts of a connect (happy eyeballs) were fds
+ * past every socket limit: a connect to a name of 24 addresses that do
+ * not answer had 24 in flight with sockets = 6 (with the defaults, a
+ * name of 256 addresses and a long timeout: 256 fds per socket, and a
+ * client's 1024 sockets past the daemon's fd limit).
+ */
+static void
+test_eyeballs_fds(int port)
+{
+	int fd = spawn_ctl_open(&sp), n;
+	const char *a;
+	char params[128];
+
+	snprintf(params, sizeof(params), "{\"host\":\"many.test\",\"port\":%d,\"timeout\":2000}",
+		 port);
+	a = spawn_ask(fd, 1, "tcp.connect", params);
+	n = occurrences(a, "\"outcome\":");
+	check(strstr(a, "\"attempts\":[") && n >= 1 && n <= FDS, "a connect to %d addresses "
+	      "that do not answer made %d attempts (sockets = %d): %.160s", NADDRS, n, FDS, a);
+	check(strstr(spawn_ask(fd, 2, "tcp.list", NULL), "\"result\"") != NULL,
+	      "the client is served after it");
+	close(fd);
+}
+
 static void
 stop(void)
 {
@@ -283,5 +455,37 @@ main(int argc, char **argv)
 	test_input_daemon_wide(watcher);
 	close(watcher);
 	stop();
+
+	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n[limits]\n"
+			"client-budget-bytes = 1048576\n", 0) < 0) {
+		fprintf(stderr, "the daemon did not start\n");
+		return 1;
+	}
+	watcher = spawn_ctl_open(&sp);
+	test_batch_answers(watcher);
+	close(watcher);
+	stop();
+
+	{
+		char hosts[] = "/tmp/tisock-hosts-XXXXXX";
+		int tmp = mkstemp(hosts), fds[NADDRS * 4 + 1], port;
+
+		close(tmp);
+		port = blackholes(hosts, fds);
+		setenv("CARES_HOSTS", hosts, 1);
+		if (port < 0 || spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n"
+					    "happy-eyeballs-delay-ms = 10\n[limits]\nsockets = 6\n",
+					    0) < 0) {
+			fprintf(stderr, "no blackhole listeners, or the daemon did not start\n");
+			unlink(hosts);
+			return 1;
+		}
+		unsetenv("CARES_HOSTS");
+		test_eyeballs_fds(port);
+		stop();
+		unlink(hosts);
+		for (int i = 0; fds[i] >= 0; i++)
+			close(fds[i]);
+	}
 	return check_summary();
 }

@@ -4,7 +4,8 @@
  * share uidClients, uidSockets, uidRequests and uidPendingWriteBytes;
  * connects beyond clientConnectsPerSecond in one batch are refused; each
  * refusal is -32005 naming its limit and is counted in daemon.info's
- * counters.limitHitsBy.  Every wait has a deadline.
+ * counters.limitHitsBy; a user's connect bucket is not refilled by leaving
+ * and coming back.  Every wait has a deadline.
  *
  *	test-quotas DAEMON
  */
@@ -52,6 +53,38 @@ hits(int fd, const char *name)
 	p = strstr(a, "\"limitHitsBy\":{");
 	p = p ? strstr(p, key) : NULL;
 	return p ? atol(p + strlen(key)) : -1;
+}
+
+/*
+ * Finding: a user's connect bucket (uid-connects-per-second) went with
+ * its last connection and a new one started full: a user that connected,
+ * used its bucket, left and came back had a fresh bucket each time, so
+ * the limit bounded nothing (4 connects in 4 rounds in well under a
+ * second with uid-connects-per-second = 1).
+ */
+static void
+test_rate_across_reconnects(int port)
+{
+	char params[64];
+	long long t0 = spawn_now_ms();
+	int ok = 0;
+	double secs;
+
+	snprintf(params, sizeof(params), "{\"port\":%d}", port);
+	for (int round = 0; round < 4; round++) {
+		int fd = spawn_ctl_open(&sp);
+
+		ok += strstr(spawn_ask(fd, 1, "tcp.connect", params), "\"connected\"") != NULL;
+		/* Gone for the daemon once it closes its side after our EOF. */
+		shutdown(fd, SHUT_WR);
+		while (*spawn_line(fd, DEADLINE_MS))
+			;
+		close(fd);
+	}
+	secs = (double)(spawn_now_ms() - t0) / 1000.;
+	check(ok >= 1 && ok <= 2 + (int)secs, "4 connections one after the other, each "
+	      "connecting once with uid-connects-per-second = 1: %d connected in %.1f s", ok,
+	      secs);
 }
 
 int
@@ -297,9 +330,20 @@ main(int argc, char **argv)
 	check(hits(c2, "uidRequests") == 2, "limitHitsBy.uidRequests = 2");
 	check(hits(c2, "uidPendingWriteBytes") == 1, "limitHitsBy.uidPendingWriteBytes = 1");
 	check(hits(c2, "clientConnectsPerSecond") >= 1, "limitHitsBy.clientConnectsPerSecond counted");
-	close(lfd);
 	close(c2);
 	close(c3);
+	{
+		int status = spawn_stop(&sp);
+
+		check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon exits 0");
+	}
+	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n"
+			"[limits]\nuid-connects-per-second = 1\n", 0) < 0) {
+		fprintf(stderr, "the daemon did not start\n");
+		return 1;
+	}
+	test_rate_across_reconnects(ntohs(sin.sin_port));
+	close(lfd);
 	{
 		int status = spawn_stop(&sp);
 

@@ -774,6 +774,42 @@ def case_policy(tmp):
         check(d.stop() == 0, "the policy daemon's exit")
 
 
+def case_inbound_limit(tmp):
+    """Inbound handshakes count as their listener owner's sockets: with
+    uid-sockets 20, four TLS listeners with an accept each and 32 silent
+    connections to each hold at most 20 sockets, and the accepts are
+    answered -32005 uidSockets instead of starting more handshakes
+    (they took 132 sockets past any limit, and fds with them)."""
+    d = Daemon(TISOCKD, tmp, "inbound", "[daemon]\ntls-handshake-timeout-ms = 60000\n"
+               "[limits]\nuid-sockets = 20\nsockets = 40\n")
+    raws = []
+    try:
+        c = Client(d)
+        tls = {"certificatePem": pem("server.pem"), "keyPem": pem("server.key")}
+        listeners = [c.result("tcp.listen", {"port": 0, "tls": tls}) for _ in range(4)]
+        accepts = [c.send("tcp.accept", {"socket": r["socket"]}) for r in listeners]
+        for r in listeners:
+            for _ in range(32):
+                raws.append(socket.create_connection(("127.0.0.1", r["local"]["port"])))
+        for i in accepts:
+            a = c.wait(i)
+            check(a.get("error", {}).get("data", {}).get("limit") == "uidSockets", f"{a}")
+        held = c.result("daemon.info")["user"]["sockets"]
+        check(held == 20, f"the uid holds {held} sockets with handshakes, not 20")
+        for s in raws:
+            s.close()
+        end = time.monotonic() + DEADLINE
+        while c.result("daemon.info")["user"]["sockets"] != 4 and time.monotonic() < end:
+            time.sleep(0.02)
+        held = c.result("daemon.info")["user"]["sockets"]
+        check(held == 4, f"once the peers are gone the uid holds {held} sockets, not 4")
+        c.close()
+    finally:
+        for s in raws:
+            s.close()
+        check(d.stop() == 0, "the inbound daemon's exit")
+
+
 def gone(pid):
     """True once process pid has exited (its zombie counts as gone)."""
     try:
@@ -1123,7 +1159,7 @@ def main():
         c = Client(d)
         c.result("rpc.discover")     # first: validate-openrpc.py checks the rest against it
         c.close()
-        extra = [("policy", case_policy)]
+        extra = [("policy", case_policy), ("inbound-limit", case_inbound_limit)]
         if not os.environ.get("TISOCK_DAEMON_WRAPPER"):
             extra.append(("upgrade", case_upgrade))   # it executes the wrapper's binary
         for name, fn in CASES + extra:
@@ -1131,7 +1167,7 @@ def main():
                 continue
             t0 = time.monotonic()
             try:
-                if fn in (case_policy, case_upgrade):
+                if fn in (case_policy, case_upgrade, case_inbound_limit):
                     fn(TMP)
                 else:
                     fn(d)

@@ -1,0 +1,236 @@
+/*
+ * test-attacks-linger: attacks through sockets that linger after their
+ * client left, against a real tisockd: such a socket, and the bytes it
+ * was given to write, still count for its uid, so leaving and coming
+ * back does not start a fresh uid-pending-write-bytes or uid-sockets;
+ * once the peers are gone the uid holds nothing.  Every wait has a
+ * deadline.
+ *
+ *	test-attacks-linger DAEMON
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+#define DEADLINE_MS	15000
+#define PENDING		(1 << 20)	/* uid-pending-write-bytes */
+#define ROUNDS		12		/* connections that write, then leave */
+#define CHUNK		(128 << 10)	/* bytes per tcp.write */
+#define USOCKETS	16		/* uid-sockets */
+
+static struct spawned sp;
+
+/* The integer after "key": inside the object opened by "obj", in a daemon.info answer. */
+static long long
+info_field(int fd, const char *obj, const char *key)
+{
+	const char *a = spawn_ask(fd, 900, "daemon.info", NULL), *p;
+	char k[64];
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = strstr(a, obj);
+	p = p ? strstr(p, k) : NULL;
+	return p ? atoll(p + strlen(k)) : -1;
+}
+
+/* Makes a listener on 127.0.0.1 with a small receive buffer; *port is its port. */
+static int
+slow_listener(int *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rcv = 4096;
+
+	setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, 64);
+	getsockname(lfd, (struct sockaddr *)&sin, &slen);
+	*port = ntohs(sin.sin_port);
+	return lfd;
+}
+
+/* Resets and closes the n peers (those that are not -1). */
+static void
+reset_all(int *peers, int n)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	for (int i = 0; i < n; i++)
+		if (peers[i] >= 0) {
+			setsockopt(peers[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(peers[i]);
+		}
+}
+
+/* Waits until the uid holds no socket and no pending byte (as the watcher sees). */
+static bool
+uid_empty(int watcher)
+{
+	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+		if (info_field(watcher, "\"user\":{", "pendingWriteBytes") == 0 &&
+		    info_field(watcher, "\"user\":{", "sockets") == 0)
+			return true;
+		poll(NULL, 0, 20);
+	}
+	return false;
+}
+
+/*
+ * One round: a new connection connects to a peer (lfd's) that never
+ * reads, writes CHUNK after CHUNK until -32005 uidPendingWriteBytes (or
+ * 24 of them) and leaves.  Returns the bytes accepted; *peer is kept.
+ */
+static long
+write_and_leave(int lfd, int port, int *peer)
+{
+	static char req[CHUNK + 256];
+	char params[128];
+	long accepted = 0;
+	long long sock;
+	int fd = spawn_ctl_open(&sp), n;
+	const char *a;
+
+	snprintf(params, sizeof(params), "{\"port\":%d,\"sendBufferSize\":4096}", port);
+	a = spawn_ask(fd, 1, "tcp.connect", params);
+	*peer = strstr(a, "\"connected\"") ? accept(lfd, NULL, NULL) : -1;
+	a = strstr(a, "\"socket\":");
+	sock = a ? atoll(a + 9) : -1;
+	for (int i = 0; sock > 0 && i < 24; i++) {
+		bool refused = false;
+
+		n = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.write\","
+			     "\"params\":{\"socket\":%lld,\"text\":\"", 100 + i, sock);
+		memset(req + n, 'x', CHUNK);
+		n += CHUNK;
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "\"}}\n{\"jsonrpc\":\"2.0\","
+			      "\"id\":\"sync\",\"method\":\"tcp.list\"}\n");
+		spawn_send_all(fd, req, (size_t)n);
+		for (const char *l = spawn_line(fd, DEADLINE_MS); *l && !strstr(l, "\"sync\"");
+		     l = spawn_line(fd, DEADLINE_MS))
+			refused = refused || strstr(l, "uidPendingWriteBytes");
+		if (refused)
+			break;
+		accepted += CHUNK;
+	}
+	close(fd);
+	return accepted;
+}
+
+/*
+ * Finding: a socket that lingers after its client left took its unsent
+ * bytes off its uid's account, so a client that wrote up to
+ * uid-pending-write-bytes to a peer that does not read, left and came
+ * back got the whole limit again: with a 1 MiB limit, 30 such rounds
+ * held 31 MiB in the daemon (256 MiB a round with the defaults, for as
+ * long as linger-ms), the limit never refused.
+ */
+static void
+test_linger_pending(int watcher)
+{
+	int port, lfd = slow_listener(&port), peers[ROUNDS];
+	long rss0 = spawn_status_kib(sp.pid, "VmRSS:"), grown, total = 0, held = -1;
+
+	for (int i = 0; i < ROUNDS; i++)
+		total += write_and_leave(lfd, port, &peers[i]);
+	grown = spawn_status_kib(sp.pid, "VmRSS:") - rss0;
+	held = info_field(watcher, "\"user\":{", "pendingWriteBytes");
+	check(held >= PENDING / 2 && held <= PENDING, "after %d connections wrote to peers that do "
+	      "not read and left, their lingering sockets' %ld bytes count for the uid (limit %d)",
+	      ROUNDS, held, PENDING);
+	/* The kernel takes some of each round (small buffers both sides); the rest is the limit's. */
+	check(total <= PENDING + ROUNDS * 2 * CHUNK, "%ld bytes accepted in all (at most %d)",
+	      total, PENDING + ROUNDS * 2 * CHUNK);
+	if (spawn_rss_is_inflated())
+		printf("# RSS growth %ld KiB, not checked under valgrind or a sanitizer\n", grown);
+	else
+		check(grown <= (PENDING >> 10) + 4096, "the daemon's RSS grew by %ld KiB "
+		      "(limit %d KiB, 4 MiB more allowed)", grown, PENDING >> 10);
+	/* The peers go (a reset each): the lingering sockets end and release the uid. */
+	reset_all(peers, ROUNDS);
+	close(lfd);
+	check(uid_empty(watcher), "once their peers are gone, the uid holds nothing");
+}
+
+/*
+ * Finding: a lingering socket left its uid's count of sockets, so a
+ * client could open uid-sockets connections to a peer that does not
+ * read, write a little to each, leave and do it again: three rounds held
+ * three times uid-sockets, and enough of them every socket the daemon
+ * allows, for linger-ms.
+ */
+static void
+test_linger_sockets(int watcher)
+{
+	static char req[512 + (32 << 10)];
+	int port, lfd = slow_listener(&port), peers[3 * USOCKETS], npeers = 0, made = 0;
+
+	for (int round = 0; round < 3; round++) {
+		int fd = spawn_ctl_open(&sp);
+
+		for (int i = 0; i < USOCKETS; i++) {
+			char params[128];
+			const char *a;
+			long long s;
+			int n;
+
+			snprintf(params, sizeof(params), "{\"port\":%d,\"sendBufferSize\":4096}", port);
+			a = spawn_ask(fd, 1, "tcp.connect", params);
+			if (!strstr(a, "\"connected\""))
+				break;
+			made++;
+			peers[npeers++] = accept(lfd, NULL, NULL);
+			s = atoll(strstr(a, "\"socket\":") + 9);
+			/* 32 KiB: more than the kernel takes, so it lingers once its client leaves. */
+			n = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+				     "\"tcp.write\",\"params\":{\"socket\":%lld,\"text\":\"", s);
+			memset(req + n, 'x', 32 << 10);
+			n += 32 << 10;
+			n += snprintf(req + n, sizeof(req) - (size_t)n, "\"}}\n");
+			spawn_send_all(fd, req, (size_t)n);
+		}
+		(void) spawn_ask(fd, 3, "tcp.list", NULL);	/* every write is in by now */
+		close(fd);
+	}
+	check(made == USOCKETS, "three rounds of connections to peers that do not read, "
+	      "each leaving: %d sockets made (uid-sockets %d)", made, USOCKETS);
+	check(info_field(watcher, "\"user\":{", "sockets") == USOCKETS,
+	      "the lingering sockets count for the uid (%lld)",
+	      info_field(watcher, "\"user\":{", "sockets"));
+	reset_all(peers, npeers);
+	close(lfd);
+	check(uid_empty(watcher), "once their peers are gone, the uid holds nothing");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	int watcher, status;
+
+	signal(SIGPIPE, SIG_IGN);
+	alarm(300);
+	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\nlinger-ms = 60000\n[limits]\n"
+			"uid-pending-write-bytes = 1048576\nuid-sockets = 16\n", 0) < 0) {
+		fprintf(stderr, "the daemon did not start\n");
+		return 1;
+	}
+	watcher = spawn_ctl_open(&sp);
+	test_linger_pending(watcher);
+	test_linger_sockets(watcher);
+	close(watcher);
+	status = spawn_stop(&sp);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon exits 0");
+	return check_summary();
+}
