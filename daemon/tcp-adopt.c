@@ -129,6 +129,21 @@ tcp_adopt_op(struct tcp *t, struct tcp_op *op, enum tcp_op_kind kind)
 }
 
 /*
+ * t, an ownerless lingering socket, counts again with its unsent bytes
+ * on acct, the account of the owner it was left by (as tcp_orphan() had
+ * it): held until it is freed.  After its writes are back.
+ */
+void
+tcp_adopt_gone(struct tcp *t, struct flow_account *acct)
+{
+	if (t->owner || t->gone_acct || !acct)
+		return;
+	t->gone_acct = acct;
+	flow_pending_add(acct, t->pending_write_bytes);
+	t->eng->ev->acct_hold(t->eng->up, acct, true);
+}
+
+/*
  * The old process has let go: t moves again.  Queued writes go out, a
  * pending read or accept, pump mode or a channel reads, a closing socket
  * goes on closing.

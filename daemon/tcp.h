@@ -314,6 +314,7 @@ struct tcp	*tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t 
 		     enum tcp_state st);
 void		 tcp_adopt_closed(struct tcp *t);
 void		 tcp_adopt_op(struct tcp *t, struct tcp_op *op, enum tcp_op_kind kind);
+void		 tcp_adopt_gone(struct tcp *t, struct flow_account *acct);
 void		 tcp_adopt_start(struct tcp *t);
 struct tcp	*tcp_adopt_fd(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
 		     enum tcp_state st);

@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "proto-base64.h"
+#include "quota.h"
 #include "proto-reader.h"
 #include "rpc.h"
 #include "tcp.h"
@@ -319,6 +320,16 @@ load_tcp(struct load *l, const cJSON *j)
 				l->why = "out of memory rebuilding a request";
 			return -1;
 		}
+	if (!t->owner && num(j, "goneUid", -1) >= 0) {
+		/* Lingering: it and its unsent bytes count for its gone owner's uid, as before. */
+		struct quota_user *u = quota_user_of(d, (uid_t)num(j, "goneUid", -1), true);
+
+		if (!u) {
+			l->why = "out of memory";
+			return -1;
+		}
+		tcp_adopt_gone(t, &u->acct);
+	}
 	if (t->state == TCP_STATE_CLOSING && !tcp_linger_resume(t, num(j, "lingerLeft", 0))) {
 		l->why = "out of memory";
 		return -1;

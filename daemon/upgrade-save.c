@@ -23,6 +23,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "proto-base64.h"
+#include "quota.h"
 #include "proto-reader.h"
 #include "rpc.h"
 #include "tcp.h"
@@ -234,6 +235,8 @@ save_tcp(struct daemon *d, struct tcp *t, const char *where, struct upgrade_fds 
 		cJSON_AddStringToObject(j, "closedReason", t->closed_reason);
 	if (t->gone_owner)
 		cJSON_AddStringToObject(j, "goneOwner", t->gone_owner);
+	if (t->gone_acct)	/* a lingering one still counts for its gone owner's uid */
+		NUM(j, "goneUid", quota_user_of_acct(t->gone_acct)->uid);
 	if (st == TCP_STATE_CLOSING)
 		NUM(j, "lingerLeft", tcp_linger_left(t));
 	tcp_channel_image(t, &ch);

@@ -2,9 +2,9 @@
  * test-attacks-linger: attacks through sockets that linger after their
  * client left, against a real tisockd: such a socket, and the bytes it
  * was given to write, still count for its uid, so leaving and coming
- * back does not start a fresh uid-pending-write-bytes or uid-sockets;
- * once the peers are gone the uid holds nothing.  Every wait has a
- * deadline.
+ * back does not start a fresh uid-pending-write-bytes or uid-sockets,
+ * nor does a live upgrade in between; once the peers are gone the uid
+ * holds nothing.  Every wait has a deadline.
  *
  *	test-attacks-linger DAEMON
  */
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #define ROUNDS		12		/* connections that write, then leave */
 #define CHUNK		(128 << 10)	/* bytes per tcp.write */
 #define USOCKETS	16		/* uid-sockets */
+#define UPWRITE	(112 << 10)	/* bytes per lingering socket over the upgrade */
 
 static struct spawned sp;
 
@@ -213,13 +215,128 @@ test_linger_sockets(int watcher)
 	check(uid_empty(watcher), "once their peers are gone, the uid holds nothing");
 }
 
+/* Writes n bytes of 'x' to socket s on fd with one tcp.write; whether it was refused. */
+static bool
+write_refused(int fd, long long s, size_t n)
+{
+	static char req[CHUNK + 256];
+	bool refused = false;
+	int k;
+
+	k = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tcp.write\","
+		     "\"params\":{\"socket\":%lld,\"text\":\"", s);
+	memset(req + k, 'x', n);
+	k += (int)n;
+	k += snprintf(req + k, sizeof(req) - (size_t)k, "\"}}\n{\"jsonrpc\":\"2.0\","
+		      "\"id\":\"sync\",\"method\":\"tcp.list\"}\n");
+	spawn_send_all(fd, req, (size_t)k);
+	for (const char *l = spawn_line(fd, DEADLINE_MS); *l && !strstr(l, "\"sync\"");
+	     l = spawn_line(fd, DEADLINE_MS))
+		refused = refused || strstr(l, "uidPendingWriteBytes");
+	return refused;
+}
+
+/* Connects fd to port; the socket (or -1), its peer accepted from lfd in *peer. */
+static long long
+connect_peer(int fd, int lfd, int port, int *peer)
+{
+	char params[128];
+	const char *a;
+
+	snprintf(params, sizeof(params), "{\"port\":%d,\"sendBufferSize\":4096}", port);
+	a = spawn_ask(fd, 1, "tcp.connect", params);
+	if (!strstr(a, "\"connected\""))
+		return -1;
+	*peer = accept(lfd, NULL, NULL);
+	return atoll(strstr(a, "\"socket\":") + 9);
+}
+
+/* The uid's sockets and pending bytes, once two readings in a row agree. */
+static void
+uid_settled(int watcher, long long *sockets, long long *pending)
+{
+	long long s = -1, p = -1;
+
+	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+		*sockets = info_field(watcher, "\"user\":{", "sockets");
+		*pending = info_field(watcher, "\"user\":{", "pendingWriteBytes");
+		if (*sockets == s && *pending == p)
+			return;
+		s = *sockets;
+		p = *pending;
+		poll(NULL, 0, 50);
+	}
+}
+
+/*
+ * Finding: a live upgrade carried lingering sockets without the uid of
+ * the client they were left by, so the new process counted them for
+ * nobody: with uid-sockets 16 and half of it lingering with ~750 KiB
+ * unsent (uid-pending-write-bytes 1 MiB), after the upgrade the uid
+ * could open 16 sockets more and queue a whole MiB again.  The image
+ * now carries the gone owner's uid; the new process counts them the
+ * same way until they end.  The daemon's pid after the upgrade.
+ */
+static pid_t
+test_linger_upgrade(int watcher)
+{
+	int port, lfd = slow_listener(&port), peers[2 * USOCKETS], npeers = 0, fd, made = 0;
+	long long s, s0 = -1, p0 = -1, s1 = -1, p1 = -1;
+	long accepted = 0;
+	const char *a;
+	pid_t pid;
+
+	/* Half of uid-sockets, each with more than the kernel takes, left to linger. */
+	fd = spawn_ctl_open(&sp);
+	for (int i = 0; i < USOCKETS / 2; i++) {
+		if ((s = connect_peer(fd, lfd, port, &peers[npeers])) < 0)
+			break;
+		npeers++;
+		(void) write_refused(fd, s, UPWRITE);
+	}
+	close(fd);
+	uid_settled(watcher, &s0, &p0);
+	check(s0 == USOCKETS / 2 && p0 >= USOCKETS / 2 * (UPWRITE / 2) && p0 < PENDING,
+	      "before the upgrade: %lld lingering sockets and %lld unsent bytes count for the uid",
+	      s0, p0);
+	a = spawn_ask(watcher, 77, "daemon.upgrade", NULL);
+	check(strstr(a, "\"result\"") != NULL, "daemon.upgrade: %.200s", a);
+	pid = (pid_t)info_field(watcher, "\"result\":{", "pid");
+	uid_settled(watcher, &s1, &p1);
+	check(s1 == s0 && p1 == p0, "after the upgrade the uid still counts them: sockets %lld "
+	      "(was %lld), pendingWriteBytes %lld (was %lld)", s1, s0, p1, p0);
+
+	/* A new connection of the uid finds only what is left of its limits. */
+	fd = spawn_ctl_open(&sp);
+	for (int i = 0; i < USOCKETS && npeers < 2 * USOCKETS; i++) {
+		if ((s = connect_peer(fd, lfd, port, &peers[npeers])) < 0)
+			break;
+		npeers++;
+		if (made++ == 0)
+			for (int w = 0; w < 24 && !write_refused(fd, s, CHUNK); w++)
+				accepted += CHUNK;
+	}
+	check(made == USOCKETS - USOCKETS / 2, "after the upgrade the uid opens %d sockets more "
+	      "(uid-sockets %d, %lld lingering)", made, USOCKETS, s0);
+	check(accepted <= PENDING - p0 + 2 * CHUNK, "after the upgrade the uid queues %ld bytes "
+	      "more (at most %lld: uid-pending-write-bytes %d, %lld lingering)", accepted,
+	      PENDING - p0 + 2 * CHUNK, PENDING, p0);
+	close(fd);
+	reset_all(peers, npeers);
+	close(lfd);
+	check(uid_empty(watcher), "once their peers are gone, the uid holds nothing");
+	return pid;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *bin = argc > 1 ? argv[1] : "daemon/tisockd";
-	int watcher, status;
+	int watcher, status, st = -1;
+	pid_t pid;
 
 	signal(SIGPIPE, SIG_IGN);
+	(void) prctl(PR_SET_CHILD_SUBREAPER, 1);	/* the upgraded daemon stays ours to reap */
 	alarm(300);
 	if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\nlinger-ms = 60000\n[limits]\n"
 			"uid-pending-write-bytes = 1048576\nuid-sockets = 16\n", 0) < 0) {
@@ -229,7 +346,21 @@ main(int argc, char **argv)
 	watcher = spawn_ctl_open(&sp);
 	test_linger_pending(watcher);
 	test_linger_sockets(watcher);
+	pid = test_linger_upgrade(watcher);
 	close(watcher);
+	if (pid > 0 && pid != sp.pid) {
+		/* The upgraded process first; then the first one, which has exited. */
+		kill(pid, SIGTERM);
+		for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+			poll(NULL, 0, 20);
+			st = -1;
+		}
+		if (st == -1)
+			kill(pid, SIGKILL);
+		check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the upgraded daemon exits 0");
+	}
 	status = spawn_stop(&sp);
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon exits 0");
 	return check_summary();
