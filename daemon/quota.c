@@ -202,7 +202,7 @@ sum(const struct quota_user *u, size_t (*of)(const struct ctl *c))
 static size_t
 sockets_of(const struct ctl *c)
 {
-	return c->own.nsockets + c->own.ninbound;	/* inbound TLS handshakes too */
+	return tcp_owner_sockets(&c->own);	/* inbound TLS handshakes, raced attempts too */
 }
 
 static size_t

@@ -33,7 +33,7 @@ write_user(struct proto_jw *w, const struct ctl *c)
 	proto_jw_obj_begin(w);
 	proto_jw_kint(w, "uid", (int64_t)c->cred.uid);
 	proto_jw_kuint(w, "clients", u ? u->nctls : 1);
-	proto_jw_kuint(w, "sockets", u ? quota_uid_sockets(u) : c->own.nsockets + c->own.ninbound);
+	proto_jw_kuint(w, "sockets", u ? quota_uid_sockets(u) : tcp_owner_sockets(&c->own));
 	proto_jw_kuint(w, "requests", u ? quota_uid_requests(u) : c->ncalls);
 	proto_jw_kuint(w, "pendingWriteBytes", u ? quota_uid_pending_write(u) :
 		       c->acct.pending_write);

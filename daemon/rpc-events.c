@@ -430,14 +430,14 @@ ev_judge(struct tcp *t, enum policy_action action, const char *host,
 	return allowed ? NULL : r;
 }
 
-/* The limit an accept on t would pass (and its value), or NULL. */
+/* The limit one fd more for t's owner (an accept on t, a raced attempt) would pass, or NULL. */
 static const char *
 ev_accept_limit(struct tcp *t, uint64_t *value)
 {
 	struct daemon *d = daemon_of(t);
 	struct ctl *c = ctl_of_owner(t->owner);
 
-	if (c->own.nsockets + c->own.ninbound >= d->conf.client_sockets) {
+	if (tcp_owner_sockets(&c->own) >= d->conf.client_sockets) {
 		*value = d->conf.client_sockets;
 		return "clientSockets";
 	}

@@ -50,7 +50,7 @@ check_limits(struct rpc_call *call, bool needs_fd, int64_t socket)
 	struct ctl *c = call->ctl;
 	struct daemon *d = c->d;
 
-	if (socket == 0 && c->own.nsockets + c->own.ninbound >= d->conf.client_sockets) {
+	if (socket == 0 && tcp_owner_sockets(&c->own) >= d->conf.client_sockets) {
 		rpc_reply_error(call, &(struct rpc_error){
 			.code = PROTO_E_LIMIT, .message = "too many sockets for this client",
 			.limit = "clientSockets", .limit_value = (int64_t)d->conf.client_sockets });

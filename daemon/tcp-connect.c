@@ -13,8 +13,10 @@
  * recorded for the answer (struct tcp_attempt).  A connect leaves the
  * socket in state error when it fails.  An attempt besides the first in
  * flight is an fd more than the socket's own: at most TCP_TRIES_INFLIGHT
- * of them run at once, and none is started while the daemon is at its
- * sockets limit; the next waits for a stagger or for one to end.
+ * of them run at once, each counts for the socket's owner (ntries, among
+ * its sockets for client-sockets and uid-sockets), and none is started
+ * while the daemon or the owner is at a socket limit; the next waits for
+ * a stagger or for one to end.
  *
  * What only a connect needs lives in a struct tcp_connect, allocated
  * when the connect (or a listen's resolution) starts and freed when it
@@ -74,6 +76,7 @@ struct tcp_connect {
 	bool			 race;
 	int			 n, next;	/* addresses, next to try */
 	int			 inflight;	/* attempts with an fd */
+	size_t			 charged;	/* of them, counted in the owner's ntries */
 	int			 last_errno;	/* of the last failed attempt */
 	const struct policy_rule *denied;	/* the rule that refused an address */
 	struct sockaddr_storage	 denied_addr;
@@ -84,6 +87,36 @@ struct tcp_connect {
 };
 
 static void launch(struct tcp_connect *c);
+
+/*
+ * Counts the attempts in flight beyond the socket's own among its
+ * owner's (ntries), while it is one of the owner's open sockets.
+ */
+static void
+charge(struct tcp_connect *c)
+{
+	struct tcp *t = c->t;
+	size_t want = 0;
+
+	if (t->owner && t->where == TCP_IN_SOCKETS && c->inflight > 1)
+		want = (size_t)c->inflight - 1;
+	if (want == c->charged)
+		return;
+	t->owner->ntries = t->owner->ntries - c->charged + want;
+	c->charged = want;
+}
+
+/* t leaves its owner's open sockets: its attempts no longer count there. */
+void
+tcp_connect_uncharge(struct tcp *t)
+{
+	struct tcp_connect *c = t->conn;
+
+	if (!c || c->charged == 0)
+		return;
+	t->owner->ntries -= c->charged;
+	c->charged = 0;
+}
 
 /*
  * Closes an attempt's fd.  Attempts in flight count among the engine's
@@ -103,6 +136,7 @@ try_close(struct tcp_connect *c, struct tcp_try *tr)
 	tr->fd = -1;
 	c->inflight--;
 	c->t->eng->nsockets--;
+	charge(c);
 }
 
 static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents);
@@ -340,6 +374,7 @@ try_won(struct tcp_connect *c, int i)
 	tr->fd = -1;
 	c->inflight--;
 	t->eng->nsockets--;	/* counted again as the socket's own */
+	charge(c);
 	tcp_set_fd(t, fd);
 	errno = ENOTCONN;
 	record_endpoints(t, tr->peer_known);	/* first: the state change reports them */
@@ -427,18 +462,21 @@ connected_now(struct tcp *t, struct tcp_try *tr)
  * name cannot reach an address the policy denies (the attempt is
  * recorded as denied).  Stops at the first attempt in flight, or when no
  * address is left, or when another attempt would take an fd past the
- * bounds (an attempt per connect is always allowed).
+ * bounds: the daemon's, or its owner's client-sockets and uid-sockets
+ * (an attempt per connect is always allowed).
  */
 static void
 start_one(struct tcp_connect *c)
 {
 	struct tcp *t = c->t;
+	uint64_t limit;
 
 	while (c->next < c->n) {
 		int i;
 
 		if (c->inflight > 0 && (c->inflight >= TCP_TRIES_INFLIGHT ||
-					t->eng->nsockets >= t->eng->conf->sockets))
+					t->eng->nsockets >= t->eng->conf->sockets || !t->owner ||
+					t->eng->ev->accept_limit(t, &limit)))
 			return;
 		i = c->next++;
 		struct tcp_attempt *a = &c->att[i];
@@ -470,6 +508,7 @@ start_one(struct tcp_connect *c)
 		tr->fd = fd;
 		c->inflight++;
 		t->eng->nsockets++;
+		charge(c);
 		tcp_apply_options_fd(t, fd);	/* before connect(2): buffer sizes set the window scale */
 		tr->applied = t->opts;
 		t->eng->ev->attempting(t);

@@ -107,6 +107,10 @@ struct tcp_events {
 	/* Decisions and resources that belong above. */
 	const struct policy_rule *(*judge)(struct tcp *t, enum policy_action action,
 		    const char *host, const struct sockaddr_storage *ss);
+	/*
+	 * The socket limit one fd more for t's owner would pass (an accept
+	 * on t, or a raced connect attempt of t beyond its first), or NULL.
+	 */
 	const char *(*accept_limit)(struct tcp *t, uint64_t *value);
 	bool	(*has_room)(struct tcp_owner *o);
 	void	(*stalled)(struct tcp_owner *o, bool own);	/* own: by o's budget, not its uid's */

@@ -113,7 +113,7 @@ tcp_owner_init(struct tcp_owner *o, struct flow_account *acct, const char *desc)
 {
 	TAILQ_INIT(&o->sockets);
 	TAILQ_INIT(&o->closed);
-	o->nsockets = o->nclosed = o->ninbound = 0;
+	o->nsockets = o->nclosed = o->ninbound = o->ntries = 0;
 	o->acct = acct;
 	o->linger_acct = NULL;
 	o->desc = desc;
@@ -459,6 +459,7 @@ tcp_retire(struct tcp *t)
 		return;
 	}
 	assert(t->where == TCP_IN_SOCKETS);
+	tcp_connect_uncharge(t);
 	TAILQ_REMOVE(&c->sockets, t, link);
 	c->nsockets--;
 	TAILQ_INSERT_TAIL(&c->closed, t, link);
@@ -486,6 +487,7 @@ tcp_forget(struct tcp *t)
 	tcp_close_fd(t, false);
 	switch (t->where) {
 	case TCP_IN_SOCKETS:
+		tcp_connect_uncharge(t);
 		TAILQ_REMOVE(&t->owner->sockets, t, link);
 		t->owner->nsockets--;
 		eng->ev->socket_closed(t->owner);

@@ -70,6 +70,7 @@ struct tcp_owner {
 	struct tcp_list		 closed;	/* closed, kept for info, oldest first */
 	size_t			 nsockets, nclosed;
 	size_t			 ninbound;	/* inbound TLS handshakes on its listeners */
+	size_t			 ntries;	/* connect attempts in flight beyond a socket's own */
 	struct flow_account	*acct;
 	struct flow_account	*linger_acct;	/* its sockets' bytes once it is gone, or NULL */
 	const char		*desc;
@@ -289,6 +290,7 @@ void		 tcp_start_op_timer(struct tcp_op *op, int64_t timeout_ms);
 void		 tcp_connect(struct tcp *t, struct tcp_op *op);
 void		 tcp_connect_cancel(struct tcp *t, const struct tcp_error *e);
 void		 tcp_connect_free(struct tcp *t);
+void		 tcp_connect_uncharge(struct tcp *t);
 void		 tcp_listen(struct tcp *t, struct tcp_op *op);
 
 /* tcp-accept.c */
@@ -315,6 +317,17 @@ struct tcp	*tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t 
 void		 tcp_adopt_closed(struct tcp *t);
 void		 tcp_adopt_op(struct tcp *t, struct tcp_op *op, enum tcp_op_kind kind);
 void		 tcp_adopt_gone(struct tcp *t, struct flow_account *acct);
+
+/*
+ * The descriptors o holds or has under way, as the socket limits count
+ * them: its open sockets, the inbound TLS handshakes on its listeners
+ * and its connects' raced attempts beyond each socket's own.
+ */
+static inline size_t
+tcp_owner_sockets(const struct tcp_owner *o)
+{
+	return o->nsockets + o->ninbound + o->ntries;
+}
 void		 tcp_adopt_start(struct tcp *t);
 struct tcp	*tcp_adopt_fd(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
 		     enum tcp_state st);

@@ -14,7 +14,8 @@
  *    clientBudgetBytes, the answer line and the daemon's peak RSS stay
  *    within the budget and a little more;
  *  - a connect to a name with many addresses that never answer holds at
- *    most `sockets` descriptors for its raced attempts.
+ *    most `sockets` descriptors for its raced attempts, and at most
+ *    uid-sockets for its uid: each attempt in flight counts there.
  *
  * Every wait has a deadline.
  *
@@ -51,6 +52,7 @@
 #define ANSWER_CAP	(16 << 20)	/* the most of an answer line this test reads */
 #define NADDRS		24		/* addresses of the name, none answering */
 #define FDS		6		/* sockets of the fourth daemon */
+#define USOCK		3		/* uid-sockets of the fifth */
 
 static struct spawned sp;
 
@@ -419,6 +421,50 @@ test_eyeballs_fds(int port)
 	close(fd);
 }
 
+/*
+ * Finding: the raced attempts of a connect did not count for its uid:
+ * with uid-sockets = 3 one connect to a name of 24 addresses that do
+ * not answer held 8 descriptors (daemon.info's user.sockets said 1), and
+ * uid-sockets connects 8 times as many as the limit.  Each attempt in
+ * flight now counts among the uid's (and the client's) sockets, and an
+ * attempt more waits while the uid is at its limit.
+ */
+static void
+test_eyeballs_uid(int watcher, int port)
+{
+	int fd = spawn_ctl_open(&sp), other = spawn_ctl_open(&sp), n;
+	long long seen = -1, most = -1;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	const char *a;
+	char req[256];
+
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tcp.connect\","
+		 "\"params\":{\"host\":\"many.test\",\"port\":%d,\"timeout\":5000}}\n", port);
+	spawn_send_all(fd, req, strlen(req));
+	/* Until the attempts fill the uid's limit, or the connect is over. */
+	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end && seen < USOCK;) {
+		seen = info_field(watcher, "\"user\":{", "sockets");
+		most = seen > most ? seen : most;
+		if (poll(&pfd, 1, 20) > 0)
+			break;
+	}
+	check(most == USOCK, "the attempts in flight count among the uid's sockets "
+	      "(user.sockets %lld, uid-sockets %d)", most, USOCK);
+	a = spawn_ask(other, 2, "tcp.create", NULL);
+	check(strstr(a, "-32005") && strstr(a, "uidSockets"), "while they are in flight, "
+	      "another client of the uid is refused a socket: %.160s", a);
+	do
+		a = spawn_line(fd, DEADLINE_MS);
+	while (*a && !strstr(a, "\"id\":1,"));
+	n = occurrences(a, "\"outcome\":");
+	check(strstr(a, "\"attempts\":[") && n >= 1 && n <= USOCK, "a connect to %d addresses "
+	      "that do not answer made %d attempts (uid-sockets = %d): %.160s", NADDRS, n, USOCK, a);
+	check(info_field(watcher, "\"user\":{", "sockets") == 1, "after it, the uid holds its one "
+	      "socket (%lld)", info_field(watcher, "\"user\":{", "sockets"));
+	close(other);
+	close(fd);
+}
+
 static void
 stop(void)
 {
@@ -482,6 +528,18 @@ main(int argc, char **argv)
 		}
 		unsetenv("CARES_HOSTS");
 		test_eyeballs_fds(port);
+		stop();
+		setenv("CARES_HOSTS", hosts, 1);
+		if (spawn_start(&sp, bin, "[daemon]\nresolver-lookups = f\n"
+				"happy-eyeballs-delay-ms = 10\n[limits]\nuid-sockets = 3\n", 0) < 0) {
+			fprintf(stderr, "the daemon did not start\n");
+			unlink(hosts);
+			return 1;
+		}
+		unsetenv("CARES_HOSTS");
+		watcher = spawn_ctl_open(&sp);
+		test_eyeballs_uid(watcher, port);
+		close(watcher);
 		stop();
 		unlink(hosts);
 		for (int i = 0; fds[i] >= 0; i++)
