@@ -76,6 +76,17 @@ struct tcp_owner {
 	const char		*desc;
 };
 
+/*
+ * The descriptors o holds or has under way, as the socket limits count
+ * them: its open sockets, the inbound TLS handshakes on its listeners
+ * and its connects' raced attempts beyond each socket's own.
+ */
+static inline size_t
+tcp_owner_sockets(const struct tcp_owner *o)
+{
+	return o->nsockets + o->ninbound + o->ntries;
+}
+
 enum tcp_op_kind {
 	TCP_OP_READ,
 	TCP_OP_WRITE,
@@ -317,17 +328,6 @@ struct tcp	*tcp_adopt(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t 
 void		 tcp_adopt_closed(struct tcp *t);
 void		 tcp_adopt_op(struct tcp *t, struct tcp_op *op, enum tcp_op_kind kind);
 void		 tcp_adopt_gone(struct tcp *t, struct flow_account *acct);
-
-/*
- * The descriptors o holds or has under way, as the socket limits count
- * them: its open sockets, the inbound TLS handshakes on its listeners
- * and its connects' raced attempts beyond each socket's own.
- */
-static inline size_t
-tcp_owner_sockets(const struct tcp_owner *o)
-{
-	return o->nsockets + o->ninbound + o->ntries;
-}
 void		 tcp_adopt_start(struct tcp *t);
 struct tcp	*tcp_adopt_fd(struct tcp_engine *eng, struct tcp_owner *owner, uint64_t id, int fd,
 		     enum tcp_state st);
