@@ -251,19 +251,25 @@ connect_peer(int fd, int lfd, int port, int *peer)
 	return atoll(strstr(a, "\"socket\":") + 9);
 }
 
-/* The uid's sockets and pending bytes, once two readings in a row agree. */
+/*
+ * daemon.info's user object, once two readings in a row agree (into
+ * user, size n), with its sockets and pendingWriteBytes.
+ */
 static void
-uid_settled(int watcher, long long *sockets, long long *pending)
+uid_settled(int watcher, char *user, size_t n, long long *sockets, long long *pending)
 {
-	long long s = -1, p = -1;
+	char last[512] = "";
 
 	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+		const char *a = strstr(spawn_ask(watcher, 901, "daemon.info", NULL), "\"user\":{");
+		const char *e = a ? strchr(a, '}') : NULL;
+
+		snprintf(user, n, "%.*s", e ? (int)(e - a + 1) : 0, a ? a : "");
 		*sockets = info_field(watcher, "\"user\":{", "sockets");
 		*pending = info_field(watcher, "\"user\":{", "pendingWriteBytes");
-		if (*sockets == s && *pending == p)
+		if (*user && strcmp(user, last) == 0)
 			return;
-		s = *sockets;
-		p = *pending;
+		snprintf(last, sizeof(last), "%s", user);
 		poll(NULL, 0, 50);
 	}
 }
@@ -282,6 +288,7 @@ test_linger_upgrade(int watcher)
 {
 	int port, lfd = slow_listener(&port), peers[2 * USOCKETS], npeers = 0, fd, made = 0;
 	long long s, s0 = -1, p0 = -1, s1 = -1, p1 = -1;
+	char u0[512], u1[512];
 	long accepted = 0;
 	const char *a;
 	pid_t pid;
@@ -295,16 +302,18 @@ test_linger_upgrade(int watcher)
 		(void) write_refused(fd, s, UPWRITE);
 	}
 	close(fd);
-	uid_settled(watcher, &s0, &p0);
+	uid_settled(watcher, u0, sizeof(u0), &s0, &p0);
 	check(s0 == USOCKETS / 2 && p0 >= USOCKETS / 2 * (UPWRITE / 2) && p0 < PENDING,
 	      "before the upgrade: %lld lingering sockets and %lld unsent bytes count for the uid",
 	      s0, p0);
 	a = spawn_ask(watcher, 77, "daemon.upgrade", NULL);
 	check(strstr(a, "\"result\"") != NULL, "daemon.upgrade: %.200s", a);
 	pid = (pid_t)info_field(watcher, "\"result\":{", "pid");
-	uid_settled(watcher, &s1, &p1);
+	uid_settled(watcher, u1, sizeof(u1), &s1, &p1);
 	check(s1 == s0 && p1 == p0, "after the upgrade the uid still counts them: sockets %lld "
 	      "(was %lld), pendingWriteBytes %lld (was %lld)", s1, s0, p1, p0);
+	check(strcmp(u0, u1) == 0, "daemon.info's user the same after the upgrade: %s, was %s",
+	      u1, u0);
 
 	/* A new connection of the uid finds only what is left of its limits. */
 	fd = spawn_ctl_open(&sp);
