@@ -165,7 +165,9 @@ const struct tisock_error *tisock_client_last_error(const tisock_client *c);
  * The raw JSON-RPC escape hatch: calls method with params_json (an object,
  * or NULL) and waits.  On success returns 0 and, when ret_result_json is
  * given, the result as JSON text to free().  A daemon error returns its
- * mapped errno (see tisock_client_last_error for the details).  Blocks.
+ * mapped errno (see tisock_client_last_error for the details).  A file
+ * descriptor that comes with the answer (tcp.channel's) is closed: use
+ * tisock_tcp_channel for that.  Blocks.
  */
 int		 tisock_client_call(tisock_client *c, const char *method, const char *params_json,
 		     char **ret_result_json);

@@ -1,0 +1,244 @@
+/*
+ * test-libtisock-edges: libtisock where a host program is most exposed,
+ * against a real tisockd and real loopback peers:
+ *  - the daemon vanishing under a blocking write to a data channel
+ *    stream: the write fails with -EPIPE, and the host is not killed by
+ *    SIGPIPE (this program keeps SIGPIPE's default action on purpose);
+ *  - file descriptors that ride on answers nobody takes (a tcp.channel
+ *    through the raw call, a tcp.channel that timed out while the daemon
+ *    was stopped) are closed, and never handed to a later
+ *    tisock_tcp_channel() of another socket.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <tisock/tisock.h>
+
+#include "client-wait.h"
+#include "spawn.h"
+
+#define DEADLINE_MS 10000
+
+static void
+on_connected(const struct tisock_tcp_event *ev)
+{
+	++*(int *)ev->userdata;
+}
+
+/* A socket of c connected to a loopback peer; *pfd gets the peer's end. */
+static tisock_tcp *
+connected_pair(tisock_client *c, int *pfd)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), connected = 0;
+	tisock_tcp *s;
+
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.connected = on_connected, .userdata = &connected });
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	client_wait_flag(c, &connected, 1, DEADLINE_MS);
+	*pfd = accept(lfd, NULL, NULL);
+	assert_true(*pfd >= 0);
+	close(lfd);
+	return s;
+}
+
+/* The number of fds this process has open. */
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the DIR's own */
+}
+
+/* Reads exactly n bytes from fd within the deadline; 0, or -1 (timeout, EOF). */
+static int
+recv_exactly(int fd, char *buf, size_t n)
+{
+	long long end = spawn_now_ms() + DEADLINE_MS;
+	size_t have = 0;
+
+	while (have < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = end - spawn_now_ms();
+		ssize_t k;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return -1;
+		k = recv(fd, buf + have, n - have, 0);
+		if (k <= 0)
+			return -1;
+		have += (size_t)k;
+	}
+	return 0;
+}
+
+/* Whether a data byte arrives on fd within ms (an end of stream is none). */
+static int
+data_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b;
+
+	return poll(&p, 1, ms) > 0 && recv(fd, &b, 1, MSG_DONTWAIT) > 0;
+}
+
+/*
+ * The daemon dies under a channel stream; blocking writes to it then
+ * fail with -EPIPE.  SIGPIPE keeps its default action here: before the
+ * fix the library's write(2) killed this process.
+ */
+static void
+channel_write_daemon_gone(void **state)
+{
+	struct spawned other;
+	tisock_buffer *b = tisock_buffer_create(65536);
+	tisock_client *c;
+	tisock_stream *st;
+	tisock_tcp *s;
+	ssize_t w = 0;
+	int pfd, i;
+
+	(void)state;
+	assert_int_equal(spawn_start(&other, spawn_bin, "[daemon]\nresolver-lookups = f\n", 0), 0);
+	c = tisock_client_open(other.socket);
+	assert_non_null(c);
+	s = connected_pair(c, &pfd);
+	st = tisock_tcp_channel_stream(s);
+	assert_non_null(st);
+	assert_int_equal(kill(other.pid, SIGKILL), 0);
+	{
+		siginfo_t si;
+
+		/* Dead (not reaped: spawn_stop does that). */
+		assert_int_equal(waitid(P_PID, (id_t)other.pid, &si, WEXITED | WNOWAIT), 0);
+	}
+	/* The first writes may still land in the socket buffer; one fails soon. */
+	for (i = 0; i < 1000 && w >= 0; i++)
+		w = tisock_stream_write(st, b, 0, TISOCK_ALL);
+	assert_int_equal(w, -EPIPE);
+	tisock_stream_free(st);
+	tisock_tcp_free(s);
+	tisock_client_close(c);
+	close(pfd);
+	tisock_buffer_free(b);
+	(void) spawn_stop(&other);	/* reaps it, removes its directory */
+}
+
+/*
+ * A tcp.channel sent through the raw call: the fd riding on its answer
+ * is the raw caller's to lose, not the next tisock_tcp_channel()'s to
+ * get.  Before the fix the next channel of another socket was this one.
+ */
+static void
+raw_channel_fd_not_reused(void **state)
+{
+	tisock_client *c = tisock_client_open(spawn_group.socket);
+	int p1, p2, fd, before;
+	tisock_tcp *s1, *s2;
+	char params[64], got[3];
+
+	(void)state;
+	assert_non_null(c);
+	s1 = connected_pair(c, &p1);
+	s2 = connected_pair(c, &p2);
+	before = count_fds();
+	snprintf(params, sizeof(params), "{\"socket\":%lld}", (long long)tisock_tcp_id(s1));
+	assert_int_equal(tisock_client_call(c, "tcp.channel", params, NULL), 0);
+	assert_int_equal(count_fds(), before);	/* the raw answer's fd is not kept */
+	fd = tisock_tcp_channel(s2);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, "two", 3, MSG_NOSIGNAL), 3);
+	assert_int_equal(recv_exactly(p2, got, 3), 0);	/* s2's peer, not s1's */
+	assert_memory_equal(got, "two", 3);
+	assert_false(data_within(p1, 200));	/* s1's channel went unused */
+	close(fd);
+	tisock_tcp_free(s1);
+	tisock_tcp_free(s2);
+	tisock_client_close(c);
+	close(p1);
+	close(p2);
+}
+
+/*
+ * A blocking tisock_tcp_channel() that times out (the daemon stopped):
+ * its late answer's fd is closed when it comes, and the next channel,
+ * of another socket, is that socket's own.
+ */
+static void
+timed_out_channel_fd_not_reused(void **state)
+{
+	tisock_client *c = tisock_client_open(spawn_group.socket);
+	int p1, p2, fd, before;
+	tisock_tcp *s1, *s2;
+	char got[3];
+
+	(void)state;
+	assert_non_null(c);
+	s1 = connected_pair(c, &p1);
+	s2 = connected_pair(c, &p2);
+	before = count_fds();
+	assert_int_equal(tisock_client_set_timeout(c, 300), 0);
+	assert_int_equal(kill(spawn_group.pid, SIGSTOP), 0);
+	assert_int_equal(tisock_tcp_channel(s1), -ETIMEDOUT);
+	assert_int_equal(kill(spawn_group.pid, SIGCONT), 0);
+	assert_int_equal(tisock_client_set_timeout(c, 0), 0);
+	/* Answered in order: once this returns, the late answer has come. */
+	assert_int_equal(tisock_client_call(c, "daemon.info", NULL, NULL), 0);
+	assert_int_equal(count_fds(), before);	/* its fd was closed */
+	fd = tisock_tcp_channel(s2);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, "two", 3, MSG_NOSIGNAL), 3);
+	assert_int_equal(recv_exactly(p2, got, 3), 0);
+	assert_memory_equal(got, "two", 3);
+	assert_false(data_within(p1, 200));	/* s1's channel went unused */
+	close(fd);
+	tisock_tcp_free(s1);
+	tisock_tcp_free(s2);
+	tisock_client_close(c);
+	close(p1);
+	close(p2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(channel_write_daemon_gone),
+		cmocka_unit_test(raw_channel_fd_not_reused),
+		cmocka_unit_test(timed_out_channel_fd_not_reused),
+	};
+
+	/* SIGPIPE keeps its default action: the library must never raise it. */
+	signal(SIGPIPE, SIG_DFL);
+	alarm(120);	/* a hang is a failure, not a stuck CI */
+	spawn_bin = argc > 1 ? argv[1] : "daemon/tisockd";
+	return cmocka_run_group_tests(tests, spawn_group_setup, spawn_group_teardown);
+}
