@@ -563,14 +563,17 @@ int		 tisock_codec_decode_integer(const tisock_buffer *src, size_t position, int
 /*
  * Encodes the UTF-8 string s (len bytes, TISOCK_ALL: strlen) in charset
  * at dest[position]; never grows dest.  Returns position + bytes written,
- * -EINVAL when it does not fit, -EILSEQ when s cannot be encoded.
+ * -EINVAL when it does not fit, -EILSEQ when s is not valid UTF-8 (RFC
+ * 3629: no overlongs, surrogates or code points past U+10FFFF) or cannot
+ * be encoded in charset.
  */
 ssize_t		 tisock_codec_encode_string(tisock_buffer *dest, size_t position, const char *s,
 		     ssize_t len, int charset);
 /*
  * Decodes src[position, +length) from charset into a NUL-terminated UTF-8
  * string (free() it); *ret_len, when given, gets its length.  NULL with
- * errno EINVAL or EILSEQ.
+ * errno EINVAL or EILSEQ (bytes not valid in charset; UTF-8 as RFC 3629
+ * has it, so the string returned is always valid UTF-8).
  */
 char		*tisock_codec_decode_string(const tisock_buffer *src, size_t position,
 		     ssize_t length, int charset, size_t *ret_len);
