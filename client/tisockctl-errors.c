@@ -201,6 +201,20 @@ ctl_client_failed(tisock_client *c, int r)
 }
 
 /*
+ * Whether the daemon is gone, after an operation failed in a way that
+ * does not tell (a pump's -EPIPE is the peer's as well as the daemon's;
+ * a data channel ends the same way for both): a blocking call to a
+ * client whose daemon went away fails at once with -EPIPE, any other
+ * is answered.
+ */
+bool
+ctl_daemon_gone(tisock_client *c)
+{
+	return tisock_client_call(c, "daemon.info", NULL, NULL) == -EPIPE &&
+	       tisock_client_last_error(c)->code == 0;
+}
+
+/*
  * Reports a failed tisock_client_dispatch (never a daemon error: the
  * daemon is gone, or the system refused).  Returns the exit status.
  */

@@ -1,0 +1,69 @@
+#!/bin/bash
+# tisockctl connect when the daemon dies under the relay, with stdin
+# still open (a fifo held by a writer that sends nothing more): the
+# relay ends at once with exit status 3 (the daemon gone) and says so,
+# in both modes: JSON (the pump) and --channel (a plain fd, which before
+# spun on POLLHUP until stdin ended and then exited 0).
+#
+# Every wait polls its condition with a deadline.
+
+b=${top_builddir:-.}
+CTL=$b/client/tisockctl
+PEER=$b/tests/cli/cli-peer
+DAEMON=$b/daemon/tisockd
+
+. "${top_srcdir:-.}/tests/lib.sh"
+
+export TISOCKD_SOCKET=$tmp/d/tisockd.sock
+mkdir -p "$tmp/d"
+printf '[daemon]\nresolver-lookups = f\n' > "$tmp/tisockd.conf"
+
+# Starts a daemon; its pid in dpid.
+start_daemon() {
+	${TISOCK_DAEMON_WRAPPER:-} "$DAEMON" --foreground --config "$tmp/tisockd.conf" \
+		--socket "$TISOCKD_SOCKET" 2>> "$tmp/daemon.log" &
+	dpid=$!
+	pids+=("$dpid")
+	wait_until "$CTL" ping
+}
+
+# One relay through an echo server, the daemon killed under it: $1 is the
+# mode's name, the rest connect's options.
+relay_daemon_dies() {
+	local mode=$1 port cpid wpid rc
+	shift
+	if ! start_daemon; then
+		bad "$mode: the daemon did not come up"; cat "$tmp/daemon.log"; return
+	fi
+	rm -f "$tmp/echo.port" "$tmp/in"
+	"$PEER" echo-server "$tmp/echo.port" &
+	pids+=($!)
+	wait_until test -s "$tmp/echo.port"
+	port=$(cat "$tmp/echo.port")
+	mkfifo "$tmp/in"
+	"$CTL" connect "$@" "127.0.0.1:$port" < "$tmp/in" > "$tmp/out" 2> "$tmp/err" &
+	cpid=$!
+	pids+=("$cpid")
+	# The writer sends a line, then holds the fifo open and silent.
+	{ echo hello; exec sleep 120; } > "$tmp/in" &
+	wpid=$!
+	pids+=("$wpid")
+	check "$mode: the echo comes back" wait_until grep -qx hello "$tmp/out"
+	kill -9 "$dpid"
+	wait "$dpid" 2>/dev/null
+	check "$mode: tisockctl ends though stdin is still open" wait_until gone "$cpid"
+	if gone "$cpid"; then
+		wait "$cpid"; rc=$?
+	else
+		kill "$cpid"; rc=timeout
+	fi
+	check "$mode: exit status 3, the daemon gone (got $rc)" [ "$rc" = 3 ]
+	check "$mode: it says the daemon went away" grep -q 'the daemon went away' "$tmp/err"
+	kill "$wpid" 2>/dev/null
+	wait "$wpid" 2>/dev/null
+}
+
+relay_daemon_dies "connect"
+relay_daemon_dies "connect --channel" --channel
+
+finish
