@@ -189,7 +189,8 @@ lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
 		s->state = TISOCK_ERROR;
 		if (s->pump_cb)
 			pump_event(s, -1, 0, code, e.message.s);
-		if (!s->freed)
+		/* The pump handler may have freed s, or closed c: then nothing more runs. */
+		if (!s->freed && !c->closing)
 			lib_tcp_fire(s->error, s, NULL, code, e.message.s);
 	} else if (strcmp(method, "tcp.closed") == 0) {
 		s->state = TISOCK_CLOSED;

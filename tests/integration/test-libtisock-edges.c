@@ -7,7 +7,9 @@
  *  - file descriptors that ride on answers nobody takes (a tcp.channel
  *    through the raw call, a tcp.channel that timed out while the daemon
  *    was stopped) are closed, and never handed to a later
- *    tisock_tcp_channel() of another socket.
+ *    tisock_tcp_channel() of another socket;
+ *  - a client closed by a pump handler at a reset: no callback runs after
+ *    that one (the socket's error callback did).
  */
 #include "config.h"
 
@@ -227,6 +229,70 @@ timed_out_channel_fd_not_reused(void **state)
 	close(p2);
 }
 
+struct closing {
+	tisock_client	*c;
+	int		 pump_end, errors;
+};
+
+static void
+close_at_end(const struct tisock_stream_event *ev)
+{
+	struct closing *k = ev->userdata;
+
+	if (ev->bytes_processed == -1) {
+		k->pump_end++;
+		tisock_client_close(k->c);	/* closed when this returns: nothing after */
+	}
+}
+
+static void
+count_error(const struct tisock_tcp_event *ev)
+{
+	((struct closing *)ev->userdata)->errors++;
+}
+
+/*
+ * The peer resets a pumped socket; the pump's last call closes the
+ * client.  Documented: no further callback runs.  Before the fix, the
+ * socket's error callback still ran, with userdata its owner may have
+ * freed in the pump handler.
+ */
+static void
+close_in_pump_at_reset(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pfd;
+	struct closing k = { 0 };
+	tisock_stream *st;
+	tisock_tcp *s;
+
+	(void)state;
+	k.c = tisock_client_open(spawn_group.socket);
+	assert_non_null(k.c);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	s = tisock_tcp_create(k.c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
+		.error = count_error, .userdata = &k });
+	assert_int_equal(tisock_tcp_connect_wait(s), 0);
+	pfd = accept(lfd, NULL, NULL);
+	assert_true(pfd >= 0);
+	close(lfd);
+	st = tisock_tcp_stream(s);
+	assert_int_equal(tisock_stream_pump(st, close_at_end, &k, 64, 1), 0);
+	assert_int_equal(tisock_client_call(k.c, "daemon.info", NULL, NULL), 0);	/* pumping */
+	assert_int_equal(setsockopt(pfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(pfd);	/* RST */
+	for (long long end = spawn_now_ms() + DEADLINE_MS; !k.pump_end && spawn_now_ms() < end;)
+		assert_true(tisock_client_dispatch(k.c, 100) >= 0);
+	/* c and s are gone; the stream is the caller's still. */
+	assert_int_equal(k.pump_end, 1);
+	assert_int_equal(k.errors, 0);
+	tisock_stream_free(st);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -234,6 +300,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(channel_write_daemon_gone),
 		cmocka_unit_test(raw_channel_fd_not_reused),
 		cmocka_unit_test(timed_out_channel_fd_not_reused),
+		cmocka_unit_test(close_in_pump_at_reset),
 	};
 
 	/* SIGPIPE keeps its default action: the library must never raise it. */
