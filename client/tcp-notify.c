@@ -17,7 +17,11 @@
 #include "proto-errors.h"
 #include "tcp.h"
 
-/* Ends async pumping; the handler has had its last call. */
+/*
+ * Ends async pumping; the handler has had its last call.  The chunk
+ * buffer stays until s is released: a handler that frees s (or closes
+ * it) still reads the chunk its event holds.
+ */
 void
 lib_tcp_pump_stop(tisock_tcp *s)
 {
@@ -25,7 +29,6 @@ lib_tcp_pump_stop(tisock_tcp *s)
 		return;
 	s->pump_cb = NULL;
 	s->pump_paused = false;
-	s->pump_buf = tisock_buffer_free(s->pump_buf);
 	s->c->npumping--;
 }
 
@@ -90,8 +93,7 @@ lib_tcp_pump(tisock_tcp *s, tisock_stream *st, tisock_stream_cb cb, void *userda
 		return -ENOTCONN;
 	if (s->pump_cb)
 		return -EBUSY;
-	s->pump_buf = tisock_buffer_create(0);
-	if (!s->pump_buf)
+	if (!s->pump_buf && !(s->pump_buf = tisock_buffer_create(0)))
 		return -ENOMEM;
 	s->pump_cb = cb;
 	s->pump_userdata = userdata;

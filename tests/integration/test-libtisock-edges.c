@@ -9,7 +9,9 @@
  *    was stopped) are closed, and never handed to a later
  *    tisock_tcp_channel() of another socket;
  *  - a client closed by a pump handler at a reset: no callback runs after
- *    that one (the socket's error callback did).
+ *    that one (the socket's error callback did);
+ *  - a pump handler that frees its socket still reads its chunk (the
+ *    event's buffer was freed under it).
  */
 #include "config.h"
 
@@ -293,6 +295,58 @@ close_in_pump_at_reset(void **state)
 	tisock_stream_free(st);
 }
 
+struct chunk_seen {
+	char	 got[16];
+	ssize_t	 bytes;
+	int	 calls;
+};
+
+/* Frees the socket first, then reads the chunk, as the event still holds it. */
+static void
+free_then_read(const struct tisock_stream_event *ev)
+{
+	struct chunk_seen *k = ev->userdata;
+
+	k->calls++;
+	if (ev->bytes_processed <= 0)
+		return;
+	tisock_tcp_free(ev->socket);	/* safe inside its own callbacks */
+	k->bytes = ev->bytes_processed;
+	if (k->bytes == (ssize_t)tisock_buffer_length(ev->buffer) && k->bytes <= 16)
+		memcpy(k->got, tisock_buffer_cdata(ev->buffer), (size_t)k->bytes);
+}
+
+/*
+ * A pump handler frees its socket, then reads its chunk.  Before the fix
+ * the free released the chunk's buffer at once: the handler read freed
+ * memory (garbage, or a crash; valgrind and ASan name it).
+ */
+static void
+free_socket_in_pump_handler(void **state)
+{
+	tisock_client *c = tisock_client_open(spawn_group.socket);
+	struct chunk_seen k = { .bytes = -2 };
+	tisock_stream *st;
+	tisock_tcp *s;
+	int pfd;
+
+	(void)state;
+	assert_non_null(c);
+	s = connected_pair(c, &pfd);
+	st = tisock_tcp_stream(s);
+	assert_int_equal(tisock_stream_pump(st, free_then_read, &k, 64, 1), 0);
+	assert_int_equal(send(pfd, "hello, chunk", 12, 0), 12);
+	for (long long end = spawn_now_ms() + DEADLINE_MS; !k.calls && spawn_now_ms() < end;)
+		assert_true(tisock_client_dispatch(c, 100) >= 0);
+	assert_int_equal(k.calls, 1);	/* freed: no end-of-stream call */
+	assert_true(k.bytes > 0 && k.bytes <= 12);
+	assert_memory_equal(k.got, "hello, chunk", (size_t)k.bytes);
+	assert_int_equal(tisock_client_dispatch(c, 0) >= 0, 1);
+	tisock_stream_free(st);
+	tisock_client_close(c);
+	close(pfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -301,6 +355,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(raw_channel_fd_not_reused),
 		cmocka_unit_test(timed_out_channel_fd_not_reused),
 		cmocka_unit_test(close_in_pump_at_reset),
+		cmocka_unit_test(free_socket_in_pump_handler),
 	};
 
 	/* SIGPIPE keeps its default action: the library must never raise it. */
