@@ -11,7 +11,11 @@
  *  - a client closed by a pump handler at a reset: no callback runs after
  *    that one (the socket's error callback did);
  *  - a pump handler that frees its socket still reads its chunk (the
- *    event's buffer was freed under it).
+ *    event's buffer was freed under it);
+ *  - asynchronous reads and writes of any size, as Titanium's: a read
+ *    into a buffer over 16 MiB reads what came (it was -EINVAL), a write
+ *    of 12 MiB completes (its one request was over the daemon's line
+ *    limit: no answer ever came) and so does one of 13 MiB (-EINVAL).
  */
 #include "config.h"
 
@@ -347,6 +351,91 @@ free_socket_in_pump_handler(void **state)
 	close(pfd);
 }
 
+struct io_seen {
+	int	 calls;
+	ssize_t	 bytes;
+	int	 code;
+};
+
+static void
+on_io(const struct tisock_stream_event *ev)
+{
+	struct io_seen *k = ev->userdata;
+
+	k->calls++;
+	k->bytes = ev->bytes_processed;
+	k->code = ev->code;
+}
+
+/* Byte i of the pattern written below. */
+static unsigned char
+pattern(size_t i)
+{
+	return (unsigned char)(i * 131 + i / 4093);
+}
+
+/*
+ * An asynchronous write of n bytes, the peer reading as it goes: the
+ * callback says n, and the peer got every byte, in order.
+ */
+static void
+big_async_write(tisock_client *c, tisock_tcp *s, int pfd, size_t n)
+{
+	tisock_buffer *b = tisock_buffer_create(n);
+	struct io_seen k = { 0 };
+	static unsigned char got[65536];
+	size_t have = 0;
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		tisock_buffer_data(b)[i] = pattern(i);
+	assert_int_equal(tisock_tcp_write_async(s, b, 0, TISOCK_ALL, on_io, &k), 0);
+	for (long long end = spawn_now_ms() + 6 * DEADLINE_MS;
+	     (!k.calls || have < n) && spawn_now_ms() < end;) {
+		ssize_t r = recv(pfd, got, sizeof(got), MSG_DONTWAIT);
+
+		for (ssize_t i = 0; i < r; i++)
+			bad += got[i] != pattern(have + (size_t)i);
+		if (r > 0)
+			have += (size_t)r;
+		assert_true(tisock_client_dispatch(c, r > 0 ? 0 : 10) >= 0);
+	}
+	assert_int_equal(k.calls, 1);
+	assert_int_equal(k.code, 0);
+	assert_int_equal(k.bytes, (ssize_t)n);
+	assert_int_equal(have, n);
+	assert_int_equal(bad, 0);
+	tisock_buffer_free(b);
+}
+
+static void
+async_io_any_size(void **state)
+{
+	tisock_client *c = tisock_client_open(spawn_group.socket);
+	tisock_buffer *big = tisock_buffer_create((17u << 20) + 3);
+	struct io_seen k = { 0 };
+	tisock_tcp *s;
+	int pfd;
+
+	(void)state;
+	assert_non_null(c);
+	s = connected_pair(c, &pfd);
+	/* A read into a buffer over 16 MiB: at most 16 MiB a time, as tisock_tcp_read. */
+	assert_int_equal(tisock_tcp_read_async(s, big, 0, TISOCK_ALL, on_io, &k), 0);
+	assert_int_equal(send(pfd, "abc", 3, 0), 3);
+	for (long long end = spawn_now_ms() + DEADLINE_MS; !k.calls && spawn_now_ms() < end;)
+		assert_true(tisock_client_dispatch(c, 100) >= 0);
+	assert_int_equal(k.calls, 1);
+	assert_int_equal(k.bytes, 3);
+	assert_memory_equal(tisock_buffer_cdata(big), "abc", 3);
+	tisock_buffer_free(big);
+	big_async_write(c, s, pfd, 12u << 20);
+	big_async_write(c, s, pfd, (13u << 20) + 7);
+	tisock_tcp_free(s);
+	tisock_client_close(c);
+	close(pfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -356,6 +445,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(timed_out_channel_fd_not_reused),
 		cmocka_unit_test(close_in_pump_at_reset),
 		cmocka_unit_test(free_socket_in_pump_handler),
+		cmocka_unit_test(async_io_any_size),
 	};
 
 	/* SIGPIPE keeps its default action: the library must never raise it. */
