@@ -1,4 +1,8 @@
 #!/bin/bash
+# tisockctl with no daemon: a usage error is still a usage error (exit 2,
+# its own message), as with a daemon; only a command that is right exits
+# 3 ("cannot reach tisockd").  Before, every command exited 3 first.
+#
 # tisockctl connect when the daemon dies under the relay, with stdin
 # still open (a fifo held by a writer that sends nothing more): the
 # relay ends at once with exit status 3 (the daemon gone) and says so,
@@ -62,6 +66,30 @@ relay_daemon_dies() {
 	kill "$wpid" 2>/dev/null
 	wait "$wpid" 2>/dev/null
 }
+
+# --- no daemon yet -------------------------------------------------------------
+usage_without_daemon() {
+	local rc
+	"$CTL" "$@" > /dev/null 2> "$tmp/err"; rc=$?
+	check "no daemon: tisockctl $* exits 2 (got $rc)" [ $rc = 2 ]
+	check "no daemon: tisockctl $* says what is wrong, not that tisockd is away" \
+		eval '! grep -q "cannot reach" "$tmp/err"'
+}
+usage_without_daemon connect
+usage_without_daemon connect nowhere
+usage_without_daemon listen 99999
+usage_without_daemon call
+usage_without_daemon call tcp.list '{not json'
+usage_without_daemon close abc
+usage_without_daemon ping extra
+usage_without_daemon daemon restart
+for cmd in "ping" "info" "connect 127.0.0.1:1" "listen 0" "call daemon.info" "monitor" \
+	   "daemon upgrade" "methods" "close 3"; do
+	"$CTL" $cmd < /dev/null > /dev/null 2> "$tmp/err"; rc=$?
+	check "no daemon: tisockctl $cmd exits 3 (got $rc)" [ $rc = 3 ]
+	check "no daemon: tisockctl $cmd says tisockd cannot be reached" \
+		grep -q "cannot reach tisockd at $TISOCKD_SOCKET" "$tmp/err"
+done
 
 relay_daemon_dies "connect"
 relay_daemon_dies "connect --channel" --channel
