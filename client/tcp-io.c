@@ -88,7 +88,7 @@ take_read(tisock_client *c, const struct lib_call *call, const cJSON *answer,
 	  tisock_buffer *buf, size_t offset, size_t length)
 {
 	struct proto_tcp_bytes_result res;
-	size_t room = tisock_buffer_length(buf) - offset, max;
+	size_t size = tisock_buffer_length(buf), room = size > offset ? size - offset : 0, max;
 	uint8_t *to, *tmp = NULL;
 	ssize_t k;
 	int r = lib_answer_result(c, call, answer, PROTO_M_TCP_READ, &res);
@@ -99,6 +99,11 @@ take_read(tisock_client *c, const struct lib_call *call, const cJSON *answer,
 		return -1;
 	if (!res.data.s || res.bytes < 0 || (size_t)res.bytes > length)
 		return -EPROTO;
+	if ((size_t)res.bytes > room) {
+		/* An async read's buffer shrank meanwhile: nowhere to put the bytes. */
+		lib_set_error(c, 0, "the read's buffer shrank before its data came");
+		return -EINVAL;
+	}
 	max = proto_base64_decoded_max(res.data.len);
 	to = tisock_buffer_data(buf) + offset;
 	if (max > room && !(to = tmp = malloc(max + 1)))

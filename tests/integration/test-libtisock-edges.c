@@ -15,7 +15,9 @@
  *  - asynchronous reads and writes of any size, as Titanium's: a read
  *    into a buffer over 16 MiB reads what came (it was -EINVAL), a write
  *    of 12 MiB completes (its one request was over the daemon's line
- *    limit: no answer ever came) and so does one of 13 MiB (-EINVAL).
+ *    limit: no answer ever came) and so does one of 13 MiB (-EINVAL);
+ *  - a buffer shrunk under a pending asynchronous read (socket or fd
+ *    stream): the read fails with -EINVAL instead of writing past it.
  */
 #include "config.h"
 
@@ -436,6 +438,54 @@ async_io_any_size(void **state)
 	close(pfd);
 }
 
+/*
+ * The buffer of a pending read is released before the data comes.  The
+ * read reports -EINVAL.  Before, a socket read copied the bytes to the
+ * buffer's old place (a crash: length - offset underflowed), an fd
+ * stream's read(2) got a NULL pointer (-EFAULT).
+ */
+static void
+buffer_shrunk_under_read(void **state)
+{
+	tisock_client *c = tisock_client_open(spawn_group.socket);
+	tisock_buffer *b = tisock_buffer_create(16), *pb = tisock_buffer_create(16);
+	struct io_seen k = { 0 }, pk = { 0 };
+	tisock_stream *in;
+	tisock_tcp *s;
+	int pfd, p[2];
+
+	(void)state;
+	assert_non_null(c);
+	s = connected_pair(c, &pfd);
+	assert_int_equal(tisock_tcp_read_async(s, b, 8, 8, on_io, &k), 0);
+	tisock_buffer_release(b);
+	assert_int_equal(send(pfd, "12345678", 8, 0), 8);
+	for (long long end = spawn_now_ms() + DEADLINE_MS; !k.calls && spawn_now_ms() < end;)
+		assert_true(tisock_client_dispatch(c, 100) >= 0);
+	assert_int_equal(k.calls, 1);
+	assert_int_equal(k.code, -EINVAL);
+	assert_int_equal(tisock_buffer_length(b), 0);
+
+	assert_int_equal(pipe(p), 0);
+	in = tisock_stream_from_fd(p[0], TISOCK_MODE_READ);
+	assert_int_equal(tisock_stream_set_client(in, c), 0);
+	assert_int_equal(tisock_stream_read_async(in, pb, 4, 12, on_io, &pk), 0);
+	tisock_buffer_release(pb);
+	assert_int_equal(write(p[1], "abcdefgh", 8), 8);
+	for (long long end = spawn_now_ms() + DEADLINE_MS; !pk.calls && spawn_now_ms() < end;)
+		assert_true(tisock_client_dispatch(c, 100) >= 0);
+	assert_int_equal(pk.calls, 1);
+	assert_int_equal(pk.code, -EINVAL);
+	tisock_stream_free(in);
+	close(p[0]);
+	close(p[1]);
+	tisock_tcp_free(s);
+	tisock_client_close(c);
+	tisock_buffer_free(b);
+	tisock_buffer_free(pb);
+	close(pfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -446,6 +496,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(close_in_pump_at_reset),
 		cmocka_unit_test(free_socket_in_pump_handler),
 		cmocka_unit_test(async_io_any_size),
+		cmocka_unit_test(buffer_shrunk_under_read),
 	};
 
 	/* SIGPIPE keeps its default action: the library must never raise it. */

@@ -420,7 +420,8 @@ ssize_t		 tisock_stream_write(tisock_stream *st, const tisock_buffer *buf, size_
  * Operations on one stream complete in the order they were asked for.
  * On a socket stream these are tisock_tcp_read_async / _write_async
  * (a write's bytes are copied at once).  On a buffer or fd stream, buf
- * must stay valid until cb runs; a buffer stream's operation happens at
+ * must stay valid until cb runs (a read's buffer, on any stream, shrunk
+ * below its range meanwhile fails it with -EINVAL); a buffer stream's operation happens at
  * the next dispatch, an fd stream's when the fd is ready.  A callback
  * may free the stream; closing a buffer or fd stream ends its pending
  * operations with -EBADF.  Closing or freeing a socket stream detaches
