@@ -421,11 +421,12 @@ ssize_t		 tisock_stream_write(tisock_stream *st, const tisock_buffer *buf, size_
  * On a socket stream these are tisock_tcp_read_async / _write_async
  * (a write's bytes are copied at once).  On a buffer or fd stream, buf
  * must stay valid until cb runs (a read's buffer, on any stream, shrunk
- * below its range meanwhile fails it with -EINVAL); a buffer stream's operation happens at
- * the next dispatch, an fd stream's when the fd is ready.  A callback
- * may free the stream; closing a buffer or fd stream ends its pending
- * operations with -EBADF.  Closing or freeing a socket stream detaches
- * it: the socket's operations in flight complete with no source.
+ * below its range meanwhile fails it with -EINVAL); a buffer stream's
+ * operation happens at the next dispatch, an fd stream's when the fd is
+ * ready.  A callback may free the stream; closing a buffer or fd stream
+ * ends its pending operations with -EBADF.  Closing or freeing a socket
+ * stream detaches it: the socket's operations in flight complete with no
+ * source.
  */
 int		 tisock_stream_read_async(tisock_stream *st, tisock_buffer *buf, size_t offset,
 		     ssize_t length, tisock_stream_cb cb, void *userdata);
