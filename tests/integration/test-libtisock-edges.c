@@ -197,6 +197,27 @@ raw_channel_fd_not_reused(void **state)
 	close(p2);
 }
 
+/* Whether pid is stopped (state T in /proc/PID/stat), waiting up to the deadline. */
+static int
+stopped(pid_t pid)
+{
+	char path[64], buf[256], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		if ((p = strrchr(buf, ')')) && p[1] == ' ' && p[2] == 'T')
+			return 1;
+		poll(NULL, 0, 10);
+	}
+	return 0;
+}
+
 /*
  * A blocking tisock_tcp_channel() that times out (the daemon stopped):
  * its late answer's fd is closed when it comes, and the next channel,
@@ -217,6 +238,7 @@ timed_out_channel_fd_not_reused(void **state)
 	before = count_fds();
 	assert_int_equal(tisock_client_set_timeout(c, 300), 0);
 	assert_int_equal(kill(spawn_group.pid, SIGSTOP), 0);
+	assert_true(stopped(spawn_group.pid));	/* so it cannot answer in time */
 	assert_int_equal(tisock_tcp_channel(s1), -ETIMEDOUT);
 	assert_int_equal(kill(spawn_group.pid, SIGCONT), 0);
 	assert_int_equal(tisock_client_set_timeout(c, 0), 0);
