@@ -39,7 +39,7 @@ relay_daemon_dies() {
 	if ! start_daemon; then
 		bad "$mode: the daemon did not come up"; cat "$tmp/daemon.log"; return
 	fi
-	rm -f "$tmp/echo.port" "$tmp/in"
+	rm -f "$tmp/echo.port" "$tmp/in" "$tmp/out" "$tmp/err"	# nothing from the round before
 	"$PEER" echo-server "$tmp/echo.port" &
 	pids+=($!)
 	wait_until test -s "$tmp/echo.port"
