@@ -523,6 +523,8 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 		if (ctl_tls_failed(s, what))
 			return EXIT_FAILED;
 		ctl_err("connect to %s: %s", argv[1], w.error);
+		if (w.code == -EPIPE && ctl_daemon_gone(c))
+			return EXIT_UNREACHABLE;	/* gone before it answered */
 		return w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
 	}
 	if (o->starttls && (status = ctl_starttls(c, s, o, argv[1])) != EXIT_OK)
@@ -607,7 +609,9 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 		}
 		if (!w.inbound) {
 			ctl_err("accept: %s", w.error);
-			status = w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
+			status = w.code == -ETIMEDOUT ? EXIT_TIMEOUT :
+				 w.code == -EPIPE && ctl_daemon_gone(c) ? EXIT_UNREACHABLE :
+				 EXIT_FAILED;
 			break;
 		}
 		if (o->json)

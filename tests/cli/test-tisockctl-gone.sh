@@ -7,7 +7,9 @@
 # still open (a fifo held by a writer that sends nothing more): the
 # relay ends at once with exit status 3 (the daemon gone) and says so,
 # in both modes: JSON (the pump) and --channel (a plain fd, which before
-# spun on POLLHUP until stdin ended and then exited 0).
+# spun on POLLHUP until stdin ended and then exited 0).  The same before
+# the relay: the daemon dying while listen waits for a client, or while a
+# connect is under way, exits 3 too (it was 1).
 #
 # Every wait polls its condition with a deadline.
 
@@ -93,5 +95,36 @@ done
 
 relay_daemon_dies "connect"
 relay_daemon_dies "connect --channel" --channel
+
+# Killed while tisockctl waits for the daemon's answer ($1: what, the rest:
+# tisockctl's arguments); listening says when to kill ("" : at once).
+waiting_daemon_dies() {
+	local what=$1 ready=$2 cpid rc
+	shift 2
+	if ! start_daemon; then
+		bad "$what: the daemon did not come up"; return
+	fi
+	rm -f "$tmp/err"
+	"$CTL" "$@" < /dev/null > /dev/null 2> "$tmp/err" &
+	cpid=$!
+	pids+=("$cpid")
+	if [ -n "$ready" ]; then
+		wait_until grep -q "$ready" "$tmp/err"
+	else
+		# The connect is under way once the daemon lists it.
+		wait_until eval '"$CTL" list | grep -q connecting'
+	fi
+	kill -9 "$dpid"
+	wait "$dpid" 2>/dev/null
+	check "$what: tisockctl ends" wait_until gone "$cpid"
+	if gone "$cpid"; then wait "$cpid"; rc=$?; else kill "$cpid"; rc=timeout; fi
+	check "$what: exit status 3, the daemon gone (got $rc)" [ "$rc" = 3 ]
+	check "$what: it says the daemon went away" grep -q 'the daemon went away' "$tmp/err"
+}
+waiting_daemon_dies "listen, waiting for a client" "listening on" listen 0
+exec 4> >("$PEER" blackhole "$tmp/hole.port")
+wait_until test -s "$tmp/hole.port"
+waiting_daemon_dies "connect, under way" "" connect "127.0.0.1:$(cat "$tmp/hole.port")"
+exec 4>&-
 
 finish
