@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "lib-public.h"
@@ -90,6 +91,7 @@ call_new(tisock_client *c, enum proto_method_id m, int64_t id)
 	}
 	call->id = id;
 	call->method = m;
+	call->fd = -1;
 	TAILQ_INSERT_TAIL(&c->calls, call, link);
 	return call;
 }
@@ -221,6 +223,8 @@ lib_call_finish(tisock_client *c, struct lib_call *call)
 	TAILQ_REMOVE(&c->calls, call, link);
 	if (call->ctx_free)
 		call->ctx_free(call->ctx);
+	if (call->fd >= 0)
+		close(call->fd);
 	cJSON_Delete(call->answer);
 	free(call);
 }
@@ -237,12 +241,24 @@ call_abandon(tisock_client *c, struct lib_call *call)
 	call->ctx_free = NULL;
 }
 
+/* A blocking call's answer is the caller's, with the fd that came with it (lib_take_fd). */
+static void
+call_answered(tisock_client *c, struct lib_call *call, cJSON **ret_answer)
+{
+	*ret_answer = call->answer;
+	call->answer = NULL;
+	c->answer_fd = call->fd;
+	call->fd = -1;
+	lib_call_finish(c, call);
+}
+
 /*
  * Sends a request and waits for its answer, leaving every other message
  * for dispatch.  Returns 0 with *ret_answer (cJSON_Delete it; it may be
  * an error answer), or -ENOTCONN (local client), -EPIPE (the daemon went
  * away), -ETIMEDOUT (wait_ms passed; 0 waits without limit) or -ENOMEM,
- * with c's error saying so.
+ * with c's error saying so.  An fd unclaimed from the call before is
+ * closed.
  */
 static int
 call_wait(tisock_client *c, enum proto_method_id m, const char *name,
@@ -260,6 +276,10 @@ call_wait(tisock_client *c, enum proto_method_id m, const char *name,
 	}
 	if (m != PROTO_M_RPC_CANCEL)
 		c->interrupted = 0;	/* an interrupt with no call waiting is forgotten */
+	if (c->answer_fd >= 0) {
+		close(c->answer_fd);	/* its caller did not want it */
+		c->answer_fd = -1;
+	}
 	id = queue_request(c, name, fields, args, raw);
 	call = id < 0 ? NULL : call_new(c, m, id);
 	if (!call) {
@@ -271,9 +291,7 @@ call_wait(tisock_client *c, enum proto_method_id m, const char *name,
 		long long wait = -1;
 
 		if (call->answer) {
-			*ret_answer = call->answer;
-			call->answer = NULL;
-			lib_call_finish(c, call);
+			call_answered(c, call, ret_answer);
 			lib_update(c);	/* what was read ahead is due */
 			return 0;
 		}
@@ -306,9 +324,7 @@ call_wait(tisock_client *c, enum proto_method_id m, const char *name,
 	}
 	if (call->answer) {
 		/* It came with the daemon's last words. */
-		*ret_answer = call->answer;
-		call->answer = NULL;
-		lib_call_finish(c, call);
+		call_answered(c, call, ret_answer);
 		return 0;
 	}
 	lib_call_finish(c, call);
@@ -502,7 +518,7 @@ tisock_client_call(tisock_client *c, const char *method, const char *params_json
 		   char **ret_result_json)
 {
 	cJSON *params = NULL, *answer = NULL;
-	int r;
+	int r, fd;
 
 	if (!c || !method)
 		return -EINVAL;
@@ -517,6 +533,8 @@ tisock_client_call(tisock_client *c, const char *method, const char *params_json
 	/* Any method, params verbatim: no row of the table (_PROTO_M_MAX). */
 	r = call_wait(c, _PROTO_M_MAX, method, NULL, NULL, params, c->timeout_ms, &answer);
 	cJSON_Delete(params);
+	if ((fd = lib_take_fd(c)) >= 0)
+		close(fd);	/* a tcp.channel's: the raw caller gets no fd */
 	if (r == 0)
 		r = lib_answer_error(c, answer);
 	if (r == 0 && ret_result_json) {

@@ -70,9 +70,9 @@ keep_fds(tisock_client *c, struct msghdr *mh)
 	return 0;
 }
 
-/* The oldest received fd not yet claimed (now the caller's), or -1. */
-int
-lib_take_fd(tisock_client *c)
+/* The oldest received fd not yet routed, or -1. */
+static int
+next_fd(tisock_client *c)
 {
 	int fd;
 
@@ -81,6 +81,30 @@ lib_take_fd(tisock_client *c)
 	fd = c->fds[0];
 	memmove(c->fds, c->fds + 1, --c->nfds * sizeof(int));
 	return fd;
+}
+
+/* The fd that came with the last blocking call's answer (now the caller's), or -1. */
+int
+lib_take_fd(tisock_client *c)
+{
+	int fd = c->answer_fd;
+
+	c->answer_fd = -1;
+	return fd;
+}
+
+/*
+ * The fd an answer says came with it (result.fd true: the daemon sends
+ * it with the line's first byte, so it has been received by the time the
+ * line is parsed), or -1.  Taken in line order, so that each answer gets
+ * its own whatever became of the answers before it.
+ */
+static int
+answer_fd(tisock_client *c, const cJSON *m)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(m, "result");
+
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "fd")) ? next_fd(c) : -1;
 }
 
 static int64_t
@@ -99,21 +123,29 @@ route(tisock_client *c, const char *line, size_t len)
 	struct lib_call *call;
 	struct lib_msg *m;
 	int64_t id;
+	int fd;
 
 	if (!j)
 		return 0;	/* not JSON: nothing to route it to */
 	id = msg_id(j);
+	fd = id >= 0 ? answer_fd(c, j) : -1;
 	if (id >= 0) {
 		call = lib_call_find(c, id);
+		if (call && !call->abandoned && !call->done) {
+			if (call->fd >= 0)
+				close(call->fd);
+			call->fd = fd;
+			lib_call_arrived(c, call, j);	/* a blocking call's own */
+			return 0;
+		}
+		/* Only a blocking call (tcp.channel) takes an fd: any other is closed. */
+		if (fd >= 0)
+			close(fd);
 		if (!call || call->abandoned) {
 			/* Nobody waits for it (any more). */
 			if (call)
 				lib_call_finish(c, call);
 			cJSON_Delete(j);
-			return 0;
-		}
-		if (!call->done) {
-			lib_call_arrived(c, call, j);	/* a blocking call's own */
 			return 0;
 		}
 	}

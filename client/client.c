@@ -93,7 +93,7 @@ client_new(int fd)
 		return NULL;
 	}
 	c->fd = fd;
-	c->epfd = c->wakefd = -1;
+	c->epfd = c->wakefd = c->answer_fd = -1;
 	c->next_id = 1;
 	c->inbox_max = CLIENT_INBOX_DEFAULT;
 	TAILQ_INIT(&c->calls);
@@ -183,6 +183,8 @@ tisock_client_close(tisock_client *c)
 	close(c->wakefd);
 	for (size_t i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
+	if (c->answer_fd >= 0)
+		close(c->answer_fd);
 	free(c->fds);
 	proto_reader_free(c->reader);
 	proto_buf_free(&c->out);

@@ -49,6 +49,7 @@ struct lib_call {
 	bool			 abandoned;	/* given up on: its answer is dropped */
 	bool			 counted;	/* in c->nasync */
 	int			 err;		/* -EPIPE, -ETIMEDOUT: why no answer */
+	int			 fd;		/* a blocking call's: came with its answer; -1 */
 	long long		 deadline;	/* monotonic ms; 0: none */
 };
 
@@ -109,8 +110,9 @@ struct tisock_client {
 	bool			 broken;	/* the daemon went away */
 	bool			 broken_told;	/* sockets and pumps know it */
 	struct tisock_client_hooks hooks;	/* event-loop adapter */
-	int			*fds;		/* received with SCM_RIGHTS, not yet claimed */
+	int			*fds;		/* received with SCM_RIGHTS, not yet routed */
 	size_t			 nfds;
+	int			 answer_fd;	/* came with the last blocking call's answer; -1 */
 	tisock_notify_cb	 notify;	/* notifications for the caller */
 	void			*notify_data;
 	struct tisock_error	 err;		/* last error; strings below */

@@ -1,7 +1,9 @@
 /*
  * codec: Ti.Codec.  Numbers are written byte by byte in the order asked
  * for; strings are transcoded by iconv(3) between UTF-8 (the C side) and
- * the charset, with the UTF-16 byte-order mark handled here.
+ * the charset, with the UTF-16 byte-order mark handled here.  UTF-8 is
+ * checked here as RFC 3629 has it (proto_utf8_valid), as glibc's iconv
+ * lets 5- and 6-byte forms and code points past U+10FFFF through.
  */
 #include "config.h"
 
@@ -14,6 +16,7 @@
 #include <tisock/tisock.h>
 
 #include "lib-public.h"
+#include "proto-utf8.h"
 
 static const struct {
 	const char	*name;
@@ -326,6 +329,8 @@ tisock_codec_encode_string(tisock_buffer *dest, size_t position, const char *s, 
 	if (!dest || !s || len < TISOCK_ALL || !tisock_codec_charset_name(charset) ||
 	    position > room)
 		return -EINVAL;
+	if (!proto_utf8_valid(s, n))
+		return -EILSEQ;
 	k = transcode(charsets[charset].iconv, "UTF-8", s, n, &bytes);
 	if (k < 0)
 		return k;
@@ -374,7 +379,10 @@ tisock_codec_decode_string(const tisock_buffer *src, size_t position, ssize_t le
 			n -= 2;
 		}
 	}
-	k = transcode("UTF-8", from, (const char *)p, n, &out);
+	if (charset == TISOCK_CHARSET_UTF8 && !proto_utf8_valid(p, n))
+		k = -EILSEQ;
+	else
+		k = transcode("UTF-8", from, (const char *)p, n, &out);
 	if (k < 0) {
 		errno = (int)-k;
 		return NULL;

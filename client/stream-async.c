@@ -164,6 +164,11 @@ op_step(tisock_stream *st, struct stream_op *op, ssize_t *res)
 	}
 	if (op->kind == OP_PUMP)
 		(void) tisock_buffer_set_length(op->buf, op->length);
+	if (op->offset > tisock_buffer_length(op->buf) ||
+	    op->length > tisock_buffer_length(op->buf) - op->offset) {
+		*res = -EINVAL;	/* the caller's buffer shrank meanwhile */
+		return 1;
+	}
 	if (st->kind == STREAM_BUFFER) {
 		*res = op->kind == OP_WRITE
 			? tisock_stream_write(st, op->buf, op->offset, (ssize_t)op->length)

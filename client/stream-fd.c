@@ -1,7 +1,8 @@
 /*
  * stream-fd: file descriptor I/O for fd and file streams.
  *
- * The blocking forms serve tisock_stream_read and _write.  The step
+ * The blocking forms serve tisock_stream_read and _write (a write to a
+ * reader that is gone fails with EPIPE, without SIGPIPE).  The step
  * forms serve the asynchronous operations and never block: a read is
  * one read after readiness, a write goes by PIPE_BUF (or MSG_DONTWAIT on
  * sockets) while the fd stays writable, and a write to a pipe whose
@@ -33,24 +34,6 @@ lib_fd_read(tisock_stream *st, void *p, size_t n)
 	if (k < 0)
 		return -errno;
 	return k == 0 ? -1 : k;
-}
-
-/* Writes all n bytes to st's fd, blocking.  Returns n or -errno. */
-ssize_t
-lib_fd_write(tisock_stream *st, const void *p, size_t n)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t k = write(st->fd, (const char *)p + done, n - done);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		done += (size_t)k;
-	}
-	return (ssize_t)n;
 }
 
 /* Is the fd ready for events now?  Guards against readiness another reader took. */
@@ -118,6 +101,36 @@ write_nosigpipe(int fd, const void *p, size_t n)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = e;
 	return k;
+}
+
+/*
+ * Writes all n bytes to st's fd, blocking.  Returns n or -errno.  A
+ * peer that is gone (the daemon behind a data channel, the reader of a
+ * pipe) gives -EPIPE, never SIGPIPE: a library must not kill its host.
+ */
+ssize_t
+lib_fd_write(tisock_stream *st, const void *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t k;
+
+		if (st->is_socket)
+			k = send(st->fd, (const char *)p + done, n - done, MSG_NOSIGNAL);
+		else
+			k = write_nosigpipe(st->fd, (const char *)p + done, n - done);
+		if (k < 0 && errno == ENOTSOCK && st->is_socket) {
+			st->is_socket = false;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		done += (size_t)k;
+	}
+	return (ssize_t)n;
 }
 
 /* Writes what the fd takes now.  Returns the bytes written (maybe 0) or -errno. */

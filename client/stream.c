@@ -212,9 +212,10 @@ tisock_stream_read(tisock_stream *st, tisock_buffer *buf, size_t offset, ssize_t
 		return 0;
 	if (st->kind == STREAM_FD)
 		return lib_fd_read(st, tisock_buffer_data(buf) + offset, n);
-	have = tisock_buffer_length(st->buf) - st->pos;
-	if (have == 0)
+	/* The buffer may have shrunk under the stream, past its position: the end. */
+	if (st->pos >= tisock_buffer_length(st->buf))
 		return -1;
+	have = tisock_buffer_length(st->buf) - st->pos;
 	if (n > have)
 		n = have;
 	memmove(tisock_buffer_data(buf) + offset, tisock_buffer_cdata(st->buf) + st->pos, n);

@@ -22,7 +22,12 @@
 
 #define TCP_WRITE_CHUNK (4u << 20)	/* bytes per tcp.write request */
 
-/* An async read or write in flight. */
+/*
+ * An async read or write in flight.  A write goes as one tcp.write per
+ * TCP_WRITE_CHUNK, all queued at once (so its bytes are copied at once):
+ * its calls share the op, which reports once, when the last chunk is
+ * answered or the first one fails.
+ */
 struct io_op {
 	tisock_stream		*st;		/* the stream, for tisock_stream_*_async */
 	tisock_buffer		*buf;		/* where a read lands */
@@ -31,14 +36,18 @@ struct io_op {
 	void			*userdata;
 	void			(*drop)(void *userdata);	/* instead of cb when dropped */
 	bool			 called;	/* cb ran */
+	int			 refs;		/* calls holding it */
+	int			 pending;	/* calls not answered yet */
 };
 
-/* Frees an operation; one whose callback never ran is dropped. */
+/* A call lets go of its operation; the last frees it, dropping one that never reported. */
 static void
 io_op_free(void *ctx)
 {
 	struct io_op *op = ctx;
 
+	if (--op->refs > 0)
+		return;
 	if (!op->called && op->drop)
 		op->drop(op->userdata);
 	free(op);
@@ -79,7 +88,7 @@ take_read(tisock_client *c, const struct lib_call *call, const cJSON *answer,
 	  tisock_buffer *buf, size_t offset, size_t length)
 {
 	struct proto_tcp_bytes_result res;
-	size_t room = tisock_buffer_length(buf) - offset, max;
+	size_t size = tisock_buffer_length(buf), room = size > offset ? size - offset : 0, max;
 	uint8_t *to, *tmp = NULL;
 	ssize_t k;
 	int r = lib_answer_result(c, call, answer, PROTO_M_TCP_READ, &res);
@@ -90,6 +99,11 @@ take_read(tisock_client *c, const struct lib_call *call, const cJSON *answer,
 		return -1;
 	if (!res.data.s || res.bytes < 0 || (size_t)res.bytes > length)
 		return -EPROTO;
+	if ((size_t)res.bytes > room) {
+		/* An async read's buffer shrank meanwhile: nowhere to put the bytes. */
+		lib_set_error(c, 0, "the read's buffer shrank before its data came");
+		return -EINVAL;
+	}
 	max = proto_base64_decoded_max(res.data.len);
 	to = tisock_buffer_data(buf) + offset;
 	if (max > room && !(to = tmp = malloc(max + 1)))
@@ -177,7 +191,7 @@ io_done(tisock_client *c, struct lib_call *call, const cJSON *answer, bool is_re
 	struct proto_tcp_bytes_result res;
 	ssize_t r;
 
-	if (!call->tcp)
+	if (!call->tcp || op->called)
 		return;
 	if (is_read) {
 		r = take_read(c, call, answer, op->buf, op->offset, op->length);
@@ -186,6 +200,8 @@ io_done(tisock_client *c, struct lib_call *call, const cJSON *answer, bool is_re
 				       cJSON_GetObjectItemCaseSensitive(answer, "result"));
 	} else {
 		r = lib_answer_result(c, call, answer, PROTO_M_TCP_WRITE, &res);
+		if (r == 0 && --op->pending > 0)
+			return;		/* more chunks to be answered */
 		if (r == 0)
 			r = (ssize_t)op->length;
 	}
@@ -211,11 +227,40 @@ on_write(tisock_client *c, struct lib_call *call, const cJSON *answer)
 	io_done(c, call, answer, false);
 }
 
+/* Queues the tcp.write requests of op, TCP_WRITE_CHUNK bytes each.  0 or -errno. */
+static int
+write_chunks(tisock_tcp *s, struct io_op *op, const tisock_buffer *buf)
+{
+	size_t done = 0;
+
+	do {
+		size_t chunk = op->length - done < TCP_WRITE_CHUNK ? op->length - done
+								   : TCP_WRITE_CHUNK;
+		struct proto_tcp_write_args a = { .socket = s->id,
+			.data = { (const char *)tisock_buffer_cdata(buf) + op->offset + done,
+				  chunk } };
+		struct lib_call *call;
+		int r = lib_call_start(s->c, PROTO_M_TCP_WRITE, &a, on_write, s, LIB_CALL_DEADLINE,
+				       &call);
+
+		if (r < 0)
+			return r;
+		call->ctx = op;
+		call->ctx_free = io_op_free;
+		op->refs++;
+		op->pending++;
+		done += chunk;
+	} while (done < op->length);
+	return 0;
+}
+
 /*
  * Asynchronous read or write on s, reported as coming from st (may be
- * NULL).  A write's bytes are copied into the request at once; it gets
- * the client's timeout.  drop (may be NULL) is called instead of cb if
- * the operation ends without it (the socket freed).  Returns 0 or -errno.
+ * NULL).  A read takes at most PROTO_CHUNK_MAX bytes (a read may always
+ * return fewer than asked).  A write's bytes are copied into its
+ * requests at once; it gets the client's timeout.  drop (may be NULL) is
+ * called instead of cb if the operation ends without it (the socket
+ * freed).  Returns 0 or -errno.
  */
 int
 lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t offset,
@@ -227,11 +272,10 @@ lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t of
 	size_t n;
 	int r;
 
-	if (!s || lib_buffer_range(buf, offset, length, &n) < 0)
+	if (!s || lib_buffer_range(buf, offset, length, &n) < 0 || (is_read && n == 0))
 		return -EINVAL;
-	/* One request each: a read takes at most 16 MiB, a write at most three chunks. */
-	if (is_read ? n == 0 || n > PROTO_CHUNK_MAX : n > TCP_WRITE_CHUNK * 3)
-		return -EINVAL;
+	if (is_read && n > PROTO_CHUNK_MAX)
+		n = PROTO_CHUNK_MAX;	/* one request: what came, up to 16 MiB */
 	if (s->state != TISOCK_CONNECTED)
 		return -ENOTCONN;
 	if (!is_read && s->shut_wr)
@@ -241,22 +285,28 @@ lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t of
 		return -ENOMEM;
 	*op = (struct io_op){ .st = st, .buf = buf, .offset = offset, .length = n, .cb = cb,
 			      .userdata = userdata, .drop = drop };
-	if (is_read) {
+	if (!is_read) {
+		op->refs = 1;	/* ours, while queueing */
+		r = write_chunks(s, op, buf);
+		if (r < 0) {
+			/* Out of memory midway: chunks queued go unseen, the caller hears r. */
+			op->drop = NULL;
+			op->called = true;
+		}
+		io_op_free(op);
+		return r;
+	}
+	{
 		struct proto_tcp_read_args a = { .socket = s->id, .length = (int64_t)n,
 						 .timeout = -1 };
 
 		r = lib_call_start(s->c, PROTO_M_TCP_READ, &a, on_read, s, 0, &call);
-	} else {
-		struct proto_tcp_write_args a = { .socket = s->id,
-			.data = { (const char *)tisock_buffer_cdata(buf) + offset, n } };
-
-		r = lib_call_start(s->c, PROTO_M_TCP_WRITE, &a, on_write, s, LIB_CALL_DEADLINE,
-				   &call);
 	}
 	if (r < 0) {
 		free(op);
 		return r;
 	}
+	op->refs = 1;
 	call->ctx = op;
 	call->ctx_free = io_op_free;
 	return 0;

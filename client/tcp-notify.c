@@ -17,7 +17,11 @@
 #include "proto-errors.h"
 #include "tcp.h"
 
-/* Ends async pumping; the handler has had its last call. */
+/*
+ * Ends async pumping; the handler has had its last call.  The chunk
+ * buffer stays until s is released: a handler that frees s (or closes
+ * it) still reads the chunk its event holds.
+ */
 void
 lib_tcp_pump_stop(tisock_tcp *s)
 {
@@ -25,7 +29,6 @@ lib_tcp_pump_stop(tisock_tcp *s)
 		return;
 	s->pump_cb = NULL;
 	s->pump_paused = false;
-	s->pump_buf = tisock_buffer_free(s->pump_buf);
 	s->c->npumping--;
 }
 
@@ -90,8 +93,7 @@ lib_tcp_pump(tisock_tcp *s, tisock_stream *st, tisock_stream_cb cb, void *userda
 		return -ENOTCONN;
 	if (s->pump_cb)
 		return -EBUSY;
-	s->pump_buf = tisock_buffer_create(0);
-	if (!s->pump_buf)
+	if (!s->pump_buf && !(s->pump_buf = tisock_buffer_create(0)))
 		return -ENOMEM;
 	s->pump_cb = cb;
 	s->pump_userdata = userdata;
@@ -189,7 +191,8 @@ lib_tcp_notify(tisock_client *c, const char *method, const cJSON *params)
 		s->state = TISOCK_ERROR;
 		if (s->pump_cb)
 			pump_event(s, -1, 0, code, e.message.s);
-		if (!s->freed)
+		/* The pump handler may have freed s, or closed c: then nothing more runs. */
+		if (!s->freed && !c->closing)
 			lib_tcp_fire(s->error, s, NULL, code, e.message.s);
 	} else if (strcmp(method, "tcp.closed") == 0) {
 		s->state = TISOCK_CLOSED;

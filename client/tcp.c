@@ -380,6 +380,7 @@ release(tisock_tcp *s)
 	if (s->on_free)
 		lib_tcp_fire(s->on_free, s, NULL, 0, NULL);
 	lib_tls_release(s);
+	tisock_buffer_free(s->pump_buf);	/* kept past the pump's end (tcp-notify.c) */
 	free(s->streams);
 	free(s->host);
 	free(s);

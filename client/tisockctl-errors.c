@@ -148,6 +148,23 @@ ctl_usage(const struct opts *o, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* Set when the command runs on a local client, the daemon unreachable (ctl_set_unreachable). */
+static const struct opts *unreachable_o;
+static int unreachable_err;
+
+/*
+ * The daemon could not be reached (tisock_client_open failed with err):
+ * the command runs on a local client all the same, so that its arguments
+ * are checked first and a usage error stays one (exit 2).  Its first
+ * request then fails with -ENOTCONN, reported as the daemon unreachable.
+ */
+void
+ctl_set_unreachable(const struct opts *o, int err)
+{
+	unreachable_o = o;
+	unreachable_err = err;
+}
+
 /*
  * Reports a failed library call on c and returns the exit status it
  * stands for: the daemon's error (1), or the daemon gone (3).  An unknown
@@ -157,6 +174,9 @@ int
 ctl_client_failed(tisock_client *c, int r)
 {
 	const struct tisock_error *e = tisock_client_last_error(c);
+
+	if (unreachable_err && r == -ENOTCONN)
+		return ctl_unreachable(unreachable_o, unreachable_err);
 
 	if (e->code != 0) {
 		const char *names[_PROTO_M_MAX], *hint = NULL;
@@ -201,12 +221,28 @@ ctl_client_failed(tisock_client *c, int r)
 }
 
 /*
+ * Whether the daemon is gone, after an operation failed in a way that
+ * does not tell (a pump's -EPIPE is the peer's as well as the daemon's;
+ * a data channel ends the same way for both): a blocking call to a
+ * client whose daemon went away fails at once with -EPIPE, any other
+ * is answered.
+ */
+bool
+ctl_daemon_gone(tisock_client *c)
+{
+	return tisock_client_call(c, "daemon.info", NULL, NULL) == -EPIPE &&
+	       tisock_client_last_error(c)->code == 0;
+}
+
+/*
  * Reports a failed tisock_client_dispatch (never a daemon error: the
  * daemon is gone, or the system refused).  Returns the exit status.
  */
 int
 ctl_dispatch_failed(tisock_client *c, int r)
 {
+	if (unreachable_err && r == -ENOTCONN)
+		return ctl_unreachable(unreachable_o, unreachable_err);
 	if (r == -EPIPE || r == -ECONNRESET)
 		return ctl_fail(NULL, EXIT_UNREACHABLE, "unreachable", NULL, "the daemon went away");
 	return ctl_fail(NULL, EXIT_FAILED, "failed", NULL, "%s", strerror(-r));

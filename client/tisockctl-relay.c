@@ -341,6 +341,9 @@ relay(tisock_client *c, tisock_tcp *s, struct progress *p)
 		}
 		progress_tick(p, false);
 	}
+	/* A pump that ended with -EPIPE may be the daemon's end: exit 3 then. */
+	if (r.status == EXIT_FAILED && ctl_daemon_gone(c))
+		r.status = EXIT_UNREACHABLE;
 	tisock_stream_free(r.in);	/* drops a pending read: r is going away */
 	tisock_stream_free(r.sock);
 	tisock_buffer_free(r.inbuf);
@@ -382,22 +385,40 @@ stdin_stream(tisock_client *c)
 }
 
 /*
+ * Whether c's daemon connection, found readable, says the daemon is
+ * gone: dispatches what came (notifications nobody waits for).
+ */
+static bool
+channel_daemon_gone(tisock_client *c)
+{
+	int k;
+
+	while ((k = tisock_client_dispatch(c, 0)) > 0)
+		;
+	return k == -EPIPE || k == -ECONNRESET;
+}
+
+/*
  * Relays stdin and stdout over a data channel fd (no JSON): plain
  * read/write of up to 256 KiB, stdin's end shut down as FIN, done at the
- * channel's EOF once stdin is all sent.  Returns EXIT_*.
+ * channel's EOF once stdin is all sent.  The daemon connection is
+ * watched too: the daemon going away ends the relay (exit 3), and so
+ * does the channel closed whole (POLLHUP) before stdin ended, since
+ * nothing can be sent any more.  Returns EXIT_*.
  */
 static int
-relay_channel(int fd, struct progress *pr)
+relay_channel(tisock_client *c, int fd, struct progress *pr)
 {
 	static char up[RELAY_CHUNK], down[RELAY_CHUNK];
 	size_t up_len = 0, up_off = 0;
 	bool in_eof = false, out_eof = false, shut = false;
 
 	while (!out_eof || !shut) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = fd, .events = (short)((out_eof ? 0 : POLLIN) |
 						      (up_off < up_len ? POLLOUT : 0)) },
 			{ .fd = in_eof || up_off < up_len ? -1 : STDIN_FILENO, .events = POLLIN },
+			{ .fd = tisock_client_fd(c), .events = POLLIN },
 		};
 		ssize_t n;
 
@@ -407,7 +428,7 @@ relay_channel(int fd, struct progress *pr)
 			continue;
 		}
 		progress_tick(pr, false);
-		if (poll(p, 2, pr->o->progress ? (int)(PROGRESS_TTY * 1000) : -1) < 0) {
+		if (poll(p, 3, pr->o->progress ? (int)(PROGRESS_TTY * 1000) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ctl_err("poll: %s", strerror(errno));
@@ -451,6 +472,15 @@ relay_channel(int fd, struct progress *pr)
 				return EXIT_FAILED;
 			}
 		}
+		if (p[2].revents && channel_daemon_gone(c))
+			return ctl_dispatch_failed(c, -EPIPE);
+		if (out_eof && !shut && p[0].revents & (POLLHUP | POLLERR)) {
+			/* Closed whole, not just the peer's FIN: poll would report it forever. */
+			if (ctl_daemon_gone(c))
+				return ctl_dispatch_failed(c, -EPIPE);
+			ctl_err("connection: closed by the daemon before stdin ended");
+			return EXIT_FAILED;
+		}
 	}
 	return EXIT_OK;
 }
@@ -493,6 +523,8 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 		if (ctl_tls_failed(s, what))
 			return EXIT_FAILED;
 		ctl_err("connect to %s: %s", argv[1], w.error);
+		if (w.code == -EPIPE && ctl_daemon_gone(c))
+			return EXIT_UNREACHABLE;	/* gone before it answered */
 		return w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
 	}
 	if (o->starttls && (status = ctl_starttls(c, s, o, argv[1])) != EXIT_OK)
@@ -504,7 +536,7 @@ cmd_connect(tisock_client *c, const struct opts *o, int argc, char **argv)
 
 		if (fd < 0)
 			return ctl_client_failed(c, fd);
-		status = relay_channel(fd, &p);
+		status = relay_channel(c, fd, &p);
 		close(fd);
 	} else {
 		status = relay(c, s, &p);
@@ -577,7 +609,9 @@ cmd_listen(tisock_client *c, const struct opts *o, int argc, char **argv)
 		}
 		if (!w.inbound) {
 			ctl_err("accept: %s", w.error);
-			status = w.code == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_FAILED;
+			status = w.code == -ETIMEDOUT ? EXIT_TIMEOUT :
+				 w.code == -EPIPE && ctl_daemon_gone(c) ? EXIT_UNREACHABLE :
+				 EXIT_FAILED;
 			break;
 		}
 		if (o->json)

@@ -661,8 +661,15 @@ main(int argc, char **argv)
 	}
 	c = tisock_client_open(o.socket);
 	if (!c) {
-		r = ctl_unreachable(&o, errno);
-		goto out;
+		int e = errno;
+
+		/* Arguments first: the command runs on a local client, its first request says why. */
+		c = tisock_client_open_local();
+		if (!c) {
+			r = ctl_unreachable(&o, e);
+			goto out;
+		}
+		ctl_set_unreachable(&o, e);
 	}
 	r = o.cmd->run(c, &o, nargs, args);
 	tisock_client_close(c);

@@ -99,7 +99,9 @@ void	 ctl_errors_to(const struct opts *o);
 void	 ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	 ctl_client_failed(tisock_client *c, int r);
 int	 ctl_dispatch_failed(tisock_client *c, int r);
+bool	 ctl_daemon_gone(tisock_client *c);
 int	 ctl_unreachable(const struct opts *o, int err);
+void	 ctl_set_unreachable(const struct opts *o, int err);
 
 /* tisockctl.c: what the request/answer commands share */
 void	 ctl_arm_timeout(const struct opts *o);

@@ -235,6 +235,66 @@ decode_strings(void **state)
 	tisock_buffer_free(b);
 }
 
+/*
+ * UTF-8 is checked as RFC 3629 says, on both sides, whatever iconv
+ * lets through: nothing above U+10FFFF, no 5- or 6-byte forms, no
+ * overlongs, no surrogates.  Before, glibc passed the first four of
+ * these through both calls, so a "UTF-8 string" came back invalid.
+ */
+static void
+strict_utf8(void **state)
+{
+	static const struct {
+		const char	*s;
+		size_t		 n;
+	} bad[] = {
+		{ "\xf4\x90\x80\x80", 4 },		/* U+110000 */
+		{ "\xf7\xbf\xbf\xbf", 4 },		/* U+1FFFFF */
+		{ "\xf8\x88\x80\x80\x80", 5 },	/* a 5-byte form */
+		{ "\xfc\x84\x80\x80\x80\x80", 6 },	/* a 6-byte form */
+		{ "\xed\xa0\x80", 3 },		/* a surrogate */
+		{ "\xc0\xaf", 2 },			/* overlong */
+		{ "a\xe2\x82", 3 },			/* cut short */
+	};
+	tisock_buffer *src, *dest = tisock_buffer_create(16);
+	size_t len;
+	char *s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		src = bytes(bad[i].s, bad[i].n);
+		errno = 0;
+		assert_null(tisock_codec_decode_string(src, 0, TISOCK_ALL, TISOCK_CHARSET_UTF8,
+						       NULL));
+		assert_int_equal(errno, EILSEQ);
+		errno = 0;
+		assert_null(tisock_buffer_to_string(src, NULL));
+		assert_int_equal(errno, EILSEQ);
+		tisock_buffer_clear(dest);
+		for (int cs = TISOCK_CHARSET_ASCII; cs <= TISOCK_CHARSET_UTF16LE; cs++)
+			assert_int_equal(tisock_codec_encode_string(dest, 0, bad[i].s,
+								    (ssize_t)bad[i].n, cs), -EILSEQ);
+		assert_int_equal(tisock_buffer_get(dest, 0), 0);	/* untouched */
+		errno = 0;
+		assert_null(tisock_buffer_from_string(bad[i].s, (ssize_t)bad[i].n,
+						      TISOCK_CHARSET_UTF8));
+		assert_int_equal(errno, EILSEQ);
+		tisock_buffer_free(src);
+	}
+	/* The edges that are valid stay so: U+10FFFF, U+FFFF, U+0000 inside. */
+	src = bytes("\xf4\x8f\xbf\xbf\xef\xbf\xbf\0z", 9);
+	s = tisock_codec_decode_string(src, 0, TISOCK_ALL, TISOCK_CHARSET_UTF8, &len);
+	assert_non_null(s);
+	assert_int_equal(len, 9);
+	assert_memory_equal(s, "\xf4\x8f\xbf\xbf\xef\xbf\xbf\0z", 9);
+	free(s);
+	assert_int_equal(tisock_codec_encode_string(dest, 0, "\xf4\x8f\xbf\xbf", 4,
+						    TISOCK_CHARSET_UTF16BE), 4);
+	assert_memory_equal(tisock_buffer_cdata(dest), "\xdb\xff\xdf\xff", 4);
+	tisock_buffer_free(src);
+	tisock_buffer_free(dest);
+}
+
 static void
 names(void **state)
 {
@@ -322,6 +382,7 @@ main(void)
 		cmocka_unit_test(long_beyond_2_53),
 		cmocka_unit_test(encode_strings),
 		cmocka_unit_test(decode_strings),
+		cmocka_unit_test(strict_utf8),
 		cmocka_unit_test(names),
 		cmocka_unit_test(defaults),
 	};

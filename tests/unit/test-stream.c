@@ -179,6 +179,46 @@ fd_streams(void **state)
 	tisock_buffer_free(got);
 }
 
+/*
+ * The buffer under a READ stream shrinks past the stream's position
+ * (its length set lower, or released): the stream is at its end (-1), as
+ * Android's BufferStream, and never reads past the buffer.  Before, the
+ * bytes left were computed as length - position, unsigned: it read far
+ * past the end (a crash on a released buffer).  A WRITE stream over it
+ * goes on at its position, the buffer growing zero-filled to it.
+ */
+static void
+buffer_shrunk_under_stream(void **state)
+{
+	tisock_buffer *src = tisock_buffer_create(20), *dst = tisock_buffer_create(16);
+	tisock_stream *st;
+
+	(void)state;
+	tisock_buffer_fill(src, 'x', 0, TISOCK_ALL);
+	st = tisock_stream_create(src, TISOCK_MODE_READ);
+	assert_int_equal(tisock_stream_read(st, dst, 0, 10), 10);
+	assert_int_equal(tisock_buffer_set_length(src, 5), 0);
+	assert_int_equal(tisock_stream_read(st, dst, 0, TISOCK_ALL), -1);
+	tisock_buffer_release(src);
+	assert_int_equal(tisock_stream_read(st, dst, 0, TISOCK_ALL), -1);
+	assert_int_equal(tisock_buffer_set_length(src, 12), 0);	/* grown again: 2 more */
+	assert_int_equal(tisock_stream_read(st, dst, 0, TISOCK_ALL), 2);
+	tisock_stream_free(st);
+
+	tisock_buffer_set_length(src, 8);
+	tisock_buffer_fill(src, 'y', 0, TISOCK_ALL);
+	st = tisock_stream_create(src, TISOCK_MODE_WRITE);
+	assert_int_equal(tisock_stream_write(st, dst, 0, 6), 6);
+	tisock_buffer_release(src);
+	assert_int_equal(tisock_stream_write(st, dst, 2, 2), 2);	/* at 6: 0-filled before */
+	assert_int_equal(tisock_buffer_length(src), 8);
+	assert_int_equal(tisock_buffer_get(src, 0), 0);
+	assert_int_equal(tisock_buffer_get(src, 6), 'x');
+	tisock_stream_free(st);
+	tisock_buffer_free(src);
+	tisock_buffer_free(dst);
+}
+
 int
 main(void)
 {
@@ -188,6 +228,7 @@ main(void)
 		cmocka_unit_test(read_all_and_write_stream),
 		cmocka_unit_test(pump),
 		cmocka_unit_test(fd_streams),
+		cmocka_unit_test(buffer_shrunk_under_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

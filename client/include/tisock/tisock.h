@@ -165,7 +165,9 @@ const struct tisock_error *tisock_client_last_error(const tisock_client *c);
  * The raw JSON-RPC escape hatch: calls method with params_json (an object,
  * or NULL) and waits.  On success returns 0 and, when ret_result_json is
  * given, the result as JSON text to free().  A daemon error returns its
- * mapped errno (see tisock_client_last_error for the details).  Blocks.
+ * mapped errno (see tisock_client_last_error for the details).  A file
+ * descriptor that comes with the answer (tcp.channel's) is closed: use
+ * tisock_tcp_channel for that.  Blocks.
  */
 int		 tisock_client_call(tisock_client *c, const char *method, const char *params_json,
 		     char **ret_result_json);
@@ -291,7 +293,13 @@ ssize_t		 tisock_tcp_read(tisock_tcp *s, tisock_buffer *buf, size_t offset, ssiz
 /* Writes buf[offset, +length).  Blocks until every byte is handed to the kernel. */
 ssize_t		 tisock_tcp_write(tisock_tcp *s, const tisock_buffer *buf, size_t offset,
 		     ssize_t length);
-/* The same without blocking: cb runs from tisock_client_dispatch.  0 or -errno. */
+/*
+ * The same without blocking: cb runs from tisock_client_dispatch.  Any
+ * size: a read takes what has come, up to 16 MiB; a write's bytes are
+ * copied at once and go as one request per 4 MiB (the last one's id is
+ * tisock_client_last_request_id()), cb running once, when the last is
+ * answered or the first fails.  0 or -errno.
+ */
 int		 tisock_tcp_read_async(tisock_tcp *s, tisock_buffer *buf, size_t offset,
 		     ssize_t length, tisock_stream_cb cb, void *userdata);
 int		 tisock_tcp_write_async(tisock_tcp *s, const tisock_buffer *buf, size_t offset,
@@ -412,11 +420,13 @@ ssize_t		 tisock_stream_write(tisock_stream *st, const tisock_buffer *buf, size_
  * Operations on one stream complete in the order they were asked for.
  * On a socket stream these are tisock_tcp_read_async / _write_async
  * (a write's bytes are copied at once).  On a buffer or fd stream, buf
- * must stay valid until cb runs; a buffer stream's operation happens at
- * the next dispatch, an fd stream's when the fd is ready.  A callback
- * may free the stream; closing a buffer or fd stream ends its pending
- * operations with -EBADF.  Closing or freeing a socket stream detaches
- * it: the socket's operations in flight complete with no source.
+ * must stay valid until cb runs (a read's buffer, on any stream, shrunk
+ * below its range meanwhile fails it with -EINVAL); a buffer stream's
+ * operation happens at the next dispatch, an fd stream's when the fd is
+ * ready.  A callback may free the stream; closing a buffer or fd stream
+ * ends its pending operations with -EBADF.  Closing or freeing a socket
+ * stream detaches it: the socket's operations in flight complete with no
+ * source.
  */
 int		 tisock_stream_read_async(tisock_stream *st, tisock_buffer *buf, size_t offset,
 		     ssize_t length, tisock_stream_cb cb, void *userdata);
@@ -561,14 +571,17 @@ int		 tisock_codec_decode_integer(const tisock_buffer *src, size_t position, int
 /*
  * Encodes the UTF-8 string s (len bytes, TISOCK_ALL: strlen) in charset
  * at dest[position]; never grows dest.  Returns position + bytes written,
- * -EINVAL when it does not fit, -EILSEQ when s cannot be encoded.
+ * -EINVAL when it does not fit, -EILSEQ when s is not valid UTF-8 (RFC
+ * 3629: no overlongs, surrogates or code points past U+10FFFF) or cannot
+ * be encoded in charset.
  */
 ssize_t		 tisock_codec_encode_string(tisock_buffer *dest, size_t position, const char *s,
 		     ssize_t len, int charset);
 /*
  * Decodes src[position, +length) from charset into a NUL-terminated UTF-8
  * string (free() it); *ret_len, when given, gets its length.  NULL with
- * errno EINVAL or EILSEQ.
+ * errno EINVAL or EILSEQ (bytes not valid in charset; UTF-8 as RFC 3629
+ * has it, so the string returned is always valid UTF-8).
  */
 char		*tisock_codec_decode_string(const tisock_buffer *src, size_t position,
 		     ssize_t length, int charset, size_t *ret_len);
