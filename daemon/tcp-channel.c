@@ -2,8 +2,7 @@
  * tcp-channel: tcp.channel, bulk bytes without JSON.
  *
  * The client gets one end of an AF_UNIX stream socketpair (passed with
- * SCM_RIGHTS on the answer's line; both ends' send buffers enlarged for
- * throughput); the daemon relays between the other end and the TCP
+ * SCM_RIGHTS on the answer's line); the daemon relays between the other end and the TCP
  * socket, both ways.  Each direction takes turns in the daemon's run
  * queue (flow.c): one receive into the daemon's scratch buffer, sent on
  * at once; only what the destination does not take is kept, in a buffer
@@ -17,6 +16,15 @@
  * socket's JSON reads, writes and pump are refused (-32002 "channel").
  * Passing the client's end and answering tcp.channel are the layer
  * above's (rpc-tcp-channel.c).
+ *
+ * Buffers: a channel the layer above grants it (within its owner's and
+ * the daemon's budgets) gets both ends' send buffers enlarged for
+ * throughput, TCP_CHANNEL_SNDBUF each, forced past the admin's wmem_max;
+ * any other keeps the kernel's defaults.  A granted channel counts
+ * TCP_CHANNEL_GRANT on its owner's account (and so on its uid's) and on
+ * the engine's total, from its start until our end is closed, whatever
+ * ends it: queued in the client's end, that memory is the kernel's, and
+ * only the grant bounds it.
  */
 #include "config.h"
 
@@ -32,10 +40,11 @@
 #include "tcp.h"
 #include "tcp-tls.h"
 
-#define CHANNEL_SNDBUF	(4 << 20)	/* socketpair send buffers, both ends */
-
 struct tcp_channel {
 	int		 fd;		/* our end of the socketpair */
+	bool		 enlarged;	/* its buffers were granted (tcp_channel_new) */
+	struct flow_account *acct;	/* where the grant counts, once counted (or NULL) */
+	bool		 counted;	/* the grant is on acct and the engine's total */
 	ev_io		 rio, wio;	/* on fd */
 	struct tcp	*t;
 	struct flow_item up_item, down_item;	/* turns in the run queue */
@@ -47,6 +56,32 @@ struct tcp_channel {
 
 static bool channel_update(struct tcp_channel *ch);
 
+/* An enlarged channel of t starts counting its grant (on t's owner's account). */
+static void
+grant_count(struct tcp_channel *ch, struct tcp *t)
+{
+	if (!ch->enlarged || ch->counted)
+		return;
+	ch->acct = t->owner ? t->owner->acct : NULL;
+	if (ch->acct)
+		flow_channel_add(ch->acct, TCP_CHANNEL_GRANT);
+	t->eng->channel_bytes += TCP_CHANNEL_GRANT;
+	ch->counted = true;
+}
+
+/* Its daemon end is closing: the grant is given back. */
+static void
+grant_release(struct tcp_channel *ch, struct tcp_engine *eng)
+{
+	if (!ch->counted)
+		return;
+	if (ch->acct)
+		flow_channel_sub(ch->acct, TCP_CHANNEL_GRANT);
+	eng->channel_bytes = eng->channel_bytes > TCP_CHANNEL_GRANT ?
+		eng->channel_bytes - TCP_CHANNEL_GRANT : 0;
+	ch->counted = false;
+}
+
 /* Frees ch; the socketpair end is closed (the client sees EOF, or a reset). */
 static void
 channel_free(struct tcp_channel *ch)
@@ -57,6 +92,7 @@ channel_free(struct tcp_channel *ch)
 	ev_io_stop(loop, &ch->wio);
 	flow_cancel(&ch->up_item);
 	flow_cancel(&ch->down_item);
+	grant_release(ch, ch->t->eng);
 	(void) close(ch->fd);
 	ch->t->channel = NULL;
 	free(ch->up);
@@ -347,7 +383,7 @@ on_channel_writable(struct ev_loop *loop, ev_io *w, int revents)
 static void
 size_buffers(int fd)
 {
-	int v = CHANNEL_SNDBUF;
+	int v = TCP_CHANNEL_SNDBUF;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
 		(void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
@@ -378,10 +414,12 @@ tcp_channel_busy(const struct tcp *t)
 /*
  * A new channel, not yet attached: *client_end is the client's end of its
  * socketpair (blocking: status flags travel with the fd), for the layer
- * above to pass on.  Returns 0, or -errno.
+ * above to pass on; enlarged: the layer above granted it enlarged
+ * buffers (counted once attached), else both ends keep the kernel's
+ * defaults.  Returns 0, or -errno.
  */
 int
-tcp_channel_new(struct tcp_channel **chp, int *client_end)
+tcp_channel_new(struct tcp_channel **chp, int *client_end, bool enlarged)
 {
 	struct tcp_channel *ch;
 	int sv[2];
@@ -389,8 +427,10 @@ tcp_channel_new(struct tcp_channel **chp, int *client_end)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	(void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	size_buffers(sv[0]);
-	size_buffers(sv[1]);
+	if (enlarged) {
+		size_buffers(sv[0]);
+		size_buffers(sv[1]);
+	}
 	ch = calloc(1, sizeof(*ch));
 	if (!ch) {
 		(void) close(sv[0]);
@@ -398,6 +438,7 @@ tcp_channel_new(struct tcp_channel **chp, int *client_end)
 		return -ENOMEM;
 	}
 	ch->fd = sv[0];
+	ch->enlarged = enlarged;
 	*chp = ch;
 	*client_end = sv[1];
 	return 0;
@@ -421,6 +462,7 @@ tcp_channel_attach(struct tcp *t, struct tcp_channel *ch)
 	ch->t = t;
 	ch->up_item.run = turn_up;
 	ch->down_item.run = turn_down;
+	grant_count(ch, t);
 	ch->down_eof = t->eof;	/* the peer may have closed already */
 	t->channel = ch;
 	if (t->owner)
@@ -457,6 +499,21 @@ tcp_channel_image(const struct tcp *t, struct tcp_channel_image *im)
 	im->down_eof = ch->down_eof;
 	im->up_done = ch->up_done;
 	im->down_done = ch->down_done;
+	im->enlarged = ch->enlarged;
+}
+
+/*
+ * Whether an adopted end, of an image that does not say, has enlarged
+ * buffers (the kernel reports twice what was set).
+ */
+static bool
+adopted_enlarged(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 &&
+	       (unsigned)v >= TCP_CHANNEL_SNDBUF;
 }
 
 /* A copy of n bytes at p, or NULL for none; *ok false without memory. */
@@ -503,6 +560,8 @@ tcp_channel_adopt(struct tcp *t, const struct tcp_channel_image *im)
 	ch->down_eof = im->down_eof;
 	ch->up_done = im->up_done;
 	ch->down_done = im->down_done;
+	ch->enlarged = im->enlarged > 0 || (im->enlarged < 0 && adopted_enlarged(ch->fd));
+	grant_count(ch, t);	/* counted again by this process */
 	ch->t = t;
 	ch->up_item.run = turn_up;
 	ch->down_item.run = turn_down;
