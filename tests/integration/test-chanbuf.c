@@ -16,7 +16,9 @@
  *  - the owner vanishing with enlarged channels open gives them back;
  *  - a live upgrade keeps the count (daemon.info before and after; the
  *    new process refuses a third enlarged channel and gives the adopted
- *    ones back when they close).
+ *    ones back when they close);
+ *  - a reload lowering uid-channel-buffer-bytes to 8 MiB applies to new
+ *    channels: the ones open keep their grant.
  *
  * Every wait has a deadline.
  */
@@ -392,6 +394,33 @@ test_other_uid(int root, int *bcf, int *bpf)
 	return b;
 }
 
+/*
+ * A reload (SIGHUP to pid) lowers uid-channel-buffer-bytes to 8 MiB while
+ * ctl's uid holds 16 MiB: what is open keeps its grant.
+ */
+static void
+reload_lower(int ctl, pid_t pid)
+{
+	char path[128];
+	long long reloads = info(ctl, "counters", "reloads");
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tisockd.conf", sp.dir);
+	f = fopen(path, "w");
+	if (!f || pid <= 0) {
+		check(0, "the config rewritten");
+		return;
+	}
+	fputs("[limits]\nuid-channel-buffer-bytes = 8388608\nchannel-buffer-bytes = 25165824\n"
+	      "[daemon]\nfd-store = no\n", f);
+	fclose(f);
+	kill(pid, SIGHUP);
+	check(await_info(ctl, "counters", "reloads", reloads + 1) == reloads + 1 &&
+	      info(ctl, "limits", "uidChannelBufferBytes") == 8 * MIB, "a reload lowers the limit");
+	check(info(ctl, "user", "channelBufferBytes") == UID_BUDGET,
+	      "the channels open keep their grant (16 MiB)");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -464,10 +493,18 @@ main(int argc, char **argv)
 			(void) recv(ncf[0], got, 5, 0);
 		check(memcmp(got, "hello", 5) == 0, "an adopted channel still relays");
 	}
+	reload_lower(ctl2, (pid_t)newpid);
 	for (int i = 0; i < 3; i++)
 		channel_end(&ncf[i], &npf[i], i == 0);
 	v = await_info(ctl2, "user", "channelBufferBytes", 0);
 	check(v == 0, "the adopted channels give their grants back when they end");
+	ncf[0] = channel_open(ctl2, &npf[0]);
+	ncf[1] = channel_open(ctl2, &npf[1]);
+	check(ncf[0] >= 0 && sndbuf(ncf[0]) >= ENLARGED && ncf[1] >= 0 && sndbuf(ncf[1]) < ENLARGED,
+	      "then one new channel is enlarged under the lowered limit, not two");
+	for (int i = 0; i < 2; i++)
+		channel_end(&ncf[i], &npf[i], false);
+	check(await_info(ctl2, "user", "channelBufferBytes", 0) == 0, "and gives it back");
 	for (int i = 0; i < 2; i++)
 		if (bcf[i] >= 0)
 			channel_end(&bcf[i], &bpf[i], false);
