@@ -2,8 +2,8 @@
  * tcp-channel: tcp.channel, bulk bytes without JSON.
  *
  * The client gets one end of an AF_UNIX stream socketpair (passed with
- * SCM_RIGHTS on the answer's line); the daemon relays between the other end and the TCP
- * socket, both ways.  Each direction takes turns in the daemon's run
+ * SCM_RIGHTS on the answer's line); the daemon relays between the other
+ * end and the TCP socket, both ways.  Each direction takes turns in the daemon's run
  * queue (flow.c): one receive into the daemon's scratch buffer, sent on
  * at once; only what the destination does not take is kept, in a buffer
  * of that size allocated then and given back once it is out, and the
