@@ -17,10 +17,13 @@
  * Passing the client's end and answering tcp.channel are the layer
  * above's (rpc-tcp-channel.c).
  *
- * Buffers: a channel the layer above grants it (within its owner's and
- * the daemon's budgets) gets both ends' send buffers enlarged for
- * throughput, TCP_CHANNEL_SNDBUF each, forced past the admin's wmem_max;
- * any other keeps the kernel's defaults.  A granted channel counts
+ * Buffers, sized for throughput past the admin's wmem_max: the client's
+ * end sends into a buffer as large as a TCP socket's may grow
+ * (net.ipv4.tcp_wmem, at most TCP_CHANNEL_SNDBUF), as what it holds is
+ * what the client itself wrote.  Our end's, which holds what the daemon
+ * relayed and the client has not read, is TCP_CHANNEL_SNDBUF only on a
+ * channel the layer above grants it (within its owner's and the daemon's
+ * budgets), the kernel's default otherwise.  A granted channel counts
  * TCP_CHANNEL_GRANT on its owner's account (and so on its uid's) and on
  * the engine's total, from its start until our end is closed, whatever
  * ends it: queued in the client's end, that memory is the kernel's, and
@@ -31,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -379,12 +383,32 @@ on_channel_writable(struct ev_loop *loop, ev_io *w, int revents)
 	flow_ready(ch->t->eng->flow, &ch->down_item);
 }
 
-/* Socketpair buffers sized for throughput (the forced size needs CAP_NET_ADMIN). */
-static void
-size_buffers(int fd)
+/*
+ * The largest send buffer a TCP socket may grow to here (the third value
+ * of net.ipv4.tcp_wmem), read once; TCP_CHANNEL_SNDBUF when unknown.
+ */
+static int
+tcp_wmem_max(void)
 {
-	int v = TCP_CHANNEL_SNDBUF;
+	static int max;
+	FILE *f;
+	long a, b, c;
 
+	if (max > 0)
+		return max;
+	max = TCP_CHANNEL_SNDBUF;
+	if ((f = fopen("/proc/sys/net/ipv4/tcp_wmem", "re"))) {
+		if (fscanf(f, "%ld %ld %ld", &a, &b, &c) == 3 && c > 0 && c < max)
+			max = (int)c;
+		fclose(f);
+	}
+	return max;
+}
+
+/* A send buffer of v bytes on fd (forcing past wmem_max needs CAP_NET_ADMIN). */
+static void
+size_buffer(int fd, int v)
+{
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
 		(void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 }
@@ -427,10 +451,15 @@ tcp_channel_new(struct tcp_channel **chp, int *client_end, bool enlarged)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	(void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	if (enlarged) {
-		size_buffers(sv[0]);
-		size_buffers(sv[1]);
-	}
+	/*
+	 * What the client writes and the daemon has not relayed yet is
+	 * queued by the client's own writes: its end may hold what a TCP
+	 * socket of its own could.  What the daemon queues for the client
+	 * is the daemon's doing: its end is enlarged only when granted.
+	 */
+	size_buffer(sv[1], tcp_wmem_max());
+	if (enlarged)
+		size_buffer(sv[0], TCP_CHANNEL_SNDBUF);
 	ch = calloc(1, sizeof(*ch));
 	if (!ch) {
 		(void) close(sv[0]);

@@ -316,11 +316,14 @@ bool		 tcp_accept_hand(struct tcp *t, int fd, const struct sockaddr_storage *ss,
 /* tcp-channel.c */
 const char	*tcp_channel_busy(const struct tcp *t);
 /*
- * A channel's socketpair send buffers when enlarged (both ends); what an
- * enlarged channel counts against its owner's and the daemon's budgets.
+ * A channel's socketpair send buffers when enlarged: the client's end
+ * always (at most what a TCP socket's send buffer may grow to), the
+ * daemon's end when granted; what a granted channel counts against its
+ * owner's and the daemon's budgets: the daemon's end, what the daemon
+ * can queue for a client that does not read.
  */
 #define TCP_CHANNEL_SNDBUF	(4u << 20)
-#define TCP_CHANNEL_GRANT	(2 * (size_t)TCP_CHANNEL_SNDBUF)
+#define TCP_CHANNEL_GRANT	(2 * (size_t)TCP_CHANNEL_SNDBUF)	/* the kernel doubles SO_SNDBUF */
 int		 tcp_channel_new(struct tcp_channel **chp, int *client_end, bool enlarged);
 void		 tcp_channel_discard(struct tcp_channel *ch);
 void		 tcp_channel_attach(struct tcp *t, struct tcp_channel *ch);

@@ -1,10 +1,12 @@
 /*
  * test-chanbuf: the kernel buffers of data channels are budgeted, with a
- * real tisockd (uid-channel-buffer-bytes 16 MiB: two enlarged channels
+ * real tisockd (uid-channel-buffer-bytes 16 MiB: two granted channels
  * per uid; channel-buffer-bytes 24 MiB: three daemon-wide).
  *
- *  - of 6 channels of one client, the first 2 have enlarged send buffers
- *    (SO_SNDBUF of the received fd), the others the kernel's default;
+ *  - of 6 channels of one client, the first 2 are granted enlarged
+ *    buffers on the daemon's end (daemon.info user.channelBufferBytes
+ *    grows by 8 MiB with each), the others not; every client end's send
+ *    buffer is enlarged (SO_SNDBUF of the received fd);
  *    limitHitsBy.uidChannelBufferBytes counts the 4 downgrades;
  *  - a peer sending into every channel while the client reads nothing
  *    leaves at most the budget plus the default channels' buffers in
@@ -48,9 +50,9 @@
 #include "spawn.h"
 
 #define MIB		(1LL << 20)
-#define UID_BUDGET	(16 * MIB)
-#define ALL_BUDGET	(24 * MIB)
-#define ENLARGED	(4 * MIB)	/* what the daemon sets; the kernel reports twice that */
+#define GRANT		(8 * MIB)	/* a granted channel: its daemon end's buffer, as the kernel counts it */
+#define UID_BUDGET	(2 * GRANT)
+#define ALL_BUDGET	(3 * GRANT)
 #define NCH		6
 #define TOTAL		(12 * MIB)	/* sent into each channel */
 #define DEADLINE_MS	120000
@@ -169,6 +171,20 @@ channel_open(int ctl, int *peer)
 			return strstr(line, "\"fd\":true") ? fd : -1;
 	}
 	return -1;
+}
+
+/*
+ * channel_open, and whether the channel was granted enlarged buffers:
+ * ctl's user.channelBufferBytes grew by GRANT.  The client's end (or -1).
+ */
+static int
+channel_open_g(int ctl, int *peer, bool *granted)
+{
+	long long before = info(ctl, "user", "channelBufferBytes");
+	int fd = channel_open(ctl, peer);
+
+	*granted = fd >= 0 && info(ctl, "user", "channelBufferBytes") - before == GRANT;
+	return fd;
 }
 
 /* The bytes of channel ch from offset off. */
@@ -304,22 +320,24 @@ test_one_uid(int ctl, int *cf, int *pf)
 	long long deflt = 0, inq = 0, hits;
 	struct flowst st[NCH];
 	bool same = true;
-	int enlarged = 0;
+	int enlarged = 0, client_big = 0;
+	bool g[NCH];
 
 	for (int i = 0; i < NCH; i++) {
-		cf[i] = channel_open(ctl, &pf[i]);
+		cf[i] = channel_open_g(ctl, &pf[i], &g[i]);
 		if (cf[i] < 0 || pf[i] < 0) {
 			check(0, "channel %d opened", i);
 			return;
 		}
-		enlarged += sndbuf(cf[i]) >= ENLARGED;
+		enlarged += g[i];
+		client_big += sndbuf(cf[i]) > default_sndbuf();
 	}
 	deflt = (NCH - 2) * default_sndbuf();
-	check(sndbuf(cf[0]) >= ENLARGED && sndbuf(cf[1]) >= ENLARGED && enlarged == 2,
-	      "of %d channels the first 2 are enlarged (SO_SNDBUF %ld, %ld), %d in all", NCH,
-	      sndbuf(cf[0]), sndbuf(cf[1]), enlarged);
-	check(sndbuf(cf[2]) == default_sndbuf(), "the others keep the kernel's default (%ld)",
-	      sndbuf(cf[2]));
+	check(g[0] && g[1] && enlarged == 2, "of %d channels the first 2 are granted enlarged "
+	      "buffers on the daemon's end, %d in all", NCH, enlarged);
+	check(client_big == NCH, "every client end sends into an enlarged buffer (%d of %d; "
+	      "SO_SNDBUF %ld against the default %ld)", client_big, NCH, sndbuf(cf[2]),
+	      default_sndbuf());
 	hits = info(ctl, "limitHitsBy", "uidChannelBufferBytes");
 	check(hits == NCH - 2, "limitHitsBy.uidChannelBufferBytes counts the %d downgrades (%lld)",
 	      NCH - 2, hits);
@@ -359,10 +377,9 @@ test_one_uid(int ctl, int *cf, int *pf)
 	channel_end(&cf[1], &pf[1], false);
 	check(await_info(ctl, "user", "channelBufferBytes", 0) == 0,
 	      "closing the enlarged channels (reset, EOF both ways) gives their grant back");
-	cf[0] = channel_open(ctl, &pf[0]);
-	cf[1] = channel_open(ctl, &pf[1]);
-	check(cf[0] >= 0 && sndbuf(cf[0]) >= ENLARGED && cf[1] >= 0 && sndbuf(cf[1]) >= ENLARGED,
-	      "the next new channels are enlarged again");
+	cf[0] = channel_open_g(ctl, &pf[0], &g[0]);
+	cf[1] = channel_open_g(ctl, &pf[1], &g[1]);
+	check(cf[0] >= 0 && g[0] && cf[1] >= 0 && g[1], "the next new channels are granted again");
 }
 
 /*
@@ -373,6 +390,7 @@ static int
 test_other_uid(int root, int *bcf, int *bpf)
 {
 	int b;
+	bool g0, g1;
 
 	(void) chmod(sp.dir, 0755);
 	(void) chmod(sp.socket, 0666);
@@ -381,15 +399,13 @@ test_other_uid(int root, int *bcf, int *bpf)
 		check(0, "a control connection as uid 60101");
 		return -1;
 	}
-	bcf[0] = channel_open(b, &bpf[0]);
-	check(bcf[0] >= 0 && sndbuf(bcf[0]) >= ENLARGED,
-	      "uid 60101 gets an enlarged channel while uid 0 is at its budget");
-	bcf[1] = channel_open(b, &bpf[1]);
-	check(bcf[1] >= 0 && sndbuf(bcf[1]) < ENLARGED,
-	      "its second is not: the daemon-wide 24 MiB are granted");
+	bcf[0] = channel_open_g(b, &bpf[0], &g0);
+	check(bcf[0] >= 0 && g0, "uid 60101 gets an enlarged channel while uid 0 is at its budget");
+	bcf[1] = channel_open_g(b, &bpf[1], &g1);
+	check(bcf[1] >= 0 && !g1, "its second is not: the daemon-wide 24 MiB are granted");
 	check(info(root, "limitHitsBy", "channelBufferBytes") == 1,
 	      "limitHitsBy.channelBufferBytes counts it");
-	check(info(b, "user", "channelBufferBytes") == 8 * MIB,
+	check(info(b, "user", "channelBufferBytes") == GRANT,
 	      "uid 60101 sees its own 8 MiB in daemon.info");
 	return b;
 }
@@ -416,7 +432,7 @@ reload_lower(int ctl, pid_t pid)
 	fclose(f);
 	kill(pid, SIGHUP);
 	check(await_info(ctl, "counters", "reloads", reloads + 1) == reloads + 1 &&
-	      info(ctl, "limits", "uidChannelBufferBytes") == 8 * MIB, "a reload lowers the limit");
+	      info(ctl, "limits", "uidChannelBufferBytes") == GRANT, "a reload lowers the limit");
 	check(info(ctl, "user", "channelBufferBytes") == UID_BUDGET,
 	      "the channels open keep their grant (16 MiB)");
 }
@@ -431,6 +447,7 @@ main(int argc, char **argv)
 	int cf[NCH], pf[NCH], bcf[2] = { -1, -1 }, bpf[2] = { -1, -1 }, ncf[3], npf[3];
 	int ctl, ctl2, b = -1;
 	long long others = 0, before, user_before, newpid, v;
+	bool g[3];
 	const char *a;
 
 	if (argc < 2)
@@ -451,7 +468,7 @@ main(int argc, char **argv)
 
 	if (getuid() == 0) {
 		b = test_other_uid(ctl, bcf, bpf);
-		others = b >= 0 ? 8 * MIB : 0;
+		others = b >= 0 ? GRANT : 0;
 	} else {
 		printf("# skipped the second uid: not root\n");
 	}
@@ -466,9 +483,9 @@ main(int argc, char **argv)
 		close(cf[i]);
 		close(pf[i]);
 	}
-	ncf[0] = channel_open(ctl2, &npf[0]);
-	ncf[1] = channel_open(ctl2, &npf[1]);
-	check(ncf[0] >= 0 && ncf[1] >= 0 && sndbuf(ncf[0]) >= ENLARGED && sndbuf(ncf[1]) >= ENLARGED,
+	ncf[0] = channel_open_g(ctl2, &npf[0], &g[0]);
+	ncf[1] = channel_open_g(ctl2, &npf[1], &g[1]);
+	check(ncf[0] >= 0 && ncf[1] >= 0 && g[0] && g[1],
 	      "a new client of that uid gets enlarged channels again");
 
 	/* A live upgrade carries the channels: the new process counts them again. */
@@ -481,8 +498,8 @@ main(int argc, char **argv)
 	check(v == before && info(ctl2, "user", "channelBufferBytes") == user_before,
 	      "daemon.info after the upgrade: the same grants (%lld daemon-wide, before %lld)",
 	      v, before);
-	ncf[2] = channel_open(ctl2, &npf[2]);
-	check(ncf[2] >= 0 && sndbuf(ncf[2]) < ENLARGED,
+	ncf[2] = channel_open_g(ctl2, &npf[2], &g[2]);
+	check(ncf[2] >= 0 && !g[2],
 	      "the new process holds the uid to its budget with the adopted channels");
 	{
 		char got[8] = "";
@@ -498,9 +515,9 @@ main(int argc, char **argv)
 		channel_end(&ncf[i], &npf[i], i == 0);
 	v = await_info(ctl2, "user", "channelBufferBytes", 0);
 	check(v == 0, "the adopted channels give their grants back when they end");
-	ncf[0] = channel_open(ctl2, &npf[0]);
-	ncf[1] = channel_open(ctl2, &npf[1]);
-	check(ncf[0] >= 0 && sndbuf(ncf[0]) >= ENLARGED && ncf[1] >= 0 && sndbuf(ncf[1]) < ENLARGED,
+	ncf[0] = channel_open_g(ctl2, &npf[0], &g[0]);
+	ncf[1] = channel_open_g(ctl2, &npf[1], &g[1]);
+	check(ncf[0] >= 0 && g[0] && ncf[1] >= 0 && !g[1],
 	      "then one new channel is enlarged under the lowered limit, not two");
 	for (int i = 0; i < 2; i++)
 		channel_end(&ncf[i], &npf[i], false);
