@@ -34,6 +34,8 @@ struct conf {
 	uint64_t	 uid_notify;		/* the same over a uid's connections */
 	uint64_t	 uid_input;		/* unfinished input lines held per uid */
 	uint64_t	 input;			/* the same, daemon-wide */
+	uint64_t	 uid_channel_buffer;	/* enlarged channel buffers granted per uid */
+	uint64_t	 channel_buffer;	/* the same, daemon-wide */
 	uint64_t	 connect_timeout_ms;	/* default connect timeout; 0: none */
 	uint64_t	 happy_eyeballs_delay_ms;	/* stagger between raced attempts */
 	uint64_t	 linger_ms;		/* flush bound at close */

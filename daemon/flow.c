@@ -134,6 +134,8 @@ flow_account_done(struct flow_account *a)
 	flow_output_set(a, 0);
 	if (a->pending_write)
 		flow_pending_sub(a, a->pending_write);
+	if (a->channel_bytes)
+		flow_channel_sub(a, a->channel_bytes);	/* (its channels close right after) */
 	while (flow_queue_pop(&a->stalled))
 		;
 	a->parent = NULL;
@@ -162,6 +164,21 @@ flow_pending_sub(struct flow_account *a, size_t n)
 {
 	for (; a; a = a->parent)
 		a->pending_write = a->pending_write > n ? a->pending_write - n : 0;
+}
+
+/* Enlarged channel buffers granted to a (and so to its ancestors), or given back. */
+void
+flow_channel_add(struct flow_account *a, size_t n)
+{
+	for (; a; a = a->parent)
+		a->channel_bytes += n;
+}
+
+void
+flow_channel_sub(struct flow_account *a, size_t n)
+{
+	for (; a; a = a->parent)
+		a->channel_bytes = a->channel_bytes > n ? a->channel_bytes - n : 0;
 }
 
 /* Whether a's sockets may read: under its output limit, and its parent under its own. */

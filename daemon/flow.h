@@ -65,12 +65,15 @@ void	 flow_queue_remove(struct flow_item *it);
 
 /*
  * What a client, or a uid over all its clients, has queued: output
- * (answers, notifications, batches) and bytes accepted for writing.  A
+ * (answers, notifications, batches) and bytes accepted for writing; and
+ * the kernel buffer bytes granted to its data channels beyond the
+ * defaults (held until the channel's daemon end is closed).  A
  * client's account has its uid's as parent and passes every change on.
  */
 struct flow_account {
 	size_t			 output;
 	size_t			 pending_write;
+	size_t			 channel_bytes;	/* enlarged channel buffers granted (tcp-channel.c) */
 	size_t			 notify_limit;	/* its sockets stop reading at this much output */
 	struct flow_queue	 stalled;	/* sockets waiting for this account's room */
 	struct flow_account	*parent;
@@ -82,6 +85,8 @@ void	 flow_account_done(struct flow_account *a);
 void	 flow_output_set(struct flow_account *a, size_t now);
 void	 flow_pending_add(struct flow_account *a, size_t n);
 void	 flow_pending_sub(struct flow_account *a, size_t n);
+void	 flow_channel_add(struct flow_account *a, size_t n);
+void	 flow_channel_sub(struct flow_account *a, size_t n);
 bool	 flow_has_room(const struct flow_account *a);
 bool	 flow_contended(const struct flow_account *a);
 struct flow_account *flow_stall(struct flow_account *a, struct flow_item *it);

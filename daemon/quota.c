@@ -30,6 +30,8 @@ static const char *const names[_QL_MAX] = {
 	[QL_UID_INPUT_BYTES] = "uidInputBytes",
 	[QL_INPUT_BYTES] = "inputBytes",
 	[QL_CLIENT_BUDGET_BYTES] = "clientBudgetBytes",
+	[QL_UID_CHANNEL_BUFFER_BYTES] = "uidChannelBufferBytes",
+	[QL_CHANNEL_BUFFER_BYTES] = "channelBufferBytes",
 };
 
 const char *

@@ -58,6 +58,8 @@ enum quota_limit {
 	QL_UID_INPUT_BYTES,	/* unfinished lines held for a uid */
 	QL_INPUT_BYTES,		/* the same, daemon-wide */
 	QL_CLIENT_BUDGET_BYTES,	/* batch requests refused while its answers are over the budget */
+	QL_UID_CHANNEL_BUFFER_BYTES,	/* channels given default buffers: not refusals */
+	QL_CHANNEL_BUFFER_BYTES,
 	_QL_MAX,
 };
 

@@ -39,6 +39,7 @@ write_user(struct proto_jw *w, const struct ctl *c)
 		       c->acct.pending_write);
 	proto_jw_kuint(w, "queuedOutputBytes", u ? quota_uid_output(u) : proto_buf_used(&c->out));
 	proto_jw_kuint(w, "inputBytes", u ? u->input_bytes : c->input_held);
+	proto_jw_kuint(w, "channelBufferBytes", u ? u->acct.channel_bytes : c->acct.channel_bytes);
 	proto_jw_obj_end(w);
 }
 
@@ -93,6 +94,8 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "uidNotifyBytes", cf->uid_notify);
 		proto_jw_kuint(&w, "uidInputBytes", cf->uid_input);
 		proto_jw_kuint(&w, "inputBytes", cf->input);
+		proto_jw_kuint(&w, "uidChannelBufferBytes", cf->uid_channel_buffer);
+		proto_jw_kuint(&w, "channelBufferBytes", cf->channel_buffer);
 		proto_jw_obj_end(&w);
 		write_user(&w, call->ctl);
 		proto_jw_kstr(&w, "scope", ctl_privileged(call->ctl) ? "all" : "user");
@@ -118,6 +121,7 @@ rpc_daemon_info(struct rpc_call *call, const union proto_args *args)
 		proto_jw_kuint(&w, "reloads", k->reloads);
 		proto_jw_kuint(&w, "policyDenials", k->policy_denials);
 		proto_jw_kuint(&w, "inputBytes", d->input_bytes);
+		proto_jw_kuint(&w, "channelBufferBytes", d->eng.channel_bytes);
 		proto_jw_kuint(&w, "lingerResets", k->linger_resets);
 		proto_jw_kuint(&w, "undeliveredBytes", k->undelivered_bytes);
 		proto_jw_kuint(&w, "tlsHandshakes", k->tls_handshakes);

@@ -1,7 +1,10 @@
 /*
  * rpc-tcp-channel: the handler of tcp.channel.  The relay itself is the
  * engine's (tcp-channel.c); here the client's end of the socketpair is
- * passed on the answer's line.
+ * passed on the answer's line, and whether the channel gets enlarged
+ * buffers is decided: within its uid's and the daemon's channel buffer
+ * budgets it does, beyond them it keeps the kernel's defaults (counted
+ * in limitHitsBy as a pause would be: nothing is refused).
  */
 #include "config.h"
 
@@ -9,10 +12,34 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "daemon.h"
 #include "proto-errors.h"
+#include "quota.h"
 #include "rpc.h"
 #include "rpc-handlers.h"
 #include "tcp.h"
+
+/*
+ * Whether a new channel of c may have enlarged buffers: its uid's grants
+ * (its own when it has no quota user) and the daemon's stay within their
+ * budgets.  A downgrade is counted under the budget that caused it.
+ */
+static bool
+grant_enlarged(struct ctl *c)
+{
+	struct daemon *d = c->d;
+	const struct flow_account *a = c->quser ? &c->quser->acct : &c->acct;
+
+	if (a->channel_bytes + TCP_CHANNEL_GRANT > d->conf.uid_channel_buffer) {
+		quota_count_pause(d, QL_UID_CHANNEL_BUFFER_BYTES);
+		return false;
+	}
+	if (d->eng.channel_bytes + TCP_CHANNEL_GRANT > d->conf.channel_buffer) {
+		quota_count_pause(d, QL_CHANNEL_BUFFER_BYTES);
+		return false;
+	}
+	return true;
+}
 
 /*
  * tcp.channel.  The socket must be connected with no read, write or pump
@@ -49,7 +76,7 @@ rpc_tcp_channel(struct rpc_call *call, const union proto_args *args)
 			.state = proto_state_name(tcp_proto_state(t)), .reason = busy });
 		return 0;
 	}
-	r = tcp_channel_new(&ch, &client_end);
+	r = tcp_channel_new(&ch, &client_end, grant_enlarged(call->ctl));
 	if (r < 0)
 		return r;
 	if (ctl_pass_fd(call->ctl, client_end) < 0) {

@@ -2,9 +2,8 @@
  * tcp-channel: tcp.channel, bulk bytes without JSON.
  *
  * The client gets one end of an AF_UNIX stream socketpair (passed with
- * SCM_RIGHTS on the answer's line; both ends' send buffers enlarged for
- * throughput); the daemon relays between the other end and the TCP
- * socket, both ways.  Each direction takes turns in the daemon's run
+ * SCM_RIGHTS on the answer's line); the daemon relays between the other
+ * end and the TCP socket, both ways.  Each direction takes turns in the daemon's run
  * queue (flow.c): one receive into the daemon's scratch buffer, sent on
  * at once; only what the destination does not take is kept, in a buffer
  * of that size allocated then and given back once it is out, and the
@@ -17,12 +16,25 @@
  * socket's JSON reads, writes and pump are refused (-32002 "channel").
  * Passing the client's end and answering tcp.channel are the layer
  * above's (rpc-tcp-channel.c).
+ *
+ * Buffers, sized for throughput past the admin's wmem_max: the client's
+ * end sends into a buffer as large as a TCP socket's may grow
+ * (net.ipv4.tcp_wmem, at most TCP_CHANNEL_SNDBUF), as what it holds is
+ * what the client itself wrote.  Our end's, which holds what the daemon
+ * relayed and the client has not read, is TCP_CHANNEL_SNDBUF only on a
+ * channel the layer above grants it (within its owner's and the daemon's
+ * budgets), the kernel's default otherwise.  A granted channel counts
+ * TCP_CHANNEL_GRANT on its owner's account (and so on its uid's) and on
+ * the engine's total, from its start until our end is closed, whatever
+ * ends it: queued in the client's end, that memory is the kernel's, and
+ * only the grant bounds it.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,10 +44,11 @@
 #include "tcp.h"
 #include "tcp-tls.h"
 
-#define CHANNEL_SNDBUF	(4 << 20)	/* socketpair send buffers, both ends */
-
 struct tcp_channel {
 	int		 fd;		/* our end of the socketpair */
+	bool		 enlarged;	/* its buffers were granted (tcp_channel_new) */
+	struct flow_account *acct;	/* where the grant counts, once counted (or NULL) */
+	bool		 counted;	/* the grant is on acct and the engine's total */
 	ev_io		 rio, wio;	/* on fd */
 	struct tcp	*t;
 	struct flow_item up_item, down_item;	/* turns in the run queue */
@@ -47,6 +60,32 @@ struct tcp_channel {
 
 static bool channel_update(struct tcp_channel *ch);
 
+/* An enlarged channel of t starts counting its grant (on t's owner's account). */
+static void
+grant_count(struct tcp_channel *ch, struct tcp *t)
+{
+	if (!ch->enlarged || ch->counted)
+		return;
+	ch->acct = t->owner ? t->owner->acct : NULL;
+	if (ch->acct)
+		flow_channel_add(ch->acct, TCP_CHANNEL_GRANT);
+	t->eng->channel_bytes += TCP_CHANNEL_GRANT;
+	ch->counted = true;
+}
+
+/* Its daemon end is closing: the grant is given back. */
+static void
+grant_release(struct tcp_channel *ch, struct tcp_engine *eng)
+{
+	if (!ch->counted)
+		return;
+	if (ch->acct)
+		flow_channel_sub(ch->acct, TCP_CHANNEL_GRANT);
+	eng->channel_bytes = eng->channel_bytes > TCP_CHANNEL_GRANT ?
+		eng->channel_bytes - TCP_CHANNEL_GRANT : 0;
+	ch->counted = false;
+}
+
 /* Frees ch; the socketpair end is closed (the client sees EOF, or a reset). */
 static void
 channel_free(struct tcp_channel *ch)
@@ -57,6 +96,7 @@ channel_free(struct tcp_channel *ch)
 	ev_io_stop(loop, &ch->wio);
 	flow_cancel(&ch->up_item);
 	flow_cancel(&ch->down_item);
+	grant_release(ch, ch->t->eng);
 	(void) close(ch->fd);
 	ch->t->channel = NULL;
 	free(ch->up);
@@ -343,12 +383,32 @@ on_channel_writable(struct ev_loop *loop, ev_io *w, int revents)
 	flow_ready(ch->t->eng->flow, &ch->down_item);
 }
 
-/* Socketpair buffers sized for throughput (the forced size needs CAP_NET_ADMIN). */
-static void
-size_buffers(int fd)
+/*
+ * The largest send buffer a TCP socket may grow to here (the third value
+ * of net.ipv4.tcp_wmem), read once; TCP_CHANNEL_SNDBUF when unknown.
+ */
+static int
+tcp_wmem_max(void)
 {
-	int v = CHANNEL_SNDBUF;
+	static int max;
+	FILE *f;
+	long a, b, c;
 
+	if (max > 0)
+		return max;
+	max = TCP_CHANNEL_SNDBUF;
+	if ((f = fopen("/proc/sys/net/ipv4/tcp_wmem", "re"))) {
+		if (fscanf(f, "%ld %ld %ld", &a, &b, &c) == 3 && c > 0 && c < max)
+			max = (int)c;
+		fclose(f);
+	}
+	return max;
+}
+
+/* A send buffer of v bytes on fd (forcing past wmem_max needs CAP_NET_ADMIN). */
+static void
+size_buffer(int fd, int v)
+{
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
 		(void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 }
@@ -378,10 +438,12 @@ tcp_channel_busy(const struct tcp *t)
 /*
  * A new channel, not yet attached: *client_end is the client's end of its
  * socketpair (blocking: status flags travel with the fd), for the layer
- * above to pass on.  Returns 0, or -errno.
+ * above to pass on; enlarged: the layer above granted it enlarged
+ * buffers (counted once attached), else both ends keep the kernel's
+ * defaults.  Returns 0, or -errno.
  */
 int
-tcp_channel_new(struct tcp_channel **chp, int *client_end)
+tcp_channel_new(struct tcp_channel **chp, int *client_end, bool enlarged)
 {
 	struct tcp_channel *ch;
 	int sv[2];
@@ -389,8 +451,15 @@ tcp_channel_new(struct tcp_channel **chp, int *client_end)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	(void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	size_buffers(sv[0]);
-	size_buffers(sv[1]);
+	/*
+	 * What the client writes and the daemon has not relayed yet is
+	 * queued by the client's own writes: its end may hold what a TCP
+	 * socket of its own could.  What the daemon queues for the client
+	 * is the daemon's doing: its end is enlarged only when granted.
+	 */
+	size_buffer(sv[1], tcp_wmem_max());
+	if (enlarged)
+		size_buffer(sv[0], TCP_CHANNEL_SNDBUF);
 	ch = calloc(1, sizeof(*ch));
 	if (!ch) {
 		(void) close(sv[0]);
@@ -398,6 +467,7 @@ tcp_channel_new(struct tcp_channel **chp, int *client_end)
 		return -ENOMEM;
 	}
 	ch->fd = sv[0];
+	ch->enlarged = enlarged;
 	*chp = ch;
 	*client_end = sv[1];
 	return 0;
@@ -421,6 +491,7 @@ tcp_channel_attach(struct tcp *t, struct tcp_channel *ch)
 	ch->t = t;
 	ch->up_item.run = turn_up;
 	ch->down_item.run = turn_down;
+	grant_count(ch, t);
 	ch->down_eof = t->eof;	/* the peer may have closed already */
 	t->channel = ch;
 	if (t->owner)
@@ -457,6 +528,21 @@ tcp_channel_image(const struct tcp *t, struct tcp_channel_image *im)
 	im->down_eof = ch->down_eof;
 	im->up_done = ch->up_done;
 	im->down_done = ch->down_done;
+	im->enlarged = ch->enlarged;
+}
+
+/*
+ * Whether an adopted end, of an image that does not say, has enlarged
+ * buffers (the kernel reports twice what was set).
+ */
+static bool
+adopted_enlarged(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 &&
+	       (unsigned)v >= TCP_CHANNEL_SNDBUF;
 }
 
 /* A copy of n bytes at p, or NULL for none; *ok false without memory. */
@@ -503,6 +589,8 @@ tcp_channel_adopt(struct tcp *t, const struct tcp_channel_image *im)
 	ch->down_eof = im->down_eof;
 	ch->up_done = im->up_done;
 	ch->down_done = im->down_done;
+	ch->enlarged = im->enlarged > 0 || (im->enlarged < 0 && adopted_enlarged(ch->fd));
+	grant_count(ch, t);	/* counted again by this process */
 	ch->t = t;
 	ch->up_item.run = turn_up;
 	ch->down_item.run = turn_down;

@@ -59,6 +59,7 @@ struct tcp_engine {
 	struct tcp_list		 paused;	/* listeners whose accept waits for fds */
 	struct tcp_tls_engine	*tls;		/* client context, sessions */
 	struct tcp_list		 to_flush;	/* writes queued, to send in tcp_engine_flush() */
+	size_t			 channel_bytes;	/* enlarged channel buffers granted, all owners */
 };
 
 /*
@@ -238,6 +239,7 @@ struct tcp_channel_image {
 	const char	*up, *down;	/* held bytes not yet taken by the destination */
 	size_t		 up_len, down_len;
 	bool		 up_eof, down_eof, up_done, down_done;
+	int		 enlarged;	/* its buffers were granted: 1, 0, -1 unknown (ask the fd) */
 };
 
 /* tcp-io.c, turns of flow.c */
@@ -313,7 +315,16 @@ bool		 tcp_accept_hand(struct tcp *t, int fd, const struct sockaddr_storage *ss,
 
 /* tcp-channel.c */
 const char	*tcp_channel_busy(const struct tcp *t);
-int		 tcp_channel_new(struct tcp_channel **chp, int *client_end);
+/*
+ * A channel's socketpair send buffers when enlarged: the client's end
+ * always (at most what a TCP socket's send buffer may grow to), the
+ * daemon's end when granted; what a granted channel counts against its
+ * owner's and the daemon's budgets: the daemon's end, what the daemon
+ * can queue for a client that does not read.
+ */
+#define TCP_CHANNEL_SNDBUF	(4u << 20)
+#define TCP_CHANNEL_GRANT	(2 * (size_t)TCP_CHANNEL_SNDBUF)	/* the kernel doubles SO_SNDBUF */
+int		 tcp_channel_new(struct tcp_channel **chp, int *client_end, bool enlarged);
 void		 tcp_channel_discard(struct tcp_channel *ch);
 void		 tcp_channel_attach(struct tcp *t, struct tcp_channel *ch);
 void		 tcp_channel_drop(struct tcp *t);

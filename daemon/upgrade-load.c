@@ -300,7 +300,9 @@ load_tcp(struct load *l, const cJSON *j)
 	if (ch) {
 		struct tcp_channel_image im = { .fd = (int)num(ch, "fd", -1),
 			.up_eof = flag(ch, "upEof"), .down_eof = flag(ch, "downEof"),
-			.up_done = flag(ch, "upDone"), .down_done = flag(ch, "downDone") };
+			.up_done = flag(ch, "upDone"), .down_done = flag(ch, "downDone"),
+			.enlarged = cJSON_GetObjectItemCaseSensitive(ch, "enlarged") ?
+				    flag(ch, "enlarged") : -1 };	/* (an older image: ask the fd) */
 		char *up = bytes(ch, "up", &im.up_len), *down = bytes(ch, "down", &im.down_len);
 		int r;
 

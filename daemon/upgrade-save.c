@@ -251,6 +251,7 @@ save_tcp(struct daemon *d, struct tcp *t, const char *where, struct upgrade_fds 
 		BOOL(cj, "downEof", ch.down_eof);
 		BOOL(cj, "upDone", ch.up_done);
 		BOOL(cj, "downDone", ch.down_done);
+		BOOL(cj, "enlarged", ch.enlarged > 0);
 	}
 	save_list(d, ops, &t->writes);
 	save_list(d, ops, &t->reads);

@@ -416,7 +416,9 @@ static const struct proto_field res_user[] = {
 	R("requests", PROTO_T_INT, REQ, "Its requests in flight."),
 	R("pendingWriteBytes", PROTO_T_INT, REQ, "Bytes accepted by tcp.write, not yet sent."),
 	R("queuedOutputBytes", PROTO_T_INT, REQ, "Answers and notifications queued for it."),
-	R("inputBytes", PROTO_T_INT, REQ, "Request bytes held in unfinished lines."), END
+	R("inputBytes", PROTO_T_INT, REQ, "Request bytes held in unfinished lines."),
+	R("channelBufferBytes", PROTO_T_INT, REQ, "Enlarged kernel buffer bytes granted to its "
+	  "open data channels (8 MiB each)."), END
 };
 static const struct proto_field res_last_restart[] = {
 	R("at", PROTO_T_INT, REQ, "When, milliseconds since the Unix epoch."),
