@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +164,28 @@ config_refused(const char *bin, const char *text)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 78;
 }
 
+/*
+ * Under a wrapper (valgrind) the daemon runs tens of times slower than
+ * any window: whether polling catches a request or a window runs out
+ * then says nothing about the code.  Those checks are only reported.
+ */
+static bool timed = true;
+
+static void __attribute__((format(printf, 2, 3)))
+check_timed(int ok, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (timed)
+		check(ok, "%s", what);
+	else
+		printf("-- %s: not asserted, the daemon runs under a wrapper\n", what);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -175,6 +199,7 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	alarm(300);
+	timed = !(getenv("TISOCK_DAEMON_WRAPPER") && *getenv("TISOCK_DAEMON_WRAPPER"));
 	snprintf(conf, sizeof(conf), "[daemon]\nbusy-poll-us = %d\n", MAX_US);
 	if (spawn_start(&off, bin, "", 0) < 0 || spawn_start(&on, bin, conf, 0) < 0) {
 		check(0, "both daemons start");
@@ -198,7 +223,7 @@ main(int argc, char **argv)
 			(caught = counter(fn, "busyPollCaught")) < 1; i++)
 		if (burst(fn, 200) != 200 || i == 0)
 			check(i == 0, "on: 200 requests answered");
-	check(caught >= 1, "on: requests back to back were caught while polling (%lld)", caught);
+	check_timed(caught >= 1, "on: requests back to back were caught while polling (%lld)", caught);
 
 	/* Traffic stops: the loop sleeps again. */
 	slept = counter(fn, "busyPollSlept");
@@ -207,7 +232,7 @@ main(int argc, char **argv)
 	idle = spawn_cpu_s(on.pid) - c0;
 	check(idle >= 0 && idle < 0.1, "on: idle for 500 ms after traffic, the daemon used %.1f ms "
 	      "of CPU (< 100; polling on would use most of 500)", idle * 1e3);
-	check(counter(fn, "busyPollSlept") > slept, "on: the window ran out and the loop slept");
+	check_timed(counter(fn, "busyPollSlept") > slept, "on: the window ran out and the loop slept");
 
 	/*
 	 * Requests PACED_US apart: the window grows until it catches them
@@ -220,11 +245,12 @@ main(int argc, char **argv)
 	for (int i = 0; i < 100 && spawn_now_ms() - t0 < 30000 &&
 			counter(fn, "busyPollCaught") - caught < 5; i++)
 		paced(fn, PACED_N, PACED_US);
-	check(counter(fn, "busyPollCaught") - caught >= 5, "on: requests %d us apart are caught once "
-	      "the window has grown (%lld)", PACED_US, counter(fn, "busyPollCaught") - caught);
+	check_timed(counter(fn, "busyPollCaught") - caught >= 5, "on: requests %d us apart are "
+		    "caught once the window has grown (%lld)", PACED_US,
+		    counter(fn, "busyPollCaught") - caught);
 	cost_off = sparse(&off, fo);
 	cost_on = sparse(&on, fn);
-	check(cost_on - cost_off < 0.03, "sparse requests: the polling daemon used %.1f ms of CPU, "
+	check_timed(cost_on - cost_off < 0.03, "sparse requests: the polling daemon used %.1f ms of CPU, "
 	      "the other %.1f ms (a window that did not shrink: +%d ms)", cost_on * 1e3,
 	      cost_off * 1e3, SPARSE_N * 640 / 1000);
 
