@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "client-wait.h"
@@ -39,4 +40,25 @@ client_listener(int *port, int rcvbuf)
 	getsockname(fd, (struct sockaddr *)&sin, &len);
 	*port = ntohs(sin.sin_port);
 	return fd;
+}
+
+static void
+on_connected(const struct tisock_tcp_event *ev)
+{
+	++*(int *)ev->userdata;
+}
+
+tisock_tcp *
+client_connected_pair(tisock_client *c, int *pfd, int deadline_ms)
+{
+	int port, lfd = client_listener(&port, 0), connected = 0;
+	tisock_tcp *s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = port,
+		.connected = on_connected, .userdata = &connected });
+
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	client_wait_flag(c, &connected, 1, deadline_ms);
+	*pfd = accept(lfd, NULL, NULL);
+	assert_true(*pfd >= 0);
+	close(lfd);
+	return s;
 }

@@ -304,3 +304,15 @@ spawn_count_fds(pid_t pid)
 	closedir(dp);
 	return n;
 }
+
+long long
+spawn_info_field(int fd, const char *obj, const char *key)
+{
+	const char *a = spawn_ask(fd, 900, "daemon.info", NULL), *p;
+	char k[64];
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = strstr(a, obj);
+	p = p ? strstr(p, k) : NULL;
+	return p ? atoll(p + strlen(k)) : -1;
+}

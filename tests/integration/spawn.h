@@ -33,6 +33,11 @@ void	spawn_send_all(int fd, const char *s, size_t n);
 const char *spawn_line(int fd, int timeout_ms);
 /* Sends a request line and returns its answer (static, skipping other lines). */
 const char *spawn_ask(int fd, int id, const char *method, const char *params);
+/*
+ * The integer after "key", inside the object opened by the text obj (such
+ * as "\"user\":{"), in the answer to daemon.info on fd; -1 when absent.
+ */
+long long spawn_info_field(int fd, const char *obj, const char *key);
 
 /* A "VmRSS:"-style figure (KiB) from /proc/PID/status, or -1. */
 long	spawn_status_kib(pid_t pid, const char *key);

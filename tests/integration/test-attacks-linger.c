@@ -34,19 +34,6 @@
 
 static struct spawned sp;
 
-/* The integer after "key": inside the object opened by "obj", in a daemon.info answer. */
-static long long
-info_field(int fd, const char *obj, const char *key)
-{
-	const char *a = spawn_ask(fd, 900, "daemon.info", NULL), *p;
-	char k[64];
-
-	snprintf(k, sizeof(k), "\"%s\":", key);
-	p = strstr(a, obj);
-	p = p ? strstr(p, k) : NULL;
-	return p ? atoll(p + strlen(k)) : -1;
-}
-
 /* Makes a listener on 127.0.0.1 with a small receive buffer; *port is its port. */
 static int
 slow_listener(int *port)
@@ -81,8 +68,8 @@ static bool
 uid_empty(int watcher)
 {
 	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end;) {
-		if (info_field(watcher, "\"user\":{", "pendingWriteBytes") == 0 &&
-		    info_field(watcher, "\"user\":{", "sockets") == 0)
+		if (spawn_info_field(watcher, "\"user\":{", "pendingWriteBytes") == 0 &&
+		    spawn_info_field(watcher, "\"user\":{", "sockets") == 0)
 			return true;
 		poll(NULL, 0, 20);
 	}
@@ -147,7 +134,7 @@ test_linger_pending(int watcher)
 	for (int i = 0; i < ROUNDS; i++)
 		total += write_and_leave(lfd, port, &peers[i]);
 	grown = spawn_status_kib(sp.pid, "VmRSS:") - rss0;
-	held = info_field(watcher, "\"user\":{", "pendingWriteBytes");
+	held = spawn_info_field(watcher, "\"user\":{", "pendingWriteBytes");
 	check(held >= PENDING / 2 && held <= PENDING, "after %d connections wrote to peers that do "
 	      "not read and left, their lingering sockets' %ld bytes count for the uid (limit %d)",
 	      ROUNDS, held, PENDING);
@@ -207,9 +194,9 @@ test_linger_sockets(int watcher)
 	}
 	check(made == USOCKETS, "three rounds of connections to peers that do not read, "
 	      "each leaving: %d sockets made (uid-sockets %d)", made, USOCKETS);
-	check(info_field(watcher, "\"user\":{", "sockets") == USOCKETS,
+	check(spawn_info_field(watcher, "\"user\":{", "sockets") == USOCKETS,
 	      "the lingering sockets count for the uid (%lld)",
-	      info_field(watcher, "\"user\":{", "sockets"));
+	      spawn_info_field(watcher, "\"user\":{", "sockets"));
 	reset_all(peers, npeers);
 	close(lfd);
 	check(uid_empty(watcher), "once their peers are gone, the uid holds nothing");
@@ -265,8 +252,8 @@ uid_settled(int watcher, char *user, size_t n, long long *sockets, long long *pe
 		const char *e = a ? strchr(a, '}') : NULL;
 
 		snprintf(user, n, "%.*s", e ? (int)(e - a + 1) : 0, a ? a : "");
-		*sockets = info_field(watcher, "\"user\":{", "sockets");
-		*pending = info_field(watcher, "\"user\":{", "pendingWriteBytes");
+		*sockets = spawn_info_field(watcher, "\"user\":{", "sockets");
+		*pending = spawn_info_field(watcher, "\"user\":{", "pendingWriteBytes");
 		if (*user && strcmp(user, last) == 0)
 			return;
 		snprintf(last, sizeof(last), "%s", user);
@@ -308,7 +295,7 @@ test_linger_upgrade(int watcher)
 	      s0, p0);
 	a = spawn_ask(watcher, 77, "daemon.upgrade", NULL);
 	check(strstr(a, "\"result\"") != NULL, "daemon.upgrade: %.200s", a);
-	pid = (pid_t)info_field(watcher, "\"result\":{", "pid");
+	pid = (pid_t)spawn_info_field(watcher, "\"result\":{", "pid");
 	uid_settled(watcher, u1, sizeof(u1), &s1, &p1);
 	check(s1 == s0 && p1 == p0, "after the upgrade the uid still counts them: sockets %lld "
 	      "(was %lld), pendingWriteBytes %lld (was %lld)", s1, s0, p1, p0);

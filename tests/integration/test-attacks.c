@@ -56,23 +56,10 @@
 
 static struct spawned sp;
 
-/* The integer after "key": inside the object opened by "obj", in a daemon.info answer. */
-static long long
-info_field(int fd, const char *obj, const char *key)
-{
-	const char *a = spawn_ask(fd, 900, "daemon.info", NULL), *p;
-	char k[64];
-
-	snprintf(k, sizeof(k), "\"%s\":", key);
-	p = strstr(a, obj);
-	p = p ? strstr(p, k) : NULL;
-	return p ? atoll(p + strlen(k)) : -1;
-}
-
 static long long
 counter(int fd, const char *key)
 {
-	return info_field(fd, "\"counters\":{", key);
+	return spawn_info_field(fd, "\"counters\":{", key);
 }
 
 /* Waits until counters.clients and .sockets are back to the given values. */
@@ -231,11 +218,11 @@ test_input_per_uid(int watcher)
 	      "%d connections of one uid with %d KiB unfinished lines: %d refused with "
 	      "-32005 uidInputBytes (at least %d)", NFLOOD, LINE_BYTES >> 10, refused,
 	      NFLOOD - UID_INPUT / LINE_BYTES);
-	check(info_field(watcher, "\"user\":{", "inputBytes") >= 0 &&
-	      info_field(watcher, "\"user\":{", "inputBytes") <= UID_INPUT &&
+	check(spawn_info_field(watcher, "\"user\":{", "inputBytes") >= 0 &&
+	      spawn_info_field(watcher, "\"user\":{", "inputBytes") <= UID_INPUT &&
 	      counter(watcher, "inputBytes") >= 0 && counter(watcher, "inputBytes") <= UID_INPUT,
 	      "the uid holds at most uid-input-bytes (%lld)",
-	      info_field(watcher, "\"user\":{", "inputBytes"));
+	      spawn_info_field(watcher, "\"user\":{", "inputBytes"));
 	if (spawn_rss_is_inflated())
 		printf("# RSS growth %ld KiB, not checked under valgrind or a sanitizer\n", grown);
 	else
@@ -244,7 +231,7 @@ test_input_per_uid(int watcher)
 		      UID_INPUT >> 10);
 	check(all_usable(fds, NFLOOD), "every connection is usable after its line ends");
 	check(counter(watcher, "inputBytes") == 0, "no input held afterwards");
-	check(info_field(watcher, "\"limitHitsBy\":{", "uidInputBytes") == refused,
+	check(spawn_info_field(watcher, "\"limitHitsBy\":{", "uidInputBytes") == refused,
 	      "limitHitsBy.uidInputBytes counts the refusals");
 }
 
@@ -353,7 +340,7 @@ test_batch_answers(int watcher)
 		      grown);
 	check(strstr(spawn_ask(fd, 2, "daemon.info", NULL), "\"result\"") != NULL,
 	      "the connection is usable after it");
-	check(info_field(watcher, "\"limitHitsBy\":{", "clientBudgetBytes") == refused,
+	check(spawn_info_field(watcher, "\"limitHitsBy\":{", "clientBudgetBytes") == refused,
 	      "limitHitsBy.clientBudgetBytes counts the refusals");
 	close(fd);
 }
@@ -443,7 +430,7 @@ test_eyeballs_uid(int watcher, int port)
 	spawn_send_all(fd, req, strlen(req));
 	/* Until the attempts fill the uid's limit, or the connect is over. */
 	for (long long end = spawn_now_ms() + DEADLINE_MS; spawn_now_ms() < end && seen < USOCK;) {
-		seen = info_field(watcher, "\"user\":{", "sockets");
+		seen = spawn_info_field(watcher, "\"user\":{", "sockets");
 		most = seen > most ? seen : most;
 		if (poll(&pfd, 1, 20) > 0)
 			break;
@@ -459,8 +446,8 @@ test_eyeballs_uid(int watcher, int port)
 	n = occurrences(a, "\"outcome\":");
 	check(strstr(a, "\"attempts\":[") && n >= 1 && n <= USOCK, "a connect to %d addresses "
 	      "that do not answer made %d attempts (uid-sockets = %d): %.160s", NADDRS, n, USOCK, a);
-	check(info_field(watcher, "\"user\":{", "sockets") == 1, "after it, the uid holds its one "
-	      "socket (%lld)", info_field(watcher, "\"user\":{", "sockets"));
+	check(spawn_info_field(watcher, "\"user\":{", "sockets") == 1, "after it, the uid holds its one "
+	      "socket (%lld)", spawn_info_field(watcher, "\"user\":{", "sockets"));
 	close(other);
 	close(fd);
 }

@@ -45,34 +45,6 @@
 
 #define DEADLINE_MS 10000
 
-static void
-on_connected(const struct tisock_tcp_event *ev)
-{
-	++*(int *)ev->userdata;
-}
-
-/* A socket of c connected to a loopback peer; *pfd gets the peer's end. */
-static tisock_tcp *
-connected_pair(tisock_client *c, int *pfd)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), connected = 0;
-	tisock_tcp *s;
-
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
-		.connected = on_connected, .userdata = &connected });
-	assert_int_equal(tisock_tcp_connect(s), 0);
-	client_wait_flag(c, &connected, 1, DEADLINE_MS);
-	*pfd = accept(lfd, NULL, NULL);
-	assert_true(*pfd >= 0);
-	close(lfd);
-	return s;
-}
-
 /* The number of fds this process has open. */
 static int
 count_fds(void)
@@ -140,7 +112,7 @@ channel_write_daemon_gone(void **state)
 	assert_int_equal(spawn_start(&other, spawn_bin, "[daemon]\nresolver-lookups = f\n", 0), 0);
 	c = tisock_client_open(other.socket);
 	assert_non_null(c);
-	s = connected_pair(c, &pfd);
+	s = client_connected_pair(c, &pfd, DEADLINE_MS);
 	st = tisock_tcp_channel_stream(s);
 	assert_non_null(st);
 	assert_int_equal(kill(other.pid, SIGKILL), 0);
@@ -177,8 +149,8 @@ raw_channel_fd_not_reused(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	s1 = connected_pair(c, &p1);
-	s2 = connected_pair(c, &p2);
+	s1 = client_connected_pair(c, &p1, DEADLINE_MS);
+	s2 = client_connected_pair(c, &p2, DEADLINE_MS);
 	before = count_fds();
 	snprintf(params, sizeof(params), "{\"socket\":%lld}", (long long)tisock_tcp_id(s1));
 	assert_int_equal(tisock_client_call(c, "tcp.channel", params, NULL), 0);
@@ -233,8 +205,8 @@ timed_out_channel_fd_not_reused(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	s1 = connected_pair(c, &p1);
-	s2 = connected_pair(c, &p2);
+	s1 = client_connected_pair(c, &p1, DEADLINE_MS);
+	s2 = client_connected_pair(c, &p2, DEADLINE_MS);
 	before = count_fds();
 	assert_int_equal(tisock_client_set_timeout(c, 300), 0);
 	assert_int_equal(kill(spawn_group.pid, SIGSTOP), 0);
@@ -360,7 +332,7 @@ free_socket_in_pump_handler(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	s = connected_pair(c, &pfd);
+	s = client_connected_pair(c, &pfd, DEADLINE_MS);
 	st = tisock_tcp_stream(s);
 	assert_int_equal(tisock_stream_pump(st, free_then_read, &k, 64, 1), 0);
 	assert_int_equal(send(pfd, "hello, chunk", 12, 0), 12);
@@ -443,7 +415,7 @@ async_io_any_size(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	s = connected_pair(c, &pfd);
+	s = client_connected_pair(c, &pfd, DEADLINE_MS);
 	/* A read into a buffer over 16 MiB: at most 16 MiB a time, as tisock_tcp_read. */
 	assert_int_equal(tisock_tcp_read_async(s, big, 0, TISOCK_ALL, on_io, &k), 0);
 	assert_int_equal(send(pfd, "abc", 3, 0), 3);
@@ -478,7 +450,7 @@ buffer_shrunk_under_read(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	s = connected_pair(c, &pfd);
+	s = client_connected_pair(c, &pfd, DEADLINE_MS);
 	assert_int_equal(tisock_tcp_read_async(s, b, 8, 8, on_io, &k), 0);
 	tisock_buffer_release(b);
 	assert_int_equal(send(pfd, "12345678", 8, 0), 8);

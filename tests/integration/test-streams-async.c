@@ -398,37 +398,6 @@ regular_file_pump(void **state)
 }
 
 static void
-on_connected(const struct tisock_tcp_event *ev)
-{
-	(*(int *)ev->userdata)++;
-}
-
-/*
- * A socket of c connected through the daemon to a loopback peer: returns
- * it, with the peer's end in *pfd (the listener is closed).
- */
-static tisock_tcp *
-connected_pair(tisock_client *c, int *pfd)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), connected = 0;
-	tisock_tcp *s;
-
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = ntohs(sin.sin_port),
-		.connected = on_connected, .userdata = &connected });
-	assert_int_equal(tisock_tcp_connect(s), 0);
-	client_wait_flag(c, &connected, 1, DEADLINE_MS);
-	*pfd = accept(lfd, NULL, NULL);
-	assert_true(*pfd >= 0);
-	close(lfd);
-	return s;
-}
-
-static void
 socket_streams(void **state)
 {
 	tisock_client *c = tisock_client_open(spawn_group.socket);
@@ -441,7 +410,7 @@ socket_streams(void **state)
 	char got[4];
 
 	(void)state;
-	s = connected_pair(c, &pfd);
+	s = client_connected_pair(c, &pfd, DEADLINE_MS);
 	st = tisock_tcp_stream(s);
 	assert_int_equal(tisock_stream_set_client(st, c), -EINVAL);	/* the socket's own */
 
@@ -500,7 +469,7 @@ daemon_goes_away(void **state)
 	assert_int_equal(spawn_start(&other, spawn_bin, "[daemon]\nresolver-lookups = f\n", 0), 0);
 	c = tisock_client_open(other.socket);
 	assert_non_null(c);
-	s = connected_pair(c, &pfd);
+	s = client_connected_pair(c, &pfd, DEADLINE_MS);
 	assert_int_equal(tisock_tcp_read_async(s, into, 0, TISOCK_ALL, on_event, &rl), 0);
 	assert_int_equal(pipe(p), 0);
 	in = tisock_stream_from_fd(p[0], TISOCK_MODE_READ);
@@ -548,7 +517,7 @@ socket_stream_freed_early(void **state)
 	tisock_tcp *s;
 
 	(void)state;
-	s = connected_pair(c, &pfd);
+	s = client_connected_pair(c, &pfd, DEADLINE_MS);
 	st = tisock_tcp_stream(s);
 	assert_int_equal(tisock_stream_read_async(st, into, 0, TISOCK_ALL, on_event, &rl), 0);
 	tisock_stream_free(st);
@@ -588,7 +557,7 @@ channel_stream(void **state)
 	(void)state;
 	for (size_t i = 0; i < 300000; i++)
 		tisock_buffer_data(out)[i] = (unsigned char)(i * 31 + 7);
-	s = connected_pair(c, &pfd);
+	s = client_connected_pair(c, &pfd, DEADLINE_MS);
 	st = tisock_tcp_channel_stream(s);
 	assert_non_null(st);
 	assert_true(tisock_stream_is_readable(st) && tisock_stream_is_writable(st));
