@@ -18,9 +18,9 @@
  * above's (rpc-tcp-channel.c).
  *
  * Buffers, sized for throughput past the admin's wmem_max: the client's
- * end sends into a buffer as large as a TCP socket's may grow
- * (net.ipv4.tcp_wmem, at most TCP_CHANNEL_SNDBUF), as what it holds is
- * what the client itself wrote.  Our end's, which holds what the daemon
+ * end sends into a buffer of TCP_CHANNEL_SNDBUF, the largest a TCP
+ * socket's may grow to by default (net.ipv4.tcp_wmem), as what it holds
+ * is what the client itself wrote.  Our end's, which holds what the daemon
  * relayed and the client has not read, is TCP_CHANNEL_SNDBUF only on a
  * channel the layer above grants it (within its owner's and the daemon's
  * budgets), the kernel's default otherwise.  A granted channel counts
@@ -34,7 +34,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -383,28 +382,6 @@ on_channel_writable(struct ev_loop *loop, ev_io *w, int revents)
 	flow_ready(ch->t->eng->flow, &ch->down_item);
 }
 
-/*
- * The largest send buffer a TCP socket may grow to here (the third value
- * of net.ipv4.tcp_wmem), read once; TCP_CHANNEL_SNDBUF when unknown.
- */
-static int
-tcp_wmem_max(void)
-{
-	static int max;
-	FILE *f;
-	long a, b, c;
-
-	if (max > 0)
-		return max;
-	max = TCP_CHANNEL_SNDBUF;
-	if ((f = fopen("/proc/sys/net/ipv4/tcp_wmem", "re"))) {
-		if (fscanf(f, "%ld %ld %ld", &a, &b, &c) == 3 && c > 0 && c < max)
-			max = (int)c;
-		fclose(f);
-	}
-	return max;
-}
-
 /* A send buffer of v bytes on fd (forcing past wmem_max needs CAP_NET_ADMIN). */
 static void
 size_buffer(int fd, int v)
@@ -454,10 +431,10 @@ tcp_channel_new(struct tcp_channel **chp, int *client_end, bool enlarged)
 	/*
 	 * What the client writes and the daemon has not relayed yet is
 	 * queued by the client's own writes: its end may hold what a TCP
-	 * socket of its own could.  What the daemon queues for the client
+	 * socket of its own could by default.  What the daemon queues for the client
 	 * is the daemon's doing: its end is enlarged only when granted.
 	 */
-	size_buffer(sv[1], tcp_wmem_max());
+	size_buffer(sv[1], TCP_CHANNEL_SNDBUF);
 	if (enlarged)
 		size_buffer(sv[0], TCP_CHANNEL_SNDBUF);
 	ch = calloc(1, sizeof(*ch));
