@@ -252,6 +252,16 @@ call_answered(tisock_client *c, struct lib_call *call, cJSON **ret_answer)
 	lib_call_finish(c, call);
 }
 
+/* Empties c's interrupt eventfd (what it says is in c->interrupted). */
+static void
+intr_drain(tisock_client *c)
+{
+	uint64_t v;
+
+	if (c->intrfd >= 0)
+		(void) !read(c->intrfd, &v, sizeof(v));
+}
+
 /*
  * Sends a request and waits for its answer, leaving every other message
  * for dispatch.  Returns 0 with *ret_answer (cJSON_Delete it; it may be
@@ -274,8 +284,10 @@ call_wait(tisock_client *c, enum proto_method_id m, const char *name,
 		lib_set_error(c, 0, "a local client has no daemon connection");
 		return -ENOTCONN;
 	}
-	if (m != PROTO_M_RPC_CANCEL)
+	if (m != PROTO_M_RPC_CANCEL) {
 		c->interrupted = 0;	/* an interrupt with no call waiting is forgotten */
+		intr_drain(c);
+	}
 	if (c->answer_fd >= 0) {
 		close(c->answer_fd);	/* its caller did not want it */
 		c->answer_fd = -1;
@@ -287,7 +299,8 @@ call_wait(tisock_client *c, enum proto_method_id m, const char *name,
 		return -ENOMEM;
 	}
 	for (;;) {
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
+				       { .fd = c->intrfd, .events = POLLIN } };
 		long long wait = -1;
 
 		if (call->answer) {
@@ -311,12 +324,14 @@ call_wait(tisock_client *c, enum proto_method_id m, const char *name,
 			return -ETIMEDOUT;
 		}
 		if (proto_buf_used(&c->out))
-			p.events |= POLLOUT;
-		if (poll(&p, 1, (int)wait) < 0 && errno != EINTR)
+			p[0].events |= POLLOUT;
+		if (poll(p, 2, (int)wait) < 0 && errno != EINTR)
 			break;
-		if (p.revents & POLLOUT)
+		if (p[1].revents & POLLIN)
+			intr_drain(c);	/* c->interrupted says the rest, at the top */
+		if (p[0].revents & POLLOUT)
 			(void) lib_flush(c);
-		if (p.revents & (POLLIN | POLLHUP | POLLERR) && lib_read_in(c, true) == -ENOMEM) {
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && lib_read_in(c, true) == -ENOMEM) {
 			lib_set_error(c, 0, "out of memory");
 			lib_call_finish(c, call);
 			return -ENOMEM;
@@ -509,8 +524,21 @@ tisock_client_last_request_id(const tisock_client *c)
 TISOCK_PUBLIC void
 tisock_client_interrupt(tisock_client *c)
 {
-	if (c)
-		c->interrupted = 1;
+	static const uint64_t one = 1;
+	int e = errno;
+
+	if (!c)
+		return;
+	c->interrupted = 1;
+	/*
+	 * Wakes the blocking call's poll(): a signal handled just before it
+	 * entered poll(), or an interrupt from another thread, would
+	 * otherwise wait for the daemon's next byte.  write(2) is
+	 * async-signal-safe; errno is the interrupted code's.
+	 */
+	if (c->intrfd >= 0)
+		(void) !write(c->intrfd, &one, sizeof(one));
+	errno = e;
 }
 
 TISOCK_PUBLIC int

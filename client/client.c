@@ -93,7 +93,7 @@ client_new(int fd)
 		return NULL;
 	}
 	c->fd = fd;
-	c->epfd = c->wakefd = c->answer_fd = -1;
+	c->epfd = c->wakefd = c->answer_fd = c->intrfd = -1;
 	c->next_id = 1;
 	c->inbox_max = CLIENT_INBOX_DEFAULT;
 	TAILQ_INIT(&c->calls);
@@ -105,7 +105,9 @@ client_new(int fd)
 	TAILQ_INIT(&c->sources);
 	c->err.message = "";
 	errno = 0;
-	if (client_epoll_init(c) < 0 || !(c->call_ids = proto_idmap_new()) ||
+	if (client_epoll_init(c) < 0 ||
+	    (c->intrfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    !(c->call_ids = proto_idmap_new()) ||
 	    !(c->socket_ids = proto_idmap_new()) ||
 	    (fd >= 0 && !(c->reader = proto_reader_new(CLIENT_MAX_LINE)))) {
 		e = errno ? errno : ENOMEM;
@@ -115,6 +117,8 @@ client_new(int fd)
 			close(c->epfd);
 		if (c->wakefd >= 0)
 			close(c->wakefd);
+		if (c->intrfd >= 0)
+			close(c->intrfd);
 		proto_idmap_free(c->call_ids);
 		proto_idmap_free(c->socket_ids);
 		free(c);
@@ -181,6 +185,7 @@ tisock_client_close(tisock_client *c)
 		close(c->fd);
 	close(c->epfd);
 	close(c->wakefd);
+	close(c->intrfd);
 	for (size_t i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	if (c->answer_fd >= 0)

@@ -88,6 +88,7 @@ struct tisock_client {
 	struct proto_buf	 out;		/* queued request lines */
 	int64_t			 next_id;
 	volatile sig_atomic_t	 interrupted;	/* tisock_client_interrupt() */
+	int			 intrfd;	/* eventfd: written by it, polled by blocking calls */
 	struct lib_call_list	 calls;		/* waiting for answers, in order */
 	struct proto_idmap	*call_ids;	/* id -> struct lib_call */
 	struct lib_call_list	 deadlines;	/* async calls with a deadline, earliest first */

@@ -184,7 +184,8 @@ int		 tisock_client_call(tisock_client *c, const char *method, const char *param
  * pending (unknown, or already answered: its answer stands); or a
  * negative errno.  Blocks.
  * tisock_client_interrupt() is async-signal-safe (call it from a SIGINT
- * handler): the blocking call then waiting on c cancels its request and
+ * handler, or from another thread): the blocking call then waiting on c,
+ * whether or not a signal broke its wait, cancels its request and
  * returns its answer, -ECANCELED with code -32800 when the cancel came
  * first.  With no blocking call waiting it is forgotten when the next
  * one starts.
