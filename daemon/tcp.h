@@ -171,7 +171,6 @@ struct tcp {
 	TAILQ_ENTRY(tcp)	 link;		/* owner's sockets/closed, orphans or graveyard */
 	TAILQ_ENTRY(tcp)	 pause_link;	/* eng->paused while accept_paused */
 	TAILQ_ENTRY(tcp)	 flush_link;	/* eng->to_flush while flush_on */
-	bool			 flush_on;	/* writes queued since the last flush */
 	struct tcp_engine	*eng;
 	struct tcp_owner	*owner;		/* NULL: orphan, lingering */
 	uint64_t		 id;		/* > 0, never reused */
@@ -180,6 +179,7 @@ struct tcp {
 	struct flow_item	 run_item;	/* in the run queue: bytes to move */
 	struct flow_item	 stall_item;	/* waiting for its owner's (or uid's) output room */
 	bool			 accept_paused;	/* listener waits for fds */
+	bool			 flush_on;	/* writes queued since the last flush */
 	enum {
 		TCP_IN_SOCKETS,			/* owner->sockets */
 		TCP_IN_CLOSED,			/* owner->closed */
