@@ -20,14 +20,16 @@
 #include "proto-errors.h"
 #include "tcp.h"
 
-#define TCP_WRITE_CHUNK (4u << 20)	/* bytes per tcp.write request */
-
+#define TCP_WRITE_CHUNK (4u << 20)	/* bytes per tcp.write request of a blocking write */
 /*
- * An async read or write in flight.  A write goes as one tcp.write per
- * TCP_WRITE_CHUNK, all queued at once (so its bytes are copied at once):
- * its calls share the op, which reports once, when the last chunk is
- * answered or the first one fails.
+ * The most an asynchronous write takes: one tcp.write, whose line (base64
+ * and framing) stays under the daemon's default max-message-bytes, 16 MiB.
+ * One request is accepted or refused whole; several sent at once could be
+ * refused in part (a budget), leaving a gap in the stream.
  */
+#define TCP_WRITE_ASYNC_MAX ((12u << 20) - (64u << 10))
+
+/* An async read or write in flight: one request. */
 struct io_op {
 	tisock_stream		*st;		/* the stream, for tisock_stream_*_async */
 	tisock_buffer		*buf;		/* where a read lands */
@@ -36,18 +38,14 @@ struct io_op {
 	void			*userdata;
 	void			(*drop)(void *userdata);	/* instead of cb when dropped */
 	bool			 called;	/* cb ran */
-	int			 refs;		/* calls holding it */
-	int			 pending;	/* calls not answered yet */
 };
 
-/* A call lets go of its operation; the last frees it, dropping one that never reported. */
+/* Frees an operation; one whose callback never ran is dropped. */
 static void
 io_op_free(void *ctx)
 {
 	struct io_op *op = ctx;
 
-	if (--op->refs > 0)
-		return;
 	if (!op->called && op->drop)
 		op->drop(op->userdata);
 	free(op);
@@ -200,8 +198,6 @@ io_done(tisock_client *c, struct lib_call *call, const cJSON *answer, bool is_re
 				       cJSON_GetObjectItemCaseSensitive(answer, "result"));
 	} else {
 		r = lib_answer_result(c, call, answer, PROTO_M_TCP_WRITE, &res);
-		if (r == 0 && --op->pending > 0)
-			return;		/* more chunks to be answered */
 		if (r == 0)
 			r = (ssize_t)op->length;
 	}
@@ -227,40 +223,13 @@ on_write(tisock_client *c, struct lib_call *call, const cJSON *answer)
 	io_done(c, call, answer, false);
 }
 
-/* Queues the tcp.write requests of op, TCP_WRITE_CHUNK bytes each.  0 or -errno. */
-static int
-write_chunks(tisock_tcp *s, struct io_op *op, const tisock_buffer *buf)
-{
-	size_t done = 0;
-
-	do {
-		size_t chunk = op->length - done < TCP_WRITE_CHUNK ? op->length - done
-								   : TCP_WRITE_CHUNK;
-		struct proto_tcp_write_args a = { .socket = s->id,
-			.data = { (const char *)tisock_buffer_cdata(buf) + op->offset + done,
-				  chunk } };
-		struct lib_call *call;
-		int r = lib_call_start(s->c, PROTO_M_TCP_WRITE, &a, on_write, s, LIB_CALL_DEADLINE,
-				       &call);
-
-		if (r < 0)
-			return r;
-		call->ctx = op;
-		call->ctx_free = io_op_free;
-		op->refs++;
-		op->pending++;
-		done += chunk;
-	} while (done < op->length);
-	return 0;
-}
-
 /*
  * Asynchronous read or write on s, reported as coming from st (may be
  * NULL).  A read takes at most PROTO_CHUNK_MAX bytes (a read may always
- * return fewer than asked).  A write's bytes are copied into its
- * requests at once; it gets the client's timeout.  drop (may be NULL) is
- * called instead of cb if the operation ends without it (the socket
- * freed).  Returns 0 or -errno.
+ * return fewer than asked); a write at most TCP_WRITE_ASYNC_MAX, its
+ * bytes copied into its request at once, with the client's timeout.
+ * drop (may be NULL) is called instead of cb if the operation ends
+ * without it (the socket freed).  Returns 0 or -errno.
  */
 int
 lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t offset,
@@ -276,6 +245,8 @@ lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t of
 		return -EINVAL;
 	if (is_read && n > PROTO_CHUNK_MAX)
 		n = PROTO_CHUNK_MAX;	/* one request: what came, up to 16 MiB */
+	if (!is_read && n > TCP_WRITE_ASYNC_MAX)
+		return -EINVAL;
 	if (s->state != TISOCK_CONNECTED)
 		return -ENOTCONN;
 	if (!is_read && s->shut_wr)
@@ -285,28 +256,22 @@ lib_tcp_io_async(tisock_tcp *s, tisock_stream *st, tisock_buffer *buf, size_t of
 		return -ENOMEM;
 	*op = (struct io_op){ .st = st, .buf = buf, .offset = offset, .length = n, .cb = cb,
 			      .userdata = userdata, .drop = drop };
-	if (!is_read) {
-		op->refs = 1;	/* ours, while queueing */
-		r = write_chunks(s, op, buf);
-		if (r < 0) {
-			/* Out of memory midway: chunks queued go unseen, the caller hears r. */
-			op->drop = NULL;
-			op->called = true;
-		}
-		io_op_free(op);
-		return r;
-	}
-	{
+	if (is_read) {
 		struct proto_tcp_read_args a = { .socket = s->id, .length = (int64_t)n,
 						 .timeout = -1 };
 
 		r = lib_call_start(s->c, PROTO_M_TCP_READ, &a, on_read, s, 0, &call);
+	} else {
+		struct proto_tcp_write_args a = { .socket = s->id,
+			.data = { (const char *)tisock_buffer_cdata(buf) + offset, n } };
+
+		r = lib_call_start(s->c, PROTO_M_TCP_WRITE, &a, on_write, s, LIB_CALL_DEADLINE,
+				   &call);
 	}
 	if (r < 0) {
 		free(op);
 		return r;
 	}
-	op->refs = 1;
 	call->ctx = op;
 	call->ctx_free = io_op_free;
 	return 0;

@@ -12,10 +12,14 @@
  *    that one (the socket's error callback did);
  *  - a pump handler that frees its socket still reads its chunk (the
  *    event's buffer was freed under it);
- *  - asynchronous reads and writes of any size, as Titanium's: a read
- *    into a buffer over 16 MiB reads what came (it was -EINVAL), a write
- *    of 12 MiB completes (its one request was over the daemon's line
- *    limit: no answer ever came) and so does one of 13 MiB (-EINVAL);
+ *  - asynchronous reads and writes at their bounds: a read into a buffer
+ *    over 16 MiB reads what came (it was -EINVAL); a write of the most
+ *    one request takes (12 MiB less 64 KiB) completes (near 12 MiB its
+ *    one request was over the daemon's line limit: no answer ever came),
+ *    and a larger one is -EINVAL at once;
+ *  - an asynchronous write refused for a byte budget reaches the peer
+ *    not at all (it went as several requests, one of which could be
+ *    written after others were refused: a gap in the stream);
  *  - a buffer shrunk under a pending asynchronous read (socket or fd
  *    stream): the read fails with -EINVAL instead of writing past it;
  *  - tisock_client_interrupt() that comes while a blocking call sleeps
@@ -410,7 +414,7 @@ big_async_write(tisock_client *c, tisock_tcp *s, int pfd, size_t n)
 }
 
 static void
-async_io_any_size(void **state)
+async_io_bounds(void **state)
 {
 	tisock_client *c = tisock_client_open(spawn_group.socket);
 	tisock_buffer *big = tisock_buffer_create((17u << 20) + 3);
@@ -430,11 +434,125 @@ async_io_any_size(void **state)
 	assert_int_equal(k.bytes, 3);
 	assert_memory_equal(tisock_buffer_cdata(big), "abc", 3);
 	tisock_buffer_free(big);
-	big_async_write(c, s, pfd, 12u << 20);
-	big_async_write(c, s, pfd, (13u << 20) + 7);
+	big_async_write(c, s, pfd, (12u << 20) - (64u << 10));
+	big = tisock_buffer_create((12u << 20) - (64u << 10) + 1);
+	assert_int_equal(tisock_tcp_write_async(s, big, 0, TISOCK_ALL, on_io, &k), -EINVAL);
+	tisock_buffer_free(big);
 	tisock_tcp_free(s);
 	tisock_client_close(c);
 	close(pfd);
+}
+
+static void
+on_connected_flag(const struct tisock_tcp_event *ev)
+{
+	++*(int *)ev->userdata;
+}
+
+/* The integer after "key": in a JSON text, or -1. */
+static long long
+json_int(const char *json, const char *key)
+{
+	char k[64];
+	const char *p;
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = json ? strstr(json, k) : NULL;
+	return p ? strtoll(p + strlen(k), NULL, 10) : -1;
+}
+
+/* A socket of c connected to a loopback peer with small buffers: the kernel takes little. */
+static tisock_tcp *
+small_pair(tisock_client *c, int *pfd)
+{
+	int port, lfd = client_listener(&port, 65536), connected = 0;
+	tisock_tcp *s = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = port,
+		.connected = on_connected_flag, .userdata = &connected });
+
+	assert_int_equal(tisock_tcp_connect(s), 0);
+	client_wait_flag(c, &connected, 1, DEADLINE_MS);
+	*pfd = accept(lfd, NULL, NULL);
+	assert_true(*pfd >= 0);
+	close(lfd);
+	assert_int_equal(tisock_tcp_set_options(s, &(struct tisock_tcp_socket_options){
+		.set = TISOCK_OPT_SEND_BUFFER_SIZE, .send_buffer_size = 65536 }), 0);
+	return s;
+}
+
+/*
+ * An asynchronous write of 10 MiB under uid-pending-write-bytes 6 MiB,
+ * 3 MiB of which another socket's write to a peer that does not read
+ * holds: it is refused (-32005).  The write fails, and its peer, reading
+ * all along, gets a prefix of it (here nothing).  When it went as
+ * requests of 4, 4 and 2 MiB sent at once, the 2 MiB one, under the
+ * limit, was written after the two refused, and the peer got bytes
+ * 8-10 MiB of the write as its first bytes, a gap in the stream that no
+ * error could locate.
+ */
+static void
+async_write_refused_no_gap(void **state)
+{
+	const size_t n = 10u << 20, fill = 3u << 20;
+	struct spawned sp;
+	tisock_client *c;
+	tisock_buffer *b = tisock_buffer_create(n), *fb = tisock_buffer_create(fill);
+	struct io_seen k = { 0 }, fk = { 0 };
+	static unsigned char got[65536];
+	char params[64];
+	size_t have = 0;
+	long long pending = -1, written = -1;
+	int bad = 0, pfd, fpfd;
+	tisock_tcp *s, *f;
+
+	(void)state;
+	assert_int_equal(spawn_start(&sp, spawn_bin, "[limits]\nuid-pending-write-bytes = 6291456\n",
+				     0), 0);
+	c = tisock_client_open(sp.socket);
+	assert_non_null(c);
+	f = small_pair(c, &fpfd);
+	s = small_pair(c, &pfd);
+	assert_int_equal(tisock_tcp_write_async(f, fb, 0, TISOCK_ALL, on_io, &fk), 0);
+	for (size_t i = 0; i < n; i++)
+		tisock_buffer_data(b)[i] = pattern(i);
+	assert_int_equal(tisock_tcp_write_async(s, b, 0, TISOCK_ALL, on_io, &k), 0);
+	/* The peer reads as the write goes, until it is over and every byte taken is in. */
+	snprintf(params, sizeof(params), "{\"socket\":%lld}", (long long)tisock_tcp_id(s));
+	for (long long end = spawn_now_ms() + 6 * DEADLINE_MS;
+	     !(k.calls && pending == 0 && written >= 0 && have == (size_t)written) &&
+	     spawn_now_ms() < end;) {
+		char *res = NULL;
+		ssize_t r = recv(pfd, got, sizeof(got), MSG_DONTWAIT);
+
+		for (ssize_t i = 0; i < r; i++)
+			bad += got[i] != pattern(have + (size_t)i);
+		if (r > 0) {
+			have += (size_t)r;
+			continue;
+		}
+		assert_true(tisock_client_dispatch(c, 10) >= 0);
+		if (!k.calls)
+			continue;
+		/* (Answered after every request sent before it: lines are handled in order.) */
+		assert_int_equal(tisock_client_call(c, "tcp.info", params, &res), 0);
+		pending = json_int(res, "pendingWriteBytes");
+		written = json_int(res, "bytesWritten");
+		free(res);
+	}
+	assert_int_equal(k.calls, 1);
+	assert_true(k.code != 0);	/* refused */
+	assert_int_equal(pending, 0);
+	assert_int_equal(have, (size_t)written);
+	assert_int_equal(bad, 0);	/* a prefix of the write, no gap */
+	assert_int_equal(have, 0);	/* its first request was the one refused */
+	assert_int_equal(fk.calls, 0);	/* (the other write still waits) */
+	tisock_tcp_free(s);
+	tisock_tcp_free(f);
+	tisock_client_close(c);
+	close(pfd);
+	close(fpfd);
+	tisock_buffer_free(b);
+	tisock_buffer_free(fb);
+	assert_int_equal(spawn_stop(&sp), 0);
 }
 
 /*
@@ -552,7 +670,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(timed_out_channel_fd_not_reused),
 		cmocka_unit_test(close_in_pump_at_reset),
 		cmocka_unit_test(free_socket_in_pump_handler),
-		cmocka_unit_test(async_io_any_size),
+		cmocka_unit_test(async_io_bounds),
+		cmocka_unit_test(async_write_refused_no_gap),
 		cmocka_unit_test(buffer_shrunk_under_read),
 		cmocka_unit_test(interrupt_without_signal),
 	};

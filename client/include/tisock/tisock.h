@@ -295,11 +295,11 @@ ssize_t		 tisock_tcp_read(tisock_tcp *s, tisock_buffer *buf, size_t offset, ssiz
 ssize_t		 tisock_tcp_write(tisock_tcp *s, const tisock_buffer *buf, size_t offset,
 		     ssize_t length);
 /*
- * The same without blocking: cb runs from tisock_client_dispatch.  Any
- * size: a read takes what has come, up to 16 MiB; a write's bytes are
- * copied at once and go as one request per 4 MiB (the last one's id is
- * tisock_client_last_request_id()), cb running once, when the last is
- * answered or the first fails.  0 or -errno.
+ * The same without blocking: cb runs from tisock_client_dispatch.  A
+ * read takes what has come, up to 16 MiB, whatever the buffer's size; a
+ * write's bytes are copied at once and go as one request, written or
+ * refused whole, so at most 12 MiB less 64 KiB (-EINVAL beyond: one
+ * request line stays under the daemon's max-message-bytes).  0 or -errno.
  */
 int		 tisock_tcp_read_async(tisock_tcp *s, tisock_buffer *buf, size_t offset,
 		     ssize_t length, tisock_stream_cb cb, void *userdata);
