@@ -18,9 +18,9 @@
  * above's (rpc-tcp-channel.c).
  *
  * Buffers, sized for throughput past the admin's wmem_max: the client's
- * end sends into a buffer of TCP_CHANNEL_SNDBUF, the largest a TCP
- * socket's may grow to by default (net.ipv4.tcp_wmem), as what it holds
- * is what the client itself wrote.  Our end's, which holds what the daemon
+ * end sends into a buffer of TCP_CHANNEL_SNDBUF (the figure of TCP's
+ * largest default send buffer, net.ipv4.tcp_wmem), as what it holds is
+ * what the client itself wrote.  Our end's, which holds what the daemon
  * relayed and the client has not read, is TCP_CHANNEL_SNDBUF only on a
  * channel the layer above grants it (within its owner's and the daemon's
  * budgets), the kernel's default otherwise.  A granted channel counts
@@ -430,9 +430,9 @@ tcp_channel_new(struct tcp_channel **chp, int *client_end, bool enlarged)
 	(void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	/*
 	 * What the client writes and the daemon has not relayed yet is
-	 * queued by the client's own writes: its end may hold what a TCP
-	 * socket of its own could by default.  What the daemon queues for the client
-	 * is the daemon's doing: its end is enlarged only when granted.
+	 * queued by the client's own writes, on its end.  What the daemon
+	 * queues for the client is the daemon's doing: its end is enlarged
+	 * only when granted.
 	 */
 	size_buffer(sv[1], TCP_CHANNEL_SNDBUF);
 	if (enlarged)

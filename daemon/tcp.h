@@ -317,7 +317,7 @@ bool		 tcp_accept_hand(struct tcp *t, int fd, const struct sockaddr_storage *ss,
 const char	*tcp_channel_busy(const struct tcp *t);
 /*
  * A channel's socketpair send buffers when enlarged: the client's end
- * always (what a TCP socket's send buffer may grow to by default), the
+ * always (the figure of TCP's largest default send buffer), the
  * daemon's end when granted; what a granted channel counts against its
  * owner's and the daemon's budgets: the daemon's end, what the daemon
  * can queue for a client that does not read.
