@@ -415,9 +415,10 @@ tcp_channel_busy(const struct tcp *t)
 /*
  * A new channel, not yet attached: *client_end is the client's end of its
  * socketpair (blocking: status flags travel with the fd), for the layer
- * above to pass on; enlarged: the layer above granted it enlarged
- * buffers (counted once attached), else both ends keep the kernel's
- * defaults.  Returns 0, or -errno.
+ * above to pass on; enlarged: the layer above granted our end an
+ * enlarged buffer (counted once attached), else it keeps the kernel's
+ * default (the client's end is enlarged either way).  Returns 0, or
+ * -errno.
  */
 int
 tcp_channel_new(struct tcp_channel **chp, int *client_end, bool enlarged)
