@@ -83,8 +83,7 @@ tcp_adopt_closed(struct tcp *t)
 
 	if (!o || t->where != TCP_IN_SOCKETS)
 		return;
-	TAILQ_REMOVE(&o->sockets, t, link);
-	o->nsockets--;
+	tcp_owner_unlink(t);
 	TAILQ_INSERT_TAIL(&o->closed, t, link);
 	t->where = TCP_IN_CLOSED;
 	o->nclosed++;

@@ -367,9 +367,7 @@ tcp_orphan(struct tcp *t)
 			flow_pending_add(t->gone_acct, t->pending_write_bytes);
 			eng->ev->acct_hold(eng->up, t->gone_acct, true);
 		}
-		tcp_connect_uncharge(t);
-		TAILQ_REMOVE(&c->sockets, t, link);
-		c->nsockets--;
+		tcp_owner_unlink(t);
 		free(t->gone_owner);
 		t->gone_owner = strdup(c->desc);
 		t->owner = NULL;

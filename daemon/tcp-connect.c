@@ -11,12 +11,10 @@
  * to connect wins and the others are closed.  Without racing they are
  * tried one after another in the resolver's order.  Every attempt is
  * recorded for the answer (struct tcp_attempt).  A connect leaves the
- * socket in state error when it fails.  An attempt besides the first in
- * flight is an fd more than the socket's own: at most TCP_TRIES_INFLIGHT
- * of them run at once, each counts for the socket's owner (ntries, among
- * its sockets for client-sockets and uid-sockets), and none is started
- * while the daemon or the owner is at a socket limit; the next waits for
- * a stagger or for one to end.
+ * socket in state error when it fails.  Each attempt in flight beyond
+ * the first is an fd more: at most TCP_TRIES_INFLIGHT run at once, each
+ * counts among its owner's sockets (ntries), and none starts while the
+ * daemon or the owner is at a socket limit.
  *
  * What only a connect needs lives in a struct tcp_connect, allocated
  * when the connect (or a listen's resolution) starts and freed when it
@@ -211,43 +209,42 @@ attempts_of(const struct tcp_connect *c)
 	return (struct tcp_attempts){ c->att, c->next };
 }
 
-/* The connect or listen failed: socket closed, state error, op failed. */
-void
-tcp_open_failed(struct tcp *t, const struct tcp_error *e, int r)
+/*
+ * Ends t's connect or listen: attempts in flight end with outcome, the op
+ * gets err; failed: the socket is closed in state error first.
+ */
+static void
+open_end(struct tcp *t, struct tcp_error err, enum tcp_outcome outcome, bool failed)
 {
-	struct tcp_error err = e ? *e : (struct tcp_error){ .sys_errno = -r };
 	struct tcp_op *op = t->connect_op;
 
 	if (t->conn) {
-		abandon(t->conn, r == -ETIMEDOUT ? TCP_OUTCOME_TIMEOUT : TCP_OUTCOME_CANCELLED);
+		abandon(t->conn, outcome);
 		err.attempts = attempts_of(t->conn);
 	}
-	tcp_close_fd(t, false);
-	tcp_set_state(t, TCP_STATE_ERROR);
+	if (failed) {
+		tcp_close_fd(t, false);
+		tcp_set_state(t, TCP_STATE_ERROR);
+	}
 	t->connect_op = NULL;
 	if (op)
 		t->eng->ev->op_failed(t, op, &err);
 	tcp_connect_free(t);
 }
 
-/*
- * The connect or listen is abandoned (the socket closes): it is answered
- * with e and the attempts in flight are cancelled.
- */
+/* The connect or listen failed: socket closed, state error, op failed. */
+void
+tcp_open_failed(struct tcp *t, const struct tcp_error *e, int r)
+{
+	open_end(t, e ? *e : (struct tcp_error){ .sys_errno = -r },
+		 r == -ETIMEDOUT ? TCP_OUTCOME_TIMEOUT : TCP_OUTCOME_CANCELLED, true);
+}
+
+/* The connect or listen is abandoned (the socket closes): answered with e. */
 void
 tcp_connect_cancel(struct tcp *t, const struct tcp_error *e)
 {
-	struct tcp_error err = *e;
-	struct tcp_op *op = t->connect_op;
-
-	if (t->conn) {
-		abandon(t->conn, TCP_OUTCOME_CANCELLED);
-		err.attempts = attempts_of(t->conn);
-	}
-	t->connect_op = NULL;
-	if (op)
-		t->eng->ev->op_failed(t, op, &err);
-	tcp_connect_free(t);
+	open_end(t, *e, TCP_OUTCOME_CANCELLED, false);
 }
 
 static void

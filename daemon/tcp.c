@@ -446,6 +446,18 @@ tcp_channel_reset(struct tcp *t)
 }
 
 /*
+ * t leaves its owner's open sockets (where it still is); its raced
+ * connect attempts stop counting there with it.
+ */
+void
+tcp_owner_unlink(struct tcp *t)
+{
+	tcp_connect_uncharge(t);
+	TAILQ_REMOVE(&t->owner->sockets, t, link);
+	t->owner->nsockets--;
+}
+
+/*
  * Moves a socket that has just become closed to its owner's closed list
  * (an orphan is forgotten instead).
  */
@@ -459,9 +471,7 @@ tcp_retire(struct tcp *t)
 		return;
 	}
 	assert(t->where == TCP_IN_SOCKETS);
-	tcp_connect_uncharge(t);
-	TAILQ_REMOVE(&c->sockets, t, link);
-	c->nsockets--;
+	tcp_owner_unlink(t);
 	TAILQ_INSERT_TAIL(&c->closed, t, link);
 	t->where = TCP_IN_CLOSED;
 	c->nclosed++;
@@ -487,9 +497,7 @@ tcp_forget(struct tcp *t)
 	tcp_close_fd(t, false);
 	switch (t->where) {
 	case TCP_IN_SOCKETS:
-		tcp_connect_uncharge(t);
-		TAILQ_REMOVE(&t->owner->sockets, t, link);
-		t->owner->nsockets--;
+		tcp_owner_unlink(t);
 		eng->ev->socket_closed(t->owner);
 		break;
 	case TCP_IN_CLOSED:

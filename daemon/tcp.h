@@ -267,6 +267,7 @@ bool		 tcp_op_cancel(struct tcp_op *op, uint64_t *written);
 void		 tcp_cancel_list(struct tcp_op_list *l, const struct tcp_error *e);
 void		 tcp_cancel_pending(struct tcp *t, const struct tcp_error *e);
 void		 tcp_fail_writes(struct tcp *t, const struct tcp_error *e);
+void		 tcp_owner_unlink(struct tcp *t);
 void		 tcp_retire(struct tcp *t);
 void		 tcp_forget(struct tcp *t);
 void		 tcp_sockopts_merge(struct tcp_sockopts *to, const struct tcp_sockopts *from);
