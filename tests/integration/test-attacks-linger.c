@@ -76,6 +76,27 @@ uid_empty(int watcher)
 	return false;
 }
 
+/* Writes n bytes of 'x' to socket s on fd with one tcp.write; whether it was refused. */
+static bool
+write_refused(int fd, long long s, size_t n)
+{
+	static char req[CHUNK + 256];
+	bool refused = false;
+	int k;
+
+	k = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tcp.write\","
+		     "\"params\":{\"socket\":%lld,\"text\":\"", s);
+	memset(req + k, 'x', n);
+	k += (int)n;
+	k += snprintf(req + k, sizeof(req) - (size_t)k, "\"}}\n{\"jsonrpc\":\"2.0\","
+		      "\"id\":\"sync\",\"method\":\"tcp.list\"}\n");
+	spawn_send_all(fd, req, (size_t)k);
+	for (const char *l = spawn_line(fd, DEADLINE_MS); *l && !strstr(l, "\"sync\"");
+	     l = spawn_line(fd, DEADLINE_MS))
+		refused = refused || strstr(l, "uidPendingWriteBytes");
+	return refused;
+}
+
 /*
  * One round: a new connection connects to a peer (lfd's) that never
  * reads, writes CHUNK after CHUNK until -32005 uidPendingWriteBytes (or
@@ -84,11 +105,10 @@ uid_empty(int watcher)
 static long
 write_and_leave(int lfd, int port, int *peer)
 {
-	static char req[CHUNK + 256];
 	char params[128];
 	long accepted = 0;
 	long long sock;
-	int fd = spawn_ctl_open(&sp), n;
+	int fd = spawn_ctl_open(&sp);
 	const char *a;
 
 	snprintf(params, sizeof(params), "{\"port\":%d,\"sendBufferSize\":4096}", port);
@@ -96,23 +116,8 @@ write_and_leave(int lfd, int port, int *peer)
 	*peer = strstr(a, "\"connected\"") ? accept(lfd, NULL, NULL) : -1;
 	a = strstr(a, "\"socket\":");
 	sock = a ? atoll(a + 9) : -1;
-	for (int i = 0; sock > 0 && i < 24; i++) {
-		bool refused = false;
-
-		n = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tcp.write\","
-			     "\"params\":{\"socket\":%lld,\"text\":\"", 100 + i, sock);
-		memset(req + n, 'x', CHUNK);
-		n += CHUNK;
-		n += snprintf(req + n, sizeof(req) - (size_t)n, "\"}}\n{\"jsonrpc\":\"2.0\","
-			      "\"id\":\"sync\",\"method\":\"tcp.list\"}\n");
-		spawn_send_all(fd, req, (size_t)n);
-		for (const char *l = spawn_line(fd, DEADLINE_MS); *l && !strstr(l, "\"sync\"");
-		     l = spawn_line(fd, DEADLINE_MS))
-			refused = refused || strstr(l, "uidPendingWriteBytes");
-		if (refused)
-			break;
+	for (int i = 0; sock > 0 && i < 24 && !write_refused(fd, sock, CHUNK); i++)
 		accepted += CHUNK;
-	}
 	close(fd);
 	return accepted;
 }
@@ -200,27 +205,6 @@ test_linger_sockets(int watcher)
 	reset_all(peers, npeers);
 	close(lfd);
 	check(uid_empty(watcher), "once their peers are gone, the uid holds nothing");
-}
-
-/* Writes n bytes of 'x' to socket s on fd with one tcp.write; whether it was refused. */
-static bool
-write_refused(int fd, long long s, size_t n)
-{
-	static char req[CHUNK + 256];
-	bool refused = false;
-	int k;
-
-	k = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tcp.write\","
-		     "\"params\":{\"socket\":%lld,\"text\":\"", s);
-	memset(req + k, 'x', n);
-	k += (int)n;
-	k += snprintf(req + k, sizeof(req) - (size_t)k, "\"}}\n{\"jsonrpc\":\"2.0\","
-		      "\"id\":\"sync\",\"method\":\"tcp.list\"}\n");
-	spawn_send_all(fd, req, (size_t)k);
-	for (const char *l = spawn_line(fd, DEADLINE_MS); *l && !strstr(l, "\"sync\"");
-	     l = spawn_line(fd, DEADLINE_MS))
-		refused = refused || strstr(l, "uidPendingWriteBytes");
-	return refused;
 }
 
 /* Connects fd to port; the socket (or -1), its peer accepted from lfd in *peer. */
