@@ -36,13 +36,14 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -605,19 +606,42 @@ buffer_shrunk_under_read(void **state)
 
 struct interrupter {
 	tisock_client	*c;
-	volatile int	 stop;
+	pid_t		 tid;		/* the thread making the blocking call */
+	volatile int	 stop;		/* the call returned */
 };
 
-/* Interrupts a->c every 50 ms (at most 200 times) until told to stop. */
+/* Whether thread tid of this process is asleep (state S in its stat). */
+static bool
+thread_asleep(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/*
+ * Each time a->tid is seen asleep (in the call's poll(), the only place
+ * it sleeps once the call has started), interrupts a->c, until the call
+ * returns; for at most 20 s.
+ */
 static void *
-interrupt_until_stopped(void *arg)
+interrupt_when_asleep(void *arg)
 {
 	struct interrupter *a = arg;
-	struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
 
-	for (int i = 0; i < 200 && !a->stop; i++) {
-		(void) nanosleep(&ts, NULL);
-		tisock_client_interrupt(a->c);
+	for (long long end = spawn_now_ms() + 20000; !a->stop && spawn_now_ms() < end;) {
+		if (thread_asleep(a->tid))
+			tisock_client_interrupt(a->c);
+		(void) poll(NULL, 0, 1);
 	}
 	return NULL;
 }
@@ -626,14 +650,14 @@ interrupt_until_stopped(void *arg)
  * A blocking tcp.accept that nothing will answer, interrupted by a thread
  * while the call sleeps in poll(): no signal breaks that poll, so before,
  * the interrupt waited for the next byte from the daemon (here the 8 s
- * timeout: -ETIMEDOUT).  An interrupt that comes before the call starts
- * is forgotten, as documented; the next one lands inside the call.
+ * timeout: -ETIMEDOUT).  The thread interrupts only once the caller is
+ * seen asleep, that is inside the call's poll().
  */
 static void
 interrupt_without_signal(void **state)
 {
 	tisock_client *c = tisock_client_open(spawn_group.socket);
-	struct interrupter a = { .c = c };
+	struct interrupter a = { .c = c, .tid = (pid_t)syscall(SYS_gettid) };
 	char params[64], *res = NULL;
 	long long t0;
 	pthread_t th;
@@ -646,7 +670,7 @@ interrupt_without_signal(void **state)
 	l = tisock_tcp_create(c, &(struct tisock_tcp_options){ .port = 0 });
 	assert_int_equal(tisock_tcp_listen(l), 0);
 	snprintf(params, sizeof(params), "{\"socket\":%lld}", (long long)tisock_tcp_id(l));
-	assert_int_equal(pthread_create(&th, NULL, interrupt_until_stopped, &a), 0);
+	assert_int_equal(pthread_create(&th, NULL, interrupt_when_asleep, &a), 0);
 	t0 = spawn_now_ms();
 	r = tisock_client_call(c, "tcp.accept", params, &res);
 	a.stop = 1;
